@@ -1,0 +1,3 @@
+"""The actor kinds: the durable base actor, connectors, order, inventory, gate, margin, reconciler."""
+
+__all__: list[str] = []

@@ -1,0 +1,324 @@
+"""Configuration: one TOML file, parsed once into frozen, typed objects.
+
+Every key can be overridden by an environment variable
+``PEPPASYNC_<SECTION>_<KEY>``. Validation collects every problem and reports
+each with the file, the key, and what was expected; unknown keys name the
+closest valid one.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import urlparse
+
+from peppasync.errors import ConfigError, ConfigProblem
+
+__all__ = [
+    "Config",
+    "EngineConfig",
+    "InventoryConfig",
+    "NetsuiteConfig",
+    "ServerConfig",
+    "ShopifyConfig",
+    "StoreConfig",
+    "WmsConfig",
+    "load_config",
+    "parse_config",
+]
+
+ENV_PREFIX = "PEPPASYNC_"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = "127.0.0.1:8470"
+    ops_token: str = ""
+    shutdown_timeout: float = 10.0
+    max_body_bytes: int = 5_000_000
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0] or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    url: str = "sqlite:///peppasync.db"
+    batch_max: int = 2000
+
+
+@dataclass(frozen=True)
+class ShopifyConfig:
+    shop_url: str = "http://127.0.0.1:8471"
+    api_version: str = "2025-07"
+    access_token: str = ""
+    webhook_secret: str = ""
+    location_id: str = ""
+
+
+@dataclass(frozen=True)
+class NetsuiteConfig:
+    base_url: str = "http://127.0.0.1:8472"
+    account_id: str = ""
+    consumer_key: str = ""
+    consumer_secret: str = ""
+    token_id: str = ""
+    token_secret: str = ""
+    max_concurrency: int = 10
+
+
+@dataclass(frozen=True)
+class WmsConfig:
+    base_url: str = "http://127.0.0.1:8473"
+    api_key: str = ""
+    api_secret: str = ""
+    webhook_token: str = ""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_attempts: int = 5
+    idle_seconds: float = 60.0
+    reconcile_interval: float = 60.0
+    prefetch: int = 16
+    retry_min_seconds: float = 0.5
+    retry_max_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class InventoryConfig:
+    default_buffer: int = 0
+    buffers: Mapping[str, int] = field(default_factory=dict)
+    poll_interval: float = 5.0
+    flush_interval: float = 1.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; ``source`` is the file it came from."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    shopify: ShopifyConfig = field(default_factory=ShopifyConfig)
+    netsuite: NetsuiteConfig = field(default_factory=NetsuiteConfig)
+    wms: WmsConfig = field(default_factory=WmsConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    source: str = "<defaults>"
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name != "source"
+}
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read, parse and validate a TOML file; raise ``ConfigError`` naming every problem."""
+    name = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError([ConfigProblem(name, "", "file not found")])
+    if p.is_dir():
+        raise ConfigError([ConfigProblem(name, "", "is a directory, expected a TOML file")])
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigProblem(name, "", f"TOML syntax error: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigProblem(name, "", f"not UTF-8 text: {exc.reason}")]) from None
+    return parse_config(raw, source=name, environ=environ)
+
+
+def parse_config(
+    raw: Mapping[str, Any],
+    *,
+    source: str = "<defaults>",
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build a ``Config`` from parsed TOML plus ``PEPPASYNC_*`` environment overrides."""
+    env = os.environ if environ is None else environ
+    problems: list[ConfigProblem] = []
+    for section in raw:
+        if section not in _SECTIONS:
+            problems.append(ConfigProblem(source, section, _unknown("section", section, _SECTIONS)))
+        elif not isinstance(raw[section], dict):
+            problems.append(ConfigProblem(source, section, "expected a [table]"))
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        table = raw.get(name, {})
+        sections[name] = _build_section(
+            name, cls, table if isinstance(table, dict) else {}, source, env, problems
+        )
+    _check_env_names(env, problems)
+    if problems:
+        raise ConfigError(problems)
+    config = Config(source=source, **sections)
+    _check_semantics(config, problems)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _build_section(
+    section: str,
+    cls: type,
+    table: dict[str, Any],
+    source: str,
+    env: Mapping[str, str],
+    problems: list[ConfigProblem],
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in fields:
+            problems.append(
+                ConfigProblem(source, f"{section}.{key}", _unknown("key", key, fields, section))
+            )
+            continue
+        converted = _convert(value, hints[key], from_env=False)
+        if isinstance(converted, _Bad):
+            problems.append(ConfigProblem(source, f"{section}.{key}", converted.message))
+        else:
+            values[key] = converted
+    for key in fields:
+        var = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+        if var in env:
+            converted = _convert(env[var], hints[key], from_env=True)
+            if isinstance(converted, _Bad):
+                problems.append(ConfigProblem(f"environment {var}", f"{section}.{key}", converted.message))
+            else:
+                values[key] = converted
+    return cls(**values)
+
+
+class _Bad:
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _describe(value: Any) -> str:
+    kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    return f"{kind} ({value!r})" if not isinstance(value, (dict, list)) else kind
+
+
+def _convert(value: Any, hint: Any, *, from_env: bool) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if from_env and isinstance(value, str):
+            low = value.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            return _Bad(f"expected a boolean (true/false), got {value!r}")
+        return value if isinstance(value, bool) else _Bad(f"expected a boolean, got {_describe(value)}")
+    if hint is int:
+        if from_env and isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                return _Bad(f"expected an integer, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int):
+            return _Bad(f"expected an integer, got {_describe(value)}")
+        return value
+    if hint is float:
+        if from_env and isinstance(value, str):
+            try:
+                return float(value.strip())
+            except ValueError:
+                return _Bad(f"expected a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return _Bad(f"expected a number, got {_describe(value)}")
+        return float(value)
+    if hint is str:
+        return value if isinstance(value, str) else _Bad(f"expected a string, got {_describe(value)}")
+    if origin in (dict, collections.abc.Mapping):
+        if from_env and isinstance(value, str):
+            try:
+                value = tomllib.loads(f"v = {value}")["v"]
+            except tomllib.TOMLDecodeError:
+                return _Bad(f"expected an inline table such as {{SKU-1 = 5}}, got {value!r}")
+        if not isinstance(value, dict):
+            return _Bad(f"expected a table of SKU = integer, got {_describe(value)}")
+        out: dict[str, int] = {}
+        for k, v in value.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                return _Bad(f"expected a non-negative integer for {k!r}, got {_describe(v)}")
+            out[str(k)] = v
+        return types.MappingProxyType(out)
+    return _Bad(f"unsupported type {hint!r}")
+
+
+def _unknown(what: str, name: str, valid: Mapping[str, Any], section: str = "") -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    where = f" in [{section}]" if section else ""
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid: {', '.join(sorted(valid))}"
+    return f"unknown {what} {name!r}{where}{hint}"
+
+
+def _check_env_names(env: Mapping[str, str], problems: list[ConfigProblem]) -> None:
+    known = {
+        f"{ENV_PREFIX}{s.upper()}_{f.name.upper()}"
+        for s, cls in _SECTIONS.items()
+        for f in dataclasses.fields(cls)
+    }
+    for var in env:
+        if not var.startswith(ENV_PREFIX) or var in known:
+            continue
+        rest = var[len(ENV_PREFIX):]
+        if rest.split("_", 1)[0].lower() not in _SECTIONS:
+            continue  # PEPPASYNC_TEST_POSTGRES_URL and friends are not config
+        close = difflib.get_close_matches(var, sorted(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append(ConfigProblem(f"environment {var}", "", f"unknown setting{hint}"))
+
+
+def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
+    src = config.source
+
+    def need(ok: bool, key: str, message: str) -> None:
+        if not ok:
+            problems.append(ConfigProblem(src, key, message))
+
+    host, _, port = config.server.listen.rpartition(":")
+    need(bool(host) and port.isdigit() and 0 <= int(port) < 65536, "server.listen",
+         f"expected HOST:PORT such as 127.0.0.1:8470, got {config.server.listen!r}")
+    need(config.server.shutdown_timeout > 0, "server.shutdown_timeout", "expected a positive number of seconds")
+    need(config.server.max_body_bytes > 0, "server.max_body_bytes", "expected a positive number of bytes")
+    url = config.store.url
+    need(url.startswith(("sqlite:///", "postgresql://", "postgres://")), "store.url",
+         f"expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, got {url!r}")
+    need(config.store.batch_max >= 1, "store.batch_max", "expected an integer of at least 1")
+    for section, key in (("shopify", "shop_url"), ("netsuite", "base_url"), ("wms", "base_url")):
+        value = getattr(getattr(config, section), key)
+        parsed = urlparse(value)
+        need(parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
+             f"expected an http(s) URL, got {value!r}")
+    need(config.netsuite.max_concurrency >= 1, "netsuite.max_concurrency", "expected an integer of at least 1")
+    e = config.engine
+    need(e.max_attempts >= 1, "engine.max_attempts", "expected an integer of at least 1")
+    need(e.idle_seconds > 0, "engine.idle_seconds", "expected a positive number of seconds")
+    need(e.reconcile_interval > 0, "engine.reconcile_interval", "expected a positive number of seconds")
+    need(e.prefetch >= 1, "engine.prefetch", "expected an integer of at least 1")
+    need(0 < e.retry_min_seconds <= e.retry_max_seconds, "engine.retry_min_seconds",
+         "expected 0 < retry_min_seconds <= retry_max_seconds")
+    need(config.inventory.default_buffer >= 0, "inventory.default_buffer", "expected a non-negative integer")
+    need(config.inventory.poll_interval > 0, "inventory.poll_interval", "expected a positive number of seconds")
+    need(config.inventory.flush_interval > 0, "inventory.flush_interval", "expected a positive number of seconds")

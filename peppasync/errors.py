@@ -1,0 +1,122 @@
+"""The one error tree of Peppasync.
+
+Every failure the engine raises on purpose is a ``PeppasyncError``. Errors carry
+their data as attributes so that callers (supervisors, the CLI, the HTTP layer)
+can act on them without parsing messages.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "ConnectorError",
+    "NotFoundError",
+    "PeppasyncError",
+    "PermanentError",
+    "RuntimeStartError",
+    "StoreError",
+    "TransientError",
+    "ValidationError",
+]
+
+
+class PeppasyncError(Exception):
+    """Root of every error Peppasync raises on purpose."""
+
+
+class ConfigProblem:
+    """One thing wrong with a configuration: where, what, and what was expected."""
+
+    __slots__ = ("path", "key", "message")
+
+    def __init__(self, path: str, key: str, message: str) -> None:
+        self.path = path
+        self.key = key
+        self.message = message
+
+    def __str__(self) -> str:
+        where = f"{self.path}: {self.key}" if self.key else self.path
+        return f"{where}: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"ConfigProblem({self.path!r}, {self.key!r}, {self.message!r})"
+
+
+class ConfigError(PeppasyncError):
+    """The configuration cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StoreError(PeppasyncError):
+    """The durable store failed or cannot be opened."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.url = url
+        super().__init__(message)
+
+
+class NotFoundError(PeppasyncError):
+    """A record asked for by id does not exist."""
+
+    def __init__(self, what: str, ident: object) -> None:
+        self.what = what
+        self.ident = ident
+        super().__init__(f"no {what} with id {ident}")
+
+
+class RuntimeStartError(PeppasyncError):
+    """The runtime refuses to start (for instance: gevent is not patched)."""
+
+
+class PermanentError(PeppasyncError):
+    """Retrying will not help: the message is quarantined at once."""
+
+    reason = "permanent"
+
+
+class ValidationError(PermanentError):
+    """A payload is malformed or violates a business rule."""
+
+    reason = "validation"
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class TransientError(PeppasyncError):
+    """A failure that may pass: retried with backoff, honouring ``retry_after``."""
+
+    reason = "transient"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class ConnectorError(PeppasyncError):
+    """A call to an external system failed.
+
+    ``transient`` says whether the connector classified it as worth retrying.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connector: str,
+        status: int | None = None,
+        code: str = "",
+        transient: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        self.connector = connector
+        self.status = status
+        self.code = code
+        self.transient = transient
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -1,0 +1,176 @@
+"""Every Prometheus metric Peppasync exports, defined once.
+
+Names follow DESIGN.md (prefix ``peppasync_``, base units). Label values are
+bounded sets: actor kinds, connector names, outcomes; never an order id or SKU.
+Components do not call prometheus_client themselves; they emit events and a
+subscriber updates these collectors.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    PlatformCollector,
+    generate_latest,
+)
+
+__all__ = ["FLOWS", "Metrics"]
+
+FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify")
+
+# Handler work runs from milliseconds (a state change) to tens of seconds (an
+# ERP call under load); web-latency default buckets stop at 10 s.
+_DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Sync lag has an SLO of seconds to minutes; 30 s and 300 s are boundaries.
+_LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+
+
+class Metrics:
+    """The collectors, registered on one registry (a fresh one per test)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = True) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        if process:
+            ProcessCollector(registry=r)
+            PlatformCollector(registry=r)
+        p = "peppasync_"
+        self.build_info = Info(p + "build", "Peppasync version and store backend.", registry=r)
+        # Mailboxes
+        self.mailbox_depth = Gauge(
+            p + "mailbox_depth", "Messages waiting in durable mailboxes.", ["actor"], registry=r
+        )
+        self.mailbox_oldest_age_seconds = Gauge(
+            p + "mailbox_oldest_age_seconds",
+            "Age of the oldest waiting message.",
+            ["actor"],
+            registry=r,
+        )
+        self.backlog_drain_seconds = Gauge(
+            p + "backlog_drain_seconds",
+            "Estimated time to drain the backlog at the current handling rate.",
+            ["actor"],
+            registry=r,
+        )
+        # Messages
+        self.messages_total = Counter(
+            p + "messages_total",
+            "Messages handled, by outcome (ok, retry, quarantined).",
+            ["actor", "outcome"],
+            registry=r,
+        )
+        self.message_duration_seconds = Histogram(
+            p + "message_duration_seconds",
+            "Time spent in a message handler.",
+            ["actor"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        # Actors
+        self.actors_active = Gauge(
+            p + "actors_active", "Actors currently activated.", ["actor"], registry=r
+        )
+        self.actor_restarts_total = Counter(
+            p + "actor_restarts_total", "Actor restarts by supervisors.", ["actor"], registry=r
+        )
+        self.supervisor_escalations_total = Counter(
+            p + "supervisor_escalations_total",
+            "Supervisors that exceeded their restart intensity and escalated.",
+            ["supervisor"],
+            registry=r,
+        )
+        self.quarantined_messages = Gauge(
+            p + "quarantined_messages",
+            "Messages in quarantine awaiting an operator.",
+            ["actor", "reason"],
+            registry=r,
+        )
+        # Connectors
+        self.connector_requests_total = Counter(
+            p + "connector_requests_total",
+            "Calls to external systems, by outcome.",
+            ["connector", "outcome"],
+            registry=r,
+        )
+        self.connector_request_duration_seconds = Histogram(
+            p + "connector_request_duration_seconds",
+            "Latency of calls to external systems.",
+            ["connector"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        self.connector_inflight = Gauge(
+            p + "connector_inflight", "Calls in flight.", ["connector"], registry=r
+        )
+        self.connector_concurrency_limit = Gauge(
+            p + "connector_concurrency_limit",
+            "Current adaptive concurrency limit.",
+            ["connector"],
+            registry=r,
+        )
+        self.connector_throttled_total = Counter(
+            p + "connector_throttled_total",
+            "Calls the external system throttled (429, THROTTLED).",
+            ["connector"],
+            registry=r,
+        )
+        self.connector_bucket_available = Gauge(
+            p + "connector_bucket_available",
+            "Points left in the API's cost bucket, as last reported.",
+            ["connector"],
+            registry=r,
+        )
+        # Flows
+        self.sync_lag_seconds = Histogram(
+            p + "sync_lag_seconds",
+            "Time from a change in one system to its confirmation in another.",
+            ["flow"],
+            buckets=_LAG_BUCKETS,
+            registry=r,
+        )
+        self.webhooks_total = Counter(
+            p + "webhooks_total",
+            "Webhooks received, by source, topic and outcome.",
+            ["source", "topic", "outcome"],
+            registry=r,
+        )
+        self.reconcile_repairs_total = Counter(
+            p + "reconcile_repairs_total",
+            "Repairs made by the reconciler, by kind.",
+            ["kind"],
+            registry=r,
+        )
+        self.orders = Gauge(p + "orders", "Orders by state.", ["state"], registry=r)
+        self.oversells_total = Counter(
+            p + "oversells_total",
+            "Orders accepted for a SKU whose sellable stock was already zero.",
+            registry=r,
+        )
+        # Store
+        self.store_up = Gauge(p + "store_up", "1 when the store answered its last ping.", registry=r)
+        self.store_commits_total = Counter(
+            p + "store_commits_total", "Group commits made by the store writer.", registry=r
+        )
+        self.store_commit_batch_size = Histogram(
+            p + "store_commit_batch_size",
+            "Writes carried by one group commit.",
+            buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+            registry=r,
+        )
+        self.store_commit_duration_seconds = Histogram(
+            p + "store_commit_duration_seconds",
+            "Time one group commit takes, fsync included.",
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        for flow in FLOWS:
+            self.sync_lag_seconds.labels(flow=flow)
+
+    def exposition(self) -> bytes:
+        """The text exposition of every collector, as ``/metrics`` serves it."""
+        return generate_latest(self.registry)

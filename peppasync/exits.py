@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Callable
 
-__all__ = ["Exit", "ExitKind", "ExitListener"]
+__all__ = ["Exit", "ExitKind", "ExitListener", "Verdict"]
 
 
 class ExitKind(enum.Enum):
@@ -45,3 +45,24 @@ class Exit:
 
 
 ExitListener = Callable[[Exit], None]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with a message whose handler failed: retry at a time, or quarantine.
+
+    Poison policies (in ``supervisors/``) return it; the durable actor (in
+    ``actors/``) carries it out. It lives here so neither imports the other.
+    """
+
+    quarantine: bool
+    retry_at: float = 0.0
+    reason: str = ""
+
+    @classmethod
+    def retry(cls, at: float) -> "Verdict":
+        return cls(quarantine=False, retry_at=at)
+
+    @classmethod
+    def poison(cls, reason: str) -> "Verdict":
+        return cls(quarantine=True, reason=reason)

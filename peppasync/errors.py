@@ -14,6 +14,7 @@ __all__ = [
     "NotFoundError",
     "PeppasyncError",
     "PermanentError",
+    "RejectedError",
     "RuntimeStartError",
     "StoreError",
     "TransientError",
@@ -85,6 +86,16 @@ class ValidationError(PermanentError):
 
     def __init__(self, message: str, *, field: str = "") -> None:
         self.field = field
+        super().__init__(message)
+
+
+class RejectedError(PermanentError):
+    """An external system refused a request for good (a 4xx, a userError)."""
+
+    def __init__(self, message: str, *, connector: str, code: str = "") -> None:
+        self.connector = connector
+        self.code = code
+        self.reason = f"{connector}_rejected"
         super().__init__(message)
 
 

@@ -1,0 +1,349 @@
+"""The supervisor actor: starts children, restarts them by strategy, gives up by intensity.
+
+OTP's supervisor on pykka. Children start in list order and stop in reverse.
+A child that ends is restarted (or not) by its restart type; the strategy says
+which siblings go down and come back with it; every restart is counted
+against the restart intensity, and one restart too many makes the supervisor
+stop all its children and end with a failure its parent handles. A backoff
+delays restarts through the scheduler, so the supervisor never sleeps.
+
+Each child is found by id in a dict that keeps start order, so starting,
+ending and terminating one child costs O(1) whatever the number of children;
+only the strategies that must look at siblings (one_for_all, rest_for_one)
+walk them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Iterable, Sequence
+
+import gevent
+import pykka
+from greenlet import GreenletExit
+
+from peppasync.clock import Clock, SystemClock
+from peppasync.errors import NotFoundError
+from peppasync.exits import Exit
+
+from .backoff import BackoffState, BackoffStrategy
+from .child import SupervisedActor
+from .errors import ChildExistsError, ChildStartError, RestartIntensityExceededError
+from .hooks import SupervisorHooks, as_hooks
+from .intensity import RestartHistory, RestartIntensity
+from .scheduler import GeventScheduler, Scheduled, Scheduler
+from .spec import ChildSpec, RestartType
+from .strategy import OneForOneStrategy, RestartStrategy
+
+__all__ = ["SupervisorActor"]
+
+log = logging.getLogger("peppasync.supervisors")
+
+_GUARDED = (Exception, gevent.Timeout, GreenletExit)
+
+
+@dataclass(frozen=True)
+class _ChildExited:
+    child_id: str
+    incarnation: int
+    exit: Exit
+
+
+@dataclass(frozen=True)
+class _RestartDue:
+    token: int
+    ids: tuple[str, ...]
+    cause: Exit
+    delay: float
+
+
+@dataclass(frozen=True)
+class _StartFailed:
+    child_id: str
+    token: int
+    exit: Exit
+
+
+class _Child:
+    """One child's record. Running: ``ref`` is set. Waiting for a restart: ``due`` is set."""
+
+    __slots__ = ("spec", "dynamic", "ref", "incarnation", "due", "restarts", "backoff")
+
+    def __init__(self, spec: ChildSpec, *, dynamic: bool) -> None:
+        self.spec = spec
+        self.dynamic = dynamic
+        self.ref: pykka.ActorRef[Any] | None = None
+        self.incarnation = 0
+        self.due = 0
+        self.restarts = 0
+        self.backoff = BackoffState()
+
+
+class SupervisorActor(SupervisedActor):
+    """Supervises children given as ``ChildSpec`` values; itself a child of its parent.
+
+    Message API (through ``proxy()``): ``start_child``, ``terminate_child``,
+    ``which_children``. A child whose start raises counts as a failed child.
+    """
+
+    kind = "supervisor"
+
+    def __init__(
+        self,
+        children: Sequence[ChildSpec] = (),
+        *,
+        name: str = "supervisor",
+        strategy: RestartStrategy | None = None,
+        intensity: RestartIntensity | None = None,
+        backoff: BackoffStrategy | None = None,
+        clock: Clock | None = None,
+        scheduler: Scheduler | None = None,
+        hooks: SupervisorHooks | Iterable[SupervisorHooks] | None = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a supervisor needs a non-empty name, got {name!r}")
+        specs = list(children)
+        for spec in specs:
+            if not isinstance(spec, ChildSpec):
+                raise ValueError(f"supervisor {name!r}: children must be ChildSpec values, got {spec!r}")
+        ids = [spec.id for spec in specs]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"supervisor {name!r}: child ids must be unique, repeated: {duplicates}")
+        strategy = strategy if strategy is not None else OneForOneStrategy()
+        if not isinstance(strategy, RestartStrategy):
+            raise ValueError(f"supervisor {name!r}: strategy must be a RestartStrategy, got {strategy!r}")
+        intensity = intensity if intensity is not None else RestartIntensity()
+        if not isinstance(intensity, RestartIntensity):
+            raise ValueError(f"supervisor {name!r}: intensity must be a RestartIntensity, got {intensity!r}")
+        if backoff is not None and not isinstance(backoff, BackoffStrategy):
+            raise ValueError(f"supervisor {name!r}: backoff must be a BackoffStrategy, got {backoff!r}")
+        self.name = name
+        self.strategy = strategy
+        self.intensity = intensity
+        self.backoff = backoff
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.scheduler: Scheduler = scheduler if scheduler is not None else GeventScheduler()
+        self._hooks = as_hooks(hooks)
+        self._specs = specs
+        self._children: dict[str, _Child] = {}
+        self._history = RestartHistory()
+        self._timers: dict[int, Scheduled] = {}
+        self._tokens = 0
+        self._stopping = False
+
+    # -- the message API -----------------------------------------------------
+
+    def start_child(self, spec: ChildSpec) -> pykka.ActorRef[Any]:
+        """Start a dynamic child and supervise it; raises ``ChildStartError`` if its start fails.
+
+        A dynamic child is forgotten once it ends without being restarted.
+        """
+        if not isinstance(spec, ChildSpec):
+            raise ValueError(f"supervisor {self.name!r}: start_child takes a ChildSpec, got {spec!r}")
+        if spec.id in self._children:
+            raise ChildExistsError(self.name, spec.id)
+        if self._stopping:
+            raise ChildStartError(self.name, spec.id, pykka.ActorDeadError("supervisor is stopping"))
+        child = _Child(spec, dynamic=True)
+        error = self._start(child)
+        if error is not None:
+            raise ChildStartError(self.name, spec.id, error) from error
+        self._children[spec.id] = child
+        assert child.ref is not None
+        return child.ref
+
+    def terminate_child(self, child_id: str) -> None:
+        """Stop a child (within its shutdown time) and forget it; raises ``NotFoundError``."""
+        child = self._children.pop(child_id, None)
+        if child is None:
+            raise NotFoundError("child", child_id)
+        child.due = 0
+        if child.ref is not None:
+            self._terminate(child)
+
+    def which_children(self) -> list[tuple[str, bool, int]]:
+        """Every child in start order as (id, alive, restarts so far)."""
+        return [
+            (child_id, child.ref is not None and child.ref.is_alive(), child.restarts)
+            for child_id, child in self._children.items()
+        ]
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def on_start(self) -> None:
+        token = self._next_token()
+        for spec in self._specs:
+            child = _Child(spec, dynamic=False)
+            child.due = token
+            self._children[spec.id] = child
+        try:
+            self._start_group(token, tuple(self._children), cause=None, delay=0.0)
+        except BaseException:
+            self._stop_children()
+            raise
+
+    def on_receive(self, message: Any) -> Any:
+        if self._stopping:
+            return None
+        if isinstance(message, _ChildExited):
+            self._on_child_exited(message)
+        elif isinstance(message, _RestartDue):
+            self._timers.pop(message.token, None)
+            self._start_group(message.token, message.ids, message.cause, message.delay)
+        elif isinstance(message, _StartFailed):
+            child = self._children.get(message.child_id)
+            if child is not None and child.ref is None and child.due == message.token:
+                child.due = 0
+                self._child_ended(child, message.exit)
+        else:
+            raise ValueError(f"supervisor {self.name!r} got a message it does not know: {message!r}")
+        return None
+
+    def on_stop(self) -> None:
+        self._stop_children()
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        log.error("supervisor failed", extra={"supervisor": self.name, "error": repr(exception_value)})
+        self._stop_children()
+
+    # -- supervision ---------------------------------------------------------
+
+    def _on_child_exited(self, message: _ChildExited) -> None:
+        child = self._children.get(message.child_id)
+        if child is None or child.ref is None or child.incarnation != message.incarnation:
+            return  # an incarnation already replaced or terminated
+        child.ref = None
+        child.incarnation = 0
+        self._child_ended(child, message.exit)
+
+    def _child_ended(self, child: _Child, exit: Exit) -> None:
+        spec = child.spec
+        self._hooks.on_child_exited(self.name, spec.id, spec.kind, exit)
+        if exit.abnormal:
+            log.warning(
+                "child failed",
+                extra={"supervisor": self.name, "child": spec.id, "error": exit.detail},
+            )
+        if not spec.restart.restarts_after(exit):
+            if spec.restart is RestartType.TEMPORARY or child.dynamic:
+                del self._children[spec.id]
+            return
+        now = self.clock.monotonic()
+        self._history = self.intensity.record(self._history, now)
+        if self.intensity.exceeded(self._history, now):
+            self._escalate(child, exit)
+            return
+        members: list[str] = []
+        for child_id in reversed(self.strategy.affected(spec.id, iter(self._children))):
+            sibling = self._children[child_id]
+            if sibling is not child:
+                if sibling.ref is not None:
+                    self._terminate(sibling)
+                    if sibling.spec.restart is RestartType.TEMPORARY:
+                        del self._children[child_id]
+                        continue
+                elif not sibling.due:
+                    continue  # ended for good earlier (a transient child that finished)
+            members.append(child_id)
+        members.reverse()
+        delay = 0.0
+        if self.backoff is not None:
+            delay, child.backoff = self.backoff.next(child.backoff, now)
+        token = self._next_token()
+        for child_id in members:
+            self._children[child_id].due = token
+        group = tuple(members)
+        if delay <= 0:
+            self._start_group(token, group, exit, 0.0)
+        else:
+            due = _RestartDue(token, group, exit, delay)
+            self._timers[token] = self.scheduler.call_later(delay, partial(self._tell_self, due))
+
+    def _start_group(self, token: int, ids: tuple[str, ...], cause: Exit | None, delay: float) -> None:
+        for child_id in ids:
+            child = self._children.get(child_id)
+            if child is None or child.due != token:
+                continue  # terminated meanwhile, or taken over by a later restart
+            error = self._start(child)
+            if error is not None:
+                # Handled as the child's failure, as a message of its own: an
+                # always-failing start then cannot recurse, and other messages
+                # (a stop) get their turn between attempts.
+                failed = Exit.failure(error, f"failed to start: {error!r}")
+                self._tell_self(_StartFailed(child_id, token, failed))
+                return
+            if cause is not None:
+                child.restarts += 1
+                self._hooks.on_child_restarted(self.name, child_id, child.spec.kind, cause, delay)
+
+    def _start(self, child: _Child) -> BaseException | None:
+        spec = child.spec
+        incarnation = self._next_token()
+        try:
+            ref = spec.start(partial(_report, self.actor_ref, spec.id, incarnation))
+        except _GUARDED as exc:
+            return exc
+        if not isinstance(ref, pykka.ActorRef):
+            return TypeError(f"start of child {spec.id!r} returned {ref!r}, not a pykka.ActorRef")
+        child.ref = ref
+        child.incarnation = incarnation
+        child.due = 0
+        child.backoff = child.backoff.started(self.clock.monotonic())
+        self._hooks.on_child_started(self.name, spec.id, spec.kind)
+        return None
+
+    def _terminate(self, child: _Child) -> None:
+        ref, child.ref, child.incarnation, child.due = child.ref, None, 0, 0
+        if ref is None:
+            return
+        spec = child.spec
+        try:
+            ref.stop(block=True, timeout=spec.stop_timeout)
+        except pykka.Timeout:
+            log.error(
+                "child did not stop within its shutdown time; abandoned",
+                extra={"supervisor": self.name, "child": spec.id, "shutdown": spec.shutdown},
+            )
+        except _GUARDED:
+            log.exception("stopping a child failed", extra={"supervisor": self.name, "child": spec.id})
+        self._hooks.on_child_exited(self.name, spec.id, spec.kind, Exit.shutdown())
+
+    def _stop_children(self) -> None:
+        self._stopping = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for child in reversed(self._children.values()):
+            self._terminate(child)
+        self._children.clear()
+
+    def _escalate(self, child: _Child, cause: Exit) -> None:
+        error = RestartIntensityExceededError(self.name, child.spec.id, str(self.intensity), cause)
+        exit = Exit.failure(error, detail="reached_max_restart_intensity")
+        log.error("supervisor gave up", extra={"supervisor": self.name, "error": str(error)})
+        self._outcome = exit
+        self._stop_children()
+        self._hooks.on_escalated(self.name, exit)
+        self.actor_ref.stop(block=False)
+
+    def _next_token(self) -> int:
+        self._tokens += 1
+        return self._tokens
+
+    def _tell_self(self, message: object) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass  # stopped meanwhile: nothing left to restart
+
+
+def _report(supervisor: pykka.ActorRef[Any], child_id: str, incarnation: int, exit: Exit) -> None:
+    """A child's ``on_exit``: becomes a message, handled in the supervisor's own turn."""
+    try:
+        supervisor.tell(_ChildExited(child_id, incarnation, exit))
+    except pykka.ActorDeadError:
+        pass  # the supervisor ended first, and stopped its children on the way

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pykka
 
 from peppasync.exits import Exit, ExitListener
-from supervisors import SupervisedActor, SupervisorHooks
+from supervisors import ChildSpec, SupervisedActor, SupervisorHooks, start_root
 
 WAIT = 5.0
 
@@ -126,3 +126,27 @@ class BareChild(pykka.ThreadingActor):
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         self._on_exit(Exit.failure(exception_value))
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Crash):
+            raise message.error
+        return None
+
+
+def workers(journal: Journal, *names: str, **spec_options: Any) -> list[ChildSpec]:
+    return [Worker.child_spec(name, journal, name, **spec_options) for name in names]
+
+
+def supervise(journal: Journal, children: list[ChildSpec], **options: Any) -> pykka.ActorRef[Any]:
+    """A root supervisor whose hooks and give-up both write to the journal."""
+    options.setdefault("hooks", journal)
+    return start_root(children, on_give_up=lambda exit: journal.add("gave_up", exit), **options)
+
+
+def which(supervisor: pykka.ActorRef[Any]) -> list[tuple[str, bool, int]]:
+    return supervisor.proxy().which_children().get(timeout=WAIT)
+
+
+def life(journal: Journal) -> list[str]:
+    """What the children did, as 'start a', 'crash b', 'stop c'."""
+    return [f"{e[0]} {e[1]}" for e in journal.events if e[0] in ("start", "stop", "crash")]

@@ -69,7 +69,7 @@ class _StartFailed:
 class _Child:
     """One child's record. Running: ``ref`` is set. Waiting for a restart: ``due`` is set."""
 
-    __slots__ = ("spec", "dynamic", "ref", "incarnation", "due", "restarts", "backoff")
+    __slots__ = ("spec", "dynamic", "ref", "incarnation", "due", "attempts", "restarts", "backoff")
 
     def __init__(self, spec: ChildSpec, *, dynamic: bool) -> None:
         self.spec = spec
@@ -77,6 +77,7 @@ class _Child:
         self.ref: pykka.ActorRef[Any] | None = None
         self.incarnation = 0
         self.due = 0
+        self.attempts = 0
         self.restarts = 0
         self.backoff = BackoffState()
 
@@ -264,25 +265,29 @@ class SupervisorActor(SupervisedActor):
             self._timers[token] = self.scheduler.call_later(delay, partial(self._tell_self, due))
 
     def _start_group(self, token: int, ids: tuple[str, ...], cause: Exit | None, delay: float) -> None:
+        held: set[str] = set()
         for child_id in ids:
             child = self._children.get(child_id)
-            if child is None or child.due != token:
-                continue  # terminated meanwhile, or taken over by a later restart
+            if child is None or child.due != token or child_id in held:
+                continue  # terminated, taken over by a later restart, or behind a failed start
             error = self._start(child)
             if error is not None:
-                # Handled as the child's failure, as a message of its own: an
+                # Handled as the child's failure, in a message of its own: an
                 # always-failing start then cannot recurse, and other messages
-                # (a stop) get their turn between attempts.
+                # (a stop) get their turn between attempts. Whoever the
+                # strategy ties to this child waits for that restart.
                 failed = Exit.failure(error, f"failed to start: {error!r}")
                 self._tell_self(_StartFailed(child_id, token, failed))
-                return
-            if cause is not None:
+                held.update(self.strategy.affected(child_id, iter(self._children)))
+                continue
+            if cause is not None and child.attempts > 1:  # else its first start, held back till now
                 child.restarts += 1
                 self._hooks.on_child_restarted(self.name, child_id, child.spec.kind, cause, delay)
 
     def _start(self, child: _Child) -> BaseException | None:
         spec = child.spec
         incarnation = self._next_token()
+        child.attempts += 1
         try:
             ref = spec.start(partial(_report, self.actor_ref, spec.id, incarnation))
         except _GUARDED as exc:

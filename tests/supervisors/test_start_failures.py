@@ -1,0 +1,128 @@
+"""A child whose start raises counts as a failed child; dynamic starts report failures to the caller."""
+
+from typing import Any
+
+import pykka
+import pytest
+
+from peppasync.errors import NotFoundError
+from supervisors import ChildExistsError, ChildSpec, ChildStartError, RestartIntensity, RestForOneStrategy
+
+from .doubles import WAIT, Worker, life, supervise, which, workers
+
+ROOMY = RestartIntensity(max_restarts=10, period=5.0)
+
+
+def _fails_first(times: int):
+    left = [times]
+
+    def fail_start() -> bool:
+        left[0] -= 1
+        return left[0] >= 0
+
+    return fail_start
+
+
+def test_a_child_that_fails_to_start_once_is_restarted_and_its_siblings_start_anyway(journal, clock):
+    children = [Worker.child_spec("flaky", journal, "flaky", fail_start=_fails_first(1)), *workers(journal, "b")]
+
+    root = supervise(journal, children, intensity=ROOMY, clock=clock)
+    journal.wait_count("restarted", 1)
+
+    assert which(root) == [("flaky", True, 1), ("b", True, 0)]
+    [(_, _, _, kind)] = journal.of("exited")
+    assert kind == "failure"
+
+
+def test_under_rest_for_one_the_children_after_a_failed_start_wait_for_it(journal, clock):
+    children = [
+        *workers(journal, "store"),
+        Worker.child_spec("http", journal, "http", fail_start=_fails_first(1)),
+        *workers(journal, "orders"),
+    ]
+
+    root = supervise(journal, children, strategy=RestForOneStrategy(), intensity=ROOMY, clock=clock)
+    journal.wait_count("restarted", 1)
+    children_now = which(root)
+
+    assert children_now == [("store", True, 0), ("http", True, 1), ("orders", True, 0)]
+    assert life(journal) == ["start store", "start http", "start orders"]
+
+
+def test_a_child_that_never_starts_makes_its_supervisor_give_up(journal, clock):
+    children = [*workers(journal, "a"), Worker.child_spec("broken", journal, "broken", fail_start=lambda: True)]
+
+    supervise(journal, children, clock=clock)
+    journal.wait_count("gave_up", 1)
+
+    [(_, exit)] = journal.of("gave_up")
+    assert exit.error.child_id == "broken"
+    assert "broken cannot start" in exit.error.cause.detail
+    assert life(journal) == ["start a", "stop a"]
+
+
+def test_a_start_function_that_returns_no_actor_ref_counts_as_a_failure(journal, clock):
+    supervise(journal, [ChildSpec("odd", lambda on_exit: "not a ref")], clock=clock)  # type: ignore[arg-type,return-value]
+
+    journal.wait_count("gave_up", 1)
+
+    [(_, exit)] = journal.of("gave_up")
+    assert "returned 'not a ref', not a pykka.ActorRef" in exit.error.cause.detail
+
+
+def test_start_supervised_raises_what_on_start_raised():
+    with pytest.raises(RuntimeError, match="w cannot start"):
+        Worker.start_supervised(lambda exit: None, None, "w", fail_start=lambda: True)
+
+    assert pykka.ActorRegistry.get_all() == []
+
+
+def test_a_dynamic_child_that_fails_to_start_is_reported_to_the_caller_and_not_kept(journal, clock):
+    root = supervise(journal, [], clock=clock)
+    spec = Worker.child_spec("job", journal, "job", fail_start=lambda: True)
+
+    with pytest.raises(ChildStartError) as raised:
+        root.proxy().start_child(spec).get(timeout=WAIT)
+
+    assert (raised.value.supervisor, raised.value.child_id) == ("root", "job")
+    assert isinstance(raised.value.cause, RuntimeError)
+    assert which(root) == []
+
+
+def test_a_dynamic_child_cannot_take_an_id_already_in_use(journal, clock):
+    root = supervise(journal, workers(journal, "a"), clock=clock)
+    [again] = workers(journal, "a")
+
+    with pytest.raises(ChildExistsError, match="supervisor 'root' already has a child 'a'"):
+        root.proxy().start_child(again).get(timeout=WAIT)
+
+
+def test_terminating_an_unknown_child_says_which_one(journal, clock):
+    root = supervise(journal, [], clock=clock)
+
+    with pytest.raises(NotFoundError, match="no child with id ghost"):
+        root.proxy().terminate_child("ghost").get(timeout=WAIT)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"id": ""}, "a child spec needs a non-empty string id, got ''"),
+        ({"start": "Worker"}, "child 'w': start must be a callable taking on_exit"),
+        ({"restart": "permanent"}, "child 'w': restart must be a RestartType"),
+        ({"shutdown": -1}, "child 'w': shutdown must be a number of seconds >= 0"),
+        ({"kind": ""}, "child 'w': kind must be a non-empty label, got ''"),
+    ],
+)
+def test_a_bad_child_spec_is_refused_with_what_was_wrong(kwargs, message):
+    arguments: dict[str, Any] = {"id": "w", "start": lambda on_exit: None, **kwargs}
+
+    with pytest.raises(ValueError) as raised:
+        ChildSpec(**arguments)
+
+    assert str(raised.value).startswith(message)
+
+
+def test_a_supervisor_refuses_two_children_with_one_id(journal):
+    with pytest.raises(ValueError, match=r"supervisor 'root': child ids must be unique, repeated: \['a'\]"):
+        supervise(journal, workers(journal, "a", "b", "a"))

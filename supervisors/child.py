@@ -45,6 +45,15 @@ class SupervisedActor(pykka.ThreadingActor):
     # starting n actors O(n**2), minutes at 100,000.
     use_daemon_thread = True
 
+    in_pykka_registry: ClassVar[bool] = False
+    """Whether ``start_supervised`` lists the actor in ``pykka.ActorRegistry``.
+
+    The registry is a list: every stop scans it, so 100,000 registered children
+    would cost O(n) each. A supervisor keeps its own dict of children and stops
+    them itself; supervisors are registered, so ``ActorRegistry.stop_all()``
+    still reaches every child through them.
+    """
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._exit_listener: ExitListener | None = None
@@ -66,7 +75,8 @@ class SupervisedActor(pykka.ThreadingActor):
         """
         actor = cls(*args, **kwargs)
         actor._exit_listener = on_exit
-        pykka.ActorRegistry.register(actor.actor_ref)
+        if cls.in_pykka_registry:
+            pykka.ActorRegistry.register(actor.actor_ref)
         actor._start_actor_loop()
         try:
             actor._startup.get(timeout=start_timeout)

@@ -90,6 +90,7 @@ class SupervisorActor(SupervisedActor):
     """
 
     kind = "supervisor"
+    in_pykka_registry = True
 
     def __init__(
         self,

@@ -2,10 +2,12 @@
 
 from typing import Any
 
+import gevent.event
 import pykka
 import pytest
 
 from peppasync.errors import NotFoundError
+from peppasync.exits import Exit
 from supervisors import ChildExistsError, ChildSpec, ChildStartError, RestartIntensity, RestForOneStrategy
 
 from .doubles import WAIT, Worker, life, supervise, which, workers
@@ -70,11 +72,19 @@ def test_a_start_function_that_returns_no_actor_ref_counts_as_a_failure(journal,
     assert "returned 'not a ref', not a pykka.ActorRef" in exit.error.cause.detail
 
 
-def test_start_supervised_raises_what_on_start_raised():
-    with pytest.raises(RuntimeError, match="w cannot start"):
-        Worker.start_supervised(lambda exit: None, None, "w", fail_start=lambda: True)
+def test_start_supervised_raises_what_on_start_raised_and_reports_the_failed_end():
+    exits: list[Exit] = []
+    reported = gevent.event.Event()
 
-    assert pykka.ActorRegistry.get_all() == []
+    def on_exit(exit: Exit) -> None:
+        exits.append(exit)
+        reported.set()
+
+    with pytest.raises(RuntimeError, match="w cannot start"):
+        Worker.start_supervised(on_exit, None, "w", fail_start=lambda: True)
+
+    assert reported.wait(WAIT)
+    assert [(e.kind.value, e.detail) for e in exits] == [("failure", "failed to start: RuntimeError('w cannot start')")]
 
 
 def test_a_dynamic_child_that_fails_to_start_is_reported_to_the_caller_and_not_kept(journal, clock):

@@ -202,7 +202,11 @@ class SupervisorActor(SupervisedActor):
                 child.due = 0
                 self._child_ended(child, message.exit)
         else:
-            raise ValueError(f"supervisor {self.name!r} got a message it does not know: {message!r}")
+            # Told, an error would stop the supervisor and its whole subtree: say so, go on.
+            log.warning(
+                "supervisor ignored an unknown message",
+                extra={"supervisor": self.name, "unknown": repr(message)},
+            )
         return None
 
     def on_stop(self) -> None:

@@ -80,3 +80,11 @@ def test_the_supervisor_reports_every_exit_it_saw_to_its_hooks(journal, clock):
     journal.wait_count("restarted", 2)
 
     assert journal.of("exited") == [("exited", "root", "a", "failure"), ("exited", "root", "b", "shutdown")]
+
+
+def test_a_message_the_supervisor_does_not_know_is_ignored_not_fatal(journal, clock):
+    root = supervise(journal, workers(journal, "a"), clock=clock)
+
+    root.tell("reload please")
+
+    assert which(root) == [("a", True, 0)]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import random as _random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 __all__ = [
     "BackoffState",
@@ -29,7 +29,7 @@ class BackoffState:
     attempts: int = 0
     last_start: float = 0.0
 
-    def started(self, now: float) -> "BackoffState":
+    def started(self, now: float) -> BackoffState:
         """The record after the child started (again) at ``now``."""
         return replace(self, last_start=now)
 
@@ -75,7 +75,7 @@ class ExponentialBackoffStrategy(BackoffStrategy):
         if reset_after is not None:
             _require_number("reset_after", reset_after, at_least=0.0)
         if not callable(random):
-            raise ValueError(f"random must be a callable returning a float in [0, 1), got {random!r}")
+            raise TypeError(f"random must be a callable returning a float in [0, 1), got {random!r}")
         self.min_delay = float(min_delay)
         self.max_delay = float(max_delay)
         self.factor = float(factor)

@@ -116,7 +116,7 @@ class SupervisedActor(pykka.ThreadingActor):
     def _actor_loop_setup(self) -> None:
         try:
             self.on_start()
-        except BaseException as exc:  # noqa: BLE001 - nothing may reach pykka's loop
+        except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 self._startup.set_exception((type(exc), exc, exc.__traceback__))
                 raise

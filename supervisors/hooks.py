@@ -8,7 +8,7 @@ supervision.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 import gevent
 from greenlet import GreenletExit
@@ -20,6 +20,9 @@ __all__ = ["MetricsSupervisorHooks", "SupervisorHooks", "SupervisorHooksList"]
 
 log = logging.getLogger("peppasync.supervisors")
 
+# A subscriber's bug, even a stray gevent.Timeout, must not stop supervision.
+_GUARDED = (Exception, gevent.Timeout, GreenletExit)
+
 
 class SupervisorHooks:
     """No-op base: override what you need."""
@@ -30,9 +33,7 @@ class SupervisorHooks:
     def on_child_exited(self, supervisor: str, child_id: str, kind: str, exit: Exit) -> None:
         """Called when a child ended, on its own or stopped by its supervisor."""
 
-    def on_child_restarted(
-        self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float
-    ) -> None:
+    def on_child_restarted(self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float) -> None:
         """Called when a child started again; ``exit`` caused it, after ``delay`` seconds."""
 
     def on_escalated(self, supervisor: str, exit: Exit) -> None:
@@ -50,36 +51,34 @@ class SupervisorHooksList(SupervisorHooks):
             elif isinstance(hook, SupervisorHooks):
                 self.hooks.append(hook)
             else:
-                raise ValueError(f"a supervisor hook must be a SupervisorHooks, got {hook!r}")
+                raise TypeError(f"a supervisor hook must be a SupervisorHooks, got {hook!r}")
 
     def on_child_started(self, supervisor: str, child_id: str, kind: str) -> None:
         for hook in self.hooks:
             try:
                 hook.on_child_started(supervisor, child_id, kind)
-            except (Exception, gevent.Timeout, GreenletExit):
+            except _GUARDED:
                 _log_failure(hook, "on_child_started")
 
     def on_child_exited(self, supervisor: str, child_id: str, kind: str, exit: Exit) -> None:
         for hook in self.hooks:
             try:
                 hook.on_child_exited(supervisor, child_id, kind, exit)
-            except (Exception, gevent.Timeout, GreenletExit):
+            except _GUARDED:
                 _log_failure(hook, "on_child_exited")
 
-    def on_child_restarted(
-        self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float
-    ) -> None:
+    def on_child_restarted(self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float) -> None:
         for hook in self.hooks:
             try:
                 hook.on_child_restarted(supervisor, child_id, kind, exit, delay)
-            except (Exception, gevent.Timeout, GreenletExit):
+            except _GUARDED:
                 _log_failure(hook, "on_child_restarted")
 
     def on_escalated(self, supervisor: str, exit: Exit) -> None:
         for hook in self.hooks:
             try:
                 hook.on_escalated(supervisor, exit)
-            except (Exception, gevent.Timeout, GreenletExit):
+            except _GUARDED:
                 _log_failure(hook, "on_escalated")
 
 
@@ -89,9 +88,7 @@ class MetricsSupervisorHooks(SupervisorHooks):
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
-    def on_child_restarted(
-        self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float
-    ) -> None:
+    def on_child_restarted(self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float) -> None:
         self._metrics.actor_restarts_total.labels(actor=kind).inc()
 
     def on_escalated(self, supervisor: str, exit: Exit) -> None:

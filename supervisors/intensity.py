@@ -32,7 +32,7 @@ class RestartIntensity:
         self.period = float(period)
 
     @property
-    def limits(self) -> tuple["RestartIntensity", ...]:
+    def limits(self) -> tuple[RestartIntensity, ...]:
         """The plain limits this one is made of (itself, unless composed)."""
         return (self,)
 
@@ -57,7 +57,7 @@ class RestartIntensity:
                 return True
         return False
 
-    def __or__(self, other: "RestartIntensity") -> "RestartIntensity":
+    def __or__(self, other: RestartIntensity) -> RestartIntensity:
         if not isinstance(other, RestartIntensity):
             return NotImplemented
         return _AnyIntensity((*self.limits, *other.limits))
@@ -95,4 +95,3 @@ class _AnyIntensity(RestartIntensity):
 
     def __str__(self) -> str:
         return " or ".join(str(limit) for limit in self._limits)
-

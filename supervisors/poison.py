@@ -8,7 +8,7 @@ store counts one before each run), so the first failure arrives as 1.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from peppasync.errors import PermanentError
 from peppasync.exits import Verdict
@@ -35,7 +35,7 @@ class PoisonPolicy:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
         if not isinstance(backoff, BackoffStrategy):
-            raise ValueError(
+            raise TypeError(
                 f"backoff must be a BackoffStrategy (e.g. ExponentialBackoffStrategy), got {backoff!r}"
             )
         kinds = tuple(permanent)
@@ -63,8 +63,7 @@ class PoisonPolicy:
     def __repr__(self) -> str:
         names = ", ".join(k.__name__ for k in self.permanent)
         return (
-            f"PoisonPolicy(max_attempts={self.max_attempts}, backoff={self.backoff!r}, "
-            f"permanent=({names}))"
+            f"PoisonPolicy(max_attempts={self.max_attempts}, backoff={self.backoff!r}, permanent=({names}))"
         )
 
 

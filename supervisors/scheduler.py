@@ -10,7 +10,8 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 import gevent
 
@@ -53,7 +54,7 @@ class GeventScheduler:
 
 
 class _ManualCall:
-    __slots__ = ("due", "callback", "cancelled")
+    __slots__ = ("callback", "cancelled", "due")
 
     def __init__(self, due: float, callback: Callable[[], None]) -> None:
         self.due = due

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 
@@ -57,12 +58,12 @@ class ChildSpec:
         if not isinstance(self.id, str) or not self.id:
             raise ValueError(f"a child spec needs a non-empty string id, got {self.id!r}")
         if not callable(self.start):
-            raise ValueError(
+            raise TypeError(
                 f"child {self.id!r}: start must be a callable taking on_exit and returning "
                 f"an ActorRef, got {self.start!r}"
             )
         if not isinstance(self.restart, RestartType):
-            raise ValueError(
+            raise TypeError(
                 f"child {self.id!r}: restart must be a RestartType "
                 f"(PERMANENT, TRANSIENT or TEMPORARY), got {self.restart!r}"
             )

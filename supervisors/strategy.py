@@ -7,7 +7,7 @@ strategy returns are in start order and the supervisor stops them backwards.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 __all__ = ["OneForAllStrategy", "OneForOneStrategy", "RestForOneStrategy", "RestartStrategy"]
 

@@ -16,9 +16,10 @@ walk them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import gevent
 import pykka
@@ -69,7 +70,7 @@ class _StartFailed:
 class _Child:
     """One child's record. Running: ``ref`` is set. Waiting for a restart: ``due`` is set."""
 
-    __slots__ = ("spec", "dynamic", "ref", "incarnation", "due", "attempts", "restarts", "backoff")
+    __slots__ = ("attempts", "backoff", "due", "dynamic", "incarnation", "ref", "restarts", "spec")
 
     def __init__(self, spec: ChildSpec, *, dynamic: bool) -> None:
         self.spec = spec
@@ -110,19 +111,19 @@ class SupervisorActor(SupervisedActor):
         specs = list(children)
         for spec in specs:
             if not isinstance(spec, ChildSpec):
-                raise ValueError(f"supervisor {name!r}: children must be ChildSpec values, got {spec!r}")
+                raise TypeError(f"supervisor {name!r}: children must be ChildSpec values, got {spec!r}")
         ids = [spec.id for spec in specs]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"supervisor {name!r}: child ids must be unique, repeated: {duplicates}")
         strategy = strategy if strategy is not None else OneForOneStrategy()
         if not isinstance(strategy, RestartStrategy):
-            raise ValueError(f"supervisor {name!r}: strategy must be a RestartStrategy, got {strategy!r}")
+            raise TypeError(f"supervisor {name!r}: strategy must be a RestartStrategy, got {strategy!r}")
         intensity = intensity if intensity is not None else RestartIntensity()
         if not isinstance(intensity, RestartIntensity):
-            raise ValueError(f"supervisor {name!r}: intensity must be a RestartIntensity, got {intensity!r}")
+            raise TypeError(f"supervisor {name!r}: intensity must be a RestartIntensity, got {intensity!r}")
         if backoff is not None and not isinstance(backoff, BackoffStrategy):
-            raise ValueError(f"supervisor {name!r}: backoff must be a BackoffStrategy, got {backoff!r}")
+            raise TypeError(f"supervisor {name!r}: backoff must be a BackoffStrategy, got {backoff!r}")
         self.name = name
         self.strategy = strategy
         self.intensity = intensity
@@ -145,7 +146,7 @@ class SupervisorActor(SupervisedActor):
         A dynamic child is forgotten once it ends without being restarted.
         """
         if not isinstance(spec, ChildSpec):
-            raise ValueError(f"supervisor {self.name!r}: start_child takes a ChildSpec, got {spec!r}")
+            raise TypeError(f"supervisor {self.name!r}: start_child takes a ChildSpec, got {spec!r}")
         if spec.id in self._children:
             raise ChildExistsError(self.name, spec.id)
         if self._stopping:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import gevent
 import pykka
@@ -47,15 +48,15 @@ def supervisor_spec(
     supervisor takes as long as its own children's shutdown times add up to.
     """
     specs = list(children)
-    options: dict[str, Any] = dict(
-        name=name or id,
-        strategy=strategy,
-        intensity=intensity,
-        backoff=backoff,
-        clock=clock,
-        scheduler=scheduler,
-        hooks=list(hooks) if hooks is not None and not isinstance(hooks, SupervisorHooks) else hooks,
-    )
+    options: dict[str, Any] = {
+        "name": name or id,
+        "strategy": strategy,
+        "intensity": intensity,
+        "backoff": backoff,
+        "clock": clock,
+        "scheduler": scheduler,
+        "hooks": list(hooks) if hooks is not None and not isinstance(hooks, SupervisorHooks) else hooks,
+    }
     # Fail now, at the call site, rather than at the first start deep in the tree.
     SupervisorActor(specs, **options)
 
@@ -85,7 +86,7 @@ def start_root(
     It must not block; a stop on request (``ref.stop()``) does not call it.
     """
     if not callable(on_give_up):
-        raise ValueError(f"on_give_up must be a callable taking an Exit, got {on_give_up!r}")
+        raise TypeError(f"on_give_up must be a callable taking an Exit, got {on_give_up!r}")
 
     def on_exit(exit: Exit) -> None:
         if not exit.abnormal:

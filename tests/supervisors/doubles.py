@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import pykka
 
@@ -49,9 +50,7 @@ class Journal(SupervisorHooks):
     def on_child_exited(self, supervisor: str, child_id: str, kind: str, exit: Exit) -> None:
         self.add("exited", supervisor, child_id, exit.kind.value)
 
-    def on_child_restarted(
-        self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float
-    ) -> None:
+    def on_child_restarted(self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float) -> None:
         self.add("restarted", supervisor, child_id, delay)
 
     def on_escalated(self, supervisor: str, exit: Exit) -> None:

@@ -42,7 +42,9 @@ def test_the_metrics_hooks_count_restarts_by_child_kind(journal, clock):
 def test_the_metrics_hooks_count_escalations_by_supervisor_name(journal, clock):
     metrics = Metrics(process=False)
     hooks = [MetricsSupervisorHooks(metrics), journal]
-    orders = supervisor_spec("orders", workers(journal, "order-1"), intensity=RestartIntensity(0, 5.0), hooks=hooks)
+    orders = supervisor_spec(
+        "orders", workers(journal, "order-1"), intensity=RestartIntensity(0, 5.0), hooks=hooks
+    )
     supervise(journal, [orders], hooks=hooks, intensity=RestartIntensity(5, 5.0), clock=clock)
 
     crash(journal, "order-1")
@@ -77,6 +79,5 @@ def test_a_list_of_hooks_calls_each_in_order_and_a_failing_one_does_not_stop_the
 def test_something_that_is_not_a_hook_is_refused():
     not_a_hook: Any = object()
 
-    with pytest.raises(ValueError, match="a supervisor hook must be a SupervisorHooks"):
+    with pytest.raises(TypeError, match="a supervisor hook must be a SupervisorHooks"):
         SupervisorHooksList([not_a_hook])
-

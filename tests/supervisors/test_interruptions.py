@@ -19,8 +19,12 @@ from .doubles import WAIT, Crash, Worker, bump, crash, supervise, which, workers
 ROOMY = RestartIntensity(max_restarts=10, period=5.0)
 
 
-@pytest.mark.parametrize("interruption", [gevent.Timeout(1), GreenletExit()], ids=["timeout", "greenlet_exit"])
-def test_an_interruption_inside_a_tell_restarts_that_child_and_stops_nothing_else(journal, clock, interruption):
+@pytest.mark.parametrize(
+    "interruption", [gevent.Timeout(1), GreenletExit()], ids=["timeout", "greenlet_exit"]
+)
+def test_an_interruption_inside_a_tell_restarts_that_child_and_stops_nothing_else(
+    journal, clock, interruption
+):
     root = supervise(journal, workers(journal, "a", "b"), intensity=ROOMY, clock=clock)
     bystander = Worker.start(journal, "bystander")
     bump(journal, "b")
@@ -53,7 +57,9 @@ def test_a_start_that_raises_an_interruption_counts_as_a_failed_start(journal, c
             raise gevent.Timeout(5)
         return Worker.start_supervised(on_exit, journal, "late")
 
-    root = supervise(journal, [ChildSpec("late", start), *workers(journal, "b")], intensity=ROOMY, clock=clock)
+    root = supervise(
+        journal, [ChildSpec("late", start), *workers(journal, "b")], intensity=ROOMY, clock=clock
+    )
     journal.wait_count("restarted", 1)
 
     assert which(root) == [("late", True, 1), ("b", True, 0)]

@@ -75,18 +75,26 @@ def test_the_permanent_errors_can_be_chosen():
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        ({"max_attempts": 0}, "max_attempts must be an integer >= 1, got 0"),
-        ({"max_attempts": "3"}, "max_attempts must be an integer >= 1, got '3'"),
-        ({"backoff": 5}, "backoff must be a BackoffStrategy (e.g. ExponentialBackoffStrategy), got 5"),
-        ({"permanent": ("ValidationError",)}, "permanent must list exception classes, got ['ValidationError']"),
+        ({"max_attempts": 0}, ValueError, "max_attempts must be an integer >= 1, got 0"),
+        ({"max_attempts": "3"}, ValueError, "max_attempts must be an integer >= 1, got '3'"),
+        (
+            {"backoff": 5},
+            TypeError,
+            "backoff must be a BackoffStrategy (e.g. ExponentialBackoffStrategy), got 5",
+        ),
+        (
+            {"permanent": ("ValidationError",)},
+            ValueError,
+            "permanent must list exception classes, got ['ValidationError']",
+        ),
     ],
 )
-def test_a_bad_policy_is_refused_with_what_was_wrong(kwargs, message):
+def test_a_bad_policy_is_refused_with_what_was_wrong(kwargs, error, message):
     arguments = {"max_attempts": 3, "backoff": ConstantBackoffStrategy(1.0), **kwargs}
 
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(error) as raised:
         PoisonPolicy(**arguments)
 
     assert str(raised.value) == message

@@ -23,7 +23,9 @@ def test_a_permanent_child_is_restarted_even_after_ending_normally(journal, cloc
 
 
 def test_a_transient_child_is_restarted_after_a_crash(journal, clock):
-    root = supervise(journal, workers(journal, "t", restart=RestartType.TRANSIENT), intensity=ROOMY, clock=clock)
+    root = supervise(
+        journal, workers(journal, "t", restart=RestartType.TRANSIENT), intensity=ROOMY, clock=clock
+    )
 
     crash(journal, "t")
     journal.wait_count("restarted", 1)
@@ -32,7 +34,9 @@ def test_a_transient_child_is_restarted_after_a_crash(journal, clock):
 
 
 def test_a_transient_child_that_ends_normally_stays_down(journal, clock):
-    root = supervise(journal, workers(journal, "t", restart=RestartType.TRANSIENT), intensity=ROOMY, clock=clock)
+    root = supervise(
+        journal, workers(journal, "t", restart=RestartType.TRANSIENT), intensity=ROOMY, clock=clock
+    )
 
     journal.refs["t"].tell(Finish())
     journal.wait_count("exited", 1)
@@ -42,7 +46,9 @@ def test_a_transient_child_that_ends_normally_stays_down(journal, clock):
 
 
 def test_a_transient_child_stopped_from_outside_is_a_shutdown_and_stays_down(journal, clock):
-    root = supervise(journal, workers(journal, "t", restart=RestartType.TRANSIENT), intensity=ROOMY, clock=clock)
+    root = supervise(
+        journal, workers(journal, "t", restart=RestartType.TRANSIENT), intensity=ROOMY, clock=clock
+    )
 
     journal.refs["t"].stop(timeout=WAIT)
     journal.wait_count("exited", 1)
@@ -64,7 +70,9 @@ def test_a_temporary_child_is_never_restarted_and_is_forgotten(journal, clock):
 
 
 def test_a_temporary_child_stopped_by_a_siblings_one_for_all_is_not_restarted(journal, clock):
-    children = workers(journal, "a") + workers(journal, "tmp", restart=RestartType.TEMPORARY) + workers(journal, "c")
+    children = (
+        workers(journal, "a") + workers(journal, "tmp", restart=RestartType.TEMPORARY) + workers(journal, "c")
+    )
     root = supervise(journal, children, strategy=OneForAllStrategy(), intensity=ROOMY, clock=clock)
 
     crash(journal, "a")

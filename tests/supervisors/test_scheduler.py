@@ -1,7 +1,7 @@
 import gevent.event
 import pytest
 
-from supervisors import GeventScheduler, ManualScheduler
+from supervisors import GeventScheduler
 
 
 def test_a_manual_scheduler_runs_nothing_until_the_clock_reaches_it(scheduler):

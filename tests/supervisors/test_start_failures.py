@@ -3,7 +3,6 @@
 from typing import Any
 
 import gevent.event
-import pykka
 import pytest
 
 from peppasync.errors import NotFoundError
@@ -26,7 +25,10 @@ def _fails_first(times: int):
 
 
 def test_a_child_that_fails_to_start_once_is_restarted_and_its_siblings_start_anyway(journal, clock):
-    children = [Worker.child_spec("flaky", journal, "flaky", fail_start=_fails_first(1)), *workers(journal, "b")]
+    children = [
+        Worker.child_spec("flaky", journal, "flaky", fail_start=_fails_first(1)),
+        *workers(journal, "b"),
+    ]
 
     root = supervise(journal, children, intensity=ROOMY, clock=clock)
     journal.wait_count("restarted", 1)
@@ -52,7 +54,10 @@ def test_under_rest_for_one_the_children_after_a_failed_start_wait_for_it(journa
 
 
 def test_a_child_that_never_starts_makes_its_supervisor_give_up(journal, clock):
-    children = [*workers(journal, "a"), Worker.child_spec("broken", journal, "broken", fail_start=lambda: True)]
+    children = [
+        *workers(journal, "a"),
+        Worker.child_spec("broken", journal, "broken", fail_start=lambda: True),
+    ]
 
     supervise(journal, children, clock=clock)
     journal.wait_count("gave_up", 1)
@@ -84,7 +89,9 @@ def test_start_supervised_raises_what_on_start_raised_and_reports_the_failed_end
         Worker.start_supervised(on_exit, None, "w", fail_start=lambda: True)
 
     assert reported.wait(WAIT)
-    assert [(e.kind.value, e.detail) for e in exits] == [("failure", "failed to start: RuntimeError('w cannot start')")]
+    assert [(e.kind.value, e.detail) for e in exits] == [
+        ("failure", "failed to start: RuntimeError('w cannot start')")
+    ]
 
 
 def test_a_dynamic_child_that_fails_to_start_is_reported_to_the_caller_and_not_kept(journal, clock):
@@ -115,19 +122,19 @@ def test_terminating_an_unknown_child_says_which_one(journal, clock):
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "kwargs, error, message",
     [
-        ({"id": ""}, "a child spec needs a non-empty string id, got ''"),
-        ({"start": "Worker"}, "child 'w': start must be a callable taking on_exit"),
-        ({"restart": "permanent"}, "child 'w': restart must be a RestartType"),
-        ({"shutdown": -1}, "child 'w': shutdown must be a number of seconds >= 0"),
-        ({"kind": ""}, "child 'w': kind must be a non-empty label, got ''"),
+        ({"id": ""}, ValueError, "a child spec needs a non-empty string id, got ''"),
+        ({"start": "Worker"}, TypeError, "child 'w': start must be a callable taking on_exit"),
+        ({"restart": "permanent"}, TypeError, "child 'w': restart must be a RestartType"),
+        ({"shutdown": -1}, ValueError, "child 'w': shutdown must be a number of seconds >= 0"),
+        ({"kind": ""}, ValueError, "child 'w': kind must be a non-empty label, got ''"),
     ],
 )
-def test_a_bad_child_spec_is_refused_with_what_was_wrong(kwargs, message):
+def test_a_bad_child_spec_is_refused_with_what_was_wrong(kwargs, error, message):
     arguments: dict[str, Any] = {"id": "w", "start": lambda on_exit: None, **kwargs}
 
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(error) as raised:
         ChildSpec(**arguments)
 
     assert str(raised.value).startswith(message)

@@ -82,7 +82,12 @@ def test_backoff_and_intensity_compose_so_a_crash_loop_still_escalates(journal, 
 
 def test_terminating_a_child_that_waits_for_its_restart_cancels_the_restart(journal, clock, scheduler):
     root = supervise(
-        journal, workers(journal, "a", "b"), backoff=_backoff(), intensity=ROOMY, clock=clock, scheduler=scheduler
+        journal,
+        workers(journal, "a", "b"),
+        backoff=_backoff(),
+        intensity=ROOMY,
+        clock=clock,
+        scheduler=scheduler,
     )
     _crash_and_settle(journal, root, "a")
 

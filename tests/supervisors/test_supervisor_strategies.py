@@ -69,7 +69,12 @@ def test_rest_for_one_restarts_the_crashed_child_and_those_started_after_it(jour
         "start connectors",
         "start orders",
     ]
-    assert which(root) == [("store", True, 0), ("http", True, 1), ("connectors", True, 1), ("orders", True, 1)]
+    assert which(root) == [
+        ("store", True, 0),
+        ("http", True, 1),
+        ("connectors", True, 1),
+        ("orders", True, 1),
+    ]
     assert bump(journal, "store") == 2
 
 

@@ -14,7 +14,7 @@ from .poison import PoisonPolicy
 from .scheduler import GeventScheduler, ManualScheduler, Scheduled, Scheduler
 from .spec import ChildSpec, RestartType, StartFunction
 from .strategy import OneForAllStrategy, OneForOneStrategy, RestartStrategy, RestForOneStrategy
-from .supervisor import SupervisorActor
+from .supervisor import SupervisorActor, SupervisorProxy
 from .tree import start_root, supervisor_spec
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "SupervisorActor",
     "SupervisorHooks",
     "SupervisorHooksList",
+    "SupervisorProxy",
     "start_root",
     "supervisor_spec",
 ]

@@ -24,6 +24,7 @@ from typing import Any
 import gevent
 import pykka
 from greenlet import GreenletExit
+from pykka.typing import ActorMemberMixin, proxy_method
 
 from peppasync.clock import Clock, SystemClock
 from peppasync.errors import NotFoundError
@@ -38,7 +39,7 @@ from .scheduler import GeventScheduler, Scheduled, Scheduler
 from .spec import ChildSpec, RestartType
 from .strategy import OneForOneStrategy, RestartStrategy
 
-__all__ = ["SupervisorActor"]
+__all__ = ["SupervisorActor", "SupervisorProxy"]
 
 log = logging.getLogger("peppasync.supervisors")
 
@@ -358,3 +359,11 @@ def _report(supervisor: pykka.ActorRef[Any], child_id: str, incarnation: int, ex
         supervisor.tell(_ChildExited(child_id, incarnation, exit))
     except pykka.ActorDeadError:
         pass  # the supervisor ended first, and stopped its children on the way
+
+
+class SupervisorProxy(ActorMemberMixin, pykka.ActorProxy[SupervisorActor]):
+    """The supervisor's message API, typed: ``cast(SupervisorProxy, ref.proxy())``; calls return futures."""
+
+    start_child = proxy_method(SupervisorActor.start_child)
+    terminate_child = proxy_method(SupervisorActor.terminate_child)
+    which_children = proxy_method(SupervisorActor.which_children)

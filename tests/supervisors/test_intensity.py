@@ -1,4 +1,8 @@
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from supervisors import RestartHistory, RestartIntensity
 
@@ -76,3 +80,20 @@ def test_a_bad_limit_is_refused_with_what_was_wrong(kwargs, message):
         RestartIntensity(**kwargs)
 
     assert str(raised.value) == message
+
+
+@given(
+    max_restarts=st.integers(min_value=0, max_value=5),
+    period=st.floats(min_value=0.5, max_value=20.0),
+    gaps=st.lists(st.floats(min_value=0.0, max_value=10.0), min_size=1, max_size=30),
+)
+def test_the_verdict_matches_counting_every_restart_in_the_window(max_restarts, period, gaps):
+    intensity = RestartIntensity(max_restarts, period)
+    times = list(itertools.accumulate(gaps))
+    history = RestartHistory()
+
+    for i, now in enumerate(times):
+        history = intensity.record(history, now)
+        in_window = sum(1 for t in times[: i + 1] if t > now - period)
+
+        assert intensity.exceeded(history, now) == (in_window > max_restarts)

@@ -114,6 +114,23 @@ def test_exits_from_an_incarnation_already_replaced_are_ignored(journal, clock):
     assert len(journal.of("exited")) == 1
 
 
+def test_exits_from_a_terminated_child_are_ignored(journal, clock):
+    listeners: list[ExitListener] = []
+
+    def start(on_exit: ExitListener) -> pykka.ActorRef[Any]:
+        listeners.append(on_exit)
+        return BareChild.start(on_exit)
+
+    root = supervise(journal, [], clock=clock)
+    root.proxy().start_child(ChildSpec("bare", start)).get(timeout=WAIT)
+    root.proxy().terminate_child("bare").get(timeout=WAIT)
+
+    listeners[0](Exit.failure(RuntimeError("crashed after it was terminated")))
+
+    assert which(root) == []
+    assert len(listeners) == 1 and journal.of("restarted") == []
+
+
 def test_a_plain_pykka_actor_keeping_the_protocol_by_hand_is_supervised_too(journal, clock):
     refs: list[pykka.ActorRef[Any]] = []
 

@@ -1,8 +1,18 @@
 """Which children come back after a failure, in which order, and with what state (OTP semantics)."""
 
-from supervisors import OneForAllStrategy, OneForOneStrategy, RestartIntensity, RestForOneStrategy
+from typing import cast
 
-from .doubles import WAIT, bump, crash, life, supervise, which, workers
+import gevent.event
+
+from supervisors import (
+    OneForAllStrategy,
+    OneForOneStrategy,
+    RestartIntensity,
+    RestForOneStrategy,
+    SupervisorProxy,
+)
+
+from .doubles import WAIT, Worker, bump, crash, life, supervise, which, workers
 
 ROOMY = RestartIntensity(max_restarts=10, period=5.0)
 
@@ -93,3 +103,36 @@ def test_a_message_the_supervisor_does_not_know_is_ignored_not_fatal(journal, cl
     root.tell("reload please")
 
     assert which(root) == [("a", True, 0)]
+
+
+def test_a_child_that_does_not_stop_within_its_shutdown_time_is_abandoned_and_the_rest_still_stop(
+    journal, clock
+):
+    release = gevent.event.Event()
+
+    class Stubborn(Worker):
+        def on_stop(self) -> None:
+            release.wait(WAIT)
+            super().on_stop()
+
+    children = [*workers(journal, "a"), Stubborn.child_spec("stubborn", journal, "stubborn", shutdown=0.05)]
+    root = supervise(journal, [*children, *workers(journal, "c")], clock=clock)
+
+    root.stop(timeout=WAIT)
+    stopped_meanwhile = life(journal)[3:]
+    release.set()
+
+    assert stopped_meanwhile == ["stop c", "stop a"]
+    assert [e[2] for e in journal.of("exited")] == ["c", "stubborn", "a"]
+
+
+def test_the_typed_proxy_speaks_the_supervisors_message_api(journal, clock):
+    root = supervise(journal, [], clock=clock)
+    sup = cast(SupervisorProxy, root.proxy())
+
+    sup.start_child(workers(journal, "x")[0]).get(timeout=WAIT)
+    listed = sup.which_children().get(timeout=WAIT)
+    sup.terminate_child("x").get(timeout=WAIT)
+
+    assert listed == [("x", True, 0)]
+    assert sup.which_children().get(timeout=WAIT) == []

@@ -108,3 +108,14 @@ def test_stopping_the_supervisor_cancels_its_pending_restarts(journal, clock, sc
 
     assert scheduler.pending() == []
     assert scheduler.advance(10.0) == 0
+
+
+def test_with_the_default_gevent_scheduler_the_restart_happens_on_a_real_timer(journal):
+    tiny = ExponentialBackoffStrategy(min_delay=0.001, max_delay=0.002, random=lambda: 0.0)
+    root = supervise(journal, workers(journal, "a"), backoff=tiny, intensity=ROOMY)
+
+    crash(journal, "a")
+    journal.wait_count("restarted", 1)
+
+    assert which(root) == [("a", True, 1)]
+    assert journal.of("restarted") == [("restarted", "root", "a", 0.001)]

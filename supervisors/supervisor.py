@@ -16,6 +16,7 @@ walk them.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -66,6 +67,8 @@ class _StartFailed:
     child_id: str
     token: int
     exit: Exit
+    cause: Exit | None
+    delay: float
 
 
 class _Child:
@@ -113,8 +116,7 @@ class SupervisorActor(SupervisedActor):
         for spec in specs:
             if not isinstance(spec, ChildSpec):
                 raise TypeError(f"supervisor {name!r}: children must be ChildSpec values, got {spec!r}")
-        ids = [spec.id for spec in specs]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        duplicates = sorted(i for i, n in Counter(spec.id for spec in specs).items() if n > 1)
         if duplicates:
             raise ValueError(f"supervisor {name!r}: child ids must be unique, repeated: {duplicates}")
         strategy = strategy if strategy is not None else OneForOneStrategy()
@@ -199,10 +201,7 @@ class SupervisorActor(SupervisedActor):
             self._timers.pop(message.token, None)
             self._start_group(message.token, message.ids, message.cause, message.delay)
         elif isinstance(message, _StartFailed):
-            child = self._children.get(message.child_id)
-            if child is not None and child.ref is None and child.due == message.token:
-                child.due = 0
-                self._child_ended(child, message.exit)
+            self._on_start_failed(message)
         else:
             # Told, an error would stop the supervisor and its whole subtree: say so, go on.
             log.warning(
@@ -228,7 +227,20 @@ class SupervisorActor(SupervisedActor):
         child.incarnation = 0
         self._child_ended(child, message.exit)
 
-    def _child_ended(self, child: _Child, exit: Exit) -> None:
+    def _on_start_failed(self, message: _StartFailed) -> None:
+        child = self._children.get(message.child_id)
+        if child is None or child.ref is not None or child.due != message.token:
+            return  # terminated meanwhile, or taken over by a later restart
+        child.due = 0
+        if self._child_ended(child, message.exit) or self._stopping:
+            return
+        # Not to be restarted (temporary): nothing will take over the children
+        # held back behind it, so they start now. A rare path; the scan is fine.
+        held = tuple(i for i, c in self._children.items() if c.due == message.token)
+        self._start_group(message.token, held, message.cause, message.delay)
+
+    def _child_ended(self, child: _Child, exit: Exit) -> bool:
+        """Apply the restart type, intensity and strategy; returns whether a restart follows."""
         spec = child.spec
         self._hooks.on_child_exited(self.name, spec.id, spec.kind, exit)
         if exit.abnormal:
@@ -239,12 +251,12 @@ class SupervisorActor(SupervisedActor):
         if not spec.restart.restarts_after(exit):
             if spec.restart is RestartType.TEMPORARY or child.dynamic:
                 del self._children[spec.id]
-            return
+            return False
         now = self.clock.monotonic()
         self._history = self.intensity.record(self._history, now)
         if self.intensity.exceeded(self._history, now):
             self._escalate(child, exit)
-            return
+            return True
         members: list[str] = []
         for child_id in reversed(self.strategy.affected(spec.id, iter(self._children))):
             sibling = self._children[child_id]
@@ -270,6 +282,7 @@ class SupervisorActor(SupervisedActor):
         else:
             due = _RestartDue(token, group, exit, delay)
             self._timers[token] = self.scheduler.call_later(delay, partial(self._tell_self, due))
+        return True
 
     def _start_group(self, token: int, ids: tuple[str, ...], cause: Exit | None, delay: float) -> None:
         held: set[str] = set()
@@ -284,7 +297,7 @@ class SupervisorActor(SupervisedActor):
                 # (a stop) get their turn between attempts. Whoever the
                 # strategy ties to this child waits for that restart.
                 failed = Exit.failure(error, f"failed to start: {error!r}")
-                self._tell_self(_StartFailed(child_id, token, failed))
+                self._tell_self(_StartFailed(child_id, token, failed, cause, delay))
                 held.update(self.strategy.affected(child_id, iter(self._children)))
                 continue
             if cause is not None and child.attempts > 1:  # else its first start, held back till now

@@ -7,7 +7,14 @@ import pytest
 
 from peppasync.errors import NotFoundError
 from peppasync.exits import Exit
-from supervisors import ChildExistsError, ChildSpec, ChildStartError, RestartIntensity, RestForOneStrategy
+from supervisors import (
+    ChildExistsError,
+    ChildSpec,
+    ChildStartError,
+    RestartIntensity,
+    RestartType,
+    RestForOneStrategy,
+)
 
 from .doubles import WAIT, Worker, life, supervise, which, workers
 
@@ -51,6 +58,21 @@ def test_under_rest_for_one_the_children_after_a_failed_start_wait_for_it(journa
 
     assert children_now == [("store", True, 0), ("http", True, 1), ("orders", True, 0)]
     assert life(journal) == ["start store", "start http", "start orders"]
+
+
+def test_children_held_behind_a_temporary_child_that_fails_to_start_start_anyway(journal, clock):
+    broken = Worker.child_spec("tmp", journal, "tmp", fail_start=lambda: True, restart=RestartType.TEMPORARY)
+
+    root = supervise(
+        journal,
+        [*workers(journal, "a"), broken, *workers(journal, "c")],
+        strategy=RestForOneStrategy(),
+        clock=clock,
+    )
+    journal.wait_count("start", 2)
+
+    assert which(root) == [("a", True, 0), ("c", True, 0)]
+    assert journal.of("gave_up") == []
 
 
 def test_a_child_that_never_starts_makes_its_supervisor_give_up(journal, clock):

@@ -46,12 +46,12 @@ class SupervisedActor(pykka.ThreadingActor):
     use_daemon_thread = True
 
     in_pykka_registry: ClassVar[bool] = False
-    """Whether ``start_supervised`` lists the actor in ``pykka.ActorRegistry``.
+    """Whether ``start_supervised`` lists the actor in ``pykka.ActorRegistry`` by default.
 
     The registry is a list: every stop scans it, so 100,000 registered children
     would cost O(n) each. A supervisor keeps its own dict of children and stops
-    them itself; supervisors are registered, so ``ActorRegistry.stop_all()``
-    still reaches every child through them.
+    them itself. Only a tree's root is registered (``start_root``), so that
+    ``ActorRegistry.stop_all()`` stops each tree from the top, in order.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -65,17 +65,24 @@ class SupervisedActor(pykka.ThreadingActor):
 
     @classmethod
     def start_supervised(
-        cls, on_exit: ExitListener, /, *args: Any, start_timeout: float | None = 30.0, **kwargs: Any
+        cls,
+        on_exit: ExitListener,
+        /,
+        *args: Any,
+        start_timeout: float | None = 30.0,
+        register: bool | None = None,
+        **kwargs: Any,
     ) -> pykka.ActorRef[Any]:
         """Start an actor, wait until its ``on_start`` is done, and report its end to ``on_exit``.
 
         Raises what ``on_start`` raised (a ``gevent.Timeout`` as a
         ``HandlerInterruptedError``), or ``pykka.Timeout`` after
         ``start_timeout`` seconds, in which case the actor is asked to stop.
+        ``register`` overrides ``in_pykka_registry``.
         """
         actor = cls(*args, **kwargs)
         actor._exit_listener = on_exit
-        if cls.in_pykka_registry:
+        if cls.in_pykka_registry if register is None else register:
             pykka.ActorRegistry.register(actor.actor_ref)
         actor._start_actor_loop()
         try:

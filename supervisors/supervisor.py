@@ -95,7 +95,6 @@ class SupervisorActor(SupervisedActor):
     """
 
     kind = "supervisor"
-    in_pykka_registry = True
 
     def __init__(
         self,

@@ -100,6 +100,8 @@ def start_root(
         on_exit,
         children,
         start_timeout=None,
+        # Registered, so that ActorRegistry.stop_all() stops the tree from the top.
+        register=True,
         name=name,
         strategy=strategy,
         intensity=intensity,

@@ -1,5 +1,7 @@
 """Restart intensity: too many restarts and the supervisor gives up, leaving it to its parent."""
 
+import pykka
+
 from peppasync.exits import ExitKind
 from supervisors import RestartIntensity, RestartIntensityExceededError, supervisor_spec
 
@@ -92,3 +94,14 @@ def test_stopping_the_root_on_request_is_not_giving_up(journal, clock):
 
     assert life(journal) == ["start a", "stop a"]
     assert journal.of("gave_up") == []
+
+
+def test_stopping_every_actor_through_pykka_stops_the_tree_from_the_root_without_restarts(journal, clock):
+    connectors = supervisor_spec("connectors", workers(journal, "erp", "wms"), hooks=journal, clock=clock)
+    supervise(journal, [*workers(journal, "store"), connectors, *workers(journal, "http")], clock=clock)
+
+    pykka.ActorRegistry.stop_all(timeout=WAIT)
+
+    assert life(journal)[4:] == ["stop http", "stop wms", "stop erp", "stop store"]
+    assert journal.of("restarted") == []
+    assert pykka.ActorRegistry.get_all() == []

@@ -1,4 +1,23 @@
-"""Supervision: supervisor actor, restart strategies, backoff, intensity, quarantine policy."""
+"""Supervision: supervisor actor, restart strategies, backoff, intensity, quarantine policy.
+
+A tree, OTP-style::
+
+    connectors = supervisor_spec(
+        "connectors",
+        [ChildSpec("erp", lambda on_exit: start_erp(config, on_exit), kind="connector")],
+        strategy=OneForOneStrategy(),
+        intensity=RestartIntensity(max_restarts=3, period=30.0),
+        backoff=ExponentialBackoffStrategy(min_delay=0.5, max_delay=30.0),
+        hooks=MetricsSupervisorHooks(metrics),
+    )
+    root = start_root([store_spec, connectors, http_spec], on_give_up=lambda exit: runtime.request_stop(1))
+    cast(SupervisorProxy, root.proxy()).which_children().get()  # [(id, alive, restarts)]
+
+``start_erp(config, on_exit)`` stands for any start that returns once the
+actor runs and has it call ``on_exit(Exit)`` once when it ends (the child
+protocol, see ``ChildSpec``). ``SupervisedActor`` keeps that protocol for its
+subclasses and makes their specs with ``child_spec``.
+"""
 
 from .backoff import BackoffState, BackoffStrategy, ConstantBackoffStrategy, ExponentialBackoffStrategy
 from .child import SupervisedActor

@@ -1,7 +1,5 @@
 """A child whose start raises counts as a failed child; dynamic starts report failures to the caller."""
 
-from typing import Any
-
 import gevent.event
 import pytest
 
@@ -141,27 +139,3 @@ def test_terminating_an_unknown_child_says_which_one(journal, clock):
 
     with pytest.raises(NotFoundError, match="no child with id ghost"):
         root.proxy().terminate_child("ghost").get(timeout=WAIT)
-
-
-@pytest.mark.parametrize(
-    "kwargs, error, message",
-    [
-        ({"id": ""}, ValueError, "a child spec needs a non-empty string id, got ''"),
-        ({"start": "Worker"}, TypeError, "child 'w': start must be a callable taking on_exit"),
-        ({"restart": "permanent"}, TypeError, "child 'w': restart must be a RestartType"),
-        ({"shutdown": -1}, ValueError, "child 'w': shutdown must be a number of seconds >= 0"),
-        ({"kind": ""}, ValueError, "child 'w': kind must be a non-empty label, got ''"),
-    ],
-)
-def test_a_bad_child_spec_is_refused_with_what_was_wrong(kwargs, error, message):
-    arguments: dict[str, Any] = {"id": "w", "start": lambda on_exit: None, **kwargs}
-
-    with pytest.raises(error) as raised:
-        ChildSpec(**arguments)
-
-    assert str(raised.value).startswith(message)
-
-
-def test_a_supervisor_refuses_two_children_with_one_id(journal):
-    with pytest.raises(ValueError, match=r"supervisor 'root': child ids must be unique, repeated: \['a'\]"):
-        supervise(journal, workers(journal, "a", "b", "a"))

@@ -119,6 +119,8 @@ class SupervisedActor(pykka.ThreadingActor):
         self.actor_ref.stop(block=False)
 
     # -- pykka's loop, guarded ------------------------------------------------
+    # These override pykka 4's loop steps (setup.cfg pins pykka below 5); the
+    # tests in tests/supervisors/test_interruptions.py pin the behaviour.
 
     def _actor_loop_setup(self) -> None:
         try:

@@ -1,0 +1,48 @@
+"""The durable store: mailboxes of record, quarantine, audit log, webhook dedup keys, actor state.
+
+peewee lives only behind this package. Open a store with ``open_store(url)``
+(``sqlite:///path`` or ``postgresql://...``), call ``migrate()``, then write
+through ``store.write([ops.Insert(...), ...])``: one writer greenlet commits
+every waiting request in one transaction (group commit)::
+
+    store = open_store("sqlite:///var/lib/peppasync/store.db")
+    store.migrate()
+    message_id = store.enqueue("orders", "1001", {"id": 1001})
+    attempts, = store.write([ops.Start(message_id)])
+    store.write([ops.Done(message_id)])
+    store.close()
+"""
+
+from __future__ import annotations
+
+from peppasync.clock import Clock, SystemClock
+from peppasync.metrics import Metrics
+from peppasync.store import ops
+from peppasync.store.backend import open_backend, redact_url
+from peppasync.store.records import AuditEntry, MailboxStats, Message, NewMessage, QuarantineEntry
+from peppasync.store.store import Store
+
+__all__ = [
+    "AuditEntry",
+    "MailboxStats",
+    "Message",
+    "NewMessage",
+    "QuarantineEntry",
+    "Store",
+    "open_store",
+    "ops",
+]
+
+
+def open_store(
+    url: str, *, clock: Clock | None = None, batch_max: int = 2000, metrics: Metrics | None = None
+) -> Store:
+    """Open the store at ``url``; connections open on first use, the schema is not touched.
+
+    StoreError when the URL cannot be used (the message names the URL, never
+    its password); ValueError for a ``batch_max`` below 1.
+    """
+    if isinstance(batch_max, bool) or not isinstance(batch_max, int) or batch_max < 1:
+        raise ValueError(f"batch_max must be an integer of at least 1, got {batch_max!r}")
+    backend = open_backend(url)
+    return Store(backend, redact_url(url), clock or SystemClock(), batch_max, metrics)

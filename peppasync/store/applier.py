@@ -1,0 +1,154 @@
+"""How each write op becomes SQL: the statements the writer runs inside its transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from peppasync.errors import NotFoundError, StoreError
+from peppasync.store import ops
+from peppasync.store.backend import Session
+
+__all__ = ["apply_ops"]
+
+_INSERT = (
+    "INSERT INTO messages (kind, key, payload, state, attempts, available_at, created_at, updated_at)"
+    " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)"
+)
+_START = (
+    "UPDATE messages SET state = 'running', attempts = attempts + 1, updated_at = ?"
+    " WHERE id = ? AND state <> 'quarantined' RETURNING attempts"
+)
+_DONE = "DELETE FROM messages WHERE id = ? AND state <> 'quarantined'"
+_RETRY = (
+    "UPDATE messages SET state = 'pending', available_at = ?, last_error = ?, updated_at = ?,"
+    " first_failed_at = COALESCE(first_failed_at, ?) WHERE id = ? AND state <> 'quarantined'"
+)
+_MESSAGE = "SELECT kind, key, payload, attempts, first_failed_at, state FROM messages WHERE id = ?"
+_QUARANTINE = (
+    "INSERT INTO quarantine (message_id, kind, key, payload, reason, error_class, traceback,"
+    " attempts, first_failure_at, last_failure_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')"
+)
+_SET_QUARANTINED = "UPDATE messages SET state = 'quarantined', last_error = ?, updated_at = ? WHERE id = ?"
+_PUT_STATE = (
+    "INSERT INTO actor_state (kind, key, state, version, updated_at) VALUES (?, ?, ?, 1, ?)"
+    " ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state,"
+    " version = actor_state.version + 1, updated_at = excluded.updated_at RETURNING version"
+)
+_DEDUP = (
+    "INSERT INTO webhook_dedup (source, event_id, received_at) VALUES (?, ?, ?)"
+    " ON CONFLICT (source, event_id) DO NOTHING"
+)
+_AUDIT = "INSERT INTO audit_log (at, who, action, target, detail) VALUES (?, ?, ?, ?, ?)"
+_ENTRY = "SELECT message_id, kind, key, payload, state FROM quarantine WHERE id = ?"
+_RESOLVE = "UPDATE quarantine SET state = ?, resolved_at = ? WHERE id = ?"
+_DROP_QUARANTINED = "DELETE FROM messages WHERE id = ? AND state = 'quarantined'"
+
+
+def _new_id(s: Session, sql: str, params: Sequence[object]) -> int:
+    if s.backend == "postgresql":
+        return int(s.one(sql + " RETURNING id", params)[0])
+    return int(s.execute(sql, params).lastrowid)
+
+
+def _missing_message(s: Session, op: str, message_id: int) -> StoreError | NotFoundError:
+    row = s.one("SELECT state FROM messages WHERE id = ?", (message_id,))
+    if row is None:
+        return NotFoundError("message", message_id)
+    return StoreError(f"{op}: message {message_id} is quarantined; retry or discard its quarantine entry")
+
+
+def _insert(s: Session, op: ops.Insert, now: float) -> int:
+    at = now if op.available_at is None else op.available_at
+    return _new_id(s, _INSERT, (op.kind, op.key, op.encoded, at, now, now))
+
+
+def _start(s: Session, op: ops.Start, now: float) -> int:
+    row = s.one(_START, (now, op.message_id))
+    if row is None:
+        raise _missing_message(s, "Start", op.message_id)
+    return int(row[0])
+
+
+def _done(s: Session, op: ops.Done, now: float) -> None:
+    if s.execute(_DONE, (op.message_id,)).rowcount != 1:
+        raise _missing_message(s, "Done", op.message_id)
+
+
+def _retry(s: Session, op: ops.Retry, now: float) -> None:
+    if s.execute(_RETRY, (op.available_at, op.error, now, now, op.message_id)).rowcount != 1:
+        raise _missing_message(s, "Retry", op.message_id)
+
+
+def _quarantine(s: Session, op: ops.Quarantine, now: float) -> int:
+    row = s.one(_MESSAGE, (op.message_id,))
+    if row is None or row[5] == "quarantined":
+        raise _missing_message(s, "Quarantine", op.message_id)
+    kind, key, payload, attempts, first_failed_at, _ = row
+    first = now if first_failed_at is None else first_failed_at
+    qid = _new_id(s, _QUARANTINE, (
+        op.message_id, kind, key, payload, op.reason, op.error_class, op.traceback, attempts, first, now,
+    ))
+    s.execute(_SET_QUARANTINED, (f"{op.error_class}: {op.reason}", now, op.message_id))
+    return qid
+
+
+def _put_state(s: Session, op: ops.PutState, now: float) -> int:
+    return int(s.one(_PUT_STATE, (op.kind, op.key, op.encoded, now))[0])
+
+
+def _dedup(s: Session, op: ops.Dedup, now: float) -> bool:
+    return bool(s.execute(_DEDUP, (op.source, op.event_id, now)).rowcount == 1)
+
+
+def _audit(s: Session, op: ops.Audit, now: float) -> int:
+    return _new_id(s, _AUDIT, (now, op.who, op.action, op.target, op.encoded))
+
+
+def _open_entry(s: Session, quarantine_id: int) -> tuple[int, str, str, str]:
+    row = s.one(_ENTRY, (quarantine_id,))
+    if row is None:
+        raise NotFoundError("quarantine entry", quarantine_id)
+    message_id, kind, key, payload, state = row
+    if state != "open":
+        raise StoreError(f"quarantine entry {quarantine_id} is already {state}")
+    return int(message_id), kind, key, payload
+
+
+def _requeue(s: Session, op: ops.Requeue, now: float) -> int:
+    message_id, kind, key, payload = _open_entry(s, op.quarantine_id)
+    edited = op.encoded is not None
+    new_id = _new_id(s, _INSERT, (kind, key, op.encoded if edited else payload, now, now, now))
+    s.execute(_RESOLVE, ("retried", now, op.quarantine_id))
+    s.execute(_DROP_QUARANTINED, (message_id,))
+    detail = {"kind": kind, "key": key, "message_id": new_id, "payload_edited": edited}
+    s.execute(_AUDIT, (now, op.who, "quarantine.retry", f"quarantine/{op.quarantine_id}", json.dumps(detail)))
+    return new_id
+
+
+def _discard(s: Session, op: ops.Discard, now: float) -> None:
+    message_id, kind, key, _ = _open_entry(s, op.quarantine_id)
+    s.execute(_RESOLVE, ("discarded", now, op.quarantine_id))
+    s.execute(_DROP_QUARANTINED, (message_id,))
+    detail = {"kind": kind, "key": key, "message_id": message_id}
+    s.execute(_AUDIT, (now, op.who, "quarantine.discard", f"quarantine/{op.quarantine_id}", json.dumps(detail)))
+
+
+_APPLY: dict[type, Callable[[Session, Any, float], object]] = {
+    ops.Insert: _insert,
+    ops.Start: _start,
+    ops.Done: _done,
+    ops.Retry: _retry,
+    ops.Quarantine: _quarantine,
+    ops.PutState: _put_state,
+    ops.Dedup: _dedup,
+    ops.Audit: _audit,
+    ops.Requeue: _requeue,
+    ops.Discard: _discard,
+}
+
+
+def apply_ops(s: Session, operations: Sequence[ops.Op], now: float) -> list[object]:
+    """Apply one request's ops in order inside the open transaction; one result per op."""
+    return [_APPLY[type(op)](s, op, now) for op in operations]

@@ -1,0 +1,225 @@
+"""Database connections and where their calls run: the only module that opens peewee databases.
+
+SQLite blocks in C, so its calls never run on the gevent hub: a writer thread
+and a reader thread (each a one-thread gevent pool) own one connection each.
+WAL lets the reader see committed data while the writer holds its lock.
+psycopg 3 cooperates with gevent, so PostgreSQL calls run in the calling
+greenlet: the writer owns one connection, readers borrow from a small pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import gevent.queue
+import peewee
+from gevent.threadpool import ThreadPool
+
+from peppasync.errors import StoreError
+
+__all__ = ["Backend", "Session", "open_backend", "redact_url"]
+
+T = TypeVar("T")
+
+# synchronous=FULL: a commit is on disk before its writers hear "ok", even
+# across power loss. Group commit pays that one fsync per batch, not per message.
+SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
+    ("journal_mode", "wal"),
+    ("synchronous", "full"),
+    ("foreign_keys", 1),
+    ("cache_size", -64000),
+    ("busy_timeout", 10000),
+)
+
+_READ_POOL_SIZE = 4
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+class Session:
+    """One open connection: raw cursors and explicit transactions, SQL written with ``?``."""
+
+    def __init__(self, db: peewee.Database, backend: str) -> None:
+        self._db = db
+        self.backend = backend
+        self._pg = backend == "postgresql"
+        self._sql: dict[str, str] = {}
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
+        text = self._sql.get(sql)
+        if text is None:
+            text = self._sql[sql] = sql.replace("?", "%s") if self._pg else sql
+        cursor = self._db.connection().cursor()
+        cursor.execute(text, params)
+        return cursor
+
+    def one(self, sql: str, params: Sequence[object] = ()) -> Any:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        return list(self.execute(sql, params).fetchall())
+
+    def begin(self) -> None:
+        # IMMEDIATE takes SQLite's write lock up front, so a transaction never
+        # fails half-way with "database is locked" when it first writes.
+        self.execute("BEGIN" if self._pg else "BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            self.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - nothing to roll back, or the connection is gone
+            self.reset()
+
+    def savepoint(self) -> None:
+        self.execute("SAVEPOINT request")
+
+    def release(self) -> None:
+        self.execute("RELEASE SAVEPOINT request")
+
+    def rollback_to(self) -> None:
+        self.execute("ROLLBACK TO SAVEPOINT request")
+
+    def reset(self) -> None:
+        """Drop the connection so the next call opens a fresh one."""
+        if not self._db.is_closed():
+            try:
+                self._db.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                pass
+
+    def ensure(self) -> None:
+        if self._db.is_closed():
+            self._db.connect()
+        elif self._pg and not self._db.is_connection_usable():
+            self.reset()
+            self._db.connect()
+
+
+class Backend:
+    """Runs store calls on the right connection and off the hub where that matters."""
+
+    name: str
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` on the writer's connection (one caller at a time: the writer)."""
+        raise NotImplementedError
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` on a reading connection."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class SqliteBackend(Backend):
+    """SQLite in WAL mode: one writer thread, one reader thread."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str) -> None:
+        self._writer = self._session(path)
+        self._reader = self._session(path)
+        self._write_pool = ThreadPool(1)
+        self._read_pool = ThreadPool(1)
+
+    @staticmethod
+    def _session(path: str) -> Session:
+        db = peewee.SqliteDatabase(
+            path, pragmas=list(SQLITE_PRAGMAS), timeout=10, check_same_thread=False, thread_safe=False
+        )
+        return Session(db, "sqlite")
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        return self._write_pool.apply(_call, (self._writer, fn))  # type: ignore[no-any-return]
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        return self._read_pool.apply(_call, (self._reader, fn))  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        for pool, session in ((self._write_pool, self._writer), (self._read_pool, self._reader)):
+            try:
+                pool.apply(session.reset)
+            finally:
+                pool.kill()
+
+
+class PostgresBackend(Backend):
+    """PostgreSQL through psycopg 3, which yields to other greenlets while it waits."""
+
+    name = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._writer = self._session()
+        self._idle: gevent.queue.Queue[Session] = gevent.queue.Queue()
+        self._created = 0
+
+    def _session(self) -> Session:
+        return Session(peewee.PostgresqlDatabase(self._url, thread_safe=False, autoconnect=False), "postgresql")
+
+    def write(self, fn: Callable[[Session], T]) -> T:
+        return _call(self._writer, fn)
+
+    def read(self, fn: Callable[[Session], T]) -> T:
+        with self._borrow() as session:
+            return _call(session, fn)
+
+    @contextmanager
+    def _borrow(self) -> Iterator[Session]:
+        if self._idle.empty() and self._created < _READ_POOL_SIZE:
+            self._created += 1
+            session = self._session()
+        else:
+            session = self._idle.get()
+        try:
+            yield session
+        finally:
+            self._idle.put(session)
+
+    def close(self) -> None:
+        self._writer.reset()
+        while not self._idle.empty():
+            self._idle.get().reset()
+
+
+def _call(session: Session, fn: Callable[[Session], T]) -> T:
+    session.ensure()
+    return fn(session)
+
+
+def open_backend(url: str) -> Backend:
+    """The backend for a ``sqlite:///path`` or ``postgresql://...`` URL."""
+    if not isinstance(url, str):
+        raise StoreError(f"the store URL must be a string, got {url!r}")
+    safe = redact_url(url)
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if not path or path == ":memory:" or path.startswith("file:"):
+            raise StoreError(
+                f"store URL {safe}: expected sqlite:///path/to/file.db (a durable store needs a file)",
+                url=safe,
+            )
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise StoreError(f"store URL {safe}: the folder {folder} does not exist", url=safe)
+        return SqliteBackend(path)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresBackend("postgresql://" + url.split("://", 1)[1])
+    raise StoreError(
+        f"store URL {safe}: expected sqlite:///path or postgresql://user@host/db", url=safe
+    )

@@ -1,0 +1,201 @@
+"""Write operations: immutable values the group-commit writer applies in order.
+
+A request is a sequence of ops applied in one transaction; each op yields one
+result. Payloads are encoded to JSON when the op is built, so a payload that
+cannot be stored is refused at once, in the caller, with the op that carried it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+__all__ = [
+    "Audit",
+    "Dedup",
+    "Discard",
+    "Done",
+    "Insert",
+    "Op",
+    "PutState",
+    "Quarantine",
+    "Requeue",
+    "Retry",
+    "Start",
+]
+
+
+def _text(op: str, name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{op}: {name} must be a non-empty string, got {value!r}")
+
+
+def _ident(op: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{op}: {name} must be a positive integer id, got {value!r}")
+
+
+def _time(op: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{op}: {name} must be an epoch time in seconds, got {value!r}")
+
+
+def _json(op: str, name: str, value: object) -> str:
+    if not isinstance(value, dict):
+        raise ValueError(f"{op}: {name} must be a dict, got {type(value).__name__}")
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{op}: {name} cannot be stored as JSON: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Insert:
+    """Add a durable message; result: its id. ``available_at`` None means now."""
+
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    available_at: float | None = None
+    encoded: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _text("Insert", "kind", self.kind)
+        _text("Insert", "key", self.key)
+        if self.available_at is not None:
+            _time("Insert", "available_at", self.available_at)
+        object.__setattr__(self, "encoded", _json("Insert", "payload", self.payload))
+
+
+@dataclass(frozen=True)
+class Start:
+    """Claim a message: state running, attempts + 1; result: the new attempt count."""
+
+    message_id: int
+
+    def __post_init__(self) -> None:
+        _ident("Start", "message_id", self.message_id)
+
+
+@dataclass(frozen=True)
+class Done:
+    """Acknowledge a message: its row is deleted; result: None."""
+
+    message_id: int
+
+    def __post_init__(self) -> None:
+        _ident("Done", "message_id", self.message_id)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Put a message back to pending until ``available_at``; result: None."""
+
+    message_id: int
+    available_at: float
+    error: str
+
+    def __post_init__(self) -> None:
+        _ident("Retry", "message_id", self.message_id)
+        _time("Retry", "available_at", self.available_at)
+        if not isinstance(self.error, str):
+            raise ValueError(f"Retry: error must be a string, got {self.error!r}")
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """Move a message into quarantine; result: the quarantine entry id."""
+
+    message_id: int
+    reason: str
+    error_class: str
+    traceback: str
+
+    def __post_init__(self) -> None:
+        _ident("Quarantine", "message_id", self.message_id)
+        _text("Quarantine", "reason", self.reason)
+        _text("Quarantine", "error_class", self.error_class)
+        if not isinstance(self.traceback, str):
+            raise ValueError(f"Quarantine: traceback must be a string, got {self.traceback!r}")
+
+
+@dataclass(frozen=True)
+class PutState:
+    """Replace an actor's persisted state; result: the new version (1 for the first)."""
+
+    kind: str
+    key: str
+    state: dict[str, Any]
+    encoded: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _text("PutState", "kind", self.kind)
+        _text("PutState", "key", self.key)
+        object.__setattr__(self, "encoded", _json("PutState", "state", self.state))
+
+
+@dataclass(frozen=True)
+class Dedup:
+    """Record a webhook event id; result: True when new, False when seen before."""
+
+    source: str
+    event_id: str
+
+    def __post_init__(self) -> None:
+        _text("Dedup", "source", self.source)
+        _text("Dedup", "event_id", self.event_id)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Append to the audit log; result: the entry id."""
+
+    who: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+    encoded: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _text("Audit", "who", self.who)
+        _text("Audit", "action", self.action)
+        if not isinstance(self.target, str):
+            raise ValueError(f"Audit: target must be a string, got {self.target!r}")
+        object.__setattr__(self, "encoded", _json("Audit", "detail", self.detail))
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Send an open quarantine entry back to its mailbox as a fresh message; result: its id.
+
+    ``payload`` None keeps the quarantined payload. The entry becomes retried,
+    the quarantined message row goes, and the action is audited, all at once.
+    """
+
+    quarantine_id: int
+    who: str
+    payload: dict[str, Any] | None = None
+    encoded: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _ident("Requeue", "quarantine_id", self.quarantine_id)
+        _text("Requeue", "who", self.who)
+        enc = None if self.payload is None else _json("Requeue", "payload", self.payload)
+        object.__setattr__(self, "encoded", enc)
+
+
+@dataclass(frozen=True)
+class Discard:
+    """Close an open quarantine entry without retrying it; audited; result: None."""
+
+    quarantine_id: int
+    who: str
+
+    def __post_init__(self) -> None:
+        _ident("Discard", "quarantine_id", self.quarantine_id)
+        _text("Discard", "who", self.who)
+
+
+Op = Union[Insert, Start, Done, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard]

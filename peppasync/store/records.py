@@ -1,0 +1,68 @@
+"""Values read from the store: plain frozen dataclasses, never live database rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from peppasync.store.ops import Insert
+
+__all__ = ["AuditEntry", "MailboxStats", "Message", "NewMessage", "QuarantineEntry"]
+
+#: A message about to be written: the same value as ``ops.Insert``.
+NewMessage = Insert
+
+
+@dataclass(frozen=True)
+class Message:
+    """A durable message in an actor's mailbox (state pending, running or quarantined)."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    available_at: float
+    created_at: float
+    updated_at: float
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """A message set aside after a permanent failure or too many attempts."""
+
+    id: int
+    message_id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    reason: str
+    error_class: str
+    traceback: str
+    attempts: int
+    first_failure_at: float
+    last_failure_at: float
+    state: str
+    resolved_at: float | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit log: who did what to which target, and when."""
+
+    id: int
+    at: float
+    who: str
+    action: str
+    target: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MailboxStats:
+    """Backlog of one actor kind: messages waiting or running, and the oldest one's age."""
+
+    depth: int
+    oldest_age_seconds: float

@@ -1,0 +1,286 @@
+"""The Store: durable mailboxes, quarantine, audit, dedup keys and actor state behind one object."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from gevent.event import AsyncResult
+
+from peppasync.clock import Clock
+from peppasync.errors import NotFoundError, StoreError
+from peppasync.metrics import Metrics
+from peppasync.store import ops
+from peppasync.store.backend import Backend, Session
+from peppasync.store.migrations import MIGRATIONS
+from peppasync.store.records import AuditEntry, MailboxStats, Message, QuarantineEntry
+from peppasync.store.writer import GroupWriter, as_store_error
+
+__all__ = ["Store"]
+
+T = TypeVar("T")
+
+_MESSAGE_COLUMNS = "id, kind, key, payload, state, attempts, available_at, created_at, updated_at, last_error"
+_ENTRY_COLUMNS = (
+    "id, message_id, kind, key, payload, reason, error_class, traceback, attempts,"
+    " first_failure_at, last_failure_at, state, resolved_at"
+)
+_QUARANTINE_STATES = ("open", "retried", "discarded")
+# Serialises concurrent `migrate()` runs on one PostgreSQL database.
+_MIGRATION_LOCK = 0x70657070617379
+
+
+def _limit(name: str, value: object, *, allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer of at least {low}, got {value!r}")
+    return value
+
+
+def _text(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _message(row: Sequence[Any]) -> Message:
+    return Message(
+        int(row[0]), row[1], row[2], json.loads(row[3]), row[4], int(row[5]),
+        float(row[6]), float(row[7]), float(row[8]), row[9],
+    )
+
+
+def _entry(row: Sequence[Any]) -> QuarantineEntry:
+    return QuarantineEntry(
+        int(row[0]), int(row[1]), row[2], row[3], json.loads(row[4]), row[5], row[6], row[7],
+        int(row[8]), float(row[9]), float(row[10]), row[11], None if row[12] is None else float(row[12]),
+    )
+
+
+class Store:
+    """Durable store of record; build one with ``open_store``.
+
+    Writes go through one group-commit writer greenlet (``submit``/``write``);
+    reads run on their own connection (off the gevent hub for SQLite). Every
+    value returned is a plain frozen dataclass or builtin, never a live row.
+    """
+
+    def __init__(
+        self, backend: Backend, url: str, clock: Clock, batch_max: int, metrics: Metrics | None
+    ) -> None:
+        self._backend = backend
+        self._metrics = metrics
+        self._closed = False
+        self._writer = GroupWriter(backend, url, clock, batch_max, metrics)
+        self.url = url
+        self.clock = clock
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._backend.name
+
+    @property
+    def commits(self) -> int:
+        """Transactions the writer has committed since the store was opened."""
+        return self._writer.commits
+
+    def _read(self, fn: Callable[[Session], T]) -> T:
+        if self._closed:
+            raise StoreError(f"store {self.url} is closed", url=self.url)
+        try:
+            return self._backend.read(fn)
+        except Exception as exc:
+            raise as_store_error(exc, self.url) from exc
+
+    # -- schema ---------------------------------------------------------------
+
+    def migrate(self) -> list[int]:
+        """Apply every migration step not applied yet; returns the versions applied now."""
+        return self._read(self._migrate)
+
+    def _migrate(self, s: Session) -> list[int]:
+        applied: list[int] = []
+        known = MIGRATIONS[-1].version
+        for step in MIGRATIONS:
+            s.begin()
+            try:
+                if s.backend == "postgresql":
+                    s.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+                real = "DOUBLE PRECISION" if s.backend == "postgresql" else "REAL"
+                s.execute(f"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)")
+                current = int(s.one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0])
+                if current > known:
+                    raise StoreError(
+                        f"store {self.url}: the database is at schema version {current}, newer than"
+                        f" this Peppasync knows ({known}); upgrade Peppasync", url=self.url,
+                    )
+                if step.version > current:
+                    for ddl in step.statements(s.backend):
+                        s.execute(ddl)
+                    s.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                              (step.version, self.clock.time()))
+                    applied.append(step.version)
+                s.commit()
+            except BaseException:
+                s.rollback()
+                raise
+        return applied
+
+    def schema_version(self) -> int:
+        """The highest migration applied (0 for an empty database)."""
+        def query(s: Session) -> int:
+            if s.backend == "postgresql":
+                exists = s.one("SELECT to_regclass('schema_version') IS NOT NULL")[0]
+            else:
+                exists = s.one("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'")[0]
+            if not exists:
+                return 0
+            return int(s.one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0])
+        return self._read(query)
+
+    def ping(self) -> bool:
+        """True when the database answers; never raises (readiness probes call it)."""
+        try:
+            up = self._read(lambda s: s.one("SELECT 1")[0]) == 1
+        except Exception:  # noqa: BLE001 - a failed ping is an answer, not an error
+            up = False
+        if self._metrics is not None:
+            self._metrics.store_up.set(1 if up else 0)
+        return up
+
+    def close(self) -> None:
+        """Commit every queued write, then close the connections; safe to call twice."""
+        if self._closed:
+            return
+        try:
+            self._writer.close()
+        finally:
+            self._closed = True
+            self._backend.close()
+
+    # -- writes ---------------------------------------------------------------
+
+    def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
+        """Queue one request for the writer; its AsyncResult gets one result per op once committed."""
+        if isinstance(operations, (str, bytes)) or not isinstance(operations, Sequence):
+            raise TypeError(f"submit expects a sequence of store ops, got {type(operations).__name__}")
+        for op in operations:
+            if not isinstance(op, ops.Op.__args__):  # type: ignore[attr-defined]
+                raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
+        return self._writer.submit(tuple(operations))
+
+    def write(self, operations: Sequence[ops.Op]) -> list[Any]:
+        """Submit and block this greenlet until the request is committed (or failed)."""
+        result: list[Any] = self.submit(operations).get()
+        return result
+
+    def enqueue(self, kind: str, key: str, payload: dict[str, Any], *, delay: float = 0.0) -> int:
+        """Durably add one message; returns its id once committed."""
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not delay >= 0:
+            raise ValueError(f"delay must be a number of seconds >= 0, got {delay!r}")
+        at = self.clock.time() + delay if delay else None
+        return int(self.write([ops.Insert(kind, key, payload, at)])[0])
+
+    # -- mailboxes ------------------------------------------------------------
+
+    def _now(self, now: float | None) -> float:
+        if now is None:
+            return self.clock.time()
+        if isinstance(now, bool) or not isinstance(now, (int, float)) or math.isnan(now):
+            raise ValueError(f"now must be an epoch time in seconds, got {now!r}")
+        return float(now)
+
+    def pending(self, kind: str, key: str, *, limit: int, now: float | None = None) -> list[Message]:
+        """Messages of one mailbox, pending or running, available by ``now``, oldest first."""
+        params = (_text("kind", kind), _text("key", key), self._now(now), _limit("limit", limit))
+        sql = (f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE kind = ? AND key = ?"
+               " AND state <> 'quarantined' AND available_at <= ? ORDER BY id LIMIT ?")
+        return [_message(r) for r in self._read(lambda s: s.all(sql, params))]
+
+    def pending_keys(
+        self, kind: str | None = None, *, now: float | None = None, limit: int = 10000
+    ) -> list[tuple[str, str]]:
+        """Mailboxes with a message ready by ``now``, the one with the oldest message first."""
+        params: list[object] = [self._now(now)]
+        where = ""
+        if kind is not None:
+            where = " AND kind = ?"
+            params.append(_text("kind", kind))
+        params.append(_limit("limit", limit))
+        sql = ("SELECT kind, key FROM messages WHERE state <> 'quarantined' AND available_at <= ?"
+               f"{where} GROUP BY kind, key ORDER BY MIN(id) LIMIT ?")
+        return [(r[0], r[1]) for r in self._read(lambda s: s.all(sql, params))]
+
+    def next_available_at(self, kind: str, key: str) -> float | None:
+        """When the earliest pending message of a mailbox becomes available, or None."""
+        sql = "SELECT MIN(available_at) FROM messages WHERE kind = ? AND key = ? AND state = 'pending'"
+        params = (_text("kind", kind), _text("key", key))
+        value = self._read(lambda s: s.one(sql, params))[0]
+        return None if value is None else float(value)
+
+    def mailbox_stats(self, now: float | None = None) -> dict[str, MailboxStats]:
+        """Per actor kind: messages pending or running, and the age of the oldest."""
+        at = self._now(now)
+        sql = ("SELECT kind, COUNT(*), MIN(created_at) FROM messages"
+               " WHERE state <> 'quarantined' GROUP BY kind")
+        return {
+            r[0]: MailboxStats(int(r[1]), max(0.0, at - float(r[2])))
+            for r in self._read(lambda s: s.all(sql))
+        }
+
+    def get_state(self, kind: str, key: str) -> tuple[dict[str, Any], int] | None:
+        """An actor's persisted state and its version, or None if it never saved one."""
+        params = (_text("kind", kind), _text("key", key))
+        row = self._read(lambda s: s.one("SELECT state, version FROM actor_state WHERE kind = ? AND key = ?", params))
+        return None if row is None else (json.loads(row[0]), int(row[1]))
+
+    # -- quarantine and audit -------------------------------------------------
+
+    def quarantine_list(
+        self, *, state: str | None = "open", kind: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[QuarantineEntry]:
+        """Quarantine entries in id order; ``state`` None lists every state."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if state is not None:
+            if state not in _QUARANTINE_STATES:
+                raise ValueError(f"state must be one of {', '.join(_QUARANTINE_STATES)} or None, got {state!r}")
+            clauses.append("state = ?")
+            params.append(state)
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(_text("kind", kind))
+        params += [_limit("limit", limit), _limit("offset", offset, allow_zero=True)]
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM quarantine{where} ORDER BY id LIMIT ? OFFSET ?"
+        return [_entry(r) for r in self._read(lambda s: s.all(sql, params))]
+
+    def quarantine_get(self, qid: int) -> QuarantineEntry:
+        """One quarantine entry; NotFoundError when there is none with that id."""
+        ident = _limit("quarantine id", qid)
+        row = self._read(lambda s: s.one(f"SELECT {_ENTRY_COLUMNS} FROM quarantine WHERE id = ?", (ident,)))
+        if row is None:
+            raise NotFoundError("quarantine entry", qid)
+        return _entry(row)
+
+    def quarantine_counts(self) -> dict[tuple[str, str], int]:
+        """Open quarantine entries per (kind, reason)."""
+        sql = "SELECT kind, reason, COUNT(*) FROM quarantine WHERE state = 'open' GROUP BY kind, reason"
+        return {(r[0], r[1]): int(r[2]) for r in self._read(lambda s: s.all(sql))}
+
+    def quarantine_retry(self, qid: int, *, who: str, payload: dict[str, Any] | None = None) -> int:
+        """Send an open entry back to its mailbox (optionally with an edited payload); the new message id."""
+        return int(self.write([ops.Requeue(qid, who, payload)])[0])
+
+    def quarantine_discard(self, qid: int, *, who: str) -> None:
+        """Close an open entry for good; audited."""
+        self.write([ops.Discard(qid, who)])
+
+    def audit_list(self, *, limit: int = 100) -> list[AuditEntry]:
+        """The audit log, newest first."""
+        sql = "SELECT id, at, who, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?"
+        rows = self._read(lambda s: s.all(sql, (_limit("limit", limit),)))
+        return [AuditEntry(int(r[0]), float(r[1]), r[2], r[3], r[4], json.loads(r[5])) for r in rows]

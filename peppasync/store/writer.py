@@ -1,0 +1,174 @@
+"""The group-commit writer: one greenlet, one transaction for every request waiting.
+
+Callers queue requests and wait on their own AsyncResult. The writer takes up
+to ``batch_max`` waiting requests, applies them in one transaction and commits
+once, so durability costs one fsync per batch instead of one per message.
+
+A failure must hit only the request that caused it. If the batch transaction
+fails, the batch runs again with a savepoint around each request; if even that
+transaction cannot commit, each request gets its own transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import gevent
+import gevent.event
+from gevent.event import AsyncResult
+
+from peppasync.clock import Clock
+from peppasync.errors import PeppasyncError, StoreError
+from peppasync.metrics import Metrics
+from peppasync.store import ops
+from peppasync.store.applier import apply_ops
+from peppasync.store.backend import Backend, Session
+
+__all__ = ["GroupWriter", "as_store_error"]
+
+
+def as_store_error(exc: BaseException, url: str) -> PeppasyncError:
+    """Our own errors unchanged; database errors as a StoreError naming the (redacted) URL."""
+    if isinstance(exc, PeppasyncError):
+        return exc
+    text = str(exc).strip() or type(exc).__name__
+    hint = ""
+    if "no such table" in text or "does not exist" in text:
+        hint = " (is the schema migrated? run `peppasync migrate`)"
+    error = StoreError(f"store {url}: {type(exc).__name__}: {text}{hint}", url=url)
+    error.__cause__ = exc
+    return error
+
+
+class _Failed:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Request:
+    __slots__ = ("operations", "result")
+
+    def __init__(self, operations: Sequence[ops.Op]) -> None:
+        self.operations = operations
+        self.result: AsyncResult = AsyncResult()
+
+
+class GroupWriter:
+    """Owns the writer greenlet; ``commits`` counts the transactions it committed."""
+
+    def __init__(
+        self, backend: Backend, url: str, clock: Clock, batch_max: int, metrics: Metrics | None
+    ) -> None:
+        self._backend = backend
+        self._url = url
+        self._clock = clock
+        self._batch_max = batch_max
+        self._metrics = metrics
+        self._queue: deque[_Request] = deque()
+        self._wake = gevent.event.Event()
+        self._greenlet: gevent.Greenlet[None] | None = None
+        self._closing = False
+        self.commits = 0
+
+    def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
+        if self._closing:
+            raise StoreError(f"store {self._url} is closed", url=self._url)
+        request = _Request(operations)
+        self._queue.append(request)
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._run)
+        self._wake.set()
+        return request.result
+
+    def close(self) -> None:
+        """Refuse new requests, commit every queued one, then stop the greenlet."""
+        self._closing = True
+        if self._greenlet is not None:
+            self._wake.set()
+            self._greenlet.join()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    n = min(len(self._queue), self._batch_max)
+                    self._commit([self._queue.popleft() for _ in range(n)])
+                if self._closing:
+                    return
+        except BaseException as exc:
+            # Never leave a caller waiting forever on a writer that is gone.
+            error = StoreError(f"store {self._url}: the writer stopped ({exc!r})", url=self._url)
+            while self._queue:
+                self._queue.popleft().result.set_exception(error)
+            raise
+
+    def _commit(self, batch: list[_Request]) -> None:
+        started = time.perf_counter()
+        now = self._clock.time()
+        try:
+            outcomes, commits = self._backend.write(lambda s: self._apply(s, batch, now))
+        except Exception as exc:  # noqa: BLE001 - the connection itself failed: every request hears it
+            outcomes, commits = [_Failed(exc)] * len(batch), 0
+        self.commits += commits
+        m = self._metrics
+        if m is not None:
+            # Down only when nothing committed for a reason of the database's own.
+            up = commits > 0 or all(
+                not isinstance(o, _Failed) or isinstance(o.error, PeppasyncError) for o in outcomes
+            )
+            m.store_up.set(1 if up else 0)
+            if commits:
+                m.store_commits_total.inc(commits)
+                m.store_commit_batch_size.observe(len(batch))
+                m.store_commit_duration_seconds.observe(time.perf_counter() - started)
+        for request, outcome in zip(batch, outcomes):
+            if isinstance(outcome, _Failed):
+                request.result.set_exception(as_store_error(outcome.error, self._url))
+            else:
+                request.result.set(outcome)
+
+    @staticmethod
+    def _apply(s: Session, batch: list[_Request], now: float) -> tuple[list[object], int]:
+        """Runs where the backend puts writes (a DB thread for SQLite)."""
+        try:
+            s.begin()
+            results: list[object] = [apply_ops(s, r.operations, now) for r in batch]
+            s.commit()
+            return results, 1
+        except Exception:  # noqa: BLE001 - find out below which request it was
+            s.rollback()
+        if len(batch) > 1:
+            try:
+                s.begin()
+                results = []
+                for r in batch:
+                    s.savepoint()
+                    try:
+                        results.append(apply_ops(s, r.operations, now))
+                        s.release()
+                    except Exception as exc:  # noqa: BLE001 - this request alone fails
+                        s.rollback_to()
+                        s.release()
+                        results.append(_Failed(exc))
+                s.commit()
+                return results, 1
+            except Exception:  # noqa: BLE001 - the transaction as a whole failed
+                s.rollback()
+        results, commits = [], 0
+        for r in batch:
+            try:
+                s.ensure()
+                s.begin()
+                results.append(apply_ops(s, r.operations, now))
+                s.commit()
+                commits += 1
+            except Exception as exc:  # noqa: BLE001 - reported to that request's caller
+                s.rollback()
+                results.append(_Failed(exc))
+        return results, commits

@@ -55,13 +55,26 @@ class Session:
         self.backend = backend
         self._pg = backend == "postgresql"
         self._sql: dict[str, str] = {}
+        self._cursor: Any = None
 
-    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
+    def _text(self, sql: str) -> str:
         text = self._sql.get(sql)
         if text is None:
             text = self._sql[sql] = sql.replace("?", "%s") if self._pg else sql
-        cursor = self._db.connection().cursor()
-        cursor.execute(text, params)
+        return text
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> Any:
+        # One cursor per connection: every caller fetches before the next statement.
+        cursor = self._cursor
+        cursor.execute(self._text(sql), params)
+        return cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[object]], *, returning: bool = False) -> Any:
+        cursor = self._cursor
+        if returning:
+            cursor.executemany(self._text(sql), rows, returning=True)
+        else:
+            cursor.executemany(self._text(sql), rows)
         return cursor
 
     def one(self, sql: str, params: Sequence[object] = ()) -> Any:
@@ -95,6 +108,7 @@ class Session:
 
     def reset(self) -> None:
         """Drop the connection so the next call opens a fresh one."""
+        self._cursor = None
         if not self._db.is_closed():
             try:
                 self._db.close()
@@ -102,11 +116,14 @@ class Session:
                 pass
 
     def ensure(self) -> None:
+        """Open the connection if it is closed (or, for PostgreSQL, broken)."""
+        if self._pg and not self._db.is_closed() and not self._db.is_connection_usable():
+            self.reset()
         if self._db.is_closed():
             self._db.connect()
-        elif self._pg and not self._db.is_connection_usable():
-            self.reset()
-            self._db.connect()
+            self._cursor = None
+        if self._cursor is None:
+            self._cursor = self._db.connection().cursor()
 
 
 class Backend:

@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _text(op: str, name: str, value: object) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{op}: {name} must be a non-empty string, got {value!r}")
@@ -46,7 +49,7 @@ def _json(op: str, name: str, value: object) -> str:
     if not isinstance(value, dict):
         raise ValueError(f"{op}: {name} must be a dict, got {type(value).__name__}")
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{op}: {name} cannot be stored as JSON: {exc}") from None
 

@@ -23,7 +23,7 @@ from peppasync.clock import Clock
 from peppasync.errors import PeppasyncError, StoreError
 from peppasync.metrics import Metrics
 from peppasync.store import ops
-from peppasync.store.applier import apply_ops
+from peppasync.store.applier import apply_batch, apply_ops
 from peppasync.store.backend import Backend, Session
 
 __all__ = ["GroupWriter", "as_store_error"]
@@ -138,7 +138,7 @@ class GroupWriter:
         """Runs where the backend puts writes (a DB thread for SQLite)."""
         try:
             s.begin()
-            results: list[object] = [apply_ops(s, r.operations, now) for r in batch]
+            results: list[object] = list(apply_batch(s, [r.operations for r in batch], now))
             s.commit()
             return results, 1
         except Exception:  # noqa: BLE001 - find out below which request it was

@@ -1,0 +1,95 @@
+from gevent import monkey
+
+monkey.patch_all()
+
+"""Durable write throughput: the group-commit writer against one transaction per message.
+
+    .venv/bin/python scripts/bench_store.py [--messages 100000] [--naive 2000] [--producers 1000]
+
+Every message is acknowledged only after its commit, with the store's own
+durability settings (SQLite: WAL, synchronous=FULL) on both paths. PostgreSQL
+runs too when PEPPASYNC_TEST_POSTGRES_URL is set (in a scratch schema).
+"""
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
+from urllib.parse import quote  # noqa: E402
+
+import gevent  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from peppasync.store import Store, open_store, ops  # noqa: E402
+
+
+def grouped(store: Store, messages: int, producers: int) -> float:
+    """Many producer greenlets, each writing its share and awaiting each ack."""
+    share = [messages // producers + (1 if i < messages % producers else 0) for i in range(producers)]
+
+    def produce(p: int, n: int) -> None:
+        for i in range(n):
+            store.write([ops.Insert("bench", f"k{p}", {"producer": p, "seq": i})])
+
+    started = time.perf_counter()
+    gevent.joinall([gevent.spawn(produce, p, n) for p, n in enumerate(share)], raise_error=True)
+    return messages / (time.perf_counter() - started)
+
+
+def naive(store: Store, messages: int) -> float:
+    """One producer, one transaction (and one fsync) per message."""
+    started = time.perf_counter()
+    for i in range(messages):
+        store.write([ops.Insert("bench", "naive", {"seq": i})])
+    return messages / (time.perf_counter() - started)
+
+
+def run(label: str, url: str, args: argparse.Namespace) -> None:
+    store = open_store(url, batch_max=args.batch_max)
+    try:
+        store.migrate()
+        before = store.commits
+        fast = grouped(store, args.messages, args.producers)
+        commits = store.commits - before
+        slow = naive(store, args.naive)
+    finally:
+        store.close()
+    print(f"{label:<10} group commit {fast:>9,.0f} msg/s ({args.messages:,} msgs, {args.producers} producers,"
+          f" {commits:,} commits, {args.messages / max(commits, 1):.0f} msgs/commit)")
+    print(f"{label:<10} naive loop   {slow:>9,.0f} msg/s ({args.naive:,} msgs, one commit each)")
+    print(f"{label:<10} ratio        {fast / slow:>9.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--naive", type=int, default=2_000)
+    parser.add_argument("--producers", type=int, default=1_000)
+    parser.add_argument("--batch-max", type=int, default=2_000)
+    parser.add_argument("--dir", default=None, help="folder for the SQLite file (default: a temporary one)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(dir=args.dir) as folder:
+        run("sqlite", f"sqlite:///{folder}/bench.db", args)
+
+    pg = os.environ.get("PEPPASYNC_TEST_POSTGRES_URL")
+    if not pg:
+        print("postgresql skipped: PEPPASYNC_TEST_POSTGRES_URL is not set")
+        return
+    import psycopg
+
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            sep = "&" if "?" in pg else "?"
+            run("postgresql", f"{pg}{sep}options={quote(f'-csearch_path={schema}')}", args)
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Opening, migrating, pinging and closing a store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from peppasync.errors import StoreError
+from peppasync.store import Store, open_store, ops
+
+
+def test_migrate_applies_every_step_once_and_then_nothing(store_url: str) -> None:
+    store = open_store(store_url)
+
+    try:
+        before = store.schema_version()
+        first = store.migrate()
+        second = store.migrate()
+        version = store.schema_version()
+    finally:
+        store.close()
+
+    assert before == 0
+    assert first == [1]
+    assert second == []
+    assert version == 1
+
+
+def test_a_reopened_store_keeps_its_schema_and_its_messages(store_url: str) -> None:
+    first = open_store(store_url)
+    first.migrate()
+    message_id = first.enqueue("orders", "1001", {"id": 1001})
+    first.close()
+
+    again = open_store(store_url)
+    try:
+        applied = again.migrate()
+        pending = again.pending("orders", "1001", limit=10)
+    finally:
+        again.close()
+
+    assert applied == []
+    assert [m.id for m in pending] == [message_id]
+
+
+def test_a_store_names_its_backend_and_answers_ping(store: Store, store_url: str) -> None:
+    assert store.backend == store_url.split(":", 1)[0]
+    assert store.ping() is True
+
+
+def test_reading_before_migrate_says_to_run_migrate(store_url: str) -> None:
+    store = open_store(store_url)
+
+    try:
+        with pytest.raises(StoreError, match="peppasync migrate"):
+            store.pending("orders", "1", limit=1)
+    finally:
+        store.close()
+
+
+def test_a_closed_store_refuses_writes_and_close_can_be_repeated(store: Store) -> None:
+    store.close()
+    store.close()
+
+    with pytest.raises(StoreError, match="closed"):
+        store.enqueue("orders", "1", {})
+
+
+def test_close_commits_writes_already_queued(store_url: str) -> None:
+    store = open_store(store_url)
+    store.migrate()
+    queued = [store.submit([ops.Insert("orders", "1", {"n": n})]) for n in range(5)]
+
+    store.close()
+
+    ids = [r.get(timeout=5)[0] for r in queued]
+    reopened = open_store(store_url)
+    try:
+        assert [m.id for m in reopened.pending("orders", "1", limit=10)] == ids
+    finally:
+        reopened.close()
+
+
+def test_an_unknown_url_scheme_is_refused_with_the_url_but_not_its_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("mysql://admin:hunter2@db.example/peppasync")
+
+    assert "mysql://admin:***@db.example/peppasync" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert caught.value.url == "mysql://admin:***@db.example/peppasync"
+
+
+def test_a_postgres_url_that_cannot_connect_fails_without_showing_its_password() -> None:
+    store = open_store("postgresql://peppa:hunter2@127.0.0.1:1/nowhere?connect_timeout=2")
+
+    try:
+        with pytest.raises(StoreError) as caught:
+            store.migrate()
+        pinged = store.ping()
+    finally:
+        store.close()
+
+    assert "postgresql://peppa:***@127.0.0.1:1/nowhere" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+    assert pinged is False
+
+
+def test_an_in_memory_sqlite_url_is_refused_because_it_cannot_be_durable() -> None:
+    with pytest.raises(StoreError, match="needs a file"):
+        open_store("sqlite:///:memory:")
+
+
+def test_a_sqlite_url_in_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(f"sqlite:///{tmp_path}/missing/store.db")
+
+
+def test_a_batch_max_below_one_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="batch_max"):
+        open_store(f"sqlite:///{tmp_path}/store.db", batch_max=0)
+
+
+def test_a_sqlite_store_file_is_left_in_wal_mode(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    store.close()
+
+    with sqlite3.connect(tmp_path / "store.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

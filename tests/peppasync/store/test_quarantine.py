@@ -1,0 +1,147 @@
+"""Quarantine: list, show, retry (optionally with an edited payload), discard, and their audit trail."""
+
+from __future__ import annotations
+
+import pytest
+
+from peppasync.clock import ManualClock
+from peppasync.errors import NotFoundError, StoreError
+from peppasync.store import Store, ops
+
+
+def _quarantined(store: Store, kind: str = "orders", key: str = "1001", reason: str = "validation") -> int:
+    message_id = store.enqueue(kind, key, {"id": key})
+    store.write([ops.Start(message_id)])
+    (qid,) = store.write([ops.Quarantine(message_id, reason, "ValidationError", "Traceback: line 1")])
+    return int(qid)
+
+
+def test_quarantine_moves_the_message_with_its_failure_details(store: Store, clock: ManualClock) -> None:
+    message_id = store.enqueue("orders", "1001", {"id": 1001})
+    store.write([ops.Start(message_id)])
+    store.write([ops.Retry(message_id, clock.time(), "timeout")])
+    first_failure = clock.time()
+    clock.advance(60)
+    store.write([ops.Start(message_id)])
+
+    (qid,) = store.write([ops.Quarantine(message_id, "attempts_exhausted", "TransientError", "Traceback ...")])
+
+    entry = store.quarantine_get(qid)
+    assert (entry.message_id, entry.kind, entry.key, entry.payload) == (message_id, "orders", "1001", {"id": 1001})
+    assert (entry.reason, entry.error_class, entry.traceback) == ("attempts_exhausted", "TransientError", "Traceback ...")
+    assert (entry.attempts, entry.state, entry.resolved_at) == (2, "open", None)
+    assert (entry.first_failure_at, entry.last_failure_at) == (first_failure, first_failure + 60)
+    assert store.pending("orders", "1001", limit=10, now=float("inf")) == []
+
+
+def test_quarantine_list_filters_by_state_and_kind_and_pages(store: Store) -> None:
+    a = _quarantined(store, "orders", "1")
+    b = _quarantined(store, "skus", "SKU-1")
+    c = _quarantined(store, "orders", "2")
+    store.quarantine_discard(c, who="alice")
+
+    open_entries = store.quarantine_list()
+    orders = store.quarantine_list(kind="orders", state=None)
+    discarded = store.quarantine_list(state="discarded")
+    second_page = store.quarantine_list(limit=1, offset=1)
+
+    assert [e.id for e in open_entries] == [a, b]
+    assert [e.id for e in orders] == [a, c]
+    assert [e.id for e in discarded] == [c]
+    assert [e.id for e in second_page] == [b]
+
+
+def test_quarantine_counts_open_entries_per_kind_and_reason(store: Store) -> None:
+    _quarantined(store, "orders", "1", "validation")
+    _quarantined(store, "orders", "2", "validation")
+    _quarantined(store, "orders", "3", "netsuite_rejected")
+    gone = _quarantined(store, "skus", "SKU-1", "validation")
+    store.quarantine_discard(gone, who="alice")
+
+    counts = store.quarantine_counts()
+
+    assert counts == {("orders", "validation"): 2, ("orders", "netsuite_rejected"): 1}
+
+
+def test_retry_puts_the_message_back_with_attempts_from_zero_and_audits_it(
+    store: Store, clock: ManualClock
+) -> None:
+    qid = _quarantined(store)
+
+    new_id = store.quarantine_retry(qid, who="alice")
+
+    (message,) = store.pending("orders", "1001", limit=10)
+    entry = store.quarantine_get(qid)
+    (audit,) = store.audit_list()
+    assert (message.id, message.payload, message.attempts, message.state) == (new_id, {"id": "1001"}, 0, "pending")
+    assert (entry.state, entry.resolved_at) == ("retried", clock.time())
+    assert (audit.who, audit.action, audit.target) == ("alice", "quarantine.retry", f"quarantine/{qid}")
+    assert audit.detail == {"kind": "orders", "key": "1001", "message_id": new_id, "payload_edited": False}
+    assert store.quarantine_counts() == {}
+
+
+def test_retry_with_an_edited_payload_sends_the_edited_payload(store: Store) -> None:
+    qid = _quarantined(store)
+
+    new_id = store.quarantine_retry(qid, who="bob", payload={"id": "1001", "email": "fixed@example.com"})
+
+    (message,) = store.pending("orders", "1001", limit=10)
+    assert (message.id, message.payload) == (new_id, {"id": "1001", "email": "fixed@example.com"})
+    assert store.quarantine_get(qid).payload == {"id": "1001"}
+    assert store.audit_list()[0].detail["payload_edited"] is True
+
+
+def test_discard_closes_the_entry_and_audits_it(store: Store) -> None:
+    qid = _quarantined(store)
+
+    store.quarantine_discard(qid, who="carol")
+
+    (audit,) = store.audit_list()
+    assert store.quarantine_get(qid).state == "discarded"
+    assert (audit.who, audit.action, audit.target) == ("carol", "quarantine.discard", f"quarantine/{qid}")
+    assert store.pending("orders", "1001", limit=10, now=float("inf")) == []
+
+
+def test_an_entry_already_resolved_cannot_be_retried_or_discarded_again(store: Store) -> None:
+    qid = _quarantined(store)
+    store.quarantine_retry(qid, who="alice")
+
+    with pytest.raises(StoreError, match=f"quarantine entry {qid} is already retried"):
+        store.quarantine_retry(qid, who="bob")
+    with pytest.raises(StoreError, match=f"quarantine entry {qid} is already retried"):
+        store.quarantine_discard(qid, who="bob")
+    assert len(store.audit_list()) == 1
+
+
+def test_a_missing_quarantine_entry_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="no quarantine entry with id 777"):
+        store.quarantine_get(777)
+    with pytest.raises(NotFoundError, match="no quarantine entry with id 777"):
+        store.quarantine_retry(777, who="alice")
+
+
+def test_quarantine_actions_need_someone_to_blame(store: Store) -> None:
+    qid = _quarantined(store)
+
+    with pytest.raises(ValueError, match="who must be a non-empty string"):
+        store.quarantine_retry(qid, who="")
+
+
+def test_a_bad_quarantine_state_filter_is_named(store: Store) -> None:
+    with pytest.raises(ValueError, match="state must be one of open, retried, discarded"):
+        store.quarantine_list(state="closed")
+
+
+def test_the_audit_log_lists_newest_first(store: Store, clock: ManualClock) -> None:
+    store.write([ops.Audit("alice", "connector.pause", "netsuite", {})])
+    clock.advance(1)
+    store.write([ops.Audit("bob", "connector.resume", "netsuite", {"after": 1})])
+
+    entries = store.audit_list()
+    last = store.audit_list(limit=1)
+
+    assert [(e.who, e.action, e.at) for e in entries] == [
+        ("bob", "connector.resume", clock.time()),
+        ("alice", "connector.pause", clock.time() - 1),
+    ]
+    assert [e.who for e in last] == ["bob"]

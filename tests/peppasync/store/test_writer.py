@@ -1,0 +1,172 @@
+"""The group-commit writer: batching, failure isolation, metrics, and a hub that keeps running."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import gevent
+import gevent.event
+import pytest
+
+from peppasync.errors import NotFoundError
+from peppasync.metrics import Metrics
+from peppasync.store import Store, open_store, ops
+
+
+def test_many_greenlets_writing_at_once_share_a_few_commits(store: Store) -> None:
+    before = store.commits
+
+    writers = [gevent.spawn(store.enqueue, "orders", f"k{n % 7}", {"n": n}) for n in range(300)]
+    gevent.joinall(writers, raise_error=True)
+
+    ids = [w.value for w in writers]
+    assert len(set(ids)) == 300
+    assert store.commits - before <= 5
+    stored = [m for k in range(7) for m in store.pending("orders", f"k{k}", limit=100)]
+    assert sorted(m.id for m in stored) == sorted(ids)
+
+
+def test_a_failing_request_in_a_batch_does_not_fail_the_others(store: Store) -> None:
+    good_before = [store.submit([ops.Insert("orders", "1", {"n": n})]) for n in range(3)]
+    bad = store.submit([ops.Insert("orders", "1", {"n": "lost"}), ops.Done(999_999)])
+    good_after = [store.submit([ops.Insert("orders", "1", {"n": n})]) for n in range(3, 6)]
+
+    with pytest.raises(NotFoundError, match="no message with id 999999"):
+        bad.get(timeout=10)
+    ids = [r.get(timeout=10)[0] for r in good_before + good_after]
+
+    pending = store.pending("orders", "1", limit=20)
+    assert [m.id for m in pending] == ids
+    assert [m.payload["n"] for m in pending] == [0, 1, 2, 3, 4, 5]
+
+
+def test_batch_max_caps_the_requests_in_one_commit(store_url: str) -> None:
+    store = open_store(store_url, batch_max=4)
+    store.migrate()
+    before = store.commits
+
+    results = [store.submit([ops.Insert("orders", "1", {"n": n})]) for n in range(10)]
+    ids = [r.get(timeout=10)[0] for r in results]
+    commits = store.commits - before
+    store.close()
+
+    assert ids == sorted(ids)
+    assert commits == 3
+
+
+def test_commits_are_counted_in_the_metrics(store_url: str) -> None:
+    metrics = Metrics(process=False)
+    store = open_store(store_url, metrics=metrics)
+    store.migrate()
+
+    results = [store.submit([ops.Insert("orders", "1", {"n": n})]) for n in range(10)]
+    for r in results:
+        r.get(timeout=10)
+    up = store.ping()
+    commits = store.commits
+    store.close()
+
+    sample = metrics.registry.get_sample_value
+    assert up is True
+    assert sample("peppasync_store_commits_total") == commits
+    assert sample("peppasync_store_commit_batch_size_count") == commits
+    assert sample("peppasync_store_commit_batch_size_sum") == 10
+    assert sample("peppasync_store_commit_duration_seconds_count") == commits
+    assert sample("peppasync_store_up") == 1
+
+
+def test_a_failed_ping_sets_store_up_to_zero() -> None:
+    metrics = Metrics(process=False)
+    store = open_store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", metrics=metrics)
+
+    try:
+        up = store.ping()
+    finally:
+        store.close()
+
+    assert up is False
+    assert metrics.registry.get_sample_value("peppasync_store_up") == 0
+
+
+def test_a_slow_sqlite_write_does_not_freeze_other_greenlets(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    # Another connection holds SQLite's write lock, so the store's next write
+    # waits inside sqlite3 (busy timeout) until the lock goes.
+    blocker = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    ticks = 0
+    ticked_enough = gevent.event.Event()
+
+    def ticker() -> None:
+        nonlocal ticks
+        while True:
+            gevent.sleep(0.005)
+            ticks += 1
+            if ticks == 20:
+                ticked_enough.set()
+
+    ticking = gevent.spawn(ticker)
+    write = gevent.spawn(store.enqueue, "orders", "1", {"n": 1})
+
+    try:
+        reached = ticked_enough.wait(timeout=5)
+        still_waiting = not write.ready()
+        blocker.execute("ROLLBACK")
+        message_id = write.get(timeout=10)
+    finally:
+        ticking.kill()
+        blocker.close()
+        store.close()
+
+    assert reached
+    assert still_waiting
+    assert message_id == 1
+
+
+def test_a_sqlite_read_runs_while_the_writer_is_blocked(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    existing = store.enqueue("orders", "1", {})
+    blocker = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    write = gevent.spawn(store.enqueue, "orders", "1", {"n": 2})
+
+    try:
+        gevent.idle()
+        pending = store.pending("orders", "1", limit=10)
+        still_waiting = not write.ready()
+        blocker.execute("ROLLBACK")
+        write.get(timeout=10)
+    finally:
+        blocker.close()
+        store.close()
+
+    assert [m.id for m in pending] == [existing]
+    assert still_waiting
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: ops.Insert("", "1", {}), "Insert: kind must be a non-empty string"),
+        (lambda: ops.Insert("orders", "1", ["not", "a", "dict"]), "Insert: payload must be a dict"),  # type: ignore[arg-type]
+        (lambda: ops.Insert("orders", "1", {"when": object()}), "Insert: payload cannot be stored as JSON"),
+        (lambda: ops.Insert("orders", "1", {"x": float("nan")}), "Insert: payload cannot be stored as JSON"),
+        (lambda: ops.Start(0), "Start: message_id must be a positive integer id"),
+        (lambda: ops.Retry(1, "soon", "x"), "Retry: available_at must be an epoch time"),  # type: ignore[arg-type]
+        (lambda: ops.PutState("orders", "1", None), "PutState: state must be a dict"),  # type: ignore[arg-type]
+        (lambda: ops.Dedup("shopify", ""), "Dedup: event_id must be a non-empty string"),
+    ],
+)
+def test_a_malformed_op_is_refused_when_it_is_built(build: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build()  # type: ignore[operator]
+
+
+def test_submit_refuses_anything_that_is_not_a_list_of_ops(store: Store) -> None:
+    with pytest.raises(TypeError, match="not a store op"):
+        store.submit([("orders", "1", {})])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="sequence of store ops"):
+        store.submit(ops.Done(1))  # type: ignore[arg-type]

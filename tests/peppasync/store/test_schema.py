@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -128,5 +129,5 @@ def test_a_sqlite_store_file_is_left_in_wal_mode(tmp_path: Path) -> None:
     store.migrate()
     store.close()
 
-    with sqlite3.connect(tmp_path / "store.db") as raw:
+    with closing(sqlite3.connect(tmp_path / "store.db")) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -11,19 +11,19 @@ durability settings (SQLite: WAL, synchronous=FULL) on both paths. PostgreSQL
 runs too when PEPPASYNC_TEST_POSTGRES_URL is set (in a scratch schema).
 """
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
-from urllib.parse import quote  # noqa: E402
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from urllib.parse import quote
 
-import gevent  # noqa: E402
+import gevent
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from peppasync.store import Store, open_store, ops  # noqa: E402
+from peppasync.store import Store, open_store, ops
 
 
 def grouped(store: Store, messages: int, producers: int) -> float:

@@ -19,7 +19,13 @@ from peppasync.clock import Clock, SystemClock
 from peppasync.metrics import Metrics
 from peppasync.store import ops
 from peppasync.store.backend import open_backend, redact_url
-from peppasync.store.records import AuditEntry, MailboxStats, Message, NewMessage, QuarantineEntry
+from peppasync.store.records import (
+    AuditEntry,
+    MailboxStats,
+    Message,
+    NewMessage,
+    QuarantineEntry,
+)
 from peppasync.store.store import Store
 
 __all__ = [

@@ -9,9 +9,9 @@ greenlet: the writer owns one connection, readers borrow from a small pool.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -110,10 +110,8 @@ class Session:
         """Drop the connection so the next call opens a fresh one."""
         self._cursor = None
         if not self._db.is_closed():
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection may fail too
                 self._db.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
-                pass
 
     def ensure(self) -> None:
         """Open the connection if it is closed (or, for PostgreSQL, broken)."""
@@ -123,7 +121,7 @@ class Session:
             self._db.connect()
             self._cursor = None
         if self._cursor is None:
-            self._cursor = self._db.connection().cursor()
+            self._cursor = self._db.connection().cursor()  # type: ignore[no-untyped-call]
 
 
 class Backend:
@@ -196,7 +194,7 @@ class PostgresBackend(Backend):
         with self._borrow() as session:
             return _call(session, fn)
 
-    @contextmanager
+    @contextlib.contextmanager
     def _borrow(self) -> Iterator[Session]:
         if self._idle.empty() and self._created < _READ_POOL_SIZE:
             self._created += 1

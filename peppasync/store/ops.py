@@ -2,7 +2,8 @@
 
 A request is a sequence of ops applied in one transaction; each op yields one
 result. Payloads are encoded to JSON when the op is built, so a payload that
-cannot be stored is refused at once, in the caller, with the op that carried it.
+cannot be stored is refused at once, in the caller, with the op that carried it
+(TypeError for a value of the wrong type, ValueError for a bad value).
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
+    "OP_TYPES",
     "Audit",
     "Dedup",
     "Discard",
@@ -31,23 +33,29 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 
 
 def _text(op: str, name: str, value: object) -> None:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str):
+        raise TypeError(f"{op}: {name} must be a non-empty string, got {value!r}")
+    if not value:
         raise ValueError(f"{op}: {name} must be a non-empty string, got {value!r}")
 
 
 def _ident(op: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{op}: {name} must be a positive integer id, got {value!r}")
+    if value < 1:
         raise ValueError(f"{op}: {name} must be a positive integer id, got {value!r}")
 
 
 def _time(op: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{op}: {name} must be an epoch time in seconds, got {value!r}")
+    if math.isnan(value):
         raise ValueError(f"{op}: {name} must be an epoch time in seconds, got {value!r}")
 
 
 def _json(op: str, name: str, value: object) -> str:
     if not isinstance(value, dict):
-        raise ValueError(f"{op}: {name} must be a dict, got {type(value).__name__}")
+        raise TypeError(f"{op}: {name} must be a dict, got {type(value).__name__}")
     try:
         return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
@@ -104,7 +112,7 @@ class Retry:
         _ident("Retry", "message_id", self.message_id)
         _time("Retry", "available_at", self.available_at)
         if not isinstance(self.error, str):
-            raise ValueError(f"Retry: error must be a string, got {self.error!r}")
+            raise TypeError(f"Retry: error must be a string, got {self.error!r}")
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ class Quarantine:
         _text("Quarantine", "reason", self.reason)
         _text("Quarantine", "error_class", self.error_class)
         if not isinstance(self.traceback, str):
-            raise ValueError(f"Quarantine: traceback must be a string, got {self.traceback!r}")
+            raise TypeError(f"Quarantine: traceback must be a string, got {self.traceback!r}")
 
 
 @dataclass(frozen=True)
@@ -165,7 +173,7 @@ class Audit:
         _text("Audit", "who", self.who)
         _text("Audit", "action", self.action)
         if not isinstance(self.target, str):
-            raise ValueError(f"Audit: target must be a string, got {self.target!r}")
+            raise TypeError(f"Audit: target must be a string, got {self.target!r}")
         object.__setattr__(self, "encoded", _json("Audit", "detail", self.detail))
 
 
@@ -201,4 +209,7 @@ class Discard:
         _text("Discard", "who", self.who)
 
 
-Op = Union[Insert, Start, Done, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard]
+Op = Insert | Start | Done | Retry | Quarantine | PutState | Dedup | Audit | Requeue | Discard
+
+#: Every op class, for isinstance checks.
+OP_TYPES: tuple[type, ...] = (Insert, Start, Done, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard)

@@ -144,7 +144,7 @@ class Store:
     def ping(self) -> bool:
         """True when the database answers; never raises (readiness probes call it)."""
         try:
-            up = self._read(lambda s: s.one("SELECT 1")[0]) == 1
+            up = bool(self._read(lambda s: s.one("SELECT 1")[0]) == 1)
         except Exception:  # noqa: BLE001 - a failed ping is an answer, not an error
             up = False
         if self._metrics is not None:
@@ -168,7 +168,7 @@ class Store:
         if isinstance(operations, (str, bytes)) or not isinstance(operations, Sequence):
             raise TypeError(f"submit expects a sequence of store ops, got {type(operations).__name__}")
         for op in operations:
-            if not isinstance(op, ops.Op.__args__):  # type: ignore[attr-defined]
+            if not isinstance(op, ops.OP_TYPES):
                 raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
         return self._writer.submit(tuple(operations))
 

@@ -7,12 +7,12 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import os  # noqa: E402
-import sys  # noqa: E402
+import os
+import sys
 
-import gevent  # noqa: E402
+import gevent
 
-from peppasync.store import open_store, ops  # noqa: E402
+from peppasync.store import open_store, ops
 
 
 def main(url: str) -> None:

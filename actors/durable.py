@@ -1,0 +1,341 @@
+"""The durable actor: pykka's mailbox in front, the store's mailbox of record behind.
+
+A message is in the store before anyone is told of it. The actor claims its
+messages in FIFO order, counts the attempt in the store *before* the handler
+runs (so a process killed mid-message cannot loop on it forever), and marks it
+done in the same transaction as the state it saved and the messages it sent.
+A failing handler never stops the actor: the poison policy decides between a
+later retry (the key waits, so order holds) and quarantine (the key moves on).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol
+
+import gevent
+import pykka
+from greenlet import GreenletExit
+
+from peppasync.clock import Clock
+from peppasync.errors import PeppasyncError
+from peppasync.exits import Exit, ExitListener, Verdict
+from peppasync.store import Message, Store, ops
+
+from actors.hooks import ActorHooks
+
+if TYPE_CHECKING:
+    from actors.system import ActorSystem
+
+__all__ = ["WAKE", "ActorContext", "DurableActor", "HandlerCrashedError", "PoisonPolicy"]
+
+log = logging.getLogger("peppasync.actors")
+
+_ALL = float("inf")
+
+
+class PoisonPolicy(Protocol):
+    """Decides what a failed message deserves (implemented in ``supervisors/``)."""
+
+    def decide(self, attempts: int, error: BaseException, now: float) -> Verdict: ...
+
+
+class HandlerCrashedError(PeppasyncError):
+    """The process died while a handler ran this message (found on recovery)."""
+
+    reason = "crashed"
+
+
+@dataclass(frozen=True)
+class ActorContext:
+    """Everything an actor needs from its host, injected at construction."""
+
+    system: "ActorSystem"
+    store: Store
+    policy: PoisonPolicy
+    clock: Clock
+    hooks: ActorHooks
+    prefetch: int = 16
+    idle_seconds: float = 60.0
+    services: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Wake:
+    pass
+
+
+@dataclass(frozen=True)
+class _Idle:
+    token: int
+
+
+WAKE = _Wake()
+
+
+class DurableActor(pykka.ThreadingActor):
+    """Base of every actor addressed by (kind, key); subclasses implement ``handle``."""
+
+    kind: ClassVar[str] = "actor"
+    # Python walks every live non-daemon thread when one starts or ends: O(n^2)
+    # over tens of thousands of actors. Daemon threads skip that walk; the
+    # runtime stops actors itself before the process exits.
+    use_daemon_thread = True
+
+    def __init__(self, key: str, context: ActorContext, on_exit: ExitListener | None = None) -> None:
+        super().__init__()
+        self.key = key
+        self.state: dict[str, Any] = {}
+        self._ctx = context
+        self._on_exit = on_exit
+        self._state_version = 0
+        self._state_dirty = False
+        self._outbox: list[ops.Insert] = []
+        self._after: list[Callable[[], None]] = []
+        self._idle_token = 0
+        self._idle_timer: gevent.Greenlet | None = None
+        self._wake_timer: gevent.Greenlet | None = None
+        self._wake_at = 0.0
+        self._passivated = False
+        self._reported = False
+
+    # -- what subclasses use -------------------------------------------------
+
+    def handle(self, message: Message) -> None:
+        """Handle one durable message; raise to fail it (the policy decides what next)."""
+        raise NotImplementedError
+
+    def send(self, kind: str, key: str, payload: dict[str, Any], *, delay: float = 0.0) -> None:
+        """Send a durable message, committed together with this message's completion."""
+        at = self._ctx.clock.time() + delay if delay > 0 else None
+        self._outbox.append(ops.Insert(kind, key, payload, at))
+
+    def on_success(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once this message's handler has succeeded (events, metrics)."""
+        self._after.append(fn)
+
+    def save_state(self) -> None:
+        """Persist ``self.state`` together with this message's completion."""
+        self._state_dirty = True
+
+    def service(self, name: str) -> Any:
+        """A collaborator the host injected (a connector, the catalogue)."""
+        try:
+            return self._ctx.services[name]
+        except KeyError:
+            raise LookupError(f"{self.kind} actor needs service {name!r}, which the host did not provide") from None
+
+    @property
+    def clock(self) -> Clock:
+        return self._ctx.clock
+
+    @property
+    def hooks(self) -> ActorHooks:
+        return self._ctx.hooks
+
+    def loaded(self) -> None:
+        """Called once the persisted state is loaded, before the first message."""
+
+    # -- pykka lifecycle -----------------------------------------------------
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:  # type: ignore[override]
+        """Start without pykka's registry: it is a list, O(n) per stop at 100,000 actors.
+
+        The actor system keeps its own dict; keeping out of pykka's list also
+        keeps these actors out of ``ActorRegistry.stop_all()``.
+        """
+        obj = cls(*args, **kwargs)
+        obj._start_actor_loop()
+        return obj.actor_ref
+
+    def _stop(self) -> None:
+        self.actor_stopped.set()
+        try:
+            self.on_stop()
+        except Exception:
+            log.exception("on_stop failed", extra={"kind": self.kind, "key": self.key})
+
+    def _handle_failure(self, exception_type: Any, exception_value: Any, tb: Any) -> None:
+        log.error(
+            "actor failed",
+            exc_info=(exception_type, exception_value, tb),
+            extra={"kind": self.kind, "key": self.key},
+        )
+        self.actor_stopped.set()
+
+    def on_start(self) -> None:
+        try:
+            found = self._ctx.store.get_state(self.kind, self.key)
+            if found is not None:
+                self.state, self._state_version = found
+            self.loaded()
+            self._ctx.hooks.on_activated(self.kind)
+            self._drain()
+        except BaseException as exc:  # noqa: BLE001 - nothing may reach pykka's loop
+            self._report(Exit.failure(exc, "failed to start"))
+            self.stop(block=False)
+            if isinstance(exc, (SystemExit, KeyboardInterrupt)):
+                raise
+
+    def on_receive(self, message: Any) -> Any:
+        try:
+            if isinstance(message, _Wake):
+                if self._passivated:
+                    self._ctx.system.wake(self.kind, self.key)
+                else:
+                    self._drain()
+            elif isinstance(message, _Idle):
+                if message.token == self._idle_token and not self._passivated:
+                    self._passivated = True
+                    self._ctx.system.passivate(self)
+        except (Exception, gevent.Timeout, GreenletExit) as exc:
+            # The store failed under us: crash cleanly so the host restarts us;
+            # every message is still in the store.
+            self._report(Exit.failure(exc, "mailbox failure"))
+            self.stop(block=False)
+        return None
+
+    def on_stop(self) -> None:
+        self._cancel_timers()
+        self._report(Exit.normal() if self._passivated else Exit.shutdown())
+
+    def on_failure(self, exception_type: Any, exception_value: Any, tb: Any) -> None:
+        self._cancel_timers()
+        self._report(Exit.failure(exception_value))
+
+    # -- the mailbox loop ----------------------------------------------------
+
+    def _drain(self) -> None:
+        ctx = self._ctx
+        carry: list[ops.Op] = []
+        wake_after: set[tuple[str, str]] = set()
+        while not self._passivated:
+            batch = ctx.store.pending(self.kind, self.key, limit=ctx.prefetch, now=_ALL)
+            if not batch:
+                break
+            for msg in batch:
+                now = ctx.clock.time()
+                if msg.available_at > now:
+                    self._commit(carry, wake_after)
+                    self._schedule_wake(msg.available_at - now)
+                    return
+                if msg.state == "running":
+                    verdict = ctx.policy.decide(msg.attempts, HandlerCrashedError("handler crashed"), now)
+                    if verdict.quarantine:
+                        carry.append(_quarantine(msg, verdict, HandlerCrashedError("process died while handling")))
+                        ctx.hooks.on_message(self.kind, "quarantined", 0.0)
+                        continue
+                attempts = int(self._commit([*carry, ops.Start(msg.id)], wake_after)[-1])
+                carry = []
+                done, verdict = self._run(replace(msg, attempts=attempts, state="running"), attempts)
+                if verdict is None:
+                    carry = done
+                elif verdict.quarantine:
+                    carry = done
+                else:
+                    self._commit(done, wake_after)
+                    self._schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
+                    return
+            # Commit before asking for more, or the last message would come back.
+            self._commit(carry, wake_after)
+            carry = []
+        self._arm_idle()
+
+    def _run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
+        ctx = self._ctx
+        saved = copy.deepcopy(self.state)
+        self._outbox = []
+        self._after = []
+        self._state_dirty = False
+        started = ctx.clock.monotonic()
+        try:
+            self.handle(msg)
+        except (Exception, gevent.Timeout, GreenletExit) as exc:
+            self.state = saved
+            self._outbox = []
+            self._after = []
+            verdict = ctx.policy.decide(attempts, exc, ctx.clock.time())
+            seconds = ctx.clock.monotonic() - started
+            if verdict.quarantine:
+                log.warning(
+                    "message quarantined",
+                    extra={"kind": self.kind, "key": self.key, "message_id": msg.id,
+                           "reason": verdict.reason, "error": repr(exc)},
+                )
+                ctx.hooks.on_message(self.kind, "quarantined", seconds)
+                return [_quarantine(msg, verdict, exc)], verdict
+            ctx.hooks.on_message(self.kind, "retry", seconds)
+            return [ops.Retry(msg.id, verdict.retry_at, _describe(exc))], verdict
+        out: list[ops.Op] = [ops.Done(msg.id), *self._outbox]
+        if self._state_dirty:
+            out.append(ops.PutState(self.kind, self.key, self.state))
+        self._outbox = []
+        after, self._after = self._after, []
+        for fn in after:
+            fn()
+        ctx.hooks.on_message(self.kind, "ok", ctx.clock.monotonic() - started)
+        return out, None
+
+    def _commit(self, operations: list[ops.Op], wake_after: set[tuple[str, str]]) -> list[Any]:
+        if not operations:
+            return []
+        results = self._ctx.store.write(operations)
+        for op in operations:
+            if isinstance(op, ops.Insert) and (op.kind, op.key) != (self.kind, self.key):
+                self._ctx.system.wake(op.kind, op.key)
+            elif isinstance(op, ops.PutState):
+                self._state_version += 1
+        return results
+
+    # -- timers --------------------------------------------------------------
+
+    def _schedule_wake(self, delay: float) -> None:
+        at = self._ctx.clock.monotonic() + delay
+        if self._wake_timer is not None and not self._wake_timer.dead and self._wake_at <= at:
+            return
+        if self._wake_timer is not None:
+            self._wake_timer.kill(block=False)
+        self._wake_at = at
+        self._wake_timer = gevent.spawn_later(delay, self._tell_self, WAKE)
+
+    def _arm_idle(self) -> None:
+        self._idle_token += 1
+        if self._idle_timer is not None:
+            self._idle_timer.kill(block=False)
+        self._idle_timer = gevent.spawn_later(
+            self._ctx.idle_seconds, self._tell_self, _Idle(self._idle_token)
+        )
+
+    def _tell_self(self, message: object) -> None:
+        try:
+            self.actor_ref.tell(message)
+        except pykka.ActorDeadError:
+            pass
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._idle_timer, self._wake_timer):
+            if timer is not None and timer is not gevent.getcurrent():
+                timer.kill(block=False)
+
+    def _report(self, exit: Exit) -> None:
+        if self._reported:
+            return
+        self._reported = True
+        try:
+            self._ctx.system.on_actor_exit(self, exit)
+        finally:
+            if self._on_exit is not None:
+                self._on_exit(exit)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _quarantine(msg: Message, verdict: Verdict, exc: BaseException) -> ops.Quarantine:
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return ops.Quarantine(msg.id, verdict.reason, type(exc).__name__, tb)

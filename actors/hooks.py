@@ -1,0 +1,101 @@
+"""Actor events for subscribers (metrics, logs): actors never call prometheus_client."""
+
+from __future__ import annotations
+
+from peppasync.exits import Exit
+from peppasync.metrics import Metrics
+
+__all__ = ["ActorHooks", "HookList", "MetricsActorHooks"]
+
+
+class ActorHooks:
+    """No-op base: override what you need. Calls are synchronous and must not block."""
+
+    def on_message(self, kind: str, outcome: str, seconds: float) -> None:
+        """A message was handled: outcome is ok, retry or quarantined."""
+
+    def on_activated(self, kind: str) -> None:
+        """An actor of this kind started (first message, or after passivation)."""
+
+    def on_deactivated(self, kind: str, exit: Exit) -> None:
+        """An actor of this kind ended (passivated, shut down or crashed)."""
+
+    def on_restart(self, kind: str) -> None:
+        """A crashed actor of this kind is being started again."""
+
+    def on_flow(self, flow: str, seconds: float) -> None:
+        """A change reached the system it was bound for, ``seconds`` after it began."""
+
+    def on_state(self, kind: str, old: str | None, new: str) -> None:
+        """An entity (an order) moved from one state to another."""
+
+    def on_repair(self, kind: str) -> None:
+        """The reconciler repaired something webhooks or calls had missed."""
+
+
+class MetricsActorHooks(ActorHooks):
+    """Keeps the message and activation metrics of DESIGN.md up to date."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    def on_message(self, kind: str, outcome: str, seconds: float) -> None:
+        self._m.messages_total.labels(actor=kind, outcome=outcome).inc()
+        self._m.message_duration_seconds.labels(actor=kind).observe(seconds)
+
+    def on_activated(self, kind: str) -> None:
+        self._m.actors_active.labels(actor=kind).inc()
+
+    def on_deactivated(self, kind: str, exit: Exit) -> None:
+        self._m.actors_active.labels(actor=kind).dec()
+
+    def on_restart(self, kind: str) -> None:
+        self._m.actor_restarts_total.labels(actor=kind).inc()
+
+    def on_flow(self, flow: str, seconds: float) -> None:
+        self._m.sync_lag_seconds.labels(flow=flow).observe(max(0.0, seconds))
+
+    def on_state(self, kind: str, old: str | None, new: str) -> None:
+        if kind != "order":
+            return
+        if old is not None:
+            self._m.orders.labels(state=old).dec()
+        self._m.orders.labels(state=new).inc()
+
+    def on_repair(self, kind: str) -> None:
+        self._m.reconcile_repairs_total.labels(kind=kind).inc()
+
+
+class HookList(ActorHooks):
+    """Several subscribers as one."""
+
+    def __init__(self, hooks: list[ActorHooks]) -> None:
+        self._hooks = list(hooks)
+
+    def on_message(self, kind: str, outcome: str, seconds: float) -> None:
+        for h in self._hooks:
+            h.on_message(kind, outcome, seconds)
+
+    def on_activated(self, kind: str) -> None:
+        for h in self._hooks:
+            h.on_activated(kind)
+
+    def on_deactivated(self, kind: str, exit: Exit) -> None:
+        for h in self._hooks:
+            h.on_deactivated(kind, exit)
+
+    def on_restart(self, kind: str) -> None:
+        for h in self._hooks:
+            h.on_restart(kind)
+
+    def on_flow(self, flow: str, seconds: float) -> None:
+        for h in self._hooks:
+            h.on_flow(flow, seconds)
+
+    def on_state(self, kind: str, old: str | None, new: str) -> None:
+        for h in self._hooks:
+            h.on_state(kind, old, new)
+
+    def on_repair(self, kind: str) -> None:
+        for h in self._hooks:
+            h.on_repair(kind)

@@ -1,0 +1,210 @@
+"""The actor system: virtual actors addressed by (kind, key), activated on demand.
+
+The registry is a dict, so lookups stay O(1) with 100,000 actors (pykka's own
+registry is a list). The number of active actors is capped: beyond the cap,
+messages wait in the store and a sweep activates their actors as room frees
+up, so memory stays bounded under any backlog and no caller ever blocks.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping
+
+import gevent
+import pykka
+
+from peppasync.clock import Clock
+from peppasync.exits import Exit
+from peppasync.store import Store, ops
+
+from actors.durable import WAKE, ActorContext, DurableActor, PoisonPolicy
+from actors.hooks import ActorHooks
+
+__all__ = ["ActorSystem"]
+
+log = logging.getLogger("peppasync.actors")
+
+ActorFactory = Callable[[str, ActorContext], pykka.ActorRef[Any]]
+
+
+class ActorSystem:
+    """Hosts the durable actors of every registered kind."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: PoisonPolicy,
+        *,
+        clock: Clock,
+        hooks: ActorHooks | None = None,
+        prefetch: int = 16,
+        idle_seconds: float = 60.0,
+        max_active: int = 50_000,
+        sweep_interval: float = 1.0,
+        restart_delay: float = 0.5,
+        services: Mapping[str, Any] | None = None,
+        max_sweep_failures: int = 30,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.hooks = hooks or ActorHooks()
+        self.context = ActorContext(
+            system=self,
+            store=store,
+            policy=policy,
+            clock=clock,
+            hooks=self.hooks,
+            prefetch=prefetch,
+            idle_seconds=idle_seconds,
+            services=dict(services or {}),
+        )
+        self._kinds: dict[str, type[DurableActor]] = {}
+        self._active: dict[tuple[str, str], pykka.ActorRef[Any]] = {}
+        self._crashes: dict[tuple[str, str], int] = {}
+        self._max_active = max_active
+        self._sweep_interval = sweep_interval
+        self._restart_delay = restart_delay
+        self._sweeper: gevent.Greenlet | None = None
+        self._stopping = False
+        self._max_sweep_failures = max_sweep_failures
+        self.on_fault: Callable[[BaseException], None] | None = None
+
+    # -- configuration -------------------------------------------------------
+
+    def register(self, actor_class: type[DurableActor]) -> None:
+        """Make ``actor_class.kind`` addressable."""
+        if actor_class.kind in self._kinds:
+            raise ValueError(f"actor kind {actor_class.kind!r} is registered twice")
+        self._kinds[actor_class.kind] = actor_class
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted(self._kinds)
+
+    # -- messaging -----------------------------------------------------------
+
+    def tell(self, kind: str, key: str, payload: dict[str, Any], *, delay: float = 0.0) -> int:
+        """Persist a message for (kind, key), then wake its actor; returns the message id."""
+        self._check_kind(kind)
+        at = self.clock.time() + delay if delay > 0 else None
+        message_id = int(self.store.write([ops.Insert(kind, key, payload, at)])[0])
+        if delay <= 0:
+            self.wake(kind, key)
+        return message_id
+
+    def wake(self, kind: str, key: str) -> None:
+        """Make sure (kind, key) looks at its mailbox: tell it, or activate it."""
+        if self._stopping or kind not in self._kinds:
+            return
+        ref = self._active.get((kind, key))
+        if ref is not None:
+            try:
+                ref.tell(WAKE)
+                return
+            except pykka.ActorDeadError:
+                self._active.pop((kind, key), None)
+        if len(self._active) >= self._max_active:
+            return  # the sweep activates it when there is room
+        self._activate(kind, key)
+
+    def active(self, kind: str | None = None) -> int:
+        if kind is None:
+            return len(self._active)
+        return sum(1 for k, _ in self._active if k == kind)
+
+    def is_active(self, kind: str, key: str) -> bool:
+        return (kind, key) in self._active
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Resume every mailbox with pending messages, then keep sweeping."""
+        self._stopping = False
+        self.sweep()
+        self._sweeper = gevent.spawn(self._sweep_forever)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every actor; what they had not handled stays in the store."""
+        self._stopping = True
+        if self._sweeper is not None:
+            self._sweeper.kill()
+            self._sweeper = None
+        refs = list(self._active.values())
+        self._active.clear()
+        for ref in refs:
+            try:
+                ref.stop(block=False)
+            except pykka.ActorDeadError:
+                pass
+        with gevent.Timeout(timeout, False):
+            for ref in refs:
+                ref.actor_stopped.wait()
+
+    def sweep(self) -> int:
+        """Activate actors whose messages are ready but who are not active; returns how many."""
+        room = self._max_active - len(self._active)
+        if room <= 0 or self._stopping:
+            return 0
+        woken = 0
+        for kind, key in self.store.pending_keys(now=self.clock.time(), limit=room + len(self._active)):
+            if (kind, key) in self._active or kind not in self._kinds:
+                continue
+            if len(self._active) >= self._max_active:
+                break
+            self._activate(kind, key)
+            woken += 1
+        return woken
+
+    # -- called by actors ----------------------------------------------------
+
+    def passivate(self, actor: DurableActor) -> None:
+        """Called from inside an idle actor: unregister it first, then let it stop."""
+        if self._active.get((actor.kind, actor.key)) is actor.actor_ref:
+            del self._active[(actor.kind, actor.key)]
+        actor.stop(block=False)
+
+    def on_actor_exit(self, actor: DurableActor, exit: Exit) -> None:
+        ident = (actor.kind, actor.key)
+        if self._active.get(ident) is actor.actor_ref:
+            del self._active[ident]
+        self.hooks.on_deactivated(actor.kind, exit)
+        if exit.abnormal and not self._stopping:
+            crashes = self._crashes.get(ident, 0) + 1
+            self._crashes[ident] = crashes
+            delay = min(30.0, self._restart_delay * 2 ** (crashes - 1))
+            log.error(
+                "actor crashed; restarting",
+                extra={"kind": actor.kind, "key": actor.key, "error": exit.detail, "delay": delay},
+            )
+            self.hooks.on_restart(actor.kind)
+            gevent.spawn_later(delay, self.wake, actor.kind, actor.key)
+        elif exit.kind.value == "normal":
+            self._crashes.pop(ident, None)
+
+    # -- internals -----------------------------------------------------------
+
+    def _activate(self, kind: str, key: str) -> None:
+        actor_class = self._kinds[kind]
+        ref = actor_class.start(key, self.context)
+        self._active[(kind, key)] = ref
+
+    def _sweep_forever(self) -> None:
+        failures = 0
+        while True:
+            gevent.sleep(self._sweep_interval)
+            try:
+                self.sweep()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.warning("mailbox sweep failed", extra={"error": repr(exc), "failures": failures})
+                if failures >= self._max_sweep_failures and self.on_fault is not None:
+                    # The store has not answered for a while: let supervision decide.
+                    self.on_fault(exc)
+                    return
+
+    def _check_kind(self, kind: str) -> None:
+        if kind not in self._kinds:
+            raise ValueError(f"no actor kind {kind!r}; registered: {', '.join(self.kinds) or 'none'}")
+

@@ -1,0 +1,115 @@
+"""Commands that run things: serve, check-config, migrate, demo, sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from peppasync.config import Config, load_config, parse_config
+from peppasync.logs import setup_logging
+
+__all__ = [
+    "add_demo_arguments",
+    "add_sandbox_arguments",
+    "check_config",
+    "demo",
+    "load_for",
+    "migrate",
+    "sandbox",
+    "serve",
+]
+
+DEFAULT_CONFIG = "peppasync.toml"
+
+
+def load_for(args: argparse.Namespace) -> Config:
+    """The configuration a command runs with: --config, else ./peppasync.toml, else defaults."""
+    path = getattr(args, "config", None)
+    if path:
+        return load_config(path)
+    if Path(DEFAULT_CONFIG).is_file():
+        return load_config(DEFAULT_CONFIG)
+    return parse_config({}, source="<defaults and environment>")
+
+
+def serve(args: argparse.Namespace) -> int:
+    from peppasync.engine import engine_kinds
+    from peppasync.runtime import Runtime
+
+    config = load_for(args)
+    setup_logging(json_lines=args.log_format == "json")
+    return Runtime(config, kinds=engine_kinds()).serve()
+
+
+def check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    print(f"{args.file}: valid")
+    print(f"  store: {_redact(config.store.url)}")
+    print(f"  listen: {config.server.listen}")
+    if not config.server.ops_token:
+        print("  note: [server] ops_token is empty, so the ops API is disabled")
+    if not config.shopify.webhook_secret:
+        print("  note: [shopify] webhook_secret is empty, so every Shopify webhook is refused")
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    from peppasync.store import open_store
+
+    config = load_for(args)
+    store = open_store(config.store.url)
+    try:
+        applied = store.migrate()
+        version = store.schema_version()
+    finally:
+        store.close()
+    if applied:
+        print(f"applied migrations {', '.join(map(str, applied))}; schema version {version}")
+    else:
+        print(f"schema is current (version {version})")
+    return 0
+
+
+def add_sandbox_arguments(parser: argparse.ArgumentParser) -> None:
+    try:
+        from peppasync.sandbox.cli import add_arguments
+    except ImportError:
+        return
+    add_arguments(parser)
+
+
+def sandbox(args: argparse.Namespace) -> int:
+    from peppasync.sandbox.cli import command
+
+    return int(command(args))
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--orders", type=int, default=300, help="orders to place (default 300)")
+    parser.add_argument("--profile", default="black-friday", help="sandbox profile (calm, black-friday)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--time-scale", type=float, default=20.0, help="sandbox speed-up (default 20)")
+    parser.add_argument("--dir", default=".peppasync-demo", help="where the demo keeps its SQLite store")
+    parser.add_argument("--listen", default="127.0.0.1:8470")
+    parser.add_argument("--serve", action="store_true", help="keep serving after the run, until Ctrl-C")
+
+
+def demo(args: argparse.Namespace) -> int:
+    from peppasync.demo import run_demo
+
+    setup_logging("warning", json_lines=False)
+    return run_demo(args)
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+

@@ -1,0 +1,116 @@
+"""Argument parsing and dispatch for every ``peppasync`` subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from peppasync import __version__
+from peppasync.cli import commands, ops
+from peppasync.cli.output import fail
+from peppasync.errors import ConfigError, PeppasyncError
+
+__all__ = ["build_parser", "run"]
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", metavar="FILE", help="peppasync.toml (default: ./peppasync.toml if present)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peppasync",
+        description="Keeps Shopify, the ERP and the warehouse consistent.",
+    )
+    parser.add_argument("--version", action="version", version=f"peppasync {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("serve", help="run the server until SIGTERM")
+    _config_arg(p)
+    p.add_argument("--log-format", choices=("json", "text"), default="json")
+    p.set_defaults(func=commands.serve)
+
+    p = sub.add_parser("check-config", help="validate a configuration file")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=commands.check_config)
+
+    p = sub.add_parser("migrate", help="apply store migrations")
+    _config_arg(p)
+    p.set_defaults(func=commands.migrate)
+
+    p = sub.add_parser("demo", help="run the sandbox and the engine together on SQLite")
+    commands.add_demo_arguments(p)
+    p.set_defaults(func=commands.demo)
+
+    p = sub.add_parser("sandbox", help="serve the simulated Shopify, NetSuite and WMS")
+    commands.add_sandbox_arguments(p)
+    p.set_defaults(func=commands.sandbox)
+
+    p = sub.add_parser("status", help="mailboxes, quarantine and server health")
+    _config_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=ops.status)
+
+    q = sub.add_parser("quarantine", help="inspect and act on quarantined messages")
+    qsub = q.add_subparsers(dest="action", metavar="ACTION")
+    qsub.required = True
+    p = qsub.add_parser("list", help="list quarantined messages")
+    _config_arg(p)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--state", choices=("open", "retried", "discarded"), default="open")
+    p.add_argument("--kind")
+    p.add_argument("--reason")
+    p.add_argument("--limit", type=int, default=100)
+    p.set_defaults(func=ops.quarantine_list)
+    for name, func, text in (
+        ("show", ops.quarantine_show, "show one quarantined message with its traceback"),
+        ("retry", ops.quarantine_retry, "put a quarantined message back in its mailbox"),
+        ("discard", ops.quarantine_discard, "discard a quarantined message (audited)"),
+    ):
+        p = qsub.add_parser(name, help=text)
+        _config_arg(p)
+        p.add_argument("id", type=int)
+        p.add_argument("--json", action="store_true")
+        if name == "retry":
+            p.add_argument("--payload", metavar="FILE", help="JSON file with an edited payload")
+        p.set_defaults(func=func)
+
+    c = sub.add_parser("connector", help="pause, resume or limit a connector of the running server")
+    csub = c.add_subparsers(dest="action", metavar="ACTION")
+    csub.required = True
+    for name in ("pause", "resume"):
+        p = csub.add_parser(name)
+        _config_arg(p)
+        p.add_argument("name", choices=("shopify", "netsuite", "wms"))
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=ops.connector)
+    p = csub.add_parser("limit")
+    _config_arg(p)
+    p.add_argument("name", choices=("shopify", "netsuite", "wms"))
+    p.add_argument("limit", type=int)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=ops.connector)
+
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ConfigError as exc:
+        print("peppasync: configuration is not valid:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except PeppasyncError as exc:
+        return fail(str(exc))
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,186 @@
+"""Operator commands: status, quarantine and connector control.
+
+Quarantine commands work on the store directly, so they work while the server
+is down; the server's sweep picks up a retried message within a second.
+Connector commands act on the running server through its ops API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator
+
+import requests
+
+from contextlib import contextmanager
+
+from peppasync.cli.commands import load_for
+from peppasync.cli.output import fail, print_json, print_table
+from peppasync.config import Config
+from peppasync.store import Store, open_store
+
+__all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
+
+
+@contextmanager
+def _store(config: Config) -> Iterator[Store]:
+    store = open_store(config.store.url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _who() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return "cli"
+
+
+def _server_url(config: Config) -> str:
+    host = config.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{config.server.port}"
+
+
+def status(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    with _store(config) as store:
+        now = store.clock.time()
+        stats = store.mailbox_stats(now=now)
+        counts = store.quarantine_counts()
+        version = store.schema_version()
+    try:
+        ready = requests.get(_server_url(config) + "/readyz", timeout=2).status_code == 200
+        server = "ready" if ready else "not ready"
+    except requests.RequestException:
+        server = "not reachable"
+    data: dict[str, Any] = {
+        "server": {"url": _server_url(config), "state": server},
+        "store": {"schema_version": version},
+        "mailboxes": {k: {"depth": s.depth, "oldest_age_seconds": s.oldest_age_seconds} for k, s in stats.items()},
+        "quarantine": [{"kind": k, "reason": r, "count": n} for (k, r), n in sorted(counts.items())],
+    }
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"server  {data['server']['url']}  {server}")
+    print(f"store   schema version {version}\n")
+    if stats:
+        print_table(
+            ["ACTOR", "DEPTH", "OLDEST AGE (s)"],
+            [(k, s.depth, f"{s.oldest_age_seconds:.1f}") for k, s in sorted(stats.items())],
+        )
+    else:
+        print("mailboxes: empty")
+    print()
+    if counts:
+        print_table(["ACTOR", "REASON", "QUARANTINED"], [(k, r, n) for (k, r), n in sorted(counts.items())])
+    else:
+        print("quarantine: empty")
+    return 0
+
+
+def quarantine_list(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    with _store(config) as store:
+        entries = store.quarantine_list(state=args.state, kind=args.kind, limit=args.limit)
+    if args.reason:
+        entries = [e for e in entries if e.reason == args.reason]
+    if args.json:
+        print_json([asdict(e) for e in entries])
+        return 0
+    if not entries:
+        print(f"no {args.state} quarantined messages")
+        return 0
+    print_table(
+        ["ID", "ACTOR", "KEY", "REASON", "ERROR", "ATTEMPTS", "STATE"],
+        [(e.id, e.kind, e.key, e.reason, e.error_class, e.attempts, e.state) for e in entries],
+    )
+    return 0
+
+
+def quarantine_show(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    with _store(config) as store:
+        entry = store.quarantine_get(args.id)
+    if args.json:
+        print_json(asdict(entry))
+        return 0
+    for field, value in asdict(entry).items():
+        if field in ("payload", "traceback"):
+            continue
+        print(f"{field:>14}: {value}")
+    print("\npayload:")
+    print(json.dumps(entry.payload, indent=2, ensure_ascii=False))
+    print("\ntraceback:")
+    print(entry.traceback)
+    return 0
+
+
+def quarantine_retry(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    payload = None
+    if args.payload:
+        try:
+            payload = json.loads(Path(args.payload).read_text(encoding="utf-8"))
+        except OSError as exc:
+            return fail(f"cannot read {args.payload}: {exc.strerror}", 2)
+        except json.JSONDecodeError as exc:
+            return fail(f"{args.payload} is not valid JSON: {exc}", 2)
+        if not isinstance(payload, dict):
+            return fail(f"{args.payload} must hold a JSON object", 2)
+    with _store(config) as store:
+        entry = store.quarantine_get(args.id)
+        if entry.state != "open":
+            return fail(f"quarantine entry {args.id} is already {entry.state}")
+        message_id = store.quarantine_retry(args.id, who=_who(), payload=payload)
+    if args.json:
+        print_json({"retried": args.id, "message_id": message_id})
+    else:
+        edited = " with the edited payload" if payload is not None else ""
+        print(f"quarantine entry {args.id} is back in the {entry.kind} mailbox{edited} as message {message_id}")
+    return 0
+
+
+def quarantine_discard(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    with _store(config) as store:
+        entry = store.quarantine_get(args.id)
+        if entry.state != "open":
+            return fail(f"quarantine entry {args.id} is already {entry.state}")
+        store.quarantine_discard(args.id, who=_who())
+    if args.json:
+        print_json({"discarded": args.id})
+    else:
+        print(f"quarantine entry {args.id} discarded")
+    return 0
+
+
+def connector(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    if not config.server.ops_token:
+        return fail("[server] ops_token is not set, so the server's ops API is disabled", 2)
+    base = f"{_server_url(config)}/api/v1/connectors/{args.name}"
+    headers = {"Authorization": f"Bearer {config.server.ops_token}"}
+    try:
+        if args.action == "limit":
+            resp = requests.put(base + "/limit", json={"limit": args.limit}, headers=headers, timeout=5)
+        else:
+            resp = requests.post(f"{base}/{args.action}", headers=headers, timeout=5)
+    except requests.RequestException as exc:
+        return fail(f"server at {_server_url(config)} is not reachable: {exc}")
+    body = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else {}
+    if resp.status_code != 200:
+        return fail(f"server refused: {resp.status_code} {body.get('error', resp.text)}")
+    if args.json:
+        print_json(body)
+    else:
+        print(", ".join(f"{k}={v}" for k, v in body.items()))
+    return 0

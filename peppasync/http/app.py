@@ -1,0 +1,221 @@
+"""The WSGI application: probes, metrics, webhooks and the ops API under ``/api/v1/``."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+from dataclasses import asdict, is_dataclass
+from typing import Any, Callable, Iterable, Mapping, Protocol
+
+from peppasync.errors import NotFoundError, PeppasyncError
+from peppasync.http.request import HttpError, Request, Response, json_response
+from peppasync.http.webhooks import WebhookIngest
+from peppasync.metrics import Metrics
+from peppasync.store import Store
+
+__all__ = ["ConnectorControl", "Engine", "make_app"]
+
+log = logging.getLogger("peppasync.http")
+
+Handler = Callable[[Request], Response]
+
+
+class ConnectorControl(Protocol):
+    """What operators may do to a connector at runtime."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def set_limit(self, limit: int) -> None: ...
+
+    def stats(self) -> Mapping[str, Any]: ...
+
+
+class Engine(Protocol):
+    """What the HTTP layer needs from the running engine."""
+
+    store: Store
+    metrics: Metrics
+
+    def readiness(self) -> dict[str, bool]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def wake(self, kind: str, key: str) -> None: ...
+
+    def connector(self, name: str) -> ConnectorControl | None: ...
+
+    def now(self) -> float: ...
+
+
+def make_app(
+    engine: Engine,
+    *,
+    ops_token: str,
+    shopify_secret: str,
+    wms_token: str,
+    max_body: int,
+) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """Build the WSGI callable; every route answers JSON, every error says what was wrong."""
+    ingest = WebhookIngest(
+        engine.store,
+        engine.metrics,
+        shopify_secret=shopify_secret,
+        wms_token=wms_token,
+        wake=engine.wake,
+        now=engine.now,
+    )
+    ops_api = _OpsApi(engine)
+    routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
+
+    def route(method: str, pattern: str, handler: Handler, *, auth: bool = False) -> None:
+        routes.append((method, re.compile(f"^{pattern}$"), handler, auth))
+
+    route("GET", "/healthz", lambda r: json_response({"status": "alive"}))
+    route("GET", "/readyz", lambda r: _readyz(engine))
+    route("GET", "/metrics", lambda r: Response(
+        200, engine.metrics.exposition(), [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]
+    ))
+    route("POST", "/webhooks/shopify", ingest.shopify)
+    route("POST", "/webhooks/wms", ingest.wms)
+    route("GET", "/api/v1/status", lambda r: json_response(engine.status()), auth=True)
+    route("GET", "/api/v1/quarantine", ops_api.quarantine_list, auth=True)
+    route("GET", r"/api/v1/quarantine/(?P<id>\d+)", ops_api.quarantine_show, auth=True)
+    route("POST", r"/api/v1/quarantine/(?P<id>\d+)/retry", ops_api.quarantine_retry, auth=True)
+    route("POST", r"/api/v1/quarantine/(?P<id>\d+)/discard", ops_api.quarantine_discard, auth=True)
+    route("POST", r"/api/v1/connectors/(?P<name>[a-z_]+)/pause", ops_api.connector_pause, auth=True)
+    route("POST", r"/api/v1/connectors/(?P<name>[a-z_]+)/resume", ops_api.connector_resume, auth=True)
+    route("PUT", r"/api/v1/connectors/(?P<name>[a-z_]+)/limit", ops_api.connector_limit, auth=True)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ, max_body)
+        try:
+            response = _dispatch(request, routes, ops_token)
+        except HttpError as exc:
+            response = json_response({"error": exc.message, **exc.extra}, exc.status)
+        except NotFoundError as exc:
+            response = json_response({"error": str(exc)}, 404)
+        except PeppasyncError as exc:
+            log.warning("request failed", extra={"path": request.path, "error": str(exc)})
+            response = json_response({"error": str(exc)}, 503)
+        except Exception:
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+            response = json_response({"error": "internal error; see the server log"}, 500)
+        return response(start_response)
+
+    return app
+
+
+def _dispatch(
+    request: Request, routes: list[tuple[str, re.Pattern[str], Handler, bool]], ops_token: str
+) -> Response:
+    allowed: list[str] = []
+    for method, pattern, handler, auth in routes:
+        match = pattern.match(request.path)
+        if not match:
+            continue
+        if method != request.method:
+            allowed.append(method)
+            continue
+        if auth:
+            _check_token(request, ops_token)
+        request.params = match.groupdict()
+        return handler(request)
+    if allowed:
+        raise HttpError(405, f"{request.method} is not allowed on {request.path}", allowed=allowed)
+    raise HttpError(404, f"no route for {request.path}")
+
+
+def _check_token(request: Request, ops_token: str) -> None:
+    if not ops_token:
+        raise HttpError(403, "the ops API is disabled: set [server] ops_token (or PEPPASYNC_SERVER_OPS_TOKEN)")
+    given = request.header("Authorization")
+    scheme, _, token = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), ops_token.encode()):
+        raise HttpError(401, "missing or wrong bearer token in the Authorization header")
+
+
+def _readyz(engine: Engine) -> Response:
+    checks = engine.readiness()
+    ok = all(checks.values())
+    return json_response({"ready": ok, "checks": checks}, 200 if ok else 503)
+
+
+def _plain(value: Any) -> Any:
+    return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+
+
+class _OpsApi:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def quarantine_list(self, request: Request) -> Response:
+        try:
+            limit = int(request.query.get("limit", "100"))
+            offset = int(request.query.get("offset", "0"))
+        except ValueError:
+            raise HttpError(400, "limit and offset must be whole numbers") from None
+        state = request.query.get("state", "open")
+        if state not in ("open", "retried", "discarded"):
+            raise HttpError(400, f"state must be open, retried or discarded, got {state!r}")
+        entries = self._engine.store.quarantine_list(
+            state=state, kind=request.query.get("kind") or None, limit=limit, offset=offset
+        )
+        reason = request.query.get("reason")
+        items = [_plain(e) for e in entries if not reason or e.reason == reason]
+        return json_response({"items": items, "count": len(items)})
+
+    def quarantine_show(self, request: Request) -> Response:
+        return json_response(_plain(self._engine.store.quarantine_get(int(request.params["id"]))))
+
+    def quarantine_retry(self, request: Request) -> Response:
+        qid = int(request.params["id"])
+        body = request.json(required=False) or {}
+        if not isinstance(body, dict):
+            raise HttpError(400, "expected a JSON object such as {\"payload\": {...}}")
+        payload = body.get("payload")
+        if payload is not None and not isinstance(payload, dict):
+            raise HttpError(400, "payload must be a JSON object")
+        entry = self._engine.store.quarantine_get(qid)
+        if entry.state != "open":
+            raise HttpError(409, f"quarantine entry {qid} is already {entry.state}")
+        who = str(body.get("who") or "api")
+        message_id = self._engine.store.quarantine_retry(qid, who=who, payload=payload)
+        self._engine.wake(entry.kind, entry.key)
+        return json_response({"retried": qid, "message_id": message_id})
+
+    def quarantine_discard(self, request: Request) -> Response:
+        qid = int(request.params["id"])
+        entry = self._engine.store.quarantine_get(qid)
+        if entry.state != "open":
+            raise HttpError(409, f"quarantine entry {qid} is already {entry.state}")
+        self._engine.store.quarantine_discard(qid, who="api")
+        return json_response({"discarded": qid})
+
+    def _connector(self, request: Request) -> ConnectorControl:
+        name = request.params["name"]
+        found = self._engine.connector(name)
+        if found is None:
+            raise HttpError(404, f"no connector named {name!r}")
+        return found
+
+    def connector_pause(self, request: Request) -> Response:
+        connector = self._connector(request)
+        connector.pause()
+        return json_response({"connector": request.params["name"], "paused": True, **connector.stats()})
+
+    def connector_resume(self, request: Request) -> Response:
+        connector = self._connector(request)
+        connector.resume()
+        return json_response({"connector": request.params["name"], "paused": False, **connector.stats()})
+
+    def connector_limit(self, request: Request) -> Response:
+        connector = self._connector(request)
+        body = request.json()
+        limit = body.get("limit") if isinstance(body, dict) else None
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise HttpError(400, "expected {\"limit\": N} with N a whole number of at least 1")
+        connector.set_limit(limit)
+        return json_response({"connector": request.params["name"], **connector.stats()})

@@ -1,0 +1,91 @@
+"""A small request/response pair over WSGI: enough for webhooks, probes and the ops API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs
+
+__all__ = ["HttpError", "Request", "Response", "json_response"]
+
+_REASONS = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
+    422: "Unprocessable Entity", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+class HttpError(Exception):
+    """Stops a handler with a status and a message the client can act on."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        self.status = status
+        self.message = message
+        self.extra = extra
+        super().__init__(message)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def __call__(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        reason = _REASONS.get(self.status, "")
+        headers = [*self.headers, ("Content-Length", str(len(self.body)))]
+        start_response(f"{self.status} {reason}", headers)
+        return [self.body]
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    body = json.dumps(data, default=str, ensure_ascii=False, indent=None).encode()
+    return Response(status, body + b"\n", [("Content-Type", "application/json; charset=utf-8")])
+
+
+class Request:
+    """The parts of a WSGI environ a handler needs; the body is read once, bounded."""
+
+    def __init__(self, environ: dict[str, Any], max_body: int) -> None:
+        self.environ = environ
+        self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
+        self.path: str = environ.get("PATH_INFO", "/") or "/"
+        self.query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        self._max_body = max_body
+        self._body: bytes | None = None
+        self.params: dict[str, str] = {}
+
+    def header(self, name: str, default: str = "") -> str:
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if name.lower() == "content-type":
+            key = "CONTENT_TYPE"
+        return str(self.environ.get(key, default))
+
+    def body(self) -> bytes:
+        if self._body is None:
+            raw_length = self.environ.get("CONTENT_LENGTH") or ""
+            try:
+                length = int(raw_length) if raw_length else -1
+            except ValueError:
+                raise HttpError(400, f"Content-Length is not a number: {raw_length!r}") from None
+            stream = self.environ["wsgi.input"]
+            if length > self._max_body:
+                raise HttpError(413, f"body of {length} bytes is over the limit of {self._max_body}")
+            data = stream.read(length) if length >= 0 else stream.read(self._max_body + 1)
+            if len(data) > self._max_body:
+                raise HttpError(413, f"body is over the limit of {self._max_body} bytes")
+            self._body = data
+        return self._body
+
+    def json(self, *, required: bool = True) -> Any:
+        raw = self.body()
+        if not raw.strip():
+            if required:
+                raise HttpError(400, "expected a JSON body, got an empty one")
+            return None
+        try:
+            return json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise HttpError(400, f"body is not valid JSON: {exc}") from None

@@ -1,0 +1,56 @@
+"""The HTTP server: gevent's WSGI server with a pool, so shutdown can wait for in-flight requests."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Iterable
+
+from gevent.pool import Pool
+from gevent.pywsgi import WSGIHandler, WSGIServer
+
+__all__ = ["HttpServer"]
+
+log = logging.getLogger("peppasync.http")
+
+
+class _QuietHandler(WSGIHandler):
+    """Access lines go through logging at debug level, not to stderr one per request."""
+
+    def log_request(self) -> None:
+        log.debug(self.format_request())
+
+
+class HttpServer:
+    """Serves a WSGI app on ``host:port`` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
+        host: str,
+        port: int,
+        *,
+        max_connections: int = 10_000,
+    ) -> None:
+        self._pool = Pool(max_connections)
+        self._server = WSGIServer(
+            (host, port), app, spawn=self._pool, handler_class=_QuietHandler, log=None, error_log=log
+        )
+
+    def start(self) -> None:
+        self._server.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_port)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._server.server_host}:{self.port}"
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pool)
+
+    def stop(self, timeout: float) -> None:
+        """Stop accepting, let in-flight requests finish for up to ``timeout`` seconds."""
+        self._server.stop(timeout=timeout)

@@ -1,0 +1,239 @@
+"""The runtime: boots the engine in order and shuts it down in reverse.
+
+Boot: refuse to run unpatched, open and migrate the store, start the actor
+system (which resumes every pending mailbox), start the HTTP server, tell
+systemd we are ready. Shutdown on SIGTERM/SIGINT: stop accepting, let in-flight
+requests finish, stop the actors, flush the writer, close the store, exit 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any, Callable, Iterable
+
+import gevent
+import gevent.event
+from gevent import monkey
+
+from peppasync import __version__
+from peppasync.backlog import BacklogGauges
+from peppasync.clock import Clock, SystemClock
+from peppasync.config import Config
+from peppasync.errors import RuntimeStartError
+from peppasync.http import ConnectorControl, HttpServer, make_app
+from peppasync.metrics import Metrics
+from peppasync.notify import Notifier
+from peppasync.store import Store, open_store
+
+from actors.durable import DurableActor
+from actors.hooks import MetricsActorHooks
+from actors.host import ActorSystemHost
+from actors.system import ActorSystem
+from peppasync.exits import Exit
+from supervisors import (
+    ChildSpec,
+    ExponentialBackoffStrategy,
+    MetricsSupervisorHooks,
+    OneForOneStrategy,
+    PoisonPolicy,
+    RestartIntensity,
+    start_root,
+)
+
+__all__ = ["Runtime", "require_patched"]
+
+log = logging.getLogger("peppasync.runtime")
+
+
+def require_patched() -> None:
+    """Refuse to start unless gevent patched the standard library first."""
+    missing = [m for m in ("socket", "_thread", "threading", "select", "time") if not monkey.is_module_patched(m)]
+    if missing:
+        raise RuntimeStartError(
+            "gevent is not monkey-patched (unpatched: " + ", ".join(missing) + "); start Peppasync "
+            "through the `peppasync` command, or call gevent.monkey.patch_all() as the first "
+            "statement of your entry point"
+        )
+
+
+class Runtime:
+    """One Peppasync node: store, actors, HTTP. Implements what the HTTP layer needs."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        kinds: Iterable[type[DurableActor]] = (),
+        clock: Clock | None = None,
+        metrics: Metrics | None = None,
+        notifier: Notifier | None = None,
+        gauge_interval: float = 2.0,
+    ) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.metrics = metrics or Metrics()
+        self.metrics.build_info.info({"version": __version__})
+        self._kinds = list(kinds)
+        self._notifier = notifier or Notifier()
+        self._gauge_interval = gauge_interval
+        self._connectors: dict[str, ConnectorControl] = {}
+        self._stopped = gevent.event.Event()
+        self._exit_code = 0
+        self._background: list[gevent.Greenlet] = []
+        self.store: Store
+        self.system: ActorSystem
+        self.http: HttpServer
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        require_patched()
+        cfg = self.config
+        self.store = open_store(
+            cfg.store.url, clock=self.clock, batch_max=cfg.store.batch_max, metrics=self.metrics
+        )
+        applied = self.store.migrate()
+        if applied:
+            log.info("store migrated", extra={"versions": applied})
+        engine = cfg.engine
+        policy = PoisonPolicy(
+            max_attempts=engine.max_attempts,
+            backoff=ExponentialBackoffStrategy(
+                min_delay=engine.retry_min_seconds, max_delay=engine.retry_max_seconds
+            ),
+        )
+        self.system = ActorSystem(
+            self.store,
+            policy,
+            clock=self.clock,
+            hooks=MetricsActorHooks(self.metrics),
+            prefetch=engine.prefetch,
+            idle_seconds=engine.idle_seconds,
+        )
+        for kind in self._kinds:
+            self.system.register(kind)
+        app = make_app(
+            self,
+            ops_token=cfg.server.ops_token,
+            shopify_secret=cfg.shopify.webhook_secret,
+            wms_token=cfg.wms.webhook_token,
+            max_body=cfg.server.max_body_bytes,
+        )
+        self.http = HttpServer(app, cfg.server.host, cfg.server.port)
+        timeout = cfg.server.shutdown_timeout
+        # The tree: root -> actor system. Past the intensity the root gives up
+        # and the process exits non-zero; systemd restarts it, the durable
+        # mailboxes make that safe.
+        self._root = start_root(
+            [
+                ChildSpec(
+                    "actors",
+                    ActorSystemHost.spec_start(self.system, timeout),
+                    shutdown=timeout + 5,
+                    kind="actor_system",
+                )
+            ],
+            on_give_up=self._give_up,
+            strategy=OneForOneStrategy(),
+            intensity=RestartIntensity(max_restarts=3, period=60.0),
+            backoff=ExponentialBackoffStrategy(min_delay=1.0, max_delay=30.0),
+            clock=self.clock,
+            hooks=MetricsSupervisorHooks(self.metrics),
+        )
+        self.http.start()
+        gauges = BacklogGauges(self.store, self.metrics, self.system.kinds)
+        self._background.append(gevent.spawn(self._every, self._gauge_interval, gauges.refresh))
+        if self._notifier.watchdog_interval:
+            self._background.append(
+                gevent.spawn(self._every, self._notifier.watchdog_interval, lambda now: self._notifier.watchdog())
+            )
+        self._started = True
+        self._notifier.ready(f"serving on {self.http.url}")
+        log.info(
+            "peppasync serving",
+            extra={"url": self.http.url, "store": self.store.backend, "version": __version__},
+        )
+
+    def stop(self) -> None:
+        """Drain and stop; safe to call twice."""
+        if not self._started:
+            return
+        self._started = False
+        self._notifier.stopping()
+        timeout = self.config.server.shutdown_timeout
+        log.info("stopping", extra={"timeout": timeout})
+        self.http.stop(timeout=timeout)
+        for greenlet in self._background:
+            greenlet.kill()
+        if self._root.is_alive():
+            self._root.stop(timeout=timeout + 10)
+        self.system.stop(timeout=timeout)
+        self.store.close()
+        log.info("stopped")
+
+    def _give_up(self, exit: Exit) -> None:
+        log.critical("supervision gave up; exiting so the service manager restarts us", extra={"exit": exit.detail})
+        self.request_stop(1)
+
+    def request_stop(self, exit_code: int = 0) -> None:
+        self._exit_code = max(self._exit_code, exit_code)
+        self._stopped.set()
+
+    def serve(self, ready: Callable[["Runtime"], None] | None = None) -> int:
+        """Start, serve until SIGTERM/SIGINT (or ``request_stop``), stop; returns the exit code."""
+        self.start()
+        handlers = [
+            gevent.signal_handler(signal.SIGTERM, self.request_stop),
+            gevent.signal_handler(signal.SIGINT, self.request_stop),
+        ]
+        try:
+            if ready is not None:
+                ready(self)
+            self._stopped.wait()
+        finally:
+            for handler in handlers:
+                handler.cancel()
+            self.stop()
+        return self._exit_code
+
+    def _every(self, interval: float, fn: Callable[[float], Any]) -> None:
+        while True:
+            try:
+                fn(self.clock.time())
+            except Exception:
+                log.exception("periodic task failed; trying again")
+            gevent.sleep(interval)
+
+    # -- what the HTTP layer asks ---------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.time()
+
+    def wake(self, kind: str, key: str) -> None:
+        self.system.wake(kind, key)
+
+    def connector(self, name: str) -> ConnectorControl | None:
+        return self._connectors.get(name)
+
+    def add_connector(self, name: str, connector: ConnectorControl) -> None:
+        self._connectors[name] = connector
+
+    def readiness(self) -> dict[str, bool]:
+        return {"store": self.store.ping(), "actors": self._started}
+
+    def status(self) -> dict[str, Any]:
+        stats = self.store.mailbox_stats(now=self.clock.time())
+        return {
+            "version": __version__,
+            "store": self.store.backend,
+            "schema_version": self.store.schema_version(),
+            "mailboxes": {
+                kind: {"depth": s.depth, "oldest_age_seconds": round(s.oldest_age_seconds, 3)}
+                for kind, s in sorted(stats.items())
+            },
+            "actors_active": {kind: self.system.active(kind) for kind in self.system.kinds},
+            "quarantine": {f"{k}/{r}": n for (k, r), n in sorted(self.store.quarantine_counts().items())},
+            "connectors": {name: dict(c.stats()) for name, c in sorted(self._connectors.items())},
+        }

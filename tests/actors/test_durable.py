@@ -1,0 +1,156 @@
+import collections
+
+import gevent
+
+from peppasync.errors import TransientError, ValidationError
+
+from actors.durable import DurableActor
+
+from tests.actors.conftest import CountingHooks, small_policy
+
+handled: collections.Counter = collections.Counter()
+order_seen: dict[str, list[int]] = collections.defaultdict(list)
+
+
+class Recorder(DurableActor):
+    kind = "recorder"
+
+    def handle(self, message):
+        n = message.payload["n"]
+        if message.payload.get("poison"):
+            raise ValidationError(f"message {n} is malformed", field="n")
+        handled[(self.key, n)] += 1
+        order_seen[self.key].append(n)
+
+
+class Flaky(DurableActor):
+    """Fails transiently on the first two attempts of every message."""
+
+    kind = "flaky"
+
+    def handle(self, message):
+        if message.attempts < 3:
+            raise TransientError("the ERP is busy", retry_after=0.01)
+        self.state["done"] = self.state.get("done", 0) + 1
+        self.save_state()
+
+
+def setup_function():
+    handled.clear()
+    order_seen.clear()
+
+
+def test_poison_is_quarantined_and_every_good_message_is_handled_exactly_once(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks)
+    system.start()
+    sent = []
+    for n in range(10_000):
+        key = f"order-{n % 100}"
+        poison = n % 100 == 37 and n % 200 < 100  # 1% poison, spread over 50 of the actors
+        sent.append((key, n, poison))
+        system.tell("recorder", key, {"n": n, "poison": poison})
+
+    hooks.wait_finished(len(sent))
+    system.stop()  # returns once every actor committed what it finished
+
+    good = {(k, n) for k, n, p in sent if not p}
+    poison = [n for _, n, p in sent if p]
+    assert set(handled) == good
+    assert set(handled.values()) == {1}
+    quarantined = store.quarantine_list(limit=1000)
+    assert sorted(e.payload["n"] for e in quarantined) == sorted(poison)
+    assert {e.reason for e in quarantined} == {"validation"}
+    poisoned_key = "order-37"
+    assert order_seen[poisoned_key] == sorted(n for k, n, p in sent if k == poisoned_key and not p)
+
+
+def test_messages_for_one_key_are_handled_in_the_order_they_were_sent(make_system):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks, prefetch=4)
+    system.start()
+
+    for n in range(200):
+        system.tell("recorder", "one", {"n": n})
+    hooks.wait_finished(200)
+
+    assert order_seen["one"] == list(range(200))
+
+
+def test_a_transient_failure_is_retried_and_its_state_saved_once_it_succeeds(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Flaky, hooks=hooks)
+    system.start()
+
+    system.tell("flaky", "a", {})
+    system.tell("flaky", "a", {})
+    hooks.wait_finished(2)
+    system.stop()
+
+    assert hooks.outcomes["retry"] == 4
+    assert store.get_state("flaky", "a")[0] == {"done": 2}
+    assert store.quarantine_list() == []
+
+
+def test_a_message_failing_past_max_attempts_is_quarantined_and_the_next_flows(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Flaky, hooks=hooks, policy=small_policy(max_attempts=2))
+    system.start()
+
+    system.tell("flaky", "b", {"first": True})
+    hooks.wait_finished(1)
+    system.stop()
+
+    [entry] = store.quarantine_list()
+    assert entry.reason == "max_attempts"
+    assert entry.payload == {"first": True}
+    assert entry.error_class == "TransientError"
+    assert "the ERP is busy" in entry.traceback
+
+
+def test_an_idle_actor_is_passivated_and_reactivated_by_its_next_message(make_system):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks, idle_seconds=0.05)
+    system.start()
+    system.tell("recorder", "sleepy", {"n": 1})
+    hooks.wait_finished(1)
+
+    with gevent.Timeout(5):
+        while system.is_active("recorder", "sleepy"):
+            gevent.sleep(0.01)
+    system.tell("recorder", "sleepy", {"n": 2})
+    hooks.wait_finished(2)
+
+    assert order_seen["sleepy"] == [1, 2]
+    assert hooks.activations == 2
+
+
+def test_a_retried_quarantine_entry_is_handled_with_its_edited_payload(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks)
+    system.start()
+    system.tell("recorder", "fixme", {"n": 5, "poison": True})
+    hooks.wait_finished(1)
+    system.stop()
+    [entry] = store.quarantine_list()
+
+    store.quarantine_retry(entry.id, who="test", payload={"n": 5})
+    system.start()
+    hooks.wait_finished(2)
+    system.stop()
+
+    assert handled[("fixme", 5)] == 1
+    assert store.quarantine_list() == []
+    assert [a.action for a in store.audit_list()][:1] == ["quarantine.retry"]
+
+
+def test_messages_waiting_in_the_store_are_resumed_when_the_system_starts(make_system, store):
+    for n in range(50):
+        store.enqueue("recorder", f"k{n % 5}", {"n": n})
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks)
+
+    system.start()
+    hooks.wait_finished(50)
+
+    assert sum(handled.values()) == 50

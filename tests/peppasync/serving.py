@@ -1,0 +1,65 @@
+"""Helpers for tests that start a real ``peppasync serve`` process."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(directory: Path, port: int, **sections: dict[str, object]) -> Path:
+    base: dict[str, dict[str, object]] = {
+        "server": {"listen": f"127.0.0.1:{port}", "ops_token": "ops-secret", "shutdown_timeout": 5.0},
+        "store": {"url": f"sqlite:///{directory}/server.db"},
+        "shopify": {"webhook_secret": "hush"},
+        "wms": {"webhook_token": "wms-token"},
+    }
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in base.items():
+        lines.append(f"[{name}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {value!r}".replace("'", '"'))
+    path = directory / "peppasync.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_server(config: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "peppasync", "serve", "--config", str(config), *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> float:
+    """Poll /healthz until it answers 200; returns the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode() if proc.stderr else ""
+            raise AssertionError(f"server exited with {proc.returncode}: {err}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"/healthz did not answer within {timeout} s")

@@ -1,0 +1,80 @@
+"""`peppasync serve` as a real process: start, probes, graceful SIGTERM under load."""
+
+import json
+import signal
+import threading
+
+import requests
+
+from peppasync.http import shopify_hmac
+from peppasync.store import open_store
+
+from tests.peppasync.serving import free_port, start_server, wait_healthy, write_config
+
+
+def test_serve_answers_healthz_within_seconds_and_stops_cleanly_on_sigint(tmp_path):
+    port = free_port()
+    proc = start_server(write_config(tmp_path, port))
+    try:
+        took = wait_healthy(port, proc)
+        ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+
+    assert took < 15
+    assert ready.status_code == 200
+    assert code == 0
+
+
+def test_sigterm_on_a_busy_server_stops_in_time_and_loses_nothing_acknowledged(tmp_path):
+    port = free_port()
+    proc = start_server(write_config(tmp_path, port))
+    wait_healthy(port, proc)
+    acknowledged: list[int] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def send(worker: int) -> None:
+        session = requests.Session()
+        n = 0
+        while not stop.is_set():
+            order_id = worker * 1_000_000 + n
+            n += 1
+            body = json.dumps({"id": order_id}).encode()
+            headers = {
+                "X-Shopify-Topic": "orders/create",
+                "X-Shopify-Hmac-Sha256": shopify_hmac("hush", body),
+                "X-Shopify-Event-Id": f"evt-{order_id}",
+            }
+            try:
+                resp = session.post(f"http://127.0.0.1:{port}/webhooks/shopify", data=body, headers=headers, timeout=10)
+            except requests.RequestException:
+                return  # the server stopped accepting
+            if resp.status_code == 200:
+                with lock:
+                    acknowledged.append(order_id)
+
+    threads = [threading.Thread(target=send, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    while True:
+        with lock:
+            if len(acknowledged) >= 300:
+                break
+        threading.Event().wait(0.01)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=15)
+    stop.set()
+    for t in threads:
+        t.join(timeout=10)
+
+    assert code == 0
+    store = open_store(f"sqlite:///{tmp_path}/server.db")
+    try:
+        stored = {key for _, key in store.pending_keys(kind="order", now=float("inf"), limit=1_000_000)}
+    finally:
+        store.close()
+    missing = [o for o in acknowledged if str(o) not in stored]
+    assert missing == []
+    assert len(acknowledged) >= 300

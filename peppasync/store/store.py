@@ -30,6 +30,9 @@ _ENTRY_COLUMNS = (
 _QUARANTINE_STATES = ("open", "retried", "discarded")
 # Serialises concurrent `migrate()` runs on one PostgreSQL database.
 _MIGRATION_LOCK = 0x70657070617379
+# pending_keys walks at most this many ready messages before it groups the rest.
+_SCAN_CHUNK = 2000
+_SCAN_ROWS = 20000
 
 
 def _limit(name: str, value: object, *, allow_zero: bool = False) -> int:
@@ -203,16 +206,42 @@ class Store:
     def pending_keys(
         self, kind: str | None = None, *, now: float | None = None, limit: int = 10000
     ) -> list[tuple[str, str]]:
-        """Mailboxes with a message ready by ``now``, the one with the oldest message first."""
-        params: list[object] = [self._now(now)]
-        where = ""
-        if kind is not None:
-            where = " AND kind = ?"
-            params.append(_text("kind", kind))
-        params.append(_limit("limit", limit))
-        sql = ("SELECT kind, key FROM messages WHERE state <> 'quarantined' AND available_at <= ?"
-               f"{where} GROUP BY kind, key ORDER BY MIN(id) LIMIT ?")
-        return [(r[0], r[1]) for r in self._read(lambda s: s.all(sql, params))]
+        """Mailboxes with a message ready by ``now``, the one with the oldest message first.
+
+        Walks ready messages in id order until ``limit`` mailboxes are found, so
+        the usual case reads a few pages; if the first ``_SCAN_ROWS`` messages
+        belong to too few mailboxes, one grouped query finishes the job.
+        """
+        at = self._now(now)
+        wanted = _limit("limit", limit)
+        # SQLite's "+kind" keeps the planner on the primary key: through the
+        # kind index it would sort every message of that kind first.
+        only = "" if kind is None else " AND +kind = ?" if self.backend == "sqlite" else " AND kind = ?"
+        extra: tuple[object, ...] = () if kind is None else (_text("kind", kind),)
+        scan = ("SELECT id, kind, key FROM messages WHERE id > ? AND state <> 'quarantined'"
+                f" AND available_at <= ?{only} ORDER BY id LIMIT ?")
+        grouped = ("SELECT kind, key FROM messages WHERE id > ? AND state <> 'quarantined'"
+                   f" AND available_at <= ?{only.replace('+', '')} GROUP BY kind, key ORDER BY MIN(id)")
+
+        def query(s: Session) -> list[tuple[str, str]]:
+            found: dict[tuple[str, str], None] = {}
+            last, scanned = 0, 0
+            while scanned < _SCAN_ROWS:
+                rows = s.all(scan, (last, at, *extra, _SCAN_CHUNK))
+                for _, k, key in rows:
+                    found.setdefault((k, key))
+                    if len(found) == wanted:
+                        return list(found)
+                if len(rows) < _SCAN_CHUNK:
+                    return list(found)
+                last, scanned = int(rows[-1][0]), scanned + len(rows)
+            for k, key in s.execute(grouped, (last, at, *extra)):
+                found.setdefault((k, key))
+                if len(found) == wanted:
+                    break
+            return list(found)
+
+        return self._read(query)
 
     def next_available_at(self, kind: str, key: str) -> float | None:
         """When the earliest pending message of a mailbox becomes available, or None."""

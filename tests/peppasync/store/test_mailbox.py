@@ -166,3 +166,17 @@ def test_payloads_keep_unicode_nesting_and_numbers(store: Store) -> None:
     store.enqueue("orders", "1001", payload)
 
     assert store.pending("orders", "1001", limit=1)[0].payload == payload
+
+
+def test_pending_keys_finds_every_mailbox_behind_a_long_backlog(store: Store) -> None:
+    for chunk in range(5):
+        store.write([ops.Insert("orders", f"busy-{n % 3}", {"n": n}) for n in range(chunk * 5000, (chunk + 1) * 5000)])
+    store.enqueue("skus", "late", {})
+    store.enqueue("orders", "later", {})
+
+    every = store.pending_keys()
+    orders = store.pending_keys("orders")
+
+    assert every == [("orders", "busy-0"), ("orders", "busy-1"), ("orders", "busy-2"),
+                     ("skus", "late"), ("orders", "later")]
+    assert orders == [("orders", "busy-0"), ("orders", "busy-1"), ("orders", "busy-2"), ("orders", "later")]

@@ -1,0 +1,69 @@
+"""The catalogue: SKUs with prices and stock, known to all three simulators."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+__all__ = ["Catalog", "CatalogItem", "GIFT_CARD_SKU"]
+
+GIFT_CARD_SKU = "GIFT-CARD-50"
+
+_NOUNS = ["Tee", "Hoodie", "Cap", "Mug", "Sock Pack", "Tote", "Beanie", "Poster", "Sticker Set", "Jacket"]
+_COLOURS = ["Black", "White", "Navy", "Olive", "Rose", "Sand", "Grey", "Teal"]
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    """One sellable variant and its ids on each side."""
+
+    sku: str
+    title: str
+    price: Decimal
+    cost: Decimal
+    stock: int
+    variant_id: int
+    product_id: int
+    inventory_item_id: int
+    requires_shipping: bool = True
+    gift_card: bool = False
+
+
+class Catalog:
+    """A seeded list of SKUs; the same seed gives the same catalogue."""
+
+    def __init__(self, seed: int, size: int = 40, stock: int = 500) -> None:
+        if size < 1:
+            raise ValueError(f"a catalogue needs at least one SKU, got size={size}")
+        rng = random.Random(f"catalog:{seed}")
+        items = []
+        for n in range(1, size + 1):
+            price = Decimal(rng.randrange(500, 12000)) / 100
+            items.append(CatalogItem(
+                sku=f"PS-{n:04d}",
+                title=f"{rng.choice(_COLOURS)} {rng.choice(_NOUNS)}",
+                price=price,
+                cost=(price * Decimal("0.45")).quantize(Decimal("0.01")),
+                stock=stock,
+                variant_id=40_000_000_000 + n,
+                product_id=7_000_000_000 + n,
+                inventory_item_id=42_000_000_000 + n,
+            ))
+        items.append(CatalogItem(
+            sku=GIFT_CARD_SKU, title="Gift Card $50", price=Decimal("50.00"), cost=Decimal("0.00"),
+            stock=0, variant_id=40_000_009_999, product_id=7_000_009_999,
+            inventory_item_id=42_000_009_999, requires_shipping=False, gift_card=True,
+        ))
+        self.items: tuple[CatalogItem, ...] = tuple(items)
+        self._by_sku = {item.sku: item for item in items}
+
+    def get(self, sku: str | None) -> CatalogItem | None:
+        return self._by_sku.get(sku or "")
+
+    def __contains__(self, sku: object) -> bool:
+        return sku in self._by_sku
+
+    @property
+    def physical(self) -> tuple[CatalogItem, ...]:
+        return tuple(item for item in self.items if not item.gift_card)

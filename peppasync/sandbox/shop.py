@@ -1,0 +1,129 @@
+"""The simulated shop's data: orders, fulfillment orders, fulfillments and inventory levels."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+from peppasync.clock import Clock
+
+from .catalog import Catalog
+
+__all__ = ["LOCATION_ID", "ShopState", "gid", "iso", "parse_gid"]
+
+LOCATION_ID = 61_000_000_001
+
+
+def gid(kind: str, number: int) -> str:
+    return f"gid://shopify/{kind}/{number}"
+
+
+def parse_gid(value: str, kind: str) -> int | None:
+    """The number in `gid://shopify/{kind}/{n}`, or None if it is not one."""
+    prefix = f"gid://shopify/{kind}/"
+    if not isinstance(value, str) or not value.startswith(prefix) or not value[len(prefix):].isdigit():
+        return None
+    return int(value[len(prefix):])
+
+
+def iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ShopState:
+    """Everything the shop knows; all changes go through these methods, under one lock."""
+
+    def __init__(self, catalog: Catalog, clock: Clock) -> None:
+        self.catalog = catalog
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.orders: dict[int, dict[str, Any]] = {}
+        self.fulfillment_orders: dict[int, dict[str, Any]] = {}
+        self.fulfillments: dict[int, dict[str, Any]] = {}
+        self.levels: dict[int, dict[str, Any]] = {
+            item.inventory_item_id: {"available": item.stock, "on_hand": item.stock, "updated_at": clock.time()}
+            for item in catalog.items
+        }
+        self.idempotency: dict[str, tuple[str, Any]] = {}
+        self._next_id = 5_000_000_000
+
+    def new_id(self) -> int:
+        with self.lock:
+            self._next_id += 1
+            return self._next_id
+
+    def add_order(self, order: dict[str, Any]) -> None:
+        """Take a REST-shaped order as placed: stock is committed and shippable lines get a fulfillment order."""
+        with self.lock:
+            order = copy.deepcopy(order)
+            self.orders[order["id"]] = order
+            lines = []
+            for line in order.get("line_items", []):
+                item = self.catalog.get(line.get("sku"))
+                if item is not None and not item.gift_card and isinstance(line.get("quantity"), int):
+                    level = self.levels[item.inventory_item_id]
+                    level["available"] -= max(0, line["quantity"])
+                    level["updated_at"] = self.clock.time()
+                if line.get("requires_shipping") and isinstance(line.get("quantity"), int) and line["quantity"] > 0:
+                    lines.append({"id": self.new_id(), "line_item_id": line["id"], "sku": line.get("sku"),
+                                  "total": line["quantity"], "remaining": line["quantity"]})
+            if lines:
+                fo_id = self.new_id()
+                self.fulfillment_orders[fo_id] = {
+                    "id": fo_id, "order_id": order["id"], "status": "OPEN", "lines": lines,
+                    "created_at": self.clock.time(), "updated_at": self.clock.time(),
+                }
+
+    def touch(self, order_id: int, **changes: Any) -> dict[str, Any]:
+        """Change an order and bump its `updated_at`; returns the order as it now is."""
+        with self.lock:
+            order = self.orders[order_id]
+            order.update(changes)
+            order["updated_at"] = iso(self.clock.time())
+            return copy.deepcopy(order)
+
+    def cancel(self, order_id: int, reason: str = "customer") -> dict[str, Any]:
+        with self.lock:
+            for fo in self.fulfillment_orders.values():
+                if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS"):
+                    fo["status"] = "CANCELLED"
+            now = iso(self.clock.time())
+            return self.touch(order_id, cancelled_at=now, cancel_reason=reason, closed_at=now)
+
+    def fulfillment_status(self, order_id: int) -> str:
+        with self.lock:
+            fos = [fo for fo in self.fulfillment_orders.values() if fo["order_id"] == order_id]
+            if not fos:
+                return "FULFILLED" if self.orders[order_id].get("line_items") else "UNFULFILLED"
+            remaining = sum(line["remaining"] for fo in fos for line in fo["lines"])
+            total = sum(line["total"] for fo in fos for line in fo["lines"])
+            if remaining == 0:
+                return "FULFILLED"
+            return "UNFULFILLED" if remaining == total else "PARTIALLY_FULFILLED"
+
+    def available(self, sku: str) -> int:
+        """The shop's `available` quantity for a SKU at its one location."""
+        item = self.catalog.get(sku)
+        if item is None:
+            raise KeyError(f"unknown SKU {sku!r}")
+        with self.lock:
+            return int(self.levels[item.inventory_item_id]["available"])
+
+    def snapshot(self) -> dict[str, Any]:
+        """Final state as JSON-ready data: orders, fulfillments with tracking, stock."""
+        with self.lock:
+            by_item = {item.inventory_item_id: item.sku for item in self.catalog.items}
+            return {
+                "orders": {str(k): {"name": o.get("name"), "updated_at": o.get("updated_at"),
+                                    "cancelled_at": o.get("cancelled_at"),
+                                    "fulfillment_status": self.fulfillment_status(k)}
+                           for k, o in self.orders.items()},
+                "fulfillments": [
+                    {"id": f["id"], "order_id": f["order_id"], "tracking": f["tracking"],
+                     "created_at": iso(f["created_at"])}
+                    for f in self.fulfillments.values()
+                ],
+                "stock": {by_item[k]: v["available"] for k, v in self.levels.items()},
+            }

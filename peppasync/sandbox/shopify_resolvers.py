@@ -1,0 +1,211 @@
+"""Resolvers of the Shopify schema: read the shop's state, shape it as Admin GraphQL objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graphql import GraphQLError, GraphQLResolveInfo, get_directive_values, get_named_type
+
+from .paging import paginate, parse_search
+from .shop import LOCATION_ID, ShopState, gid, iso, parse_gid
+from .shopify_schema import connection_item_cost
+
+__all__ = ["ShopifyRoot"]
+
+
+def _money(amount: Any, currency: str) -> dict[str, Any]:
+    money = {"amount": str(amount if amount is not None else "0.00"), "currencyCode": currency}
+    return {"shopMoney": money, "presentmentMoney": money}
+
+
+def _address(a: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not a:
+        return None
+    return {"firstName": a.get("first_name"), "lastName": a.get("last_name"), "name": a.get("name"),
+            "company": a.get("company"), "address1": a.get("address1"), "address2": a.get("address2"),
+            "city": a.get("city"), "province": a.get("province"), "provinceCode": a.get("province_code"),
+            "zip": a.get("zip"), "country": a.get("country"), "countryCodeV2": a.get("country_code"),
+            "phone": a.get("phone")}
+
+
+class ShopifyRoot:
+    """The root value: one method per Query and Mutation field, called by graphql-core."""
+
+    def __init__(self, shop: ShopState, shop_domain: str) -> None:
+        self.shop = shop
+        self.domain = shop_domain
+        self.refund = 0  # cost of page slots asked for but not filled
+
+    def _page(self, info: GraphQLResolveInfo, items: list[Any], key: Any, node: Any,
+              args: dict[str, Any]) -> dict[str, Any]:
+        page = paginate(items, key, first=args.get("first"), after=args.get("after"),
+                        last=args.get("last"), before=args.get("before"), node=node)
+        connection = get_named_type(info.return_type)
+        per_item = connection_item_cost(info.field_nodes[0], connection, info.fragments,  # type: ignore[arg-type]
+                                        info.variable_values)
+        self.refund += page.pop("_unfilled") * per_item
+        return page
+
+    # Query fields ----------------------------------------------------------------------------
+    def shop(self, info: GraphQLResolveInfo) -> dict[str, Any]:
+        return {"id": gid("Shop", 1), "name": "Peppasync Sandbox", "myshopifyDomain": self.domain,
+                "currencyCode": "USD"}
+
+    def order(self, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:
+        number = parse_gid(id, "Order")
+        with self.shop.lock:
+            raw = self.shop.orders.get(number) if number is not None else None
+            return self._order(raw) if raw else None
+
+    def orders(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+        search = parse_search(args.get("query"))
+        sort = args.get("sortKey") or "ID"
+        field = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at", "PROCESSED_AT": "created_at"}.get(sort)
+        with self.shop.lock:
+            chosen = [o for o in self.shop.orders.values()
+                      if search.matches({"updated_at": o.get("updated_at"), "created_at": o.get("created_at"),
+                                         "name": o.get("name"), "id": o.get("id")})]
+            if field:
+                def key(o: dict[str, Any]) -> Any:
+                    return [o.get(field) or "", o["id"]]
+            else:
+                def key(o: dict[str, Any]) -> Any:
+                    return [o["id"]]
+            if args.get("reverse"):
+                raise GraphQLError("reverse: true is not supported by the sandbox; page forwards")
+            chosen.sort(key=key)
+            return self._page(info, chosen, key, self._order, args)
+
+    def productVariants(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
+        search = parse_search(args.get("query"))
+        items = [i for i in self.shop.catalog.items if search.matches({"sku": i.sku, "id": i.variant_id})]
+        return self._page(info, items, lambda i: [i.variant_id], self._variant, args)
+
+    def fulfillmentOrders(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
+        search = parse_search(args.get("query"))
+        with self.shop.lock:
+            fos = [fo for fo in self.shop.fulfillment_orders.values()
+                   if (args.get("includeClosed") or fo["status"] in ("OPEN", "IN_PROGRESS"))
+                   and search.matches({"order_id": fo["order_id"], "status": fo["status"], "id": fo["id"]})]
+            return self._page(info, fos, lambda fo: [fo["id"]], self._fulfillment_order, args)
+
+    def inventoryItem(self, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:  # noqa: N802
+        number = parse_gid(id, "InventoryItem")
+        item = next((i for i in self.shop.catalog.items if i.inventory_item_id == number), None)
+        return self._inventory_item(item) if item else None
+
+    def location(self, info: GraphQLResolveInfo, id: str | None = None) -> dict[str, Any] | None:
+        if id is not None and parse_gid(id, "Location") != LOCATION_ID:
+            return None
+        return {"id": gid("Location", LOCATION_ID), "name": "Sandbox Warehouse"}
+
+    # Mutation fields -------------------------------------------------------------------------
+    def fulfillmentCreate(self, info: GraphQLResolveInfo, fulfillment: dict[str, Any],  # noqa: N802
+                          message: str | None = None) -> dict[str, Any]:
+        from .shopify_mutations import create_fulfillment
+
+        return create_fulfillment(self, fulfillment)
+
+    def inventorySetQuantities(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        from .shopify_mutations import set_quantities
+
+        directive = info.schema.get_directive("idempotent")
+        assert directive is not None
+        key = (get_directive_values(directive, info.field_nodes[0], info.variable_values) or {}).get("key")
+        if key is None:
+            return set_quantities(self, input)
+        fingerprint = json.dumps(input, sort_keys=True, default=str)
+        with self.shop.lock:
+            previous = self.shop.idempotency.get(key)
+            if previous is not None:
+                if previous[0] != fingerprint:
+                    return {"inventoryAdjustmentGroup": None, "userErrors": [{
+                        "field": ["input"], "code": "IDEMPOTENCY_KEY_PARAMETER_MISMATCH",
+                        "message": f"idempotency key {key!r} was used before with different parameters"}]}
+                info.context["replayed"] = True
+                return previous[1]  # type: ignore[no-any-return]
+            result = set_quantities(self, input)
+            self.shop.idempotency[key] = (fingerprint, result)
+            return result
+
+    # Shaping ---------------------------------------------------------------------------------
+    def _order(self, o: dict[str, Any]) -> dict[str, Any]:
+        currency = o.get("currency") or "USD"
+        customer = o.get("customer") or None
+        lines = o.get("line_items") or []
+        order_id = o["id"]
+        return {
+            "id": gid("Order", order_id), "legacyResourceId": order_id, "name": o.get("name"),
+            "email": o.get("email"), "test": bool(o.get("test")), "createdAt": o.get("created_at"),
+            "updatedAt": o.get("updated_at"), "cancelledAt": o.get("cancelled_at"),
+            "cancelReason": (o.get("cancel_reason") or "").upper() or None, "currencyCode": currency,
+            "displayFinancialStatus": (o.get("financial_status") or "paid").upper(),
+            "displayFulfillmentStatus": self.shop.fulfillment_status(order_id),
+            "totalPriceSet": _money(o.get("total_price"), currency),
+            "subtotalPriceSet": _money(o.get("subtotal_price"), currency),
+            "totalTaxSet": _money(o.get("total_tax"), currency),
+            "totalDiscountsSet": _money(o.get("total_discounts"), currency),
+            "customer": customer and {
+                "id": gid("Customer", customer["id"]), "email": customer.get("email"),
+                "firstName": customer.get("first_name"), "lastName": customer.get("last_name"),
+                "displayName": f"{customer.get('first_name') or ''} {customer.get('last_name') or ''}".strip()},
+            "shippingAddress": _address(o.get("shipping_address")),
+            "requiresShipping": any(line.get("requires_shipping") for line in lines),
+            "lineItems": lambda info, **a: self._page(
+                info, lines, lambda x: [x["id"]], lambda x: self._line(x, currency), a),
+            "fulfillmentOrders": lambda info, **a: self._page(
+                info, [fo for fo in self.shop.fulfillment_orders.values() if fo["order_id"] == order_id],
+                lambda fo: [fo["id"]], self._fulfillment_order, a),
+            "fulfillments": lambda info, **a: [self._fulfillment(f) for f in self.shop.fulfillments.values()
+                                               if f["order_id"] == order_id][: a.get("first") or None],
+        }
+
+    def _line(self, line: dict[str, Any], currency: str) -> dict[str, Any]:
+        item = self.shop.catalog.get(line.get("sku"))
+        return {"id": gid("LineItem", line["id"]), "sku": line.get("sku"), "name": line.get("title"),
+                "title": line.get("title"), "quantity": line.get("quantity"),
+                "requiresShipping": bool(line.get("requires_shipping")), "isGiftCard": bool(line.get("gift_card")),
+                "originalUnitPriceSet": _money(line.get("price"), currency),
+                "variant": self._variant(item) if item else None}
+
+    def _variant(self, item: Any) -> dict[str, Any]:
+        return {"id": gid("ProductVariant", item.variant_id), "legacyResourceId": item.variant_id,
+                "sku": item.sku, "title": item.title, "displayName": item.title, "price": str(item.price),
+                "inventoryQuantity": self.shop.levels[item.inventory_item_id]["available"],
+                "inventoryItem": self._inventory_item(item)}
+
+    def _inventory_item(self, item: Any) -> dict[str, Any]:
+        level = self.shop.levels[item.inventory_item_id]
+
+        def inventory_level(info: GraphQLResolveInfo, locationId: str) -> dict[str, Any] | None:  # noqa: N803
+            if parse_gid(locationId, "Location") != LOCATION_ID:
+                return None
+            return {"id": f"gid://shopify/InventoryLevel/{item.inventory_item_id}?inventory_item_id="
+                          f"{item.inventory_item_id}",
+                    "location": self.location(info),
+                    "quantities": lambda info, names: [
+                        {"name": n, "quantity": level.get(n, 0), "updatedAt": None} for n in names]}
+
+        return {"id": gid("InventoryItem", item.inventory_item_id), "legacyResourceId": item.inventory_item_id,
+                "sku": item.sku, "tracked": not item.gift_card, "inventoryLevel": inventory_level}
+
+    def _fulfillment_order(self, fo: dict[str, Any]) -> dict[str, Any]:
+        order = self.shop.orders[fo["order_id"]]
+        currency = order.get("currency") or "USD"
+        by_id = {line["id"]: line for line in order.get("line_items", [])}
+        return {
+            "id": gid("FulfillmentOrder", fo["id"]), "status": fo["status"],
+            "orderId": gid("Order", fo["order_id"]), "orderName": order.get("name"),
+            "createdAt": iso(fo["created_at"]), "updatedAt": iso(fo["updated_at"]),
+            "assignedLocation": {"name": "Sandbox Warehouse", "location": self.location(None)},  # type: ignore[arg-type]
+            "lineItems": lambda info, **a: self._page(info, fo["lines"], lambda x: [x["id"]], lambda x: {
+                "id": gid("FulfillmentOrderLineItem", x["id"]), "sku": x["sku"], "totalQuantity": x["total"],
+                "remainingQuantity": x["remaining"], "lineItem": self._line(by_id[x["line_item_id"]], currency),
+            }, a),
+        }
+
+    def _fulfillment(self, f: dict[str, Any]) -> dict[str, Any]:
+        return {"id": gid("Fulfillment", f["id"]), "name": f["name"], "status": f["status"],
+                "createdAt": iso(f["created_at"]),
+                "trackingInfo": lambda info, **a: f["tracking"][: a.get("first") or None]}

@@ -55,6 +55,10 @@ class Ledger:
             self._cond.notify_all()
             return now
 
+    def clock_time(self) -> float:
+        """Now, by the ledger's clock: the start of a request that `begin` did not count."""
+        return self._clock.time()
+
     def end(self, started: float, method: str, path: str, status: int, outcome: str,
             key: str = "", detail: str = "", in_flight: bool = True) -> LedgerEntry:
         """Record a finished request (and take it out of flight if `begin` counted it)."""

@@ -1,0 +1,156 @@
+"""The NetSuite simulator: SuiteTalk REST records with TBA auth, a concurrency cap, latency and faults."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from typing import Any
+
+import gevent
+import gevent.event
+
+from peppasync.clock import Clock
+
+from .catalog import Catalog
+from .erp import ErpError, ErpState
+from .ledger import Ledger
+from .profile import SandboxProfile, chance, lognormal
+from .server import Request, Response, json_response
+from .signature import OAuthCredentials, OAuthVerifier
+
+__all__ = ["NetSuiteSimulator"]
+
+_ROOT = "/services/rest/record/v1/"
+_RECORD = re.compile(r"^(?P<kind>salesOrder|customer|inventoryItem)(?:/eid:(?P<eid>[A-Za-z0-9_\-]+))?$")
+_TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+           429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+def error_body(status: int, code: str, detail: str, path: str | None = None) -> dict[str, Any]:
+    """NetSuite's RFC-7807-like error body."""
+    item: dict[str, Any] = {"detail": detail, "o:errorCode": code}
+    if path:
+        item["o:errorPath"] = path
+    return {"type": f"https://www.rfc-editor.org/rfc/rfc9110.html#status.{status}",
+            "title": _TITLES.get(status, "Error"), "status": status, "o:errorDetails": [item]}
+
+
+class NetSuiteSimulator:
+    """Sales orders, customers and item costs behind an account-wide concurrency limit.
+
+    Latency is log-normal around the profile's median and grows with the requests in flight;
+    5xx faults are decided from the seed and the request's identity (method, path, attempt).
+    `pause()` holds admitted requests until `resume()`, like an ERP that stopped answering.
+    """
+
+    def __init__(self, catalog: Catalog, clock: Clock, *, credentials: OAuthCredentials,
+                 profile: SandboxProfile, seed: int, time_scale: float) -> None:
+        self.credentials = credentials
+        self.erp = ErpState(catalog, clock)
+        self.ledger = Ledger("netsuite", clock)
+        self.concurrency_limit = profile.erp_concurrency_limit
+        self._verifier = OAuthVerifier(credentials)
+        self._profile = profile
+        self._seed = seed
+        self._scale = time_scale
+        self._active = 0
+        self._lock = threading.Lock()
+        self._attempts: Counter[str] = Counter()
+        self._open = gevent.event.Event()
+        self._open.set()
+
+    def pause(self) -> None:
+        """Hold every admitted request before it is answered (they still count against the limit)."""
+        self._open.clear()
+
+    def resume(self) -> None:
+        self._open.set()
+
+    def handle(self, request: Request) -> Response:
+        """Serve one HTTP request (the WSGI server calls this)."""
+        if request.path == "/_sandbox/ledger" and request.method == "GET":
+            return json_response(200, {"ledger": self.ledger.snapshot(), "state": self.erp.snapshot()})
+        key = request.path.rsplit("eid:", 1)[-1] if "eid:" in request.path else ""
+        problem = self._verifier.verify(request.method, request.url, request.headers.get("authorization", ""),
+                                        request.body, request.headers.get("content-type", ""))
+        if problem is not None:
+            started = self.ledger.clock_time()
+            self.ledger.end(started, request.method, request.path, 401, "unauthorized", key, problem,
+                            in_flight=False)
+            return json_response(401, error_body(401, "INVALID_LOGIN", f"Invalid login attempt: {problem}."))
+        with self._lock:
+            admitted = self._active < self.concurrency_limit
+            if admitted:
+                self._active += 1
+                load = self._active
+        if not admitted:
+            started = self.ledger.clock_time()
+            self.ledger.end(started, request.method, request.path, 429, "throttled", key,
+                            f"over the concurrency limit of {self.concurrency_limit}", in_flight=False)
+            detail = ("The request could not be processed because the account's concurrency limit "
+                      f"of {self.concurrency_limit} requests was exceeded.")
+            return json_response(429, error_body(429, "CONCURRENCY_LIMIT_EXCEEDED", detail))
+        started = self.ledger.begin()
+        try:
+            response, outcome, detail = self._serve(request, load)
+        finally:
+            with self._lock:
+                self._active -= 1
+        self.ledger.end(started, request.method, request.path, response.status, outcome, key, detail)
+        return response
+
+    def _serve(self, request: Request, load: int) -> tuple[Response, str, str]:
+        identity = f"{request.method} {request.path}"
+        with self._lock:
+            attempt = self._attempts[identity]
+            self._attempts[identity] += 1
+        p = self._profile
+        latency = lognormal(self._seed, p.erp_latency_median, p.erp_latency_sigma, identity, attempt)
+        latency *= 1.0 + p.erp_load_factor * (load - 1) / max(1, self.concurrency_limit)
+        gevent.sleep(latency / self._scale)
+        self._open.wait()
+        if chance(self._seed, "5xx", identity, attempt) < p.erp_error_rate:
+            status = 503 if chance(self._seed, "5xx-kind", identity, attempt) < 0.5 else 500
+            body = error_body(status, "UNEXPECTED_ERROR", "An unexpected error occurred. Error ID: "
+                              f"sandbox-{abs(hash((identity, attempt))) % 10**8}")
+            return json_response(status, body), "error", "injected fault"
+        try:
+            return self._route(request)
+        except ErpError as exc:
+            outcome = "duplicate" if exc.code == "DUP_RCRD" else "invalid"
+            return json_response(exc.status, error_body(exc.status, exc.code, exc.detail, exc.path)), outcome, exc.code
+
+    def _route(self, request: Request) -> tuple[Response, str, str]:
+        if not request.path.startswith(_ROOT):
+            raise ErpError(404, "NONEXISTENT_ID", f"No resource at {request.path}.")
+        match = _RECORD.match(request.path[len(_ROOT):])
+        if match is None:
+            raise ErpError(404, "NONEXISTENT_ID", f"Unknown record path {request.path[len(_ROOT):]!r}; external "
+                           "ids may use letters, digits, '_' and '-'.")
+        kind, eid, method = match["kind"], match["eid"], request.method
+        if method == "GET" and eid:
+            return json_response(200, self.erp.get(kind, eid)), "ok", ""
+        if kind == "inventoryItem":
+            raise ErpError(405, "INVALID_REQUEST", f"{method} is not supported on inventoryItem by the sandbox.")
+        try:
+            body = json.loads(request.body or b"null")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ErpError(400, "INVALID_CONTENT", f"The request body is not valid JSON: {exc}.") from None
+        host = request.url.split(_ROOT, 1)[0]
+        if method == "PUT" and eid:
+            internal, created = self.erp.upsert(kind, eid, body)
+            outcome = "created" if created else "updated"
+        elif method == "PATCH" and eid:
+            internal, outcome = self.erp.patch(kind, eid, body), "updated"
+        elif method == "POST" and not eid:
+            internal, outcome = self.erp.create(kind, body), "created"
+        else:
+            raise ErpError(405, "INVALID_REQUEST", f"{method} {request.path[len(_ROOT):]} is not supported.")
+        return Response(204, b"", [("Location", f"{host}{_ROOT}{kind}/{internal}")]), outcome, ""
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._active

@@ -1,0 +1,207 @@
+"""The sandbox: Shopify, NetSuite and WMS simulators served together on loopback."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import gevent
+
+from peppasync.clock import Clock, SystemClock
+
+from .bucket import CostBucket
+from .catalog import Catalog
+from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder
+from .netsuite import NetSuiteSimulator
+from .profile import SandboxProfile, resolve_profile
+from .server import SimulatorServer
+from .shop import LOCATION_ID, gid
+from .shopify import ShopifySimulator
+from .signature import OAuthCredentials
+from .warehouse import WarehouseState
+from .webhooks import WebhookSender
+from .window import RequestWindow
+from .wms import WmsSimulator
+
+__all__ = ["Sandbox"]
+
+
+class Sandbox:
+    """Three simulators sharing one catalogue, a seed, a profile and a time scale.
+
+    `start()` serves them on OS-assigned ports (or `ports`); `config_sections()` gives the
+    engine what it needs to talk to them; `place_orders()` drives traffic; `stop()` ends it.
+    """
+
+    def __init__(self, profile: str | SandboxProfile = "calm", *, seed: int = 1, time_scale: float = 1.0,
+                 host: str = "127.0.0.1", webhook_url: str | None = None, wms_webhook_url: str | None = None,
+                 clock: Clock | None = None, ports: tuple[int, int, int] = (0, 0, 0),
+                 api_version: str = "2025-07", catalog_size: int = 40) -> None:
+        if not time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale!r}")
+        if len(ports) != 3 or any(not 0 <= p <= 65535 for p in ports):
+            raise ValueError(f"ports must be three numbers within 0..65535 (0 = any), got {ports!r}")
+        self.profile = resolve_profile(profile)
+        self.seed = seed
+        self.time_scale = time_scale
+        self.host = host
+        self.api_version = api_version
+        self.clock: Clock = clock or SystemClock()
+        self.catalog = Catalog(seed, size=catalog_size)
+        p, scale = self.profile, time_scale
+        self.webhook_secret = f"shpss_sandbox{seed:08d}"
+        self.shopify = ShopifySimulator(
+            self.catalog, self.clock, access_token=f"shpat_sandbox{seed:08d}",
+            bucket=CostBucket(p.bucket_size, p.bucket_restore_rate * scale, self.clock))
+        self.webhooks = WebhookSender(
+            secret=self.webhook_secret, shop_domain=self.shopify.shop_domain, api_version=api_version,
+            profile=p, seed=seed, time_scale=scale, clock=self.clock, url=webhook_url)
+        self.netsuite = NetSuiteSimulator(
+            self.catalog, self.clock, profile=p, seed=seed, time_scale=scale,
+            credentials=OAuthCredentials(f"{1234567 + seed}_SB1", f"ck-sandbox-{seed}", f"cs-sandbox-{seed}",
+                                         f"tk-sandbox-{seed}", f"ts-sandbox-{seed}"))
+        warehouse = WarehouseState(self.catalog, self.clock, seed=seed, shipment_delay=p.shipment_delay / scale,
+                                   consumption_rate=p.channel_consumption_rate * scale)
+        self.wms = WmsSimulator(self.catalog, self.clock, api_key=f"wms-key-{seed}", api_secret=f"wms-secret-{seed}",
+                                 window=RequestWindow(p.wms_window_limit, p.wms_window_seconds / scale, self.clock),
+                                 warehouse=warehouse, webhook_url=wms_webhook_url, webhook_token=f"wms-token-{seed}")
+        self._ports = ports
+        self._servers: list[SimulatorServer] = []
+        self._generator = OrderGenerator(self.catalog, seed)
+        self._pace = random.Random(f"{seed}:pace")
+        self.placed: list[PlacedOrder] = []
+
+    # Lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Serve the three simulators; their URLs are then in shopify_url, netsuite_url, wms_url."""
+        if self._servers:
+            raise RuntimeError("the sandbox is already started")
+        handlers = (self.shopify.handle, self.netsuite.handle, self.wms.handle)
+        for handler, port in zip(handlers, self._ports):
+            server = SimulatorServer(handler, self.host, port)
+            server.start()
+            self._servers.append(server)
+        self.wms.start(self.wms_url)
+
+    def stop(self) -> None:
+        """Stop serving and abandon webhook deliveries still pending."""
+        self.webhooks.stop()
+        self.wms.stop()
+        self.netsuite.resume()
+        for server in self._servers:
+            server.stop()
+        self._servers.clear()
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _url(self, n: int) -> str:
+        if not self._servers:
+            raise RuntimeError("start() the sandbox first: its URLs exist once it serves")
+        return self._servers[n].url
+
+    @property
+    def shopify_url(self) -> str:
+        return self._url(0)
+
+    @property
+    def netsuite_url(self) -> str:
+        return self._url(1)
+
+    @property
+    def wms_url(self) -> str:
+        return self._url(2)
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.shopify_url}/admin/api/{self.api_version}/graphql.json"
+
+    def config_sections(self) -> dict[str, dict[str, Any]]:
+        """The [shopify], [netsuite] and [wms] tables for `peppasync.config.parse_config`."""
+        ns = self.netsuite.credentials
+        return {
+            "shopify": {"shop_url": self.shopify_url, "api_version": self.api_version,
+                        "access_token": self.shopify.access_token, "webhook_secret": self.webhook_secret,
+                        "location_id": gid("Location", LOCATION_ID)},
+            "netsuite": {"base_url": self.netsuite_url, "account_id": ns.account_id,
+                         "consumer_key": ns.consumer_key, "consumer_secret": ns.consumer_secret,
+                         "token_id": ns.token_id, "token_secret": ns.token_secret,
+                         "max_concurrency": self.netsuite.concurrency_limit},
+            "wms": {"base_url": self.wms_url, "api_key": self.wms.api_key, "api_secret": self.wms.api_secret,
+                    "webhook_token": self.wms.webhook_token},
+        }
+
+    # Traffic ---------------------------------------------------------------------------------
+    def place_orders(self, n: int, malformed_ratio: float = 0.01, lines_mean: float = 3.0, *,
+                     messy_ratio: float = 0.0, malformed_kinds: tuple[str, ...] = MALFORMED_KINDS,
+                     messy_kinds: tuple[str, ...] = MESSY_KINDS, paced: bool = False) -> list[PlacedOrder]:
+        """Create n orders in the Shopify simulator and send their orders/create webhooks.
+
+        Order k of a sandbox depends only on the seed and k. With `paced`, orders arrive at the
+        profile's rate and burst shape (divided by the time scale); otherwise all at once.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        for name, ratio in (("malformed_ratio", malformed_ratio), ("messy_ratio", messy_ratio)):
+            if not 0.0 <= ratio <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {ratio!r}")
+        for kind in (*malformed_kinds, *messy_kinds):
+            if kind not in MALFORMED_KINDS + MESSY_KINDS:
+                raise ValueError(f"unknown order kind {kind!r}; malformed kinds: {', '.join(MALFORMED_KINDS)}; "
+                                 f"messy kinds: {', '.join(MESSY_KINDS)}")
+        placed = []
+        burst = max(1, round(self.profile.burst_factor))
+        for i in range(n):
+            if paced and i and i % burst == 0:
+                gevent.sleep(self._pace.expovariate(self.profile.order_rate / burst) / self.time_scale)
+            order = self._generator.next(self.clock.time(), malformed_ratio=malformed_ratio, messy_ratio=messy_ratio,
+                                         lines_mean=lines_mean, kinds=malformed_kinds, messy_kinds=messy_kinds)
+            self.shopify.shop.add_order(order.payload)
+            self.webhooks.send("orders/create", order.payload, key=str(order.id))
+            placed.append(order)
+        self.placed.extend(placed)
+        return placed
+
+    def update_order(self, order_id: int, **changes: Any) -> dict[str, Any]:
+        """Change an order in Shopify and send orders/updated."""
+        order = self.shopify.shop.touch(order_id, **changes)
+        self.webhooks.send("orders/updated", order)
+        return order
+
+    def cancel_order(self, order_id: int, reason: str = "customer") -> dict[str, Any]:
+        """Cancel an order in Shopify and send orders/cancelled (then orders/updated, as Shopify does)."""
+        order = self.shopify.shop.cancel(order_id, reason)
+        self.webhooks.send("orders/cancelled", order)
+        self.webhooks.send("orders/updated", order)
+        return order
+
+    def refund_order(self, order_id: int, note: str = "sandbox refund") -> dict[str, Any]:
+        """Refund every line of an order and send refunds/create."""
+        order = self.shopify.shop.touch(order_id, financial_status="refunded")
+        refund = {
+            "id": self.shopify.shop.new_id(), "order_id": order_id, "created_at": order["updated_at"],
+            "note": note, "restock": True,
+            "refund_line_items": [{"id": self.shopify.shop.new_id(), "line_item_id": line["id"],
+                                   "quantity": line["quantity"], "restock_type": "return", "line_item": line}
+                                  for line in order.get("line_items", [])],
+            "transactions": [{"id": self.shopify.shop.new_id(), "order_id": order_id, "kind": "refund",
+                              "amount": order.get("total_price"), "currency": order.get("currency"),
+                              "gateway": "bogus", "status": "success"}],
+            "order_adjustments": [],
+        }
+        self.webhooks.send("refunds/create", refund)
+        return refund
+
+    def ledger(self) -> dict[str, Any]:
+        """Every simulator's ledger and final state, as JSON-ready data."""
+        return {
+            "shopify": {"ledger": self.shopify.ledger.snapshot(), "webhooks": self.webhooks.ledger.snapshot(),
+                        "state": self.shopify.shop.snapshot()},
+            "netsuite": {"ledger": self.netsuite.ledger.snapshot(), "state": self.netsuite.erp.snapshot()},
+            "wms": {"ledger": self.wms.ledger.snapshot(), "webhooks": self.wms.webhook_ledger.snapshot(),
+                    "state": self.wms.warehouse.snapshot()},
+        }

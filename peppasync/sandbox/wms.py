@@ -1,0 +1,176 @@
+"""The WMS simulator (ShipStation V1 style): Basic auth, a request window, SHIP_NOTIFY webhooks."""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import math
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import gevent
+import requests
+
+from peppasync.clock import Clock
+
+from .catalog import Catalog
+from .ledger import Ledger
+from .server import Request, Response, json_response
+from .shop import iso
+from .warehouse import WarehouseError, WarehouseState
+from .window import RequestWindow
+
+__all__ = ["WmsSimulator"]
+
+_PAGE_SIZE = 100
+_NOTIFY_ATTEMPTS = 3
+
+
+def _since(query: dict[str, str], name: str) -> float | None:
+    text = query.get(name)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise WarehouseError(400, f"{name} {text!r} is not an ISO-8601 date, e.g. 2024-01-01T00:00:00Z") from None
+    if moment.tzinfo is None:
+        raise WarehouseError(400, f"{name} {text!r} needs a UTC offset, e.g. 2024-01-01T00:00:00Z")
+    return moment.timestamp()
+
+
+def _page(rows: list[Any], query: dict[str, str], field: str) -> dict[str, Any]:
+    try:
+        page = int(query.get("page", "1"))
+        size = int(query.get("pageSize", str(_PAGE_SIZE)))
+    except ValueError:
+        raise WarehouseError(400, "page and pageSize must be integers") from None
+    if page < 1 or not 1 <= size <= 500:
+        raise WarehouseError(400, "page must be >= 1 and pageSize within 1..500")
+    return {field: rows[(page - 1) * size: page * size], "total": len(rows), "page": page,
+            "pages": max(1, math.ceil(len(rows) / size))}
+
+
+class WmsSimulator:
+    """Orders in, shipments out some time later, stock that other channels also take."""
+
+    def __init__(self, catalog: Catalog, clock: Clock, *, api_key: str, api_secret: str, window: RequestWindow,
+                 warehouse: WarehouseState, webhook_url: str | None = None, webhook_token: str = "",
+                 tick_seconds: float = 0.05) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.window = window
+        self.warehouse = warehouse
+        self.webhook_url = webhook_url
+        self.webhook_token = webhook_token
+        self.ledger = Ledger("wms", clock)
+        self.webhook_ledger = Ledger("wms-webhooks", clock)
+        self.base_url = ""  # set once the server has a port: resource_url must point back here
+        self._tick_seconds = tick_seconds
+        self._batch = 0
+        self._batches: dict[int, list[int]] = {}
+        self._ticker: gevent.Greenlet | None = None
+        self._http = requests.Session()
+        self._expected = "Basic " + base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+
+    def start(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._ticker = gevent.spawn(self._run)
+
+    def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.kill(block=True, timeout=2)
+        self._http.close()
+
+    def _run(self) -> None:
+        while True:
+            self.tick()
+            gevent.sleep(self._tick_seconds)
+
+    def tick(self) -> None:
+        """Ship what is due and announce it with one SHIP_NOTIFY per batch."""
+        shipped = self.warehouse.tick()
+        if not shipped:
+            return
+        self._batch += 1
+        self._batches[self._batch] = [s["shipmentId"] for s in shipped]
+        if self.webhook_url:
+            resource = f"{self.base_url}/shipments?{urlencode({'batchId': self._batch})}"
+            gevent.spawn(self._notify, {"resource_url": resource, "resource_type": "SHIP_NOTIFY"})
+
+    def _target(self) -> str:
+        assert self.webhook_url is not None
+        if "token=" in (urlsplit(self.webhook_url).query or ""):
+            return self.webhook_url
+        joiner = "&" if "?" in self.webhook_url else "?"
+        return f"{self.webhook_url}{joiner}{urlencode({'token': self.webhook_token})}"
+
+    def _notify(self, body: dict[str, str]) -> None:
+        for attempt in range(_NOTIFY_ATTEMPTS):
+            started = self.webhook_ledger.begin()
+            status, outcome = 0, "refused"
+            try:
+                status = self._http.post(self._target(), json=body, timeout=(1.0, 10.0)).status_code
+                outcome = "delivered" if 200 <= status < 300 else "rejected"
+            except requests.RequestException:
+                pass
+            self.webhook_ledger.end(started, "POST", "SHIP_NOTIFY", status, outcome, body["resource_url"])
+            if outcome == "delivered":
+                return
+            gevent.sleep(0.5 * 2**attempt)
+
+    def handle(self, request: Request) -> Response:
+        """Serve one HTTP request (the WSGI server calls this)."""
+        if request.path == "/_sandbox/ledger" and request.method == "GET":
+            return json_response(200, {"ledger": self.ledger.snapshot(), "webhooks": self.webhook_ledger.snapshot(),
+                                       "state": self.warehouse.snapshot()})
+        if not hmac.compare_digest(request.headers.get("authorization", "").encode(), self._expected.encode()):
+            started = self.ledger.clock_time()
+            self.ledger.end(started, request.method, request.path, 401, "unauthorized", in_flight=False)
+            return json_response(401, {"Message": "Authorization has been denied for this request."})
+        decision = self.window.admit()
+        if not decision.allowed:
+            started = self.ledger.clock_time()
+            self.ledger.end(started, request.method, request.path, 429, "throttled", in_flight=False)
+            return json_response(429, {"statusCode": 429, "message": "ThrottlerException: Too Many Requests"},
+                                 decision.headers())
+        started = self.ledger.begin()
+        self.tick()
+        key = ""
+        try:
+            status, payload, key = self._route(request)
+            outcome = "ok"
+        except WarehouseError as exc:
+            status, payload, outcome = exc.status, {"Message": exc.message}, "invalid"
+        self.ledger.end(started, request.method, request.path, status, outcome, key)
+        return json_response(status, payload, decision.headers())
+
+    def _route(self, request: Request) -> tuple[int, Any, str]:
+        query, state = request.query, self.warehouse
+        if request.method == "POST" and request.path == "/orders/createorder":
+            try:
+                body = request.json()
+            except ValueError as exc:
+                raise WarehouseError(400, str(exc)) from None
+            order = state.upsert_order(body)
+            return 200, order, str(order["orderKey"])
+        if request.method == "GET" and request.path == "/shipments":
+            since = _since(query, "modifyDateStart")
+            with state.lock:
+                rows = list(state.shipments)
+            if "batchId" in query:
+                wanted = set(self._batches.get(int(query["batchId"]) if query["batchId"].isdigit() else -1, []))
+                rows = [s for s in rows if s["shipmentId"] in wanted]
+            if since is not None:
+                rows = [s for s in rows if s["_at"] >= since]
+            rows = [{k: v for k, v in s.items() if not k.startswith("_")} for s in rows]
+            return 200, _page(rows, query, "shipments"), ""
+        if request.method == "GET" and request.path == "/inventory":
+            since = _since(query, "modifiedSince")
+            with state.lock:
+                rows = [{"sku": sku, "onHand": v["onHand"], "allocated": v["allocated"],
+                         "available": v["onHand"] - v["allocated"], "modifyDate": iso(v["modified"])}
+                        for sku, v in sorted(state.stock.items()) if since is None or v["modified"] >= since]
+            return 200, _page(rows, query, "inventory"), ""
+        raise WarehouseError(404, f"No such resource: {request.method} {request.path}")

@@ -1,0 +1,87 @@
+"""`peppasync sandbox`: serve the simulators until SIGINT or SIGTERM, printing URLs and credentials."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+import gevent
+import gevent.event
+
+from .profile import PROFILES
+from .sandbox import Sandbox
+
+__all__ = ["add_arguments", "command", "parse_ports"]
+
+
+def parse_ports(text: str) -> tuple[int, int, int]:
+    """`A,B,C` -> the Shopify, NetSuite and WMS ports (0 = any free port)."""
+    parts = text.split(",")
+    try:
+        ports = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--ports wants three numbers like 8471,8472,8473, got {text!r}") from None
+    if len(ports) != 3 or any(not 0 <= p <= 65535 for p in ports):
+        raise argparse.ArgumentTypeError(f"--ports wants three ports within 0..65535 (Shopify,NetSuite,WMS), "
+                                         f"got {text!r}")
+    return ports  # type: ignore[return-value]
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--time-scale wants a positive number, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `peppasync sandbox`."""
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="calm", help="load and fault profile")
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same orders and faults (default 1)")
+    parser.add_argument("--time-scale", type=_scale, default=1.0, help="divide delays and windows by this")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--ports", type=parse_ports, default=(0, 0, 0),
+                        help="Shopify,NetSuite,WMS ports (default: any free ones)")
+    parser.add_argument("--webhook-url", default=None, help="where to deliver Shopify webhooks")
+    parser.add_argument("--wms-webhook-url", default=None, help="where to deliver SHIP_NOTIFY webhooks")
+    parser.add_argument("--json", action="store_true", help="print the configuration as JSON")
+
+
+def command(args: argparse.Namespace) -> int:
+    """Serve until SIGINT or SIGTERM; 0 on a clean stop, 2 when the sandbox cannot start."""
+    try:
+        sandbox = Sandbox(args.profile, seed=args.seed, time_scale=args.time_scale, host=args.host,
+                          ports=tuple(args.ports), webhook_url=getattr(args, "webhook_url", None),
+                          wms_webhook_url=getattr(args, "wms_webhook_url", None))
+        sandbox.start()
+    except (ValueError, OSError) as exc:
+        print(f"peppasync sandbox: cannot start: {exc}", file=sys.stderr)
+        return 2
+    stop = gevent.event.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, stop.set)
+    sections = sandbox.config_sections()
+    if getattr(args, "json", False):
+        print(json.dumps(sections, indent=2), flush=True)
+    else:
+        print(f"sandbox profile {sandbox.profile.name}, seed {sandbox.seed}, time scale {sandbox.time_scale}")
+        print(f"  Shopify GraphQL  {sandbox.graphql_url}")
+        print(f"  NetSuite REST    {sandbox.netsuite_url}/services/rest/record/v1/")
+        print(f"  WMS              {sandbox.wms_url}")
+        print("  ledgers          GET /_sandbox/ledger on each")
+        print("configuration for peppasync.toml:")
+        for name, table in sections.items():
+            print(f"[{name}]")
+            for key, value in table.items():
+                print(f"{key} = {json.dumps(value)}")
+        print("Ctrl-C to stop", flush=True)
+    try:
+        stop.wait()
+    finally:
+        sandbox.stop()
+    return 0

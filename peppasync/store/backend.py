@@ -86,7 +86,23 @@ class Session:
     def begin(self) -> None:
         # IMMEDIATE takes SQLite's write lock up front, so a transaction never
         # fails half-way with "database is locked" when it first writes.
-        self.execute("BEGIN" if self._pg else "BEGIN IMMEDIATE")
+        if not self._pg:
+            self.execute("BEGIN IMMEDIATE")
+            return
+        try:
+            self.execute("BEGIN")
+        except Exception:
+            if not self.broken():
+                raise
+            # The server dropped the idle connection (restart, failover). Nothing
+            # of this transaction was sent yet, so one fresh connection is safe.
+            self.reset()
+            self.ensure()
+            self.execute("BEGIN")
+
+    def broken(self) -> bool:
+        """True when the connection is gone or unusable (PostgreSQL only; SQLite files do not drop)."""
+        return self._pg and (self._db.is_closed() or not self._db.is_connection_usable())
 
     def commit(self) -> None:
         self.execute("COMMIT")
@@ -115,7 +131,7 @@ class Session:
 
     def ensure(self) -> None:
         """Open the connection if it is closed (or, for PostgreSQL, broken)."""
-        if self._pg and not self._db.is_closed() and not self._db.is_connection_usable():
+        if self.broken():
             self.reset()
         if self._db.is_closed():
             self._db.connect()
@@ -192,7 +208,14 @@ class PostgresBackend(Backend):
 
     def read(self, fn: Callable[[Session], T]) -> T:
         with self._borrow() as session:
-            return _call(session, fn)
+            try:
+                return _call(session, fn)
+            except Exception:
+                if not session.broken():
+                    raise
+                # Reads and migrations are safe to run again on a fresh connection.
+                session.reset()
+                return _call(session, fn)
 
     @contextlib.contextmanager
     def _borrow(self) -> Iterator[Session]:

@@ -30,6 +30,7 @@ _ENTRY_COLUMNS = (
 _QUARANTINE_STATES = ("open", "retried", "discarded")
 # Serialises concurrent `migrate()` runs on one PostgreSQL database.
 _MIGRATION_LOCK = 0x70657070617379
+_OP_TYPES = frozenset(ops.OP_TYPES)
 # pending_keys walks at most this many ready messages before it groups the rest.
 _SCAN_CHUNK = 2000
 _SCAN_ROWS = 20000
@@ -168,10 +169,13 @@ class Store:
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
         """Queue one request for the writer; its AsyncResult gets one result per op once committed."""
-        if isinstance(operations, (str, bytes)) or not isinstance(operations, Sequence):
+        # Lists and tuples skip the slower abstract Sequence check.
+        if type(operations) not in (list, tuple) and (
+            isinstance(operations, (str, bytes)) or not isinstance(operations, Sequence)
+        ):
             raise TypeError(f"submit expects a sequence of store ops, got {type(operations).__name__}")
         for op in operations:
-            if not isinstance(op, ops.OP_TYPES):
+            if type(op) not in _OP_TYPES:
                 raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
         return self._writer.submit(tuple(operations))
 

@@ -72,6 +72,7 @@ class GroupWriter:
         self._wake = gevent.event.Event()
         self._greenlet: gevent.Greenlet[None] | None = None
         self._closing = False
+        self._busy = False
         self.commits = 0
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
@@ -81,7 +82,8 @@ class GroupWriter:
         self._queue.append(request)
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._run)
-        self._wake.set()
+        if not self._busy:
+            self._wake.set()
         return request.result
 
     def close(self) -> None:
@@ -96,9 +98,13 @@ class GroupWriter:
             while True:
                 self._wake.wait()
                 self._wake.clear()
+                # While busy the writer looks at the queue again before it
+                # sleeps, so submitters need not set the event.
+                self._busy = True
                 while self._queue:
                     n = min(len(self._queue), self._batch_max)
                     self._commit([self._queue.popleft() for _ in range(n)])
+                self._busy = False
                 if self._closing:
                     return
         except BaseException as exc:
@@ -128,7 +134,7 @@ class GroupWriter:
                 m.store_commit_batch_size.observe(len(batch))
                 m.store_commit_duration_seconds.observe(time.perf_counter() - started)
         for request, outcome in zip(batch, outcomes):
-            if isinstance(outcome, _Failed):
+            if type(outcome) is _Failed:
                 request.result.set_exception(as_store_error(outcome.error, self._url))
             else:
                 request.result.set(outcome)

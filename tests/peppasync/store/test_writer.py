@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from peppasync.errors import NotFoundError
 from peppasync.metrics import Metrics
 from peppasync.store import Store, open_store, ops
+from tests.peppasync.store.conftest import postgres_url
 
 
 def test_many_greenlets_writing_at_once_share_a_few_commits(store: Store) -> None:
@@ -170,3 +172,27 @@ def test_submit_refuses_anything_that_is_not_a_list_of_ops(store: Store) -> None
         store.submit([("orders", "1", {})])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="sequence of store ops"):
         store.submit(ops.Done(1))  # type: ignore[arg-type]
+
+
+@pytest.mark.postgres
+def test_the_store_reconnects_after_postgresql_drops_its_connections(postgres_schema_url: str) -> None:
+    import psycopg
+
+    name = f"peppasync-store-test-{os.getpid()}"
+    store = open_store(f"{postgres_schema_url}&application_name={name}")
+    store.migrate()
+    before = store.enqueue("orders", "1", {"n": 1})
+    store.pending("orders", "1", limit=1)
+    with psycopg.connect(postgres_url(), autocommit=True) as admin:
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s", (name,)
+        ).fetchone()
+
+    try:
+        after = store.enqueue("orders", "1", {"n": 2})
+        pending = store.pending("orders", "1", limit=10)
+    finally:
+        store.close()
+
+    assert dropped is not None and dropped[0] >= 2
+    assert [m.id for m in pending] == [before, after]

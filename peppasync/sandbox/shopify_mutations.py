@@ -26,7 +26,7 @@ def _fail(field: list[str], message: str) -> dict[str, Any]:
 
 def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:
     """Fulfil fulfillment-order lines (all remaining ones when none are listed), with tracking."""
-    shop = root.shop
+    shop = root.state
     tracking = data.get("trackingInfo") or {}
     if tracking.get("number") is not None and tracking.get("numbers"):
         return _fail(["fulfillment", "trackingInfo"], "use number or numbers, not both")
@@ -93,7 +93,7 @@ def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any
 
 def set_quantities(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:
     """Set absolute quantities, all or nothing, honouring compare-and-set per quantity."""
-    shop = root.shop
+    shop = root.state
     errors: list[dict[str, Any]] = []
 
     def fail(field: list[str], code: str, message: str) -> None:

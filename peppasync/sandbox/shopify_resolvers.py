@@ -33,7 +33,7 @@ class ShopifyRoot:
     """The root value: one method per Query and Mutation field, called by graphql-core."""
 
     def __init__(self, shop: ShopState, shop_domain: str) -> None:
-        self.shop = shop
+        self.state = shop
         self.domain = shop_domain
         self.refund = 0  # cost of page slots asked for but not filled
 
@@ -54,16 +54,16 @@ class ShopifyRoot:
 
     def order(self, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:
         number = parse_gid(id, "Order")
-        with self.shop.lock:
-            raw = self.shop.orders.get(number) if number is not None else None
+        with self.state.lock:
+            raw = self.state.orders.get(number) if number is not None else None
             return self._order(raw) if raw else None
 
     def orders(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
         search = parse_search(args.get("query"))
         sort = args.get("sortKey") or "ID"
         field = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at", "PROCESSED_AT": "created_at"}.get(sort)
-        with self.shop.lock:
-            chosen = [o for o in self.shop.orders.values()
+        with self.state.lock:
+            chosen = [o for o in self.state.orders.values()
                       if search.matches({"updated_at": o.get("updated_at"), "created_at": o.get("created_at"),
                                          "name": o.get("name"), "id": o.get("id")})]
             if field:
@@ -79,20 +79,20 @@ class ShopifyRoot:
 
     def productVariants(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
         search = parse_search(args.get("query"))
-        items = [i for i in self.shop.catalog.items if search.matches({"sku": i.sku, "id": i.variant_id})]
+        items = [i for i in self.state.catalog.items if search.matches({"sku": i.sku, "id": i.variant_id})]
         return self._page(info, items, lambda i: [i.variant_id], self._variant, args)
 
     def fulfillmentOrders(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
         search = parse_search(args.get("query"))
-        with self.shop.lock:
-            fos = [fo for fo in self.shop.fulfillment_orders.values()
+        with self.state.lock:
+            fos = [fo for fo in self.state.fulfillment_orders.values()
                    if (args.get("includeClosed") or fo["status"] in ("OPEN", "IN_PROGRESS"))
                    and search.matches({"order_id": fo["order_id"], "status": fo["status"], "id": fo["id"]})]
             return self._page(info, fos, lambda fo: [fo["id"]], self._fulfillment_order, args)
 
     def inventoryItem(self, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:  # noqa: N802
         number = parse_gid(id, "InventoryItem")
-        item = next((i for i in self.shop.catalog.items if i.inventory_item_id == number), None)
+        item = next((i for i in self.state.catalog.items if i.inventory_item_id == number), None)
         return self._inventory_item(item) if item else None
 
     def location(self, info: GraphQLResolveInfo, id: str | None = None) -> dict[str, Any] | None:
@@ -116,8 +116,8 @@ class ShopifyRoot:
         if key is None:
             return set_quantities(self, input)
         fingerprint = json.dumps(input, sort_keys=True, default=str)
-        with self.shop.lock:
-            previous = self.shop.idempotency.get(key)
+        with self.state.lock:
+            previous = self.state.idempotency.get(key)
             if previous is not None:
                 if previous[0] != fingerprint:
                     return {"inventoryAdjustmentGroup": None, "userErrors": [{
@@ -126,7 +126,7 @@ class ShopifyRoot:
                 info.context["replayed"] = True
                 return previous[1]  # type: ignore[no-any-return]
             result = set_quantities(self, input)
-            self.shop.idempotency[key] = (fingerprint, result)
+            self.state.idempotency[key] = (fingerprint, result)
             return result
 
     # Shaping ---------------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class ShopifyRoot:
             "updatedAt": o.get("updated_at"), "cancelledAt": o.get("cancelled_at"),
             "cancelReason": (o.get("cancel_reason") or "").upper() or None, "currencyCode": currency,
             "displayFinancialStatus": (o.get("financial_status") or "paid").upper(),
-            "displayFulfillmentStatus": self.shop.fulfillment_status(order_id),
+            "displayFulfillmentStatus": self.state.fulfillment_status(order_id),
             "totalPriceSet": _money(o.get("total_price"), currency),
             "subtotalPriceSet": _money(o.get("subtotal_price"), currency),
             "totalTaxSet": _money(o.get("total_tax"), currency),
@@ -155,14 +155,14 @@ class ShopifyRoot:
             "lineItems": lambda info, **a: self._page(
                 info, lines, lambda x: [x["id"]], lambda x: self._line(x, currency), a),
             "fulfillmentOrders": lambda info, **a: self._page(
-                info, [fo for fo in self.shop.fulfillment_orders.values() if fo["order_id"] == order_id],
+                info, [fo for fo in self.state.fulfillment_orders.values() if fo["order_id"] == order_id],
                 lambda fo: [fo["id"]], self._fulfillment_order, a),
-            "fulfillments": lambda info, **a: [self._fulfillment(f) for f in self.shop.fulfillments.values()
+            "fulfillments": lambda info, **a: [self._fulfillment(f) for f in self.state.fulfillments.values()
                                                if f["order_id"] == order_id][: a.get("first") or None],
         }
 
     def _line(self, line: dict[str, Any], currency: str) -> dict[str, Any]:
-        item = self.shop.catalog.get(line.get("sku"))
+        item = self.state.catalog.get(line.get("sku"))
         return {"id": gid("LineItem", line["id"]), "sku": line.get("sku"), "name": line.get("title"),
                 "title": line.get("title"), "quantity": line.get("quantity"),
                 "requiresShipping": bool(line.get("requires_shipping")), "isGiftCard": bool(line.get("gift_card")),
@@ -172,11 +172,11 @@ class ShopifyRoot:
     def _variant(self, item: Any) -> dict[str, Any]:
         return {"id": gid("ProductVariant", item.variant_id), "legacyResourceId": item.variant_id,
                 "sku": item.sku, "title": item.title, "displayName": item.title, "price": str(item.price),
-                "inventoryQuantity": self.shop.levels[item.inventory_item_id]["available"],
+                "inventoryQuantity": self.state.levels[item.inventory_item_id]["available"],
                 "inventoryItem": self._inventory_item(item)}
 
     def _inventory_item(self, item: Any) -> dict[str, Any]:
-        level = self.shop.levels[item.inventory_item_id]
+        level = self.state.levels[item.inventory_item_id]
 
         def inventory_level(info: GraphQLResolveInfo, locationId: str) -> dict[str, Any] | None:  # noqa: N803
             if parse_gid(locationId, "Location") != LOCATION_ID:
@@ -191,7 +191,7 @@ class ShopifyRoot:
                 "sku": item.sku, "tracked": not item.gift_card, "inventoryLevel": inventory_level}
 
     def _fulfillment_order(self, fo: dict[str, Any]) -> dict[str, Any]:
-        order = self.shop.orders[fo["order_id"]]
+        order = self.state.orders[fo["order_id"]]
         currency = order.get("currency") or "USD"
         by_id = {line["id"]: line for line in order.get("line_items", [])}
         return {

@@ -60,7 +60,8 @@ class OAuthVerifier:
                                                  exclude_oauth_signature=True, with_realm=False)
         base = signature.signature_base_string(method.upper(), signature.base_string_uri(url),
                                                signature.normalize_parameters(collected))
-        expected = signature.sign_hmac_sha256(base, creds.consumer_secret, creds.token_secret)
+        key = f"{utils.escape(creds.consumer_secret)}&{utils.escape(creds.token_secret)}"
+        expected = base64.b64encode(hmac.new(key.encode(), base.encode(), hashlib.sha256).digest()).decode()
         if not hmac.compare_digest(expected, params["oauth_signature"]):
             return "the signature does not match"
         with self._lock:

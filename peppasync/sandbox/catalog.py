@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-__all__ = ["Catalog", "CatalogItem", "GIFT_CARD_SKU"]
+__all__ = ["GIFT_CARD_SKU", "Catalog", "CatalogItem"]
 
 GIFT_CARD_SKU = "GIFT-CARD-50"
 

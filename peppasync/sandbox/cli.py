@@ -26,7 +26,7 @@ def parse_ports(text: str) -> tuple[int, int, int]:
     if len(ports) != 3 or any(not 0 <= p <= 65535 for p in ports):
         raise argparse.ArgumentTypeError(f"--ports wants three ports within 0..65535 (Shopify,NetSuite,WMS), "
                                          f"got {text!r}")
-    return ports  # type: ignore[return-value]
+    return ports[0], ports[1], ports[2]
 
 
 def _scale(text: str) -> float:

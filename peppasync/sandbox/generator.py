@@ -76,7 +76,7 @@ class OrderGenerator:
         physical = self.catalog.physical
         count = 250 if "many_lines" in messy else max(1, min(50, round(rng.expovariate(1 / max(lines_mean, 1)))))
         chosen = [rng.choice(physical) for _ in range(count)]
-        lines = []
+        lines: list[dict[str, Any]] = []
         for n, item in enumerate(chosen):
             lines.append({"id": order_id * 1000 + n, "variant_id": item.variant_id, "product_id": item.product_id,
                           "sku": item.sku, "title": item.title, "name": item.title, "quantity": rng.randint(1, 3),
@@ -96,7 +96,7 @@ class OrderGenerator:
             "phone": None}
         if "unicode_address" in messy:
             uf, ul, street, ucity, uprov, ucode, uzip, country, ccode = rng.choice(_UNICODE)
-            address = {**address, "first_name": uf, "last_name": ul, "name": f"{uf} {ul}", "address1": street,
+            address = {**(address or {}), "first_name": uf, "last_name": ul, "name": f"{uf} {ul}", "address1": street,
                        "city": ucity, "province": uprov, "province_code": ucode, "zip": uzip, "country": country,
                        "country_code": ccode}
         if "gift_card" in messy:

@@ -94,7 +94,7 @@ class SearchFilter:
 
 def _parse_time(text: str, field: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise GraphQLError(f"search term {field}: {text!r} is not an ISO-8601 timestamp") from None
     if moment.tzinfo is None:
@@ -106,7 +106,7 @@ def parse_search(query: str | None) -> SearchFilter:
     """Parse Shopify's search syntax (the subset the connectors use); GraphQLError says what is wrong."""
     if not query or not query.strip():
         return SearchFilter([])
-    terms = []
+    terms: list[tuple[str, str, Any]] = []
     for part in re.split(r"\s+AND\s+", query.strip()):
         match = _TERM.match(part.strip())
         if match is None:

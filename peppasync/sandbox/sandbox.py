@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Self
 
 import gevent
 
@@ -92,7 +92,7 @@ class Sandbox:
             server.stop()
         self._servers.clear()
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

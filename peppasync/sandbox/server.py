@@ -98,11 +98,10 @@ class SimulatorServer:
             request = Request(environ["REQUEST_METHOD"].upper(), path, qs, headers, body, url)
             try:
                 response = self._handler(request)
-            except Exception as exc:  # a simulator bug must show as a 500, not a hung client
+            except Exception as exc:  # noqa: BLE001 - a simulator bug must show as a 500, not a hung client
                 _log.exception("sandbox handler failed on %s %s", request.method, path)
                 response = json_response(500, {"error": f"sandbox failure: {exc!r}"})
         reason = _REASONS.get(response.status, "Unknown")
-        headers = list(response.headers)
-        headers.append(("Content-Length", str(len(response.body))))
-        start_response(f"{response.status} {reason}", headers)
+        out_headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(f"{response.status} {reason}", out_headers)
         return [response.body]

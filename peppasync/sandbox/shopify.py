@@ -6,7 +6,7 @@ import hmac
 import re
 from typing import Any
 
-from graphql import GraphQLError, execute, parse, validate
+from graphql import GraphQLError, execute_sync, parse, validate
 
 from peppasync.clock import Clock
 
@@ -57,13 +57,16 @@ class ShopifySimulator:
             return json_response(401, body), "unauthorized", ""
         try:
             payload = request.json()
-            if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-                raise ValueError('the body must be a JSON object with a "query" string')
-            variables = payload.get("variables") or {}
-            if not isinstance(variables, dict):
-                raise ValueError('"variables" must be a JSON object')
         except ValueError as exc:
             return json_response(400, {"errors": str(exc)}), "invalid", str(exc)
+        problem = None
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            problem = 'the body must be a JSON object with a "query" string'
+        elif not isinstance(payload.get("variables") or {}, dict):
+            problem = '"variables" must be a JSON object'
+        if problem:
+            return json_response(400, {"errors": problem}), "invalid", problem
+        variables = payload.get("variables") or {}
         operation = payload.get("operationName") or None
         try:
             document = parse(payload["query"])
@@ -84,17 +87,17 @@ class ShopifySimulator:
             return self._errors([error], requested), "throttled", str(requested)
         root = ShopifyRoot(self.shop, self.shop_domain)
         context: dict[str, Any] = {}
-        result = execute(self._schema, document, root_value=root, context_value=context,
+        result = execute_sync(self._schema, document, root_value=root, context_value=context,
                          variable_values=variables, operation_name=operation)
         actual = max(0, requested - root.refund)
         self.bucket.refund(requested - actual)
-        body: dict[str, Any] = {}
+        answer: dict[str, Any] = {}
         if result.errors:
-            body["errors"] = [e.formatted for e in result.errors]
-        body["data"] = result.data
-        body["extensions"] = {"cost": self._cost(requested, actual)}
+            answer["errors"] = [e.formatted for e in result.errors]
+        answer["data"] = result.data
+        answer["extensions"] = {"cost": self._cost(requested, actual)}
         outcome = "error" if result.errors else "replayed" if context.get("replayed") else "ok"
-        return json_response(200, body), outcome, ""
+        return json_response(200, answer), outcome, ""
 
     def _errors(self, errors: list[Any], requested: int) -> Response:
         return json_response(200, {"errors": errors, "extensions": {"cost": self._cost(requested, None)}})

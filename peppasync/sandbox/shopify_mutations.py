@@ -139,10 +139,10 @@ def set_quantities(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:
                     fail([*at, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE",
                          f"The quantity couldn't be updated because changeFromQuantity {expected} does not "
                          f"match the current quantity {current}.")
-            elif q.get("compareQuantity") is not None and not data.get("ignoreCompareQuantity"):
-                if q["compareQuantity"] != current:
-                    fail([*at, "compareQuantity"], "COMPARE_QUANTITY_STALE",
-                         f"compareQuantity {q['compareQuantity']} does not match the current quantity {current}.")
+            elif (q.get("compareQuantity") is not None and not data.get("ignoreCompareQuantity")
+                  and q["compareQuantity"] != current):
+                fail([*at, "compareQuantity"], "COMPARE_QUANTITY_STALE",
+                     f"compareQuantity {q['compareQuantity']} does not match the current quantity {current}.")
         if errors:
             return {"inventoryAdjustmentGroup": None, "userErrors": errors}
         changes = []

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
-from graphql import GraphQLError, GraphQLResolveInfo, get_directive_values, get_named_type
+from graphql import (
+    GraphQLError,
+    GraphQLResolveInfo,
+    get_directive_values,
+    get_named_type,
+)
 
 from .paging import paginate, parse_search
 from .shop import LOCATION_ID, ShopState, gid, iso, parse_gid
 from .shopify_schema import connection_item_cost
 
 __all__ = ["ShopifyRoot"]
+
+Info: TypeAlias = "GraphQLResolveInfo[Any]"
 
 
 def _money(amount: Any, currency: str) -> dict[str, Any]:
@@ -37,28 +44,28 @@ class ShopifyRoot:
         self.domain = shop_domain
         self.refund = 0  # cost of page slots asked for but not filled
 
-    def _page(self, info: GraphQLResolveInfo, items: list[Any], key: Any, node: Any,
+    def _page(self, info: Info, items: list[Any], key: Any, node: Any,
               args: dict[str, Any]) -> dict[str, Any]:
         page = paginate(items, key, first=args.get("first"), after=args.get("after"),
                         last=args.get("last"), before=args.get("before"), node=node)
         connection = get_named_type(info.return_type)
         per_item = connection_item_cost(info.field_nodes[0], connection, info.fragments,  # type: ignore[arg-type]
-                                        info.variable_values)
+                                        info.variable_values.coerced)
         self.refund += page.pop("_unfilled") * per_item
         return page
 
     # Query fields ----------------------------------------------------------------------------
-    def shop(self, info: GraphQLResolveInfo) -> dict[str, Any]:
+    def shop(self, info: Info) -> dict[str, Any]:
         return {"id": gid("Shop", 1), "name": "Peppasync Sandbox", "myshopifyDomain": self.domain,
                 "currencyCode": "USD"}
 
-    def order(self, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:
+    def order(self, info: Info, id: str) -> dict[str, Any] | None:
         number = parse_gid(id, "Order")
         with self.state.lock:
             raw = self.state.orders.get(number) if number is not None else None
             return self._order(raw) if raw else None
 
-    def orders(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+    def orders(self, info: Info, **args: Any) -> dict[str, Any]:
         search = parse_search(args.get("query"))
         sort = args.get("sortKey") or "ID"
         field = {"UPDATED_AT": "updated_at", "CREATED_AT": "created_at", "PROCESSED_AT": "created_at"}.get(sort)
@@ -77,12 +84,12 @@ class ShopifyRoot:
             chosen.sort(key=key)
             return self._page(info, chosen, key, self._order, args)
 
-    def productVariants(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
+    def productVariants(self, info: Info, **args: Any) -> dict[str, Any]:
         search = parse_search(args.get("query"))
         items = [i for i in self.state.catalog.items if search.matches({"sku": i.sku, "id": i.variant_id})]
         return self._page(info, items, lambda i: [i.variant_id], self._variant, args)
 
-    def fulfillmentOrders(self, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:  # noqa: N802
+    def fulfillmentOrders(self, info: Info, **args: Any) -> dict[str, Any]:
         search = parse_search(args.get("query"))
         with self.state.lock:
             fos = [fo for fo in self.state.fulfillment_orders.values()
@@ -90,24 +97,24 @@ class ShopifyRoot:
                    and search.matches({"order_id": fo["order_id"], "status": fo["status"], "id": fo["id"]})]
             return self._page(info, fos, lambda fo: [fo["id"]], self._fulfillment_order, args)
 
-    def inventoryItem(self, info: GraphQLResolveInfo, id: str) -> dict[str, Any] | None:  # noqa: N802
+    def inventoryItem(self, info: Info, id: str) -> dict[str, Any] | None:
         number = parse_gid(id, "InventoryItem")
         item = next((i for i in self.state.catalog.items if i.inventory_item_id == number), None)
         return self._inventory_item(item) if item else None
 
-    def location(self, info: GraphQLResolveInfo, id: str | None = None) -> dict[str, Any] | None:
+    def location(self, info: Info, id: str | None = None) -> dict[str, Any] | None:
         if id is not None and parse_gid(id, "Location") != LOCATION_ID:
             return None
         return {"id": gid("Location", LOCATION_ID), "name": "Sandbox Warehouse"}
 
     # Mutation fields -------------------------------------------------------------------------
-    def fulfillmentCreate(self, info: GraphQLResolveInfo, fulfillment: dict[str, Any],  # noqa: N802
+    def fulfillmentCreate(self, info: Info, fulfillment: dict[str, Any],
                           message: str | None = None) -> dict[str, Any]:
         from .shopify_mutations import create_fulfillment
 
         return create_fulfillment(self, fulfillment)
 
-    def inventorySetQuantities(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def inventorySetQuantities(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         from .shopify_mutations import set_quantities
 
         directive = info.schema.get_directive("idempotent")
@@ -178,7 +185,7 @@ class ShopifyRoot:
     def _inventory_item(self, item: Any) -> dict[str, Any]:
         level = self.state.levels[item.inventory_item_id]
 
-        def inventory_level(info: GraphQLResolveInfo, locationId: str) -> dict[str, Any] | None:  # noqa: N803
+        def inventory_level(info: Info, locationId: str) -> dict[str, Any] | None:
             if parse_gid(locationId, "Location") != LOCATION_ID:
                 return None
             return {"id": f"gid://shopify/InventoryLevel/{item.inventory_item_id}?inventory_item_id="

@@ -7,6 +7,7 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -161,7 +162,7 @@ def build_shopify_schema() -> GraphQLSchema:
 
 
 def _page_size(node: FieldNode, variables: dict[str, Any]) -> int | None:
-    for arg in node.arguments:
+    for arg in node.arguments or ():
         if arg.name.value in ("first", "last"):
             value = value_from_ast_untyped(arg.value, variables)
             return int(value) if isinstance(value, int) else None
@@ -178,7 +179,7 @@ def _selection_cost(selection_set: SelectionSetNode | None, parent: GraphQLObjec
             total += _selection_cost(selection.selection_set, parent, fragments, variables)
         elif isinstance(selection, FieldNode):
             total += field_cost(selection, parent, fragments, variables)
-        else:
+        elif isinstance(selection, FragmentSpreadNode):
             fragment = fragments.get(selection.name.value)
             if fragment is not None:
                 total += _selection_cost(fragment.selection_set, parent, fragments, variables)

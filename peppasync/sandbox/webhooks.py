@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import gevent
@@ -100,7 +100,7 @@ class WebhookSender:
             self.ledger.note("dropped" if plan.dropped else "no_target")
             return plan
         body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-        triggered = datetime.fromtimestamp(self._clock.time(), timezone.utc).isoformat(timespec="milliseconds")
+        triggered = datetime.fromtimestamp(self._clock.time(), UTC).isoformat(timespec="milliseconds")
         for copy in range(plan.copies):
             webhook_id = str(uuid.UUID(bytes=hashlib.sha256(f"{self._seed}:{plan.event_id}:{copy}".encode())
                                         .digest()[:16]))

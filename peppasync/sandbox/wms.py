@@ -32,7 +32,7 @@ def _since(query: dict[str, str], name: str) -> float | None:
     if not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise WarehouseError(400, f"{name} {text!r} is not an ISO-8601 date, e.g. 2024-01-01T00:00:00Z") from None
     if moment.tzinfo is None:

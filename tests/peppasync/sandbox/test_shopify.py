@@ -214,3 +214,14 @@ def test_the_official_shopify_library_runs_a_query_against_the_sandbox(make_sand
         shopify.Session.protocol, shopify.Session.myshopify_domain, shopify.Session.port = saved
 
     assert '"name": "Peppasync Sandbox"' in result
+
+
+def test_a_page_size_given_as_a_variable_is_costed_and_refunded_like_a_literal(make_sandbox):
+    sb = make_sandbox()
+    sb.place_orders(3, malformed_ratio=0.0)
+
+    body = graphql(sb, "query($n: Int!) { orders(first: $n) { nodes { id } } }", {"n": 10}).json()
+
+    assert len(body["data"]["orders"]["nodes"]) == 3
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 12
+    assert body["extensions"]["cost"]["actualQueryCost"] == 5

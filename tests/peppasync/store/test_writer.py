@@ -29,6 +29,25 @@ def test_many_greenlets_writing_at_once_share_a_few_commits(store: Store) -> Non
     assert sorted(m.id for m in stored) == sorted(ids)
 
 
+def test_each_request_in_a_batch_gets_the_ids_of_its_own_messages(store: Store) -> None:
+    first = store.enqueue("orders", "x", {"n": "first"})
+    requests = [
+        [ops.Insert("orders", "a", {"n": 0}), ops.Insert("orders", "b", {"n": 1})],
+        [ops.Insert("orders", "a", {"n": 2})],
+        [ops.Dedup("shopify", "e1"), ops.Insert("orders", "b", {"n": 3})],
+        [ops.Start(first), ops.Insert("orders", "c", {"n": 4}), ops.Insert("orders", "a", {"n": 5})],
+    ]
+
+    results = [store.submit(r) for r in requests]
+    answers = [r.get(timeout=10) for r in results]
+
+    by_id = {m.id: m.payload["n"] for key in "abc" for m in store.pending("orders", key, limit=10)}
+    assert [[by_id[i] for i in answers[0]], [by_id[answers[1][0]]]] == [[0, 1], [2]]
+    assert (answers[2][0], by_id[answers[2][1]]) == (True, 3)
+    assert (answers[3][0], by_id[answers[3][1]], by_id[answers[3][2]]) == (1, 4, 5)
+    assert sorted(by_id.values()) == [0, 1, 2, 3, 4, 5]
+
+
 def test_a_failing_request_in_a_batch_does_not_fail_the_others(store: Store) -> None:
     good_before = [store.submit([ops.Insert("orders", "1", {"n": n})]) for n in range(3)]
     bad = store.submit([ops.Insert("orders", "1", {"n": "lost"}), ops.Done(999_999)])
@@ -196,3 +215,10 @@ def test_the_store_reconnects_after_postgresql_drops_its_connections(postgres_sc
 
     assert dropped is not None and dropped[0] >= 2
     assert [m.id for m in pending] == [before, after]
+
+
+def test_a_request_of_thousands_of_inserts_gets_every_id_in_order(store: Store) -> None:
+    ids = store.write([ops.Insert("orders", f"k{n % 3}", {"n": n}) for n in range(2500)])
+
+    by_id = {m.id: m.payload["n"] for k in range(3) for m in store.pending("orders", f"k{k}", limit=5000)}
+    assert [by_id[i] for i in ids] == list(range(2500))

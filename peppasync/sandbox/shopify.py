@@ -34,13 +34,17 @@ class ShopifySimulator:
         self.shop = ShopState(catalog, clock)
         self.bucket = bucket
         self.ledger = Ledger("shopify", clock)
+        self.webhook_ledger: Ledger | None = None  # the sender's, when a sandbox wires one in
         self._schema = build_shopify_schema()
         self._clock = clock
 
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request (the WSGI server calls this)."""
         if request.path == "/_sandbox/ledger" and request.method == "GET":
-            return json_response(200, {"ledger": self.ledger.snapshot(), "state": self.shop.snapshot()})
+            snapshot = {"ledger": self.ledger.snapshot(), "state": self.shop.snapshot()}
+            if self.webhook_ledger is not None:
+                snapshot["webhooks"] = self.webhook_ledger.snapshot()
+            return json_response(200, snapshot)
         started = self.ledger.begin()
         response, outcome, detail = self._serve(request)
         self.ledger.end(started, request.method, request.path, response.status, outcome, detail=detail)

@@ -8,6 +8,8 @@ import hmac
 import json
 from dataclasses import replace
 
+import requests
+
 from peppasync.sandbox import sign
 
 from .conftest import QUIET, Receiver
@@ -121,3 +123,18 @@ def test_cancel_and_refund_send_their_topics(make_sandbox, receiver):
     assert topics == ["orders/cancelled", "orders/create", "orders/updated", "refunds/create"]
     cancelled = next(json.loads(r.body) for r in receiver.received if r.headers["X-Shopify-Topic"] == "orders/cancelled")
     assert cancelled["cancelled_at"] and cancelled["cancel_reason"] == "customer"
+
+
+def test_reordered_events_arrive_after_events_placed_later(make_sandbox, receiver):
+    profile = replace(QUIET, webhook_reorder_rate=0.3)
+    sb = make_sandbox(profile, webhook_url=receiver.url, time_scale=5.0)
+
+    sb.place_orders(20, malformed_ratio=0.0)
+
+    assert sb.webhooks.wait_idle(5)
+    held_back = {p.event_id for p in sb.webhooks.plans if p.delay > 0}
+    arrival = [int(r.headers["X-Shopify-Event-Id"]) for r in receiver.received]
+    assert held_back
+    assert set(arrival[-len(held_back):]) == held_back
+    shopify_ledger = requests.get(f"{sb.shopify_url}/_sandbox/ledger", timeout=5).json()
+    assert shopify_ledger["webhooks"]["outcomes"] == {"delivered": 20}

@@ -1,0 +1,178 @@
+"""Connector: the shared core every external-system connector is built on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import requests
+import requests.adapters
+
+from peppasync.errors import ConnectorError
+
+from .aimd import AimdLimit
+from .failure import PermanentFailure, TransientFailure
+from .hooks import ConnectorHooks
+from .limiter import ConcurrencyLimiter
+from .retry import RetryPolicy
+
+__all__ = ["Connector"]
+
+T = TypeVar("T")
+
+# (connect, read) seconds: connecting is quick or broken; reading may wait on real work.
+DEFAULT_TIMEOUT = (3.05, 30.0)
+
+
+class Connector:
+    """One external system and account: a pooled session, an adaptive limit, retries.
+
+    ``exchange`` sends one logical request: it waits for a concurrency slot (FIFO;
+    ``pause`` holds everyone, nothing is dropped), lets the subclass's API limiter
+    admit it (``_admit``), sends, and hands the response to a classifier that returns
+    the result or raises ``TransientFailure`` / ``PermanentFailure``. Transient
+    failures are retried per ``retry``; what cannot succeed raises ``ConnectorError``.
+    The calling greenlet blocks cooperatively until the call is done.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        limit: AimdLimit | None = None,
+        retry: RetryPolicy | None = None,
+        hooks: ConnectorHooks | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.name = name
+        self.hooks = hooks or ConnectorHooks()
+        self.retry = retry or RetryPolicy()
+        self.clock = self.retry.clock
+        self.aimd = limit or AimdLimit(10)
+        self.timeout = timeout
+        self.throttled = 0
+        self.limiter = ConcurrencyLimiter(
+            self.aimd.limit, on_inflight=lambda n: self.hooks.on_inflight(self.name, n)
+        )
+        self.session = session or self._pooled_session(self.aimd.maximum)
+        self.hooks.on_limit(self.name, self.aimd.limit)
+
+    @staticmethod
+    def _pooled_session(size: int) -> requests.Session:
+        session = requests.Session()
+        # Retries are ours (classified, jittered); urllib3 must not retry behind our back.
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, size), max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    # -- operator controls (peppasync.http.ConnectorControl) --------------------
+
+    def pause(self) -> None:
+        """Stop sending; callers wait in order until ``resume``."""
+        self.limiter.pause()
+
+    def resume(self) -> None:
+        self.limiter.resume()
+
+    def set_limit(self, n: int) -> None:
+        """Cap concurrency at ``n`` now; adaptation continues below that ceiling."""
+        self.aimd.set_ceiling(n)
+        self._apply_limit()
+
+    def stats(self) -> Mapping[str, Any]:
+        """In flight, limit, waiting, throttled count, bucket available, paused."""
+        return {
+            "in_flight": self.limiter.inflight,
+            "limit": self.limiter.limit,
+            "ceiling": self.aimd.maximum,
+            "waiting": self.limiter.waiting,
+            "throttled": self.throttled,
+            "bucket_available": self.bucket_available(),
+            "paused": self.limiter.paused,
+        }
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- for subclasses ----------------------------------------------------------
+
+    def bucket_available(self) -> float | None:
+        """What is left of the API's own rate budget, when it reports one."""
+        return None
+
+    def _admit(self, cost: float) -> None:
+        """Wait until the API's own limiter should accept a call of ``cost``."""
+
+    def exchange(
+        self,
+        method: str,
+        url: str,
+        classify: Callable[[requests.Response], T],
+        *,
+        cost: float = 1.0,
+        **kwargs: Any,
+    ) -> T:
+        """Send one request (retrying transient failures) and return what ``classify`` made of it."""
+        started = self.clock.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            failure = self._try(method, url, classify, cost, kwargs)
+            if not isinstance(failure, TransientFailure):
+                return failure
+            wait = self.retry.next_delay(attempt, started, failure.retry_after)
+            if wait is None:
+                raise ConnectorError(
+                    f"{self.name}: {method} {url} failed {attempt} time(s), last: {failure}",
+                    connector=self.name, status=failure.status, code=failure.code,
+                    transient=True, retry_after=failure.retry_after,
+                )
+            self.retry.sleep(wait)
+
+    def _try(
+        self, method: str, url: str, classify: Callable[[requests.Response], T], cost: float,
+        kwargs: dict[str, Any],
+    ) -> T | TransientFailure:
+        with self.limiter.slot():
+            self._admit(cost)
+            epoch = self.aimd.epoch
+            inflight = self.limiter.inflight
+            began = self.clock.monotonic()
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                result = classify(response)
+            except requests.Timeout as exc:
+                failure = TransientFailure(f"timed out: {exc}", code="TIMEOUT")
+            except requests.ConnectionError as exc:
+                failure = TransientFailure(f"connection failed: {exc}", code="CONNECTION", congestion=False)
+            except TransientFailure as exc:
+                failure = exc
+            except PermanentFailure as exc:
+                self.hooks.on_request(self.name, "permanent_error", self.clock.monotonic() - began)
+                raise ConnectorError(
+                    f"{self.name}: {method} {url} refused: {exc}",
+                    connector=self.name, status=exc.status, code=exc.code, transient=False,
+                ) from exc
+            else:
+                seconds = self.clock.monotonic() - began
+                self.hooks.on_request(self.name, "ok", seconds)
+                self.aimd.on_success(seconds, inflight, epoch)
+                self._apply_limit()
+                return result
+            seconds = self.clock.monotonic() - began
+            if failure.throttled:
+                self.throttled += 1
+                self.hooks.on_throttled(self.name)
+            self.hooks.on_request(self.name, "throttled" if failure.throttled else "transient_error", seconds)
+            if failure.congestion:
+                self.aimd.on_drop(epoch)
+                self._apply_limit()
+            return failure
+
+    def _apply_limit(self) -> None:
+        new = self.aimd.limit
+        if new != self.limiter.limit:
+            self.limiter.set_limit(new)
+            self.hooks.on_limit(self.name, new)

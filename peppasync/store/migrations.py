@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["MIGRATIONS", "Migration"]
+from peppasync.errors import StoreError
+from peppasync.store.backend import Session
+
+__all__ = ["MIGRATIONS", "Migration", "apply_migrations", "current_version"]
+
+# Serialises concurrent migrate() runs on one PostgreSQL database; SQLite's
+# BEGIN IMMEDIATE already does that.
+_MIGRATION_LOCK = 0x70657070617379
 
 
 @dataclass(frozen=True)
@@ -110,3 +117,44 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V1_POSTGRESQL + _V1_INDEXES,
     ),
 )
+
+
+def current_version(s: Session) -> int:
+    """The highest step applied to the database (0 when it has no schema yet)."""
+    if s.backend == "postgresql":
+        exists = s.one("SELECT to_regclass('schema_version') IS NOT NULL")[0]
+    else:
+        exists = s.one("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'")[0]
+    if not exists:
+        return 0
+    return int(s.one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0])
+
+
+def apply_migrations(s: Session, now: float, url: str) -> list[int]:
+    """Apply the steps the database lacks, each in its own transaction; the versions applied."""
+    applied: list[int] = []
+    known = MIGRATIONS[-1].version
+    real = "DOUBLE PRECISION" if s.backend == "postgresql" else "REAL"
+    for step in MIGRATIONS:
+        s.begin()
+        try:
+            if s.backend == "postgresql":
+                s.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            s.execute(f"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)")
+            current = int(s.one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0])
+            if current > known:
+                raise StoreError(
+                    f"store {url}: the database is at schema version {current}, newer than this"
+                    f" Peppasync knows ({known}); upgrade Peppasync before using this database",
+                    url=url,
+                )
+            if step.version > current:
+                for ddl in step.statements(s.backend):
+                    s.execute(ddl)
+                s.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (step.version, now))
+                applied.append(step.version)
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+    return applied

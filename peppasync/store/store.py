@@ -14,7 +14,7 @@ from peppasync.errors import NotFoundError, StoreError
 from peppasync.metrics import Metrics
 from peppasync.store import ops
 from peppasync.store.backend import Backend, Session
-from peppasync.store.migrations import MIGRATIONS
+from peppasync.store.migrations import apply_migrations, current_version
 from peppasync.store.records import AuditEntry, MailboxStats, Message, QuarantineEntry
 from peppasync.store.writer import GroupWriter, as_store_error
 
@@ -28,8 +28,6 @@ _ENTRY_COLUMNS = (
     " first_failure_at, last_failure_at, state, resolved_at"
 )
 _QUARANTINE_STATES = ("open", "retried", "discarded")
-# Serialises concurrent `migrate()` runs on one PostgreSQL database.
-_MIGRATION_LOCK = 0x70657070617379
 _OP_TYPES = frozenset(ops.OP_TYPES)
 # pending_keys walks at most this many ready messages before it groups the rest.
 _SCAN_CHUNK = 2000
@@ -103,47 +101,11 @@ class Store:
 
     def migrate(self) -> list[int]:
         """Apply every migration step not applied yet; returns the versions applied now."""
-        return self._read(self._migrate)
-
-    def _migrate(self, s: Session) -> list[int]:
-        applied: list[int] = []
-        known = MIGRATIONS[-1].version
-        for step in MIGRATIONS:
-            s.begin()
-            try:
-                if s.backend == "postgresql":
-                    s.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-                real = "DOUBLE PRECISION" if s.backend == "postgresql" else "REAL"
-                s.execute(f"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)")
-                current = int(s.one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0])
-                if current > known:
-                    raise StoreError(
-                        f"store {self.url}: the database is at schema version {current}, newer than"
-                        f" this Peppasync knows ({known}); upgrade Peppasync", url=self.url,
-                    )
-                if step.version > current:
-                    for ddl in step.statements(s.backend):
-                        s.execute(ddl)
-                    s.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                              (step.version, self.clock.time()))
-                    applied.append(step.version)
-                s.commit()
-            except BaseException:
-                s.rollback()
-                raise
-        return applied
+        return self._read(lambda s: apply_migrations(s, self.clock.time(), self.url))
 
     def schema_version(self) -> int:
         """The highest migration applied (0 for an empty database)."""
-        def query(s: Session) -> int:
-            if s.backend == "postgresql":
-                exists = s.one("SELECT to_regclass('schema_version') IS NOT NULL")[0]
-            else:
-                exists = s.one("SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'")[0]
-            if not exists:
-                return 0
-            return int(s.one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0])
-        return self._read(query)
+        return self._read(current_version)
 
     def ping(self) -> bool:
         """True when the database answers; never raises (readiness probes call it)."""

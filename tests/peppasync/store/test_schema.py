@@ -131,3 +131,31 @@ def test_a_sqlite_store_file_is_left_in_wal_mode(tmp_path: Path) -> None:
 
     with closing(sqlite3.connect(tmp_path / "store.db")) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_database_from_a_newer_peppasync_is_refused_with_both_versions(store: Store) -> None:
+    store.write([ops.Audit("test", "noop", "", {})])
+    raw_url = store.url
+    store.close()
+    _bump_schema_version(raw_url, 99)
+
+    again = open_store(raw_url)
+    try:
+        with pytest.raises(StoreError, match=r"schema version 99, newer than this Peppasync knows \(1\)"):
+            again.migrate()
+    finally:
+        again.close()
+
+
+def _bump_schema_version(url: str, version: int) -> None:
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        with closing(sqlite3.connect(url[len("sqlite:///"):])) as raw:
+            raw.execute("INSERT INTO schema_version (version, applied_at) VALUES (?, 0)", (version,))
+            raw.commit()
+        return
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as raw:
+        raw.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, 0)", (version,))

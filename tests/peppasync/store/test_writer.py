@@ -31,7 +31,7 @@ def test_many_greenlets_writing_at_once_share_a_few_commits(store: Store) -> Non
 
 def test_each_request_in_a_batch_gets_the_ids_of_its_own_messages(store: Store) -> None:
     first = store.enqueue("orders", "x", {"n": "first"})
-    requests = [
+    requests: list[list[ops.Op]] = [
         [ops.Insert("orders", "a", {"n": 0}), ops.Insert("orders", "b", {"n": 1})],
         [ops.Insert("orders", "a", {"n": 2})],
         [ops.Dedup("shopify", "e1"), ops.Insert("orders", "b", {"n": 3})],

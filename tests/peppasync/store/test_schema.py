@@ -159,3 +159,20 @@ def _bump_schema_version(url: str, version: int) -> None:
 
     with psycopg.connect(url, autocommit=True) as raw:
         raw.execute("INSERT INTO schema_version (version, applied_at) VALUES (%s, 0)", (version,))
+
+
+def test_two_stores_migrating_at_once_apply_each_step_once(store_url: str) -> None:
+    import gevent
+
+    stores = [open_store(store_url), open_store(store_url)]
+
+    try:
+        runs = [gevent.spawn(s.migrate) for s in stores]
+        gevent.joinall(runs, raise_error=True)
+        version = stores[0].schema_version()
+    finally:
+        for s in stores:
+            s.close()
+
+    assert sorted(r.value for r in runs) == [[], [1]]
+    assert version == 1

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from gevent.pywsgi import WSGIServer
+from gevent.pywsgi import WSGIHandler, WSGIServer
 
 __all__ = ["Request", "Response", "SimulatorServer", "json_response"]
 
@@ -60,12 +61,22 @@ def json_response(status: int, payload: Any, headers: Iterable[tuple[str, str]] 
 Handler = Callable[[Request], Response]
 
 
+class _NoDelayHandler(WSGIHandler):  # type: ignore[misc]
+    """pywsgi sends headers and body in separate writes; without TCP_NODELAY the client's
+    delayed ACK holds the body back ~40 ms on every keep-alive request."""
+
+    def __init__(self, sock: socket.socket, address: Any, server: Any, rfile: Any = None) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(sock, address, server, rfile)
+
+
 class SimulatorServer:
     """A gevent WSGI server around one handler; port 0 lets the OS choose."""
 
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 0) -> None:
         self._handler = handler
-        self._server = WSGIServer((host, port), self._app, log=None, error_log=None)
+        self._server = WSGIServer((host, port), self._app, log=None, error_log=None,
+                                  handler_class=_NoDelayHandler)
         self.host = host
 
     def start(self) -> None:

@@ -6,7 +6,7 @@ import hmac
 import re
 from typing import Any
 
-from graphql import GraphQLError, execute_sync, parse, validate
+from graphql import DocumentNode, GraphQLError, execute_sync, parse, validate
 
 from peppasync.clock import Clock
 
@@ -22,6 +22,7 @@ __all__ = ["ShopifySimulator"]
 
 _PATH = re.compile(r"^/admin/api/(?P<version>\d{4}-\d{2}|unstable)/graphql\.json$")
 _DOCS = "https://shopify.dev/api/usage/rate-limits"
+_CACHED_DOCUMENTS = 256
 
 
 class ShopifySimulator:
@@ -36,6 +37,7 @@ class ShopifySimulator:
         self.ledger = Ledger("shopify", clock)
         self.webhook_ledger: Ledger | None = None  # the sender's, when a sandbox wires one in
         self._schema = build_shopify_schema()
+        self._documents: dict[str, tuple[DocumentNode | None, list[GraphQLError]]] = {}
         self._clock = clock
 
     def handle(self, request: Request) -> Response:
@@ -72,13 +74,10 @@ class ShopifySimulator:
             return json_response(400, {"errors": problem}), "invalid", problem
         variables = payload.get("variables") or {}
         operation = payload.get("operationName") or None
-        try:
-            document = parse(payload["query"])
-        except GraphQLError as exc:
-            return self._errors([exc.formatted], 0), "invalid", exc.message
-        problems = validate(self._schema, document)
+        document, problems = self._parse(payload["query"])
         if problems:
             return self._errors([p.formatted for p in problems], 0), "invalid", problems[0].message
+        assert document is not None
         requested = query_cost(document, self._schema, variables, operation)
         if requested > MAX_QUERY_COST:
             error = {"message": f"Query cost is {requested}, which exceeds the single query max cost limit "
@@ -102,6 +101,22 @@ class ShopifySimulator:
         answer["extensions"] = {"cost": self._cost(requested, actual)}
         outcome = "error" if result.errors else "replayed" if context.get("replayed") else "ok"
         return json_response(200, answer), outcome, ""
+
+    def _parse(self, text: str) -> tuple[DocumentNode | None, list[GraphQLError]]:
+        # Connectors send the same few documents over and over: parse and validate each once.
+        cached = self._documents.get(text)
+        if cached is None:
+            try:
+                document: DocumentNode | None = parse(text)
+            except GraphQLError as exc:
+                cached = (None, [exc])
+            else:
+                assert document is not None
+                cached = (document, validate(self._schema, document))
+            if len(self._documents) >= _CACHED_DOCUMENTS:
+                self._documents.pop(next(iter(self._documents)))
+            self._documents[text] = cached
+        return cached
 
     def _errors(self, errors: list[Any], requested: int) -> Response:
         return json_response(200, {"errors": errors, "extensions": {"cost": self._cost(requested, None)}})

@@ -1,3 +1,42 @@
-"""Connectors: one actor per external system and account."""
+"""Connectors: one per external system and account, speaking its real wire format.
 
-__all__: list[str] = []
+    shopify = ShopifyConnector(config.shopify, hooks=MetricsConnectorHooks(metrics))
+    for order in shopify.orders_updated_since("2026-11-01T00:00:00Z"):
+        ...
+
+Each connector is safe to call from many greenlets at once: a FIFO limiter decides
+how many calls are in flight (adapted by AIMD, capped by ``set_limit``), the API's
+own limiter (cost bucket, request window) makes calls wait instead of being
+throttled, transient failures are retried with jittered backoff, and what cannot
+succeed raises ``peppasync.errors.ConnectorError`` with ``transient`` set.
+"""
+
+from .aimd import AimdLimit
+from .bucket import CostBucket
+from .connector import Connector
+from .failure import PermanentFailure, TransientFailure
+from .hooks import OUTCOMES, ConnectorHooks, MetricsConnectorHooks
+from .limiter import ConcurrencyLimiter
+from .netsuite import NetsuiteConnector
+from .retry import RetryPolicy
+from .shopify import SetResult, ShopifyConnector
+from .window import RequestWindow
+from .wms import WmsConnector
+
+__all__ = [
+    "OUTCOMES",
+    "AimdLimit",
+    "ConcurrencyLimiter",
+    "Connector",
+    "ConnectorHooks",
+    "CostBucket",
+    "MetricsConnectorHooks",
+    "NetsuiteConnector",
+    "PermanentFailure",
+    "RequestWindow",
+    "RetryPolicy",
+    "SetResult",
+    "ShopifyConnector",
+    "TransientFailure",
+    "WmsConnector",
+]

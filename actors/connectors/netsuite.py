@@ -1,0 +1,149 @@
+"""NetsuiteConnector: SuiteTalk REST records with token-based auth (OAuth 1.0a, HMAC-SHA256)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import oauthlib.oauth1
+import requests
+import requests.auth
+
+from peppasync.config import NetsuiteConfig
+
+from .aimd import AimdLimit
+from .connector import Connector
+from .failure import TransientFailure, classify_status, parse_retry_after
+from .hooks import ConnectorHooks
+from .retry import RetryPolicy
+
+__all__ = ["NetsuiteConnector", "TokenAuth", "parse_error_body"]
+
+_ROOT = "/services/rest/record/v1/"
+# Over the concurrency limit, RESTlets answer 400 with this code instead of 429.
+_THROTTLE_CODES = {"SSS_REQUEST_LIMIT_EXCEEDED", "CONCURRENCY_LIMIT_EXCEEDED"}
+
+
+class TokenAuth(requests.auth.AuthBase):
+    """Signs each request (each retry gets a fresh nonce) as NetSuite TBA expects.
+
+    The JSON body is not part of an OAuth 1.0a signature; the query string is.
+    """
+
+    def __init__(self, config: NetsuiteConfig) -> None:
+        self._config = config
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        c = self._config
+        client = oauthlib.oauth1.Client(
+            c.consumer_key, client_secret=c.consumer_secret,
+            resource_owner_key=c.token_id, resource_owner_secret=c.token_secret,
+            signature_method=oauthlib.oauth1.SIGNATURE_HMAC_SHA256, realm=c.account_id,
+        )
+        _, headers, _ = client.sign(str(request.url), str(request.method))
+        request.headers["Authorization"] = headers["Authorization"]
+        return request
+
+
+def parse_error_body(response: requests.Response) -> tuple[str, str]:
+    """(message, code) from NetSuite's ``{title, status, o:errorDetails: [...]}`` body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text[:200] or response.reason or ""), ""
+    if not isinstance(body, dict):
+        return str(body)[:200], ""
+    details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, dict)]
+    code = str(details[0].get("o:errorCode", "")) if details else ""
+    parts = []
+    for d in details:
+        text = str(d.get("detail", ""))
+        if d.get("o:errorPath"):
+            text += f" (at {d['o:errorPath']})"
+        parts.append(text)
+    message = "; ".join(p for p in parts if p) or str(body.get("title", ""))
+    return message, code
+
+
+class NetsuiteConnector(Connector):
+    """One NetSuite account; ``max_concurrency`` is the ceiling of the adaptive limit."""
+
+    def __init__(
+        self,
+        config: NetsuiteConfig,
+        *,
+        name: str = "netsuite",
+        limit: AimdLimit | None = None,
+        retry: RetryPolicy | None = None,
+        hooks: ConnectorHooks | None = None,
+        timeout: tuple[float, float] = (3.05, 60.0),
+        session: requests.Session | None = None,
+    ) -> None:
+        missing = [k for k in ("account_id", "consumer_key", "consumer_secret", "token_id", "token_secret")
+                   if not getattr(config, k)]
+        if missing:
+            raise ValueError(f"netsuite credentials missing: {', '.join('netsuite.' + k for k in missing)}")
+        if config.max_concurrency < 1:
+            raise ValueError(f"netsuite.max_concurrency must be at least 1, got {config.max_concurrency}")
+        ceiling = config.max_concurrency
+        super().__init__(name, limit=limit or AimdLimit(ceiling, maximum=ceiling, latency_threshold=20.0),
+                         retry=retry, hooks=hooks, timeout=timeout, session=session)
+        self.config = config
+        self.base = config.base_url.rstrip("/") + _ROOT
+        self.session.auth = TokenAuth(config)
+
+    def _classify(self, response: requests.Response) -> requests.Response:
+        if response.status_code < 400:
+            return response
+        message, code = parse_error_body(response)
+        if code in _THROTTLE_CODES:
+            raise TransientFailure(f"over the account's concurrency limit: {message}", status=response.status_code,
+                                   code=code, retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                                   throttled=True)
+        classify_status(response, message, code)
+        return response
+
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+        kwargs: dict[str, Any] = {"headers": {"Accept": "application/json"}}
+        if body is not None:
+            kwargs["json"] = body
+        return self.exchange(method, self.base + path, self._classify, **kwargs)
+
+    @staticmethod
+    def _internal_id(response: requests.Response) -> str:
+        return response.headers.get("Location", "").rstrip("/").rsplit("/", 1)[-1]
+
+    def upsert_customer(self, customer_id: str | int, body: dict[str, Any]) -> str:
+        """Create or update ``customer/eid:shopify-customer-{id}``; returns the internal id."""
+        return self._internal_id(self._send("PUT", f"customer/eid:shopify-customer-{_eid(customer_id)}", body))
+
+    def upsert_sales_order(self, order_id: str | int, body: dict[str, Any]) -> str:
+        """Create or update ``salesOrder/eid:{order_id}`` (204 + Location); returns the internal id."""
+        return self._internal_id(self._send("PUT", f"salesOrder/eid:{_eid(order_id)}", body))
+
+    def cancel_sales_order(self, order_id: str | int) -> None:
+        """Set the sales order's status to Cancelled (``C``)."""
+        self._send("PATCH", f"salesOrder/eid:{_eid(order_id)}", {"orderStatus": {"id": "C"}})
+
+    def item_cost(self, sku: str) -> float | None:
+        """The item's cost (else its average cost); None when NetSuite has no such item."""
+        def classify(response: requests.Response) -> requests.Response | None:
+            if response.status_code == 404:
+                return None
+            return self._classify(response)
+
+        response = self.exchange("GET", self.base + f"inventoryItem/eid:{_eid(sku)}", classify,
+                                 headers={"Accept": "application/json"})
+        if response is None:
+            return None
+        record = response.json()
+        for key in ("cost", "averageCost", "lastPurchasePrice"):
+            if record.get(key) is not None:
+                return float(record[key])
+        return None
+
+
+def _eid(value: str | int) -> str:
+    text = str(value)
+    if not text or any(not (ch.isalnum() or ch in "_-") for ch in text):
+        raise ValueError(f"a NetSuite external id may hold letters, digits, '_' and '-' only, got {value!r}")
+    return text

@@ -1,0 +1,274 @@
+"""ShopifyConnector: Shopify Admin GraphQL with a cost-bucket limiter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from peppasync.config import ShopifyConfig
+from peppasync.errors import ConnectorError
+
+from .aimd import AimdLimit
+from .bucket import CostBucket
+from .connector import Connector
+from .failure import PermanentFailure, TransientFailure, classify_status
+from .hooks import ConnectorHooks
+from .retry import RetryPolicy
+from .shopify_queries import (
+    FULFILLMENT_CREATE,
+    ORDER_FULFILLMENT_ORDERS,
+    ORDERS_UPDATED_SINCE,
+    SET_QUANTITIES,
+    gid,
+    levels_query,
+    variants_query,
+)
+
+__all__ = ["SetResult", "ShopifyConnector"]
+
+_ALIASES_PER_CALL = 50
+_MAX_QUANTITIES = 250
+_OPEN = ("OPEN", "IN_PROGRESS")
+
+
+@dataclass(frozen=True)
+class SetResult:
+    """What became of one quantity in an ``inventorySetQuantities`` call.
+
+    The mutation is all or nothing: when any item fails, the others report
+    ``NOT_APPLIED`` and can be sent again as they are; a ``CHANGE_FROM_QUANTITY_STALE``
+    item needs a fresh compare value first.
+    """
+
+    inventory_item_id: str
+    applied: bool
+    code: str = ""
+    message: str = ""
+
+
+class ShopifyConnector(Connector):
+    """One shop: ``POST {shop_url}/admin/api/{api_version}/graphql.json``."""
+
+    def __init__(
+        self,
+        config: ShopifyConfig,
+        *,
+        name: str = "shopify",
+        limit: AimdLimit | None = None,
+        retry: RetryPolicy | None = None,
+        hooks: ConnectorHooks | None = None,
+        timeout: tuple[float, float] = (3.05, 30.0),
+        session: requests.Session | None = None,
+    ) -> None:
+        if not config.access_token:
+            raise ValueError("shopify.access_token is empty; set it (or PEPPASYNC_SHOPIFY_ACCESS_TOKEN)")
+        super().__init__(name, limit=limit or AimdLimit(8, maximum=32), retry=retry, hooks=hooks,
+                         timeout=timeout, session=session)
+        self.config = config
+        self.url = f"{config.shop_url.rstrip('/')}/admin/api/{config.api_version}/graphql.json"
+        self.bucket = CostBucket(self.clock, self.retry.sleep)
+        self._costs: dict[str, float] = {}
+
+    def bucket_available(self) -> float | None:
+        return self.bucket.available()
+
+    def _admit(self, cost: float) -> None:
+        self.bucket.reserve(cost)
+
+    # -- the wire ------------------------------------------------------------------
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None, *, operation: str,
+                estimate: float = 10.0) -> dict[str, Any]:
+        """Run one document and return its ``data``; THROTTLED and 5xx are retried."""
+        headers = {"X-Shopify-Access-Token": self.config.access_token, "Content-Type": "application/json"}
+        body = {"query": query, "variables": variables or {}}
+        cost = min(self._costs.get(operation, estimate), 1000.0)
+
+        def classify(response: requests.Response) -> dict[str, Any]:
+            return self._classify(response, operation)
+
+        return self.exchange("POST", self.url, classify, cost=cost, json=body, headers=headers)
+
+    def _classify(self, response: requests.Response, operation: str) -> dict[str, Any]:
+        payload: Any = None
+        try:
+            payload = response.json()
+        except ValueError:
+            pass
+        cost = (payload or {}).get("extensions", {}).get("cost") if isinstance(payload, dict) else None
+        if isinstance(cost, dict):
+            if cost.get("requestedQueryCost") is not None:
+                self._costs[operation] = float(cost["requestedQueryCost"])
+            available = self.bucket.observe(cost.get("throttleStatus") or {})
+            if available is not None:
+                self.hooks.on_bucket(self.name, available)
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if errors and any(_code(e) == "THROTTLED" for e in errors):
+            raise TransientFailure("THROTTLED by Shopify", status=response.status_code, code="THROTTLED",
+                                   retry_after=self.bucket.wait_for(self._costs.get(operation, 10.0)),
+                                   throttled=True)
+        message = "; ".join(str(e.get("message", e)) for e in errors if isinstance(e, dict)) if errors else ""
+        classify_status(response, message, _code(errors[0]) if errors else "")
+        if errors:
+            raise PermanentFailure(f"GraphQL errors: {message}", status=response.status_code,
+                                   code=_code(errors[0]) or "GRAPHQL_ERROR")
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+            raise TransientFailure(f"no data in the response (HTTP {response.status_code})",
+                                   status=response.status_code, congestion=False)
+        return payload["data"]
+
+    # -- reads ---------------------------------------------------------------------
+
+    def orders_updated_since(self, since: str, *, page_size: int = 100) -> Iterator[dict[str, Any]]:
+        """Order summaries updated after ``since`` (ISO 8601), oldest update first, page by page."""
+        if not 1 <= page_size <= 250:
+            raise ValueError(f"page_size must be between 1 and 250, got {page_size}")
+        after: str | None = None
+        while True:
+            data = self.graphql(ORDERS_UPDATED_SINCE,
+                                {"first": page_size, "after": after, "query": f"updated_at:>'{since}'"},
+                                operation="orders", estimate=page_size + 2)
+            page = data["orders"]
+            yield from page["nodes"]
+            if not page["pageInfo"]["hasNextPage"]:
+                return
+            after = page["pageInfo"]["endCursor"]
+
+    def variants_by_sku(self, skus: Sequence[str]) -> dict[str, str]:
+        """SKU -> inventory item GID for the SKUs Shopify knows; unknown SKUs are left out."""
+        wanted = list(dict.fromkeys(s for s in skus if s))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), _ALIASES_PER_CALL):
+            chunk = wanted[start:start + _ALIASES_PER_CALL]
+            data = self.graphql(variants_query(chunk), operation=f"variants{len(chunk)}",
+                                estimate=len(chunk) * 12.0)
+            for n, sku in enumerate(chunk):
+                for node in (data.get(f"v{n}") or {}).get("nodes", []):
+                    # Shopify's search matches loosely; only an exact SKU counts.
+                    if node.get("sku") == sku:
+                        found[sku] = node["inventoryItem"]["id"]
+                        break
+        return found
+
+    def available(self, inventory_item_ids: Sequence[str | int]) -> dict[str | int, int | None]:
+        """The ``available`` quantity at the configured location per item; None when not stocked there."""
+        location = self._location()
+        ids = list(dict.fromkeys(inventory_item_ids))
+        result: dict[str | int, int | None] = {}
+        for start in range(0, len(ids), _ALIASES_PER_CALL):
+            chunk = ids[start:start + _ALIASES_PER_CALL]
+            data = self.graphql(levels_query([gid("InventoryItem", i) for i in chunk], location),
+                                operation=f"levels{len(chunk)}", estimate=len(chunk) * 3.0)
+            for n, ident in enumerate(chunk):
+                item = data.get(f"i{n}")
+                level = (item or {}).get("inventoryLevel")
+                quantities = {q["name"]: q["quantity"] for q in (level or {}).get("quantities", [])}
+                result[ident] = quantities.get("available")
+        return result
+
+    # -- writes --------------------------------------------------------------------
+
+    def fulfill(self, order_id: str | int, tracking_number: str, company: str, url: str = "") -> dict[str, Any]:
+        """Fulfil every open fulfillment order of the order with this tracking; already fulfilled is success.
+
+        Returns ``{"fulfillment_id": ..., "already_fulfilled": bool}``.
+        """
+        order_gid = gid("Order", order_id)
+        for _ in range(2):
+            open_ids, status = self._open_fulfillment_orders(order_gid)
+            if not open_ids:
+                if status == "FULFILLED":
+                    return {"fulfillment_id": None, "already_fulfilled": True}
+                raise ConnectorError(f"{self.name}: order {order_id} has no open fulfillment orders "
+                                     f"(status {status})", connector=self.name, code="NO_OPEN_FULFILLMENT_ORDERS")
+            tracking: dict[str, Any] = {"number": tracking_number, "company": company}
+            if url:
+                tracking["url"] = url
+            fulfillment = {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": i} for i in open_ids],
+                           "notifyCustomer": True, "trackingInfo": tracking}
+            data = self.graphql(FULFILLMENT_CREATE, {"fulfillment": fulfillment}, operation="fulfill")
+            payload = data["fulfillmentCreate"]
+            if not payload["userErrors"]:
+                return {"fulfillment_id": payload["fulfillment"]["id"], "already_fulfilled": False}
+            errors = payload["userErrors"]
+        # Someone else fulfilled in between, or Shopify refused: a second look decided neither way.
+        raise ConnectorError(f"{self.name}: fulfillmentCreate for order {order_id} refused: "
+                             + "; ".join(e["message"] for e in errors), connector=self.name, code="USER_ERROR")
+
+    def _open_fulfillment_orders(self, order_gid: str) -> tuple[list[str], str]:
+        data = self.graphql(ORDER_FULFILLMENT_ORDERS, {"id": order_gid}, operation="fulfillment_orders",
+                            estimate=25.0)
+        order = data.get("order")
+        if order is None:
+            raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
+                                 code="NOT_FOUND")
+        nodes = order["fulfillmentOrders"]["nodes"]
+        return [n["id"] for n in nodes if n["status"] in _OPEN], order["displayFulfillmentStatus"]
+
+    def set_available(self, quantities: Sequence[tuple[str | int, int, int | None]],
+                      idempotency_key: str, *, reason: str = "correction") -> list[SetResult]:
+        """Set ``available`` absolutely, compare-and-set on ``change_from`` (None opts out).
+
+        ``quantities`` holds ``(inventory_item_id, quantity, change_from)``, at most 250.
+        Per-item refusals come back as ``SetResult``\\ s, not as exceptions.
+        """
+        if not quantities:
+            return []
+        if len(quantities) > _MAX_QUANTITIES:
+            raise ValueError(f"at most {_MAX_QUANTITIES} quantities per call, got {len(quantities)}")
+        if not idempotency_key:
+            raise ValueError("an idempotency key is required, so a retried call is not applied twice")
+        location = self._location()
+        items = [gid("InventoryItem", item) for item, _, _ in quantities]
+        rows = [{"inventoryItemId": item, "locationId": location, "quantity": int(qty), "changeFromQuantity": prev}
+                for item, (_, qty, prev) in zip(items, quantities)]
+        variables = {"input": {"name": "available", "reason": reason, "quantities": rows}, "key": idempotency_key}
+        data = self.graphql(SET_QUANTITIES, variables, operation="set_quantities")
+        errors = data["inventorySetQuantities"]["userErrors"]
+        by_index: dict[int, tuple[str, str]] = {}
+        general: list[str] = []
+        for error in errors:
+            index = _quantity_index(error.get("field"))
+            entry = (error.get("code") or "USER_ERROR", error.get("message", ""))
+            if index is None or index >= len(items):
+                general.append(f"{entry[0]}: {entry[1]}")
+            else:
+                by_index.setdefault(index, entry)
+        if general and not by_index:
+            raise ConnectorError(f"{self.name}: inventorySetQuantities refused: " + "; ".join(general),
+                                 connector=self.name, code=errors[0].get("code") or "USER_ERROR")
+        results = []
+        for n, (item, (original, _, _)) in enumerate(zip(items, quantities)):
+            if n in by_index:
+                results.append(SetResult(str(original), False, *by_index[n]))
+            elif errors:
+                results.append(SetResult(str(original), False, "NOT_APPLIED",
+                                         "another quantity in the same call was refused"))
+            else:
+                results.append(SetResult(str(original), True))
+        return results
+
+    def _location(self) -> str:
+        if not self.config.location_id:
+            raise ConnectorError(f"{self.name}: shopify.location_id is not configured", connector=self.name,
+                                 code="CONFIG")
+        return gid("Location", self.config.location_id)
+
+
+def _code(error: Any) -> str:
+    if isinstance(error, dict):
+        return str((error.get("extensions") or {}).get("code") or "")
+    return ""
+
+
+def _quantity_index(field: Any) -> int | None:
+    """``["input", "quantities", "3", ...]`` -> 3."""
+    if isinstance(field, list) and len(field) >= 3 and field[1] == "quantities":
+        try:
+            return int(field[2])
+        except (TypeError, ValueError):
+            return None
+    return None

@@ -27,8 +27,10 @@ class Received:
 class Receiver:
     """Answers each POST with the next status in `statuses` (then 200) and remembers what came."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(self, statuses: list[int] | None = None, hold: int = 0) -> None:
         self.statuses = list(statuses or [])
+        self.hold = hold  # the first `hold` requests wait for `release` before answering
+        self.release = threading.Event()
         self.received: list[Received] = []
         self._cond = threading.Condition()
         self._server = WSGIServer(("127.0.0.1", 0), self._app, log=None, error_log=None)
@@ -41,7 +43,10 @@ class Receiver:
         with self._cond:
             self.received.append(Received(environ["PATH_INFO"], environ.get("QUERY_STRING", ""), headers, body))
             status = self.statuses.pop(0) if self.statuses else 200
+            held, self.hold = self.hold > 0, max(0, self.hold - 1)
             self._cond.notify_all()
+        if held:
+            self.release.wait(10)
         start_response(f"{status} X", [("Content-Length", "0")])
         return [b""]
 
@@ -50,6 +55,7 @@ class Receiver:
             return self._cond.wait_for(lambda: len(self.received) >= count, timeout)
 
     def stop(self) -> None:
+        self.release.set()
         self._server.stop(timeout=1)
 
 

@@ -130,3 +130,13 @@ def test_the_cli_refuses_malformed_ports_with_a_usage_message(capsys):
     assert exit_info.value.code == 2
     assert "--ports wants three ports" in capsys.readouterr().err
     assert parser.parse_args(["--ports", "1,2,3", "--profile", "black-friday"]).ports == (1, 2, 3)
+
+
+def test_paced_orders_follow_the_profile_and_still_place_every_order(make_sandbox, receiver):
+    sb = make_sandbox(PROFILES["black-friday"], time_scale=1000.0, webhook_url=receiver.url)
+
+    placed = sb.place_orders(30, malformed_ratio=0.0, paced=True)
+
+    assert len(placed) == 30
+    assert len(sb.shopify.shop.orders) == 30
+    assert sb.webhooks.wait_idle(5)

@@ -138,3 +138,17 @@ def test_reordered_events_arrive_after_events_placed_later(make_sandbox, receive
     assert set(arrival[-len(held_back):]) == held_back
     shopify_ledger = requests.get(f"{sb.shopify_url}/_sandbox/ledger", timeout=5).json()
     assert shopify_ledger["webhooks"]["outcomes"] == {"delivered": 20}
+
+
+def test_a_receiver_slower_than_the_timeout_counts_as_a_failure_and_is_retried(make_sandbox):
+    receiver = Receiver(hold=1)
+    try:
+        sb = make_sandbox(replace(QUIET, webhook_timeout=0.2), webhook_url=receiver.url)
+
+        sb.place_orders(1, malformed_ratio=0.0)
+
+        assert sb.webhooks.wait_idle(5)
+        assert [e.outcome for e in sb.webhooks.ledger.entries()] == ["timeout", "delivered"]
+        assert len(receiver.received) == 2
+    finally:
+        receiver.stop()

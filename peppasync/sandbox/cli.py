@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Shopify,NetSuite,WMS ports (default: any free ones)")
     parser.add_argument("--webhook-url", default=None, help="where to deliver Shopify webhooks")
     parser.add_argument("--wms-webhook-url", default=None, help="where to deliver SHIP_NOTIFY webhooks")
+    parser.add_argument("--orders", type=int, default=0,
+                        help="place this many orders at the profile's pace once serving (default 0)")
+    parser.add_argument("--malformed-ratio", type=float, default=0.01, help="share of malformed orders")
     parser.add_argument("--json", action="store_true", help="print the configuration as JSON")
 
 
@@ -61,6 +64,10 @@ def command(args: argparse.Namespace) -> int:
         sandbox.start()
     except (ValueError, OSError) as exc:
         print(f"peppasync sandbox: cannot start: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "orders", 0) < 0 or not 0 <= getattr(args, "malformed_ratio", 0.01) <= 1:
+        sandbox.stop()
+        print("peppasync sandbox: --orders must be >= 0 and --malformed-ratio within [0, 1]", file=sys.stderr)
         return 2
     stop = gevent.event.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -80,6 +87,9 @@ def command(args: argparse.Namespace) -> int:
             for key, value in table.items():
                 print(f"{key} = {json.dumps(value)}")
         print("Ctrl-C to stop", flush=True)
+    orders = getattr(args, "orders", 0)
+    if orders:
+        gevent.spawn(sandbox.place_orders, orders, getattr(args, "malformed_ratio", 0.01), paced=True)
     try:
         stop.wait()
     finally:

@@ -177,7 +177,7 @@ class DurableActor(pykka.ThreadingActor):
             self._drain()
         except BaseException as exc:  # noqa: BLE001 - nothing may reach pykka's loop
             self._report(Exit.failure(exc, "failed to start"))
-            self.stop(block=False)
+            self.stop()
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 raise
 
@@ -196,7 +196,7 @@ class DurableActor(pykka.ThreadingActor):
             # The store failed under us: crash cleanly so the host restarts us;
             # every message is still in the store.
             self._report(Exit.failure(exc, "mailbox failure"))
-            self.stop(block=False)
+            self.stop()
         return None
 
     def on_stop(self) -> None:
@@ -214,6 +214,7 @@ class DurableActor(pykka.ThreadingActor):
         carry: list[ops.Op] = []
         wake_after: set[tuple[str, str]] = set()
         while not self._passivated:
+            ctx.system.draining(self.kind, self.key)
             batch = ctx.store.pending(self.kind, self.key, limit=ctx.prefetch, now=_ALL)
             if not batch:
                 break
@@ -243,6 +244,8 @@ class DurableActor(pykka.ThreadingActor):
             # Commit before asking for more, or the last message would come back.
             self._commit(carry, wake_after)
             carry = []
+            if len(batch) < ctx.prefetch:
+                break  # that was all; anything newer came with a wake of its own
         self._arm_idle()
 
     def _run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:

@@ -62,6 +62,7 @@ class ActorSystem:
         self._kinds: dict[str, type[DurableActor]] = {}
         self._active: dict[tuple[str, str], pykka.ActorRef[Any]] = {}
         self._crashes: dict[tuple[str, str], int] = {}
+        self._woken: set[tuple[str, str]] = set()
         self._max_active = max_active
         self._sweep_interval = sweep_interval
         self._restart_delay = restart_delay
@@ -97,13 +98,17 @@ class ActorSystem:
         """Make sure (kind, key) looks at its mailbox: tell it, or activate it."""
         if self._stopping or kind not in self._kinds:
             return
-        ref = self._active.get((kind, key))
+        ident = (kind, key)
+        ref = self._active.get(ident)
         if ref is not None:
+            if ident in self._woken:
+                return  # a wake is already queued: one drain will see both messages
             try:
                 ref.tell(WAKE)
+                self._woken.add(ident)
                 return
             except pykka.ActorDeadError:
-                self._active.pop((kind, key), None)
+                self._active.pop(ident, None)
         if len(self._active) >= self._max_active:
             return  # the sweep activates it when there is room
         self._activate(kind, key)
@@ -132,6 +137,7 @@ class ActorSystem:
             self._sweeper = None
         refs = list(self._active.values())
         self._active.clear()
+        self._woken.clear()
         for ref in refs:
             try:
                 ref.stop(block=False)
@@ -158,16 +164,22 @@ class ActorSystem:
 
     # -- called by actors ----------------------------------------------------
 
+    def draining(self, kind: str, key: str) -> None:
+        """The actor is about to read its mailbox: a later message needs a new wake."""
+        self._woken.discard((kind, key))
+
     def passivate(self, actor: DurableActor) -> None:
         """Called from inside an idle actor: unregister it first, then let it stop."""
         if self._active.get((actor.kind, actor.key)) is actor.actor_ref:
             del self._active[(actor.kind, actor.key)]
-        actor.stop(block=False)
+            self._woken.discard((actor.kind, actor.key))
+        actor.stop()
 
     def on_actor_exit(self, actor: DurableActor, exit: Exit) -> None:
         ident = (actor.kind, actor.key)
         if self._active.get(ident) is actor.actor_ref:
             del self._active[ident]
+            self._woken.discard(ident)
         self.hooks.on_deactivated(actor.kind, exit)
         if exit.abnormal and not self._stopping:
             crashes = self._crashes.get(ident, 0) + 1

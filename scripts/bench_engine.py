@@ -1,0 +1,241 @@
+from gevent import monkey
+
+monkey.patch_all()
+
+"""Engine throughput and memory, in one run.
+
+    .venv/bin/python scripts/bench_engine.py [--messages 20000] [--actors 10000] [--rss-actors 100000]
+
+1. Durable messages/s through one hop (store -> actor, acknowledged) across
+   --actors actors, and through a three-hop pipeline (each hop's handler sends
+   the next hop's message in the same transaction as its own completion).
+2. The same workloads on bare pykka actors (in memory, no durability), and
+   the ratio.
+3. RSS after activating --rss-actors actors, and after they passivate.
+Figures come from one run on this machine; compare the ratios, not the
+absolute numbers, across machines.
+"""
+
+import argparse  # noqa: E402
+import ctypes  # noqa: E402
+import gc  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import gevent  # noqa: E402
+import gevent.event  # noqa: E402
+import pykka  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from peppasync.clock import SystemClock  # noqa: E402
+from peppasync.store import open_store, ops  # noqa: E402
+from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
+
+from actors.durable import DurableActor  # noqa: E402
+from actors.hooks import ActorHooks  # noqa: E402
+from actors.system import ActorSystem  # noqa: E402
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Counter(ActorHooks):
+    def __init__(self) -> None:
+        self.ok = 0
+        self.target = 0
+        self.done = gevent.event.Event()
+        self.active = 0
+
+    def expect(self, n: int) -> None:
+        self.ok = 0
+        self.target = n
+        self.done.clear()
+
+    def on_message(self, kind: str, outcome: str, seconds: float) -> None:
+        if outcome == "ok":
+            self.ok += 1
+            if self.ok >= self.target:
+                self.done.set()
+
+    def on_activated(self, kind: str) -> None:
+        self.active += 1
+
+    def on_deactivated(self, kind: str, exit: object) -> None:
+        self.active -= 1
+
+
+class Hop1(DurableActor):
+    kind = "hop1"
+
+    def handle(self, message):
+        if message.payload.get("pipe"):
+            self.send("hop2", self.key, message.payload)
+
+
+class Hop2(DurableActor):
+    kind = "hop2"
+
+    def handle(self, message):
+        self.send("hop3", self.key, message.payload)
+
+
+class Hop3(DurableActor):
+    kind = "hop3"
+
+    def handle(self, message):
+        pass
+
+
+def durable_run(url: str, messages: int, actors: int, pipeline: bool) -> float:
+    store = open_store(url)
+    store.migrate()
+    hooks = Counter()
+    system = ActorSystem(
+        store,
+        PoisonPolicy(max_attempts=5, backoff=ExponentialBackoffStrategy(min_delay=0.1, max_delay=1)),
+        clock=SystemClock(),
+        hooks=hooks,
+        prefetch=16,
+        idle_seconds=300,
+        max_active=max(actors * 3, 50_000),
+    )
+    for kind in (Hop1, Hop2, Hop3):
+        system.register(kind)
+    system.start()
+    hooks.expect(messages * (3 if pipeline else 1))
+    started = time.perf_counter()
+    # Producers enqueue durably in batches (as the webhook ingest does under a burst).
+    for start in range(0, messages, 1000):
+        batch = [
+            ops.Insert("hop1", f"a{n % actors}", {"n": n, "pipe": pipeline})
+            for n in range(start, min(messages, start + 1000))
+        ]
+        store.write(batch)
+        for key in {op.key for op in batch}:
+            system.wake("hop1", key)
+    hooks.done.wait()
+    elapsed = time.perf_counter() - started
+    system.stop(timeout=30)
+    store.close()
+    return messages / elapsed
+
+
+class Bare(pykka.ThreadingActor):
+    use_daemon_thread = True
+
+    def __init__(self, nxt, counter) -> None:
+        super().__init__()
+        self.nxt = nxt
+        self.counter = counter
+
+    def on_receive(self, message):
+        if self.nxt is not None:
+            self.nxt.tell(message)
+        else:
+            self.counter.on_message("bare", "ok", 0.0)
+
+
+def bare_run(messages: int, actors: int, pipeline: bool) -> float:
+    counter = Counter()
+    counter.expect(messages)
+    refs = []
+    for _ in range(actors):
+        last = Bare.start(None, counter)
+        chain = Bare.start(Bare.start(last, counter), counter) if pipeline else last
+        refs.append((chain, last))
+    started = time.perf_counter()
+    for n in range(messages):
+        refs[n % actors][0].tell({"n": n})
+    counter.done.wait()
+    elapsed = time.perf_counter() - started
+    pykka.ActorRegistry.stop_all()
+    return messages / elapsed
+
+
+class Idle(DurableActor):
+    kind = "idle"
+
+    def handle(self, message):
+        self.state["n"] = 1
+
+
+def memory_run(url: str, actors: int) -> tuple[float, float, float]:
+    store = open_store(url)
+    store.migrate()
+    hooks = Counter()
+    system = ActorSystem(
+        store,
+        PoisonPolicy(max_attempts=5, backoff=ExponentialBackoffStrategy(min_delay=0.1, max_delay=1)),
+        clock=SystemClock(),
+        hooks=hooks,
+        idle_seconds=3600,
+        max_active=actors + 1,
+    )
+    system.register(Idle)
+    for start in range(0, actors, 2000):
+        store.write([ops.Insert("idle", f"i{n}", {}) for n in range(start, min(actors, start + 2000))])
+    gc.collect()
+    before = rss_mib()
+    hooks.expect(actors)
+    system.start()
+    hooks.done.wait()
+    active = rss_mib()
+    # Passivate everything (as idle_seconds would), then give freed memory back.
+    for ref in list(system._active.values()):
+        ref.tell(_idle_now())
+    while system.active():
+        gevent.sleep(0.1)
+    gc.collect()
+    _malloc_trim()
+    after = rss_mib()
+    system.stop()
+    store.close()
+    return before, active, after
+
+
+def _idle_now() -> object:
+    from actors.durable import _Idle
+
+    return _Idle(token=1)
+
+
+def _malloc_trim() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--actors", type=int, default=10_000)
+    parser.add_argument("--rss-actors", type=int, default=100_000)
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="peppasync-bench-")
+    print(f"engine benchmark: {args.messages} messages over {args.actors} actors (SQLite in {tmp})")
+    one = durable_run(f"sqlite:///{tmp}/one.db", args.messages, args.actors, pipeline=False)
+    three = durable_run(f"sqlite:///{tmp}/three.db", args.messages, args.actors, pipeline=True)
+    bare_one = bare_run(args.messages, args.actors, pipeline=False)
+    bare_three = bare_run(args.messages, args.actors, pipeline=True)
+    print(f"{'':28}{'durable':>12}{'bare pykka':>14}{'ratio':>9}")
+    print(f"{'one hop, messages/s':28}{one:>12,.0f}{bare_one:>14,.0f}{one / bare_one:>9.2f}")
+    print(f"{'three hops, pipelines/s':28}{three:>12,.0f}{bare_three:>14,.0f}{three / bare_three:>9.2f}")
+    print(f"{'three hops, handled/s':28}{three * 3:>12,.0f}{bare_three * 3:>14,.0f}")
+    before, active, after = memory_run(f"sqlite:///{tmp}/mem.db", args.rss_actors)
+    per = (active - before) * 1024 / args.rss_actors
+    print(f"RSS before {before:,.0f} MiB; {args.rss_actors:,} actors active {active:,.0f} MiB "
+          f"({per:.1f} KiB each); after passivation {after:,.0f} MiB "
+          f"(returned {(active - after) / max(active - before, 1e-9):.0%} of the growth)")
+
+
+if __name__ == "__main__":
+    main()

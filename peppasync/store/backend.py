@@ -36,6 +36,7 @@ SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
 )
 
 _READ_POOL_SIZE = 4
+_SQLITE_READERS = 2
 
 
 def redact_url(url: str) -> str:
@@ -87,8 +88,15 @@ class Session:
         # IMMEDIATE takes SQLite's write lock up front, so a transaction never
         # fails half-way with "database is locked" when it first writes.
         if not self._pg:
+            if self._db.connection().in_transaction:  # type: ignore[no-untyped-call]
+                self.execute("ROLLBACK")  # left open by a caller that never finished
             self.execute("BEGIN IMMEDIATE")
             return
+        if self._db.connection().info.transaction_status != psycopg_idle():  # type: ignore[no-untyped-call]
+            # Left mid-transaction by a writer killed while it waited on the
+            # server: closing the connection rolls that back on the server.
+            self.reset()
+            self.ensure()
         try:
             self.execute("BEGIN")
         except Exception:
@@ -158,15 +166,20 @@ class Backend:
 
 
 class SqliteBackend(Backend):
-    """SQLite in WAL mode: one writer thread, one reader thread."""
+    """SQLite in WAL mode: one writer thread, and reader threads with a connection each."""
 
     name = "sqlite"
 
     def __init__(self, path: str) -> None:
         self._writer = self._session(path)
-        self._reader = self._session(path)
         self._write_pool = ThreadPool(1)
-        self._read_pool = ThreadPool(1)
+        # Two readers, so that one long scan (backlog stats over millions of
+        # rows) does not hold up an actor fetching its next messages.
+        self._readers: list[Session] = [self._session(path) for _ in range(_SQLITE_READERS)]
+        self._idle: gevent.queue.Queue[Session] = gevent.queue.Queue()
+        for session in self._readers:
+            self._idle.put(session)
+        self._read_pool = ThreadPool(_SQLITE_READERS)
 
     @staticmethod
     def _session(path: str) -> Session:
@@ -179,14 +192,20 @@ class SqliteBackend(Backend):
         return self._write_pool.apply(_call, (self._writer, fn))  # type: ignore[no-any-return]
 
     def read(self, fn: Callable[[Session], T]) -> T:
-        return self._read_pool.apply(_call, (self._reader, fn))  # type: ignore[no-any-return]
+        session = self._idle.get()
+        try:
+            return self._read_pool.apply(_call, (session, fn))  # type: ignore[no-any-return]
+        finally:
+            self._idle.put(session)
 
     def close(self) -> None:
-        for pool, session in ((self._write_pool, self._writer), (self._read_pool, self._reader)):
-            try:
-                pool.apply(session.reset)
-            finally:
-                pool.kill()
+        try:
+            self._write_pool.apply(self._writer.reset)
+            for session in self._readers:
+                self._read_pool.apply(session.reset)
+        finally:
+            self._write_pool.kill()
+            self._read_pool.kill()
 
 
 class PostgresBackend(Backend):
@@ -233,6 +252,13 @@ class PostgresBackend(Backend):
         self._writer.reset()
         while not self._idle.empty():
             self._idle.get().reset()
+
+
+def psycopg_idle() -> object:
+    """psycopg's IDLE transaction status, imported only when PostgreSQL is used."""
+    from psycopg.pq import TransactionStatus
+
+    return TransactionStatus.IDLE
 
 
 def _call(session: Session, fn: Callable[[Session], T]) -> T:

@@ -73,6 +73,7 @@ class GroupWriter:
         self._greenlet: gevent.Greenlet[None] | None = None
         self._closing = False
         self._busy = False
+        self._inflight: list[_Request] = []
         self.commits = 0
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
@@ -80,7 +81,10 @@ class GroupWriter:
             raise StoreError(f"store {self._url} is closed", url=self._url)
         request = _Request(operations)
         self._queue.append(request)
-        if self._greenlet is None:
+        if self._greenlet is None or self._greenlet.dead:
+            # Also after the writer was killed (a bug, or a kill at shutdown):
+            # a fresh one takes over the queue rather than leave it stranded.
+            self._busy = False
             self._greenlet = gevent.spawn(self._run)
         if not self._busy:
             self._wake.set()
@@ -103,15 +107,24 @@ class GroupWriter:
                 self._busy = True
                 while self._queue:
                     n = min(len(self._queue), self._batch_max)
-                    self._commit([self._queue.popleft() for _ in range(n)])
+                    self._inflight = [self._queue.popleft() for _ in range(n)]
+                    self._commit(self._inflight)
+                    self._inflight = []
                 self._busy = False
                 if self._closing:
                     return
         except BaseException as exc:
-            # Never leave a caller waiting forever on a writer that is gone.
-            error = StoreError(f"store {self._url}: the writer stopped ({exc!r})", url=self._url)
-            while self._queue:
-                self._queue.popleft().result.set_exception(error)
+            # Never leave a caller waiting forever on a writer that is gone. A
+            # batch in flight may still commit: its callers hear "unknown".
+            error = StoreError(
+                f"store {self._url}: the writer stopped ({exc!r}); writes in flight may or may not"
+                " have committed", url=self._url,
+            )
+            for request in [*self._inflight, *self._queue]:
+                if not request.result.ready():
+                    request.result.set_exception(error)
+            self._inflight = []
+            self._queue.clear()
             raise
 
     def _commit(self, batch: list[_Request]) -> None:

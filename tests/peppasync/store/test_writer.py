@@ -10,7 +10,7 @@ import gevent
 import gevent.event
 import pytest
 
-from peppasync.errors import NotFoundError
+from peppasync.errors import NotFoundError, StoreError
 from peppasync.metrics import Metrics
 from peppasync.store import Store, open_store, ops
 from tests.peppasync.store.conftest import postgres_url
@@ -222,3 +222,52 @@ def test_a_request_of_thousands_of_inserts_gets_every_id_in_order(store: Store) 
 
     by_id = {m.id: m.payload["n"] for k in range(3) for m in store.pending("orders", f"k{k}", limit=5000)}
     assert [by_id[i] for i in ids] == list(range(2500))
+
+
+def test_a_killed_writer_fails_its_waiting_requests_and_the_next_write_works(store: Store) -> None:
+    store.enqueue("orders", "1", {"n": 0})
+    writer = store._writer._greenlet  # what a stray kill at shutdown would hit
+    assert writer is not None
+    waiting = store.submit([ops.Insert("orders", "1", {"n": 1})])
+
+    writer.kill()
+    later = store.enqueue("orders", "1", {"n": 2})
+
+    with pytest.raises(StoreError, match="the writer stopped"):
+        waiting.get(timeout=5)
+    assert store.pending("orders", "1", limit=10)[-1].id == later
+
+
+@pytest.mark.postgres
+def test_a_writer_killed_mid_transaction_leaves_no_half_request_behind(postgres_schema_url: str) -> None:
+    import psycopg
+
+    name = f"peppasync-store-kill-{os.getpid()}"
+    store = open_store(f"{postgres_schema_url}&application_name={name}")
+    store.migrate()
+    store.enqueue("orders", "0", {})
+    other = psycopg.connect(postgres_schema_url)
+    # An open transaction holding the same dedup key makes the store's request
+    # wait on the server after its Insert ran: the kill lands mid-transaction.
+    other.execute("INSERT INTO webhook_dedup (source, event_id, received_at) VALUES ('shopify', 'evt', 0)")
+    doomed = store.submit([ops.Insert("orders", "1", {"n": 1}), ops.Dedup("shopify", "evt")])
+
+    try:
+        with psycopg.connect(postgres_url(), autocommit=True) as watch, gevent.Timeout(10):
+            while not watch.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = %s AND wait_event_type = 'Lock'", (name,)
+            ).fetchone():
+                gevent.sleep(0.01)
+        assert store._writer._greenlet is not None
+        store._writer._greenlet.kill()
+        other.rollback()
+        fresh = store.write([ops.Dedup("shopify", "evt")])
+        stored = store.pending("orders", "1", limit=5)
+    finally:
+        other.close()
+        store.close()
+
+    with pytest.raises(StoreError, match="the writer stopped"):
+        doomed.get(timeout=1)
+    assert fresh == [True]
+    assert stored == []

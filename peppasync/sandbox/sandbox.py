@@ -57,6 +57,7 @@ class Sandbox:
             secret=self.webhook_secret, shop_domain=self.shopify.shop_domain, api_version=api_version,
             profile=p, seed=seed, time_scale=scale, clock=self.clock, url=webhook_url)
         self.shopify.webhook_ledger = self.webhooks.ledger
+        self.shopify.shop.listeners.append(lambda order: self.webhooks.send("orders/updated", order))
         self.netsuite = NetSuiteSimulator(
             self.catalog, self.clock, profile=p, seed=seed, time_scale=scale,
             credentials=OAuthCredentials(f"{1234567 + seed}_SB1", f"ck-sandbox-{seed}", f"cs-sandbox-{seed}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from peppasync.clock import Clock
@@ -47,6 +48,8 @@ class ShopState:
             for item in catalog.items
         }
         self.idempotency: dict[str, tuple[str, Any]] = {}
+        # Called with an order's new state when the API (not the sandbox's driver) changed it.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._next_id = 5_000_000_000
 
     def new_id(self) -> int:

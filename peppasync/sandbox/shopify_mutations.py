@@ -87,8 +87,10 @@ def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any
             "lines": [(line["line_item_id"], quantity) for _, line, quantity in plan],
         }
         shop.fulfillments[record["id"]] = record
-        shop.touch(order_id)
-        return {"fulfillment": root._fulfillment(record), "userErrors": []}
+        order = shop.touch(order_id)
+    for listener in shop.listeners:
+        listener(order)  # Shopify follows a fulfillment with orders/updated
+    return {"fulfillment": root._fulfillment(record), "userErrors": []}
 
 
 def set_quantities(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:

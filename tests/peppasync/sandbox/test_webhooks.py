@@ -13,6 +13,7 @@ import requests
 from peppasync.sandbox import sign
 
 from .conftest import QUIET, Receiver
+from .helpers import graphql
 
 
 def _verify(secret: str, body: bytes, header: str) -> bool:
@@ -152,3 +153,17 @@ def test_a_receiver_slower_than_the_timeout_counts_as_a_failure_and_is_retried(m
         assert len(receiver.received) == 2
     finally:
         receiver.stop()
+
+
+def test_a_fulfillment_through_the_api_is_followed_by_orders_updated(make_sandbox, receiver):
+    sb = make_sandbox(webhook_url=receiver.url)
+    order = sb.place_orders(1, malformed_ratio=0.0)[0]
+    fo = next(iter(sb.shopify.shop.fulfillment_orders))
+    mutation = """mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { userErrors { message } } }"""
+
+    graphql(sb, mutation, {"f": {"lineItemsByFulfillmentOrder": [
+        {"fulfillmentOrderId": f"gid://shopify/FulfillmentOrder/{fo}"}]}})
+
+    assert receiver.wait_for(2)
+    updated = [r for r in receiver.received if r.headers["X-Shopify-Topic"] == "orders/updated"]
+    assert [json.loads(r.body)["id"] for r in updated] == [order.id]

@@ -9,8 +9,10 @@ class AimdLimit:
     """The adaptive limit, after Netflix's AIMDLimit.
 
     A drop (429, THROTTLED, a timeout, or a success slower than ``latency_threshold``)
-    multiplies the limit by ``backoff_ratio``; a success while at least half the limit
-    is in use adds one. Only one decrease per *epoch*: calls that started before the
+    multiplies the limit by ``backoff_ratio``; each success while at least half the
+    limit is in use adds ``1/limit``, so a full window of successes adds one (TCP's
+    congestion avoidance, gentler than Netflix's +1 per success when the far side has
+    a hard ceiling). Only one decrease per *epoch*: calls that started before the
     last decrease report congestion that decrease already answered, so a burst of
     429s cuts the limit once, not once per call.
     """
@@ -55,7 +57,8 @@ class AimdLimit:
         if seconds > self.latency_threshold:
             return self.on_drop(epoch)
         if inflight * 2 >= self.limit:
-            self._value = float(self._clamp(self.limit + 1))
+            # Rounded so that a window of 1/limit steps lands exactly on the next integer.
+            self._value = min(float(self.maximum), round(self._value + 1.0 / self.limit, 9))
         return self.limit
 
     def on_drop(self, epoch: int) -> int:

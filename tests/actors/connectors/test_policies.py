@@ -1,0 +1,119 @@
+"""AIMD and retry policies: small values, tested without a clock that moves by itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from peppasync.clock import ManualClock
+
+from actors.connectors import AimdLimit, RetryPolicy
+
+
+def test_aimd_cuts_the_limit_on_a_drop_and_grows_it_back_with_successes_under_load() -> None:
+    aimd = AimdLimit(20, minimum=2, maximum=20, backoff_ratio=0.5)
+
+    assert aimd.on_drop(aimd.epoch) == 10
+    successes = 0
+    while aimd.limit < 20:
+        aimd.on_success(0.1, inflight=aimd.limit, epoch=aimd.epoch)
+        successes += 1
+
+    assert aimd.limit == 20
+    # Additive: a full window of successes per step, 10 + 11 + ... + 19.
+    assert successes == sum(range(10, 20))
+
+
+def test_aimd_cuts_once_for_a_burst_of_drops_from_calls_started_together() -> None:
+    aimd = AimdLimit(16, maximum=16, backoff_ratio=0.5)
+    epoch = aimd.epoch
+
+    for _ in range(10):
+        aimd.on_drop(epoch)
+
+    assert aimd.limit == 8
+    assert aimd.on_drop(aimd.epoch) == 4
+
+
+def test_aimd_does_not_grow_when_the_limit_is_not_in_use() -> None:
+    aimd = AimdLimit(10, maximum=50)
+
+    for _ in range(100):
+        aimd.on_success(0.1, inflight=2, epoch=aimd.epoch)
+
+    assert aimd.limit == 10
+
+
+def test_a_success_slower_than_the_latency_threshold_counts_as_congestion() -> None:
+    aimd = AimdLimit(10, latency_threshold=2.0, backoff_ratio=0.8)
+
+    assert aimd.on_success(2.5, inflight=10, epoch=aimd.epoch) == 8
+
+
+def test_aimd_stays_within_its_minimum_and_maximum() -> None:
+    aimd = AimdLimit(3, minimum=2, maximum=4, backoff_ratio=0.5)
+
+    for _ in range(5):
+        aimd.on_drop(aimd.epoch)
+    low = aimd.limit
+    for _ in range(100):
+        aimd.on_success(0.0, inflight=10, epoch=aimd.epoch)
+
+    assert (low, aimd.limit) == (2, 4)
+
+
+def test_an_operator_ceiling_takes_over_the_limit_and_caps_growth() -> None:
+    aimd = AimdLimit(10, maximum=50)
+
+    aimd.set_ceiling(3)
+    for _ in range(50):
+        aimd.on_success(0.0, inflight=3, epoch=aimd.epoch)
+
+    assert aimd.limit == 3
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"minimum": 5, "maximum": 2}, "minimum <= maximum"),
+        ({"backoff_ratio": 1.0}, "backoff_ratio must be in"),
+        ({"latency_threshold": 0}, "latency_threshold must be positive"),
+    ],
+)
+def test_a_bad_aimd_setting_is_refused_saying_which(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AimdLimit(3, **kwargs)  # type: ignore[arg-type]
+
+
+def test_backoff_is_full_jitter_below_an_exponential_ceiling() -> None:
+    high = RetryPolicy(base=0.5, cap=4.0, random=lambda: 0.999999)
+    low = RetryPolicy(base=0.5, cap=4.0, random=lambda: 0.0)
+
+    ceilings = [round(high.delay(n), 3) for n in range(1, 7)]
+
+    assert ceilings == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert [low.delay(n) for n in range(1, 7)] == [0.0] * 6
+
+
+def test_retry_after_is_a_floor_under_the_jittered_wait() -> None:
+    policy = RetryPolicy(base=0.5, cap=4.0, random=lambda: 0.5)
+
+    assert policy.delay(1, retry_after=7.0) == 7.0
+    assert policy.delay(4, retry_after=0.1) == 2.0
+
+
+def test_retrying_stops_when_attempts_or_the_time_budget_run_out() -> None:
+    clock = ManualClock()
+    policy = RetryPolicy(max_attempts=3, budget=10.0, clock=clock, random=lambda: 0.5)
+    started = clock.monotonic()
+
+    assert policy.next_delay(1, started) == 0.25
+    assert policy.next_delay(3, started) is None
+    clock.advance(9.0)
+    assert policy.next_delay(1, started, retry_after=5.0) is None
+
+
+def test_a_bad_retry_policy_is_refused_saying_which() -> None:
+    with pytest.raises(ValueError, match="max_attempts must be at least 1, got 0"):
+        RetryPolicy(max_attempts=0)
+    with pytest.raises(ValueError, match="need 0 < base <= cap"):
+        RetryPolicy(base=2.0, cap=1.0)

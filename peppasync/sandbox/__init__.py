@@ -13,6 +13,7 @@ from .generator import MALFORMED_KINDS, MESSY_KINDS, PlacedOrder
 from .ledger import Ledger, LedgerEntry
 from .profile import PROFILES, SandboxProfile
 from .sandbox import Sandbox
+from .scorecard import Scorecard
 from .webhooks import WebhookPlan, sign
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "PlacedOrder",
     "Sandbox",
     "SandboxProfile",
+    "Scorecard",
     "WebhookPlan",
     "sign",
 ]

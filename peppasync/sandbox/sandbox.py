@@ -14,6 +14,7 @@ from .catalog import Catalog
 from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder
 from .netsuite import NetSuiteSimulator
 from .profile import SandboxProfile, resolve_profile
+from .scorecard import Scorecard, score
 from .server import SimulatorServer
 from .shop import LOCATION_ID, gid
 from .shopify import ShopifySimulator
@@ -197,6 +198,10 @@ class Sandbox:
         }
         self.webhooks.send("refunds/create", refund)
         return refund
+
+    def scorecard(self) -> Scorecard:
+        """The final state compared with the orders placed: what is missing, duplicated or wrong."""
+        return score(self)
 
     def ledger(self) -> dict[str, Any]:
         """Every simulator's ledger and final state, as JSON-ready data."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import threading
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from peppasync.clock import Clock
@@ -49,7 +49,7 @@ class ShopState:
         }
         self.idempotency: dict[str, tuple[str, Any]] = {}
         # Called with an order's new state when the API (not the sandbox's driver) changed it.
-        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.listeners: list[Callable[[dict[str, Any]], object]] = []
         self._next_id = 5_000_000_000
 
     def new_id(self) -> int:

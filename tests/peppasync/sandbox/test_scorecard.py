@@ -1,0 +1,79 @@
+"""The scorecard judges an integration run: here a tiny integrator written with plain requests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import requests
+
+from peppasync.clock import ManualClock
+
+from .conftest import QUIET
+from .helpers import graphql, netsuite
+
+FULFIL = """mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { userErrors { message } } }"""
+
+
+def _integrate(sb, order):
+    body = order.payload
+    customer = f"shopify-customer-{body['customer']['id']}"
+    netsuite(sb, "PUT", f"customer/eid:{customer}", {"email": body["email"]})
+    lines = [{"item": {"externalId": line["sku"]}, "quantity": line["quantity"]} for line in body["line_items"]]
+    netsuite(sb, "PUT", f"salesOrder/eid:{order.id}", {"entity": {"externalId": customer}, "item": {"items": lines}})
+    ship = [{"sku": line["sku"], "quantity": line["quantity"]} for line in body["line_items"] if line["requires_shipping"]]
+    requests.post(f"{sb.wms_url}/orders/createorder", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5, json={
+        "orderNumber": body["name"], "orderKey": str(order.id), "orderStatus": "awaiting_shipment",
+        "shipTo": {"name": "x"}, "items": ship})
+
+
+def _fulfil_shipped(sb, tracking_override=None):
+    shipments = requests.get(f"{sb.wms_url}/shipments", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5,
+                             params={"pageSize": 500}).json()["shipments"]
+    for shipment in shipments:
+        fos = [f"gid://shopify/FulfillmentOrder/{fo['id']}" for fo in sb.shopify.shop.fulfillment_orders.values()
+               if fo["order_id"] == int(shipment["orderKey"])]
+        number = tracking_override or shipment["trackingNumber"]
+        graphql(sb, FULFIL, {"f": {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": fo} for fo in fos],
+                                   "trackingInfo": {"company": shipment["carrierCode"], "number": number}}})
+
+
+def _sandbox(make_sandbox):
+    clock = ManualClock()
+    return make_sandbox(replace(QUIET, wms_window_limit=10_000, shipment_delay=1.0), clock=clock), clock
+
+
+def test_a_correct_integration_scores_consistent(make_sandbox):
+    sb, clock = _sandbox(make_sandbox)
+    placed = sb.place_orders(8, malformed_ratio=0.0)
+    for order in placed:
+        _integrate(sb, order)
+    clock.advance(2)
+    sb.wms.tick()
+    _fulfil_shipped(sb)
+
+    card = sb.scorecard()
+
+    assert card.consistent, card.as_dict()
+    assert card.placed == card.valid == card.erp_orders == 8
+    assert card.erp_max_in_flight >= 1
+    assert card.stock_drift == {}
+
+
+def test_the_scorecard_names_missing_duplicated_and_mistracked_orders(make_sandbox):
+    sb, clock = _sandbox(make_sandbox)
+    placed = sb.place_orders(4, malformed_ratio=0.0)
+    for order in placed[1:]:
+        _integrate(sb, order)
+    netsuite(sb, "POST", "salesOrder", {"externalId": str(placed[1].id), "item": {"items": []}})
+    clock.advance(2)
+    sb.wms.tick()
+    _fulfil_shipped(sb, tracking_override="WRONG-1")
+
+    card = sb.scorecard()
+
+    assert not card.consistent
+    assert card.erp_missing == (placed[0].id,)
+    assert card.wms_missing == (placed[0].id,)
+    assert card.erp_duplicate_creates == 1
+    assert set(card.tracking_mismatches) == {p.id for p in placed[1:]}
+    assert card.unfulfilled_shipments == ()

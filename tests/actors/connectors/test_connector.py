@@ -1,0 +1,188 @@
+"""The shared core against loopback servers: classification, retries, adaptation, controls, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+import pytest
+import requests
+
+from peppasync.errors import ConnectorError
+from peppasync.metrics import Metrics
+
+from actors.connectors import AimdLimit, Connector, MetricsConnectorHooks
+from actors.connectors.failure import classify_status
+
+from .conftest import FakeTime, ResettingServer, StubServer, json_body
+
+
+def _json(response: requests.Response) -> Any:
+    classify_status(response)
+    return response.json()
+
+
+def _statuses(*answers: tuple[int, dict[str, str]]) -> Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]:
+    """Answer with each (status, headers) in turn, then 200 ``{"ok": true}``."""
+    queue = list(answers)
+
+    def handler(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        if queue:
+            status, headers = queue.pop(0)
+            return status, headers, json_body({"error": status})
+        return 200, {}, json_body({"ok": True})
+
+    return handler
+
+
+def test_a_429_with_retry_after_is_waited_out_and_then_succeeds(stub: Callable[..., StubServer],
+                                                                fake_time: FakeTime) -> None:
+    server = stub(_statuses((429, {"Retry-After": "7"})))
+    connector = Connector("stub", retry=fake_time.policy())
+
+    result = connector.exchange("GET", server.url + "/x", _json)
+
+    assert result == {"ok": True}
+    assert len(server.requests) == 2
+    assert fake_time.slept == [7.0]
+    assert connector.stats()["throttled"] == 1
+
+
+def test_a_permanent_refusal_is_not_retried_and_says_what_was_wrong(stub: Callable[..., StubServer],
+                                                                   fake_time: FakeTime) -> None:
+    server = stub(_statuses((422, {})))
+    connector = Connector("stub", retry=fake_time.policy())
+
+    with pytest.raises(ConnectorError) as caught:
+        connector.exchange("POST", server.url + "/orders", _json)
+
+    assert len(server.requests) == 1
+    assert fake_time.slept == []
+    error = caught.value
+    assert (error.transient, error.status, error.connector) == (False, 422, "stub")
+    assert "POST" in str(error) and "/orders" in str(error) and "422" in str(error)
+
+
+def test_server_errors_are_retried_until_the_budget_is_spent_then_raised_as_transient(
+        stub: Callable[..., StubServer], fake_time: FakeTime) -> None:
+    server = stub(_statuses(*[(503, {"Retry-After": "2"})] * 10))
+    connector = Connector("stub", retry=fake_time.policy(max_attempts=4))
+
+    with pytest.raises(ConnectorError) as caught:
+        connector.exchange("GET", server.url, _json)
+
+    assert len(server.requests) == 4
+    assert len(fake_time.slept) == 3 and min(fake_time.slept) >= 2.0
+    assert (caught.value.transient, caught.value.status, caught.value.retry_after) == (True, 503, 2.0)
+
+
+def test_a_reset_connection_is_retried(fake_time: FakeTime) -> None:
+    server = ResettingServer(resets=2)
+    connector = Connector("stub", retry=fake_time.policy())
+    try:
+        result = connector.exchange("GET", server.url, _json)
+    finally:
+        server.stop()
+
+    assert result == {}
+    assert server.connections == 3
+
+
+def test_a_slow_response_times_out_is_retried_and_cuts_the_limit(stub: Callable[..., StubServer],
+                                                                 fake_time: FakeTime) -> None:
+    release = gevent.event.Event()
+    calls = []
+
+    def slow_once(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        calls.append(request)
+        if len(calls) == 1:
+            release.wait(5)
+        return 200, {}, json_body({"ok": True})
+
+    server = stub(slow_once)
+    connector = Connector("stub", limit=AimdLimit(10, backoff_ratio=0.5), retry=fake_time.policy(),
+                          timeout=(1.0, 0.2))
+
+    result = connector.exchange("GET", server.url, _json)
+    release.set()
+
+    assert result == {"ok": True}
+    assert connector.stats()["limit"] == 5
+
+
+def test_throttling_cuts_the_limit_and_successes_under_load_bring_it_back(stub: Callable[..., StubServer],
+                                                                          fake_time: FakeTime) -> None:
+    server = stub(_statuses((429, {})))
+    connector = Connector("stub", limit=AimdLimit(4, maximum=4, backoff_ratio=0.5), retry=fake_time.policy())
+
+    connector.exchange("GET", server.url, _json)
+    after_throttle = connector.stats()["limit"]
+    gevent.joinall([gevent.spawn(connector.exchange, "GET", server.url, _json) for _ in range(40)],
+                   raise_error=True)
+
+    assert after_throttle == 2
+    assert connector.stats()["limit"] == 4
+
+
+def test_pause_holds_calls_and_resume_sends_every_one_of_them(stub: Callable[..., StubServer]) -> None:
+    server = stub(_statuses())
+    connector = Connector("stub")
+    connector.pause()
+
+    calls = [gevent.spawn(connector.exchange, "GET", f"{server.url}/{n}", _json) for n in range(30)]
+    gevent.sleep(0)
+    held = (len(server.requests), connector.stats()["waiting"])
+    connector.resume()
+    gevent.joinall(calls, raise_error=True)
+
+    assert held == (0, 30)
+    assert sorted(r["path"] for r in server.requests) == sorted(f"/{n}" for n in range(30))
+
+
+def test_set_limit_takes_effect_at_once_for_calls_already_waiting(stub: Callable[..., StubServer]) -> None:
+    release = gevent.event.Event()
+
+    def held(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        release.wait(5)
+        return 200, {}, b"{}"
+
+    server = stub(held)
+    connector = Connector("stub", limit=AimdLimit(2, maximum=50))
+    calls = [gevent.spawn(connector.exchange, "GET", server.url, _json) for _ in range(12)]
+    gevent.sleep(0)  # every caller runs up to its slot or its request
+    before = connector.stats()
+
+    connector.set_limit(9)
+    after = connector.stats()
+    release.set()
+    gevent.joinall(calls, raise_error=True)
+
+    assert (before["in_flight"], before["waiting"]) == (2, 10)
+    assert (after["limit"], after["in_flight"], after["waiting"], after["ceiling"]) == (9, 9, 3, 9)
+    assert server.peak <= 9
+
+
+def test_metrics_hooks_count_outcomes_throttles_and_the_limit(stub: Callable[..., StubServer],
+                                                              fake_time: FakeTime) -> None:
+    server = stub(_statuses((429, {}), (500, {}), (400, {})))
+    metrics = Metrics(process=False)
+    connector = Connector("stub", retry=fake_time.policy(), hooks=MetricsConnectorHooks(metrics),
+                          limit=AimdLimit(6))
+
+    with pytest.raises(ConnectorError):
+        connector.exchange("GET", server.url, _json)
+    connector.exchange("GET", server.url, _json)
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value("peppasync_" + name, {"connector": "stub", **labels})
+
+    assert sample("connector_requests_total", outcome="throttled") == 1
+    assert sample("connector_requests_total", outcome="transient_error") == 1
+    assert sample("connector_requests_total", outcome="permanent_error") == 1
+    assert sample("connector_requests_total", outcome="ok") == 1
+    assert sample("connector_throttled_total") == 1
+    assert sample("connector_request_duration_seconds_count") == 4
+    assert sample("connector_inflight") == 0
+    assert sample("connector_concurrency_limit") == connector.stats()["limit"] < 6

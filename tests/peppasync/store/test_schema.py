@@ -176,3 +176,14 @@ def test_two_stores_migrating_at_once_apply_each_step_once(store_url: str) -> No
 
     assert sorted(r.value for r in runs) == [[], [1]]
     assert version == 1
+
+
+def test_a_new_sqlite_store_file_uses_8_kib_pages(tmp_path: Path) -> None:
+    import sqlite3
+
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    store.close()
+
+    with closing(sqlite3.connect(tmp_path / "store.db")) as raw:
+        assert raw.execute("PRAGMA page_size").fetchone()[0] == 8192

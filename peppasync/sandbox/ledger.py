@@ -113,9 +113,13 @@ class Ledger:
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self), timeout)
 
-    def snapshot(self) -> dict[str, Any]:
-        """Everything above as JSON-ready data."""
+    def snapshot(self, detail: bool = True) -> dict[str, Any]:
+        """Everything above as JSON-ready data; without `detail`, only the counts."""
         with self._cond:
+            if not detail:
+                return {"service": self.service, "requests": len(self._entries),
+                        "outcomes": dict(Counter(e.outcome for e in self._entries)), "events": dict(self._events),
+                        "in_flight": self._in_flight, "max_in_flight": self._max_in_flight}
             return {
                 "service": self.service,
                 "requests": len(self._entries),

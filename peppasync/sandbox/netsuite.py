@@ -71,7 +71,7 @@ class NetSuiteSimulator:
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request (the WSGI server calls this)."""
         if request.path == "/_sandbox/ledger" and request.method == "GET":
-            return json_response(200, {"ledger": self.ledger.snapshot(), "state": self.erp.snapshot()})
+            return json_response(200, {"ledger": self.ledger.snapshot(request.detail), "state": self.erp.snapshot()})
         key = request.path.rsplit("eid:", 1)[-1] if "eid:" in request.path else ""
         problem = self._verifier.verify(request.method, request.url, request.headers.get("authorization", ""),
                                         request.body, request.headers.get("content-type", ""))

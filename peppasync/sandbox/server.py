@@ -38,6 +38,11 @@ class Request:
     def query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(self.query_string, keep_blank_values=True).items()}
 
+    @property
+    def detail(self) -> bool:
+        """False when the query asks for counts only (`?detail=0`), as large ledgers make large bodies."""
+        return self.query.get("detail", "1").lower() not in ("0", "false", "no")
+
     def json(self) -> Any:
         """The body as JSON; ValueError says what was wrong."""
         try:

@@ -43,9 +43,9 @@ class ShopifySimulator:
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request (the WSGI server calls this)."""
         if request.path == "/_sandbox/ledger" and request.method == "GET":
-            snapshot = {"ledger": self.ledger.snapshot(), "state": self.shop.snapshot()}
+            snapshot = {"ledger": self.ledger.snapshot(request.detail), "state": self.shop.snapshot()}
             if self.webhook_ledger is not None:
-                snapshot["webhooks"] = self.webhook_ledger.snapshot()
+                snapshot["webhooks"] = self.webhook_ledger.snapshot(request.detail)
             return json_response(200, snapshot)
         started = self.ledger.begin()
         response, outcome, detail = self._serve(request)

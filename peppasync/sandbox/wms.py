@@ -123,7 +123,8 @@ class WmsSimulator:
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request (the WSGI server calls this)."""
         if request.path == "/_sandbox/ledger" and request.method == "GET":
-            return json_response(200, {"ledger": self.ledger.snapshot(), "webhooks": self.webhook_ledger.snapshot(),
+            return json_response(200, {"ledger": self.ledger.snapshot(request.detail),
+                                       "webhooks": self.webhook_ledger.snapshot(request.detail),
                                        "state": self.warehouse.snapshot()})
         if not hmac.compare_digest(request.headers.get("authorization", "").encode(), self._expected.encode()):
             started = self.ledger.clock_time()

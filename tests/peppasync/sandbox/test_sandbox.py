@@ -140,3 +140,13 @@ def test_paced_orders_follow_the_profile_and_still_place_every_order(make_sandbo
     assert len(placed) == 30
     assert len(sb.shopify.shop.orders) == 30
     assert sb.webhooks.wait_idle(5)
+
+
+def test_a_ledger_asked_for_without_detail_has_counts_but_no_entries(make_sandbox):
+    sb = make_sandbox()
+    requests.get(f"{sb.wms_url}/inventory", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5)
+
+    brief = requests.get(f"{sb.wms_url}/_sandbox/ledger", params={"detail": "0"}, timeout=5).json()
+
+    assert brief["ledger"]["outcomes"] == {"ok": 1}
+    assert "entries" not in brief["ledger"] and "concurrency" not in brief["ledger"]

@@ -133,3 +133,19 @@ def test_other_sales_channels_take_stock_at_the_configured_rate(make_sandbox):
     state = sb.ledger()["wms"]["state"]
     assert state["consumed_by_other_channels"] == 20
     assert sum(v["onHand"] for v in state["stock"].values()) == 40 * 500 - 20
+
+
+def test_an_order_cancelled_before_it_ships_never_ships_and_frees_its_stock(make_sandbox):
+    clock = ManualClock()
+    sb = make_sandbox(replace(QUIET, shipment_delay=10), clock=clock)
+    requests.post(f"{sb.wms_url}/orders/createorder", json=_order(), auth=_auth(sb), timeout=5)
+
+    cancelled = requests.post(f"{sb.wms_url}/orders/createorder", json=_order(status="cancelled"),
+                              auth=_auth(sb), timeout=5)
+    clock.advance(20)
+    sb.wms.tick()
+
+    assert cancelled.status_code == 200
+    state = sb.ledger()["wms"]["state"]
+    assert state["shipments"] == []
+    assert state["stock"]["PS-0001"] == {"onHand": 500, "allocated": 0}

@@ -11,6 +11,13 @@ every waiting request in one transaction (group commit)::
     attempts, = store.write([ops.Start(message_id)])
     store.write([ops.Done(message_id)])
     store.close()
+
+A request (the ops of one ``write``) is all or nothing, and its result comes
+back only after the commit. A failing request fails alone: its caller gets the
+exception (NotFoundError for a message that is gone, StoreError for the
+database), the other requests of the batch commit. SQLite runs in WAL mode with
+``synchronous=FULL`` on its own threads, never on the gevent hub; PostgreSQL
+goes through psycopg 3, which yields to other greenlets while it waits.
 """
 
 from __future__ import annotations

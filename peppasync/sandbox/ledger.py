@@ -44,6 +44,8 @@ class Ledger:
         self._max_in_flight = 0
         self._series: list[tuple[float, int]] = []
         self._events: Counter[str] = Counter()
+        # Told (outside the lock) after every finished request or noted event.
+        self.listeners: list[Callable[[], object]] = []
 
     def begin(self) -> float:
         """Count a request in flight; returns its start time for `end`."""
@@ -71,13 +73,17 @@ class Ledger:
                                 outcome, key, detail)
             self._entries.append(entry)
             self._cond.notify_all()
-            return entry
+        for listener in self.listeners:
+            listener()
+        return entry
 
     def note(self, event: str, count: int = 1) -> None:
         """Count something that is not a request (a webhook dropped, stock consumed)."""
         with self._cond:
             self._events[event] += count
             self._cond.notify_all()
+        for listener in self.listeners:
+            listener()
 
     @property
     def in_flight(self) -> int:

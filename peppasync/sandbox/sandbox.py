@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+import threading
+import time
+from collections.abc import Callable
 from typing import Any, Self
 
 import gevent
@@ -68,6 +71,10 @@ class Sandbox:
         self.wms = WmsSimulator(self.catalog, self.clock, api_key=f"wms-key-{seed}", api_secret=f"wms-secret-{seed}",
                                  window=RequestWindow(p.wms_window_limit, p.wms_window_seconds / scale, self.clock),
                                  warehouse=warehouse, webhook_url=wms_webhook_url, webhook_token=f"wms-token-{seed}")
+        self._changed = threading.Condition()
+        for ledger in (self.shopify.ledger, self.webhooks.ledger, self.netsuite.ledger, self.wms.ledger,
+                       self.wms.webhook_ledger):
+            ledger.listeners.append(self._on_change)
         self._ports = ports
         self._servers: list[SimulatorServer] = []
         self._generator = OrderGenerator(self.catalog, seed)
@@ -198,6 +205,28 @@ class Sandbox:
         }
         self.webhooks.send("refunds/create", refund)
         return refund
+
+    def _on_change(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_until(self, predicate: Callable[[Sandbox], bool], timeout: float, interval: float = 0.05) -> bool:
+        """Block until `predicate(self)` holds; False on timeout.
+
+        It is checked after requests reach a simulator (at most every `interval` seconds, as a
+        scorecard over many orders is not free) and once more at the end:
+        `sb.wait_until(lambda sb: sb.scorecard().consistent, timeout=60)`.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate(self):
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with self._changed:
+                self._changed.wait(remaining)
+            time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
     def scorecard(self) -> Scorecard:
         """The final state compared with the orders placed: what is missing, duplicated or wrong."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import gevent
 import requests
 
 from peppasync.clock import ManualClock
@@ -77,3 +78,15 @@ def test_the_scorecard_names_missing_duplicated_and_mistracked_orders(make_sandb
     assert card.erp_duplicate_creates == 1
     assert set(card.tracking_mismatches) == {p.id for p in placed[1:]}
     assert card.unfulfilled_shipments == ()
+
+
+def test_wait_until_wakes_when_the_simulators_see_the_work_done(make_sandbox):
+    sb, _ = _sandbox(make_sandbox)
+    order = sb.place_orders(1, malformed_ratio=0.0)[0]
+    worker = gevent.spawn(_integrate, sb, order)
+
+    reached = sb.wait_until(lambda s: not s.scorecard().erp_missing and not s.scorecard().wms_missing, timeout=5)
+
+    assert reached
+    worker.join(timeout=5)
+    assert not sb.wait_until(lambda s: len(s.placed) > 1, timeout=0.01)

@@ -194,9 +194,9 @@ class Sandbox:
         order = self.shopify.shop.touch(order_id, financial_status="refunded")
         refund = {
             "id": self.shopify.shop.new_id(), "order_id": order_id, "created_at": order["updated_at"],
-            "note": note, "restock": True,
+            "note": note, "restock": False,
             "refund_line_items": [{"id": self.shopify.shop.new_id(), "line_item_id": line["id"],
-                                   "quantity": line["quantity"], "restock_type": "return", "line_item": line}
+                                   "quantity": line["quantity"], "restock_type": "no_restock", "line_item": line}
                                   for line in order.get("line_items", [])],
             "transactions": [{"id": self.shopify.shop.new_id(), "order_id": order_id, "kind": "refund",
                               "amount": order.get("total_price"), "currency": order.get("currency"),

@@ -82,13 +82,17 @@ class ShopState:
     def touch(self, order_id: int, **changes: Any) -> dict[str, Any]:
         """Change an order and bump its `updated_at`; returns the order as it now is."""
         with self.lock:
-            order = self.orders[order_id]
+            order = self.orders.get(order_id)
+            if order is None:
+                raise KeyError(f"the shop has no order {order_id!r}")
             order.update(changes)
             order["updated_at"] = iso(self.clock.time())
             return copy.deepcopy(order)
 
     def cancel(self, order_id: int, reason: str = "customer") -> dict[str, Any]:
         with self.lock:
+            if order_id not in self.orders:
+                raise KeyError(f"the shop has no order {order_id!r}")
             for fo in self.fulfillment_orders.values():
                 if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS"):
                     fo["status"] = "CANCELLED"

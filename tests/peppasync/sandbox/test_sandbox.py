@@ -150,3 +150,10 @@ def test_a_ledger_asked_for_without_detail_has_counts_but_no_entries(make_sandbo
 
     assert brief["ledger"]["outcomes"] == {"ok": 1}
     assert "entries" not in brief["ledger"] and "concurrency" not in brief["ledger"]
+
+
+def test_cancelling_an_order_the_shop_does_not_have_names_it(make_sandbox):
+    sb = make_sandbox()
+
+    with pytest.raises(KeyError, match="the shop has no order 12345"):
+        sb.cancel_order(12345)

@@ -128,7 +128,7 @@ def test_cancel_and_refund_send_their_topics(make_sandbox, receiver):
 
 def test_reordered_events_arrive_after_events_placed_later(make_sandbox, receiver):
     profile = replace(QUIET, webhook_reorder_rate=0.3)
-    sb = make_sandbox(profile, webhook_url=receiver.url, time_scale=5.0)
+    sb = make_sandbox(profile, webhook_url=receiver.url, time_scale=2.5)
 
     sb.place_orders(20, malformed_ratio=0.0)
 

@@ -6,15 +6,19 @@ __all__ = ["AimdLimit"]
 
 
 class AimdLimit:
-    """The adaptive limit, after Netflix's AIMDLimit.
+    """The adaptive limit, after Netflix's AIMDLimit, tuned for APIs with a hard ceiling.
 
     A drop (429, THROTTLED, a timeout, or a success slower than ``latency_threshold``)
     multiplies the limit by ``backoff_ratio``; each success while at least half the
-    limit is in use adds ``1/limit``, so a full window of successes adds one (TCP's
-    congestion avoidance, gentler than Netflix's +1 per success when the far side has
-    a hard ceiling). Only one decrease per *epoch*: calls that started before the
-    last decrease report congestion that decrease already answered, so a burst of
-    429s cuts the limit once, not once per call.
+    limit is in use adds ``1/limit``, so a full window of successes adds one.
+
+    Only one multiplicative cut per *epoch*: calls that started before the last cut
+    report congestion that cut already answered. But an explicit throttle from that
+    same epoch is a count, not a guess: each one shows the limit was one too high, so
+    each takes one more off (sixteen calls against a ceiling of four: one cut, then
+    eleven steps down, not eleven rounds of 429s). The concurrency that was throttled
+    is remembered, and growing back towards it is ``probe_slowdown`` times slower, so
+    probing a known ceiling costs a 429 now and then, not every few calls.
     """
 
     def __init__(
@@ -25,6 +29,7 @@ class AimdLimit:
         maximum: int = 200,
         backoff_ratio: float = 0.9,
         latency_threshold: float = 10.0,
+        probe_slowdown: float = 8.0,
     ) -> None:
         if not 1 <= minimum <= maximum:
             raise ValueError(f"need 1 <= minimum <= maximum, got minimum={minimum} maximum={maximum}")
@@ -32,11 +37,15 @@ class AimdLimit:
             raise ValueError(f"backoff_ratio must be in [0.5, 1), got {backoff_ratio}")
         if latency_threshold <= 0:
             raise ValueError(f"latency_threshold must be positive, got {latency_threshold}")
+        if probe_slowdown < 1:
+            raise ValueError(f"probe_slowdown must be at least 1, got {probe_slowdown}")
         self.minimum = minimum
         self.maximum = maximum
         self.backoff_ratio = backoff_ratio
         self.latency_threshold = latency_threshold
+        self.probe_slowdown = probe_slowdown
         self._value = float(self._clamp(initial))
+        self._throttled_at: int | None = None
         self.epoch = 0
 
     @property
@@ -50,6 +59,7 @@ class AimdLimit:
         self.maximum = ceiling
         self.minimum = min(self.minimum, ceiling)
         self._value = float(ceiling)
+        self._throttled_at = None
         self.epoch += 1
 
     def on_success(self, seconds: float, inflight: int, epoch: int) -> int:
@@ -57,15 +67,24 @@ class AimdLimit:
         if seconds > self.latency_threshold:
             return self.on_drop(epoch)
         if inflight * 2 >= self.limit:
+            step = 1.0 / self.limit
+            if self._throttled_at is not None and self.limit + 1 >= self._throttled_at:
+                step /= self.probe_slowdown
             # Rounded so that a window of 1/limit steps lands exactly on the next integer.
-            self._value = min(float(self.maximum), round(self._value + 1.0 / self.limit, 9))
+            self._value = min(float(self.maximum), round(self._value + step, 9))
         return self.limit
 
-    def on_drop(self, epoch: int) -> int:
-        """A call that started in ``epoch`` met congestion."""
+    def on_drop(self, epoch: int, *, throttled: bool = False, inflight: int | None = None) -> int:
+        """A call that started in ``epoch`` (with ``inflight`` running) met congestion."""
         if epoch == self.epoch:
+            if throttled:
+                self._throttled_at = min(self.limit, inflight) if inflight else self.limit
             self._value = float(self._clamp(int(self._value * self.backoff_ratio)))
             self.epoch += 1
+        elif throttled and epoch == self.epoch - 1:
+            self._value = float(self._clamp(self.limit - 1))
+            if self._throttled_at is not None:
+                self._throttled_at = max(self.limit + 1, self._throttled_at - 1)
         return self.limit
 
     def _clamp(self, value: int) -> int:

@@ -167,7 +167,7 @@ class Connector:
                 self.hooks.on_throttled(self.name)
             self.hooks.on_request(self.name, "throttled" if failure.throttled else "transient_error", seconds)
             if failure.congestion:
-                self.aimd.on_drop(epoch)
+                self.aimd.on_drop(epoch, throttled=failure.throttled, inflight=inflight)
                 self._apply_limit()
             return failure
 

@@ -34,6 +34,34 @@ def test_aimd_cuts_once_for_a_burst_of_drops_from_calls_started_together() -> No
     assert aimd.on_drop(aimd.epoch) == 4
 
 
+def test_each_throttle_from_the_epoch_just_cut_takes_one_more_off() -> None:
+    aimd = AimdLimit(16, maximum=16, backoff_ratio=0.9)
+    epoch = aimd.epoch
+
+    for _ in range(12):
+        aimd.on_drop(epoch, throttled=True, inflight=16)
+
+    # One cut to 14, then one step per further refusal: 12 refusals say the ceiling is 4 or less.
+    assert aimd.limit == 3
+
+
+def test_growing_back_towards_a_throttled_concurrency_is_slower() -> None:
+    free = AimdLimit(4, maximum=10)
+    burned = AimdLimit(5, maximum=10, probe_slowdown=8.0)
+    burned.on_drop(burned.epoch, throttled=True, inflight=5)
+    assert burned.limit == 4
+
+    def successes_to_grow(aimd: AimdLimit) -> int:
+        n = 0
+        while aimd.limit == 4:
+            aimd.on_success(0.0, inflight=4, epoch=aimd.epoch)
+            n += 1
+        return n
+
+    assert successes_to_grow(free) == 4
+    assert successes_to_grow(burned) == 32
+
+
 def test_aimd_does_not_grow_when_the_limit_is_not_in_use() -> None:
     aimd = AimdLimit(10, maximum=50)
 

@@ -1,0 +1,129 @@
+"""All three connectors against the sandbox: real OAuth, real buckets and windows, real records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import gevent
+import pytest
+
+from peppasync.config import Config, parse_config
+from peppasync.errors import ConnectorError
+from peppasync.sandbox import PROFILES, Sandbox
+
+from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector
+
+QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0,
+                shipment_delay=0.05)
+# Short real waits: the sandbox is a real server, so retries really wait, briefly.
+FAST_RETRY = RetryPolicy(max_attempts=12, base=0.005, cap=0.05, budget=30.0)
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
+    started: list[Sandbox] = []
+
+    def make(profile: Any = QUIET, **kwargs: Any) -> Sandbox:
+        sb = Sandbox(profile, **kwargs)
+        sb.start()
+        started.append(sb)
+        return sb
+
+    yield make
+    for sb in started:
+        sb.stop()
+
+
+def _config(sb: Sandbox) -> Config:
+    return parse_config(sb.config_sections())
+
+
+def _sales_order(sku: str, quantity: int = 1) -> dict[str, Any]:
+    return {"item": {"items": [{"item": {"externalId": sku}, "quantity": quantity}]}}
+
+
+# -- NetSuite ---------------------------------------------------------------------------------
+
+def test_netsuite_accepts_the_signed_requests_and_records_the_upserts(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=3)
+    erp = NetsuiteConnector(_config(sb).netsuite, retry=FAST_RETRY)
+    sku = sb.catalog.items[0].sku
+
+    customer = erp.upsert_customer(77, {"email": "a@example.com", "firstName": "Ada", "lastName": "Lovelace"})
+    first = erp.upsert_sales_order(5001, _sales_order(sku, 2))
+    again = erp.upsert_sales_order(5001, _sales_order(sku, 3))
+    erp.cancel_sales_order(5001)
+
+    orders = sb.ledger()["netsuite"]["state"]["sales_orders"]
+    assert customer and first == again
+    assert orders["5001"]["status"] == "C"
+    assert orders["5001"]["lines"] == [{"sku": sku, "quantity": 3}]
+    assert "unauthorized" not in sb.netsuite.ledger.outcomes()
+
+
+def test_netsuite_refuses_a_wrong_token_secret_and_the_connector_does_not_retry(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=4)
+    wrong = replace(_config(sb).netsuite, token_secret="not-the-secret")
+
+    with pytest.raises(ConnectorError) as caught:
+        NetsuiteConnector(wrong, retry=FAST_RETRY).upsert_customer(1, {"email": "x@example.com"})
+
+    assert (caught.value.transient, caught.value.status, caught.value.code) == (False, 401, "INVALID_LOGIN")
+    assert "signature does not match" in str(caught.value)
+    assert sb.netsuite.ledger.outcomes() == {"unauthorized": 1}
+
+
+def test_an_unknown_item_is_permanent_with_netsuites_code_and_detail(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=5)
+    erp = NetsuiteConnector(_config(sb).netsuite, retry=FAST_RETRY)
+
+    with pytest.raises(ConnectorError) as caught:
+        erp.upsert_sales_order(6001, _sales_order("NO-SUCH-SKU"))
+
+    assert (caught.value.transient, caught.value.status, caught.value.code) == (False, 400, "INVALID_KEY_OR_REF")
+    assert "NO-SUCH-SKU" in str(caught.value) and "item.items[0].item" in str(caught.value)
+    assert len(sb.netsuite.ledger.entries()) == 1
+
+
+def test_item_cost_reads_the_item_and_says_none_for_an_unknown_one(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=6)
+    erp = NetsuiteConnector(_config(sb).netsuite, retry=FAST_RETRY)
+    item = sb.catalog.items[1]
+
+    assert erp.item_cost(item.sku) == pytest.approx(float(item.cost))
+    assert erp.item_cost("NO-SUCH-SKU") is None
+
+
+def test_a_connector_configured_above_the_accounts_limit_adapts_with_few_429s(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    profile = replace(QUIET, erp_concurrency_limit=4, erp_latency_median=0.02, erp_load_factor=0.0)
+    sb = make_sandbox(profile, seed=7)
+    too_high = replace(_config(sb).netsuite, max_concurrency=16)
+    erp = NetsuiteConnector(too_high, retry=FAST_RETRY)
+    sku = sb.catalog.items[2].sku
+
+    calls = [gevent.spawn(erp.upsert_sales_order, 7000 + n, _sales_order(sku)) for n in range(150)]
+    gevent.joinall(calls, raise_error=True)
+
+    outcomes = sb.netsuite.ledger.outcomes()
+    assert len(sb.ledger()["netsuite"]["state"]["sales_orders"]) == 150
+    # The first 16 calls go out together and 12 of them are refused; after that, a few probes.
+    assert 12 <= outcomes["throttled"] <= 20
+    assert erp.stats()["limit"] <= 5
+
+
+def test_a_connector_configured_at_the_accounts_limit_is_never_throttled(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    profile = replace(QUIET, erp_concurrency_limit=6, erp_latency_median=0.02, erp_load_factor=0.0)
+    sb = make_sandbox(profile, seed=8)
+    erp = NetsuiteConnector(_config(sb).netsuite, retry=FAST_RETRY)
+    sku = sb.catalog.items[2].sku
+
+    calls = [gevent.spawn(erp.upsert_sales_order, 8000 + n, _sales_order(sku)) for n in range(120)]
+    gevent.joinall(calls, raise_error=True)
+
+    assert sb.netsuite.ledger.outcomes() == {"created": 120}
+    assert sb.netsuite.ledger.max_in_flight == 6

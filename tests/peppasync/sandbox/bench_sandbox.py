@@ -12,6 +12,7 @@ monkey.patch_all()
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import gevent.pool
@@ -56,16 +57,7 @@ def bench_netsuite(calls: int, limit: int, latency: float) -> None:
     profile = replace(PROFILES["calm"], erp_concurrency_limit=limit, erp_latency_median=latency,
                       erp_latency_sigma=0.0, erp_load_factor=0.0)
     with Sandbox(profile) as sb:
-        creds = sb.netsuite.credentials
-        client = Client(creds.consumer_key, client_secret=creds.consumer_secret, resource_owner_key=creds.token_id,
-                        resource_owner_secret=creds.token_secret, signature_method=SIGNATURE_HMAC_SHA256,
-                        realm=creds.account_id)
-        session = requests.Session()
-
-        def call(n: int) -> int:
-            url, headers, _ = client.sign(f"{sb.netsuite_url}/services/rest/record/v1/inventoryItem/eid:PS-0001"
-                                          f"?n={n}", "GET")
-            return session.get(url, headers=headers).status_code
+        call = _signed_get(sb)
 
         started = time.perf_counter()
         statuses = gevent.pool.Pool(limit).map(call, range(calls))
@@ -73,6 +65,32 @@ def bench_netsuite(calls: int, limit: int, latency: float) -> None:
         bound = calls * latency / limit
         _rate(f"NetSuite GETs, cap {limit}, latency {latency * 1000:.0f} ms (bound {bound:.2f} s)", calls, elapsed)
         print(f"{'':<58} statuses {sorted(set(statuses))}, max in flight {sb.netsuite.ledger.max_in_flight}")
+
+
+def _signed_get(sb: Sandbox) -> Callable[[int], int]:
+    creds = sb.netsuite.credentials
+    client = Client(creds.consumer_key, client_secret=creds.consumer_secret, resource_owner_key=creds.token_id,
+                    resource_owner_secret=creds.token_secret, signature_method=SIGNATURE_HMAC_SHA256,
+                    realm=creds.account_id)
+    session = requests.Session()
+
+    def call(n: int) -> int:
+        url, headers, _ = client.sign(f"{sb.netsuite_url}/services/rest/record/v1/inventoryItem/eid:PS-0001?n={n}",
+                                      "GET")
+        return session.get(url, headers=headers).status_code
+
+    return call
+
+
+def bench_erp_load(calls: int) -> None:
+    profile = replace(PROFILES["black-friday"], erp_error_rate=0.0)
+    for clients in (1, 5, 10, 20):
+        with Sandbox(profile, time_scale=10.0) as sb:
+            statuses = gevent.pool.Pool(clients).map(_signed_get(sb), range(calls))
+            served = sb.netsuite.ledger.entries("ok")
+            mean = sum(e.duration for e in served) / max(1, len(served)) * sb.time_scale
+            print(f"black-friday ERP, {clients:>2} concurrent clients: mean simulated latency {mean:5.2f} s, "
+                  f"{statuses.count(429)} x 429, max in flight {sb.netsuite.ledger.max_in_flight}")
 
 
 def bench_webhooks(events: int) -> None:
@@ -94,6 +112,7 @@ def main() -> None:
     bench_generator(args.orders)
     bench_graphql(args.orders // 2)
     bench_netsuite(400, limit=10, latency=0.05)
+    bench_erp_load(100)
     bench_webhooks(args.orders // 2)
 
 

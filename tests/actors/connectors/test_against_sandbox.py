@@ -127,3 +127,85 @@ def test_a_connector_configured_at_the_accounts_limit_is_never_throttled(
 
     assert sb.netsuite.ledger.outcomes() == {"created": 120}
     assert sb.netsuite.ledger.max_in_flight == 6
+
+
+# -- Shopify ----------------------------------------------------------------------------------
+
+def test_orders_updated_since_pages_through_every_order(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=11)
+    placed = sb.place_orders(7, malformed_ratio=0.0)
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    orders = list(shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=3))
+
+    assert sorted(o["legacyResourceId"] for o in orders) == sorted(p.id for p in placed)
+    assert [o["updatedAt"] for o in orders] == sorted(o["updatedAt"] for o in orders)
+
+
+def test_variants_and_levels_are_read_by_sku_and_item(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=12)
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+    items = sb.catalog.items[:3]
+
+    found = shop.variants_by_sku([i.sku for i in items] + ["NO-SUCH-SKU"])
+    levels = shop.available(list(found.values()))
+
+    assert found == {i.sku: f"gid://shopify/InventoryItem/{i.inventory_item_id}" for i in items}
+    assert all(isinstance(q, int) for q in levels.values()) and len(levels) == 3
+
+
+def test_a_stale_compare_is_reported_for_that_item_and_succeeds_once_refreshed(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=13)
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+    a, b = (f"gid://shopify/InventoryItem/{i.inventory_item_id}" for i in sb.catalog.items[:2])
+    now = shop.available([a, b])
+
+    first = shop.set_available([(a, 7, now[a]), (b, 9, now[b] + 1)], "sync-1")
+    stale = [r.inventory_item_id for r in first if r.code == "CHANGE_FROM_QUANTITY_STALE"]
+    fresh = shop.available(stale)
+    second = shop.set_available([(a, 7, now[a]), (b, 9, fresh[b])], "sync-2")
+    replay = shop.set_available([(a, 7, now[a]), (b, 9, fresh[b])], "sync-2")
+
+    assert stale == [b]
+    assert [r.code for r in first] == ["NOT_APPLIED", "CHANGE_FROM_QUANTITY_STALE"]
+    assert all(r.applied for r in second) and all(r.applied for r in replay)
+    assert shop.available([a, b]) == {a: 7, b: 9}
+
+
+def test_fulfilling_twice_is_one_fulfillment_and_then_success(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=14)
+    order = sb.place_orders(1, malformed_ratio=0.0)[0]
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    first = shop.fulfill(order.id, "1Z999AA10123456784", "UPS", "https://www.ups.com/track?tracknum=1Z999AA10123456784")
+    second = shop.fulfill(order.id, "1Z999AA10123456784", "UPS")
+
+    assert first["already_fulfilled"] is False and first["fulfillment_id"]
+    assert second == {"fulfillment_id": None, "already_fulfilled": True}
+
+
+def test_fulfilling_an_unknown_order_is_permanent(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=15)
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    with pytest.raises(ConnectorError) as caught:
+        shop.fulfill(999999, "1Z", "UPS")
+
+    assert (caught.value.transient, caught.value.code) == (False, "NOT_FOUND")
+
+
+def test_many_concurrent_queries_wait_for_a_small_bucket_instead_of_being_throttled(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    profile = replace(QUIET, bucket_size=200.0, bucket_restore_rate=400.0)
+    sb = make_sandbox(profile, seed=16)
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+    sb.place_orders(3, malformed_ratio=0.0)
+    shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=50).__next__()
+
+    calls = [gevent.spawn(lambda: list(shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=50)))
+             for _ in range(40)]
+    gevent.joinall(calls, raise_error=True)
+
+    assert all(len(c.value) == 3 for c in calls)
+    assert shop.stats()["throttled"] <= 2

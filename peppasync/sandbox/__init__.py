@@ -1,11 +1,19 @@
 """The sandbox: loopback simulators of Shopify, NetSuite and a WMS that keep the external contracts.
 
     from peppasync.sandbox import Sandbox
-    with Sandbox("black-friday", seed=7, time_scale=20, webhook_url="http://127.0.0.1:8470/webhooks/shopify") as sb:
-        config = parse_config(sb.config_sections())
-        placed = sb.place_orders(500, malformed_ratio=0.02)
-        ...
-        sb.ledger()["netsuite"]["state"]["sales_orders"]
+    with Sandbox("black-friday", seed=7, time_scale=20,
+                 webhook_url="http://127.0.0.1:8470/webhooks/shopify",
+                 wms_webhook_url="http://127.0.0.1:8470/webhooks/wms") as sb:
+        config = parse_config({**sb.config_sections(), "store": {...}})
+        placed = sb.place_orders(500, malformed_ratio=0.02)    # orders/create webhooks go out
+        ...                                                     # run the engine against config
+        sb.wait_until(lambda sb: sb.scorecard().consistent, timeout=120)
+        sb.scorecard().as_dict()          # missing, duplicated, unshipped, mistracked, stock drift
+        sb.ledger()                       # every request per simulator, outcomes, concurrency, state
+
+Each simulator also serves its ledger at `GET /_sandbox/ledger` (`?detail=0` for counts only).
+The same seed gives the same catalogue, orders, credentials and fault schedule; the time scale
+divides every delay and window. The simulators run on gevent: patch it first, as the server does.
 """
 
 from .catalog import GIFT_CARD_SKU, Catalog, CatalogItem

@@ -114,7 +114,7 @@ class NetSuiteSimulator:
         if chance(self._seed, "5xx", identity, attempt) < p.erp_error_rate:
             status = 503 if chance(self._seed, "5xx-kind", identity, attempt) < 0.5 else 500
             body = error_body(status, "UNEXPECTED_ERROR", "An unexpected error occurred. Error ID: "
-                              f"sandbox-{abs(hash((identity, attempt))) % 10**8}")
+                              f"sandbox-{int(chance(self._seed, 'error-id', identity, attempt) * 10**8):08d}")
             return json_response(status, body), "error", "injected fault"
         try:
             return self._route(request)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+import gevent.event
+
 from peppasync.clock import Clock
 
 __all__ = ["RequestWindow"]
@@ -24,13 +26,21 @@ class RequestWindow:
     """Waits for the window to reset instead of sending into a 429.
 
     Each response's ``X-Rate-Limit-Limit/Remaining/Reset`` (or the lowercase
-    ``x-ratelimit-*`` variants) resets the model; each admitted call spends one
-    request locally until the next report. Before the first report nothing waits.
+    ``x-ratelimit-*`` variants) corrects the model; each admitted call spends one
+    request locally, and requests come back only when the reset time has passed. Until the first report only one call goes
+    out (the others wait for its headers, at most ``probe_timeout`` seconds), so a
+    burst at start-up cannot overrun a window it knows nothing about yet.
     """
 
-    def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
+    def __init__(self, clock: Clock, sleep: Callable[[float], None], *, probe_timeout: float = 5.0) -> None:
         self._clock = clock
         self._sleep = sleep
+        self._probe_timeout = probe_timeout
+        self._probing = False
+        self._known = gevent.event.Event()
+        # Cleared when we assume a reset on our own; set again by the next report.
+        self._reported = gevent.event.Event()
+        self._reported.set()
         self.limit: int | None = None
         self.remaining: int | None = None
         self._reset_at = 0.0
@@ -41,9 +51,16 @@ class RequestWindow:
         reset = _number(headers, "X-Rate-Limit-Reset", "x-ratelimit-reset")
         if remaining is None or reset is None:
             return
+        now = self._clock.monotonic()
+        reset_at = now + max(0.0, reset)
         self.limit = int(limit) if limit is not None else self.limit
-        self.remaining = int(remaining)
-        self._reset_at = self._clock.monotonic() + max(0.0, reset)
+        # Answers overtake each other, so a report may count fewer requests than we have
+        # already spent: believe whichever says less is left. Only a reset (ours, once
+        # the reported reset time has passed) gives requests back.
+        self.remaining = int(remaining) if self.remaining is None else min(self.remaining, int(remaining))
+        self._reset_at = reset_at if now >= self._reset_at else max(self._reset_at, reset_at)
+        self._known.set()
+        self._reported.set()
 
     def reset_in(self) -> float:
         """Seconds until the window resets (0 when it already has or is unknown)."""
@@ -51,12 +68,24 @@ class RequestWindow:
 
     def admit(self) -> None:
         """Wait until the window has room, then spend one request of it."""
+        if self.remaining is None and not self._known.is_set():
+            if self._probing:
+                self._known.wait(self._probe_timeout)
+            else:
+                self._probing = True
+                return
         while self.remaining is not None and self.remaining <= 0:
             wait = self.reset_in()
-            if wait <= 0:
+            if wait > 0:
+                self._sleep(wait)
+            elif self._reported.is_set():
                 # The window has reset: a full one until the next report says otherwise.
+                self._reported.clear()
                 self.remaining = self.limit if self.limit is not None else None
-                break
-            self._sleep(wait)
+            else:
+                # We assumed a reset already and spent it; only a report can tell more.
+                self._reported.wait(self._probe_timeout)
+                if not self._reported.is_set():
+                    self._reported.set()
         if self.remaining is not None:
             self.remaining -= 1

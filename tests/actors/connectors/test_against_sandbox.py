@@ -209,3 +209,38 @@ def test_many_concurrent_queries_wait_for_a_small_bucket_instead_of_being_thrott
 
     assert all(len(c.value) == 3 for c in calls)
     assert shop.stats()["throttled"] <= 2
+
+
+# -- WMS --------------------------------------------------------------------------------------
+
+def _wms_order(order_id: int, sku: str, quantity: int) -> dict[str, Any]:
+    return {"orderKey": str(order_id), "orderNumber": f"#{order_id}", "orderStatus": "awaiting_shipment",
+            "shipTo": {"name": "Ada Lovelace", "street1": "1 Analytical Way", "city": "London",
+                       "postalCode": "N1 1AA", "country": "GB"},
+            "items": [{"sku": sku, "quantity": quantity}]}
+
+
+def test_orders_are_upserted_by_order_key_and_allocate_stock(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=21)
+    wms = WmsConnector(_config(sb).wms, retry=FAST_RETRY)
+    sku = sb.catalog.items[0].sku
+
+    first = wms.create_order(_wms_order(9001, sku, 2))
+    again = wms.create_order(_wms_order(9001, sku, 3))
+    stock = {row["sku"]: row for row in wms.inventory_since("2000-01-01T00:00:00Z")}
+
+    assert first["orderId"] == again["orderId"]
+    assert again["items"] == [{"sku": sku, "quantity": 3}]
+    assert stock[sku]["allocated"] == 3
+    assert len(stock) == len([i for i in sb.catalog.items if not i.gift_card])
+
+
+def test_a_small_request_window_is_respected_without_a_single_429(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(replace(QUIET, wms_window_limit=3, wms_window_seconds=0.4), seed=22)
+    wms = WmsConnector(_config(sb).wms, retry=FAST_RETRY, limit=None)
+
+    calls = [gevent.spawn(lambda: list(wms.shipments_since("2000-01-01T00:00:00Z"))) for _ in range(7)]
+    gevent.joinall(calls, raise_error=True)
+
+    assert sb.wms.ledger.outcomes() == {"ok": 7}
+    assert wms.stats()["throttled"] == 0

@@ -1,0 +1,117 @@
+"""WmsConnector: the request window, 429s, paging and SHIP_NOTIFY fetches."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from peppasync.config import WmsConfig
+from peppasync.errors import ConnectorError
+
+from actors.connectors import WmsConnector
+
+from .conftest import FakeTime, StubServer, json_body
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+def _window(remaining: int, reset: int, limit: int = 40) -> dict[str, str]:
+    return {"X-Rate-Limit-Limit": str(limit), "X-Rate-Limit-Remaining": str(remaining),
+            "X-Rate-Limit-Reset": str(reset), "Content-Type": "application/json"}
+
+
+def _wms(server: StubServer, fake_time: FakeTime, **kwargs: Any) -> WmsConnector:
+    config = WmsConfig(base_url=server.url, api_key="key", api_secret="secret")
+    return WmsConnector(config, retry=fake_time.policy(random=lambda: 0.0), **kwargs)
+
+
+def test_requests_use_basic_auth(stub: Callable[..., StubServer], fake_time: FakeTime) -> None:
+    server = stub(lambda r: (200, _window(39, 60), json_body({"orderKey": "1"})))
+
+    _wms(server, fake_time).create_order({"orderKey": "1"})
+
+    assert server.requests[0]["headers"]["authorization"] == "Basic " + base64.b64encode(b"key:secret").decode()
+    assert (server.requests[0]["method"], server.requests[0]["path"]) == ("POST", "/orders/createorder")
+
+
+def test_a_spent_window_is_waited_out_instead_of_sending_into_a_429(stub: Callable[..., StubServer],
+                                                                    fake_time: FakeTime) -> None:
+    replies = [(200, _window(1, 30), b"{}"), (200, _window(0, 30), b"{}"), (200, _window(39, 60), b"{}")]
+    server = stub(lambda r: replies.pop(0))
+    wms = _wms(server, fake_time)
+
+    for n in range(3):
+        wms.fetch(f"{server.url}/shipments?batchId={n}")
+
+    assert fake_time.slept == [30.0]
+    assert len(server.requests) == 3
+    assert wms.stats()["throttled"] == 0
+
+
+def test_a_429_waits_for_the_reset_the_headers_give(stub: Callable[..., StubServer], fake_time: FakeTime) -> None:
+    body = json_body({"statusCode": 429, "message": "ThrottlerException: Too Many Requests"})
+    replies = [(429, _window(0, 12), body), (200, _window(39, 60), json_body({"ok": True}))]
+    server = stub(lambda r: replies.pop(0))
+    wms = _wms(server, fake_time)
+
+    result = wms.fetch(server.url + "/shipments?batchId=1")
+
+    assert result == {"ok": True}
+    assert fake_time.slept == [12.0]
+    assert wms.stats()["throttled"] == 1
+
+
+def test_shipments_and_inventory_are_read_page_by_page(stub: Callable[..., StubServer], fake_time: FakeTime) -> None:
+    def handler(request: dict[str, Any]) -> Reply:
+        query = {k: v[0] for k, v in parse_qs(request["query"]).items()}
+        page = int(query["page"])
+        rows = [{"sku": f"S{page}-{n}", "onHand": n, "allocated": 0} for n in range(2 if page < 3 else 1)]
+        return 200, _window(30, 60), json_body({"inventory": rows, "page": page, "pages": 3, "total": 5})
+
+    server = stub(handler)
+
+    rows = list(_wms(server, fake_time, page_size=2).inventory_since("2026-11-01T00:00:00Z"))
+
+    assert [r["sku"] for r in rows] == ["S1-0", "S1-1", "S2-0", "S2-1", "S3-0"]
+    first = parse_qs(server.requests[0]["query"])
+    assert first == {"modifiedSince": ["2026-11-01T00:00:00Z"], "page": ["1"], "pageSize": ["2"]}
+
+
+def test_a_refused_order_is_permanent_with_the_wms_message(stub: Callable[..., StubServer],
+                                                           fake_time: FakeTime) -> None:
+    server = stub(lambda r: (400, _window(38, 60), json_body({"Message": "The order is missing shipTo."})))
+
+    with pytest.raises(ConnectorError) as caught:
+        _wms(server, fake_time).create_order({"orderKey": "5"})
+
+    assert (caught.value.transient, caught.value.status) == (False, 400)
+    assert "missing shipTo" in str(caught.value)
+    assert len(server.requests) == 1
+
+
+def test_fetch_refuses_a_resource_url_on_another_host(stub: Callable[..., StubServer], fake_time: FakeTime) -> None:
+    server = stub(lambda r: (200, {}, b"{}"))
+
+    with pytest.raises(ValueError, match="is not on the WMS host"):
+        _wms(server, fake_time).fetch("http://203.0.113.9/shipments?batchId=1")
+
+    assert server.requests == []
+
+
+def test_an_order_without_an_order_key_is_refused_before_sending(stub: Callable[..., StubServer],
+                                                                 fake_time: FakeTime) -> None:
+    server = stub(lambda r: (200, {}, b"{}"))
+
+    with pytest.raises(ValueError, match="needs an orderKey"):
+        _wms(server, fake_time).create_order({"orderNumber": "1001"})
+
+    assert server.requests == []
+
+
+def test_missing_credentials_are_refused_naming_the_settings() -> None:
+    with pytest.raises(ValueError, match="wms.api_key and wms.api_secret"):
+        WmsConnector(WmsConfig(api_key="k", api_secret=""))

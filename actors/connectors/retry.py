@@ -42,8 +42,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt``."""
-        ceiling = min(self.cap, self.base * 2 ** (attempt - 1))
-        jittered = self.random() * ceiling
+        ceiling = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        jittered = float(self.random()) * ceiling
         if retry_after is not None and retry_after > jittered:
             return retry_after
         return jittered

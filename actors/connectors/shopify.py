@@ -118,7 +118,8 @@ class ShopifyConnector(Connector):
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
             raise TransientFailure(f"no data in the response (HTTP {response.status_code})",
                                    status=response.status_code, congestion=False)
-        return payload["data"]
+        data: dict[str, Any] = payload["data"]
+        return data
 
     # -- reads ---------------------------------------------------------------------
 

@@ -160,6 +160,7 @@ def test_a_stale_compare_is_reported_for_that_item_and_succeeds_once_refreshed(
     shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
     a, b = (f"gid://shopify/InventoryItem/{i.inventory_item_id}" for i in sb.catalog.items[:2])
     now = shop.available([a, b])
+    assert now[a] is not None and now[b] is not None
 
     first = shop.set_available([(a, 7, now[a]), (b, 9, now[b] + 1)], "sync-1")
     stale = [r.inventory_item_id for r in first if r.code == "CHANGE_FROM_QUANTITY_STALE"]

@@ -74,7 +74,7 @@ def test_a_throttled_body_is_retried_after_the_bucket_refills(stub: Callable[...
 
 def test_calls_wait_for_the_bucket_instead_of_being_throttled(stub: Callable[..., StubServer],
                                                               fake_time: FakeTime) -> None:
-    variant = {"nodes": []}
+    variant: dict[str, list[Any]] = {"nodes": []}
     server = stub(_script(_data({"v0": variant}, available=5.0, requested=30), _data({"v0": variant})))
     shop = _shop(server, fake_time)
     shop.variants_by_sku(["A"])

@@ -160,13 +160,14 @@ def test_a_stale_compare_is_reported_for_that_item_and_succeeds_once_refreshed(
     shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
     a, b = (f"gid://shopify/InventoryItem/{i.inventory_item_id}" for i in sb.catalog.items[:2])
     now = shop.available([a, b])
-    assert now[a] is not None and now[b] is not None
+    qa, qb = now[a], now[b]
+    assert qa is not None and qb is not None
 
-    first = shop.set_available([(a, 7, now[a]), (b, 9, now[b] + 1)], "sync-1")
+    first = shop.set_available([(a, 7, qa), (b, 9, qb + 1)], "sync-1")
     stale = [r.inventory_item_id for r in first if r.code == "CHANGE_FROM_QUANTITY_STALE"]
     fresh = shop.available(stale)
-    second = shop.set_available([(a, 7, now[a]), (b, 9, fresh[b])], "sync-2")
-    replay = shop.set_available([(a, 7, now[a]), (b, 9, fresh[b])], "sync-2")
+    second = shop.set_available([(a, 7, qa), (b, 9, fresh[b])], "sync-2")
+    replay = shop.set_available([(a, 7, qa), (b, 9, fresh[b])], "sync-2")
 
     assert stale == [b]
     assert [r.code for r in first] == ["NOT_APPLIED", "CHANGE_FROM_QUANTITY_STALE"]

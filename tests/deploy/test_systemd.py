@@ -1,0 +1,124 @@
+"""The systemd unit and the example configuration it starts with."""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from peppasync.config import load_config, parse_config
+from tests.deploy.promql import DEPLOY, ROOT
+
+UNIT = DEPLOY / "systemd" / "peppasync.service"
+CONFIG = DEPLOY / "systemd" / "peppasync.toml"
+ENV_FILE = DEPLOY / "systemd" / "peppasync.env"
+INSTALLED = "/opt/peppasync/venv/bin/peppasync"
+
+
+def _unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(UNIT, encoding="utf-8")
+    return parser
+
+
+def _env_file() -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in ENV_FILE.read_text().splitlines() if line and not line.startswith("#"))
+    return {key: value for key, value in pairs}
+
+
+def test_systemd_analyze_verify_finds_nothing_wrong_with_the_unit(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    # verify checks that ExecStart is executable: point it at this checkout's script.
+    script = Path(sys.executable).with_name("peppasync")
+    unit = tmp_path / "peppasync.service"
+    unit.write_text(UNIT.read_text(encoding="utf-8").replace(INSTALLED, str(script)), encoding="utf-8")
+
+    # verify exits 0 even when it ignores a line, so its output is the verdict.
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+
+    assert [line for line in (result.stdout + result.stderr).splitlines() if "peppasync.service" in line] == []
+
+
+def test_systemd_analyze_verify_reports_a_bad_line_so_the_check_above_can_fail(tmp_path):
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = tmp_path / "peppasync.service"
+    unit.write_text("[Service]\nType=notify\nRestart=sometimes\nStartLimitIntervalSec=5\nExecStart=/bin/true\n", encoding="utf-8")
+
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
+
+    output = result.stdout + result.stderr
+    assert "Failed to parse service restart specifier" in output
+    assert "Unknown key 'StartLimitIntervalSec'" in output
+
+
+def test_the_unit_waits_for_ready_restarts_on_failure_and_not_on_configuration_errors():
+    service = _unit()["Service"]
+
+    assert service["Type"] == "notify"
+    assert service["Restart"] == "on-failure"
+    assert service["RestartPreventExitStatus"] == "2"
+    assert service["ExecStart"] == f"{INSTALLED} serve --config /etc/peppasync/peppasync.toml"
+    assert service["EnvironmentFile"].lstrip("-") == "/etc/peppasync/peppasync.env"
+    assert int(service["WatchdogSec"]) > 0
+    # An ExecStartPre failure is restarted whatever its exit status: configuration
+    # errors must surface as the main process's exit 2 instead.
+    assert "ExecStartPre" not in service
+
+
+def test_the_unit_gives_the_server_time_to_drain_before_it_is_killed():
+    service = _unit()["Service"]
+    config = load_config(CONFIG, environ={})
+
+    assert int(service["TimeoutStopSec"]) >= 2 * config.server.shutdown_timeout
+
+
+def test_the_unit_keeps_the_sqlite_store_in_its_state_directory():
+    service = _unit()["Service"]
+    config = load_config(CONFIG, environ={})
+
+    assert service["StateDirectory"] == "peppasync"
+    assert config.store.url == "sqlite:////var/lib/peppasync/peppasync.db"
+    assert service["ProtectSystem"] == "strict"  # everything else is read-only
+
+
+def test_the_example_configuration_and_secrets_file_are_valid_together():
+    environ = _env_file()
+
+    config = load_config(CONFIG, environ=environ)
+
+    assert config.server.ops_token and config.shopify.webhook_secret and config.wms.webhook_token
+    assert all(key.startswith("PEPPASYNC_") for key in environ)
+
+
+def test_the_example_configuration_keeps_secrets_out_of_the_file():
+    config = load_config(CONFIG, environ={})
+
+    assert config.server.ops_token == ""
+    assert config.shopify.access_token == config.shopify.webhook_secret == ""
+    assert config.netsuite.token_secret == config.wms.api_secret == ""
+
+
+def test_check_config_accepts_the_example_configuration():
+    result = subprocess.run(
+        [sys.executable, "-m", "peppasync", "check-config", str(CONFIG)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env={"PATH": "/usr/bin:/bin"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "valid" in result.stdout
+
+
+def test_a_misspelt_secret_variable_is_refused_with_the_right_name():
+    with pytest.raises(Exception) as caught:
+        parse_config({}, environ={"PEPPASYNC_SHOPIFY_WEBHOOK_SECRT": "x"})
+
+    assert "PEPPASYNC_SHOPIFY_WEBHOOK_SECRET" in str(getattr(caught.value, "problems", caught.value))

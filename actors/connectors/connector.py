@@ -145,7 +145,7 @@ class Connector:
                 result = classify(response)
             except requests.Timeout as exc:
                 failure = TransientFailure(f"timed out: {exc}", code="TIMEOUT")
-            except requests.ConnectionError as exc:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 failure = TransientFailure(f"connection failed: {exc}", code="CONNECTION", congestion=False)
             except TransientFailure as exc:
                 failure = exc

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any
 
 import gevent
@@ -14,7 +16,7 @@ from peppasync.errors import ConnectorError
 from peppasync.metrics import Metrics
 
 from actors.connectors import AimdLimit, Connector, MetricsConnectorHooks
-from actors.connectors.failure import classify_status
+from actors.connectors.failure import classify_status, parse_retry_after
 
 from .conftest import FakeTime, ResettingServer, StubServer, json_body
 
@@ -186,3 +188,26 @@ def test_metrics_hooks_count_outcomes_throttles_and_the_limit(stub: Callable[...
     assert sample("connector_request_duration_seconds_count") == 4
     assert sample("connector_inflight") == 0
     assert sample("connector_concurrency_limit") == connector.stats()["limit"] < 6
+
+
+def test_200_concurrent_callers_never_put_more_than_the_limit_in_flight(stub: Callable[..., StubServer]) -> None:
+    def working(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        gevent.sleep(0.001)  # the far side doing some work, so that calls overlap
+        return 200, {}, b"{}"
+
+    server = stub(working)
+    connector = Connector("stub", limit=AimdLimit(6, maximum=6))
+
+    calls = [gevent.spawn(connector.exchange, "GET", server.url, _json) for _ in range(200)]
+    gevent.joinall(calls, raise_error=True)
+
+    assert len(server.requests) == 200
+    assert server.peak == 6
+
+
+def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
+    in_a_minute = parse_retry_after(formatdate(time.time() + 60, usegmt=True))
+
+    assert parse_retry_after("2.5") == 2.5
+    assert in_a_minute is not None and 55 <= in_a_minute <= 60
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None

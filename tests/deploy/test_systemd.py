@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import getpass
+import json
 import shutil
 import subprocess
 import sys
@@ -122,3 +124,39 @@ def test_a_misspelt_secret_variable_is_refused_with_the_right_name():
         parse_config({}, environ={"PEPPASYNC_SHOPIFY_WEBHOOK_SECRT": "x"})
 
     assert "PEPPASYNC_SHOPIFY_WEBHOOK_SECRET" in str(getattr(caught.value, "problems", caught.value))
+
+
+def _ops(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run deploy/systemd/peppasync-ops as the current user against a configuration in tmp_path."""
+    config = tmp_path / "peppasync.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:9"\n', encoding="utf-8")
+    env_file = tmp_path / "peppasync.env"
+    env_file.write_text(f"PEPPASYNC_STORE_URL=sqlite:///{tmp_path}/from-env.db\n", encoding="utf-8")
+    environ = {
+        "PATH": "/usr/bin:/bin",
+        "PEPPASYNC_USER": getpass.getuser(),
+        "PEPPASYNC_BIN": str(Path(sys.executable).with_name("peppasync")),
+        "PEPPASYNC_CONFIG": str(config),
+        "PEPPASYNC_ENV_FILE": str(env_file),
+    }
+    return subprocess.run(
+        [str(DEPLOY / "systemd" / "peppasync-ops"), *args],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=environ,
+    )
+
+
+def test_peppasync_ops_runs_commands_with_the_service_configuration_and_secrets(tmp_path):
+    migrated = _ops(tmp_path, "migrate")
+    status = _ops(tmp_path, "status", "--json")
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "from-env.db").is_file()  # the store URL came from the secrets file
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["server"]["state"] == "not reachable"
+
+
+def test_peppasync_ops_passes_usage_errors_through_with_exit_2(tmp_path):
+    result = _ops(tmp_path, "connector", "pause", "erp")
+
+    assert result.returncode == 2
+    assert "invalid choice: 'erp'" in result.stderr

@@ -79,7 +79,8 @@ class Connector:
     def set_limit(self, n: int) -> None:
         """Cap concurrency at ``n`` now; adaptation continues below that ceiling."""
         self.aimd.set_ceiling(n)
-        self._apply_limit()
+        self.limiter.set_limit(self.aimd.limit)
+        self.hooks.on_limit(self.name, self.aimd.limit)
 
     def stats(self) -> Mapping[str, Any]:
         """In flight, limit, waiting, throttled count, bucket available, paused."""

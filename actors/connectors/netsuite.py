@@ -126,16 +126,21 @@ class NetsuiteConnector(Connector):
 
     def item_cost(self, sku: str) -> float | None:
         """The item's cost (else its average cost); None when NetSuite has no such item."""
-        def classify(response: requests.Response) -> requests.Response | None:
+        def classify(response: requests.Response) -> dict[str, Any] | None:
             if response.status_code == 404:
                 return None
-            return self._classify(response)
+            self._classify(response)
+            try:
+                record = response.json()
+            except ValueError:
+                raise TransientFailure(f"HTTP {response.status_code} without a JSON record",
+                                       status=response.status_code, congestion=False) from None
+            return record if isinstance(record, dict) else {}
 
-        response = self.exchange("GET", self.base + f"inventoryItem/eid:{_eid(sku)}", classify,
-                                 headers={"Accept": "application/json"})
-        if response is None:
+        record = self.exchange("GET", self.base + f"inventoryItem/eid:{_eid(sku)}", classify,
+                               headers={"Accept": "application/json"})
+        if record is None:
             return None
-        record = response.json()
         for key in ("cost", "averageCost", "lastPurchasePrice"):
             if record.get(key) is not None:
                 return float(record[key])

@@ -127,6 +127,11 @@ class ShopifyConnector(Connector):
         """Order summaries updated after ``since`` (ISO 8601), oldest update first, page by page."""
         if not 1 <= page_size <= 250:
             raise ValueError(f"page_size must be between 1 and 250, got {page_size}")
+        if not since or "'" in since:
+            raise ValueError(f"since must be an ISO 8601 time such as 2026-11-01T00:00:00Z, got {since!r}")
+        return self._order_pages(since, page_size)
+
+    def _order_pages(self, since: str, page_size: int) -> Iterator[dict[str, Any]]:
         after: str | None = None
         while True:
             data = self.graphql(ORDERS_UPDATED_SINCE,

@@ -156,7 +156,8 @@ def test_set_available_returns_user_errors_per_item_instead_of_raising(stub: Cal
         (lambda shop: shop.set_available([(1, 1, 0)] * 251, "k"), "at most 250 quantities"),
         (lambda shop: shop.set_available([(1, 1, 0)], ""), "idempotency key is required"),
         (lambda shop: shop.set_available([("abc", 1, 0)], "k"), "InventoryItem id must be a number"),
-        (lambda shop: list(shop.orders_updated_since("x", page_size=0)), "page_size must be between 1 and 250"),
+        (lambda shop: shop.orders_updated_since("x", page_size=0), "page_size must be between 1 and 250"),
+        (lambda shop: shop.orders_updated_since("2026' OR '1"), "since must be an ISO 8601 time"),
     ],
 )
 def test_bad_arguments_are_refused_before_anything_is_sent(stub: Callable[..., StubServer], fake_time: FakeTime,

@@ -57,8 +57,8 @@ def shopify(callers: int) -> None:
             sb.place_orders(3, malformed_ratio=0.0)
             next(shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=50))
             began = time.monotonic()
-            calls = [gevent.spawn(lambda: list(shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=50)))
-                     for _ in range(callers)]
+            pages = lambda s=shop: list(s.orders_updated_since("2000-01-01T00:00:00Z", page_size=50))  # noqa: E731
+            calls = [gevent.spawn(pages) for _ in range(callers)]
             gevent.joinall(calls, raise_error=True)
             seconds = time.monotonic() - began
             print(f"shopify bucket {'on ' if bucket else 'off'}: {callers} concurrent pages in {seconds:4.2f} s, "

@@ -47,6 +47,10 @@ def netsuite(orders: int) -> None:
                   f"final limit {erp.stats()['limit']}")
 
 
+def _all_pages(shop: ShopifyConnector) -> list[dict[str, object]]:
+    return list(shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=50))
+
+
 def shopify(callers: int) -> None:
     profile = replace(PROFILES["calm"], name="small-bucket", bucket_size=200.0, bucket_restore_rate=400.0)
     for bucket in (True, False):
@@ -57,8 +61,7 @@ def shopify(callers: int) -> None:
             sb.place_orders(3, malformed_ratio=0.0)
             next(shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=50))
             began = time.monotonic()
-            pages = lambda s=shop: list(s.orders_updated_since("2000-01-01T00:00:00Z", page_size=50))  # noqa: E731
-            calls = [gevent.spawn(pages) for _ in range(callers)]
+            calls = [gevent.spawn(_all_pages, shop) for _ in range(callers)]
             gevent.joinall(calls, raise_error=True)
             seconds = time.monotonic() - began
             print(f"shopify bucket {'on ' if bucket else 'off'}: {callers} concurrent pages in {seconds:4.2f} s, "

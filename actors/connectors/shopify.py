@@ -106,6 +106,9 @@ class ShopifyConnector(Connector):
             if available is not None:
                 self.hooks.on_bucket(self.name, available)
         errors = payload.get("errors") if isinstance(payload, dict) else None
+        if isinstance(errors, str):
+            # Authentication failures come as one string, not a list of GraphQL errors.
+            errors = [{"message": errors}]
         if errors and any(_code(e) == "THROTTLED" for e in errors):
             raise TransientFailure("THROTTLED by Shopify", status=response.status_code, code="THROTTLED",
                                    retry_after=self.bucket.wait_for(self._costs.get(operation, 10.0)),

@@ -108,6 +108,7 @@ def test_a_bad_token_is_permanent(stub: Callable[..., StubServer], fake_time: Fa
         _shop(server, fake_time).variants_by_sku(["A"])
 
     assert (caught.value.transient, caught.value.status) == (False, 401)
+    assert "Invalid API key or access token" in str(caught.value)
 
 
 def test_orders_are_paged_by_cursor_with_the_updated_at_filter(stub: Callable[..., StubServer],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import gevent
+import gevent.event
 import pytest
 
 from peppasync.config import Config, parse_config
@@ -14,6 +16,8 @@ from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
 
 from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector
+
+from .conftest import StubServer
 
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0,
                 shipment_delay=0.05)
@@ -246,3 +250,28 @@ def test_a_small_request_window_is_respected_without_a_single_429(make_sandbox: 
 
     assert sb.wms.ledger.outcomes() == {"ok": 7}
     assert wms.stats()["throttled"] == 0
+
+
+def test_a_ship_notify_resource_url_is_fetched_and_the_shipment_also_appears_in_the_shipment_list(
+        make_sandbox: Callable[..., Sandbox], stub: Callable[..., StubServer]) -> None:
+    notified = gevent.event.Event()
+    notices: list[dict[str, Any]] = []
+
+    def receive(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        notices.append(json.loads(request["body"]))
+        notified.set()
+        return 200, {}, b""
+
+    receiver = stub(receive)
+    sb = make_sandbox(seed=23, wms_webhook_url=receiver.url + "/webhooks/wms")
+    wms = WmsConnector(_config(sb).wms, retry=FAST_RETRY)
+    wms.create_order(_wms_order(9101, sb.catalog.items[0].sku, 1))
+
+    assert notified.wait(10), "the sandbox WMS sent no SHIP_NOTIFY"
+    batch = wms.fetch(notices[0]["resource_url"])
+    listed = list(wms.shipments_since("2000-01-01T00:00:00Z"))
+
+    assert notices[0]["resource_type"] == "SHIP_NOTIFY"
+    assert [s["orderKey"] for s in batch["shipments"]] == ["9101"]
+    assert batch["shipments"][0]["trackingNumber"]
+    assert [s["shipmentId"] for s in listed] == [s["shipmentId"] for s in batch["shipments"]]

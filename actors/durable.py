@@ -101,6 +101,7 @@ class DurableActor(pykka.ThreadingActor):
         self._wake_at = 0.0
         self._passivated = False
         self._reported = False
+        self._reread = False
 
     # -- what subclasses use -------------------------------------------------
 
@@ -214,6 +215,7 @@ class DurableActor(pykka.ThreadingActor):
         carry: list[ops.Op] = []
         wake_after: set[tuple[str, str]] = set()
         while not self._passivated:
+            self._reread = False
             ctx.system.draining(self.kind, self.key)
             batch = ctx.store.pending(self.kind, self.key, limit=ctx.prefetch, now=_ALL)
             if not batch:
@@ -244,7 +246,7 @@ class DurableActor(pykka.ThreadingActor):
             # Commit before asking for more, or the last message would come back.
             self._commit(carry, wake_after)
             carry = []
-            if len(batch) < ctx.prefetch:
+            if len(batch) < ctx.prefetch and not self._reread:
                 break  # that was all; anything newer came with a wake of its own
         self._arm_idle()
 
@@ -290,6 +292,12 @@ class DurableActor(pykka.ThreadingActor):
         for op in operations:
             if isinstance(op, ops.Insert) and (op.kind, op.key) != (self.kind, self.key):
                 self._ctx.system.wake(op.kind, op.key)
+            elif isinstance(op, ops.Insert):
+                delay = (op.available_at or 0.0) - self._ctx.clock.time()
+                if delay > 0:
+                    self._schedule_wake(delay)
+                else:
+                    self._reread = True
             elif isinstance(op, ops.PutState):
                 self._state_version += 1
         return results

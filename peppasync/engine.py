@@ -1,12 +1,42 @@
-"""The product's actor kinds, in one list the runtime registers."""
+"""The product's wiring: which actor kinds the server hosts and which services they use."""
 
 from __future__ import annotations
 
-from actors.durable import DurableActor
+from typing import Any
 
-__all__ = ["engine_kinds"]
+from peppasync.clock import Clock
+from peppasync.config import Config
+from peppasync.metrics import Metrics
+
+from actors.catalog import Catalog
+from actors.connectors import MetricsConnectorHooks, NetsuiteConnector, ShopifyConnector, WmsConnector
+from actors.durable import DurableActor
+from actors.order import OrderActor
+from actors.reconciler import ReconcilerActor, Settings
+from actors.shipments import ShipmentFeedActor
+
+__all__ = ["engine_kinds", "engine_services"]
 
 
 def engine_kinds() -> list[type[DurableActor]]:
     """Every durable actor kind the server hosts."""
-    return []
+    return [OrderActor, ShipmentFeedActor, ReconcilerActor]
+
+
+def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str, Any]:
+    """Connectors (one per external system) and the catalogue, built from configuration.
+
+    A system whose credentials are not configured gets no connector; the
+    actors that need it then fail their messages with a clear reason.
+    """
+    hooks = MetricsConnectorHooks(metrics)
+    services: dict[str, Any] = {"reconcile": Settings(config.engine.reconcile_interval)}
+    if config.shopify.access_token:
+        shopify = ShopifyConnector(config.shopify, hooks=hooks)
+        services["shopify"] = shopify
+        services["catalog"] = Catalog(shopify, clock)
+    if config.netsuite.token_id:
+        services["netsuite"] = NetsuiteConnector(config.netsuite, hooks=hooks)
+    if config.wms.api_key:
+        services["wms"] = WmsConnector(config.wms, hooks=hooks)
+    return services

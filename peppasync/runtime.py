@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import uuid
 from typing import Any, Callable, Iterable
 
 import gevent
@@ -65,6 +66,7 @@ class Runtime:
         config: Config,
         *,
         kinds: Iterable[type[DurableActor]] = (),
+        services: Callable[[Config, Metrics, Clock], dict[str, Any]] | None = None,
         clock: Clock | None = None,
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
@@ -75,6 +77,8 @@ class Runtime:
         self.metrics = metrics or Metrics()
         self.metrics.build_info.info({"version": __version__})
         self._kinds = list(kinds)
+        self._make_services = services
+        self.services: dict[str, Any] = {}
         self._notifier = notifier or Notifier()
         self._gauge_interval = gauge_interval
         self._connectors: dict[str, ConnectorControl] = {}
@@ -97,6 +101,11 @@ class Runtime:
         applied = self.store.migrate()
         if applied:
             log.info("store migrated", extra={"versions": applied})
+        if self._make_services is not None:
+            self.services = self._make_services(cfg, self.metrics, self.clock)
+        for name, service in self.services.items():
+            if all(hasattr(service, a) for a in ("pause", "resume", "set_limit", "stats")):
+                self._connectors[name] = service
         engine = cfg.engine
         policy = PoisonPolicy(
             max_attempts=engine.max_attempts,
@@ -111,6 +120,7 @@ class Runtime:
             hooks=MetricsActorHooks(self.metrics),
             prefetch=engine.prefetch,
             idle_seconds=engine.idle_seconds,
+            services=self.services,
         )
         for kind in self._kinds:
             self.system.register(kind)
@@ -143,6 +153,9 @@ class Runtime:
             hooks=MetricsSupervisorHooks(self.metrics),
         )
         self.http.start()
+        if "reconciler" in self.system.kinds:
+            # Each boot starts a fresh tick chain; the reconciler drops older ones.
+            self.system.tell("reconciler", "main", {"type": "tick", "chain": uuid.uuid4().hex, "boot": True})
         gauges = BacklogGauges(self.store, self.metrics, self.system.kinds)
         self._background.append(gevent.spawn(self._every, self._gauge_interval, gauges.refresh))
         if self._notifier.watchdog_interval:
@@ -170,6 +183,10 @@ class Runtime:
         if self._root.is_alive():
             self._root.stop(timeout=timeout + 10)
         self.system.stop(timeout=timeout)
+        for service in self.services.values():
+            close = getattr(service, "close", None)
+            if callable(close):
+                close()
         self.store.close()
         log.info("stopped")
 

@@ -36,12 +36,12 @@ def load_for(args: argparse.Namespace) -> Config:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from peppasync.engine import engine_kinds
+    from peppasync.engine import engine_kinds, engine_services
     from peppasync.runtime import Runtime
 
     config = load_for(args)
     setup_logging(json_lines=args.log_format == "json")
-    return Runtime(config, kinds=engine_kinds()).serve()
+    return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()
 
 
 def check_config(args: argparse.Namespace) -> int:

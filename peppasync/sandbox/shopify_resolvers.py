@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 from graphql import (
@@ -153,6 +154,8 @@ class ShopifyRoot:
             "subtotalPriceSet": _money(o.get("subtotal_price"), currency),
             "totalTaxSet": _money(o.get("total_tax"), currency),
             "totalDiscountsSet": _money(o.get("total_discounts"), currency),
+            "totalShippingPriceSet": _money(
+                sum(Decimal(str(line.get("price") or 0)) for line in o.get("shipping_lines") or []), currency),
             "customer": customer and {
                 "id": gid("Customer", customer["id"]), "email": customer.get("email"),
                 "firstName": customer.get("first_name"), "lastName": customer.get("last_name"),

@@ -83,6 +83,7 @@ type Order {
   currencyCode: CurrencyCode! displayFinancialStatus: OrderDisplayFinancialStatus
   displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   totalPriceSet: MoneyBag! subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalDiscountsSet: MoneyBag
+  totalShippingPriceSet: MoneyBag!
   customer: Customer shippingAddress: MailingAddress requiresShipping: Boolean!
   lineItems(first: Int, after: String): LineItemConnection!
   fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!

@@ -15,6 +15,7 @@ from typing import Any
 
 import gevent
 import requests
+import requests.adapters
 
 from peppasync.clock import Clock
 
@@ -67,6 +68,8 @@ class WebhookSender:
         self._cond = threading.Condition()
         self._greenlets: list[gevent.Greenlet] = []
         self._http = requests.Session()
+        # A burst sends hundreds of webhooks at once: keep that many connections for reuse.
+        self._http.mount("http://", requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=256))
 
     def event_id(self, topic: str, key: str) -> int:
         digest = hashlib.sha256(f"{self._seed}:event:{topic}:{key}".encode()).digest()

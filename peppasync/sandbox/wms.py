@@ -11,6 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import gevent
 import requests
+import requests.adapters
 
 from peppasync.clock import Clock
 
@@ -72,6 +73,8 @@ class WmsSimulator:
         self._batches: dict[int, list[int]] = {}
         self._ticker: gevent.Greenlet | None = None
         self._http = requests.Session()
+        # A burst sends hundreds of webhooks at once: keep that many connections for reuse.
+        self._http.mount("http://", requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=256))
         self._expected = "Basic " + base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
 
     def start(self, base_url: str) -> None:

@@ -154,3 +154,26 @@ def test_messages_waiting_in_the_store_are_resumed_when_the_system_starts(make_s
     hooks.wait_finished(50)
 
     assert sum(handled.values()) == 50
+
+
+class Countdown(DurableActor):
+    """Sends itself the next step until it reaches zero: a pipeline inside one actor."""
+
+    kind = "countdown"
+
+    def handle(self, message):
+        n = message.payload["n"]
+        order_seen[self.key].append(n)
+        if n > 0:
+            self.send(self.kind, self.key, {"n": n - 1}, delay=0.02 if n == 2 else 0.0)
+
+
+def test_messages_an_actor_sends_itself_are_handled_including_delayed_ones(make_system):
+    hooks = CountingHooks()
+    system = make_system(Countdown, hooks=hooks)
+    system.start()
+
+    system.tell("countdown", "c", {"n": 5})
+    hooks.wait_finished(6)
+
+    assert order_seen["c"] == [5, 4, 3, 2, 1, 0]

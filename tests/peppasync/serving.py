@@ -40,13 +40,22 @@ def write_config(directory: Path, port: int, **sections: dict[str, object]) -> P
 
 
 def start_server(config: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    # The log goes to a file beside the config: a pipe nobody reads would fill
+    # up and freeze the server mid-test.
+    log = open(config.parent / "server.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
         [sys.executable, "-m", "peppasync", "serve", "--config", str(config), *args],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
+    log.close()
+    return proc
+
+
+def server_log(config: Path) -> str:
+    return (config.parent / "server.log").read_text(errors="replace")
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> float:
@@ -54,8 +63,7 @@ def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise AssertionError(f"server exited with {proc.returncode}: {err}")
+            raise AssertionError(f"server exited with {proc.returncode}")
         try:
             if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
                 return time.monotonic() - started

@@ -1,0 +1,144 @@
+"""The reconciler: the self-healing sweep that makes a morning re-sync unnecessary.
+
+Every ``reconcile_interval`` it pages through Shopify orders updated since its
+cursor (less an overlap window) and WMS shipments modified since its own, and
+compares them with what the order actors hold. Whatever webhooks missed (an
+order never seen, an update or cancellation lost, a shipment never notified)
+is sent to the order actor as the webhook would have been, and counted as a
+repair. Orders with messages still waiting in their mailbox are in flight, not
+missed, and are left alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from peppasync.errors import ValidationError
+from peppasync.store import Message
+
+from actors.durable import DurableActor
+from actors.order import call
+from actors.order_import import fetch_order
+from actors.shipments import shipment_message
+
+__all__ = ["ReconcilerActor", "Settings"]
+
+
+class Settings:
+    """What the reconciler reads from configuration."""
+
+    def __init__(self, interval: float, overlap: float | None = None, lookback: float = 86_400.0) -> None:
+        self.interval = interval
+        self.overlap = overlap if overlap is not None else max(2 * interval, 5.0)
+        self.lookback = lookback
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ReconcilerActor(DurableActor):
+    """One per node (key ``main``); its ticks are durable messages it sends itself."""
+
+    kind = "reconciler"
+
+    def handle(self, message: Message) -> None:
+        payload = message.payload
+        if payload.get("type") != "tick":
+            raise ValidationError(f"reconciler message of unknown type {payload.get('type')!r}", field="type")
+        chain = payload.get("chain")
+        if payload.get("boot"):
+            self.state["chain"] = chain  # a new process takes the schedule over
+        elif chain != self.state.get("chain"):
+            return  # a tick of an earlier process's schedule
+        settings: Settings = self.service("reconcile")
+        now = datetime.fromtimestamp(self.clock.time(), timezone.utc)
+        start = now - timedelta(seconds=settings.lookback)
+        orders_since = _parse(self.state.get("orders_cursor")) or start
+        ships_since = _parse(self.state.get("shipments_cursor")) or start
+        overlap = timedelta(seconds=settings.overlap)
+        self.state["orders_cursor"] = _iso(self._orders(orders_since - overlap) or orders_since)
+        self._forget_repairs(orders_since - overlap)
+        self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap) or ships_since)
+        self.state["last_run"] = self.clock.time()
+        self.save_state()
+        self.send(self.kind, self.key, {"type": "tick", "chain": chain}, delay=settings.interval)
+
+    def _forget_repairs(self, before: datetime) -> None:
+        # Updates older than the window are never paged again: no need to remember them.
+        repaired: dict[str, str] = self.state.get("repaired", {})
+        for order_id, updated in list(repaired.items()):
+            moment = _parse(updated)
+            if moment is not None and moment < before:
+                del repaired[order_id]
+
+    def _in_flight(self, order_id: str) -> bool:
+        return bool(self._ctx.store.pending("order", order_id, limit=1, now=float("inf")))
+
+    def _orders(self, since: datetime) -> datetime | None:
+        shopify = self.service("shopify")
+        newest: datetime | None = None
+        for node in call("shopify", lambda: list(shopify.orders_updated_since(_iso(since)))):
+            updated = _parse(node.get("updatedAt"))
+            if updated is not None and (newest is None or updated > newest):
+                newest = updated
+            order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
+            if not order_id or self._in_flight(order_id):
+                continue
+            found = self._ctx.store.get_state("order", order_id)
+            state = found[0] if found else {}
+            status = state.get("status")
+            known = _parse((state.get("order") or {}).get("updated_at"))
+            if status is None:
+                topic = "orders/cancelled" if node.get("cancelledAt") else "orders/create"
+            elif node.get("cancelledAt") and status not in ("cancelled", "shipped", "fulfilled"):
+                topic = "orders/cancelled"
+            elif known is not None and updated is not None and updated > known and status != "cancelled":
+                topic = "orders/updated"
+            else:
+                continue
+            repaired: dict[str, str] = self.state.setdefault("repaired", {})
+            if repaired.get(order_id) == node.get("updatedAt"):
+                continue  # sent once already (it may sit in quarantine): an operator's turn now
+            body = call("shopify", fetch_order, shopify, str(node.get("id")))
+            if body is None:
+                continue
+            repaired[order_id] = str(node.get("updatedAt"))
+            self.send("order", order_id, {
+                "type": "webhook",
+                "topic": topic,
+                "event_id": f"reconcile:{order_id}:{node.get('updatedAt')}",
+                "received_at": self.clock.time(),
+                "body": body,
+                "source": "reconciler",
+            })
+            self.on_success(lambda: self.hooks.on_repair("missed_order"))
+        return newest
+
+    def _shipments(self, since: datetime) -> datetime | None:
+        wms = self.service("wms")
+        newest: datetime | None = None
+        for row in call("wms", lambda: list(wms.shipments_since(_iso(since)))):
+            modified = _parse(row.get("modifyDate"))
+            if modified is not None and (newest is None or modified > newest):
+                newest = modified
+            order_id = str(row.get("orderKey") or "")
+            if not order_id or row.get("voided") or self._in_flight(order_id):
+                continue
+            found = self._ctx.store.get_state("order", order_id)
+            if not found or found[0].get("status") not in ("erp_synced", "sent_to_wms"):
+                continue
+            self.send("order", order_id, shipment_message(row, self.clock.time()))
+            self.on_success(lambda: self.hooks.on_repair("missed_shipment"))
+        return newest

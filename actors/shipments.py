@@ -1,0 +1,57 @@
+"""The shipment feed: WMS shipments become messages to the orders they belong to.
+
+A ``SHIP_NOTIFY`` webhook names a resource URL; the feed fetches it (on the
+WMS host only: the webhook is unsigned) and tells each order actor about its
+shipment. The reconciler sends the same rows when it finds shipments the
+webhooks missed, so an order may hear of one shipment twice; it ignores the
+second.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from peppasync.errors import ValidationError
+from peppasync.store import Message
+
+from actors.durable import DurableActor
+from actors.order import call
+
+__all__ = ["ShipmentFeedActor", "shipment_message"]
+
+
+def shipment_message(row: dict[str, Any], received_at: float) -> dict[str, Any]:
+    """The order message for one WMS shipment row (ShipStation V1 field names)."""
+    return {
+        "type": "shipment",
+        "tracking_number": row.get("trackingNumber"),
+        "carrier": row.get("carrierCode"),
+        "tracking_url": row.get("trackingUrl") or "",
+        "shipped_at": row.get("shipDate"),
+        "label_cost": row.get("shipmentCost"),
+        "received_at": received_at,
+    }
+
+
+class ShipmentFeedActor(DurableActor):
+    """One per WMS account: fans shipments out to order actors."""
+
+    kind = "shipments"
+
+    def handle(self, message: Message) -> None:
+        payload = message.payload
+        if payload.get("type") != "ship_notify":
+            raise ValidationError(f"shipment feed message of unknown type {payload.get('type')!r}", field="type")
+        url = payload.get("resource_url")
+        try:
+            body = call("wms", self.service("wms").fetch, url)
+        except ValueError as exc:
+            raise ValidationError(str(exc), field="resource_url") from exc
+        rows = body.get("shipments", []) if isinstance(body, dict) else body
+        self.dispatch(rows, float(payload.get("received_at") or self.clock.time()))
+
+    def dispatch(self, rows: Iterable[Any], received_at: float) -> None:
+        for row in rows:
+            if not isinstance(row, dict) or row.get("voided") or not row.get("orderKey"):
+                continue
+            self.send("order", str(row["orderKey"]), shipment_message(row, received_at))

@@ -1,0 +1,151 @@
+"""The order flow end to end, on the sandbox's black-friday profile, time-compressed.
+
+Every valid order must reach the ERP exactly once with its lines, the WMS,
+and (once shipped) Shopify's fulfillment with its tracking number; every
+malformed one must be quarantined with a reason; dropped webhooks must be
+repaired by the reconciler. The second test SIGKILLs the engine twice.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import gevent
+import pytest
+
+from peppasync.consistency import check_consistency
+from peppasync.demo import build_demo
+from peppasync.sandbox import MESSY_KINDS, Sandbox
+from peppasync.store import open_store
+
+from tests.peppasync.serving import free_port, wait_healthy
+
+ROOT = Path(__file__).resolve().parents[2]
+SCALE = 40.0
+
+
+def _wait_consistent(sandbox, store, timeout):
+    result = None
+    with gevent.Timeout(timeout, False):
+        while True:
+            result = check_consistency(sandbox, store)
+            if result.consistent:
+                return result
+            gevent.sleep(0.5)
+    return result
+
+
+def test_black_friday_orders_reach_every_system_once_and_poison_is_quarantined(tmp_path):
+    port = free_port()
+    sandbox, runtime = build_demo(
+        tmp_path, profile="black-friday", seed=11, time_scale=SCALE, listen=f"127.0.0.1:{port}",
+        engine={"reconcile_interval": 1.0},
+    )
+    try:
+        placed = sandbox.place_orders(160, malformed_ratio=0.05, messy_ratio=0.1)
+
+        result = _wait_consistent(sandbox, runtime.store, timeout=50)
+
+        assert result is not None and result.consistent, result.as_dict() if result else None
+        card = result.scorecard
+        assert card.erp_duplicate_creates == 0
+        malformed = [p for p in placed if not p.valid]
+        assert malformed and result.quarantined_found == len(malformed)
+        reasons = {e.reason for e in runtime.store.quarantine_list(kind="order", limit=1000)}
+        assert reasons == {"validation"}
+        dropped = sum(1 for p in sandbox.webhooks.plans if p.dropped and p.topic == "orders/create")
+        repairs = runtime.metrics.registry.get_sample_value(
+            "peppasync_reconcile_repairs_total", {"kind": "missed_order"}
+        )
+        erp_calls = sum(sandbox.netsuite.ledger.outcomes().values())
+        assert card.erp_max_in_flight <= sandbox.profile.erp_concurrency_limit
+        assert card.throttled["netsuite"] < 0.02 * erp_calls
+        assert dropped >= 1, "this seed is chosen so that Shopify drops at least one orders/create"
+        assert repairs is not None and repairs >= dropped
+    finally:
+        runtime.stop()
+        sandbox.stop()
+
+
+def test_messy_but_valid_orders_are_synced_and_none_crashes_an_actor(tmp_path):
+    port = free_port()
+    sandbox, runtime = build_demo(
+        tmp_path, profile="calm", seed=5, time_scale=SCALE, listen=f"127.0.0.1:{port}",
+    )
+    try:
+        placed = sandbox.place_orders(len(MESSY_KINDS) * 3, malformed_ratio=0.0, messy_ratio=1.0)
+
+        result = _wait_consistent(sandbox, runtime.store, timeout=40)
+
+        assert {k for p in placed for k in p.messy} == set(MESSY_KINDS)
+        assert result is not None and result.consistent, result.as_dict() if result else None
+        restarts = runtime.metrics.registry.get_sample_value("peppasync_actor_restarts_total", {"actor": "order"})
+        assert not restarts
+    finally:
+        runtime.stop()
+        sandbox.stop()
+
+
+def _serve(config: Path) -> subprocess.Popen[bytes]:
+    log = open(config.parent / "engine.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "peppasync", "serve", "--config", str(config)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=log,
+    )
+    log.close()
+    return proc
+
+
+def _toml(sections: dict) -> str:
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {value!r}".replace("'", '"'))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.slow
+def test_the_same_final_state_when_the_engine_is_sigkilled_twice_mid_run(tmp_path):
+    port = free_port()
+    sandbox = Sandbox(
+        "black-friday", seed=23, time_scale=SCALE,
+        webhook_url=f"http://127.0.0.1:{port}/webhooks/shopify",
+        wms_webhook_url=f"http://127.0.0.1:{port}/webhooks/wms",
+    )
+    sandbox.start()
+    sections = sandbox.config_sections()
+    sections["server"] = {"listen": f"127.0.0.1:{port}", "shutdown_timeout": 3.0}
+    sections["store"] = {"url": f"sqlite:///{tmp_path}/engine.db"}
+    sections["engine"] = {"reconcile_interval": 1.0, "retry_min_seconds": 0.05, "retry_max_seconds": 1.0}
+    config = tmp_path / "peppasync.toml"
+    config.write_text(_toml(sections))
+    proc = _serve(config)
+    try:
+        wait_healthy(port, proc)
+        placer = gevent.spawn(sandbox.place_orders, 200, malformed_ratio=0.03, paced=True)
+        for kill in range(2):
+            # Let some orders through, then kill the engine without warning.
+            target = 40 * (kill + 1)
+            with gevent.Timeout(40):
+                while len(sandbox.netsuite.erp.sales_orders()) < target:
+                    gevent.sleep(0.1)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            proc = _serve(config)
+            wait_healthy(port, proc)
+        placer.join(timeout=60)
+        store = open_store(f"sqlite:///{tmp_path}/engine.db")
+        try:
+            result = _wait_consistent(sandbox, store, timeout=60)
+        finally:
+            store.close()
+
+        assert result is not None and result.consistent, result.as_dict() if result else None
+        assert result.scorecard.erp_duplicate_creates == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+        sandbox.stop()

@@ -1,8 +1,8 @@
 """Database connections and where their calls run: the only module that opens peewee databases.
 
 SQLite blocks in C, so its calls never run on the gevent hub: a writer thread
-and a reader thread (each a one-thread gevent pool) own one connection each.
-WAL lets the reader see committed data while the writer holds its lock.
+owns one connection, and two reader threads one each (gevent thread pools).
+WAL lets readers see committed data while the writer holds its lock.
 psycopg 3 cooperates with gevent, so PostgreSQL calls run in the calling
 greenlet: the writer owns one connection, readers borrow from a small pool.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -45,12 +46,16 @@ _SQLITE_READERS = 2
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, safe for logs and errors."""
+    """The URL with any password (in the user part or the query) replaced by ``***``."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    if parts.password is None and "password=" not in parts.query:
+        return url  # unchanged: rebuilding would turn sqlite://// into sqlite://
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username}:***@{host}")
+    if "password=" in parts.query:
+        parts = parts._replace(query=re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query))
+    return urlunsplit(parts)
 
 
 class Session:

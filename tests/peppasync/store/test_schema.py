@@ -187,3 +187,11 @@ def test_a_new_sqlite_store_file_uses_8_kib_pages(tmp_path: Path) -> None:
 
     with closing(sqlite3.connect(tmp_path / "store.db")) as raw:
         assert raw.execute("PRAGMA page_size").fetchone()[0] == 8192
+
+
+def test_a_password_in_the_url_query_is_hidden_too() -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store("mysql://db.example/peppasync?user=admin&password=hunter2&sslmode=require")
+
+    assert "hunter2" not in str(caught.value)
+    assert "password=***&sslmode=require" in str(caught.value)

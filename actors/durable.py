@@ -85,9 +85,16 @@ class DurableActor(pykka.ThreadingActor):
     # runtime stops actors itself before the process exits.
     use_daemon_thread = True
 
-    def __init__(self, key: str, context: ActorContext, on_exit: ExitListener | None = None) -> None:
+    def __init__(
+        self,
+        key: str,
+        context: ActorContext,
+        on_exit: ExitListener | None = None,
+        preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
+    ) -> None:
         super().__init__()
         self.key = key
+        self._preload = preload
         self.state: dict[str, Any] = {}
         self._ctx = context
         self._on_exit = on_exit
@@ -170,12 +177,15 @@ class DurableActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         try:
-            found = self._ctx.store.get_state(self.kind, self.key)
+            # The system reads many actors' state and first messages in one
+            # query when it activates them together; otherwise read our own.
+            preload, self._preload = self._preload, None
+            found = preload[0] if preload is not None else self._ctx.store.get_state(self.kind, self.key)
             if found is not None:
                 self.state, self._state_version = found
             self.loaded()
             self._ctx.hooks.on_activated(self.kind)
-            self._drain()
+            self._drain(preload[1] if preload is not None else None)
         except BaseException as exc:  # noqa: BLE001 - nothing may reach pykka's loop
             self._report(Exit.failure(exc, "failed to start"))
             self.stop()
@@ -210,14 +220,17 @@ class DurableActor(pykka.ThreadingActor):
 
     # -- the mailbox loop ----------------------------------------------------
 
-    def _drain(self) -> None:
+    def _drain(self, first: list[Message] | None = None) -> None:
         ctx = self._ctx
         carry: list[ops.Op] = []
         wake_after: set[tuple[str, str]] = set()
         while not self._passivated:
             self._reread = False
             ctx.system.draining(self.kind, self.key)
-            batch = ctx.store.pending(self.kind, self.key, limit=ctx.prefetch, now=_ALL)
+            if first is not None:
+                batch, first = first, None
+            else:
+                batch = ctx.store.pending(self.kind, self.key, limit=ctx.prefetch, now=_ALL)
             if not batch:
                 break
             for msg in batch:

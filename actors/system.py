@@ -63,6 +63,9 @@ class ActorSystem:
         self._active: dict[tuple[str, str], pykka.ActorRef[Any]] = {}
         self._crashes: dict[tuple[str, str], int] = {}
         self._woken: set[tuple[str, str]] = set()
+        self._activating: dict[tuple[str, str], None] = {}
+        self._rewake: set[tuple[str, str]] = set()
+        self._activator: gevent.Greenlet | None = None
         self._max_active = max_active
         self._sweep_interval = sweep_interval
         self._restart_delay = restart_delay
@@ -109,7 +112,10 @@ class ActorSystem:
                 return
             except pykka.ActorDeadError:
                 self._active.pop(ident, None)
-        if len(self._active) >= self._max_active:
+        if ident in self._activating:
+            self._rewake.add(ident)  # it may have been read before this message was stored
+            return
+        if len(self._active) + len(self._activating) >= self._max_active:
             return  # the sweep activates it when there is room
         self._activate(kind, key)
 
@@ -135,6 +141,11 @@ class ActorSystem:
         if self._sweeper is not None:
             self._sweeper.kill()
             self._sweeper = None
+        if self._activator is not None:
+            self._activator.kill()
+            self._activator = None
+        self._activating.clear()
+        self._rewake.clear()
         refs = list(self._active.values())
         self._active.clear()
         self._woken.clear()
@@ -149,14 +160,14 @@ class ActorSystem:
 
     def sweep(self) -> int:
         """Activate actors whose messages are ready but who are not active; returns how many."""
-        room = self._max_active - len(self._active)
+        room = self._max_active - len(self._active) - len(self._activating)
         if room <= 0 or self._stopping:
             return 0
         woken = 0
         for kind, key in self.store.pending_keys(now=self.clock.time(), limit=room + len(self._active)):
-            if (kind, key) in self._active or kind not in self._kinds:
+            if (kind, key) in self._active or (kind, key) in self._activating or kind not in self._kinds:
                 continue
-            if len(self._active) >= self._max_active:
+            if len(self._active) + len(self._activating) >= self._max_active:
                 break
             self._activate(kind, key)
             woken += 1
@@ -197,9 +208,38 @@ class ActorSystem:
     # -- internals -----------------------------------------------------------
 
     def _activate(self, kind: str, key: str) -> None:
-        actor_class = self._kinds[kind]
-        ref = actor_class.start(key, self.context)
-        self._active[(kind, key)] = ref
+        # Activations asked for in the same moment share one read of their
+        # state and first messages: one query for a burst, not two per actor.
+        self._activating[(kind, key)] = None
+        if self._activator is None:
+            self._activator = gevent.spawn(self._activate_batch)
+
+    def _activate_batch(self) -> None:
+        try:
+            gevent.sleep(0)  # let the wakes of this moment gather
+            while self._activating and not self._stopping:
+                batch = list(self._activating)[:500]
+                by_kind: dict[str, list[str]] = {}
+                for kind, key in batch:
+                    by_kind.setdefault(kind, []).append(key)
+                for kind, keys in by_kind.items():
+                    try:
+                        loaded = self.store.load_many(kind, keys, limit=self.context.prefetch)
+                    except Exception as exc:
+                        log.warning("activation read failed; the sweep retries", extra={"error": repr(exc)})
+                        loaded = {}
+                    for key in keys:
+                        ident = (kind, key)
+                        self._activating.pop(ident, None)
+                        if key not in loaded or ident in self._active:
+                            continue
+                        preload = None if ident in self._rewake else loaded[key]
+                        self._rewake.discard(ident)
+                        self._active[ident] = self._kinds[kind].start(key, self.context, None, preload)
+        finally:
+            self._activator = None
+            if self._activating and not self._stopping:
+                self._activator = gevent.spawn(self._activate_batch)
 
     def _sweep_forever(self) -> None:
         failures = 0

@@ -169,6 +169,45 @@ class Store:
                " AND state <> 'quarantined' AND available_at <= ? ORDER BY id LIMIT ?")
         return [_message(r) for r in self._read(lambda s: s.all(sql, params))]
 
+    def load_many(
+        self, kind: str, keys: Sequence[str], *, limit: int
+    ) -> dict[str, tuple[tuple[dict[str, Any], int] | None, list[Message]]]:
+        """What activating many actors of one kind needs, in one round trip per 500 keys.
+
+        For each key: its persisted state and version (or None), and up to
+        ``limit`` of its messages, pending or running, oldest first, whatever
+        their ``available_at``.
+        """
+        _text("kind", kind)
+        _limit("limit", limit)
+        wanted = list(dict.fromkeys(_text("key", k) for k in keys))
+
+        def query(s: Session) -> dict[str, tuple[tuple[dict[str, Any], int] | None, list[Message]]]:
+            out: dict[str, tuple[tuple[dict[str, Any], int] | None, list[Message]]] = {}
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start:start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                states = {
+                    r[0]: (json.loads(r[1]), int(r[2]))
+                    for r in s.all(f"SELECT key, state, version FROM actor_state WHERE kind = ? AND key IN ({marks})",
+                                   (kind, *chunk))
+                }
+                rows = s.all(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM (SELECT {_MESSAGE_COLUMNS},"
+                    " ROW_NUMBER() OVER (PARTITION BY key ORDER BY id) AS n FROM messages"
+                    f" WHERE kind = ? AND key IN ({marks}) AND state <> 'quarantined') AS m"
+                    " WHERE n <= ? ORDER BY id",
+                    (kind, *chunk, limit),
+                )
+                messages: dict[str, list[Message]] = {k: [] for k in chunk}
+                for r in rows:
+                    messages[r[2]].append(_message(r))
+                for k in chunk:
+                    out[k] = (states.get(k), messages[k])
+            return out
+
+        return self._read(query)
+
     def pending_keys(
         self, kind: str | None = None, *, now: float | None = None, limit: int = 10000
     ) -> list[tuple[str, str]]:

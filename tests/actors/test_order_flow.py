@@ -140,10 +140,11 @@ def test_the_same_final_state_when_the_engine_is_sigkilled_twice_mid_run(tmp_pat
         store = open_store(f"sqlite:///{tmp_path}/engine.db")
         try:
             result = _wait_consistent(sandbox, store, timeout=60)
+            why = [(e.key, e.reason, e.traceback.strip().splitlines()[-1]) for e in store.quarantine_list(limit=1000)]
         finally:
             store.close()
 
-        assert result is not None and result.consistent, result.as_dict() if result else None
+        assert result is not None and result.consistent, (result.as_dict() if result else None, why)
         assert result.scorecard.erp_duplicate_creates == 0
     finally:
         proc.send_signal(signal.SIGTERM)

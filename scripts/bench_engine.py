@@ -94,7 +94,7 @@ class Hop3(DurableActor):
         pass
 
 
-def durable_run(url: str, messages: int, actors: int, pipeline: bool) -> float:
+def _system(url: str, **options: float) -> tuple[object, Counter, ActorSystem]:
     store = open_store(url)
     store.migrate()
     hooks = Counter()
@@ -103,10 +103,13 @@ def durable_run(url: str, messages: int, actors: int, pipeline: bool) -> float:
         PoisonPolicy(max_attempts=5, backoff=ExponentialBackoffStrategy(min_delay=0.1, max_delay=1)),
         clock=SystemClock(),
         hooks=hooks,
-        prefetch=16,
-        idle_seconds=300,
-        max_active=max(actors * 3, 50_000),
+        **options,  # type: ignore[arg-type]
     )
+    return store, hooks, system
+
+
+def durable_run(url: str, messages: int, actors: int, pipeline: bool) -> float:
+    store, hooks, system = _system(url, idle_seconds=300, max_active=max(actors * 3, 50_000))
     for kind in (Hop1, Hop2, Hop3):
         system.register(kind)
     system.start()
@@ -168,17 +171,7 @@ class Idle(DurableActor):
 
 
 def memory_run(url: str, actors: int) -> tuple[float, float, float]:
-    store = open_store(url)
-    store.migrate()
-    hooks = Counter()
-    system = ActorSystem(
-        store,
-        PoisonPolicy(max_attempts=5, backoff=ExponentialBackoffStrategy(min_delay=0.1, max_delay=1)),
-        clock=SystemClock(),
-        hooks=hooks,
-        idle_seconds=3600,
-        max_active=actors + 1,
-    )
+    store, hooks, system = _system(url, idle_seconds=3600, max_active=actors + 1)
     system.register(Idle)
     for start in range(0, actors, 2000):
         store.write([ops.Insert("idle", f"i{n}", {}) for n in range(start, min(actors, start + 2000))])

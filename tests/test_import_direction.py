@@ -28,38 +28,28 @@ def _top(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def test_the_foundation_imports_neither_actors_nor_supervisors():
-    offenders = [
+def _offenders(package: str, forbidden: tuple[str, ...], allowed=lambda module: False) -> list[tuple[str, str]]:
+    return [
         (module, imported)
-        for module, imports in _modules("peppasync").items()
-        if module not in WIRING and not module.startswith(WIRING_PACKAGES)
+        for module, imports in _modules(package).items()
+        if not allowed(module)
         for imported in imports
-        if _top(imported) in ("actors", "supervisors")
+        if _top(imported) in forbidden
     ]
 
-    assert offenders == []
+
+def test_the_foundation_imports_neither_actors_nor_supervisors():
+    wiring = lambda module: module in WIRING or module.startswith(WIRING_PACKAGES)  # noqa: E731
+
+    assert _offenders("peppasync", ("actors", "supervisors"), wiring) == []
 
 
 def test_actors_never_import_supervisors():
-    offenders = [
-        (module, imported)
-        for module, imports in _modules("actors").items()
-        for imported in imports
-        if _top(imported) == "supervisors"
-    ]
-
-    assert offenders == []
+    assert _offenders("actors", ("supervisors",)) == []
 
 
 def test_supervisors_never_import_concrete_actors():
-    offenders = [
-        (module, imported)
-        for module, imports in _modules("supervisors").items()
-        for imported in imports
-        if _top(imported) == "actors"
-    ]
-
-    assert offenders == []
+    assert _offenders("supervisors", ("actors",)) == []
 
 
 def test_peewee_lives_only_behind_the_store():

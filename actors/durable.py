@@ -30,7 +30,7 @@ from actors.hooks import ActorHooks
 if TYPE_CHECKING:
     from actors.system import ActorSystem
 
-__all__ = ["WAKE", "ActorContext", "DurableActor", "HandlerCrashedError", "PoisonPolicy"]
+__all__ = ["PASSIVATE", "WAKE", "ActorContext", "DurableActor", "HandlerCrashedError", "PoisonPolicy"]
 
 log = logging.getLogger("peppasync.actors")
 
@@ -70,10 +70,11 @@ class _Wake:
 
 @dataclass(frozen=True)
 class _Idle:
-    token: int
+    token: int | None  # None: passivate now, whatever the timer says
 
 
 WAKE = _Wake()
+PASSIVATE = _Idle(None)
 
 
 class DurableActor(pykka.ThreadingActor):
@@ -200,7 +201,7 @@ class DurableActor(pykka.ThreadingActor):
                 else:
                     self._drain()
             elif isinstance(message, _Idle):
-                if message.token == self._idle_token and not self._passivated:
+                if message.token in (self._idle_token, None) and not self._passivated:
                     self._passivated = True
                     self._ctx.system.passivate(self)
         except (Exception, gevent.Timeout, GreenletExit) as exc:

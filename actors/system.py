@@ -18,7 +18,7 @@ from peppasync.clock import Clock
 from peppasync.exits import Exit
 from peppasync.store import Store, ops
 
-from actors.durable import WAKE, ActorContext, DurableActor, PoisonPolicy
+from actors.durable import PASSIVATE, WAKE, ActorContext, DurableActor, PoisonPolicy
 from actors.hooks import ActorHooks
 
 __all__ = ["ActorSystem"]
@@ -118,6 +118,14 @@ class ActorSystem:
         if len(self._active) + len(self._activating) >= self._max_active:
             return  # the sweep activates it when there is room
         self._activate(kind, key)
+
+    def passivate_all(self) -> None:
+        """Ask every active actor to passivate once it has handled what it holds (frees memory)."""
+        for ref in list(self._active.values()):
+            try:
+                ref.tell(PASSIVATE)
+            except pykka.ActorDeadError:
+                pass
 
     def active(self, kind: str | None = None) -> int:
         if kind is None:

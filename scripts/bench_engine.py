@@ -182,8 +182,7 @@ def memory_run(url: str, actors: int) -> tuple[float, float, float]:
     hooks.done.wait()
     active = rss_mib()
     # Passivate everything (as idle_seconds would), then give freed memory back.
-    for ref in list(system._active.values()):
-        ref.tell(_idle_now())
+    system.passivate_all()
     while system.active():
         gevent.sleep(0.1)
     gc.collect()
@@ -192,12 +191,6 @@ def memory_run(url: str, actors: int) -> tuple[float, float, float]:
     system.stop()
     store.close()
     return before, active, after
-
-
-def _idle_now() -> object:
-    from actors.durable import _Idle
-
-    return _Idle(token=1)
 
 
 def _malloc_trim() -> None:

@@ -177,3 +177,21 @@ def test_messages_an_actor_sends_itself_are_handled_including_delayed_ones(make_
     hooks.wait_finished(6)
 
     assert order_seen["c"] == [5, 4, 3, 2, 1, 0]
+
+
+def test_passivate_all_frees_every_actor_and_their_next_messages_still_arrive(make_system):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks)
+    system.start()
+    for n in range(20):
+        system.tell("recorder", f"p{n}", {"n": n})
+    hooks.wait_finished(20)
+
+    system.passivate_all()
+    with gevent.Timeout(5):
+        while system.active():
+            gevent.sleep(0.01)
+    system.tell("recorder", "p3", {"n": 99})
+    hooks.wait_finished(21)
+
+    assert order_seen["p3"] == [3, 99]

@@ -238,12 +238,19 @@ class ActorSystem:
                         loaded = {}
                     for key in keys:
                         ident = (kind, key)
-                        self._activating.pop(ident, None)
                         if key not in loaded or ident in self._active:
+                            self._activating.pop(ident, None)
                             continue
                         preload = None if ident in self._rewake else loaded[key]
                         self._rewake.discard(ident)
-                        self._active[ident] = self._kinds[kind].start(key, self.context, None, preload)
+                        # Starting yields to other greenlets: the key stays in
+                        # _activating meanwhile, so a wake then is noted, not lost.
+                        ref = self._kinds[kind].start(key, self.context, None, preload)
+                        self._active[ident] = ref
+                        self._activating.pop(ident, None)
+                        if ident in self._rewake:
+                            self._rewake.discard(ident)
+                            self.wake(kind, key)
         finally:
             self._activator = None
             if self._activating and not self._stopping:

@@ -195,3 +195,19 @@ def test_passivate_all_frees_every_actor_and_their_next_messages_still_arrive(ma
     hooks.wait_finished(21)
 
     assert order_seen["p3"] == [3, 99]
+
+
+def test_messages_arriving_while_their_actors_are_being_activated_are_not_lost(make_system, store):
+    from peppasync.store import ops
+
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks, sweep_interval=3600)
+    system.start()
+
+    for start in (0, 1000):
+        store.write([ops.Insert("recorder", f"r{n % 1000}", {"n": n}) for n in range(start, start + 1000)])
+        for k in range(1000):
+            system.wake("recorder", f"r{k}")
+    hooks.wait_finished(2000, timeout=60)
+
+    assert sum(handled.values()) == 2000

@@ -183,8 +183,12 @@ def memory_run(url: str, actors: int) -> tuple[float, float, float]:
     active = rss_mib()
     # Passivate everything (as idle_seconds would), then give freed memory back.
     system.passivate_all()
-    while system.active():
-        gevent.sleep(0.1)
+    with gevent.Timeout(60, False):
+        while system.active():
+            gevent.sleep(0.1)
+    left = system.active()
+    if left:
+        print(f"warning: {left} actors had not passivated after 60 s")
     gc.collect()
     _malloc_trim()
     after = rss_mib()

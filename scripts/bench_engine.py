@@ -180,6 +180,10 @@ def memory_run(url: str, actors: int) -> tuple[float, float, float]:
     hooks.expect(actors)
     system.start()
     hooks.done.wait()
+    # The last actors of a burst are registered just after they handle their message.
+    with gevent.Timeout(30, False):
+        while system.active() < actors:
+            gevent.sleep(0.05)
     active = rss_mib()
     # Passivate everything (as idle_seconds would), then give freed memory back.
     system.passivate_all()

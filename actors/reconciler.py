@@ -89,12 +89,15 @@ class ReconcilerActor(DurableActor):
     def _orders(self, since: datetime) -> datetime | None:
         shopify = self.service("shopify")
         newest: datetime | None = None
+        # An order an operator has to look at is not missed: resending it would
+        # only quarantine it twice.
+        held = {e.key for e in self._ctx.store.quarantine_list(kind="order", limit=100_000)}
         for node in call("shopify", lambda: list(shopify.orders_updated_since(_iso(since)))):
             updated = _parse(node.get("updatedAt"))
             if updated is not None and (newest is None or updated > newest):
                 newest = updated
             order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
-            if not order_id or self._in_flight(order_id):
+            if not order_id or order_id in held or self._in_flight(order_id):
                 continue
             found = self._ctx.store.get_state("order", order_id)
             state = found[0] if found else {}

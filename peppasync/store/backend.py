@@ -203,15 +203,26 @@ class SqliteBackend(Backend):
 
     def read(self, fn: Callable[[Session], T]) -> T:
         session = self._idle.get()
+        task = self._read_pool.spawn(_call, session, fn)
         try:
-            return self._read_pool.apply(_call, (session, fn))  # type: ignore[no-any-return]
+            return task.get()  # type: ignore[no-any-return]
         finally:
-            self._idle.put(session)
+            if task.ready():
+                self._idle.put(session)
+            else:
+                # The caller was killed while its query runs on a reader thread.
+                # The connection is still in use there: handing it to another
+                # reader (or closing it) now would touch it from two threads at
+                # once, which crashes sqlite3. It goes back when the query ends.
+                task.rawlink(lambda _task: self._idle.put(session))
 
     def close(self) -> None:
         try:
             self._write_pool.apply(self._writer.reset)
-            for session in self._readers:
+            # Take each reader back from the idle queue, so none is reset while
+            # a query still runs on it.
+            for _ in self._readers:
+                session = self._idle.get(timeout=30)
                 self._read_pool.apply(session.reset)
         finally:
             self._write_pool.kill()

@@ -19,9 +19,12 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["FLOWS", "Metrics"]
+__all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "Metrics", "REPAIR_KINDS"]
 
 FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify")
+ACTOR_KINDS = ("order", "shipments", "reconciler")
+CONNECTORS = ("shopify", "netsuite", "wms")
+REPAIR_KINDS = ("missed_order", "missed_shipment")
 
 # Handler work runs from milliseconds (a state change) to tens of seconds (an
 # ERP call under load); web-latency default buckets stop at 10 s.
@@ -170,6 +173,18 @@ class Metrics:
         )
         for flow in FLOWS:
             self.sync_lag_seconds.labels(flow=flow)
+        # Counters that exist from the start read 0, so rate() and increase()
+        # see their first event instead of a series appearing at 1.
+        for kind in ACTOR_KINDS:
+            self.actor_restarts_total.labels(actor=kind)
+            for outcome in ("ok", "retry", "quarantined"):
+                self.messages_total.labels(actor=kind, outcome=outcome)
+        for connector in CONNECTORS:
+            self.connector_throttled_total.labels(connector=connector)
+            for outcome in ("ok", "throttled", "transient_error", "permanent_error"):
+                self.connector_requests_total.labels(connector=connector, outcome=outcome)
+        for kind in REPAIR_KINDS:
+            self.reconcile_repairs_total.labels(kind=kind)
 
     def exposition(self) -> bytes:
         """The text exposition of every collector, as ``/metrics`` serves it."""

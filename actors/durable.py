@@ -224,7 +224,6 @@ class DurableActor(pykka.ThreadingActor):
     def _drain(self, first: list[Message] | None = None) -> None:
         ctx = self._ctx
         carry: list[ops.Op] = []
-        wake_after: set[tuple[str, str]] = set()
         while not self._passivated:
             self._reread = False
             ctx.system.draining(self.kind, self.key)
@@ -237,7 +236,7 @@ class DurableActor(pykka.ThreadingActor):
             for msg in batch:
                 now = ctx.clock.time()
                 if msg.available_at > now:
-                    self._commit(carry, wake_after)
+                    self._commit(carry)
                     self._schedule_wake(msg.available_at - now)
                     return
                 if msg.state == "running":
@@ -246,7 +245,7 @@ class DurableActor(pykka.ThreadingActor):
                         carry.append(_quarantine(msg, verdict, HandlerCrashedError("process died while handling")))
                         ctx.hooks.on_message(self.kind, "quarantined", 0.0)
                         continue
-                attempts = int(self._commit([*carry, ops.Start(msg.id)], wake_after)[-1])
+                attempts = int(self._commit([*carry, ops.Start(msg.id)])[-1])
                 carry = []
                 done, verdict = self._run(replace(msg, attempts=attempts, state="running"), attempts)
                 if verdict is None:
@@ -254,11 +253,11 @@ class DurableActor(pykka.ThreadingActor):
                 elif verdict.quarantine:
                     carry = done
                 else:
-                    self._commit(done, wake_after)
+                    self._commit(done)
                     self._schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
                     return
             # Commit before asking for more, or the last message would come back.
-            self._commit(carry, wake_after)
+            self._commit(carry)
             carry = []
             if len(batch) < ctx.prefetch and not self._reread:
                 break  # that was all; anything newer came with a wake of its own
@@ -299,7 +298,7 @@ class DurableActor(pykka.ThreadingActor):
         ctx.hooks.on_message(self.kind, "ok", ctx.clock.monotonic() - started)
         return out, None
 
-    def _commit(self, operations: list[ops.Op], wake_after: set[tuple[str, str]]) -> list[Any]:
+    def _commit(self, operations: list[ops.Op]) -> list[Any]:
         if not operations:
             return []
         results = self._ctx.store.write(operations)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from peppasync.errors import ConnectorError, RejectedError, TransientError, ValidationError
-from peppasync.store import Message
+from peppasync.store import Message, ops
 
 from actors.durable import DurableActor
 from actors.validation import normalise_order
@@ -234,8 +234,6 @@ class OrderActor(DurableActor):
                 raise
 
     def _remember_customer(self, customer_id: str) -> None:
-        from peppasync.store import ops
-
         self._ctx.store.write([ops.PutState("customer", customer_id, {"synced": True})])
 
     def _next(self) -> None:

@@ -15,7 +15,7 @@ import gevent
 import pykka
 
 from peppasync.clock import Clock
-from peppasync.exits import Exit
+from peppasync.exits import Exit, ExitKind
 from peppasync.store import Store, ops
 
 from actors.durable import PASSIVATE, WAKE, ActorContext, DurableActor, PoisonPolicy
@@ -210,7 +210,7 @@ class ActorSystem:
             )
             self.hooks.on_restart(actor.kind)
             gevent.spawn_later(delay, self.wake, actor.kind, actor.key)
-        elif exit.kind.value == "normal":
+        elif exit.kind is ExitKind.NORMAL:
             self._crashes.pop(ident, None)
 
     # -- internals -----------------------------------------------------------

@@ -22,6 +22,7 @@ from peppasync.backlog import BacklogGauges
 from peppasync.clock import Clock, SystemClock
 from peppasync.config import Config
 from peppasync.errors import RuntimeStartError
+from peppasync.exits import Exit
 from peppasync.http import ConnectorControl, HttpServer, make_app
 from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
@@ -31,7 +32,6 @@ from actors.durable import DurableActor
 from actors.hooks import MetricsActorHooks
 from actors.host import ActorSystemHost
 from actors.system import ActorSystem
-from peppasync.exits import Exit
 from supervisors import (
     ChildSpec,
     ExponentialBackoffStrategy,

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator
 
 import requests
-
-from contextlib import contextmanager
 
 from peppasync.cli.commands import load_for
 from peppasync.cli.output import fail, print_json, print_table

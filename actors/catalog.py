@@ -39,6 +39,10 @@ class Catalog:
         self._learn([sku])
         return sku in self._items
 
+    def skus(self) -> list[str]:
+        """Every SKU found in Shopify so far."""
+        return sorted(self._items)
+
     def inventory_item(self, sku: str) -> str | None:
         return self._items.get(sku) if self.known(sku) else None
 

@@ -32,6 +32,9 @@ class ActorHooks:
     def on_repair(self, kind: str) -> None:
         """The reconciler repaired something webhooks or calls had missed."""
 
+    def on_oversell(self, kind: str, units: int) -> None:
+        """An order was accepted for ``units`` more than the stock there was."""
+
 
 class MetricsActorHooks(ActorHooks):
     """Keeps the message and activation metrics of DESIGN.md up to date."""
@@ -64,6 +67,9 @@ class MetricsActorHooks(ActorHooks):
 
     def on_repair(self, kind: str) -> None:
         self._m.reconcile_repairs_total.labels(kind=kind).inc()
+
+    def on_oversell(self, kind: str, units: int) -> None:
+        self._m.oversells_total.inc()
 
 
 class HookList(ActorHooks):
@@ -99,3 +105,7 @@ class HookList(ActorHooks):
     def on_repair(self, kind: str) -> None:
         for h in self._hooks:
             h.on_repair(kind)
+
+    def on_oversell(self, kind: str, units: int) -> None:
+        for h in self._hooks:
+            h.on_oversell(kind, units)

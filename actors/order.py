@@ -144,6 +144,8 @@ class OrderActor(DurableActor):
         if current and order["updated_at"] and current["updated_at"] and order["updated_at"] < current["updated_at"]:
             return  # an older version arrived late
         self.state["order"] = order
+        if status not in ("shipped", "fulfilled"):
+            self._reserve(order)
         if status is None:
             self.state["received_at"] = float(payload.get("received_at") or self.clock.time())
             self._move("received")
@@ -161,6 +163,8 @@ class OrderActor(DurableActor):
         if status is None:
             self.state["received_at"] = float(payload.get("received_at") or self.clock.time())
             self.state["order"] = body if isinstance(body, dict) else {}
+        for sku in self.state.pop("stock", {}):
+            self.send("inventory", sku, {"type": "release", "order_id": self.key})
         self._move("cancelled")
 
     def _shipment(self, payload: dict[str, Any]) -> None:
@@ -192,11 +196,13 @@ class OrderActor(DurableActor):
             self._sync_erp(order)
         elif status == "erp_synced" and order["needs_shipping"]:
             self._send_to_wms(order)
+            self._allocated()
             self._move("sent_to_wms")
             self._flow("order_to_wms", self.state["received_at"])
         elif status == "sent_to_wms" and self.state.pop("resync", False):
             self._sync_erp(order)
             self._send_to_wms(order)
+            self._allocated()
         elif status == "shipped":
             ship = self.state["shipment"]
             call(
@@ -232,6 +238,32 @@ class OrderActor(DurableActor):
             # that it has the order (a step repeated after a crash finds this).
             if "no longer be updated" not in str(exc):
                 raise
+
+    def _reserve(self, order: dict[str, Any]) -> None:
+        """Tell each SKU's inventory actor what this order takes (commit) or no longer takes (release).
+
+        Shopify has already taken the units; the next flush must not give them back.
+        """
+        if "inventory" not in self._ctx.system.kinds:
+            return
+        wanted: dict[str, int] = {}
+        for line in order["lines"]:
+            if line["sku"] and line["requires_shipping"] and line["quantity"] > 0:
+                wanted[line["sku"]] = wanted.get(line["sku"], 0) + int(line["quantity"])
+        held: dict[str, int] = self.state.get("stock", {})
+        for sku, quantity in wanted.items():
+            if held.get(sku) != quantity:
+                self.send("inventory", sku, {"type": "commit", "order_id": self.key, "quantity": quantity})
+        for sku in held:
+            if sku not in wanted:
+                self.send("inventory", sku, {"type": "release", "order_id": self.key})
+        self.state["stock"] = wanted
+
+    def _allocated(self) -> None:
+        # Stamped after the WMS answered: a stock read begun later counts the allocation.
+        at = self.clock.time()
+        for sku in self.state.get("stock", {}):
+            self.send("inventory", sku, {"type": "allocated", "order_id": self.key, "at": at})
 
     def _remember_customer(self, customer_id: str) -> None:
         self._ctx.store.write([ops.PutState("customer", customer_id, {"synced": True})])

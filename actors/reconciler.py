@@ -7,6 +7,12 @@ order never seen, an update or cancellation lost, a shipment never notified)
 is sent to the order actor as the webhook would have been, and counted as a
 repair. Orders with messages still waiting in their mailbox are in flight, not
 missed, and are left alone.
+
+It also reads Shopify's ``available`` for every SKU the inventory actors keep
+and compares it with what they computed. A difference seen on two sweeps in a
+row (one sweep's worth is a sale whose webhook is on its way) is drift: the SKU
+actor is told what Shopify shows and sets it right. A push that has waited for
+its result over two sweeps is given up, so the SKU asks again.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from actors.durable import DurableActor
 from actors.order import call
 from actors.order_import import fetch_order
 from actors.shipments import shipment_message
+from actors.stock_ledger import StockLedger
 
 __all__ = ["ReconcilerActor", "Settings"]
 
@@ -52,6 +59,7 @@ class ReconcilerActor(DurableActor):
     """One per node (key ``main``); its ticks are durable messages it sends itself."""
 
     kind = "reconciler"
+    boot_key = "main"
 
     def handle(self, message: Message) -> None:
         payload = message.payload
@@ -71,6 +79,7 @@ class ReconcilerActor(DurableActor):
         self.state["orders_cursor"] = _iso(self._orders(orders_since - overlap) or orders_since)
         self._forget_repairs(orders_since - overlap)
         self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap) or ships_since)
+        self._stock()
         self.state["last_run"] = self.clock.time()
         self.save_state()
         self.send(self.kind, self.key, {"type": "tick", "chain": chain}, delay=settings.interval)
@@ -145,3 +154,43 @@ class ReconcilerActor(DurableActor):
             self.send("order", order_id, shipment_message(row, self.clock.time()))
             self.on_success(lambda: self.hooks.on_repair("missed_shipment"))
         return newest
+
+    def _stock(self) -> None:
+        services = self._ctx.services
+        catalog, settings = services.get("catalog"), services.get("inventory")
+        if catalog is None or settings is None or "inventory" not in self._ctx.system.kinds:
+            return
+        ledgers: dict[str, StockLedger] = {}
+        for sku in catalog.skus():
+            found = self._ctx.store.get_state("inventory", sku)
+            if found is not None and found[0].get("item") and not self._waiting("inventory", sku):
+                ledgers[sku] = StockLedger(sku, found[0])
+        if not ledgers:
+            self.state.pop("stock", None)
+            return
+        shopify = self.service("shopify")
+        shown = call("shopify", shopify.available, [ledger.state["item"] for ledger in ledgers.values()])
+        previous: dict[str, list[Any]] = self.state.get("stock", {})
+        seen: dict[str, list[Any]] = {}
+        for sku, ledger in ledgers.items():
+            seq = int(ledger.state["seq"])
+            if ledger.in_flight:
+                if previous.get(sku) == ["in_flight", seq]:
+                    self.send("inventory", sku, {"type": "nudge", "seq": seq})
+                else:
+                    seen[sku] = ["in_flight", seq]
+                continue
+            actual = shown.get(ledger.state["item"])
+            target = ledger.sellable(settings.buffer(sku))
+            if actual is None or target is None or (actual == target and actual == ledger.belief):
+                continue
+            mismatch = ["drift", seq, actual]
+            if previous.get(sku) != mismatch:
+                seen[sku] = mismatch
+                continue
+            self.send("inventory", sku, {"type": "observed", "available": actual, "seq": seq})
+            self.on_success(lambda: self.hooks.on_repair("stock_drift"))
+        self.state["stock"] = seen
+
+    def _waiting(self, kind: str, key: str) -> bool:
+        return bool(self._ctx.store.pending(kind, key, limit=1, now=float("inf")))

@@ -11,16 +11,19 @@ from peppasync.metrics import Metrics
 from actors.catalog import Catalog
 from actors.connectors import MetricsConnectorHooks, NetsuiteConnector, ShopifyConnector, WmsConnector
 from actors.durable import DurableActor
+from actors.inventory import InventoryActor, InventorySettings
 from actors.order import OrderActor
 from actors.reconciler import ReconcilerActor, Settings
 from actors.shipments import ShipmentFeedActor
+from actors.stock_feed import StockFeedActor
+from actors.stock_flusher import StockFlusherActor
 
 __all__ = ["engine_kinds", "engine_services"]
 
 
 def engine_kinds() -> list[type[DurableActor]]:
     """Every durable actor kind the server hosts."""
-    return [OrderActor, ShipmentFeedActor, ReconcilerActor]
+    return [OrderActor, ShipmentFeedActor, ReconcilerActor, InventoryActor, StockFlusherActor, StockFeedActor]
 
 
 def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str, Any]:
@@ -30,7 +33,19 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
     actors that need it then fail their messages with a clear reason.
     """
     hooks = MetricsConnectorHooks(metrics)
-    services: dict[str, Any] = {"reconcile": Settings(config.engine.reconcile_interval)}
+    inventory = config.inventory
+    services: dict[str, Any] = {
+        "reconcile": Settings(config.engine.reconcile_interval),
+        "inventory": InventorySettings(
+            default_buffer=inventory.default_buffer,
+            buffers=inventory.buffers,
+            poll_interval=inventory.poll_interval,
+            flush_interval=inventory.flush_interval,
+            # Order webhooks that explain a drop in Shopify's stock arrive within a
+            # few flushes; the reconciler repairs what is later than that.
+            unseen_ttl=max(2 * config.engine.reconcile_interval, 10 * inventory.flush_interval),
+        ),
+    }
     if config.shopify.access_token:
         shopify = ShopifyConnector(config.shopify, hooks=hooks)
         services["shopify"] = shopify

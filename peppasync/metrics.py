@@ -22,9 +22,9 @@ from prometheus_client import (
 __all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "Metrics", "REPAIR_KINDS"]
 
 FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify")
-ACTOR_KINDS = ("order", "shipments", "reconciler")
+ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher")
 CONNECTORS = ("shopify", "netsuite", "wms")
-REPAIR_KINDS = ("missed_order", "missed_shipment")
+REPAIR_KINDS = ("missed_order", "missed_shipment", "stock_drift")
 
 # Handler work runs from milliseconds (a state change) to tens of seconds (an
 # ERP call under load); web-latency default buckets stop at 10 s.

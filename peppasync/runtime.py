@@ -153,9 +153,11 @@ class Runtime:
             hooks=MetricsSupervisorHooks(self.metrics),
         )
         self.http.start()
-        if "reconciler" in self.system.kinds:
-            # Each boot starts a fresh tick chain; the reconciler drops older ones.
-            self.system.tell("reconciler", "main", {"type": "tick", "chain": uuid.uuid4().hex, "boot": True})
+        for kind in self._kinds:
+            boot_key = getattr(kind, "boot_key", None)
+            if boot_key is not None:
+                # Each boot starts a fresh tick chain (reconciler, stock feed); they drop older ones.
+                self.system.tell(kind.kind, boot_key, {"type": "tick", "chain": uuid.uuid4().hex, "boot": True})
         gauges = BacklogGauges(self.store, self.metrics, self.system.kinds)
         self._background.append(gevent.spawn(self._every, self._gauge_interval, gauges.refresh))
         if self._notifier.watchdog_interval:

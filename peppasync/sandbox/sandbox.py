@@ -80,6 +80,8 @@ class Sandbox:
         self._generator = OrderGenerator(self.catalog, seed)
         self._pace = random.Random(f"{seed}:pace")
         self.placed: list[PlacedOrder] = []
+        # When each order was placed, by the sandbox's clock (payload timestamps keep whole seconds).
+        self.placed_at: dict[int, float] = {}
 
     # Lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -171,9 +173,10 @@ class Sandbox:
             order = self._generator.next(self.clock.time(), malformed_ratio=malformed_ratio, messy_ratio=messy_ratio,
                                          lines_mean=lines_mean, kinds=malformed_kinds, messy_kinds=messy_kinds)
             self.shopify.shop.add_order(order.payload)
+            self.placed_at[order.id] = self.clock.time()
             self.webhooks.send("orders/create", order.payload, key=str(order.id))
             placed.append(order)
-        self.placed.extend(placed)
+            self.placed.append(order)  # visible as it is placed, for progress read meanwhile
         return placed
 
     def update_order(self, order_id: int, **changes: Any) -> dict[str, Any]:

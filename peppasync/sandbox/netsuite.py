@@ -42,8 +42,11 @@ class NetSuiteSimulator:
 
     Latency is log-normal around the profile's median and grows with the requests in flight;
     5xx faults are decided from the seed and the request's identity (method, path, attempt).
-    `pause()` holds admitted requests until `resume()`, like an ERP that stopped answering.
+    `pause()` holds admitted requests until `resume()`, like an ERP that stopped answering;
+    `inject()` makes every request fail for a while (a burst of 5xx, or dropped connections).
     """
+
+    FAULTS = ("5xx", "reset")
 
     def __init__(self, catalog: Catalog, clock: Clock, *, credentials: OAuthCredentials,
                  profile: SandboxProfile, seed: int, time_scale: float) -> None:
@@ -60,6 +63,8 @@ class NetSuiteSimulator:
         self._attempts: Counter[str] = Counter()
         self._open = gevent.event.Event()
         self._open.set()
+        self._clock = clock
+        self._fault: tuple[str, float] | None = None  # (kind, until), by the clock's monotonic time
 
     def pause(self) -> None:
         """Hold every admitted request before it is answered (they still count against the limit)."""
@@ -67,6 +72,26 @@ class NetSuiteSimulator:
 
     def resume(self) -> None:
         self._open.set()
+
+    def inject(self, fault: str, seconds: float) -> None:
+        """For the next `seconds` (real time), every admitted request fails with `fault`.
+
+        "5xx" answers 503 or 500 after the usual latency; "reset" drops the connection unanswered, half
+        of the time after the write was applied (the answer is lost, not the change).
+        """
+        if fault not in self.FAULTS:
+            raise ValueError(f"unknown ERP fault {fault!r}; choose one of {', '.join(self.FAULTS)}")
+        if not seconds > 0:
+            raise ValueError(f"a fault lasts a positive number of seconds, got {seconds!r}")
+        with self._lock:
+            self._fault = (fault, self._clock.monotonic() + seconds)
+        self.ledger.note(f"injected_{fault}")
+
+    def _current_fault(self) -> str | None:
+        with self._lock:
+            if self._fault is None or self._clock.monotonic() >= self._fault[1]:
+                return None
+            return self._fault[0]
 
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request (the WSGI server calls this)."""
@@ -111,11 +136,19 @@ class NetSuiteSimulator:
         latency *= 1.0 + p.erp_load_factor * (load - 1) / max(1, self.concurrency_limit)
         gevent.sleep(latency / self._scale)
         self._open.wait()
-        if chance(self._seed, "5xx", identity, attempt) < p.erp_error_rate:
+        fault = self._current_fault()
+        if fault == "reset":
+            if chance(self._seed, "reset-after", identity, attempt) < 0.5:
+                try:
+                    self._route(request)
+                except ErpError:
+                    pass
+            return Response(0, reset=True), "reset", "injected connection reset"
+        if fault == "5xx" or chance(self._seed, "5xx", identity, attempt) < p.erp_error_rate:
             status = 503 if chance(self._seed, "5xx-kind", identity, attempt) < 0.5 else 500
             body = error_body(status, "UNEXPECTED_ERROR", "An unexpected error occurred. Error ID: "
                               f"sandbox-{int(chance(self._seed, 'error-id', identity, attempt) * 10**8):08d}")
-            return json_response(status, body), "error", "injected fault"
+            return json_response(status, body), "error", f"injected {'burst' if fault else 'fault'}"
         try:
             return self._route(request)
         except ErpError as exc:

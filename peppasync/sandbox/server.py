@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,8 @@ class Response:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # Answer nothing: drop the connection, as a crashing proxy or server does.
+    reset: bool = False
 
 
 def json_response(status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> Response:
@@ -73,6 +76,11 @@ class _NoDelayHandler(WSGIHandler):  # type: ignore[misc]
     def __init__(self, sock: socket.socket, address: Any, server: Any, rfile: Any = None) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().__init__(sock, address, server, rfile)
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        environ["sandbox.socket"] = self.socket  # so that a handler's reset can reach it
+        return environ
 
 
 class SimulatorServer:
@@ -117,7 +125,21 @@ class SimulatorServer:
             except Exception as exc:  # noqa: BLE001 - a simulator bug must show as a 500, not a hung client
                 _log.exception("sandbox handler failed on %s %s", request.method, path)
                 response = json_response(500, {"error": f"sandbox failure: {exc!r}"})
+        if response.reset:
+            _reset(environ.get("sandbox.socket"))
+            return []
         reason = _REASONS.get(response.status, "Unknown")
         out_headers = [*response.headers, ("Content-Length", str(len(response.body)))]
         start_response(f"{response.status} {reason}", out_headers)
         return [response.body]
+
+
+def _reset(sock: socket.socket | None) -> None:
+    """End the connection with no response; SO_LINGER 0 makes the final close an RST."""
+    if sock is None:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

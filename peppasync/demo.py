@@ -22,15 +22,47 @@ from peppasync.config import parse_config
 from peppasync.consistency import Consistency, check_consistency
 from peppasync.engine import engine_kinds, engine_services
 from peppasync.runtime import Runtime
-from peppasync.sandbox import Sandbox
+from peppasync.sandbox import Sandbox, SandboxProfile
 
-__all__ = ["run_demo", "build_demo"]
+__all__ = ["build_demo", "demo_sandbox", "engine_config", "run_demo"]
+
+
+def demo_sandbox(*, profile: str | SandboxProfile, seed: int, time_scale: float, listen: str) -> Sandbox:
+    """A sandbox (not yet started) whose webhooks go to an engine listening on `listen`."""
+    host, _, port = listen.rpartition(":")
+    return Sandbox(
+        profile,
+        seed=seed,
+        time_scale=time_scale,
+        webhook_url=f"http://{host}:{port}/webhooks/shopify",
+        wms_webhook_url=f"http://{host}:{port}/webhooks/wms",
+    )
+
+
+def engine_config(
+    sandbox: Sandbox, database: Path, *, listen: str, engine: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The raw configuration of an engine wired to a started sandbox, on a SQLite file.
+
+    The engine's timings follow the sandbox's time scale, so that a compressed
+    run reconciles and retries as often, in simulated time, as a real one.
+    """
+    raw: dict[str, Any] = sandbox.config_sections()
+    raw["server"] = {"listen": listen, "ops_token": secrets.token_hex(16), "shutdown_timeout": 5.0}
+    raw["store"] = {"url": f"sqlite:///{database.resolve()}"}
+    raw["engine"] = {
+        "reconcile_interval": max(1.0, 60.0 / sandbox.time_scale),
+        "retry_min_seconds": 0.05,
+        "retry_max_seconds": 2.0,
+        **(engine or {}),
+    }
+    return raw
 
 
 def build_demo(
     directory: Path,
     *,
-    profile: str,
+    profile: str | SandboxProfile,
     seed: int,
     time_scale: float,
     listen: str,
@@ -40,25 +72,9 @@ def build_demo(
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("demo.db*"):
         old.unlink()
-    host, _, port = listen.rpartition(":")
-    runtime_port = int(port)
-    sandbox = Sandbox(
-        profile,
-        seed=seed,
-        time_scale=time_scale,
-        webhook_url=f"http://{host}:{runtime_port}/webhooks/shopify",
-        wms_webhook_url=f"http://{host}:{runtime_port}/webhooks/wms",
-    )
+    sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen)
     sandbox.start()
-    raw: dict[str, Any] = sandbox.config_sections()
-    raw["server"] = {"listen": listen, "ops_token": secrets.token_hex(16), "shutdown_timeout": 5.0}
-    raw["store"] = {"url": f"sqlite:///{directory.resolve()}/demo.db"}
-    raw["engine"] = {
-        "reconcile_interval": max(1.0, 60.0 / time_scale),
-        "retry_min_seconds": 0.05,
-        "retry_max_seconds": 2.0,
-        **(engine or {}),
-    }
+    raw = engine_config(sandbox, directory / "demo.db", listen=listen, engine=engine)
     config = parse_config(raw, source="demo", environ={})
     runtime = Runtime(config, kinds=engine_kinds(), services=engine_services)
     try:

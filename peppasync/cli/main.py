@@ -7,7 +7,7 @@ import sys
 from typing import Callable
 
 from peppasync import __version__
-from peppasync.cli import commands, ops
+from peppasync.cli import bench, commands, ops
 from peppasync.cli.output import fail
 from peppasync.errors import ConfigError, PeppasyncError
 
@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sandbox", help="serve the simulated Shopify, NetSuite and WMS")
     commands.add_sandbox_arguments(p)
     p.set_defaults(func=commands.sandbox)
+
+    p = sub.add_parser("bench", help="the Black Friday benchmark and the crash-safety runs")
+    bench.add_bench_arguments(p)
 
     p = sub.add_parser("status", help="mailboxes, quarantine and server health")
     _config_arg(p)

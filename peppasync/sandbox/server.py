@@ -82,6 +82,12 @@ class _NoDelayHandler(WSGIHandler):  # type: ignore[misc]
         environ["sandbox.socket"] = self.socket  # so that a handler's reset can reach it
         return environ
 
+    def handle_error(self, *exc_info: Any) -> None:
+        if getattr(self, "environ", None) and self.environ.get("sandbox.reset"):
+            self.close_connection = True  # the write after a deliberate reset fails; nothing to report
+            return
+        super().handle_error(*exc_info)
+
 
 class SimulatorServer:
     """A gevent WSGI server around one handler; port 0 lets the OS choose."""
@@ -126,6 +132,7 @@ class SimulatorServer:
                 _log.exception("sandbox handler failed on %s %s", request.method, path)
                 response = json_response(500, {"error": f"sandbox failure: {exc!r}"})
         if response.reset:
+            environ["sandbox.reset"] = True
             _reset(environ.get("sandbox.socket"))
             return []
         reason = _REASONS.get(response.status, "Unknown")

@@ -1,0 +1,191 @@
+"""``peppasync bench black-friday``: the surge, measured against the ERP's physical limit.
+
+Three runs in one invocation: the engine on N orders (1 % malformed), the engine on
+the same orders with none malformed (does poison slow good orders?), and a sample
+of the synchronous baseline on the same ERP, projected to N when the full run
+would take too long.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import gevent
+
+from peppasync.consistency import check_consistency
+
+from .baseline import run_baseline
+from .figures import erp_figures, percentile
+from .progress import ProgressBar
+from .replay import Replay
+
+__all__ = ["BlackFridayOptions", "TARGETS", "run_black_friday"]
+
+# The promise, as checked figures: (key in the result, comparison, bound).
+TARGETS: dict[str, tuple[str, float]] = {
+    "efficiency": (">=", 0.85),
+    "speedup": (">=", 20.0),
+    "erp_throttled_share": ("<", 0.02),
+    "lost": ("==", 0),
+    "duplicates": ("==", 0),
+    "wrong_lines": ("==", 0),
+    "quarantine_mismatch": ("==", 0),
+    "lag_p99_ratio": ("<=", 1.2),
+}
+
+
+@dataclass(frozen=True)
+class BlackFridayOptions:
+    """What to replay and where; the defaults are the issue's surge."""
+
+    orders: int = 5000
+    malformed_ratio: float = 0.01
+    lines_mean: float = 3.0
+    profile: str = "black-friday"
+    seed: int = 7
+    time_scale: float = 20.0
+    directory: Path = field(default_factory=lambda: Path(".peppasync-bench"))
+    baseline_sample: int = 200
+    baseline_budget: float = 20.0
+    clean_run: bool = True
+    timeout: float | None = None
+    fulfilment_grace: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.orders < 1:
+            raise ValueError(f"orders must be at least 1, got {self.orders}")
+        if not 0.0 <= self.malformed_ratio < 1.0:
+            raise ValueError(f"malformed_ratio must be within [0, 1), got {self.malformed_ratio}")
+        if not self.time_scale > 0:
+            raise ValueError(f"time_scale must be positive, got {self.time_scale}")
+        if self.baseline_sample < 1:
+            raise ValueError(f"baseline_sample must be at least 1, got {self.baseline_sample}")
+
+
+def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, out: TextIO, *,
+                fulfilment: bool = True) -> dict[str, Any]:
+    """One engine run: place, wait until every valid order is in the ERP and, with ``fulfilment``,
+    until every order the WMS had shipped by then is fulfilled in Shopify."""
+    replay = Replay(options.directory / name.replace(" ", "-").replace(",", ""), profile=options.profile,
+                    seed=options.seed, time_scale=options.time_scale)
+    try:
+        replay.start()
+        bar = ProgressBar(out, name, options.orders)
+        began = replay.sandbox.clock.time()
+        replay.place(options.orders, malformed_ratio=malformed_ratio, lines_mean=options.lines_mean)
+        deadline = time.monotonic() + (options.timeout or 120.0 + 2.0 * options.orders / options.time_scale)
+        finished = None
+        shipped: set[int] | None = None
+        while time.monotonic() < deadline:
+            gevent.sleep(0.1)
+            p = replay.progress()
+            bar.update(p.valid_in_erp, f"placed {p.placed}  WMS {p.wms}  shipped {p.shipped}  "
+                                       f"fulfilled {p.fulfilled}")
+            if shipped is None and p.erp_done:
+                shipped = replay.shipped_orders() if fulfilment else set()
+                # Fulfilment follows the WMS's request window, not the ERP: wait a bounded while.
+                deadline = min(deadline, time.monotonic() + options.fulfilment_grace)
+            if shipped is not None and shipped <= replay.fulfilled_orders():
+                finished = replay.sandbox.clock.time()
+                break
+        unfulfilled = len(shipped - replay.fulfilled_orders()) if shipped is not None else None
+        created = replay.erp_created()
+        erp_end = max(created.values(), default=began)
+        if finished is not None and not shipped:
+            finished = erp_end  # nothing to fulfil: consistent when the last order reached the ERP
+        bar.close("done" if finished is not None else
+                  "every valid order in the ERP; shipped ones not all fulfilled in time" if unfulfilled else "timed out")
+        placed_at = replay.sandbox.placed_at
+        lags = [created[p.id] - placed_at[p.id] for p in replay.sandbox.placed if p.id in created]
+        figures = erp_figures(replay.sandbox.netsuite.ledger.entries(), replay.sandbox.netsuite.concurrency_limit,
+                              since=began, until=erp_end)
+        progress = replay.progress()
+        replay.engine.stop()
+        store = replay.store()
+        try:
+            consistency = check_consistency(replay.sandbox, store)
+        finally:
+            store.close()
+        return {
+            "time_to_consistency": finished - began if finished is not None else None,
+            "unfulfilled_at_end": unfulfilled,
+            "erp_seconds": erp_end - began, "erp": figures, "lags": lags, "consistency": consistency,
+            "progress": progress, "peak_rss": replay.engine.peak_rss, "timed_out": shipped is None,
+            "shopify": replay.sandbox.shopify.ledger.outcomes(),
+        }
+    finally:
+        replay.close()
+
+
+def run_black_friday(options: BlackFridayOptions, out: TextIO) -> dict[str, Any]:
+    """Run the three parts and return every figure (JSON-ready); progress goes to ``out``."""
+    print(f"peppasync bench black-friday: {options.orders} orders, {options.malformed_ratio:.0%} malformed, "
+          f"{options.lines_mean:g} lines on average, profile {options.profile}, seed {options.seed}, "
+          f"time x{options.time_scale:g}", file=out, flush=True)
+    main = _engine_run(options, "engine", options.malformed_ratio, out)
+    clean = (_engine_run(options, "engine, none malformed", 0.0, out, fulfilment=False)
+             if options.clean_run else None)
+    bar = ProgressBar(out, "synchronous baseline", 1)
+    baseline = run_baseline(options.profile, seed=options.seed, time_scale=options.time_scale,
+                            orders=options.orders, malformed_ratio=options.malformed_ratio,
+                            lines_mean=options.lines_mean, sample=options.baseline_sample,
+                            budget=options.baseline_budget)
+    bar.close(f"{baseline.measured} orders in {baseline.seconds_measured:.1f} s")
+    return _figures(options, main, clean, baseline.as_dict())
+
+
+def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str, Any] | None,
+             baseline: dict[str, Any]) -> dict[str, Any]:
+    erp = main["erp"]
+    c = main["consistency"].as_dict()
+    lags = main["lags"]
+    p99 = percentile(lags, 99) if lags else None
+    clean_p99 = percentile(clean["lags"], 99) if clean and clean["lags"] else None
+    shopify_calls = sum(main["shopify"].values())
+    figures: dict[str, Any] = {
+        "orders": options.orders, "valid": c["valid"], "malformed": c["malformed"],
+        "lines_mean": options.lines_mean, "profile": options.profile, "seed": options.seed,
+        "time_scale": options.time_scale,
+        "time_to_consistency_seconds": round(main["time_to_consistency"], 3)
+        if main["time_to_consistency"] is not None else None,
+        "shipped_unfulfilled_at_end": main["unfulfilled_at_end"],
+        "erp_seconds": round(main["erp_seconds"], 3),
+        "erp_calls": erp.calls, "erp_mean_latency_seconds": round(erp.mean_latency, 4),
+        "erp_concurrency_limit": erp.concurrency, "erp_max_in_flight": c["erp_max_in_flight"],
+        "physical_limit_seconds": round(erp.physical_limit, 3),
+        "efficiency": round(erp.efficiency(main["erp_seconds"]), 4),
+        "erp_throttled": erp.throttled, "erp_throttled_share": round(erp.throttled_share, 5),
+        "erp_errors": erp.errors,
+        "shopify_calls": shopify_calls, "shopify_throttled": main["shopify"].get("throttled", 0),
+        "shopify_throttled_share": round(main["shopify"].get("throttled", 0) / shopify_calls, 5)
+        if shopify_calls else 0.0,
+        "lost": len(main["consistency"].scorecard.erp_missing), "duplicates": c["erp_duplicate_creates"],
+        "wrong_lines": c["wrong_lines"],
+        "quarantined_expected": c["quarantined_expected"], "quarantined_found": c["quarantined_found"],
+        "valid_quarantined": c["valid_quarantined"],
+        "quarantine_mismatch": c["malformed_not_quarantined"] + c["valid_quarantined"],
+        "lag_p50_seconds": round(percentile(lags, 50), 3) if lags else None,
+        "lag_p99_seconds": round(p99, 3) if p99 is not None else None,
+        "lag_p99_without_poison_seconds": round(clean_p99, 3) if clean_p99 is not None else None,
+        "lag_p99_ratio": round(p99 / clean_p99, 3) if p99 is not None and clean_p99 else None,
+        "wms_orders": main["progress"].wms, "shipped": main["progress"].shipped,
+        "fulfilled": main["progress"].fulfilled,
+        "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),
+                              default=None),
+        "baseline": baseline,
+        "speedup": round(baseline["seconds"] / main["erp_seconds"], 2) if main["erp_seconds"] > 0 else None,
+        "speedup_ceiling": round(baseline["seconds"] / erp.physical_limit, 2) if erp.physical_limit > 0 else None,
+        "timed_out": main["timed_out"] or bool(clean and clean["timed_out"]),
+    }
+    figures["targets"] = {key: {"target": f"{op} {bound:g}", "met": _meets(figures.get(key), op, bound)}
+                          for key, (op, bound) in TARGETS.items()}
+    return figures
+
+
+def _meets(value: Any, op: str, bound: float) -> bool | None:
+    if value is None:
+        return None
+    return {">=": value >= bound, "<": value < bound, "<=": value <= bound, "==": value == bound}[op]

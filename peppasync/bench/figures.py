@@ -1,0 +1,73 @@
+"""The figures a benchmark reports, computed from the simulators' ledgers and state."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from peppasync.sandbox import LedgerEntry
+
+__all__ = ["ErpFigures", "erp_figures", "percentile"]
+
+
+@dataclass(frozen=True)
+class ErpFigures:
+    """What the ERP's ledger says about a run: R calls of mean latency L under a cap of C.
+
+    ``calls`` counts the requests the ERP admitted (they held one of its C slots: writes,
+    5xx and resets alike); refused ones (429) are ``throttled`` and held no slot. No
+    middleware can do those calls sooner than ``physical_limit`` = R * L / C.
+    """
+
+    calls: int
+    mean_latency: float
+    concurrency: int
+    throttled: int
+    errors: int
+    resets: int
+
+    @property
+    def physical_limit(self) -> float:
+        return self.calls * self.mean_latency / self.concurrency
+
+    @property
+    def throttled_share(self) -> float:
+        total = self.calls + self.throttled
+        return self.throttled / total if total else 0.0
+
+    def efficiency(self, measured: float) -> float:
+        """The physical limit over the measured time: 1.0 means the ERP's slots were never idle."""
+        return self.physical_limit / measured if measured > 0 else 0.0
+
+
+def erp_figures(entries: Iterable[LedgerEntry], concurrency: int, *, since: float = -math.inf,
+                until: float = math.inf) -> ErpFigures:
+    """R, L and C from the ERP ledger's entries that started within [since, until]."""
+    if concurrency < 1:
+        raise ValueError(f"the concurrency limit must be at least 1, got {concurrency}")
+    admitted: list[LedgerEntry] = []
+    throttled = 0
+    for entry in entries:
+        if not since <= entry.started <= until:
+            continue
+        if entry.outcome == "throttled":
+            throttled += 1
+        elif entry.outcome != "unauthorized":
+            admitted.append(entry)
+    mean = sum(e.duration for e in admitted) / len(admitted) if admitted else 0.0
+    return ErpFigures(
+        calls=len(admitted), mean_latency=mean, concurrency=concurrency, throttled=throttled,
+        errors=sum(1 for e in admitted if e.outcome == "error"),
+        resets=sum(1 for e in admitted if e.outcome == "reset"),
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q``-th percentile (0 < q <= 100); a ValueError when there are no values."""
+    if not values:
+        raise ValueError("a percentile of no values")
+    if not 0 < q <= 100:
+        raise ValueError(f"q must be within (0, 100], got {q!r}")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]

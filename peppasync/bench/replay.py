@@ -1,0 +1,140 @@
+"""Replay: a sandbox and an engine process wired to it, replaying orders, with cheap progress."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+
+from peppasync.demo import demo_sandbox, engine_config
+from peppasync.sandbox import Sandbox, SandboxProfile
+from peppasync.store import Store, open_store
+
+from .engine import EngineProcess, write_toml
+
+__all__ = ["Progress", "Replay", "free_port"]
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the OS's choice)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Counts read from the simulators, cheap enough to poll several times a second."""
+
+    placed: int
+    valid_in_erp: int
+    valid_placed: int
+    wms: int
+    shipped: int
+    fulfilled: int
+    placing: bool
+
+    @property
+    def erp_done(self) -> bool:
+        """Every order is placed and every valid one is in the ERP."""
+        return not self.placing and self.valid_in_erp >= self.valid_placed
+
+    @property
+    def shipped_fulfilled(self) -> bool:
+        return self.fulfilled >= self.shipped
+
+
+class Replay:
+    """One run's world in ``directory``: a started sandbox, an engine process, a store file.
+
+    Orders are placed in the background at the profile's pace (``place``); the
+    engine can be killed and restarted at will (``engine``); ``store()`` opens the
+    engine's store from this process, for what only the engine knows (quarantine).
+    """
+
+    def __init__(self, directory: Path, *, profile: str | SandboxProfile, seed: int, time_scale: float,
+                 engine: dict[str, Any] | None = None) -> None:
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        self.directory = directory
+        listen = f"127.0.0.1:{free_port()}"
+        self.sandbox: Sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen)
+        self.sandbox.start()
+        self.database = directory / "engine.db"
+        raw = engine_config(self.sandbox, self.database, listen=listen, engine=engine)
+        config = write_toml(directory / "peppasync.toml", raw)
+        self.engine = EngineProcess(config, f"http://{listen}", directory / "engine.log")
+        self._placer: gevent.Greenlet | None = None
+        self._valid: set[str] = set()
+        self._seen = 0
+
+    def start(self) -> None:
+        try:
+            self.engine.start()
+        except BaseException:
+            self.sandbox.stop()
+            raise
+
+    def place(self, n: int, *, malformed_ratio: float, lines_mean: float = 3.0) -> None:
+        """Start placing ``n`` orders at the profile's pace and burst shape."""
+        self._placer = gevent.spawn(self.sandbox.place_orders, n, malformed_ratio=malformed_ratio,
+                                    lines_mean=lines_mean, paced=True)
+
+    def progress(self) -> Progress:
+        sb = self.sandbox
+        placing = self._placer is not None and not self._placer.ready()
+        if self._placer is not None and self._placer.ready():
+            self._placer.get()  # a failure to place orders ends the run here, with its cause
+        self._catch_up()
+        erp = sb.netsuite.erp
+        with erp.lock:
+            in_erp = sum(1 for eid in self._valid if eid in erp.records["salesOrder"])
+        return Progress(
+            placed=len(sb.placed), valid_in_erp=in_erp, valid_placed=len(self._valid),
+            wms=len(sb.wms.warehouse.orders), shipped=len(sb.wms.warehouse.shipments),
+            fulfilled=len(sb.shopify.shop.fulfillments), placing=placing,
+        )
+
+    def _catch_up(self) -> None:
+        placed = self.sandbox.placed
+        for order in placed[self._seen:]:
+            if order.valid:
+                self._valid.add(str(order.id))
+        self._seen = len(placed)
+
+    def erp_created(self) -> dict[int, float]:
+        """When each placed valid order's sales order was created in the ERP (sandbox clock)."""
+        self._catch_up()
+        erp = self.sandbox.netsuite.erp
+        with erp.lock:
+            records = erp.records["salesOrder"]
+            return {int(eid): float(records[eid]["createdDate"]) for eid in self._valid if eid in records}
+
+    def shipped_orders(self) -> set[int]:
+        """Orders the WMS has shipped so far."""
+        warehouse = self.sandbox.wms.warehouse
+        with warehouse.lock:
+            return {int(s["orderKey"]) for s in warehouse.shipments if str(s["orderKey"]).isdigit()}
+
+    def fulfilled_orders(self) -> set[int]:
+        """Orders with at least one fulfillment in Shopify."""
+        shop = self.sandbox.shopify.shop
+        with shop.lock:
+            return {int(f["order_id"]) for f in shop.fulfillments.values()}
+
+    def store(self) -> Store:
+        return open_store(f"sqlite:///{self.database.resolve()}")
+
+    def close(self) -> None:
+        """Stop the placer, the engine and the sandbox (in that order)."""
+        if self._placer is not None:
+            self._placer.kill()
+        try:
+            self.engine.stop()
+        finally:
+            self.sandbox.stop()

@@ -185,26 +185,116 @@ def _insert_rows(n: int) -> str:
     return _INSERT + ", (?, ?, ?, 'pending', 0, ?, ?, ?)" * (n - 1)
 
 
-def apply_batch(s: Session, requests: Sequence[Sequence[ops.Op]], now: float) -> list[list[object]]:
-    """Apply many requests in order in one transaction; runs of Inserts go in one statement.
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
-    The effect is the same as ``apply_ops`` on each request in turn; an error
-    fails the whole call (the writer then isolates the request that caused it).
+
+def _start_many(s: Session, run: list[ops.Start], now: float) -> list[int]:
+    ids = [op.message_id for op in run]
+    attempts: dict[int, int] = {}
+    for at in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[at:at + _IDS_PER_STATEMENT]
+        rows = s.all(
+            "UPDATE messages SET state = 'running', attempts = attempts + 1, updated_at = ?"
+            f" WHERE id IN ({_marks(len(chunk))}) AND state <> 'quarantined' RETURNING id, attempts",
+            (now, *chunk),
+        )
+        attempts.update((int(r[0]), int(r[1])) for r in rows)
+    missing = [i for i in ids if i not in attempts]
+    if missing:
+        raise _missing_message(s, "Start", missing[0])
+    return [attempts[i] for i in ids]
+
+
+def _done_many(s: Session, run: list[ops.Done], now: float) -> list[None]:
+    ids = [op.message_id for op in run]
+    gone: set[int] = set()
+    for at in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[at:at + _IDS_PER_STATEMENT]
+        rows = s.all(
+            f"DELETE FROM messages WHERE id IN ({_marks(len(chunk))}) AND state <> 'quarantined' RETURNING id",
+            chunk,
+        )
+        gone.update(int(r[0]) for r in rows)
+    missing = [i for i in ids if i not in gone]
+    if missing:
+        raise _missing_message(s, "Done", missing[0])
+    return [None] * len(ids)
+
+
+def _dedup_many(s: Session, run: list[ops.Dedup], now: float) -> list[bool]:
+    first: dict[tuple[str, str], int] = {}
+    for n, op in enumerate(run):
+        first.setdefault((op.source, op.event_id), n)
+    pairs = list(first)
+    fresh: set[tuple[str, str]] = set()
+    for at in range(0, len(pairs), _IDS_PER_STATEMENT // 3):
+        chunk = pairs[at:at + _IDS_PER_STATEMENT // 3]
+        rows = s.all(
+            "INSERT INTO webhook_dedup (source, event_id, received_at) VALUES "
+            + ", ".join("(?, ?, ?)" for _ in chunk)
+            + " ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
+            [v for source, event_id in chunk for v in (source, event_id, now)],
+        )
+        fresh.update((r[0], r[1]) for r in rows)
+    # A second sighting of an event within the same batch is a duplicate too.
+    return [(op.source, op.event_id) in fresh and first[(op.source, op.event_id)] == n for n, op in enumerate(run)]
+
+
+_IDS_PER_STATEMENT = 900
+_SET_BASED: dict[type, Callable[[Session, Any, float], list[Any]]] = {
+    ops.Insert: _insert_many,
+    ops.Start: _start_many,
+    ops.Done: _done_many,
+    ops.Dedup: _dedup_many,
+}
+# Ops that name an existing message by id: set-based statements reorder them,
+# which is safe only while no message is named twice in one batch.
+_BY_MESSAGE = (ops.Start, ops.Done, ops.Retry, ops.Quarantine)
+
+
+def _reorderable(flat: Sequence[ops.Op]) -> bool:
+    seen: set[int] = set()
+    for op in flat:
+        if isinstance(op, _BY_MESSAGE):
+            if op.message_id in seen:
+                return False
+            seen.add(op.message_id)
+    return True
+
+
+def apply_batch(s: Session, requests: Sequence[Sequence[ops.Op]], now: float) -> list[list[object]]:
+    """Apply many requests in one transaction, each kind of frequent op in one statement per kind.
+
+    The effect is the same as ``apply_ops`` on each request in turn: ops on
+    different messages commute, and Inserts keep their order (so mailbox FIFO
+    holds). Set-based statements matter because sqlite3 drops and retakes the
+    GIL around every statement, and each retake can wait a switch interval
+    while the hub is busy. An error fails the whole call (the writer then
+    isolates the request that caused it).
     """
     flat = [op for request in requests for op in request]
-    results: list[object] = []
-    i, n = 0, len(flat)
-    while i < n:
-        j = i
-        while j < n and type(flat[j]) is ops.Insert:
-            j += 1
-        if j - i > 1:
-            results += _insert_many(s, flat[i:j], now)  # type: ignore[arg-type]
-            i = j
+    if not _reorderable(flat):
+        return [apply_ops(s, request, now) for request in requests]
+    results: list[object] = [None] * len(flat)
+    groups: dict[type, list[int]] = {}
+    rest: list[int] = []
+    for i, op in enumerate(flat):
+        if type(op) in _SET_BASED:
+            groups.setdefault(type(op), []).append(i)
+        else:
+            rest.append(i)
+    for op_type in (ops.Insert, ops.Start, ops.Done, ops.Dedup):
+        positions = groups.get(op_type)
+        if not positions:
             continue
-        op = flat[i]
-        results.append(_APPLY[type(op)](s, op, now))
-        i += 1
+        if len(positions) == 1:
+            results[positions[0]] = _APPLY[op_type](s, flat[positions[0]], now)
+            continue
+        for i, value in zip(positions, _SET_BASED[op_type](s, [flat[i] for i in positions], now)):
+            results[i] = value
+    for i in rest:
+        results[i] = _APPLY[type(flat[i])](s, flat[i], now)
     out: list[list[object]] = []
     at = 0
     for request in requests:

@@ -11,17 +11,20 @@ later retry (the key waits, so order holds) and quarantine (the key moves on).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import traceback
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol
 
 import gevent
+import gevent.queue
 import pykka
+from gevent.event import AsyncResult
 from greenlet import GreenletExit
 
 from peppasync.clock import Clock
-from peppasync.errors import PeppasyncError
+from peppasync.errors import NotFoundError, PeppasyncError
 from peppasync.exits import Exit, ExitListener, Verdict
 from peppasync.store import Message, Store, ops
 
@@ -73,6 +76,11 @@ class _Idle:
     token: int | None  # None: passivate now, whatever the timer says
 
 
+@dataclass(frozen=True)
+class _Fault:
+    error: BaseException
+
+
 WAKE = _Wake()
 PASSIVATE = _Idle(None)
 
@@ -81,10 +89,6 @@ class DurableActor(pykka.ThreadingActor):
     """Base of every actor addressed by (kind, key); subclasses implement ``handle``."""
 
     kind: ClassVar[str] = "actor"
-    # Python walks every live non-daemon thread when one starts or ends: O(n^2)
-    # over tens of thousands of actors. Daemon threads skip that walk; the
-    # runtime stops actors itself before the process exits.
-    use_daemon_thread = True
 
     def __init__(
         self,
@@ -99,17 +103,22 @@ class DurableActor(pykka.ThreadingActor):
         self.state: dict[str, Any] = {}
         self._ctx = context
         self._on_exit = on_exit
-        self._state_version = 0
+        self._unacked: AsyncResult | None = None  # the last commit, when not waited for
         self._state_dirty = False
         self._outbox: list[ops.Insert] = []
         self._after: list[Callable[[], None]] = []
         self._idle_token = 0
-        self._idle_timer: gevent.Greenlet | None = None
+        self.idle_since = 0.0  # monotonic; read by the system's idle sweep
         self._wake_timer: gevent.Greenlet | None = None
         self._wake_at = 0.0
         self._passivated = False
         self._reported = False
-        self._reread = False
+        # Messages committed to this mailbox after our last read, in id order,
+        # as the system hands them over (so a wake needs no read). ``_stale``
+        # means the store may hold messages we were not handed: read it.
+        self._pushed: list[tuple[int, ops.Insert, float]] = []
+        self._stale = preload is None  # a preload is a read made for us
+        self._known_id = 0
 
     # -- what subclasses use -------------------------------------------------
 
@@ -150,6 +159,18 @@ class DurableActor(pykka.ThreadingActor):
 
     # -- pykka lifecycle -----------------------------------------------------
 
+    @staticmethod
+    def _create_actor_inbox() -> Any:
+        # Under gevent, pykka's queue.Queue is a stdlib queue over patched
+        # locks: three conditions and a mutex per actor. A gevent queue does
+        # the same job for greenlets at a fraction of the memory and time.
+        return gevent.queue.SimpleQueue()
+
+    def _start_actor_loop(self) -> None:
+        # Patched threading would run the loop on a greenlet anyway; spawning
+        # the greenlet directly skips a Thread object and its locks per actor.
+        gevent.spawn(self._actor_loop)
+
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:  # type: ignore[override]
         """Start without pykka's registry: it is a list, O(n) per stop at 100,000 actors.
@@ -161,7 +182,18 @@ class DurableActor(pykka.ThreadingActor):
         obj._start_actor_loop()
         return obj.actor_ref
 
+    @classmethod
+    def spawn(
+        cls, key: str, context: ActorContext,
+        preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
+    ) -> "DurableActor":
+        """Start one and return the actor itself (the system hands it messages directly)."""
+        obj = cls(key, context, None, preload)
+        obj._start_actor_loop()
+        return obj
+
     def _stop(self) -> None:
+        self._settle()  # whoever waits for us to stop may read the store next
         self.actor_stopped.set()
         try:
             self.on_stop()
@@ -183,7 +215,7 @@ class DurableActor(pykka.ThreadingActor):
             preload, self._preload = self._preload, None
             found = preload[0] if preload is not None else self._ctx.store.get_state(self.kind, self.key)
             if found is not None:
-                self.state, self._state_version = found
+                self.state = found[0]
             self.loaded()
             self._ctx.hooks.on_activated(self.kind)
             self._drain(preload[1] if preload is not None else None)
@@ -203,7 +235,10 @@ class DurableActor(pykka.ThreadingActor):
             elif isinstance(message, _Idle):
                 if message.token in (self._idle_token, None) and not self._passivated:
                     self._passivated = True
+                    self._settle()  # a successor must not read what we are still committing
                     self._ctx.system.passivate(self)
+            elif isinstance(message, _Fault):
+                raise message.error
         except (Exception, gevent.Timeout, GreenletExit) as exc:
             # The store failed under us: crash cleanly so the host restarts us;
             # every message is still in the store.
@@ -221,22 +256,61 @@ class DurableActor(pykka.ThreadingActor):
 
     # -- the mailbox loop ----------------------------------------------------
 
+    def offer(self, message_id: int, op: ops.Insert, committed_at: float) -> None:
+        """A message for this mailbox has just committed (the system calls this in id order)."""
+        if message_id <= self._known_id or self._stale:
+            return  # already read, or the next drain reads the store anyway
+        if len(self._pushed) >= self._ctx.prefetch or op.available_at is not None:
+            self._stale = True  # prefetch full, or a delayed message: the store keeps it
+            self._pushed = []
+            return
+        self._pushed.append((message_id, op, committed_at))
+
+    def idle_message(self) -> object:
+        """The message that passivates this actor unless it handles something first."""
+        return _Idle(self._idle_token)
+
+    def mark_stale(self) -> None:
+        """The mailbox changed in a way we were not told of (a quarantined message retried)."""
+        self._stale = True
+        self._pushed = []
+
+    def _next_batch(self, first: list[Message] | None) -> list[Message]:
+        if first is None and not self._stale:
+            pushed, self._pushed = self._pushed, []
+            return [_pushed_message(m) for m in pushed]
+        if first is None:
+            self._stale = False
+            self._pushed = []
+            self._settle()
+            first = self._ctx.store.pending(self.kind, self.key, limit=self._ctx.prefetch, now=_ALL)
+        # Handed-over messages that the read already holds are dropped; a full
+        # read may have left more behind it in the store. (An offer that did
+        # not fit while we read has marked us stale again.)
+        if first:
+            self._known_id = max(self._known_id, first[-1].id)
+        if len(first) >= self._ctx.prefetch:
+            self._stale = True
+        if self._stale:
+            self._pushed = []
+        else:
+            self._pushed = [m for m in self._pushed if m[0] > self._known_id]
+        return first
+
     def _drain(self, first: list[Message] | None = None) -> None:
         ctx = self._ctx
         carry: list[ops.Op] = []
         while not self._passivated:
-            self._reread = False
             ctx.system.draining(self.kind, self.key)
-            if first is not None:
-                batch, first = first, None
-            else:
-                batch = ctx.store.pending(self.kind, self.key, limit=ctx.prefetch, now=_ALL)
+            batch = self._next_batch(first)
+            first = None
             if not batch:
                 break
             for msg in batch:
                 now = ctx.clock.time()
                 if msg.available_at > now:
                     self._commit(carry)
+                    self.mark_stale()
                     self._schedule_wake(msg.available_at - now)
                     return
                 if msg.state == "running":
@@ -245,7 +319,14 @@ class DurableActor(pykka.ThreadingActor):
                         carry.append(_quarantine(msg, verdict, HandlerCrashedError("process died while handling")))
                         ctx.hooks.on_message(self.kind, "quarantined", 0.0)
                         continue
-                attempts = int(self._commit([*carry, ops.Start(msg.id)])[-1])
+                try:
+                    attempts = int(self._commit([*carry, ops.Start(msg.id)])[-1])
+                except NotFoundError:
+                    # Gone from the store (a duplicate webhook removed by its
+                    # receiver): nothing to handle. What we carried still commits.
+                    self._commit(carry)
+                    carry = []
+                    continue
                 carry = []
                 done, verdict = self._run(replace(msg, attempts=attempts, state="running"), attempts)
                 if verdict is None:
@@ -254,14 +335,15 @@ class DurableActor(pykka.ThreadingActor):
                     carry = done
                 else:
                     self._commit(done)
+                    self.mark_stale()
                     self._schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
                     return
-            # Commit before asking for more, or the last message would come back.
-            self._commit(carry)
+            # The batch's last completion commits while we look for more: a
+            # read waits for it, and a handed-over message has a newer id.
+            self._commit(carry, wait=False)
             carry = []
-            if len(batch) < ctx.prefetch and not self._reread:
-                break  # that was all; anything newer came with a wake of its own
-        self._arm_idle()
+        self._idle_token += 1
+        self.idle_since = ctx.clock.monotonic()
 
     def _run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
         ctx = self._ctx
@@ -298,22 +380,41 @@ class DurableActor(pykka.ThreadingActor):
         ctx.hooks.on_message(self.kind, "ok", ctx.clock.monotonic() - started)
         return out, None
 
-    def _commit(self, operations: list[ops.Op]) -> list[Any]:
+    def _commit(self, operations: list[ops.Op], *, wait: bool = True) -> list[Any]:
         if not operations:
             return []
+        if not wait:
+            unacked = self._unacked = self._ctx.store.submit(operations)
+            unacked.rawlink(lambda result: self._acked(operations, result))
+            return []
         results = self._ctx.store.write(operations)
-        for op in operations:
-            if isinstance(op, ops.Insert) and (op.kind, op.key) != (self.kind, self.key):
-                self._ctx.system.wake(op.kind, op.key)
-            elif isinstance(op, ops.Insert):
-                delay = (op.available_at or 0.0) - self._ctx.clock.time()
-                if delay > 0:
-                    self._schedule_wake(delay)
-                else:
-                    self._reread = True
-            elif isinstance(op, ops.PutState):
-                self._state_version += 1
+        self._after_commit(operations)
         return results
+
+    def _acked(self, operations: list[ops.Op], result: AsyncResult) -> None:
+        if self._unacked is result:
+            self._unacked = None
+        if result.successful():
+            self._after_commit(operations)
+        else:
+            # Our state is ahead of the store now: crash, and restart from the store.
+            self._tell_self(_Fault(result.exception))
+
+    def _settle(self) -> None:
+        unacked = self._unacked
+        if unacked is not None:
+            unacked.wait(timeout=30)
+
+    def _after_commit(self, operations: list[ops.Op]) -> None:
+        for op in operations:
+            if type(op) is not ops.Insert:
+                continue
+            delay = (op.available_at or 0.0) - self._ctx.clock.time()
+            if delay > 0 and (op.kind, op.key) == (self.kind, self.key):
+                self._schedule_wake(delay)
+            else:
+                # The commit has handed it over (or marked its actor stale).
+                self._ctx.system.wake(op.kind, op.key)
 
     # -- timers --------------------------------------------------------------
 
@@ -326,14 +427,6 @@ class DurableActor(pykka.ThreadingActor):
         self._wake_at = at
         self._wake_timer = gevent.spawn_later(delay, self._tell_self, WAKE)
 
-    def _arm_idle(self) -> None:
-        self._idle_token += 1
-        if self._idle_timer is not None:
-            self._idle_timer.kill(block=False)
-        self._idle_timer = gevent.spawn_later(
-            self._ctx.idle_seconds, self._tell_self, _Idle(self._idle_token)
-        )
-
     def _tell_self(self, message: object) -> None:
         try:
             self.actor_ref.tell(message)
@@ -341,14 +434,16 @@ class DurableActor(pykka.ThreadingActor):
             pass
 
     def _cancel_timers(self) -> None:
-        for timer in (self._idle_timer, self._wake_timer):
-            if timer is not None and timer is not gevent.getcurrent():
-                timer.kill(block=False)
+        timer = self._wake_timer
+        if timer is not None and timer is not gevent.getcurrent():
+            timer.kill(block=False)
 
     def _report(self, exit: Exit) -> None:
         if self._reported:
             return
         self._reported = True
+        if gevent.getcurrent() is not gevent.get_hub():
+            self._settle()
         try:
             self._ctx.system.on_actor_exit(self, exit)
         finally:
@@ -358,6 +453,12 @@ class DurableActor(pykka.ThreadingActor):
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _pushed_message(pushed: tuple[int, ops.Insert, float]) -> Message:
+    message_id, op, at = pushed
+    # Decoded afresh: the sender may still hold (and change) the dict it sent.
+    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "pending", 0, at, at, at, None)
 
 
 def _quarantine(msg: Message, verdict: Verdict, exc: BaseException) -> ops.Quarantine:

@@ -60,7 +60,7 @@ class ActorSystem:
             services=dict(services or {}),
         )
         self._kinds: dict[str, type[DurableActor]] = {}
-        self._active: dict[tuple[str, str], pykka.ActorRef[Any]] = {}
+        self._active: dict[tuple[str, str], DurableActor] = {}
         self._crashes: dict[tuple[str, str], int] = {}
         self._woken: set[tuple[str, str]] = set()
         self._activating: dict[tuple[str, str], None] = {}
@@ -70,7 +70,10 @@ class ActorSystem:
         self._sweep_interval = sweep_interval
         self._restart_delay = restart_delay
         self._sweeper: gevent.Greenlet | None = None
+        self._idler: gevent.Greenlet | None = None
+        self._idle_seconds = idle_seconds
         self._stopping = False
+        store.listen(self._committed)
         self._max_sweep_failures = max_sweep_failures
         self.on_fault: Callable[[BaseException], None] | None = None
 
@@ -97,17 +100,24 @@ class ActorSystem:
             self.wake(kind, key)
         return message_id
 
-    def wake(self, kind: str, key: str) -> None:
-        """Make sure (kind, key) looks at its mailbox: tell it, or activate it."""
+    def wake(self, kind: str, key: str, *, reread: bool = False) -> None:
+        """Make sure (kind, key) looks at its mailbox: tell it, or activate it.
+
+        Messages committed through the store are handed to their active actor
+        as they commit; ``reread`` says the mailbox changed otherwise (a
+        quarantined message put back), so the actor must read it.
+        """
         if self._stopping or kind not in self._kinds:
             return
         ident = (kind, key)
-        ref = self._active.get(ident)
-        if ref is not None:
+        actor = self._active.get(ident)
+        if actor is not None:
+            if reread:
+                actor.mark_stale()
             if ident in self._woken:
                 return  # a wake is already queued: one drain will see both messages
             try:
-                ref.tell(WAKE)
+                actor.actor_ref.tell(WAKE)
                 self._woken.add(ident)
                 return
             except pykka.ActorDeadError:
@@ -121,9 +131,9 @@ class ActorSystem:
 
     def passivate_all(self) -> None:
         """Ask every active actor to passivate once it has handled what it holds (frees memory)."""
-        for ref in list(self._active.values()):
+        for actor in list(self._active.values()):
             try:
-                ref.tell(PASSIVATE)
+                actor.actor_ref.tell(PASSIVATE)
             except pykka.ActorDeadError:
                 pass
 
@@ -142,19 +152,21 @@ class ActorSystem:
         self._stopping = False
         self.sweep()
         self._sweeper = gevent.spawn(self._sweep_forever)
+        self._idler = gevent.spawn(self._passivate_idle_forever)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every actor; what they had not handled stays in the store."""
         self._stopping = True
-        if self._sweeper is not None:
-            self._sweeper.kill()
-            self._sweeper = None
+        for greenlet in (self._sweeper, self._idler):
+            if greenlet is not None:
+                greenlet.kill()
+        self._sweeper = self._idler = None
         if self._activator is not None:
             self._activator.kill()
             self._activator = None
         self._activating.clear()
         self._rewake.clear()
-        refs = list(self._active.values())
+        refs = [actor.actor_ref for actor in self._active.values()]
         self._active.clear()
         self._woken.clear()
         for ref in refs:
@@ -189,14 +201,14 @@ class ActorSystem:
 
     def passivate(self, actor: DurableActor) -> None:
         """Called from inside an idle actor: unregister it first, then let it stop."""
-        if self._active.get((actor.kind, actor.key)) is actor.actor_ref:
+        if self._active.get((actor.kind, actor.key)) is actor:
             del self._active[(actor.kind, actor.key)]
             self._woken.discard((actor.kind, actor.key))
         actor.stop()
 
     def on_actor_exit(self, actor: DurableActor, exit: Exit) -> None:
         ident = (actor.kind, actor.key)
-        if self._active.get(ident) is actor.actor_ref:
+        if self._active.get(ident) is actor:
             del self._active[ident]
             self._woken.discard(ident)
         self.hooks.on_deactivated(actor.kind, exit)
@@ -245,16 +257,43 @@ class ActorSystem:
                         self._rewake.discard(ident)
                         # Starting yields to other greenlets: the key stays in
                         # _activating meanwhile, so a wake then is noted, not lost.
-                        ref = self._kinds[kind].start(key, self.context, None, preload)
-                        self._active[ident] = ref
+                        self._active[ident] = self._kinds[kind].spawn(key, self.context, preload)
                         self._activating.pop(ident, None)
                         if ident in self._rewake:
                             self._rewake.discard(ident)
-                            self.wake(kind, key)
+                            self.wake(kind, key, reread=True)
         finally:
             self._activator = None
             if self._activating and not self._stopping:
                 self._activator = gevent.spawn(self._activate_batch)
+
+    def _committed(self, added: list[tuple[int, ops.Insert, float]]) -> None:
+        # The writer calls this in id order, before any sender hears of its
+        # commit: an active actor gets its new messages without a read.
+        active = self._active
+        for item in added:
+            op = item[1]
+            ident = (op.kind, op.key)
+            actor = active.get(ident)
+            if actor is not None:
+                actor.offer(*item)
+            elif ident in self._activating:
+                # Its activation may have read the mailbox before this commit.
+                self._rewake.add(ident)
+
+    def _passivate_idle_forever(self) -> None:
+        # One sweep for every actor instead of a timer each: a timer per actor
+        # costs a greenlet (memory) and a spawn per drain (time).
+        interval = min(max(self._idle_seconds / 4, 0.01), 5.0)
+        while True:
+            gevent.sleep(interval)
+            horizon = self.clock.monotonic() - self._idle_seconds
+            for ident, actor in list(self._active.items()):
+                if actor.idle_since and actor.idle_since <= horizon and ident not in self._woken:
+                    try:
+                        actor.actor_ref.tell(actor.idle_message())
+                    except pykka.ActorDeadError:
+                        pass
 
     def _sweep_forever(self) -> None:
         failures = 0

@@ -230,8 +230,8 @@ class Runtime:
     def now(self) -> float:
         return self.clock.time()
 
-    def wake(self, kind: str, key: str) -> None:
-        self.system.wake(kind, key)
+    def wake(self, kind: str, key: str, *, reread: bool = False) -> None:
+        self.system.wake(kind, key, reread=reread)
 
     def connector(self, name: str) -> ConnectorControl | None:
         return self._connectors.get(name)

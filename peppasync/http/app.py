@@ -43,7 +43,7 @@ class Engine(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
-    def wake(self, kind: str, key: str) -> None: ...
+    def wake(self, kind: str, key: str, *, reread: bool = False) -> None: ...
 
     def connector(self, name: str) -> ConnectorControl | None: ...
 
@@ -183,7 +183,7 @@ class _OpsApi:
             raise HttpError(409, f"quarantine entry {qid} is already {entry.state}")
         who = str(body.get("who") or "api")
         message_id = self._engine.store.quarantine_retry(qid, who=who, payload=payload)
-        self._engine.wake(entry.kind, entry.key)
+        self._engine.wake(entry.kind, entry.key, reread=True)
         return json_response({"retried": qid, "message_id": message_id})
 
     def quarantine_discard(self, request: Request) -> Response:

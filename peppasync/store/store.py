@@ -16,7 +16,7 @@ from peppasync.store import ops
 from peppasync.store.backend import Backend, Session
 from peppasync.store.migrations import apply_migrations, current_version
 from peppasync.store.records import AuditEntry, MailboxStats, Message, QuarantineEntry
-from peppasync.store.writer import GroupWriter, as_store_error
+from peppasync.store.writer import CommitListener, GroupWriter, as_store_error
 
 __all__ = ["Store"]
 
@@ -140,6 +140,10 @@ class Store:
             if type(op) not in _OP_TYPES:
                 raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
         return self._writer.submit(tuple(operations))
+
+    def listen(self, listener: CommitListener) -> None:
+        """Tell ``listener`` of every message committed from now on, in id order, before its writer hears."""
+        self._writer.listeners.append(listener)
 
     def write(self, operations: Sequence[ops.Op]) -> list[Any]:
         """Submit and block this greenlet until the request is committed (or failed)."""

@@ -11,9 +11,10 @@ transaction cannot commit, each request gets its own transaction.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import gevent
 import gevent.event
@@ -26,7 +27,13 @@ from peppasync.store import ops
 from peppasync.store.applier import apply_batch, apply_ops
 from peppasync.store.backend import Backend, Session
 
-__all__ = ["GroupWriter", "as_store_error"]
+__all__ = ["CommitListener", "GroupWriter", "as_store_error"]
+
+#: Told, in the writer greenlet and in id order, of every message a commit added:
+#: ``(message id, the Insert, commit time)``; it runs before any writer hears "ok".
+CommitListener = Callable[[list[tuple[int, ops.Insert, float]]], None]
+
+log = logging.getLogger("peppasync.store")
 
 
 def as_store_error(exc: BaseException, url: str) -> PeppasyncError:
@@ -75,6 +82,7 @@ class GroupWriter:
         self._busy = False
         self._inflight: list[_Request] = []
         self.commits = 0
+        self.listeners: list[CommitListener] = []
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
         if self._closing:
@@ -146,11 +154,32 @@ class GroupWriter:
                 m.store_commits_total.inc(commits)
                 m.store_commit_batch_size.observe(len(batch))
                 m.store_commit_duration_seconds.observe(time.perf_counter() - started)
+        if commits and self.listeners:
+            self._tell_listeners(batch, outcomes, now)
         for request, outcome in zip(batch, outcomes):
             if type(outcome) is _Failed:
                 request.result.set_exception(as_store_error(outcome.error, self._url))
             else:
                 request.result.set(outcome)
+
+    def _tell_listeners(self, batch: list[_Request], outcomes: list[object], now: float) -> None:
+        added: list[tuple[int, ops.Insert, float]] = []
+        for request, outcome in zip(batch, outcomes):
+            if type(outcome) is _Failed:
+                continue
+            results: list[object] = outcome  # type: ignore[assignment]
+            if any(type(op) is ops.Dedup and not fresh for op, fresh in zip(request.operations, results)):
+                continue  # a duplicate webhook: its caller removes the message it carried
+            added += [(int(r), op, now) for op, r in zip(request.operations, results)  # type: ignore[call-overload]
+                      if type(op) is ops.Insert]
+        if not added:
+            return
+        added.sort(key=lambda a: a[0])
+        for listener in self.listeners:
+            try:
+                listener(added)
+            except Exception:  # noqa: BLE001 - a listener never stops the writer
+                log.exception("commit listener failed")
 
     @staticmethod
     def _apply(s: Session, batch: list[_Request], now: float) -> tuple[list[object], int]:

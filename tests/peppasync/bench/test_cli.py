@@ -1,0 +1,58 @@
+"""``peppasync bench``: short forms of both runs, so that a regression fails CI, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from peppasync.cli.main import run
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "black-friday", "--orders", "0"], "argument --orders: expected a whole number of at least 1, got '0'"),
+    (["bench", "chaos", "--rounds", "-1"], "argument --rounds: expected a whole number of at least 1, got '-1'"),
+    (["bench", "chaos", "--time-scale", "0"], "argument --time-scale: expected a positive number, got '0'"),
+])
+def test_bad_numbers_are_a_usage_error_that_says_what_was_expected(argv, message, capsys):
+    code = run(argv)
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every_figure(tmp_path, capsys):
+    report = tmp_path / "black-friday.json"
+
+    code = run(["bench", "black-friday", "--orders", "120", "--time-scale", "40", "--baseline-sample", "5",
+                "--dir", str(tmp_path / "runs"), "--json", str(report)])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    figures = json.loads(report.read_text())
+    assert (figures["lost"], figures["duplicates"], figures["wrong_lines"]) == (0, 0, 0)
+    assert figures["quarantined_found"] == figures["quarantined_expected"] == figures["malformed"] > 0
+    assert figures["erp_calls"] > figures["valid"] and figures["physical_limit_seconds"] > 0
+    assert figures["baseline"]["projected"] and figures["baseline"]["orders_measured"] == 5
+    assert figures["lag_p99_seconds"] >= figures["lag_p50_seconds"] > 0
+    assert figures["lag_p99_without_poison_seconds"] > 0
+    for label in ("physical limit R*L/C", "efficiency (limit / measured)", "synchronous baseline (projected)",
+                  "speed-up over the baseline", "ERP 429s (share of calls)", "order-to-ERP lag p50 / p99",
+                  "p99 with poison / without", "peak RSS of the engine"):
+        assert label in out
+    assert "orders lost  " in out and "target == 0: met" in out
+
+
+def test_a_short_chaos_round_heals_with_nothing_lost_duplicated_or_mismatched(tmp_path, capsys):
+    report = tmp_path / "chaos.json"
+
+    code = run(["bench", "chaos", "--rounds", "1", "--orders", "60", "--time-scale", "40",
+                "--dir", str(tmp_path / "runs"), "--json", str(report)])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (round_,) = json.loads(report.read_text())["rounds"]
+    assert round_["kills"] == 2 and len(round_["erp_bursts"]) == 2
+    assert (round_["lost"], round_["duplicated"], round_["mismatched"]) == (0, 0, 0)
+    assert round_["heal_seconds"] is not None
+    assert "1 of 1 rounds healed with nothing lost, duplicated or mismatched" in out

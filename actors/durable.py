@@ -15,7 +15,7 @@ import json
 import logging
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Collection, Mapping, Protocol
 
 import gevent
 import gevent.queue
@@ -116,8 +116,9 @@ class DurableActor(pykka.ThreadingActor):
         # Messages committed to this mailbox after our last read, in id order,
         # as the system hands them over (so a wake needs no read). ``_stale``
         # means the store may hold messages we were not handed: read it.
-        self._pushed: list[tuple[int, ops.Insert, float]] = []
+        self._pushed: list[tuple[int, ops.Insert, float, bool]] = []
         self._stale = preload is None  # a preload is a read made for us
+        self._preclaimed: set[int] = set()
         self._known_id = 0
 
     # -- what subclasses use -------------------------------------------------
@@ -186,9 +187,14 @@ class DurableActor(pykka.ThreadingActor):
     def spawn(
         cls, key: str, context: ActorContext,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
+        claimed: Collection[int] = (),
     ) -> "DurableActor":
-        """Start one and return the actor itself (the system hands it messages directly)."""
+        """Start one and return the actor itself (the system hands it messages directly).
+
+        ``claimed``: ids of preloaded messages whose attempt is already counted.
+        """
         obj = cls(key, context, None, preload)
+        obj._preclaimed = {m.id for m in preload[1] if m.id in claimed} if preload is not None else set()
         obj._start_actor_loop()
         return obj
 
@@ -256,15 +262,22 @@ class DurableActor(pykka.ThreadingActor):
 
     # -- the mailbox loop ----------------------------------------------------
 
-    def offer(self, message_id: int, op: ops.Insert, committed_at: float) -> None:
-        """A message for this mailbox has just committed (the system calls this in id order)."""
+    def takes(self, promised: int) -> bool:
+        """Whether a message committed now would be handed over (``promised`` more are on their way)."""
+        return not self._stale and not self._passivated and len(self._pushed) + promised < self._ctx.prefetch
+
+    def offer(self, message_id: int, op: ops.Insert, committed_at: float, claimed: bool) -> None:
+        """A message for this mailbox has just committed (the system calls this in id order).
+
+        A claimed one was stored with its first attempt counted: no Start needed.
+        """
         if message_id <= self._known_id or self._stale:
             return  # already read, or the next drain reads the store anyway
         if len(self._pushed) >= self._ctx.prefetch or op.available_at is not None:
             self._stale = True  # prefetch full, or a delayed message: the store keeps it
             self._pushed = []
             return
-        self._pushed.append((message_id, op, committed_at))
+        self._pushed.append((message_id, op, committed_at, claimed))
 
     def idle_message(self) -> object:
         """The message that passivates this actor unless it handles something first."""
@@ -275,10 +288,11 @@ class DurableActor(pykka.ThreadingActor):
         self._stale = True
         self._pushed = []
 
-    def _next_batch(self, first: list[Message] | None) -> list[Message]:
+    def _next_batch(self, first: list[Message] | None) -> tuple[list[Message], set[int]]:
+        """The next messages in id order, and which of them were claimed when stored."""
         if first is None and not self._stale:
             pushed, self._pushed = self._pushed, []
-            return [_pushed_message(m) for m in pushed]
+            return [_pushed_message(m) for m in pushed], {m[0] for m in pushed if m[3]}
         if first is None:
             self._stale = False
             self._pushed = []
@@ -295,14 +309,15 @@ class DurableActor(pykka.ThreadingActor):
             self._pushed = []
         else:
             self._pushed = [m for m in self._pushed if m[0] > self._known_id]
-        return first
+        claimed, self._preclaimed = self._preclaimed, set()
+        return first, claimed
 
     def _drain(self, first: list[Message] | None = None) -> None:
         ctx = self._ctx
         carry: list[ops.Op] = []
         while not self._passivated:
             ctx.system.draining(self.kind, self.key)
-            batch = self._next_batch(first)
+            batch, claimed = self._next_batch(first)
             first = None
             if not batch:
                 break
@@ -319,22 +334,23 @@ class DurableActor(pykka.ThreadingActor):
                         carry.append(_quarantine(msg, verdict, HandlerCrashedError("process died while handling")))
                         ctx.hooks.on_message(self.kind, "quarantined", 0.0)
                         continue
-                try:
-                    attempts = int(self._commit([*carry, ops.Start(msg.id)])[-1])
-                except NotFoundError:
-                    # Gone from the store (a duplicate webhook removed by its
-                    # receiver): nothing to handle. What we carried still commits.
-                    self._commit(carry)
-                    carry = []
-                    continue
-                carry = []
-                done, verdict = self._run(replace(msg, attempts=attempts, state="running"), attempts)
-                if verdict is None:
-                    carry = done
-                elif verdict.quarantine:
-                    carry = done
+                if msg.id in claimed:
+                    attempts = msg.attempts  # counted when it was stored
                 else:
-                    self._commit(done)
+                    try:
+                        attempts = int(self._commit([*carry, ops.Start(msg.id)])[-1])
+                    except NotFoundError:
+                        # Gone from the store (a duplicate webhook removed by its
+                        # receiver): nothing to handle. What we carried still commits.
+                        self._commit(carry)
+                        carry = []
+                        continue
+                    carry = []
+                done, verdict = self._run(replace(msg, attempts=attempts, state="running"), attempts)
+                if verdict is None or verdict.quarantine:
+                    carry += done
+                else:
+                    self._commit([*carry, *done])
                     self.mark_stale()
                     self._schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
                     return
@@ -347,7 +363,7 @@ class DurableActor(pykka.ThreadingActor):
 
     def _run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
         ctx = self._ctx
-        saved = copy.deepcopy(self.state)
+        saved = copy.deepcopy(self.state) if self.state else {}
         self._outbox = []
         self._after = []
         self._state_dirty = False
@@ -455,10 +471,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _pushed_message(pushed: tuple[int, ops.Insert, float]) -> Message:
-    message_id, op, at = pushed
+def _pushed_message(pushed: tuple[int, ops.Insert, float, bool]) -> Message:
+    message_id, op, at, claimed = pushed
     # Decoded afresh: the sender may still hold (and change) the dict it sent.
-    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "pending", 0, at, at, at, None)
+    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "pending", 1 if claimed else 0,
+                   at, at, at, None)
 
 
 def _quarantine(msg: Message, verdict: Verdict, exc: BaseException) -> ops.Quarantine:

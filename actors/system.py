@@ -9,6 +9,7 @@ up, so memory stays bounded under any backlog and no caller ever blocks.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 import gevent
@@ -16,7 +17,7 @@ import pykka
 
 from peppasync.clock import Clock
 from peppasync.exits import Exit, ExitKind
-from peppasync.store import Store, ops
+from peppasync.store import Message, Store, ops
 
 from actors.durable import PASSIVATE, WAKE, ActorContext, DurableActor, PoisonPolicy
 from actors.hooks import ActorHooks
@@ -73,7 +74,6 @@ class ActorSystem:
         self._idler: gevent.Greenlet | None = None
         self._idle_seconds = idle_seconds
         self._stopping = False
-        store.listen(self._committed)
         self._max_sweep_failures = max_sweep_failures
         self.on_fault: Callable[[BaseException], None] | None = None
 
@@ -150,6 +150,7 @@ class ActorSystem:
     def start(self) -> None:
         """Resume every mailbox with pending messages, then keep sweeping."""
         self._stopping = False
+        self.store.listen(self._committed, claimer=self._claim)
         self.sweep()
         self._sweeper = gevent.spawn(self._sweep_forever)
         self._idler = gevent.spawn(self._passivate_idle_forever)
@@ -157,6 +158,7 @@ class ActorSystem:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every actor; what they had not handled stays in the store."""
         self._stopping = True
+        self.store.unlisten(self._committed)
         for greenlet in (self._sweeper, self._idler):
             if greenlet is not None:
                 greenlet.kill()
@@ -248,17 +250,21 @@ class ActorSystem:
                     except Exception as exc:
                         log.warning("activation read failed; the sweep retries", extra={"error": repr(exc)})
                         loaded = {}
+                    claimed = self._claim_first(loaded)
                     for key in keys:
                         ident = (kind, key)
                         if key not in loaded or ident in self._active:
                             self._activating.pop(ident, None)
                             continue
-                        preload = None if ident in self._rewake else loaded[key]
-                        self._rewake.discard(ident)
+                        state, messages = loaded[key]
+                        if messages and messages[0].id in claimed:
+                            messages = [replace(messages[0], attempts=claimed[messages[0].id]), *messages[1:]]
                         # Starting yields to other greenlets: the key stays in
                         # _activating meanwhile, so a wake then is noted, not lost.
-                        self._active[ident] = self._kinds[kind].spawn(key, self.context, preload)
+                        self._active[ident] = self._kinds[kind].spawn(key, self.context, (state, messages), claimed)
                         self._activating.pop(ident, None)
+                        # A commit since the read: the actor reads once it has
+                        # handled what it was given.
                         if ident in self._rewake:
                             self._rewake.discard(ident)
                             self.wake(kind, key, reread=True)
@@ -267,7 +273,11 @@ class ActorSystem:
             if self._activating and not self._stopping:
                 self._activator = gevent.spawn(self._activate_batch)
 
-    def _committed(self, added: list[tuple[int, ops.Insert, float]]) -> None:
+    def _claim(self, kind: str, key: str, promised: int) -> bool:
+        actor = self._active.get((kind, key))
+        return actor is not None and actor.takes(promised)
+
+    def _committed(self, added: list[tuple[int, ops.Insert, float, bool]]) -> None:
         # The writer calls this in id order, before any sender hears of its
         # commit: an active actor gets its new messages without a read.
         active = self._active
@@ -294,6 +304,21 @@ class ActorSystem:
                         actor.actor_ref.tell(actor.idle_message())
                     except pykka.ActorDeadError:
                         pass
+
+    def _claim_first(self, loaded: Mapping[str, tuple[Any, list[Message]]]) -> dict[int, int]:
+        # Count the first attempt of each actor's first message in one commit
+        # for the whole batch, instead of one Start round trip per actor.
+        now = self.clock.time()
+        firsts = [msgs[0].id for _, msgs in loaded.values()
+                  if msgs and msgs[0].state == "pending" and msgs[0].available_at <= now]
+        submitted = [(message_id, self.store.submit([ops.Start(message_id)])) for message_id in firsts]
+        claimed: dict[int, int] = {}
+        for message_id, result in submitted:
+            try:
+                claimed[message_id] = int(result.get()[0])
+            except Exception:  # noqa: BLE001 - the actor's own Start finds out what is wrong
+                pass
+        return claimed
 
     def _sweep_forever(self) -> None:
         failures = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from peppasync.errors import NotFoundError, StoreError
@@ -15,7 +15,7 @@ __all__ = ["apply_batch", "apply_ops"]
 
 _INSERT = (
     "INSERT INTO messages (kind, key, payload, state, attempts, available_at, created_at, updated_at)"
-    " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)"
+    " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)"
 )
 _START = (
     "UPDATE messages SET state = 'running', attempts = attempts + 1, updated_at = ?"
@@ -60,9 +60,9 @@ def _missing_message(s: Session, op: str, message_id: int) -> StoreError | NotFo
     return StoreError(f"{op}: message {message_id} is quarantined; retry or discard its quarantine entry")
 
 
-def _insert(s: Session, op: ops.Insert, now: float) -> int:
+def _insert(s: Session, op: ops.Insert, now: float, attempts: int = 0) -> int:
     at = now if op.available_at is None else op.available_at
-    return _new_id(s, _INSERT, (op.kind, op.key, op.encoded, at, now, now))
+    return _new_id(s, _INSERT, (op.kind, op.key, op.encoded, attempts, at, now, now))
 
 
 def _start(s: Session, op: ops.Start, now: float) -> int:
@@ -120,7 +120,7 @@ def _open_entry(s: Session, quarantine_id: int) -> tuple[int, str, str, str]:
 def _requeue(s: Session, op: ops.Requeue, now: float) -> int:
     message_id, kind, key, payload = _open_entry(s, op.quarantine_id)
     edited = op.encoded is not None
-    new_id = _new_id(s, _INSERT, (kind, key, op.encoded if edited else payload, now, now, now))
+    new_id = _new_id(s, _INSERT, (kind, key, op.encoded if edited else payload, 0, now, now, now))
     s.execute(_RESOLVE, ("retried", now, op.quarantine_id))
     s.execute(_DROP_QUARANTINED, (message_id,))
     detail = {"kind": kind, "key": key, "message_id": new_id, "payload_edited": edited}
@@ -150,13 +150,24 @@ _APPLY: dict[type, Callable[[Session, Any, float], object]] = {
 }
 
 
-def apply_ops(s: Session, operations: Sequence[ops.Op], now: float) -> list[object]:
-    """Apply one request's ops in order inside the open transaction; one result per op."""
-    return [_APPLY[type(op)](s, op, now) for op in operations]
+def apply_ops(
+    s: Session, operations: Sequence[ops.Op], now: float, claimed: Collection[int] = ()
+) -> list[object]:
+    """Apply one request's ops in order inside the open transaction; one result per op.
+
+    ``claimed`` holds the ``id()`` of Inserts whose actor takes them at once:
+    they are stored with their first attempt already counted.
+    """
+    return [
+        _insert(s, op, now, 1 if id(op) in claimed else 0) if type(op) is ops.Insert  # type: ignore[arg-type]
+        else _APPLY[type(op)](s, op, now)
+        for op in operations
+    ]
 
 
-def _insert_many(s: Session, run: list[ops.Insert], now: float) -> list[int]:
-    rows = [(op.kind, op.key, op.encoded, now if op.available_at is None else op.available_at, now, now)
+def _insert_many(s: Session, run: list[ops.Insert], now: float, claimed: Collection[int] = ()) -> list[int]:
+    rows = [(op.kind, op.key, op.encoded, 1 if id(op) in claimed else 0,
+             now if op.available_at is None else op.available_at, now, now)
             for op in run]
     ids: list[int] = []
     if s.backend == "postgresql":
@@ -177,12 +188,12 @@ def _insert_many(s: Session, run: list[ops.Insert], now: float) -> list[int]:
     return ids
 
 
-_ROWS_PER_STATEMENT = 1000  # 6,000 parameters, well under SQLite's 32,766
+_ROWS_PER_STATEMENT = 1000  # 7,000 parameters, well under SQLite's 32,766
 
 
 @functools.lru_cache(maxsize=64)
 def _insert_rows(n: int) -> str:
-    return _INSERT + ", (?, ?, ?, 'pending', 0, ?, ?, ?)" * (n - 1)
+    return _INSERT + ", (?, ?, ?, 'pending', ?, ?, ?, ?)" * (n - 1)
 
 
 def _marks(n: int) -> str:
@@ -263,7 +274,9 @@ def _reorderable(flat: Sequence[ops.Op]) -> bool:
     return True
 
 
-def apply_batch(s: Session, requests: Sequence[Sequence[ops.Op]], now: float) -> list[list[object]]:
+def apply_batch(
+    s: Session, requests: Sequence[Sequence[ops.Op]], now: float, claimed: Collection[int] = ()
+) -> list[list[object]]:
     """Apply many requests in one transaction, each kind of frequent op in one statement per kind.
 
     The effect is the same as ``apply_ops`` on each request in turn: ops on
@@ -275,7 +288,7 @@ def apply_batch(s: Session, requests: Sequence[Sequence[ops.Op]], now: float) ->
     """
     flat = [op for request in requests for op in request]
     if not _reorderable(flat):
-        return [apply_ops(s, request, now) for request in requests]
+        return [apply_ops(s, request, now, claimed) for request in requests]
     results: list[object] = [None] * len(flat)
     groups: dict[type, list[int]] = {}
     rest: list[int] = []
@@ -288,10 +301,14 @@ def apply_batch(s: Session, requests: Sequence[Sequence[ops.Op]], now: float) ->
         positions = groups.get(op_type)
         if not positions:
             continue
-        if len(positions) == 1:
-            results[positions[0]] = _APPLY[op_type](s, flat[positions[0]], now)
-            continue
-        for i, value in zip(positions, _SET_BASED[op_type](s, [flat[i] for i in positions], now)):
+        if op_type is ops.Insert:
+            run: list[Any] = [flat[i] for i in positions]
+            values: list[Any] = _insert_many(s, run, now, claimed)
+        elif len(positions) == 1:
+            values = [_APPLY[op_type](s, flat[positions[0]], now)]
+        else:
+            values = _SET_BASED[op_type](s, [flat[i] for i in positions], now)
+        for i, value in zip(positions, values):
             results[i] = value
     for i in rest:
         results[i] = _APPLY[type(flat[i])](s, flat[i], now)

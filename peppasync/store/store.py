@@ -16,7 +16,7 @@ from peppasync.store import ops
 from peppasync.store.backend import Backend, Session
 from peppasync.store.migrations import apply_migrations, current_version
 from peppasync.store.records import AuditEntry, MailboxStats, Message, QuarantineEntry
-from peppasync.store.writer import CommitListener, GroupWriter, as_store_error
+from peppasync.store.writer import Claimer, CommitListener, GroupWriter, as_store_error
 
 __all__ = ["Store"]
 
@@ -141,9 +141,23 @@ class Store:
                 raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
         return self._writer.submit(tuple(operations))
 
-    def listen(self, listener: CommitListener) -> None:
-        """Tell ``listener`` of every message committed from now on, in id order, before its writer hears."""
+    def listen(self, listener: CommitListener, *, claimer: Claimer | None = None) -> None:
+        """Tell ``listener`` of every message committed from now on, in id order, before its writer hears.
+
+        With ``claimer``, messages it claims are stored with their first
+        attempt counted (see ``Claimer``): the one store's one actor host.
+        """
         self._writer.listeners.append(listener)
+        if claimer is not None:
+            if self._writer.claimer is not None:
+                raise ValueError(f"store {self.url} already has a claimer")
+            self._writer.claimer = claimer
+
+    def unlisten(self, listener: CommitListener) -> None:
+        """Stop telling ``listener`` (and drop the claimer given with it)."""
+        if listener in self._writer.listeners:
+            self._writer.listeners.remove(listener)
+            self._writer.claimer = None
 
     def write(self, operations: Sequence[ops.Op]) -> list[Any]:
         """Submit and block this greenlet until the request is committed (or failed)."""

@@ -27,11 +27,16 @@ from peppasync.store import ops
 from peppasync.store.applier import apply_batch, apply_ops
 from peppasync.store.backend import Backend, Session
 
-__all__ = ["CommitListener", "GroupWriter", "as_store_error"]
+__all__ = ["Claimer", "CommitListener", "GroupWriter", "as_store_error"]
 
 #: Told, in the writer greenlet and in id order, of every message a commit added:
-#: ``(message id, the Insert, commit time)``; it runs before any writer hears "ok".
-CommitListener = Callable[[list[tuple[int, ops.Insert, float]]], None]
+#: ``(message id, the Insert, commit time, claimed)``; it runs before any writer hears "ok".
+CommitListener = Callable[[list[tuple[int, ops.Insert, float, bool]]], None]
+#: Asked before a batch is applied whether (kind, key) takes a new message at
+#: once (given how many it was already promised in this batch). A claimed
+#: message is stored with its first attempt counted, so its actor skips the
+#: Start commit; one that is not taken after all shows one attempt too many.
+Claimer = Callable[[str, str, int], bool]
 
 log = logging.getLogger("peppasync.store")
 
@@ -83,6 +88,7 @@ class GroupWriter:
         self._inflight: list[_Request] = []
         self.commits = 0
         self.listeners: list[CommitListener] = []
+        self.claimer: Claimer | None = None
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
         if self._closing:
@@ -139,7 +145,8 @@ class GroupWriter:
         started = time.perf_counter()
         now = self._clock.time()
         try:
-            outcomes, commits = self._backend.write(lambda s: self._apply(s, batch, now))
+            claimed = self._claims(batch)
+            outcomes, commits = self._backend.write(lambda s: self._apply(s, batch, now, claimed))
         except Exception as exc:  # noqa: BLE001 - the connection itself failed: every request hears it
             outcomes, commits = [_Failed(exc)] * len(batch), 0
         self.commits += commits
@@ -155,23 +162,43 @@ class GroupWriter:
                 m.store_commit_batch_size.observe(len(batch))
                 m.store_commit_duration_seconds.observe(time.perf_counter() - started)
         if commits and self.listeners:
-            self._tell_listeners(batch, outcomes, now)
+            self._tell_listeners(batch, outcomes, now, claimed)
         for request, outcome in zip(batch, outcomes):
             if type(outcome) is _Failed:
                 request.result.set_exception(as_store_error(outcome.error, self._url))
             else:
                 request.result.set(outcome)
 
-    def _tell_listeners(self, batch: list[_Request], outcomes: list[object], now: float) -> None:
-        added: list[tuple[int, ops.Insert, float]] = []
+    def _claims(self, batch: list[_Request]) -> frozenset[int]:
+        claimer = self.claimer
+        if claimer is None:
+            return frozenset()
+        promised: dict[tuple[str, str], int] = {}
+        claimed: set[int] = set()
+        for request in batch:
+            if any(type(op) is ops.Dedup for op in request.operations):
+                continue  # a webhook that may turn out a duplicate
+            for op in request.operations:
+                if type(op) is ops.Insert and op.available_at is None:
+                    ident = (op.kind, op.key)
+                    n = promised.get(ident, 0)
+                    if claimer(op.kind, op.key, n):
+                        claimed.add(id(op))
+                        promised[ident] = n + 1
+        return frozenset(claimed)
+
+    def _tell_listeners(
+        self, batch: list[_Request], outcomes: list[object], now: float, claimed: frozenset[int]
+    ) -> None:
+        added: list[tuple[int, ops.Insert, float, bool]] = []
         for request, outcome in zip(batch, outcomes):
             if type(outcome) is _Failed:
                 continue
             results: list[object] = outcome  # type: ignore[assignment]
             if any(type(op) is ops.Dedup and not fresh for op, fresh in zip(request.operations, results)):
                 continue  # a duplicate webhook: its caller removes the message it carried
-            added += [(int(r), op, now) for op, r in zip(request.operations, results)  # type: ignore[call-overload]
-                      if type(op) is ops.Insert]
+            added += [(int(r), op, now, id(op) in claimed)  # type: ignore[call-overload]
+                      for op, r in zip(request.operations, results) if type(op) is ops.Insert]
         if not added:
             return
         added.sort(key=lambda a: a[0])
@@ -182,11 +209,13 @@ class GroupWriter:
                 log.exception("commit listener failed")
 
     @staticmethod
-    def _apply(s: Session, batch: list[_Request], now: float) -> tuple[list[object], int]:
+    def _apply(
+        s: Session, batch: list[_Request], now: float, claimed: frozenset[int] = frozenset()
+    ) -> tuple[list[object], int]:
         """Runs where the backend puts writes (a DB thread for SQLite)."""
         try:
             s.begin()
-            results: list[object] = list(apply_batch(s, [r.operations for r in batch], now))
+            results: list[object] = list(apply_batch(s, [r.operations for r in batch], now, claimed))
             s.commit()
             return results, 1
         except Exception:  # noqa: BLE001 - find out below which request it was
@@ -198,7 +227,7 @@ class GroupWriter:
                 for r in batch:
                     s.savepoint()
                     try:
-                        results.append(apply_ops(s, r.operations, now))
+                        results.append(apply_ops(s, r.operations, now, claimed))
                         s.release()
                     except Exception as exc:  # noqa: BLE001 - this request alone fails
                         s.rollback_to()
@@ -213,7 +242,7 @@ class GroupWriter:
             try:
                 s.ensure()
                 s.begin()
-                results.append(apply_ops(s, r.operations, now))
+                results.append(apply_ops(s, r.operations, now, claimed))
                 s.commit()
                 commits += 1
             except Exception as exc:  # noqa: BLE001 - reported to that request's caller

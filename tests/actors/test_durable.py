@@ -211,3 +211,64 @@ def test_messages_arriving_while_their_actors_are_being_activated_are_not_lost(m
     hooks.wait_finished(2000, timeout=60)
 
     assert sum(handled.values()) == 2000
+
+
+def test_many_senders_to_one_busy_actor_each_get_their_messages_handled_once_in_order(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks, prefetch=4, sweep_interval=3600)
+    system.start()
+    system.tell("recorder", "hot", {"n": -1})
+    hooks.wait_finished(1)
+    ids: list[int] = []
+
+    def sender(first: int) -> None:
+        for n in range(first, first + 40):
+            ids.append(system.tell("recorder", "hot", {"n": n}))
+
+    gevent.joinall([gevent.spawn(sender, s * 1000) for s in range(25)])
+    hooks.wait_finished(1001)
+    system.stop()
+
+    assert sum(handled.values()) == 1001 and set(handled.values()) == {1}
+    by_id = {i: n for i, n in zip(ids, [n for s in range(25) for n in range(s * 1000, s * 1000 + 40)])}
+    assert sorted(order_seen["hot"][1:]) == sorted(by_id.values())
+    for s in range(25):  # each sender's own messages in the order it sent them
+        mine = [n for n in order_seen["hot"] if s * 1000 <= n < s * 1000 + 40]
+        assert mine == list(range(s * 1000, s * 1000 + 40))
+    assert store.pending("recorder", "hot", limit=10) == []
+
+
+def test_a_quarantine_entry_retried_while_its_actor_is_active_is_handled(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks)
+    system.start()
+    system.tell("recorder", "live", {"n": 1, "poison": True})
+    hooks.wait_finished(1)
+    store.write([])  # the writer is FIFO: the quarantine the actor sent is in
+    [entry] = store.quarantine_list()
+    assert system.is_active("recorder", "live")
+
+    store.quarantine_retry(entry.id, who="test", payload={"n": 1})
+    system.wake("recorder", "live", reread=True)
+    hooks.wait_finished(2)
+    store.write([])
+
+    assert handled[("live", 1)] == 1
+    assert store.pending("recorder", "live", limit=10) == []
+
+
+def test_a_poison_message_handed_to_an_active_actor_counts_one_attempt(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Recorder, hooks=hooks)
+    system.start()
+    system.tell("recorder", "warm", {"n": 1})
+    hooks.wait_finished(1)
+
+    system.tell("recorder", "warm", {"n": 2, "poison": True})
+    system.tell("recorder", "warm", {"n": 3})
+    hooks.wait_finished(3)
+    store.write([])
+
+    [entry] = store.quarantine_list()
+    assert (entry.payload["n"], entry.attempts, entry.reason) == (2, 1, "validation")
+    assert order_seen["warm"] == [1, 3]

@@ -79,7 +79,7 @@ class InventoryActor(DurableActor):
             ledger.stock(_int(payload, "on_hand"), _int(payload, "allocated"), float(payload["as_of"]),
                          float(changed_at) if changed_at is not None else None)
         elif kind == "commit":
-            self._commit(ledger, str(payload["order_id"]), _int(payload, "quantity"))
+            self._take(ledger, str(payload["order_id"]), _int(payload, "quantity"))
         elif kind == "release":
             ledger.release(str(payload["order_id"]))
         elif kind == "allocated":
@@ -103,7 +103,7 @@ class InventoryActor(DurableActor):
         self._ask(ledger, settings)
         self.save_state()
 
-    def _commit(self, ledger: StockLedger, order_id: str, quantity: int) -> None:
+    def _take(self, ledger: StockLedger, order_id: str, quantity: int) -> None:
         short = ledger.commit(order_id, quantity)
         if short:
             log.warning("oversell: Shopify accepted an order beyond the stock there was",
@@ -113,7 +113,8 @@ class InventoryActor(DurableActor):
     def _pushed(self, ledger: StockLedger, payload: dict[str, Any], now: float) -> None:
         value = payload.get("value")
         result = Pushed(_int(payload, "seq"), None if value is None else int(value),
-                        int(payload.get("unseen") or 0), str(payload.get("error") or ""))
+                        int(payload.get("unseen") or 0), str(payload.get("error") or ""),
+                        bool(payload.get("blind")))
         if result.error:
             log.warning("Shopify refused a stock update", extra={"sku": self.key, "code": result.error})
         lag = ledger.pushed(result, now)

@@ -51,7 +51,7 @@ class StockFeedActor(DurableActor):
     boot_key = "main"
 
     def loaded(self) -> None:
-        self._seen: dict[str, tuple[int, int]] = {}
+        self._levels_sent: dict[str, tuple[int, int]] = {}
 
     def handle(self, message: Message) -> None:
         payload = message.payload
@@ -65,7 +65,7 @@ class StockFeedActor(DurableActor):
         settings: InventorySettings = self.service("inventory")
         polls = int(self.state.get("polls", 0))
         cursor = self.state.get("cursor")
-        full = cursor is None or polls % _FULL_EVERY == 0 or not self._seen
+        full = cursor is None or polls % _FULL_EVERY == 0 or not self._levels_sent
         as_of = self.clock.time()
         since = _EPOCH if full else _iso(float(cursor) - _OVERLAP)
         wms = self._ctx.services.get("wms")
@@ -94,9 +94,9 @@ class StockFeedActor(DurableActor):
             level = (int(row["onHand"]), int(row.get("allocated") or 0))
         except (KeyError, TypeError, ValueError):
             return  # a row without numbers tells nothing
-        if not full and self._seen.get(sku) == level:
+        if not full and self._levels_sent.get(sku) == level:
             return
-        self._seen[sku] = level
+        self._levels_sent[sku] = level
         self.send(InventoryActor.kind, sku, {
             "type": "stock", "on_hand": max(0, level[0]), "allocated": max(0, level[1]), "as_of": as_of,
             "changed_at": _epoch(row.get("modifyDate")),

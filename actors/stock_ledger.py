@@ -53,12 +53,15 @@ class Pushed:
 
     ``unseen`` is how far Shopify was found below the want's ``change_from``
     (sales not yet heard of); ``error`` names a refusal that no retry will cure.
+    ``blind``: the want had no belief to compare with, so Shopify's number was
+    read first and whatever sales it holds are in ``value`` already.
     """
 
     seq: int
     value: int | None
     unseen: int = 0
     error: str = ""
+    blind: bool = False
 
 
 def _empty() -> dict[str, Any]:
@@ -165,6 +168,8 @@ class StockLedger:
         short = 0 if free is None else max(0, quantity - max(0, free))
         s["orders"][order_id] = [quantity, None]
         self._shopify_sold(quantity)
+        if s.get("blind_at") is not None:
+            s["verify"] = True
         return short
 
     def release(self, order_id: str) -> bool:
@@ -185,6 +190,8 @@ class StockLedger:
     def expire(self, now: float, ttl: float) -> bool:
         """Forget unseen sales no order has explained within ``ttl`` seconds; True when some were."""
         s = self.state
+        if s.get("blind_at") is not None and now - float(s["blind_at"]) >= ttl:
+            s["blind_at"] = None
         if int(s["unseen"]) > 0 and now - float(s["unseen_at"]) >= ttl:
             s["unseen"] = 0
             return True
@@ -213,9 +220,10 @@ class StockLedger:
         if self.in_flight:
             if sent is not None and int(sent["quantity"]) == target:
                 return None
-        elif target == self.belief:
+        elif target == self.belief and not s.get("verify"):
             s["dirty_since"] = s["dirty_seq"] = None  # nothing Shopify needs to hear
             return None
+        s["verify"] = False
         s["seq"] = int(s["seq"]) + 1
         seq = int(s["seq"])
         s["since"][str(seq)] = 0
@@ -224,18 +232,24 @@ class StockLedger:
             s["dirty_seq"] = seq
         return Want(self.sku, seq, int(s["acked"]), target, self.belief)
 
-    def pushed(self, result: Pushed, now: float, ttl_start: float | None = None) -> float | None:
+    def pushed(self, result: Pushed, now: float) -> float | None:
         """Take the flusher's result; returns the stock-to-Shopify lag it completes, if any."""
         s = self.state
         if result.seq <= int(s["acked"]) or result.seq > int(s["seq"]):
             return None  # a duplicate, or a want this ledger never made
         since = int(s["since"].get(str(result.seq), 0))
+        if result.blind:
+            # Shopify's number was read, not compared: orders heard of from now on may be
+            # in it already, or not. Count them out, and have the next push compare
+            # (see commit) until such orders have had time to arrive.
+            s["verify"] = True
+            s["blind_at"] = now
         if result.value is not None:
             found = max(0, result.unseen)
             explained = min(found, since)
             if found > explained:
                 s["unseen"] = int(s["unseen"]) + found - explained
-                s["unseen_at"] = now if ttl_start is None else ttl_start
+                s["unseen_at"] = now
             s["shopify"] = result.value - (since - explained)
         # Wants made after this one but before its result were dropped by the
         # flusher (it had already flushed this one): none is in flight any more.

@@ -34,14 +34,20 @@ class CostBucket:
         elapsed = self._clock.monotonic() - self._at
         return min(self.maximum, self._available + elapsed * self.restore_rate)
 
-    def observe(self, throttle_status: Mapping[str, Any]) -> float | None:
-        """Take Shopify's word for the bucket; returns the points available."""
+    def observe(self, throttle_status: Mapping[str, Any], *, cap: float | None = None) -> float | None:
+        """Take Shopify's word for the bucket; returns the points available.
+
+        ``cap`` bounds what is believed: while other calls are in flight, Shopify's
+        number does not yet include what they will be charged, but ours does.
+        """
         try:
             maximum = float(throttle_status["maximumAvailable"])
             available = float(throttle_status["currentlyAvailable"])
             rate = float(throttle_status["restoreRate"])
         except (KeyError, TypeError, ValueError):
             return self.available()
+        if cap is not None:
+            available = min(available, cap)
         self.maximum, self._available, self.restore_rate = maximum, available, rate
         self._at = self._clock.monotonic()
         return available

@@ -100,9 +100,17 @@ class ShopifyConnector(Connector):
             pass
         cost = (payload or {}).get("extensions", {}).get("cost") if isinstance(payload, dict) else None
         if isinstance(cost, dict):
-            if cost.get("requestedQueryCost") is not None:
-                self._costs[operation] = float(cost["requestedQueryCost"])
-            available = self.bucket.observe(cost.get("throttleStatus") or {})
+            requested = cost.get("requestedQueryCost")
+            if requested is not None:
+                self._costs[operation] = float(requested)
+            cap = None
+            predicted = self.bucket.available()
+            if self.limiter.inflight > 1 and predicted is not None:
+                # Others are in flight: their points are spent in our model, not yet in Shopify's
+                # report. This call's unused points come back either way.
+                actual = cost.get("actualQueryCost")
+                cap = predicted + max(0.0, float(requested or 0) - float(actual if actual is not None else 0))
+            available = self.bucket.observe(cost.get("throttleStatus") or {}, cap=cap)
             if available is not None:
                 self.hooks.on_bucket(self.name, available)
         errors = payload.get("errors") if isinstance(payload, dict) else None

@@ -36,6 +36,8 @@ class Catalog:
     def __init__(self, seed: int, size: int = 40, stock: int = 500) -> None:
         if size < 1:
             raise ValueError(f"a catalogue needs at least one SKU, got size={size}")
+        if stock < 0:
+            raise ValueError(f"stock per SKU must be >= 0, got stock={stock}")
         rng = random.Random(f"catalog:{seed}")
         items = []
         for n in range(1, size + 1):

@@ -77,6 +77,21 @@ PROFILES: dict[str, SandboxProfile] = {
         shipment_delay=20.0,
         channel_consumption_rate=2.0,
     ),
+    # A product drop: orders come at order_rate, then burst_factor times faster, while
+    # other sales channels drain the warehouse; the WMS allows 100 requests/s and ships an hour later.
+    "flash-sale": SandboxProfile(
+        name="flash-sale",
+        order_rate=2.0,
+        burst_factor=10.0,
+        erp_concurrency_limit=15,
+        erp_latency_median=0.2,
+        erp_latency_sigma=0.3,
+        webhook_duplicate_rate=0.02,
+        webhook_reorder_rate=0.05,
+        wms_window_limit=6000,
+        shipment_delay=3600.0,
+        channel_consumption_rate=10.0,
+    ),
 }
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
-__all__ = ["Scorecard", "score"]
+__all__ = ["Scorecard", "StockLags", "oversold_units", "score", "stock_lags"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class Scorecard:
     ERP sales orders are matched by external id `{order id}` or `shopify-{order id}`;
     WMS orders by orderKey. Stock drift is Shopify's available minus the WMS's
     (onHand - allocated) per SKU, before any safety buffer the engine keeps.
+    Oversold units are those no stock was left for (see `oversold_units`);
+    Shopify points spent are the GraphQL cost actually charged.
     """
 
     placed: int
@@ -35,6 +38,8 @@ class Scorecard:
     throttled: dict[str, int]
     erp_max_in_flight: int
     webhooks: dict[str, int]
+    oversold_units: int = 0
+    shopify_points_spent: int = 0
 
     @property
     def consistent(self) -> bool:
@@ -96,6 +101,107 @@ def score(sandbox: Sandbox) -> Scorecard:
                    "netsuite": sandbox.netsuite.ledger.outcomes().get("throttled", 0),
                    "wms": sandbox.wms.ledger.outcomes().get("throttled", 0)},
         erp_max_in_flight=sandbox.netsuite.ledger.max_in_flight,
+        oversold_units=sum(oversold_units(sandbox).values()),
+        shopify_points_spent=sandbox.shopify.ledger.events().get("points_spent", 0),
         webhooks={**sandbox.webhooks.ledger.outcomes(), **sandbox.webhooks.ledger.events(),
                   "duplicated": sum(1 for p in sandbox.webhooks.plans if p.copies > 1 and not p.dropped)},
     )
+
+
+def oversold_units(sandbox: Sandbox) -> dict[str, int]:
+    """Per SKU, units Shopify sold when the true stock could not cover them.
+
+    Replays Shopify's sales and cancellations and the units other channels took
+    from the warehouse in time order, from the catalogue's starting stock: a sale
+    of q units when r are left oversells max(0, q - max(0, r)). Units a channel
+    takes after Shopify sold them are that channel's oversell, not Shopify's, but
+    they leave less for Shopify's next sale. Only oversold SKUs appear.
+    """
+    shop = sandbox.shopify.shop
+    warehouse = sandbox.wms.warehouse
+    with shop.lock:
+        events = [(at, 1, sku, units) for at, sku, units in shop.sales]
+    with warehouse.lock:
+        events += [(at, 0, sku, 1) for at, sku in warehouse.channel_log]
+    left = {item.sku: item.stock for item in sandbox.catalog.physical}
+    out: dict[str, int] = {}
+    for _, shopify_sale, sku, units in sorted(events):
+        if sku not in left:
+            continue
+        if shopify_sale and units > 0:
+            short = max(0, units - max(0, left[sku]))
+            if short:
+                out[sku] = out.get(sku, 0) + short
+        left[sku] -= units
+    return out
+
+
+@dataclass(frozen=True)
+class StockLags:
+    """How long stock taken by other channels took to show on Shopify, in the sandbox clock's seconds.
+
+    Only units taken while Shopify still showed the SKU as available count (when
+    it shows zero there is nothing to correct). Such a change is reflected by the
+    first inventorySetQuantities applied to its SKU after a WMS stock read that
+    began after the change; `unreflected` counts changes no such write followed.
+    """
+
+    lags: tuple[float, ...]
+    unreflected: int
+
+    def quantile(self, q: float) -> float | None:
+        """The q-quantile (0..1) of the lags, nearest rank; None when there are none."""
+        if not self.lags:
+            return None
+        ordered = sorted(self.lags)
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+def _shown(sandbox: Sandbox) -> dict[str, list[tuple[float, int]]]:
+    """Per SKU, Shopify's available after each sale and each write, in time order."""
+    shop = sandbox.shopify.shop
+    skus = {item.inventory_item_id: item.sku for item in sandbox.catalog.physical}
+    with shop.lock:
+        events = [(at, 0, sku, units) for at, sku, units in shop.sales if units > 0]
+        events += [(at, 1, skus[item], quantity) for at, item, quantity in shop.inventory_sets if item in skus]
+    level = {item.sku: item.stock for item in sandbox.catalog.physical}
+    history: dict[str, list[tuple[float, int]]] = {sku: [] for sku in level}
+    for at, is_write, sku, units in sorted(events):
+        level[sku] = units if is_write else level[sku] - units
+        history[sku].append((at, level[sku]))
+    return history
+
+
+def stock_lags(sandbox: Sandbox) -> StockLags:
+    """Measure `StockLags` from the warehouse's channel log, the WMS ledger and Shopify's writes."""
+    reads = sorted((e.started, e.started + e.duration) for e in sandbox.wms.ledger.entries("ok")
+                   if e.path == "/inventory")
+    starts = [start for start, _ in reads]
+    shop = sandbox.shopify.shop
+    with shop.lock:
+        sets = list(shop.inventory_sets)
+    with sandbox.wms.warehouse.lock:
+        changes = list(sandbox.wms.warehouse.channel_log)
+    by_item: dict[int, list[float]] = {}
+    for at, item_id, _ in sets:
+        by_item.setdefault(item_id, []).append(at)
+    for times in by_item.values():
+        times.sort()
+    items = {item.sku: item.inventory_item_id for item in sandbox.catalog.items}
+    stocks = {item.sku: item.stock for item in sandbox.catalog.items}
+    history = _shown(sandbox)
+    lags: list[float] = []
+    unreflected = 0
+    for at, sku in changes:
+        shown = history.get(sku, [])
+        k = bisect.bisect_right(shown, (at, float("inf"))) - 1
+        if (shown[k][1] if k >= 0 else stocks[sku]) <= 0:
+            continue  # Shopify already showed none
+        n = bisect.bisect_left(starts, at)
+        times = by_item.get(items[sku], [])
+        m = bisect.bisect_left(times, reads[n][1]) if n < len(reads) else len(times)
+        if m >= len(times):
+            unreflected += 1
+        else:
+            lags.append(times[m] - at)
+    return StockLags(tuple(lags), unreflected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,13 @@ class ShopState:
             for item in catalog.items
         }
         self.idempotency: dict[str, tuple[str, Any]] = {}
+        # Units of accepted, not cancelled orders per SKU; checkouts refused as sold out.
+        self.sold: Counter[str] = Counter()
+        self.refused = 0
+        # (time, SKU, units) of every sale (+) and cancellation (-), in order.
+        self.sales: list[tuple[float, str, int]] = []
+        # (time, inventory item id, quantity) of every quantity an inventorySetQuantities call applied.
+        self.inventory_sets: list[tuple[float, int, int]] = []
         # Called with an order's new state when the API (not the sandbox's driver) changed it.
         self.listeners: list[Callable[[dict[str, Any]], object]] = []
         self._next_id = 5_000_000_000
@@ -69,6 +77,8 @@ class ShopState:
                     level = self.levels[item.inventory_item_id]
                     level["available"] -= max(0, line["quantity"])
                     level["updated_at"] = self.clock.time()
+                    self.sold[item.sku] += max(0, line["quantity"])
+                    self.sales.append((self.clock.time(), item.sku, max(0, line["quantity"])))
                 if line.get("requires_shipping") and isinstance(line.get("quantity"), int) and line["quantity"] > 0:
                     lines.append({"id": self.new_id(), "line_item_id": line["id"], "sku": line.get("sku"),
                                   "total": line["quantity"], "remaining": line["quantity"]})
@@ -78,6 +88,20 @@ class ShopState:
                     "id": fo_id, "order_id": order["id"], "status": "OPEN", "lines": lines,
                     "created_at": self.clock.time(), "updated_at": self.clock.time(),
                 }
+
+    def try_order(self, order: dict[str, Any]) -> bool:
+        """Check out as a shop that does not sell past zero: False (nothing placed) when a line is sold out."""
+        with self.lock:
+            wanted: Counter[int] = Counter()
+            for line in order.get("line_items", []):
+                item = self.catalog.get(line.get("sku"))
+                if item is not None and not item.gift_card and isinstance(line.get("quantity"), int):
+                    wanted[item.inventory_item_id] += max(0, line["quantity"])
+            if any(self.levels[item_id]["available"] < n for item_id, n in wanted.items()):
+                self.refused += 1
+                return False
+            self.add_order(order)
+            return True
 
     def touch(self, order_id: int, **changes: Any) -> dict[str, Any]:
         """Change an order and bump its `updated_at`; returns the order as it now is."""
@@ -93,6 +117,12 @@ class ShopState:
         with self.lock:
             if order_id not in self.orders:
                 raise KeyError(f"the shop has no order {order_id!r}")
+            if not self.orders[order_id].get("cancelled_at"):
+                for line in self.orders[order_id].get("line_items", []):
+                    item = self.catalog.get(line.get("sku"))
+                    if item is not None and not item.gift_card and isinstance(line.get("quantity"), int):
+                        self.sold[item.sku] -= max(0, line["quantity"])
+                        self.sales.append((self.clock.time(), item.sku, -max(0, line["quantity"])))
             for fo in self.fulfillment_orders.values():
                 if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS"):
                     fo["status"] = "CANCELLED"

@@ -94,6 +94,7 @@ class ShopifySimulator:
                          variable_values=variables, operation_name=operation)
         actual = max(0, requested - root.refund)
         self.bucket.refund(requested - actual)
+        self.ledger.note("points_spent", actual)
         answer: dict[str, Any] = {}
         if result.errors:
             answer["errors"] = [e.formatted for e in result.errors]

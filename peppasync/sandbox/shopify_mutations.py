@@ -157,6 +157,7 @@ def set_quantities(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:
             other = "on_hand" if name == "available" else "available"
             level[other] += delta
             level["updated_at"] = now
+            shop.inventory_sets.append((now, item.inventory_item_id, q["quantity"]))
             for changed in (name, other):
                 changes.append({"name": changed, "delta": delta, "quantityAfterChange": None,
                                 "item": root._inventory_item(item), "location": root.location(None)})  # type: ignore[arg-type]

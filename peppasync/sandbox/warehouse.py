@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +55,26 @@ class WarehouseState:
             i.sku: {"onHand": i.stock, "allocated": 0, "modified": clock.time()}
             for i in catalog.items if not i.gift_card}
         self.consumed = 0
+        # (time, SKU) of every unit other channels took, and units taken per SKU.
+        self.channel_log: list[tuple[float, str]] = []
+        self.consumed_by_sku: Counter[str] = Counter()
         self._pending: list[_Pending] = []
         self._next_id = 100_000
         self._last_tick = clock.time()
         self._owed = 0.0
+
+    @property
+    def consumption_rate(self) -> float:
+        """Units per second (of the sandbox's clock) other channels take."""
+        return self._consumption
+
+    @consumption_rate.setter
+    def consumption_rate(self, rate: float) -> None:
+        if rate < 0:
+            raise ValueError(f"a consumption rate must be >= 0, got {rate!r}")
+        with self.lock:
+            self._consume(self._clock.time())  # what is owed so far, at the old rate
+            self._consumption = rate
 
     def _id(self) -> int:
         self._next_id += 1
@@ -155,6 +172,8 @@ class WarehouseState:
             if level["onHand"] - level["allocated"] > 0:
                 level["onHand"] -= 1
                 level["modified"] = now
+                self.channel_log.append((now, sku))
+                self.consumed_by_sku[sku] += 1
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:

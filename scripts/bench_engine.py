@@ -4,11 +4,15 @@ monkey.patch_all()
 
 """Engine throughput and memory, in one run.
 
-    .venv/bin/python scripts/bench_engine.py [--messages 20000] [--actors 10000] [--rss-actors 100000]
+    .venv/bin/python scripts/bench_engine.py [--messages 100000] [--actors 10000] [--rss-actors 100000]
 
 1. Durable messages/s through one hop (store -> actor, acknowledged) across
    --actors actors, and through a three-hop pipeline (each hop's handler sends
    the next hop's message in the same transaction as its own completion).
+   Each actor gets --messages / --actors messages, its first one activating
+   it (as an order actor gets its webhooks, replies and follow-ups); the cost
+   of activation alone is printed too: one message to each of --actors
+   actors that are not active yet.
 2. The same workloads on bare pykka actors (in memory, no durability), and
    the ratio.
 3. RSS after activating --rss-actors actors, and after they passivate.
@@ -213,12 +217,15 @@ def _malloc_trim() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--actors", type=int, default=10_000)
     parser.add_argument("--rss-actors", type=int, default=100_000)
     args = parser.parse_args()
+    if args.actors < 1 or args.messages < args.actors or args.rss_actors < 1:
+        parser.error("need --actors >= 1, --messages >= --actors and --rss-actors >= 1")
     tmp = tempfile.mkdtemp(prefix="peppasync-bench-")
     print(f"engine benchmark: {args.messages} messages over {args.actors} actors (SQLite in {tmp})")
+    activation = durable_run(f"sqlite:///{tmp}/activation.db", args.actors, args.actors, pipeline=False)
     one = durable_run(f"sqlite:///{tmp}/one.db", args.messages, args.actors, pipeline=False)
     three = durable_run(f"sqlite:///{tmp}/three.db", args.messages, args.actors, pipeline=True)
     bare_one = bare_run(args.messages, args.actors, pipeline=False)
@@ -227,6 +234,7 @@ def main() -> None:
     print(f"{'one hop, messages/s':28}{one:>12,.0f}{bare_one:>14,.0f}{one / bare_one:>9.2f}")
     print(f"{'three hops, pipelines/s':28}{three:>12,.0f}{bare_three:>14,.0f}{three / bare_three:>9.2f}")
     print(f"{'three hops, handled/s':28}{three * 3:>12,.0f}{bare_three * 3:>14,.0f}")
+    print(f"{'activation, messages/s':28}{activation:>12,.0f}   (one message to each of {args.actors:,} idle actors)")
     before, active, after = memory_run(f"sqlite:///{tmp}/mem.db", args.rss_actors)
     per = (active - before) * 1024 / args.rss_actors
     print(f"RSS before {before:,.0f} MiB; {args.rss_actors:,} actors active {active:,.0f} MiB "

@@ -79,13 +79,13 @@ class InventoryActor(DurableActor):
             ledger.stock(_int(payload, "on_hand"), _int(payload, "allocated"), float(payload["as_of"]),
                          float(changed_at) if changed_at is not None else None)
         elif kind == "commit":
-            self._take(ledger, str(payload["order_id"]), _int(payload, "quantity"))
+            self._stock_commit(ledger, str(payload["order_id"]), _int(payload, "quantity"))
         elif kind == "release":
             ledger.release(str(payload["order_id"]))
         elif kind == "allocated":
             ledger.allocated(str(payload["order_id"]), float(payload["at"]))
         elif kind == "pushed":
-            self._pushed(ledger, payload, now)
+            self._stock_pushed(ledger, payload, now)
         elif kind == "observed":
             if ledger.observed(_int(payload, "available"), _int(payload, "seq")):
                 log.info("Shopify's stock had drifted; setting it right", extra={"sku": self.key})
@@ -99,18 +99,18 @@ class InventoryActor(DurableActor):
         if ledger.expire(now, settings.unseen_ttl):
             log.info("unexplained drop in Shopify stock expired", extra={"sku": self.key})
         elif ledger.unseen:
-            self._schedule_expiry(ledger, settings)
-        self._ask(ledger, settings)
+            self._stock_expiry(ledger, settings)
+        self._stock_want(ledger, settings)
         self.save_state()
 
-    def _take(self, ledger: StockLedger, order_id: str, quantity: int) -> None:
+    def _stock_commit(self, ledger: StockLedger, order_id: str, quantity: int) -> None:
         short = ledger.commit(order_id, quantity)
         if short:
             log.warning("oversell: Shopify accepted an order beyond the stock there was",
                         extra={"sku": self.key, "order_id": order_id, "units": short})
             self.on_success(lambda: self.hooks.on_oversell(self.kind, short))
 
-    def _pushed(self, ledger: StockLedger, payload: dict[str, Any], now: float) -> None:
+    def _stock_pushed(self, ledger: StockLedger, payload: dict[str, Any], now: float) -> None:
         value = payload.get("value")
         result = Pushed(_int(payload, "seq"), None if value is None else int(value),
                         int(payload.get("unseen") or 0), str(payload.get("error") or ""),
@@ -121,12 +121,12 @@ class InventoryActor(DurableActor):
         if lag is not None:
             self.on_success(lambda: self.hooks.on_flow("stock_to_shopify", lag))
 
-    def _schedule_expiry(self, ledger: StockLedger, settings: InventorySettings) -> None:
+    def _stock_expiry(self, ledger: StockLedger, settings: InventorySettings) -> None:
         if not self.state.get("expiry_scheduled"):
             self.state["expiry_scheduled"] = True
             self.send(self.kind, self.key, {"type": "expire"}, delay=settings.unseen_ttl)
 
-    def _ask(self, ledger: StockLedger, settings: InventorySettings) -> None:
+    def _stock_want(self, ledger: StockLedger, settings: InventorySettings) -> None:
         want = ledger.want(settings.buffer(self.key))
         if want is None:
             return

@@ -79,7 +79,7 @@ class ReconcilerActor(DurableActor):
         self.state["orders_cursor"] = _iso(self._orders(orders_since - overlap) or orders_since)
         self._forget_repairs(orders_since - overlap)
         self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap) or ships_since)
-        self._stock()
+        self._stock_sweep()
         self.state["last_run"] = self.clock.time()
         self.save_state()
         self.send(self.kind, self.key, {"type": "tick", "chain": chain}, delay=settings.interval)
@@ -155,7 +155,7 @@ class ReconcilerActor(DurableActor):
             self.on_success(lambda: self.hooks.on_repair("missed_shipment"))
         return newest
 
-    def _stock(self) -> None:
+    def _stock_sweep(self) -> None:
         services = self._ctx.services
         catalog, settings = services.get("catalog"), services.get("inventory")
         if catalog is None or settings is None or "inventory" not in self._ctx.system.kinds:
@@ -163,7 +163,7 @@ class ReconcilerActor(DurableActor):
         ledgers: dict[str, StockLedger] = {}
         for sku in catalog.skus():
             found = self._ctx.store.get_state("inventory", sku)
-            if found is not None and found[0].get("item") and not self._waiting("inventory", sku):
+            if found is not None and found[0].get("item") and not self._has_pending("inventory", sku):
                 ledgers[sku] = StockLedger(sku, found[0])
         if not ledgers:
             self.state.pop("stock", None)
@@ -192,5 +192,5 @@ class ReconcilerActor(DurableActor):
             self.on_success(lambda: self.hooks.on_repair("stock_drift"))
         self.state["stock"] = seen
 
-    def _waiting(self, kind: str, key: str) -> bool:
+    def _has_pending(self, kind: str, key: str) -> bool:
         return bool(self._ctx.store.pending(kind, key, limit=1, now=float("inf")))

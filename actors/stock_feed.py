@@ -51,7 +51,7 @@ class StockFeedActor(DurableActor):
     boot_key = "main"
 
     def loaded(self) -> None:
-        self._levels_sent: dict[str, tuple[int, int]] = {}
+        self._stock_seen: dict[str, tuple[int, int]] = {}
 
     def handle(self, message: Message) -> None:
         payload = message.payload
@@ -65,7 +65,7 @@ class StockFeedActor(DurableActor):
         settings: InventorySettings = self.service("inventory")
         polls = int(self.state.get("polls", 0))
         cursor = self.state.get("cursor")
-        full = cursor is None or polls % _FULL_EVERY == 0 or not self._levels_sent
+        full = cursor is None or polls % _FULL_EVERY == 0 or not self._stock_seen
         as_of = self.clock.time()
         since = _EPOCH if full else _iso(float(cursor) - _OVERLAP)
         wms = self._ctx.services.get("wms")
@@ -73,20 +73,20 @@ class StockFeedActor(DurableActor):
             log.warning("no WMS is configured: stock is not polled")
             return
         rows = call("wms", lambda: list(wms.inventory_since(since)))
-        self._learn(rows)
+        self._stock_learn(rows)
         for row in rows:
-            self._dispatch(row, as_of, full)
+            self._stock_dispatch(row, as_of, full)
         self.state["cursor"] = as_of
         self.state["polls"] = polls + 1
         self.save_state()
         self.send(self.kind, self.key, {"type": "tick", "chain": chain}, delay=settings.poll_interval)
 
-    def _learn(self, rows: list[Any]) -> None:
+    def _stock_learn(self, rows: list[Any]) -> None:
         catalog = self._ctx.services.get("catalog")
         if catalog is not None:
             catalog.preload(str(r.get("sku")) for r in rows if isinstance(r, dict) and r.get("sku"))
 
-    def _dispatch(self, row: Any, as_of: float, full: bool) -> None:
+    def _stock_dispatch(self, row: Any, as_of: float, full: bool) -> None:
         if not isinstance(row, dict) or not row.get("sku"):
             return
         sku = str(row["sku"])
@@ -94,9 +94,9 @@ class StockFeedActor(DurableActor):
             level = (int(row["onHand"]), int(row.get("allocated") or 0))
         except (KeyError, TypeError, ValueError):
             return  # a row without numbers tells nothing
-        if not full and self._levels_sent.get(sku) == level:
+        if not full and self._stock_seen.get(sku) == level:
             return
-        self._levels_sent[sku] = level
+        self._stock_seen[sku] = level
         self.send(InventoryActor.kind, sku, {
             "type": "stock", "on_hand": max(0, level[0]), "allocated": max(0, level[1]), "as_of": as_of,
             "changed_at": _epoch(row.get("modifyDate")),

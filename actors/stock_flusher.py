@@ -37,18 +37,18 @@ class StockFlusherActor(DurableActor):
         # that result is outdated (it compares against an old belief): dropped,
         # the SKU asks again once it has the result. Lost on restart, where a
         # stale compare does the same job at the cost of one read.
-        self._flushed_seq: dict[str, int] = {}
-        self._flush_timer: gevent.Greenlet | None = None
+        self._stock_flushed: dict[str, int] = {}
+        self._stock_timer: gevent.Greenlet | None = None
         if self.state.get("pending"):
-            self._arm(self.service("inventory").flush_interval)  # wants a previous process held
+            self._stock_arm(self.service("inventory").flush_interval)  # wants a previous process held
 
-    def _arm(self, delay: float) -> None:
+    def _stock_arm(self, delay: float) -> None:
         # A timer, not a delayed message: a delayed message would hold back the
         # wants behind it in the mailbox, and they would miss the flush it starts.
         # Pending wants are in the state, so a timer lost in a crash costs a flush
         # interval (the next want or activation flushes them), not a want.
-        if self._flush_timer is None or self._flush_timer.dead:
-            self._flush_timer = gevent.spawn_later(
+        if self._stock_timer is None or self._stock_timer.dead:
+            self._stock_timer = gevent.spawn_later(
                 max(0.0, delay), self._ctx.system.tell, self.kind, self.key, {"type": "flush"})
 
     def handle(self, message: Message) -> None:
@@ -61,33 +61,33 @@ class StockFlusherActor(DurableActor):
             if not sku or not payload.get("item"):
                 raise ValidationError("a want needs a sku and an inventory item", field="sku")
             seq, acked = int(payload["seq"]), int(payload["acked"])
-            if acked < self._flushed_seq.get(sku, 0) or seq <= int(pending.get(sku, {}).get("seq", 0)):
+            if acked < self._stock_flushed.get(sku, 0) or seq <= int(pending.get(sku, {}).get("seq", 0)):
                 return
             pending[sku] = {k: payload[k] for k in ("item", "seq", "quantity", "change_from")}
             since = self.clock.monotonic() - float(self.state.get("flushed_at", float("-inf")))
             if len(pending) >= settings.max_per_call or since >= settings.flush_interval:
-                self._flush(message.id, settings)
+                self._stock_flush(message.id, settings)
             else:
-                self._arm(settings.flush_interval - since)
+                self._stock_arm(settings.flush_interval - since)
         elif kind == "flush":
             if pending:
-                self._flush(message.id, settings)
+                self._stock_flush(message.id, settings)
         else:
             raise ValidationError(f"stock flusher message of unknown type {kind!r}", field="type")
         self.save_state()
 
-    def _flush(self, message_id: int, settings: InventorySettings) -> None:
+    def _stock_flush(self, message_id: int, settings: InventorySettings) -> None:
         pending: dict[str, dict[str, Any]] = self.state["pending"]
         entries = [{"sku": sku, **want} for sku, want in sorted(pending.items())]
         self.state["pending"] = {}
         self.state["flushed_at"] = self.clock.monotonic()
         size = settings.max_per_call
         for n, start in enumerate(range(0, len(entries), size)):
-            self._push(entries[start:start + size], f"{message_id}:{n}")
+            self._stock_push(entries[start:start + size], f"{message_id}:{n}")
 
-    def _push(self, batch: list[dict[str, Any]], batch_id: str) -> None:
+    def _stock_push(self, batch: list[dict[str, Any]], batch_id: str) -> None:
         for sku, seq, pushed in push_batch(self.service("shopify"), batch, batch_id):
-            self._flushed_seq[sku] = seq
+            self._stock_flushed[sku] = seq
             payload: dict[str, Any] = {"type": "pushed", "seq": seq, "value": pushed.value, "unseen": pushed.unseen}
             if pushed.error:
                 payload["error"] = pushed.error

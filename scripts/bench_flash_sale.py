@@ -4,7 +4,7 @@ monkey.patch_all()
 
 """Flash sale: oversold units, stock-to-Shopify lag and Shopify points, engine against naive.
 
-    .venv/bin/python scripts/bench_flash_sale.py [--skus 200] [--stock 20] [--buffer 3] [--scale 5]
+    .venv/bin/python scripts/bench_flash_sale.py [--skus 200] [--stock 10] [--buffer 3] [--scale 5]
 
 Both strategies sell the same drop in fresh sandboxes with the same seed (see
 peppasync/flash_sale.py): 200 SKUs, orders at the flash-sale profile's rate
@@ -71,10 +71,10 @@ def _table(engine: FlashSaleResult, naive: FlashSaleResult) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Flash sale: the engine against a naive stock push.")
     parser.add_argument("--skus", type=int, default=200)
-    parser.add_argument("--stock", type=int, default=20, help="units per SKU at the start")
+    parser.add_argument("--stock", type=int, default=10, help="units per SKU at the start")
     parser.add_argument("--buffer", type=int, default=3, help="units per SKU held back from Shopify")
     parser.add_argument("--scale", type=float, default=5.0, help="time compression")
-    parser.add_argument("--burst", type=float, default=30.0, help="simulated seconds of the 10x burst")
+    parser.add_argument("--burst", type=float, default=40.0, help="simulated seconds of the 10x burst")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)

@@ -239,7 +239,8 @@ class DurableActor(pykka.ThreadingActor):
                 else:
                     self._drain()
             elif isinstance(message, _Idle):
-                if message.token in (self._idle_token, None) and not self._passivated:
+                idle = message.token in (self._idle_token, None) and not (message.token and self._pushed)
+                if idle and not self._passivated:
                     self._passivated = True
                     self._settle()  # a successor must not read what we are still committing
                     self._ctx.system.passivate(self)

@@ -119,12 +119,10 @@ class WebhookIngest:
         self, source: str, topic: str, kind: str, key: str, event_id: str, payload: dict[str, Any]
     ) -> Response:
         # One transaction: the message and its dedup key commit together, so a
-        # crash can neither lose an acknowledged event nor mark one seen unstored.
-        message_id, fresh = self._store.write(
-            [ops.Insert(kind, key, payload), ops.Dedup(source, event_id)]
-        )
-        if not fresh:
-            self._store.write([ops.Done(int(message_id))])  # type: ignore[call-overload]
+        # crash can neither lose an acknowledged event nor mark one seen unstored;
+        # a duplicate adds nothing, so no actor ever sees it.
+        [message_id] = self._store.write([ops.InsertOnce(source, event_id, ops.Insert(kind, key, payload))])
+        if message_id is None:
             self._count(source, topic, "duplicate")
             return json_response({"status": "duplicate", "event_id": event_id})
         self._count(source, topic, "accepted")

@@ -103,6 +103,12 @@ def _dedup(s: Session, op: ops.Dedup, now: float) -> bool:
     return bool(s.execute(_DEDUP, (op.source, op.event_id, now)).rowcount == 1)
 
 
+def _insert_once(s: Session, op: ops.InsertOnce, now: float) -> int | None:
+    if s.execute(_DEDUP, (op.source, op.event_id, now)).rowcount != 1:
+        return None
+    return _insert(s, op.message, now)
+
+
 def _audit(s: Session, op: ops.Audit, now: float) -> int:
     return _new_id(s, _AUDIT, (now, op.who, op.action, op.target, op.encoded))
 
@@ -144,6 +150,7 @@ _APPLY: dict[type, Callable[[Session, Any, float], object]] = {
     ops.Quarantine: _quarantine,
     ops.PutState: _put_state,
     ops.Dedup: _dedup,
+    ops.InsertOnce: _insert_once,
     ops.Audit: _audit,
     ops.Requeue: _requeue,
     ops.Discard: _discard,

@@ -20,6 +20,7 @@ __all__ = [
     "Discard",
     "Done",
     "Insert",
+    "InsertOnce",
     "Op",
     "PutState",
     "Quarantine",
@@ -160,6 +161,24 @@ class Dedup:
 
 
 @dataclass(frozen=True)
+class InsertOnce:
+    """Add ``message`` unless the event (source, event_id) was recorded before; records it.
+
+    Result: the new message's id, or None for an event seen before (nothing is added).
+    """
+
+    source: str
+    event_id: str
+    message: Insert
+
+    def __post_init__(self) -> None:
+        _text("InsertOnce", "source", self.source)
+        _text("InsertOnce", "event_id", self.event_id)
+        if not isinstance(self.message, Insert):
+            raise TypeError(f"InsertOnce: message must be an ops.Insert, got {type(self.message).__name__}")
+
+
+@dataclass(frozen=True)
 class Audit:
     """Append to the audit log; result: the entry id."""
 
@@ -209,7 +228,9 @@ class Discard:
         _text("Discard", "who", self.who)
 
 
-Op = Insert | Start | Done | Retry | Quarantine | PutState | Dedup | Audit | Requeue | Discard
+Op = Insert | InsertOnce | Start | Done | Retry | Quarantine | PutState | Dedup | Audit | Requeue | Discard
 
 #: Every op class, for isinstance checks.
-OP_TYPES: tuple[type, ...] = (Insert, Start, Done, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard)
+OP_TYPES: tuple[type, ...] = (
+    Insert, InsertOnce, Start, Done, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard,
+)

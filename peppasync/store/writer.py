@@ -176,8 +176,6 @@ class GroupWriter:
         promised: dict[tuple[str, str], int] = {}
         claimed: set[int] = set()
         for request in batch:
-            if any(type(op) is ops.Dedup for op in request.operations):
-                continue  # a webhook that may turn out a duplicate
             for op in request.operations:
                 if type(op) is ops.Insert and op.available_at is None:
                     ident = (op.kind, op.key)
@@ -195,10 +193,11 @@ class GroupWriter:
             if type(outcome) is _Failed:
                 continue
             results: list[object] = outcome  # type: ignore[assignment]
-            if any(type(op) is ops.Dedup and not fresh for op, fresh in zip(request.operations, results)):
-                continue  # a duplicate webhook: its caller removes the message it carried
-            added += [(int(r), op, now, id(op) in claimed)  # type: ignore[call-overload]
-                      for op, r in zip(request.operations, results) if type(op) is ops.Insert]
+            for op, r in zip(request.operations, results):
+                if type(op) is ops.Insert:
+                    added.append((int(r), op, now, id(op) in claimed))  # type: ignore[call-overload]
+                elif type(op) is ops.InsertOnce and r is not None:
+                    added.append((int(r), op.message, now, False))  # type: ignore[call-overload]
         if not added:
             return
         added.sort(key=lambda a: a[0])

@@ -271,3 +271,21 @@ def test_a_writer_killed_mid_transaction_leaves_no_half_request_behind(postgres_
         doomed.get(timeout=1)
     assert fresh == [True]
     assert stored == []
+
+
+def test_an_event_seen_before_adds_no_message_even_when_both_copies_arrive_together(store: Store) -> None:
+    first = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("orders", "7", {"copy": 1}))])
+    together = [store.submit([ops.InsertOnce("shopify", "evt-2", ops.Insert("orders", "8", {"copy": n}))])
+                for n in range(3)]
+    again = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("orders", "7", {"copy": 2}))])
+
+    answers = [r.get(timeout=10)[0] for r in together]
+    assert first[0] is not None and again == [None]
+    assert sum(a is not None for a in answers) == 1
+    assert [m.payload for m in store.pending("orders", "7", limit=5)] == [{"copy": 1}]
+    assert len(store.pending("orders", "8", limit=5)) == 1
+
+
+def test_insert_once_refuses_a_message_that_is_not_an_insert() -> None:
+    with pytest.raises(TypeError, match="InsertOnce: message must be an ops.Insert"):
+        ops.InsertOnce("shopify", "e", ops.Done(1))  # type: ignore[arg-type]

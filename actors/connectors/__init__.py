@@ -4,11 +4,12 @@
     for order in shopify.orders_updated_since("2026-11-01T00:00:00Z"):
         ...
 
-Each connector is safe to call from many greenlets at once: a FIFO limiter decides
-how many calls are in flight (adapted by AIMD, capped by ``set_limit``), the API's
-own limiter (cost bucket, request window) makes calls wait instead of being
-throttled, transient failures are retried with jittered backoff, and what cannot
-succeed raises ``peppasync.errors.ConnectorError`` with ``transient`` set.
+Each connector is safe to call from many greenlets at once: a limiter decides how
+many calls are in flight (adapted by AIMD, capped by ``set_limit``) and which
+waiting call goes next (by ``Priority`` lane, FIFO within one), the API's own
+limiter (cost bucket, request window) makes calls wait instead of being throttled,
+transient failures are retried with jittered backoff, and what cannot succeed
+raises ``peppasync.errors.ConnectorError`` with ``transient`` set.
 """
 
 from .aimd import AimdLimit
@@ -16,7 +17,7 @@ from .bucket import CostBucket
 from .connector import Connector
 from .failure import PermanentFailure, TransientFailure
 from .hooks import OUTCOMES, ConnectorHooks, MetricsConnectorHooks
-from .limiter import ConcurrencyLimiter
+from .limiter import ConcurrencyLimiter, Priority
 from .netsuite import NetsuiteConnector
 from .retry import RetryPolicy
 from .shopify import SetResult, ShopifyConnector
@@ -33,6 +34,7 @@ __all__ = [
     "MetricsConnectorHooks",
     "NetsuiteConnector",
     "PermanentFailure",
+    "Priority",
     "RequestWindow",
     "RetryPolicy",
     "SetResult",

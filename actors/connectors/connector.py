@@ -13,7 +13,7 @@ from peppasync.errors import ConnectorError
 from .aimd import AimdLimit
 from .failure import PermanentFailure, TransientFailure
 from .hooks import ConnectorHooks
-from .limiter import ConcurrencyLimiter
+from .limiter import ConcurrencyLimiter, Priority
 from .retry import RetryPolicy
 
 __all__ = ["Connector"]
@@ -27,8 +27,9 @@ DEFAULT_TIMEOUT = (3.05, 30.0)
 class Connector:
     """One external system and account: a pooled session, an adaptive limit, retries.
 
-    ``exchange`` sends one logical request: it waits for a concurrency slot (FIFO;
-    ``pause`` holds everyone, nothing is dropped), lets the subclass's API limiter
+    ``exchange`` sends one logical request: it waits for a concurrency slot (by
+    ``priority`` lane, FIFO within one, see ``ConcurrencyLimiter``; ``pause`` holds
+    everyone, nothing is dropped), lets the subclass's API limiter
     admit it (``_admit``), sends, and hands the response to a classifier that returns
     the result or raises ``TransientFailure`` / ``PermanentFailure``. Transient
     failures are retried per ``retry``; what cannot succeed raises ``ConnectorError``.
@@ -113,14 +114,18 @@ class Connector:
         classify: Callable[[requests.Response], T],
         *,
         cost: float = 1.0,
+        priority: int = Priority.NORMAL,
         **kwargs: Any,
     ) -> T:
-        """Send one request (retrying transient failures) and return what ``classify`` made of it."""
+        """Send one request (retrying transient failures) and return what ``classify`` made of it.
+
+        ``priority`` is the limiter lane the request (and each of its retries) waits in.
+        """
         started = self.clock.monotonic()
         attempt = 0
         while True:
             attempt += 1
-            failure = self._try(method, url, classify, cost, kwargs)
+            failure = self._try(method, url, classify, cost, priority, kwargs)
             if not isinstance(failure, TransientFailure):
                 return failure
             wait = self.retry.next_delay(attempt, started, failure.retry_after)
@@ -133,10 +138,10 @@ class Connector:
             self.retry.sleep(wait)
 
     def _try(
-        self, method: str, url: str, classify: Callable[[requests.Response], T], cost: float,
+        self, method: str, url: str, classify: Callable[[requests.Response], T], cost: float, priority: int,
         kwargs: dict[str, Any],
     ) -> T | TransientFailure:
-        with self.limiter.slot():
+        with self.limiter.slot(priority):
             self._admit(cost)
             epoch = self.aimd.epoch
             inflight = self.limiter.inflight

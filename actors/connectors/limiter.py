@@ -1,32 +1,67 @@
-"""ConcurrencyLimiter: at most ``limit`` calls in flight, the rest wait in FIFO order."""
+"""ConcurrencyLimiter: at most ``limit`` calls in flight; waiters go by priority lane, FIFO within one."""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import IntEnum
 
 import gevent.event
 
-__all__ = ["ConcurrencyLimiter"]
+__all__ = ["ConcurrencyLimiter", "Priority"]
+
+
+class Priority(IntEnum):
+    """The lanes callers use; any int works, higher is admitted first.
+
+    ``HIGH`` is for work whose delay the user sees at once and that is small beside
+    the bulk: shipment news on its way to Shopify, the next call of an order whose
+    ERP work has already begun. ``NORMAL`` is everything else (new work).
+    """
+
+    NORMAL = 0
+    HIGH = 1
+
+
+class _Waiter:
+    __slots__ = ("seq", "priority", "ticket")
+
+    def __init__(self, seq: int, priority: int) -> None:
+        self.seq = seq
+        self.priority = priority
+        self.ticket = gevent.event.Event()
 
 
 class ConcurrencyLimiter:
     """A counting gate whose limit can change at runtime and which can be paused.
 
-    Waiters park on their own ``gevent.event.Event`` and are admitted strictly in
-    arrival order, so a waiting greenlet only yields to the hub and never blocks it.
-    Pausing stops admissions (calls in flight finish); nothing is dropped.
-    ``on_inflight`` is told every change of the in-flight count.
+    Waiters park on their own ``gevent.event.Event``, so a waiting greenlet only
+    yields to the hub and never blocks it. A free slot goes to the oldest waiter of
+    the highest priority waiting, except that every ``oldest_every``-th admission in
+    a row that passed over an older waiter goes to the oldest waiter of any lane:
+    a lower lane keeps at least that share of the admissions however busy the
+    higher ones are, so it cannot starve. The share, unlike an age threshold, needs
+    no clock and no guess of how deep a backlog gets: a queue of minutes is as
+    fair as one of seconds. ``oldest_every=1`` is plain FIFO. Pausing stops
+    admissions (calls in flight finish); nothing is dropped. ``on_inflight`` is
+    told every change of the in-flight count.
     """
 
-    def __init__(self, limit: int, *, on_inflight: Callable[[int], None] | None = None) -> None:
+    def __init__(self, limit: int, *, on_inflight: Callable[[int], None] | None = None,
+                 oldest_every: int = 4) -> None:
         if limit < 1:
             raise ValueError(f"a concurrency limit must be at least 1, got {limit}")
+        if oldest_every < 1:
+            raise ValueError(f"oldest_every must be at least 1 (1 is plain FIFO), got {oldest_every}")
         self._limit = limit
         self._inflight = 0
         self._paused = False
-        self._waiters: deque[gevent.event.Event] = deque()
+        self._lanes: dict[int, deque[_Waiter]] = {}
+        self._waiting = 0
+        self._seq = 0
+        self._oldest_every = oldest_every
+        self._passed_over = 0
         self._on_inflight = on_inflight or (lambda n: None)
 
     @property
@@ -39,11 +74,15 @@ class ConcurrencyLimiter:
 
     @property
     def waiting(self) -> int:
-        return len(self._waiters)
+        return self._waiting
 
     @property
     def paused(self) -> bool:
         return self._paused
+
+    def waiting_by_priority(self) -> dict[int, int]:
+        """How many callers wait in each lane (lanes with none are left out)."""
+        return {priority: len(lane) for priority, lane in sorted(self._lanes.items(), reverse=True)}
 
     def set_limit(self, limit: int) -> None:
         """Change the limit; a raise admits waiters at once, a cut lets calls in flight finish."""
@@ -60,21 +99,25 @@ class ConcurrencyLimiter:
         self._paused = False
         self._admit()
 
-    def acquire(self) -> None:
-        """Wait (cooperatively) for a slot."""
-        if not self._paused and not self._waiters and self._inflight < self._limit:
+    def acquire(self, priority: int = Priority.NORMAL) -> None:
+        """Wait (cooperatively) for a slot; ``priority`` picks the lane (higher goes first)."""
+        if not isinstance(priority, int) or isinstance(priority, bool):
+            raise TypeError(f"a priority is an int (see Priority), got {priority!r}")
+        if not self._paused and not self._waiting and self._inflight < self._limit:
             self._take()
             return
-        ticket = gevent.event.Event()
-        self._waiters.append(ticket)
+        waiter = _Waiter(self._seq, int(priority))
+        self._seq += 1
+        self._lanes.setdefault(waiter.priority, deque()).append(waiter)
+        self._waiting += 1
         try:
-            ticket.wait()
+            waiter.ticket.wait()
         except BaseException:
             # Killed while waiting: give the slot back if it was already handed over.
-            if ticket.is_set():
+            if waiter.ticket.is_set():
                 self.release()
             else:
-                self._waiters.remove(ticket)
+                self._remove(waiter)
             raise
 
     def release(self) -> None:
@@ -83,9 +126,9 @@ class ConcurrencyLimiter:
         self._admit()
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
+    def slot(self, priority: int = Priority.NORMAL) -> Iterator[None]:
         """Hold one slot for the duration of the block."""
-        self.acquire()
+        self.acquire(priority)
         try:
             yield
         finally:
@@ -96,6 +139,28 @@ class ConcurrencyLimiter:
         self._on_inflight(self._inflight)
 
     def _admit(self) -> None:
-        while not self._paused and self._waiters and self._inflight < self._limit:
+        while not self._paused and self._waiting and self._inflight < self._limit:
             self._take()
-            self._waiters.popleft().set()
+            self._pop().ticket.set()
+
+    def _pop(self) -> _Waiter:
+        top = self._lanes[max(self._lanes)]
+        oldest = min((lane[0] for lane in self._lanes.values()), key=lambda w: w.seq)
+        if top[0] is oldest or self._passed_over + 1 >= self._oldest_every:
+            chosen = oldest
+            self._passed_over = 0
+        else:
+            chosen = top[0]
+            self._passed_over += 1
+        self._remove(chosen)
+        return chosen
+
+    def _remove(self, waiter: _Waiter) -> None:
+        lane = self._lanes[waiter.priority]
+        if lane[0] is waiter:
+            lane.popleft()
+        else:
+            lane.remove(waiter)
+        if not lane:
+            del self._lanes[waiter.priority]
+        self._waiting -= 1

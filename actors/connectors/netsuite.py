@@ -14,6 +14,7 @@ from .aimd import AimdLimit
 from .connector import Connector
 from .failure import TransientFailure, classify_status, parse_retry_after
 from .hooks import ConnectorHooks
+from .limiter import Priority
 from .retry import RetryPolicy
 
 __all__ = ["NetsuiteConnector", "TokenAuth", "parse_error_body"]
@@ -102,23 +103,27 @@ class NetsuiteConnector(Connector):
         classify_status(response, message, code)
         return response
 
-    def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+    def _send(self, method: str, path: str, body: dict[str, Any] | None = None, *,
+              priority: int = Priority.NORMAL) -> requests.Response:
         kwargs: dict[str, Any] = {"headers": {"Accept": "application/json"}}
         if body is not None:
             kwargs["json"] = body
-        return self.exchange(method, self.base + path, self._classify, **kwargs)
+        return self.exchange(method, self.base + path, self._classify, priority=priority, **kwargs)
 
     @staticmethod
     def _internal_id(response: requests.Response) -> str:
         return response.headers.get("Location", "").rstrip("/").rsplit("/", 1)[-1]
 
-    def upsert_customer(self, customer_id: str | int, body: dict[str, Any]) -> str:
+    def upsert_customer(self, customer_id: str | int, body: dict[str, Any], *,
+                        priority: int = Priority.NORMAL) -> str:
         """Create or update ``customer/eid:shopify-customer-{id}``; returns the internal id."""
-        return self._internal_id(self._send("PUT", f"customer/eid:shopify-customer-{_eid(customer_id)}", body))
+        path = f"customer/eid:shopify-customer-{_eid(customer_id)}"
+        return self._internal_id(self._send("PUT", path, body, priority=priority))
 
-    def upsert_sales_order(self, order_id: str | int, body: dict[str, Any]) -> str:
+    def upsert_sales_order(self, order_id: str | int, body: dict[str, Any], *,
+                           priority: int = Priority.NORMAL) -> str:
         """Create or update ``salesOrder/eid:{order_id}`` (204 + Location); returns the internal id."""
-        return self._internal_id(self._send("PUT", f"salesOrder/eid:{_eid(order_id)}", body))
+        return self._internal_id(self._send("PUT", f"salesOrder/eid:{_eid(order_id)}", body, priority=priority))
 
     def cancel_sales_order(self, order_id: str | int) -> None:
         """Set the sales order's status to Cancelled (``C``)."""

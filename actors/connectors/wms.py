@@ -14,6 +14,7 @@ from .aimd import AimdLimit
 from .connector import Connector
 from .failure import TransientFailure, classify_status
 from .hooks import ConnectorHooks
+from .limiter import Priority
 from .retry import RetryPolicy
 from .window import RequestWindow
 
@@ -76,37 +77,39 @@ class WmsConnector(Connector):
             raise TransientFailure(f"the WMS answered HTTP {response.status_code} without JSON",
                                    status=response.status_code, congestion=False) from None
 
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
-        return self.exchange("GET", url, self._classify, params=params)
+    def _get(self, url: str, params: dict[str, Any] | None = None, *, priority: int = Priority.NORMAL) -> Any:
+        return self.exchange("GET", url, self._classify, params=params, priority=priority)
 
-    def create_order(self, order: dict[str, Any]) -> dict[str, Any]:
+    def create_order(self, order: dict[str, Any], *, priority: int = Priority.NORMAL) -> dict[str, Any]:
         """Create or update the order with this ``orderKey`` (send the whole order)."""
         if not order.get("orderKey"):
             raise ValueError("a WMS order needs an orderKey (the Shopify order id) to be upserted")
-        result: dict[str, Any] = self.exchange("POST", self.base + "/orders/createorder", self._classify, json=order)
+        result: dict[str, Any] = self.exchange("POST", self.base + "/orders/createorder", self._classify,
+                                               json=order, priority=priority)
         return result
 
-    def _paged(self, path: str, field: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _paged(self, path: str, field: str, params: dict[str, Any], priority: int) -> Iterator[dict[str, Any]]:
         page = 1
         while True:
-            body = self._get(self.base + path, {**params, "page": page, "pageSize": self.page_size})
+            body = self._get(self.base + path, {**params, "page": page, "pageSize": self.page_size},
+                             priority=priority)
             yield from body.get(field) or []
             if page >= int(body.get("pages") or 1):
                 return
             page += 1
 
-    def shipments_since(self, modify_date_start: str) -> Iterator[dict[str, Any]]:
+    def shipments_since(self, modify_date_start: str, *, priority: int = Priority.NORMAL) -> Iterator[dict[str, Any]]:
         """Shipments modified at or after ``modify_date_start`` (ISO 8601 with offset), page by page."""
-        return self._paged("/shipments", "shipments", {"modifyDateStart": modify_date_start})
+        return self._paged("/shipments", "shipments", {"modifyDateStart": modify_date_start}, priority)
 
-    def inventory_since(self, modified_since: str) -> Iterator[dict[str, Any]]:
+    def inventory_since(self, modified_since: str, *, priority: int = Priority.NORMAL) -> Iterator[dict[str, Any]]:
         """``{sku, onHand, allocated, ...}`` rows changed at or after ``modified_since``, page by page."""
-        return self._paged("/inventory", "inventory", {"modifiedSince": modified_since})
+        return self._paged("/inventory", "inventory", {"modifiedSince": modified_since}, priority)
 
-    def fetch(self, resource_url: str) -> Any:
+    def fetch(self, resource_url: str, *, priority: int = Priority.NORMAL) -> Any:
         """GET a SHIP_NOTIFY ``resource_url``; only URLs on the configured WMS host are followed."""
         wanted, given = urlsplit(self.base), urlsplit(resource_url)
         if (given.scheme, given.netloc) != (wanted.scheme, wanted.netloc):
             # The webhook is unsigned: never send our credentials to a host it names.
             raise ValueError(f"resource_url {resource_url!r} is not on the WMS host {wanted.netloc!r}")
-        return self._get(resource_url)
+        return self._get(resource_url, priority=priority)

@@ -1,4 +1,4 @@
-"""The concurrency limiter: FIFO, a limit that can change at once, pause and resume."""
+"""The concurrency limiter: priority lanes, FIFO within one, a limit that can change at once, pause and resume."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import gevent
 import gevent.event
 import pytest
 
-from actors.connectors import ConcurrencyLimiter
+from actors.connectors import ConcurrencyLimiter, Priority
 
 
 def _hold(limiter: ConcurrencyLimiter, release: gevent.event.Event, log: list[int], n: int) -> None:
@@ -131,3 +131,132 @@ def test_a_limit_below_one_is_refused_with_the_value_given() -> None:
         ConcurrencyLimiter(0)
     with pytest.raises(ValueError, match="got -3"):
         ConcurrencyLimiter(2).set_limit(-3)
+
+
+# -- priority lanes ---------------------------------------------------------------
+
+def _queue(limiter: ConcurrencyLimiter, callers: list[tuple[str, int]], log: list[str]) -> list[gevent.Greenlet]:
+    """Start one greenlet per (name, priority), in order, each parked in the limiter before the next starts."""
+
+    def call(name: str, priority: int) -> None:
+        with limiter.slot(priority):
+            log.append(name)
+
+    greenlets = []
+    for name, priority in callers:
+        greenlets.append(gevent.spawn(call, name, priority))
+        gevent.idle()  # runs it up to its wait: arrival order is the order of this list
+    return greenlets
+
+
+def test_waiters_of_a_higher_priority_are_admitted_first_and_in_arrival_order_within_each_lane() -> None:
+    limiter = ConcurrencyLimiter(1, oldest_every=100)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets = _queue(limiter, [("create-1", Priority.NORMAL), ("ship-1", Priority.HIGH),
+                                 ("create-2", Priority.NORMAL), ("ship-2", Priority.HIGH),
+                                 ("create-3", Priority.NORMAL)], log)
+    waiting = limiter.waiting_by_priority()
+
+    limiter.release()
+    gevent.joinall(greenlets, raise_error=True)
+
+    assert waiting == {Priority.HIGH: 2, Priority.NORMAL: 3}
+    assert log == ["ship-1", "ship-2", "create-1", "create-2", "create-3"]
+    assert (limiter.inflight, limiter.waiting) == (0, 0)
+
+
+def test_a_single_lane_is_plain_fifo_whatever_its_priority() -> None:
+    limiter = ConcurrencyLimiter(1)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets = _queue(limiter, [(f"ship-{n}", Priority.HIGH) for n in range(8)], log)
+
+    limiter.release()
+    gevent.joinall(greenlets, raise_error=True)
+
+    assert log == [f"ship-{n}" for n in range(8)]
+
+
+def test_a_lower_lane_keeps_one_admission_in_four_under_a_flood_of_higher_calls() -> None:
+    limiter = ConcurrencyLimiter(1, oldest_every=4)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets = _queue(limiter, [(f"create-{n}", Priority.NORMAL) for n in range(5)]
+                       + [(f"ship-{n}", Priority.HIGH) for n in range(30)], log)
+
+    limiter.release()
+    gevent.joinall(greenlets, raise_error=True)
+
+    # Every fourth admission goes to the oldest waiter: a create, until none is left.
+    assert [n for n, name in enumerate(log, 1) if name.startswith("create")] == [4, 8, 12, 16, 20]
+    assert [name for name in log if name.startswith("create")] == [f"create-{n}" for n in range(5)]
+    assert [name for name in log if name.startswith("ship")] == [f"ship-{n}" for n in range(30)]
+
+
+def test_higher_calls_arriving_while_lower_ones_wait_never_hold_them_back_for_ever() -> None:
+    limiter = ConcurrencyLimiter(1, oldest_every=3)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets: list[gevent.Greenlet] = []
+
+    def create() -> None:
+        with limiter.slot(Priority.NORMAL):
+            log.append("create")
+
+    def ship(n: int) -> None:
+        with limiter.slot(Priority.HIGH):
+            log.append(f"ship-{n}")
+            if n < 50:  # each admitted call brings two more: the higher lane never runs dry
+                greenlets.extend(gevent.spawn(ship, 2 * n + k) for k in (1, 2))
+                gevent.idle()  # both wait in the limiter before this slot is given back
+
+    greenlets.append(gevent.spawn(create))
+    gevent.idle()
+    greenlets.append(gevent.spawn(ship, 0))
+    gevent.idle()
+
+    limiter.release()
+    while not all(g.dead for g in greenlets):
+        gevent.joinall(list(greenlets), raise_error=True)
+
+    assert log.index("create") == 2
+    assert len(log) == 102 and limiter.waiting == 0
+
+
+def test_a_waiter_killed_in_a_lane_leaves_the_other_lanes_in_order() -> None:
+    limiter = ConcurrencyLimiter(1, oldest_every=100)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets = _queue(limiter, [("create-1", Priority.NORMAL), ("ship-1", Priority.HIGH),
+                                 ("ship-2", Priority.HIGH), ("create-2", Priority.NORMAL)], log)
+
+    greenlets[1].kill()
+    limiter.release()
+    gevent.joinall(greenlets, raise_error=True)
+
+    assert log == ["ship-2", "create-1", "create-2"]
+    assert (limiter.inflight, limiter.waiting, limiter.waiting_by_priority()) == (0, 0, {})
+
+
+def test_a_pause_holds_every_lane_and_resume_admits_by_priority() -> None:
+    limiter = ConcurrencyLimiter(2, oldest_every=100)
+    limiter.pause()
+    log: list[str] = []
+    greenlets = _queue(limiter, [("create-1", Priority.NORMAL), ("ship-1", Priority.HIGH), ("urgent", 5)], log)
+    held = list(log)
+
+    limiter.resume()
+    gevent.joinall(greenlets, raise_error=True)
+
+    assert held == []
+    assert log == ["urgent", "ship-1", "create-1"]
+
+
+def test_a_priority_that_is_not_an_int_and_a_share_below_one_are_refused() -> None:
+    limiter = ConcurrencyLimiter(1)
+
+    with pytest.raises(TypeError, match="priority is an int"):
+        limiter.acquire("high")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="oldest_every must be at least 1"):
+        ConcurrencyLimiter(1, oldest_every=0)

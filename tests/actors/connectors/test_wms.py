@@ -7,12 +7,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+import gevent
 import pytest
 
 from peppasync.config import WmsConfig
 from peppasync.errors import ConnectorError
 
-from actors.connectors import WmsConnector
+from actors.connectors import AimdLimit, Priority, WmsConnector
 
 from .conftest import FakeTime, StubServer, json_body
 
@@ -79,6 +80,28 @@ def test_shipments_and_inventory_are_read_page_by_page(stub: Callable[..., StubS
     assert [r["sku"] for r in rows] == ["S1-0", "S1-1", "S2-0", "S2-1", "S3-0"]
     first = parse_qs(server.requests[0]["query"])
     assert first == {"modifiedSince": ["2026-11-01T00:00:00Z"], "page": ["1"], "pageSize": ["2"]}
+
+
+def test_shipment_reads_go_ahead_of_order_creates_already_waiting(stub: Callable[..., StubServer],
+                                                                  fake_time: FakeTime) -> None:
+    def handler(request: dict[str, Any]) -> Reply:
+        return 200, _window(39, 60), json_body({"shipments": [], "page": 1, "pages": 1})
+
+    server = stub(handler)
+    wms = _wms(server, fake_time, limit=AimdLimit(1, maximum=1))
+    wms.pause()
+    creates = [gevent.spawn(wms.create_order, {"orderKey": str(n)}) for n in range(6)]
+    gevent.idle()
+    reads = [gevent.spawn(lambda: list(wms.shipments_since("2026-11-27T00:00:00Z", priority=Priority.HIGH))),
+             gevent.spawn(wms.fetch, server.url + "/shipments?batchId=9", priority=Priority.HIGH)]
+    gevent.idle()
+
+    wms.resume()
+    gevent.joinall(creates + reads, raise_error=True)
+
+    paths = [(r["method"], r["path"]) for r in server.requests]
+    assert paths[:2] == [("GET", "/shipments"), ("GET", "/shipments")]
+    assert paths[2:] == [("POST", "/orders/createorder")] * 6
 
 
 def test_a_refused_order_is_permanent_with_the_wms_message(stub: Callable[..., StubServer],

@@ -99,27 +99,27 @@ class DurableActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         self.key = key
-        self._preload = preload
+        self.__preload = preload
         self.state: dict[str, Any] = {}
         self._ctx = context
-        self._on_exit = on_exit
-        self._unacked: AsyncResult | None = None  # the last commit, when not waited for
-        self._state_dirty = False
-        self._outbox: list[ops.Insert] = []
-        self._after: list[Callable[[], None]] = []
-        self._idle_token = 0
+        self.__on_exit = on_exit
+        self.__unacked: AsyncResult | None = None  # the last commit, when not waited for
+        self.__state_dirty = False
+        self.__outbox: list[ops.Insert] = []
+        self.__after: list[Callable[[], None]] = []
+        self.__idle_token = 0
         self.idle_since = 0.0  # monotonic; read by the system's idle sweep
-        self._wake_timer: gevent.Greenlet | None = None
-        self._wake_at = 0.0
-        self._passivated = False
-        self._reported = False
+        self.__wake_timer: gevent.Greenlet | None = None
+        self.__wake_at = 0.0
+        self.__passivated = False
+        self.__reported = False
         # Messages committed to this mailbox after our last read, in id order,
         # as the system hands them over (so a wake needs no read). ``_stale``
         # means the store may hold messages we were not handed: read it.
-        self._pushed: list[tuple[int, ops.Insert, float, bool]] = []
-        self._stale = preload is None  # a preload is a read made for us
-        self._preclaimed: set[int] = set()
-        self._known_id = 0
+        self.__pushed: list[tuple[int, ops.Insert, float, bool]] = []
+        self.__stale = preload is None  # a preload is a read made for us
+        self.__preclaimed: set[int] = set()
+        self.__known_id = 0
 
     # -- what subclasses use -------------------------------------------------
 
@@ -130,15 +130,15 @@ class DurableActor(pykka.ThreadingActor):
     def send(self, kind: str, key: str, payload: dict[str, Any], *, delay: float = 0.0) -> None:
         """Send a durable message, committed together with this message's completion."""
         at = self._ctx.clock.time() + delay if delay > 0 else None
-        self._outbox.append(ops.Insert(kind, key, payload, at))
+        self.__outbox.append(ops.Insert(kind, key, payload, at))
 
     def on_success(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once this message's handler has succeeded (events, metrics)."""
-        self._after.append(fn)
+        self.__after.append(fn)
 
     def save_state(self) -> None:
         """Persist ``self.state`` together with this message's completion."""
-        self._state_dirty = True
+        self.__state_dirty = True
 
     def service(self, name: str) -> Any:
         """A collaborator the host injected (a connector, the catalogue)."""
@@ -194,12 +194,12 @@ class DurableActor(pykka.ThreadingActor):
         ``claimed``: ids of preloaded messages whose attempt is already counted.
         """
         obj = cls(key, context, None, preload)
-        obj._preclaimed = {m.id for m in preload[1] if m.id in claimed} if preload is not None else set()
+        obj.__preclaimed = {m.id for m in preload[1] if m.id in claimed} if preload is not None else set()
         obj._start_actor_loop()
         return obj
 
     def _stop(self) -> None:
-        self._settle()  # whoever waits for us to stop may read the store next
+        self.__settle()  # whoever waits for us to stop may read the store next
         self.actor_stopped.set()
         try:
             self.on_stop()
@@ -218,15 +218,15 @@ class DurableActor(pykka.ThreadingActor):
         try:
             # The system reads many actors' state and first messages in one
             # query when it activates them together; otherwise read our own.
-            preload, self._preload = self._preload, None
+            preload, self.__preload = self.__preload, None
             found = preload[0] if preload is not None else self._ctx.store.get_state(self.kind, self.key)
             if found is not None:
                 self.state = found[0]
             self.loaded()
             self._ctx.hooks.on_activated(self.kind)
-            self._drain(preload[1] if preload is not None else None)
+            self.__drain(preload[1] if preload is not None else None)
         except BaseException as exc:  # noqa: BLE001 - nothing may reach pykka's loop
-            self._report(Exit.failure(exc, "failed to start"))
+            self.__report(Exit.failure(exc, "failed to start"))
             self.stop()
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 raise
@@ -234,100 +234,100 @@ class DurableActor(pykka.ThreadingActor):
     def on_receive(self, message: Any) -> Any:
         try:
             if isinstance(message, _Wake):
-                if self._passivated:
+                if self.__passivated:
                     self._ctx.system.wake(self.kind, self.key)
                 else:
-                    self._drain()
+                    self.__drain()
             elif isinstance(message, _Idle):
-                idle = message.token in (self._idle_token, None) and not (message.token and self._pushed)
-                if idle and not self._passivated:
-                    self._passivated = True
-                    self._settle()  # a successor must not read what we are still committing
+                idle = message.token in (self.__idle_token, None) and not (message.token and self.__pushed)
+                if idle and not self.__passivated:
+                    self.__passivated = True
+                    self.__settle()  # a successor must not read what we are still committing
                     self._ctx.system.passivate(self)
             elif isinstance(message, _Fault):
                 raise message.error
         except (Exception, gevent.Timeout, GreenletExit) as exc:
             # The store failed under us: crash cleanly so the host restarts us;
             # every message is still in the store.
-            self._report(Exit.failure(exc, "mailbox failure"))
+            self.__report(Exit.failure(exc, "mailbox failure"))
             self.stop()
         return None
 
     def on_stop(self) -> None:
-        self._cancel_timers()
-        self._report(Exit.normal() if self._passivated else Exit.shutdown())
+        self.__cancel_timers()
+        self.__report(Exit.normal() if self.__passivated else Exit.shutdown())
 
     def on_failure(self, exception_type: Any, exception_value: Any, tb: Any) -> None:
-        self._cancel_timers()
-        self._report(Exit.failure(exception_value))
+        self.__cancel_timers()
+        self.__report(Exit.failure(exception_value))
 
     # -- the mailbox loop ----------------------------------------------------
 
     def takes(self, promised: int) -> bool:
         """Whether a message committed now would be handed over (``promised`` more are on their way)."""
-        return not self._stale and not self._passivated and len(self._pushed) + promised < self._ctx.prefetch
+        return not self.__stale and not self.__passivated and len(self.__pushed) + promised < self._ctx.prefetch
 
     def offer(self, message_id: int, op: ops.Insert, committed_at: float, claimed: bool) -> None:
         """A message for this mailbox has just committed (the system calls this in id order).
 
         A claimed one was stored with its first attempt counted: no Start needed.
         """
-        if message_id <= self._known_id or self._stale:
+        if message_id <= self.__known_id or self.__stale:
             return  # already read, or the next drain reads the store anyway
-        if len(self._pushed) >= self._ctx.prefetch or op.available_at is not None:
-            self._stale = True  # prefetch full, or a delayed message: the store keeps it
-            self._pushed = []
+        if len(self.__pushed) >= self._ctx.prefetch or op.available_at is not None:
+            self.__stale = True  # prefetch full, or a delayed message: the store keeps it
+            self.__pushed = []
             return
-        self._pushed.append((message_id, op, committed_at, claimed))
+        self.__pushed.append((message_id, op, committed_at, claimed))
 
     def idle_message(self) -> object:
         """The message that passivates this actor unless it handles something first."""
-        return _Idle(self._idle_token)
+        return _Idle(self.__idle_token)
 
     def mark_stale(self) -> None:
         """The mailbox changed in a way we were not told of (a quarantined message retried)."""
-        self._stale = True
-        self._pushed = []
+        self.__stale = True
+        self.__pushed = []
 
-    def _next_batch(self, first: list[Message] | None) -> tuple[list[Message], set[int]]:
+    def __next_batch(self, first: list[Message] | None) -> tuple[list[Message], set[int]]:
         """The next messages in id order, and which of them were claimed when stored."""
-        if first is None and not self._stale:
-            pushed, self._pushed = self._pushed, []
+        if first is None and not self.__stale:
+            pushed, self.__pushed = self.__pushed, []
             return [_pushed_message(m) for m in pushed], {m[0] for m in pushed if m[3]}
         if first is None:
-            self._stale = False
-            self._pushed = []
-            self._settle()
+            self.__stale = False
+            self.__pushed = []
+            self.__settle()
             first = self._ctx.store.pending(self.kind, self.key, limit=self._ctx.prefetch, now=_ALL)
         # Handed-over messages that the read already holds are dropped; a full
         # read may have left more behind it in the store. (An offer that did
         # not fit while we read has marked us stale again.)
         if first:
-            self._known_id = max(self._known_id, first[-1].id)
+            self.__known_id = max(self.__known_id, first[-1].id)
         if len(first) >= self._ctx.prefetch:
-            self._stale = True
-        if self._stale:
-            self._pushed = []
+            self.__stale = True
+        if self.__stale:
+            self.__pushed = []
         else:
-            self._pushed = [m for m in self._pushed if m[0] > self._known_id]
-        claimed, self._preclaimed = self._preclaimed, set()
+            self.__pushed = [m for m in self.__pushed if m[0] > self.__known_id]
+        claimed, self.__preclaimed = self.__preclaimed, set()
         return first, claimed
 
-    def _drain(self, first: list[Message] | None = None) -> None:
+    def __drain(self, first: list[Message] | None = None) -> None:
         ctx = self._ctx
         carry: list[ops.Op] = []
-        while not self._passivated:
+        while not self.__passivated:
             ctx.system.draining(self.kind, self.key)
-            batch, claimed = self._next_batch(first)
+            batch, claimed = self.__next_batch(first)
             first = None
             if not batch:
                 break
             for msg in batch:
                 now = ctx.clock.time()
                 if msg.available_at > now:
-                    self._commit(carry)
+                    self.__commit(carry)
                     self.mark_stale()
-                    self._schedule_wake(msg.available_at - now)
+                    self.__schedule_wake(msg.available_at - now)
                     return
                 if msg.state == "running":
                     verdict = ctx.policy.decide(msg.attempts, HandlerCrashedError("handler crashed"), now)
@@ -339,42 +339,42 @@ class DurableActor(pykka.ThreadingActor):
                     attempts = msg.attempts  # counted when it was stored
                 else:
                     try:
-                        attempts = int(self._commit([*carry, ops.Start(msg.id)])[-1])
+                        attempts = int(self.__commit([*carry, ops.Start(msg.id)])[-1])
                     except NotFoundError:
                         # Gone from the store (a duplicate webhook removed by its
                         # receiver): nothing to handle. What we carried still commits.
-                        self._commit(carry)
+                        self.__commit(carry)
                         carry = []
                         continue
                     carry = []
-                done, verdict = self._run(_running(msg, attempts), attempts)
+                done, verdict = self.__run(_running(msg, attempts), attempts)
                 if verdict is None or verdict.quarantine:
                     carry += done
                 else:
-                    self._commit([*carry, *done])
+                    self.__commit([*carry, *done])
                     self.mark_stale()
-                    self._schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
+                    self.__schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
                     return
             # The batch's last completion commits while we look for more: a
             # read waits for it, and a handed-over message has a newer id.
-            self._commit(carry, wait=False)
+            self.__commit(carry, wait=False)
             carry = []
-        self._idle_token += 1
+        self.__idle_token += 1
         self.idle_since = ctx.clock.monotonic()
 
-    def _run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
+    def __run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
         ctx = self._ctx
         saved = copy.deepcopy(self.state) if self.state else {}
-        self._outbox = []
-        self._after = []
-        self._state_dirty = False
+        self.__outbox = []
+        self.__after = []
+        self.__state_dirty = False
         started = ctx.clock.monotonic()
         try:
             self.handle(msg)
         except (Exception, gevent.Timeout, GreenletExit) as exc:
             self.state = saved
-            self._outbox = []
-            self._after = []
+            self.__outbox = []
+            self.__after = []
             verdict = ctx.policy.decide(attempts, exc, ctx.clock.time())
             seconds = ctx.clock.monotonic() - started
             if verdict.quarantine:
@@ -387,85 +387,85 @@ class DurableActor(pykka.ThreadingActor):
                 return [_quarantine(msg, verdict, exc)], verdict
             ctx.hooks.on_message(self.kind, "retry", seconds)
             return [ops.Retry(msg.id, verdict.retry_at, _describe(exc))], verdict
-        out: list[ops.Op] = [ops.Done(msg.id), *self._outbox]
-        if self._state_dirty:
+        out: list[ops.Op] = [ops.Done(msg.id), *self.__outbox]
+        if self.__state_dirty:
             out.append(ops.PutState(self.kind, self.key, self.state))
-        self._outbox = []
-        after, self._after = self._after, []
+        self.__outbox = []
+        after, self.__after = self.__after, []
         for fn in after:
             fn()
         ctx.hooks.on_message(self.kind, "ok", ctx.clock.monotonic() - started)
         return out, None
 
-    def _commit(self, operations: list[ops.Op], *, wait: bool = True) -> list[Any]:
+    def __commit(self, operations: list[ops.Op], *, wait: bool = True) -> list[Any]:
         if not operations:
             return []
         if not wait:
-            unacked = self._unacked = self._ctx.store.submit(operations)
-            unacked.rawlink(lambda result: self._acked(operations, result))
+            unacked = self.__unacked = self._ctx.store.submit(operations)
+            unacked.rawlink(lambda result: self.__acked(operations, result))
             return []
         results = self._ctx.store.write(operations)
-        self._after_commit(operations)
+        self.__after_commit(operations)
         return results
 
-    def _acked(self, operations: list[ops.Op], result: AsyncResult) -> None:
-        if self._unacked is result:
-            self._unacked = None
+    def __acked(self, operations: list[ops.Op], result: AsyncResult) -> None:
+        if self.__unacked is result:
+            self.__unacked = None
         if result.successful():
-            self._after_commit(operations)
+            self.__after_commit(operations)
         else:
             # Our state is ahead of the store now: crash, and restart from the store.
-            self._tell_self(_Fault(result.exception))
+            self.__tell_self(_Fault(result.exception))
 
-    def _settle(self) -> None:
-        unacked = self._unacked
+    def __settle(self) -> None:
+        unacked = self.__unacked
         if unacked is not None:
             unacked.wait(timeout=30)
 
-    def _after_commit(self, operations: list[ops.Op]) -> None:
+    def __after_commit(self, operations: list[ops.Op]) -> None:
         for op in operations:
             if type(op) is not ops.Insert:
                 continue
             delay = (op.available_at or 0.0) - self._ctx.clock.time()
             if delay > 0 and (op.kind, op.key) == (self.kind, self.key):
-                self._schedule_wake(delay)
+                self.__schedule_wake(delay)
             else:
                 # The commit has handed it over (or marked its actor stale).
                 self._ctx.system.wake(op.kind, op.key)
 
     # -- timers --------------------------------------------------------------
 
-    def _schedule_wake(self, delay: float) -> None:
+    def __schedule_wake(self, delay: float) -> None:
         at = self._ctx.clock.monotonic() + delay
-        if self._wake_timer is not None and not self._wake_timer.dead and self._wake_at <= at:
+        if self.__wake_timer is not None and not self.__wake_timer.dead and self.__wake_at <= at:
             return
-        if self._wake_timer is not None:
-            self._wake_timer.kill(block=False)
-        self._wake_at = at
-        self._wake_timer = gevent.spawn_later(delay, self._tell_self, WAKE)
+        if self.__wake_timer is not None:
+            self.__wake_timer.kill(block=False)
+        self.__wake_at = at
+        self.__wake_timer = gevent.spawn_later(delay, self.__tell_self, WAKE)
 
-    def _tell_self(self, message: object) -> None:
+    def __tell_self(self, message: object) -> None:
         try:
             self.actor_ref.tell(message)
         except pykka.ActorDeadError:
             pass
 
-    def _cancel_timers(self) -> None:
-        timer = self._wake_timer
+    def __cancel_timers(self) -> None:
+        timer = self.__wake_timer
         if timer is not None and timer is not gevent.getcurrent():
             timer.kill(block=False)
 
-    def _report(self, exit: Exit) -> None:
-        if self._reported:
+    def __report(self, exit: Exit) -> None:
+        if self.__reported:
             return
-        self._reported = True
+        self.__reported = True
         if gevent.getcurrent() is not gevent.get_hub():
-            self._settle()
+            self.__settle()
         try:
             self._ctx.system.on_actor_exit(self, exit)
         finally:
-            if self._on_exit is not None:
-                self._on_exit(exit)
+            if self.__on_exit is not None:
+                self.__on_exit(exit)
 
 
 def _describe(exc: BaseException) -> str:

@@ -15,6 +15,8 @@ from typing import Any, Callable
 from peppasync.errors import ConnectorError, RejectedError, TransientError, ValidationError
 from peppasync.store import Message, ops
 
+from actors.connectors import Priority
+from actors.customer_sync import CUSTOMER_KIND, already_synced, customer_version, erp_customer, synced_record
 from actors.durable import DurableActor
 from actors.validation import normalise_order
 
@@ -220,14 +222,17 @@ class OrderActor(DurableActor):
     def _sync_erp(self, order: dict[str, Any]) -> None:
         erp = self.service("netsuite")
         customer_id = order.get("customer_id")
-        if customer_id and self._ctx.store.get_state("customer", customer_id) is None:
-            customer = {"externalId": f"shopify-customer-{customer_id}", "email": order["email"], **{
-                "firstName": order["customer"].get("first_name"),
-                "lastName": order["customer"].get("last_name"),
-            }}
-            call("netsuite", erp.upsert_customer, customer_id, customer)
-            self._remember_customer(customer_id)
-        call("netsuite", erp.upsert_sales_order, self.key, erp_sales_order(order))
+        priority = Priority.NORMAL
+        if customer_id:
+            customer = erp_customer(order)
+            version = customer_version(customer)
+            found = self._ctx.store.get_state(CUSTOMER_KIND, customer_id)
+            if not already_synced(found[0] if found else None, version, order["updated_at"]):
+                call("netsuite", erp.upsert_customer, customer_id, customer)
+                self._remember_customer(customer_id, synced_record(version, order["updated_at"]))
+                # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
+                priority = Priority.HIGH
+        call("netsuite", erp.upsert_sales_order, self.key, erp_sales_order(order), priority=priority)
         self.state["erp_at"] = self.clock.time()
 
     def _send_to_wms(self, order: dict[str, Any]) -> None:
@@ -265,8 +270,8 @@ class OrderActor(DurableActor):
         for sku in self.state.get("stock", {}):
             self.send("inventory", sku, {"type": "allocated", "order_id": self.key, "at": at})
 
-    def _remember_customer(self, customer_id: str) -> None:
-        self._ctx.store.write([ops.PutState("customer", customer_id, {"synced": True})])
+    def _remember_customer(self, customer_id: str, record: dict[str, Any]) -> None:
+        self._ctx.store.write([ops.PutState(CUSTOMER_KIND, customer_id, record)])
 
     def _next(self) -> None:
         self.send(self.kind, self.key, {"type": "advance"})

@@ -23,6 +23,7 @@ from typing import Any
 from peppasync.errors import ValidationError
 from peppasync.store import Message
 
+from actors.connectors import Priority
 from actors.durable import DurableActor
 from actors.order import call
 from actors.order_import import fetch_order
@@ -141,7 +142,7 @@ class ReconcilerActor(DurableActor):
     def _shipments(self, since: datetime) -> datetime | None:
         wms = self.service("wms")
         newest: datetime | None = None
-        for row in call("wms", lambda: list(wms.shipments_since(_iso(since)))):
+        for row in call("wms", lambda: list(wms.shipments_since(_iso(since), priority=Priority.HIGH))):
             modified = _parse(row.get("modifyDate"))
             if modified is not None and (newest is None or modified > newest):
                 newest = modified

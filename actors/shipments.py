@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from peppasync.errors import ValidationError
 from peppasync.store import Message
 
+from actors.connectors import Priority
 from actors.durable import DurableActor
 from actors.order import call
 
@@ -44,7 +45,8 @@ class ShipmentFeedActor(DurableActor):
             raise ValidationError(f"shipment feed message of unknown type {payload.get('type')!r}", field="type")
         url = payload.get("resource_url")
         try:
-            body = call("wms", self.service("wms").fetch, url)
+            # Shipment news waits behind no order create: shipping updates flow as they happen.
+            body = call("wms", self.service("wms").fetch, url, priority=Priority.HIGH)
         except ValueError as exc:
             raise ValidationError(str(exc), field="resource_url") from exc
         rows = body.get("shipments", []) if isinstance(body, dict) else body

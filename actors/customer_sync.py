@@ -1,0 +1,69 @@
+"""The ERP's copy of a Shopify customer: what was last sent, so an unchanged one is not sent again.
+
+Each order carries a snapshot of its customer. The order actor keeps, per customer
+id, a small durable record of the last customer body it upserted into the ERP (a
+fingerprint) and the ``updated_at`` of the order that carried it. A customer is
+sent again only when its body differs from that record *and* the record does not
+come from a newer order (an older order synced late must not put back the name
+the customer has since changed). A record without a fingerprint (written before
+fingerprints were kept) counts as unknown: the customer is sent once more, which
+an upsert by external id makes harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+__all__ = ["CUSTOMER_KIND", "already_synced", "customer_version", "erp_customer", "synced_record"]
+
+# The store's kind for the per-customer records (keyed by the Shopify customer id).
+CUSTOMER_KIND = "customer"
+
+
+def erp_customer(order: Mapping[str, Any]) -> dict[str, Any]:
+    """The NetSuite customer upsert body for a normalised order's customer."""
+    customer_id = order.get("customer_id")
+    if not customer_id:
+        raise ValueError("this order has no customer id: there is no customer to send to the ERP")
+    details = order.get("customer") or {}
+    return {
+        "externalId": f"shopify-customer-{customer_id}",
+        "email": order.get("email"),
+        "firstName": details.get("first_name"),
+        "lastName": details.get("last_name"),
+    }
+
+
+def customer_version(body: Mapping[str, Any]) -> str:
+    """A fingerprint of what the ERP would hold after this body is upserted."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def synced_record(version: str, as_of: str) -> dict[str, Any]:
+    """The record to keep once ``version`` (from an order updated at ``as_of``) is in the ERP."""
+    return {"synced": True, "version": version, "as_of": as_of}
+
+
+def already_synced(record: Mapping[str, Any] | None, version: str, as_of: str) -> bool:
+    """True when the ERP already holds ``version``, or a version carried by a newer order."""
+    if record is None:
+        return False
+    if record.get("version") == version:
+        return True
+    held, given = _moment(record.get("as_of")), _moment(as_of)
+    return held is not None and given is not None and held > given
+
+
+def _moment(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -1,0 +1,109 @@
+"""Customers reach the ERP once per version: unchanged ones are not sent again, changed ones are."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from actors.connectors import Priority
+from actors.customer_sync import already_synced, customer_version, erp_customer, synced_record
+from actors.order import OrderActor
+
+from .conftest import CountingHooks
+from .test_validation import GOOD
+
+
+class RecordingErp:
+    """Stands in for the NetSuite connector: keeps every upsert and the lane it asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any, int]] = []
+
+    def upsert_customer(self, customer_id: str, body: dict[str, Any], *, priority: int = Priority.NORMAL) -> str:
+        self.calls.append(("customer", customer_id, body, priority))
+        return "1"
+
+    def upsert_sales_order(self, order_id: str, body: dict[str, Any], *, priority: int = Priority.NORMAL) -> str:
+        self.calls.append(("salesOrder", order_id, body, priority))
+        return "2"
+
+
+class RecordingWms:
+    def create_order(self, order: dict[str, Any], *, priority: int = Priority.NORMAL) -> dict[str, Any]:
+        return {"orderKey": order["orderKey"]}
+
+
+def _order(order_id: int, updated_at: str, **customer: Any) -> dict[str, Any]:
+    body = copy.deepcopy(GOOD)
+    body.update(id=order_id, name=f"#{order_id}", created_at=updated_at, updated_at=updated_at)
+    body["customer"].update(customer)
+    body["email"] = body["customer"]["email"]
+    return body
+
+
+def _webhook(body: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "webhook", "topic": "orders/create", "event_id": f"e{body['id']}", "body": body}
+
+
+def _run(make_system: Any, hooks: CountingHooks, orders: list[dict[str, Any]]) -> RecordingErp:
+    erp = RecordingErp()
+    system = make_system(services={"netsuite": erp, "wms": RecordingWms()}, hooks=hooks)
+    system.register(OrderActor)
+    system.start()
+    for n, body in enumerate(orders):
+        system.tell("order", str(body["id"]), _webhook(body))
+        # webhook, advance to the ERP, advance to the WMS: three messages per order.
+        hooks.wait_finished(3 * (n + 1))
+    return erp
+
+
+def test_an_unchanged_customer_is_sent_once_and_a_changed_one_again(make_system: Any) -> None:
+    hooks = CountingHooks()
+    orders = [_order(6001, "2026-11-27T10:00:00Z"),
+              _order(6002, "2026-11-27T10:05:00Z"),
+              _order(6003, "2026-11-27T10:09:00Z", last_name="Souza")]
+
+    erp = _run(make_system, hooks, orders)
+
+    customers = [(key, body.get("lastName")) for kind, key, body, _ in erp.calls if kind == "customer"]
+    assert customers == [("77", None), ("77", "Souza")]
+    assert [key for kind, key, _, _ in erp.calls if kind == "salesOrder"] == ["6001", "6002", "6003"]
+    assert hooks.outcomes.get("quarantined", 0) == 0
+
+
+def test_a_sales_order_after_its_customer_goes_in_the_high_lane_and_a_first_call_in_the_normal_one(
+        make_system: Any) -> None:
+    hooks = CountingHooks()
+
+    erp = _run(make_system, hooks, [_order(6101, "2026-11-27T10:00:00Z"), _order(6102, "2026-11-27T10:01:00Z")])
+
+    assert [(kind, key, priority) for kind, key, _, priority in erp.calls] == [
+        ("customer", "77", Priority.NORMAL),
+        ("salesOrder", "6101", Priority.HIGH),  # its ERP work had begun
+        ("salesOrder", "6102", Priority.NORMAL),  # the customer was in the ERP already: its first call
+    ]
+
+
+def test_a_version_from_a_newer_order_is_not_overwritten_by_an_older_order_synced_late() -> None:
+    newer = erp_customer({"customer_id": "77", "email": "ana@example.com", "customer": {"last_name": "Souza"}})
+    older = erp_customer({"customer_id": "77", "email": "ana@example.com", "customer": {"last_name": "Silva"}})
+    record = synced_record(customer_version(newer), "2026-11-27T10:09:00Z")
+
+    assert already_synced(record, customer_version(older), "2026-11-27T10:00:00+00:00")
+    assert not already_synced(record, customer_version(older), "2026-11-27T10:10:00Z")
+    assert already_synced(record, customer_version(newer), "2026-11-27T09:00:00Z")
+
+
+def test_a_record_without_a_fingerprint_or_times_that_cannot_be_read_means_send_again() -> None:
+    body = erp_customer({"customer_id": "77", "email": "ana@example.com", "customer": {}})
+
+    assert not already_synced(None, customer_version(body), "2026-11-27T10:00:00Z")
+    assert not already_synced({"synced": True}, customer_version(body), "2026-11-27T10:00:00Z")
+    assert not already_synced({"version": "x", "as_of": "yesterday"}, customer_version(body), "2026-11-27T10:00:00Z")
+
+
+def test_an_order_without_a_customer_has_no_customer_body() -> None:
+    with pytest.raises(ValueError, match="no customer id"):
+        erp_customer({"customer_id": None, "email": "a@example.com"})

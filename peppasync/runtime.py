@@ -25,6 +25,7 @@ from peppasync.errors import RuntimeStartError
 from peppasync.exits import Exit
 from peppasync.http import ConnectorControl, HttpServer, make_app
 from peppasync.metrics import Metrics
+from peppasync.heap import tune_garbage_collector
 from peppasync.notify import Notifier
 from peppasync.store import Store, open_store
 
@@ -164,6 +165,7 @@ class Runtime:
             self._background.append(
                 gevent.spawn(self._every, self._notifier.watchdog_interval, lambda now: self._notifier.watchdog())
             )
+        tune_garbage_collector()
         self._started = True
         self._notifier.ready(f"serving on {self.http.url}")
         log.info(

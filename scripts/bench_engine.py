@@ -35,6 +35,7 @@ import pykka  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from peppasync.clock import SystemClock  # noqa: E402
+from peppasync.heap import tune_garbage_collector  # noqa: E402
 from peppasync.store import open_store, ops  # noqa: E402
 from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
 
@@ -223,6 +224,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.actors < 1 or args.messages < args.actors or args.rss_actors < 1:
         parser.error("need --actors >= 1, --messages >= --actors and --rss-actors >= 1")
+    tune_garbage_collector()  # as the server does once it has booted
     tmp = tempfile.mkdtemp(prefix="peppasync-bench-")
     print(f"engine benchmark: {args.messages} messages over {args.actors} actors (SQLite in {tmp})")
     activation = durable_run(f"sqlite:///{tmp}/activation.db", args.actors, args.actors, pipeline=False)

@@ -23,6 +23,7 @@ import gevent
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from peppasync.heap import tune_garbage_collector
 from peppasync.store import Store, open_store, ops
 
 
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--batch-max", type=int, default=2_000)
     parser.add_argument("--dir", default=None, help="folder for the SQLite file (default: a temporary one)")
     args = parser.parse_args()
+    tune_garbage_collector()  # as the server does once it has booted
 
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         run("sqlite", f"sqlite:///{folder}/bench.db", args)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+import gevent.monkey
 import gevent.queue
 import peewee
 from gevent.threadpool import ThreadPool
@@ -183,6 +186,7 @@ class SqliteBackend(Backend):
     def __init__(self, path: str) -> None:
         self._writer = self._session(path)
         self._write_pool = ThreadPool(1)
+        self._write_pool.apply(_prepare_file, (path,))
         # Two readers, so that one long scan (backlog stats over millions of
         # rows) does not hold up an actor fetching its next messages.
         self._readers: list[Session] = [self._session(path) for _ in range(_SQLITE_READERS)]
@@ -227,6 +231,27 @@ class SqliteBackend(Backend):
         finally:
             self._write_pool.kill()
             self._read_pool.kill()
+
+
+def _prepare_file(path: str) -> None:
+    """Create the file with its page size and switch it to WAL, waiting out another opener.
+
+    Switching to WAL takes an exclusive lock, and SQLite refuses it at once
+    (no busy wait) while another connection opens the same new file: two
+    processes starting on one fresh store would otherwise fail at random.
+    """
+    sleep = gevent.monkey.get_original("time", "sleep")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with contextlib.closing(sqlite3.connect(path, timeout=10)) as raw:
+                for name, value in SQLITE_PRAGMAS[:2]:  # page_size, then journal_mode
+                    raw.execute(f"PRAGMA {name} = {value}")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            sleep(0.01)
 
 
 class PostgresBackend(Backend):

@@ -329,7 +329,7 @@ class DurableActor(pykka.ThreadingActor):
                     self.mark_stale()
                     self.__schedule_wake(msg.available_at - now)
                     return
-                if msg.state == "running":
+                if msg.state == "running" and msg.id not in claimed:
                     verdict = ctx.policy.decide(msg.attempts, HandlerCrashedError("handler crashed"), now)
                     if verdict.quarantine:
                         carry.append(_quarantine(msg, verdict, HandlerCrashedError("process died while handling")))
@@ -337,6 +337,7 @@ class DurableActor(pykka.ThreadingActor):
                         continue
                 if msg.id in claimed:
                     attempts = msg.attempts  # counted when it was stored
+                    running = msg if msg.state == "running" else _running(msg, attempts)
                 else:
                     try:
                         attempts = int(self.__commit([*carry, ops.Start(msg.id)])[-1])
@@ -347,7 +348,8 @@ class DurableActor(pykka.ThreadingActor):
                         carry = []
                         continue
                     carry = []
-                done, verdict = self.__run(_running(msg, attempts), attempts)
+                    running = _running(msg, attempts)
+                done, verdict = self.__run(running, attempts)
                 if verdict is None or verdict.quarantine:
                     carry += done
                 else:
@@ -482,8 +484,9 @@ def _running(m: Message, attempts: int) -> Message:
 def _pushed_message(pushed: tuple[int, ops.Insert, float, bool]) -> Message:
     message_id, op, at, claimed = pushed
     # Decoded afresh: the sender may still hold (and change) the dict it sent.
-    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "pending", 1 if claimed else 0,
-                   at, at, at, None)
+    # A claimed one is running already, its first attempt counted.
+    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "running" if claimed else "pending",
+                   1 if claimed else 0, at, at, at, None)
 
 
 def _quarantine(msg: Message, verdict: Verdict, exc: BaseException) -> ops.Quarantine:

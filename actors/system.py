@@ -9,6 +9,7 @@ up, so memory stays bounded under any backlog and no caller ever blocks.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import replace
 from typing import Any, Callable, Mapping
 
@@ -25,6 +26,9 @@ from actors.hooks import ActorHooks
 __all__ = ["ActorSystem"]
 
 log = logging.getLogger("peppasync.actors")
+
+_ACTIVATORS = 2
+_ACTIVATION_BATCH = 500
 
 ActorFactory = Callable[[str, ActorContext], pykka.ActorRef[Any]]
 
@@ -66,7 +70,8 @@ class ActorSystem:
         self._woken: set[tuple[str, str]] = set()
         self._activating: dict[tuple[str, str], None] = {}
         self._rewake: set[tuple[str, str]] = set()
-        self._activator: gevent.Greenlet | None = None
+        self._activators: set[gevent.Greenlet] = set()
+        self._to_load: deque[tuple[str, str]] = deque()  # in _activating, not yet read
         self._max_active = max_active
         self._sweep_interval = sweep_interval
         self._restart_delay = restart_delay
@@ -163,9 +168,10 @@ class ActorSystem:
             if greenlet is not None:
                 greenlet.kill()
         self._sweeper = self._idler = None
-        if self._activator is not None:
-            self._activator.kill()
-            self._activator = None
+        for activator in list(self._activators):
+            activator.kill()
+        self._activators.clear()
+        self._to_load.clear()
         self._activating.clear()
         self._rewake.clear()
         refs = [actor.actor_ref for actor in self._active.values()]
@@ -233,14 +239,24 @@ class ActorSystem:
         # Activations asked for in the same moment share one read of their
         # state and first messages: one query for a burst, not two per actor.
         self._activating[(kind, key)] = None
-        if self._activator is None:
-            self._activator = gevent.spawn(self._activate_batch)
+        self._to_load.append((kind, key))
+        self._spawn_activator()
+
+    def _spawn_activator(self) -> None:
+        # Two activators: one reads the next batch (on the second reader
+        # connection) while the other starts the actors of the batch before.
+        if len(self._activators) < _ACTIVATORS and not self._stopping:
+            self._activators.add(gevent.spawn(self._activate_batch))
 
     def _activate_batch(self) -> None:
         try:
             gevent.sleep(0)  # let the wakes of this moment gather
-            while self._activating and not self._stopping:
-                batch = list(self._activating)[:500]
+            while self._to_load and not self._stopping:
+                batch = []
+                while self._to_load and len(batch) < _ACTIVATION_BATCH:
+                    ident = self._to_load.popleft()
+                    if ident in self._activating:
+                        batch.append(ident)
                 by_kind: dict[str, list[str]] = {}
                 for kind, key in batch:
                     by_kind.setdefault(kind, []).append(key)
@@ -269,9 +285,9 @@ class ActorSystem:
                             self._rewake.discard(ident)
                             self.wake(kind, key, reread=True)
         finally:
-            self._activator = None
-            if self._activating and not self._stopping:
-                self._activator = gevent.spawn(self._activate_batch)
+            self._activators.discard(gevent.getcurrent())  # type: ignore[arg-type]
+            if self._to_load:
+                self._spawn_activator()
 
     def _claim(self, kind: str, key: str, promised: int) -> bool:
         actor = self._active.get((kind, key))

@@ -268,13 +268,13 @@ _SET_BASED: dict[type, Callable[[Session, Any, float], list[Any]]] = {
 }
 # Ops that name an existing message by id: set-based statements reorder them,
 # which is safe only while no message is named twice in one batch.
-_BY_MESSAGE = (ops.Start, ops.Done, ops.Retry, ops.Quarantine)
+_BY_MESSAGE = frozenset((ops.Start, ops.Done, ops.Retry, ops.Quarantine))
 
 
 def _reorderable(flat: Sequence[ops.Op]) -> bool:
     seen: set[int] = set()
     for op in flat:
-        if isinstance(op, _BY_MESSAGE):
+        if type(op) in _BY_MESSAGE:
             if op.message_id in seen:
                 return False
             seen.add(op.message_id)

@@ -2,12 +2,18 @@
 
 Answers come from Shopify's ``productVariants`` through the Shopify connector
 and are cached; an unknown SKU is asked again after ``negative_ttl`` seconds,
-so a product created during a sale is accepted soon after.
+so a product created during a sale is accepted soon after. Questions asked in
+the same moment share one lookup: when a burst of new orders names the same
+few hundred SKUs, Shopify is asked once per SKU, in calls of many SKUs, not
+once per order line (which would empty the GraphQL cost bucket for minutes).
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
+
+import gevent
+from gevent.event import AsyncResult
 
 from peppasync.clock import Clock
 
@@ -23,6 +29,9 @@ class Catalog:
         self._negative_ttl = negative_ttl
         self._items: dict[str, str] = {}
         self._unknown: dict[str, float] = {}
+        self._asked: dict[str, AsyncResult] = {}  # SKU -> the lookup that will answer it
+        self._queue: list[str] = []
+        self._asker: gevent.Greenlet | None = None
 
     def preload(self, skus: Iterable[str]) -> None:
         """Look up many SKUs in one go (a few GraphQL calls instead of one per SKU)."""
@@ -47,12 +56,45 @@ class Catalog:
         return self._items.get(sku) if self.known(sku) else None
 
     def _learn(self, skus: list[str]) -> None:
-        found = self._shopify.variants_by_sku(skus)
-        now = self._clock.monotonic()
-        for sku in skus:
-            item = found.get(sku)
-            if item:
-                self._items[sku] = str(item)
-                self._unknown.pop(sku, None)
-            else:
-                self._unknown[sku] = now
+        """Wait for an answer on each SKU; a lookup already under way for one is shared."""
+        pending: list[AsyncResult] = []
+        for sku in dict.fromkeys(skus):
+            answer = self._asked.get(sku)
+            if answer is None:
+                answer = self._asked[sku] = AsyncResult()
+                self._queue.append(sku)
+            pending.append(answer)
+        if self._queue and self._asker is None:
+            self._asker = gevent.spawn(self._ask)
+        for answer in pending:
+            answer.get()  # raises what the lookup raised (a transient error: the caller retries)
+
+    def _ask(self) -> None:
+        try:
+            gevent.sleep(0)  # let the questions of this moment gather
+            while self._queue:
+                batch, self._queue = self._queue, []
+                answers = {sku: self._asked[sku] for sku in batch}
+                try:
+                    found = self._shopify.variants_by_sku(batch)
+                except BaseException as exc:
+                    for sku, answer in answers.items():
+                        self._asked.pop(sku, None)
+                        answer.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                now = self._clock.monotonic()
+                for sku, answer in answers.items():
+                    item = found.get(sku)
+                    if item:
+                        self._items[sku] = str(item)
+                        self._unknown.pop(sku, None)
+                    else:
+                        self._unknown[sku] = now
+                    self._asked.pop(sku, None)
+                    answer.set(None)
+        finally:
+            self._asker = None
+            if self._queue:
+                self._asker = gevent.spawn(self._ask)

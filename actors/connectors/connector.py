@@ -141,13 +141,19 @@ class Connector:
         self, method: str, url: str, classify: Callable[[requests.Response], T], cost: float, priority: int,
         kwargs: dict[str, Any],
     ) -> T | TransientFailure:
+        # Everything that needs no answer (building, signing, proxy settings)
+        # happens before taking a slot: a slot is the API's scarce concurrency,
+        # and is held only while the request is on the wire. Signed afresh per
+        # attempt, so a retry never repeats an OAuth nonce.
+        prepared = self.session.prepare_request(requests.Request(method, url, **kwargs))
+        send = self.session.merge_environment_settings(prepared.url, {}, None, None, None)
         with self.limiter.slot(priority):
             self._admit(cost)
             epoch = self.aimd.epoch
             inflight = self.limiter.inflight
             began = self.clock.monotonic()
             try:
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=True, **send)
                 result = classify(response)
             except requests.Timeout as exc:
                 failure = TransientFailure(f"timed out: {exc}", code="TIMEOUT")

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from typing import Any
+
+from peppasync.clock import parse_timestamp
 
 __all__ = ["CUSTOMER_KIND", "already_synced", "customer_version", "erp_customer", "synced_record"]
 
@@ -55,15 +56,6 @@ def already_synced(record: Mapping[str, Any] | None, version: str, as_of: str) -
         return False
     if record.get("version") == version:
         return True
-    held, given = _moment(record.get("as_of")), _moment(as_of)
+    held, given = parse_timestamp(record.get("as_of")), parse_timestamp(as_of)
     return held is not None and given is not None and held > given
 
-
-def _moment(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

@@ -20,13 +20,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from peppasync.errors import ValidationError
-from peppasync.store import Message
+from peppasync.clock import parse_timestamp
 
 from actors.connectors import Priority
-from actors.durable import DurableActor
 from actors.order import call
 from actors.order_import import fetch_order
+from actors.periodic import PeriodicActor
 from actors.shipments import shipment_message
 from actors.stock_ledger import StockLedger
 
@@ -42,54 +41,34 @@ class Settings:
         self.lookback = lookback
 
 
-def _parse(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class ReconcilerActor(DurableActor):
+class ReconcilerActor(PeriodicActor):
     """One per node (key ``main``); its ticks are durable messages it sends itself."""
 
     kind = "reconciler"
-    boot_key = "main"
 
-    def handle(self, message: Message) -> None:
-        payload = message.payload
-        if payload.get("type") != "tick":
-            raise ValidationError(f"reconciler message of unknown type {payload.get('type')!r}", field="type")
-        chain = payload.get("chain")
-        if payload.get("boot"):
-            self.state["chain"] = chain  # a new process takes the schedule over
-        elif chain != self.state.get("chain"):
-            return  # a tick of an earlier process's schedule
+    def tick(self) -> float:
         settings: Settings = self.service("reconcile")
         now = datetime.fromtimestamp(self.clock.time(), timezone.utc)
         start = now - timedelta(seconds=settings.lookback)
-        orders_since = _parse(self.state.get("orders_cursor")) or start
-        ships_since = _parse(self.state.get("shipments_cursor")) or start
+        orders_since = parse_timestamp(self.state.get("orders_cursor")) or start
+        ships_since = parse_timestamp(self.state.get("shipments_cursor")) or start
         overlap = timedelta(seconds=settings.overlap)
         self.state["orders_cursor"] = _iso(self._orders(orders_since - overlap) or orders_since)
         self._forget_repairs(orders_since - overlap)
         self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap) or ships_since)
         self._stock_sweep()
         self.state["last_run"] = self.clock.time()
-        self.save_state()
-        self.send(self.kind, self.key, {"type": "tick", "chain": chain}, delay=settings.interval)
+        return settings.interval
 
     def _forget_repairs(self, before: datetime) -> None:
         # Updates older than the window are never paged again: no need to remember them.
         repaired: dict[str, str] = self.state.get("repaired", {})
         for order_id, updated in list(repaired.items()):
-            moment = _parse(updated)
+            moment = parse_timestamp(updated)
             if moment is not None and moment < before:
                 del repaired[order_id]
 
@@ -103,7 +82,7 @@ class ReconcilerActor(DurableActor):
         # only quarantine it twice.
         held = {e.key for e in self._ctx.store.quarantine_list(kind="order", limit=100_000)}
         for node in call("shopify", lambda: list(shopify.orders_updated_since(_iso(since)))):
-            updated = _parse(node.get("updatedAt"))
+            updated = parse_timestamp(node.get("updatedAt"))
             if updated is not None and (newest is None or updated > newest):
                 newest = updated
             order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
@@ -112,7 +91,7 @@ class ReconcilerActor(DurableActor):
             found = self._ctx.store.get_state("order", order_id)
             state = found[0] if found else {}
             status = state.get("status")
-            known = _parse((state.get("order") or {}).get("updated_at"))
+            known = parse_timestamp((state.get("order") or {}).get("updated_at"))
             if status is None:
                 topic = "orders/cancelled" if node.get("cancelledAt") else "orders/create"
             elif node.get("cancelledAt") and status not in ("cancelled", "shipped", "fulfilled"):
@@ -143,7 +122,7 @@ class ReconcilerActor(DurableActor):
         wms = self.service("wms")
         newest: datetime | None = None
         for row in call("wms", lambda: list(wms.shipments_since(_iso(since), priority=Priority.HIGH))):
-            modified = _parse(row.get("modifyDate"))
+            modified = parse_timestamp(row.get("modifyDate"))
             if modified is not None and (newest is None or modified > newest):
                 newest = modified
             order_id = str(row.get("orderKey") or "")

@@ -14,12 +14,11 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from peppasync.errors import ValidationError
-from peppasync.store import Message
+from peppasync.clock import parse_timestamp
 
-from actors.durable import DurableActor
 from actors.inventory import InventoryActor, InventorySettings
 from actors.order import call
+from actors.periodic import PeriodicActor
 
 __all__ = ["StockFeedActor"]
 
@@ -34,34 +33,15 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _epoch(value: Any) -> float | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
-
-
-class StockFeedActor(DurableActor):
+class StockFeedActor(PeriodicActor):
     """One per WMS account (key ``main``); its polls are durable ticks it sends itself."""
 
     kind = "stock_feed"
-    boot_key = "main"
 
     def loaded(self) -> None:
         self._stock_seen: dict[str, tuple[int, int]] = {}
 
-    def handle(self, message: Message) -> None:
-        payload = message.payload
-        if payload.get("type") != "tick":
-            raise ValidationError(f"stock feed message of unknown type {payload.get('type')!r}", field="type")
-        chain = payload.get("chain")
-        if payload.get("boot"):
-            self.state["chain"] = chain  # a new process takes the schedule over
-        elif chain != self.state.get("chain"):
-            return  # a tick of an earlier process's schedule
+    def tick(self) -> float | None:
         settings: InventorySettings = self.service("inventory")
         polls = int(self.state.get("polls", 0))
         cursor = self.state.get("cursor")
@@ -71,15 +51,14 @@ class StockFeedActor(DurableActor):
         wms = self._ctx.services.get("wms")
         if wms is None:
             log.warning("no WMS is configured: stock is not polled")
-            return
+            return None
         rows = call("wms", lambda: list(wms.inventory_since(since)))
         self._stock_learn(rows)
         for row in rows:
             self._stock_dispatch(row, as_of, full)
         self.state["cursor"] = as_of
         self.state["polls"] = polls + 1
-        self.save_state()
-        self.send(self.kind, self.key, {"type": "tick", "chain": chain}, delay=settings.poll_interval)
+        return settings.poll_interval
 
     def _stock_learn(self, rows: list[Any]) -> None:
         catalog = self._ctx.services.get("catalog")
@@ -99,5 +78,9 @@ class StockFeedActor(DurableActor):
         self._stock_seen[sku] = level
         self.send(InventoryActor.kind, sku, {
             "type": "stock", "on_hand": max(0, level[0]), "allocated": max(0, level[1]), "as_of": as_of,
-            "changed_at": _epoch(row.get("modifyDate")),
+            "changed_at": _epoch(parse_timestamp(row.get("modifyDate"))),
         })
+
+
+def _epoch(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from datetime import datetime, timezone
+from typing import Any, Protocol
 
-__all__ = ["Clock", "ManualClock", "SystemClock"]
+__all__ = ["Clock", "ManualClock", "SystemClock", "parse_timestamp"]
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """An ISO-8601 time from an external API as an aware datetime (naive ones are UTC); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 class Clock(Protocol):

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from pathlib import Path
-from typing import Any
 
 from peppasync.config import Config, load_config, parse_config
 from peppasync.logs import setup_logging

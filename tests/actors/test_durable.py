@@ -272,3 +272,30 @@ def test_a_poison_message_handed_to_an_active_actor_counts_one_attempt(make_syst
     [entry] = store.quarantine_list()
     assert (entry.payload["n"], entry.attempts, entry.reason) == (2, 1, "validation")
     assert order_seen["warm"] == [1, 3]
+
+
+class HalfWay(DurableActor):
+    """Changes its nested state, then fails on the first attempt of every message."""
+
+    kind = "halfway"
+
+    def handle(self, message):
+        seen = self.state.setdefault("seen", {"list": []})
+        seen["list"].append(message.payload["n"])
+        self.save_state()
+        if message.attempts < 2:
+            raise TransientError("the WMS hung up", retry_after=0.01)
+
+
+def test_a_failed_handler_leaves_no_trace_of_its_changes_in_the_state(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(HalfWay, hooks=hooks)
+    system.start()
+
+    for n in (1, 2, 3):
+        system.tell("halfway", "h", {"n": n})
+    hooks.wait_finished(3)
+    system.stop()
+
+    assert store.get_state("halfway", "h")[0] == {"seen": {"list": [1, 2, 3]}}
+    assert hooks.outcomes["retry"] == 3

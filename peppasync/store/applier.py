@@ -240,31 +240,11 @@ def _done_many(s: Session, run: list[ops.Done], now: float) -> list[None]:
     return [None] * len(ids)
 
 
-def _dedup_many(s: Session, run: list[ops.Dedup], now: float) -> list[bool]:
-    first: dict[tuple[str, str], int] = {}
-    for n, op in enumerate(run):
-        first.setdefault((op.source, op.event_id), n)
-    pairs = list(first)
-    fresh: set[tuple[str, str]] = set()
-    for at in range(0, len(pairs), _IDS_PER_STATEMENT // 3):
-        chunk = pairs[at:at + _IDS_PER_STATEMENT // 3]
-        rows = s.all(
-            "INSERT INTO webhook_dedup (source, event_id, received_at) VALUES "
-            + ", ".join("(?, ?, ?)" for _ in chunk)
-            + " ON CONFLICT (source, event_id) DO NOTHING RETURNING source, event_id",
-            [v for source, event_id in chunk for v in (source, event_id, now)],
-        )
-        fresh.update((r[0], r[1]) for r in rows)
-    # A second sighting of an event within the same batch is a duplicate too.
-    return [(op.source, op.event_id) in fresh and first[(op.source, op.event_id)] == n for n, op in enumerate(run)]
-
-
 _IDS_PER_STATEMENT = 900
 _SET_BASED: dict[type, Callable[[Session, Any, float], list[Any]]] = {
     ops.Insert: _insert_many,
     ops.Start: _start_many,
     ops.Done: _done_many,
-    ops.Dedup: _dedup_many,
 }
 # Ops that name an existing message by id: set-based statements reorder them,
 # which is safe only while no message is named twice in one batch.
@@ -304,7 +284,7 @@ def apply_batch(
             groups.setdefault(type(op), []).append(i)
         else:
             rest.append(i)
-    for op_type in (ops.Insert, ops.Start, ops.Done, ops.Dedup):
+    for op_type in (ops.Insert, ops.Start, ops.Done):
         positions = groups.get(op_type)
         if not positions:
             continue

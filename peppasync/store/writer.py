@@ -145,7 +145,7 @@ class GroupWriter:
         started = time.perf_counter()
         now = self._clock.time()
         try:
-            claimed = self._claims(batch)
+            claimed = self._claims(batch)  # never raises: at worst nothing is claimed
             outcomes, commits = self._backend.write(lambda s: self._apply(s, batch, now, claimed))
         except Exception as exc:  # noqa: BLE001 - the connection itself failed: every request hears it
             outcomes, commits = [_Failed(exc)] * len(batch), 0
@@ -175,14 +175,18 @@ class GroupWriter:
             return frozenset()
         promised: dict[tuple[str, str], int] = {}
         claimed: set[int] = set()
-        for request in batch:
-            for op in request.operations:
-                if type(op) is ops.Insert and op.available_at is None:
-                    ident = (op.kind, op.key)
-                    n = promised.get(ident, 0)
-                    if claimer(op.kind, op.key, n):
-                        claimed.add(id(op))
-                        promised[ident] = n + 1
+        try:
+            for request in batch:
+                for op in request.operations:
+                    if type(op) is ops.Insert and op.available_at is None:
+                        ident = (op.kind, op.key)
+                        n = promised.get(ident, 0)
+                        if claimer(op.kind, op.key, n):
+                            claimed.add(id(op))
+                            promised[ident] = n + 1
+        except Exception:  # noqa: BLE001 - a claimer's bug must not fail the writes
+            log.exception("commit claimer failed; nothing in this batch is claimed")
+            return frozenset()
         return frozenset(claimed)
 
     def _tell_listeners(

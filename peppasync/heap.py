@@ -20,6 +20,7 @@ def tune_garbage_collector() -> None:
     at once; only cyclic garbage waits longer (a few MB at most). Call it once
     boot is done; calling it again is harmless.
     """
+    gc.collect()  # garbage frozen now would never be freed
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, old)

@@ -30,8 +30,6 @@ log = logging.getLogger("peppasync.actors")
 _ACTIVATORS = 2
 _ACTIVATION_BATCH = 500
 
-ActorFactory = Callable[[str, ActorContext], pykka.ActorRef[Any]]
-
 
 class ActorSystem:
     """Hosts the durable actors of every registered kind."""

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable
 
 import gevent
 import gevent.event
+import gevent.util
 from gevent import monkey
 
 from peppasync import __version__
@@ -23,9 +24,9 @@ from peppasync.clock import Clock, SystemClock
 from peppasync.config import Config
 from peppasync.errors import RuntimeStartError
 from peppasync.exits import Exit
+from peppasync.heap import tune_garbage_collector
 from peppasync.http import ConnectorControl, HttpServer, make_app
 from peppasync.metrics import Metrics
-from peppasync.heap import tune_garbage_collector
 from peppasync.notify import Notifier
 from peppasync.store import Store, open_store
 
@@ -203,8 +204,13 @@ class Runtime:
         self._stopped.set()
 
     def serve(self, ready: Callable[["Runtime"], None] | None = None) -> int:
-        """Start, serve until SIGTERM/SIGINT (or ``request_stop``), stop; returns the exit code."""
+        """Start, serve until SIGTERM/SIGINT (or ``request_stop``), stop; returns the exit code.
+
+        SIGUSR1 logs the stack of every greenlet, also while stopping: what a
+        server that will not stop is waiting for.
+        """
         self.start()
+        dump = gevent.signal_handler(signal.SIGUSR1, _log_greenlet_stacks)
         handlers = [
             gevent.signal_handler(signal.SIGTERM, self.request_stop),
             gevent.signal_handler(signal.SIGINT, self.request_stop),
@@ -216,7 +222,10 @@ class Runtime:
         finally:
             for handler in handlers:
                 handler.cancel()
-            self.stop()
+            try:
+                self.stop()
+            finally:
+                dump.cancel()
         return self._exit_code
 
     def _every(self, interval: float, fn: Callable[[float], Any]) -> None:
@@ -258,3 +267,7 @@ class Runtime:
             "quarantine": {f"{k}/{r}": n for (k, r), n in sorted(self.store.quarantine_counts().items())},
             "connectors": {name: dict(c.stats()) for name, c in sorted(self._connectors.items())},
         }
+
+
+def _log_greenlet_stacks() -> None:
+    log.warning("greenlet stacks", extra={"stacks": "\n".join(gevent.util.format_run_info())})

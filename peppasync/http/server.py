@@ -1,4 +1,11 @@
-"""The HTTP server: gevent's WSGI server with a pool, so shutdown can wait for in-flight requests."""
+"""The HTTP server: gevent's WSGI server with a pool, so shutdown can wait for in-flight requests.
+
+A graceful stop waits for requests, not for connections: a kept-alive
+connection waiting for its next request line is closed at once (as nginx and
+gunicorn do), and a connection that finishes its request while the server is
+stopping is closed after the answer. Otherwise any idle client that keeps its
+connection open would hold every shutdown to the full timeout.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ import logging
 import socket
 from typing import Any, Callable, Iterable
 
+import gevent
+from gevent.greenlet import Greenlet
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
@@ -29,6 +38,26 @@ class _QuietHandler(WSGIHandler):
     def log_request(self) -> None:
         log.debug(self.format_request())
 
+    def read_requestline(self) -> str:
+        server: _Server = self.server
+        if server.stopping:
+            return ""  # the connection closes instead of waiting for another request
+        current = gevent.getcurrent()
+        server.idle.add(current)
+        try:
+            return str(super().read_requestline())
+        finally:
+            server.idle.discard(current)
+
+
+class _Server(WSGIServer):
+    """Knows which connection greenlets are idle between requests."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = False
+        self.idle: set[Greenlet] = set()
+
 
 class HttpServer:
     """Serves a WSGI app on ``host:port`` (port 0 picks a free one)."""
@@ -42,7 +71,7 @@ class HttpServer:
         max_connections: int = 10_000,
     ) -> None:
         self._pool = Pool(max_connections)
-        self._server = WSGIServer(
+        self._server = _Server(
             (host, port), app, spawn=self._pool, handler_class=_QuietHandler, log=None, error_log=log
         )
 
@@ -62,5 +91,14 @@ class HttpServer:
         return len(self._pool)
 
     def stop(self, timeout: float) -> None:
-        """Stop accepting, let in-flight requests finish for up to ``timeout`` seconds."""
-        self._server.stop(timeout=timeout)
+        """Stop accepting, let in-flight requests finish for up to ``timeout`` seconds.
+
+        Idle kept-alive connections are closed at once; requests still running
+        after ``timeout`` are killed.
+        """
+        self._server.stopping = True
+        self._server.close()
+        for greenlet in list(self._server.idle):
+            greenlet.kill(block=False)
+        self._pool.join(timeout=timeout)
+        self._pool.kill(block=True, timeout=1)

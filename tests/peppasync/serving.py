@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +53,20 @@ def start_server(config: Path, *args: str) -> subprocess.Popen[bytes]:
     )
     log.close()
     return proc
+
+
+def stop_server(proc: subprocess.Popen[bytes], config: Path, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+    """Send ``sig`` and wait for the exit code; a server that does not stop is
+    asked for its greenlet stacks (SIGUSR1), killed, and its log shown."""
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        proc.kill()
+        proc.wait()
+        raise AssertionError(f"server did not stop within {timeout} s; its log:\n{server_log(config)}") from None
 
 
 def server_log(config: Path) -> str:

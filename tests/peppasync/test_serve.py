@@ -9,18 +9,18 @@ import requests
 from peppasync.http import shopify_hmac
 from peppasync.store import open_store
 
-from tests.peppasync.serving import free_port, start_server, wait_healthy, write_config
+from tests.peppasync.serving import free_port, server_log, start_server, stop_server, wait_healthy, write_config
 
 
 def test_serve_answers_healthz_within_seconds_and_stops_cleanly_on_sigint(tmp_path):
     port = free_port()
-    proc = start_server(write_config(tmp_path, port))
+    config = write_config(tmp_path, port)
+    proc = start_server(config)
     try:
         took = wait_healthy(port, proc)
         ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
     finally:
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(timeout=20)
+        code = stop_server(proc, config, signal.SIGINT)
 
     assert took < 15
     assert ready.status_code == 200
@@ -29,7 +29,8 @@ def test_serve_answers_healthz_within_seconds_and_stops_cleanly_on_sigint(tmp_pa
 
 def test_sigterm_on_a_busy_server_stops_in_time_and_loses_nothing_acknowledged(tmp_path):
     port = free_port()
-    proc = start_server(write_config(tmp_path, port))
+    config = write_config(tmp_path, port)
+    proc = start_server(config)
     wait_healthy(port, proc)
     acknowledged: list[int] = []
     lock = threading.Lock()
@@ -63,9 +64,10 @@ def test_sigterm_on_a_busy_server_stops_in_time_and_loses_nothing_acknowledged(t
             if len(acknowledged) >= 300:
                 break
         threading.Event().wait(0.01)
-    proc.send_signal(signal.SIGTERM)
-    code = proc.wait(timeout=15)
-    stop.set()
+    try:
+        code = stop_server(proc, config, signal.SIGTERM, timeout=15)
+    finally:
+        stop.set()
     for t in threads:
         t.join(timeout=10)
 
@@ -82,3 +84,27 @@ def test_sigterm_on_a_busy_server_stops_in_time_and_loses_nothing_acknowledged(t
     missing = [o for o in acknowledged if str(o) not in stored]
     assert missing == []
     assert len(acknowledged) >= 300
+
+
+def test_sigusr1_logs_every_greenlet_stack_and_the_server_keeps_serving(tmp_path):
+    port = free_port()
+    config = write_config(tmp_path, port)
+    proc = start_server(config)
+    try:
+        wait_healthy(port, proc)
+        proc.send_signal(signal.SIGUSR1)
+        dumps: list[dict[str, object]] = []
+        for _ in range(100):
+            lines = [json.loads(line) for line in server_log(config).splitlines()]
+            dumps = [line for line in lines if line["msg"] == "greenlet stacks"]
+            if dumps:
+                break
+            threading.Event().wait(0.05)
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    finally:
+        code = stop_server(proc, config)
+
+    assert len(dumps) == 1
+    assert "serve" in str(dumps[0]["stacks"])  # the main greenlet, waiting in Runtime.serve
+    assert health.status_code == 200
+    assert code == 0

@@ -10,13 +10,20 @@ monkey.patch_all()
 # with the store's own durability settings (SQLite: WAL, synchronous=FULL) on
 # both paths. Each producer greenlet writes to its own mailbox key. PostgreSQL
 # runs too when PEPPASYNC_TEST_POSTGRES_URL is set (in a scratch schema).
+#
+# A loop that commits each message can go no faster than the disk flushes, so
+# the ratio depends on the disk as much as on the writer. The run prints what
+# bounds it: the fsync latency of the folder, and the same loop on the bare
+# driver (sqlite3 / psycopg, no store, no thread hop) into the same table.
 
 import argparse
 import os
+import sqlite3
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from urllib.parse import quote
 
 import gevent
@@ -25,6 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from peppasync.heap import tune_garbage_collector
 from peppasync.store import Store, open_store, ops
+from peppasync.store.applier import INSERT_SQL
+from peppasync.store.backend import SQLITE_PRAGMAS
 
 
 def grouped(store: Store, messages: int, producers: int) -> float:
@@ -48,7 +57,51 @@ def naive(store: Store, messages: int) -> float:
     return messages / (time.perf_counter() - started)
 
 
-def run(label: str, url: str, args: argparse.Namespace) -> None:
+def bare_sqlite(path: str, messages: int) -> float:
+    """The naive loop on the bare driver: sqlite3 on this thread, our pragmas, one commit per message."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for name, value in SQLITE_PRAGMAS:
+            conn.execute(f"PRAGMA {name} = {value}")
+        started = time.perf_counter()
+        for i in range(messages):
+            conn.execute("BEGIN")
+            conn.execute(INSERT_SQL, ("bench", "bare", ops.Insert("bench", "bare", {"seq": i}).encoded, 0, 0.0, 0.0, 0.0))
+            conn.execute("COMMIT")
+        return messages / (time.perf_counter() - started)
+    finally:
+        conn.close()
+
+
+def bare_postgres(url: str, messages: int) -> float:
+    """The naive loop on the bare driver: psycopg, one commit per message."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        sql = INSERT_SQL.replace("?", "%s")
+        started = time.perf_counter()
+        for i in range(messages):
+            conn.execute(sql, ("bench", "bare", ops.Insert("bench", "bare", {"seq": i}).encoded, 0, 0.0, 0.0, 0.0))
+            conn.commit()
+        return messages / (time.perf_counter() - started)
+
+
+def fsync_latency(folder: str, rounds: int = 500) -> float:
+    """Seconds per small append + fsync in ``folder``: the floor under every commit."""
+    path = os.path.join(folder, "fsync.probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        started = time.perf_counter()
+        for _ in range(rounds):
+            os.write(fd, b"x" * 128)
+            os.fsync(fd)
+        return (time.perf_counter() - started) / rounds
+    finally:
+        os.close(fd)
+        os.unlink(path)
+
+
+def run(label: str, url: str, args: argparse.Namespace, bare: Callable[[int], float]) -> None:
     store = open_store(url, batch_max=args.batch_max)
     try:
         store.migrate()
@@ -61,10 +114,12 @@ def run(label: str, url: str, args: argparse.Namespace) -> None:
         slow = naive(store, args.naive)
     finally:
         store.close()
+    floor = bare(args.naive)
     print(f"{label:<10} group commit {fast:>9,.0f} msg/s ({args.messages:,} msgs, {args.producers} producers,"
           f" {commits:,} commits, {args.messages / max(commits, 1):.0f} msgs/commit)")
-    print(f"{label:<10} naive loop   {slow:>9,.0f} msg/s ({args.naive:,} msgs, one commit each)")
+    print(f"{label:<10} naive loop   {slow:>9,.0f} msg/s ({args.naive:,} msgs through the store, one commit each)")
     print(f"{label:<10} ratio        {fast / slow:>9.1f}x")
+    print(f"{label:<10} bare driver  {floor:>9,.0f} msg/s (the same loop without the store; ratio {fast / floor:.1f}x)")
 
 
 def main() -> None:
@@ -78,7 +133,9 @@ def main() -> None:
     tune_garbage_collector()  # as the server does once it has booted
 
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
-        run("sqlite", f"sqlite:///{folder}/bench.db", args)
+        flush = fsync_latency(folder)
+        print(f"{'disk':<10} fsync        {flush * 1e6:>9,.0f} µs (so at most {1 / flush:,.0f} commits/s one at a time)")
+        run("sqlite", f"sqlite:///{folder}/bench.db", args, lambda n: bare_sqlite(f"{folder}/bench.db", n))
 
     pg = os.environ.get("PEPPASYNC_TEST_POSTGRES_URL")
     if not pg:
@@ -91,7 +148,8 @@ def main() -> None:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
             sep = "&" if "?" in pg else "?"
-            run("postgresql", f"{pg}{sep}options={quote(f'-csearch_path={schema}')}", args)
+            scoped = f"{pg}{sep}options={quote(f'-csearch_path={schema}')}"
+            run("postgresql", scoped, args, lambda n: bare_postgres(scoped, n))
         finally:
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 

@@ -11,9 +11,9 @@ from peppasync.errors import NotFoundError, StoreError
 from peppasync.store import ops
 from peppasync.store.backend import Session
 
-__all__ = ["apply_batch", "apply_ops"]
+__all__ = ["INSERT_SQL", "apply_batch", "apply_ops"]
 
-_INSERT = (
+INSERT_SQL = (
     "INSERT INTO messages (kind, key, payload, state, attempts, available_at, created_at, updated_at)"
     " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)"
 )
@@ -62,7 +62,7 @@ def _missing_message(s: Session, op: str, message_id: int) -> StoreError | NotFo
 
 def _insert(s: Session, op: ops.Insert, now: float, attempts: int = 0) -> int:
     at = now if op.available_at is None else op.available_at
-    return _new_id(s, _INSERT, (op.kind, op.key, op.encoded, attempts, at, now, now))
+    return _new_id(s, INSERT_SQL, (op.kind, op.key, op.encoded, attempts, at, now, now))
 
 
 def _start(s: Session, op: ops.Start, now: float) -> int:
@@ -126,7 +126,7 @@ def _open_entry(s: Session, quarantine_id: int) -> tuple[int, str, str, str]:
 def _requeue(s: Session, op: ops.Requeue, now: float) -> int:
     message_id, kind, key, payload = _open_entry(s, op.quarantine_id)
     edited = op.encoded is not None
-    new_id = _new_id(s, _INSERT, (kind, key, op.encoded if edited else payload, 0, now, now, now))
+    new_id = _new_id(s, INSERT_SQL, (kind, key, op.encoded if edited else payload, 0, now, now, now))
     s.execute(_RESOLVE, ("retried", now, op.quarantine_id))
     s.execute(_DROP_QUARANTINED, (message_id,))
     detail = {"kind": kind, "key": key, "message_id": new_id, "payload_edited": edited}
@@ -179,7 +179,7 @@ def _insert_many(s: Session, run: list[ops.Insert], now: float, claimed: Collect
     ids: list[int] = []
     if s.backend == "postgresql":
         # Pipelined, one RETURNING result set per row, in row order.
-        cursor = s.executemany(_INSERT + " RETURNING id", rows, returning=True)
+        cursor = s.executemany(INSERT_SQL + " RETURNING id", rows, returning=True)
         while True:
             ids.append(int(cursor.fetchone()[0]))
             if not cursor.nextset():
@@ -200,7 +200,7 @@ _ROWS_PER_STATEMENT = 1000  # 7,000 parameters, well under SQLite's 32,766
 
 @functools.lru_cache(maxsize=64)
 def _insert_rows(n: int) -> str:
-    return _INSERT + ", (?, ?, ?, 'pending', ?, ?, ?, ?)" * (n - 1)
+    return INSERT_SQL + ", (?, ?, ?, 'pending', ?, ?, ?, ?)" * (n - 1)
 
 
 def _marks(n: int) -> str:

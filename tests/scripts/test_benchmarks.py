@@ -1,0 +1,50 @@
+"""The benchmark scripts run end to end on small numbers and print every figure they promise."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def _rate(text: str, label: str, what: str) -> float:
+    found = re.search(rf"^{label}\s+{what}\s+([\d,]+) msg/s", text, re.M)
+    assert found, f"no {label} {what} figure in:\n{text}"
+    return float(found.group(1).replace(",", ""))
+
+
+def test_bench_store_prints_both_loops_the_ratio_and_what_bounds_it(tmp_path):
+    out = _run("bench_store.py", "--messages", "3000", "--producers", "100", "--naive", "50", "--dir", str(tmp_path),
+               env={"PEPPASYNC_TEST_POSTGRES_URL": ""})
+
+    grouped, naive = _rate(out, "sqlite", "group commit"), _rate(out, "sqlite", "naive loop")
+    ratio = float(re.search(r"^sqlite\s+ratio\s+([\d.]+)x", out, re.M).group(1))
+    assert grouped > 0 and naive > 0
+    assert abs(ratio - grouped / naive) <= 0.1 * ratio  # the printed ratio is of the printed figures
+    assert "3,000 msgs, 100 producers" in out
+    assert _rate(out, "sqlite", "bare driver") > 0
+    assert re.search(r"^disk\s+fsync\s+[\d,]+ µs", out, re.M)
+    assert "postgresql skipped" in out
+
+
+def test_bench_engine_prints_durable_and_bare_rates_and_the_memory_of_its_actors():
+    out = _run("bench_engine.py", "--messages", "2000", "--actors", "200", "--rss-actors", "2000")
+
+    for row in ("one hop, messages/s", "three hops, pipelines/s"):
+        found = re.search(rf"^{re.escape(row)}\s+([\d,]+)\s+([\d,]+)\s+([\d.]+)$", out, re.M)
+        assert found, f"no {row!r} row in:\n{out}"
+        durable, bare = (float(g.replace(",", "")) for g in found.groups()[:2])
+        assert 0 < durable < bare
+    assert re.search(r"2,000 actors active \d[\d,]* MiB .*after passivation \d[\d,]* MiB", out), out

@@ -10,6 +10,7 @@ an update older than what the actor has seen is ignored.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 from peppasync.errors import ConnectorError, RejectedError, TransientError, ValidationError
@@ -21,6 +22,8 @@ from actors.durable import DurableActor
 from actors.validation import normalise_order
 
 __all__ = ["OrderActor", "erp_sales_order", "wms_order"]
+
+log = logging.getLogger("peppasync.order")
 
 _EVENTS_KEPT = 50
 _SYNCED = ("erp_synced", "sent_to_wms")
@@ -160,6 +163,9 @@ class OrderActor(DurableActor):
         status = self.state.get("status")
         if status in ("cancelled", "shipped", "fulfilled"):
             return
+        if status == "sent_to_wms":
+            # First the warehouse, so it does not pick an order nobody pays for.
+            self._cancel_at_wms(self.state["order"])
         if status in _SYNCED:
             call("netsuite", self.service("netsuite").cancel_sales_order, self.key)
         if status is None:
@@ -243,6 +249,21 @@ class OrderActor(DurableActor):
             # that it has the order (a step repeated after a crash finds this).
             if "no longer be updated" not in str(exc):
                 raise
+
+    def _cancel_at_wms(self, order: dict[str, Any]) -> None:
+        """Set the WMS order to cancelled (ShipStation cancels through createorder, with the whole order)."""
+        try:
+            call("wms", self.service("wms").create_order, {**wms_order(order), "orderStatus": "cancelled"})
+        except RejectedError as exc:
+            if "no longer be updated" not in str(exc):
+                raise
+            if "shipped" in str(exc):
+                # Too late: the parcel is on its way. The ERP still hears of the
+                # cancellation; the goods come back as a return.
+                self.state["shipped_before_cancel"] = True
+                log.warning("order cancelled after the warehouse shipped it; it needs a return",
+                            extra={"order_id": self.key})
+            # Otherwise the WMS has it cancelled already: a step repeated after a crash.
 
     def _reserve(self, order: dict[str, Any]) -> None:
         """Tell each SKU's inventory actor what this order takes (commit) or no longer takes (release).

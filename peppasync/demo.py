@@ -117,6 +117,7 @@ def _summary(result: Consistency, elapsed: float, out: TextIO) -> None:
         ("duplicate creates in the ERP", d["erp_duplicate_creates"]),
         ("ERP orders with wrong lines", d["wrong_lines"]),
         ("orders missing in the WMS", d["wms_missing"]),
+        ("cancelled orders still open in the WMS", d["wms_not_cancelled"]),
         ("shipments not fulfilled in Shopify", d["unfulfilled_shipments"]),
         ("tracking numbers that differ", d["tracking_mismatches"]),
         ("malformed orders quarantined", f"{d['quarantined_found']} of {d['quarantined_expected']}"),

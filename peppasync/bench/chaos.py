@@ -64,6 +64,7 @@ def _counts(result: Consistency) -> dict[str, int]:
         "lost": d["erp_missing"] + d["wms_missing"] + d["unfulfilled_shipments"],
         "duplicated": d["erp_duplicate_creates"],
         "mismatched": (d["wrong_lines"] + d["tracking_mismatches"] + d["erp_malformed"] + d["erp_not_cancelled"]
+                       + d["wms_not_cancelled"]
                        + d["malformed_not_quarantined"] + d["valid_quarantined"]),
     }
 

@@ -6,6 +6,8 @@ import bisect
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .warehouse import OPEN_STATUSES
+
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
@@ -32,6 +34,7 @@ class Scorecard:
     erp_duplicate_creates: int
     erp_not_cancelled: tuple[int, ...]
     wms_missing: tuple[int, ...]
+    wms_not_cancelled: tuple[int, ...]
     unfulfilled_shipments: tuple[int, ...]
     tracking_mismatches: tuple[int, ...]
     stock_drift: dict[str, int]
@@ -45,7 +48,8 @@ class Scorecard:
     def consistent(self) -> bool:
         """Every valid order in the ERP and WMS once, nothing malformed let through, shipments fulfilled."""
         return not (self.erp_missing or self.erp_malformed or self.erp_duplicate_creates or self.erp_not_cancelled
-                    or self.wms_missing or self.unfulfilled_shipments or self.tracking_mismatches)
+                    or self.wms_missing or self.wms_not_cancelled or self.unfulfilled_shipments
+                    or self.tracking_mismatches)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "consistent": self.consistent}
@@ -66,6 +70,7 @@ def score(sandbox: Sandbox) -> Scorecard:
         available = {item.sku: shop.levels[item.inventory_item_id]["available"] for item in shop.catalog.items}
     with warehouse.lock:
         wms_orders = set(warehouse.orders)
+        wms_open = {key for key, o in warehouse.orders.items() if o["orderStatus"] in OPEN_STATUSES}
         shipped: dict[str, set[str]] = {}
         for s in warehouse.shipments:
             shipped.setdefault(str(s["orderKey"]), set()).add(s["trackingNumber"])
@@ -76,7 +81,8 @@ def score(sandbox: Sandbox) -> Scorecard:
 
     placed = sandbox.placed
     valid = [p for p in placed if p.valid]
-    erp_missing = tuple(p.id for p in valid if in_erp(p.id) is None)
+    # An order cancelled before it was synced need never reach the ERP; one synced must be cancelled there.
+    erp_missing = tuple(p.id for p in valid if in_erp(p.id) is None and not orders[p.id].get("cancelled_at"))
     erp_malformed = tuple(p.id for p in placed if not p.valid and in_erp(p.id) is not None)
     not_cancelled = tuple(
         oid for oid, o in orders.items()
@@ -85,6 +91,8 @@ def score(sandbox: Sandbox) -> Scorecard:
     needs_shipping = [p for p in valid if any(line.get("requires_shipping") for line in p.payload["line_items"])]
     wms_missing = tuple(p.id for p in needs_shipping
                         if str(p.id) not in wms_orders and not orders[p.id].get("cancelled_at"))
+    # Cancelled in Shopify, yet the warehouse would still pick and ship it.
+    wms_not_cancelled = tuple(oid for oid, o in orders.items() if o.get("cancelled_at") and str(oid) in wms_open)
     unfulfilled = tuple(int(key) for key in shipped
                         if key.isdigit() and int(key) in orders and fulfilled[int(key)] != "FULFILLED"
                         and not orders[int(key)].get("cancelled_at"))
@@ -95,7 +103,8 @@ def score(sandbox: Sandbox) -> Scorecard:
     return Scorecard(
         placed=len(placed), valid=len(valid), malformed=len(placed) - len(valid), erp_orders=len(sales),
         erp_missing=erp_missing, erp_malformed=erp_malformed, erp_duplicate_creates=duplicates,
-        erp_not_cancelled=not_cancelled, wms_missing=wms_missing, unfulfilled_shipments=unfulfilled,
+        erp_not_cancelled=not_cancelled, wms_missing=wms_missing,
+        wms_not_cancelled=wms_not_cancelled, unfulfilled_shipments=unfulfilled,
         tracking_mismatches=mismatched, stock_drift=drift,
         throttled={"shopify": sandbox.shopify.ledger.outcomes().get("throttled", 0),
                    "netsuite": sandbox.netsuite.ledger.outcomes().get("throttled", 0),

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import gevent
@@ -17,7 +18,7 @@ import pytest
 
 from peppasync.consistency import check_consistency
 from peppasync.demo import build_demo
-from peppasync.sandbox import MESSY_KINDS, Sandbox
+from peppasync.sandbox import MESSY_KINDS, PROFILES, Sandbox
 from peppasync.store import open_store
 
 from tests.peppasync.serving import free_port, wait_healthy
@@ -83,6 +84,46 @@ def test_messy_but_valid_orders_are_synced_and_none_crashes_an_actor(tmp_path):
         assert result is not None and result.consistent, result.as_dict() if result else None
         restarts = runtime.metrics.registry.get_sample_value("peppasync_actor_restarts_total", {"actor": "order"})
         assert not restarts
+    finally:
+        runtime.stop()
+        sandbox.stop()
+
+
+def _allocated(sandbox, skus):
+    with sandbox.wms.warehouse.lock:
+        return {sku: sandbox.wms.warehouse.stock[sku]["allocated"] for sku in skus}
+
+
+def test_a_cancelled_order_is_cancelled_in_the_erp_and_the_warehouse_which_frees_its_stock(tmp_path):
+    # The warehouse holds orders for a simulated hour, so the cancellation finds them unshipped.
+    profile = replace(PROFILES["calm"], shipment_delay=3600.0)
+    sandbox, runtime = build_demo(tmp_path, profile=profile, seed=3, time_scale=SCALE,
+                                  listen=f"127.0.0.1:{free_port()}")
+    try:
+        placed = sandbox.place_orders(5, malformed_ratio=0.0)
+        assert sandbox.wait_until(lambda sb: not sb.scorecard().wms_missing, timeout=30)
+        at_wms = placed[0]
+        lines = {}
+        for line in at_wms.payload["line_items"]:
+            if line["requires_shipping"]:
+                lines[line["sku"]] = lines.get(line["sku"], 0) + line["quantity"]
+        before = _allocated(sandbox, lines)
+
+        sandbox.cancel_order(at_wms.id)
+        at_once = sandbox.place_orders(1, malformed_ratio=0.0)[0]
+        sandbox.cancel_order(at_once.id)  # most likely before the engine reached the ERP
+        result = _wait_consistent(sandbox, runtime.store, timeout=40)
+
+        assert result is not None and result.consistent, result.as_dict() if result else None
+        with sandbox.wms.warehouse.lock:
+            wms = {key: o["orderStatus"] for key, o in sandbox.wms.warehouse.orders.items()}
+        assert wms[str(at_wms.id)] == "cancelled"
+        assert wms.get(str(at_once.id)) in (None, "cancelled")
+        assert {wms[str(p.id)] for p in placed[1:]} == {"awaiting_shipment"}
+        # The warehouse no longer holds the cancelled order's units for it.
+        assert _allocated(sandbox, lines) == {sku: before[sku] - n for sku, n in lines.items()}
+        sales = sandbox.netsuite.erp.sales_orders()
+        assert (sales[str(at_wms.id)].get("orderStatus") or {}).get("id") == "C"
     finally:
         runtime.stop()
         sandbox.stop()

@@ -90,3 +90,18 @@ def test_wait_until_wakes_when_the_simulators_see_the_work_done(make_sandbox):
     assert reached
     worker.join(timeout=5)
     assert not sb.wait_until(lambda s: len(s.placed) > 1, timeout=0.01)
+
+
+def test_a_cancelled_order_must_be_cancelled_where_it_went_and_need_not_go_where_it_did_not(make_sandbox):
+    sb, _ = _sandbox(make_sandbox)
+    integrated, never_synced = sb.place_orders(2, malformed_ratio=0.0)
+    _integrate(sb, integrated)
+    sb.cancel_order(integrated.id)
+    sb.cancel_order(never_synced.id)
+
+    card = sb.scorecard()
+
+    assert card.wms_not_cancelled == (integrated.id,)
+    assert card.erp_not_cancelled == (integrated.id,)
+    assert card.erp_missing == () and card.wms_missing == ()
+    assert not card.consistent

@@ -315,6 +315,15 @@ class DurableActor(pykka.ThreadingActor):
         return first, claimed
 
     def __drain(self, first: list[Message] | None = None) -> None:
+        # Zero while draining: the system's sweeps read it as "busy", not "idle since".
+        self.idle_since = 0.0
+        try:
+            self.__drain_batches(first)
+        finally:
+            if self.idle_since == 0.0:
+                self.idle_since = self._ctx.clock.monotonic()
+
+    def __drain_batches(self, first: list[Message] | None) -> None:
         ctx = self._ctx
         carry: list[ops.Op] = []
         while not self.__passivated:

@@ -185,16 +185,29 @@ class ActorSystem:
                 ref.actor_stopped.wait()
 
     def sweep(self) -> int:
-        """Activate actors whose messages are ready but who are not active; returns how many."""
-        room = self._max_active - len(self._active) - len(self._activating)
-        if room <= 0 or self._stopping:
+        """Activate actors whose messages are ready but who are not active; returns how many.
+
+        An active actor that has sat idle for a whole sweep interval while a
+        message of its is ready is told to read its mailbox: that message was
+        stored where no commit of ours could hand it over (another process,
+        e.g. ``peppasync quarantine retry``).
+        """
+        if self._stopping:
             return 0
+        room = self._max_active - len(self._active) - len(self._activating)
+        idle_before = self.clock.monotonic() - self._sweep_interval
         woken = 0
-        for kind, key in self.store.pending_keys(now=self.clock.time(), limit=room + len(self._active)):
-            if (kind, key) in self._active or (kind, key) in self._activating or kind not in self._kinds:
+        for kind, key in self.store.pending_keys(now=self.clock.time(), limit=max(room, 0) + len(self._active)):
+            ident = (kind, key)
+            actor = self._active.get(ident)
+            if actor is not None:
+                if 0.0 < actor.idle_since <= idle_before and ident not in self._woken:
+                    self.wake(kind, key, reread=True)
+                continue
+            if ident in self._activating or kind not in self._kinds:
                 continue
             if len(self._active) + len(self._activating) >= self._max_active:
-                break
+                continue  # no room, but the active ones further on may still need a wake
             self._activate(kind, key)
             woken += 1
         return woken

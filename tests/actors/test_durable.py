@@ -3,6 +3,7 @@ import collections
 import gevent
 
 from peppasync.errors import TransientError, ValidationError
+from peppasync.store import open_store
 
 from actors.durable import DurableActor
 
@@ -255,6 +256,28 @@ def test_a_quarantine_entry_retried_while_its_actor_is_active_is_handled(make_sy
 
     assert handled[("live", 1)] == 1
     assert store.pending("recorder", "live", limit=10) == []
+
+
+def test_a_message_another_process_stores_for_an_idle_active_actor_is_handled_by_the_next_sweep(
+    make_system, store, tmp_path
+):
+    hooks = CountingHooks()
+    # Passivation (which would also pick the message up) is an hour away.
+    system = make_system(Recorder, hooks=hooks, idle_seconds=3600, sweep_interval=0.05)
+    system.start()
+    system.tell("recorder", "live", {"n": 1})
+    hooks.wait_finished(1)
+    assert system.is_active("recorder", "live")
+    other = open_store(f"sqlite:///{tmp_path}/engine.db")  # what `peppasync quarantine retry` opens
+    try:
+        other.enqueue("recorder", "live", {"n": 2})
+    finally:
+        other.close()
+
+    hooks.wait_finished(2, timeout=10)
+
+    assert order_seen["live"] == [1, 2]
+    assert system.is_active("recorder", "live")  # handled by the same activation
 
 
 def test_a_poison_message_handed_to_an_active_actor_counts_one_attempt(make_system, store):

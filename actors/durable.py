@@ -6,6 +6,13 @@ runs (so a process killed mid-message cannot loop on it forever), and marks it
 done in the same transaction as the state it saved and the messages it sent.
 A failing handler never stops the actor: the poison policy decides between a
 later retry (the key waits, so order holds) and quarantine (the key moves on).
+
+A busy actor counts the attempts of the messages it has read (at most
+``prefetch``) in one commit, and the messages it has handled are marked done
+together, with one copy of its state (the last). So a crash charges an attempt
+to messages read but not yet handled, as it does to messages claimed when they
+were stored; the poison policy allows for a few such crashes before it
+quarantines.
 """
 
 from __future__ import annotations
@@ -332,10 +339,13 @@ class DurableActor(pykka.ThreadingActor):
             first = None
             if not batch:
                 break
-            for msg in batch:
+            started = self.__start_all(batch, claimed, carry)
+            if started is not None:
+                batch, claimed, carry = started
+            for i, msg in enumerate(batch):
                 now = ctx.clock.time()
                 if msg.available_at > now:
-                    self.__commit(carry)
+                    self.__commit([*carry, *_release(batch[i:], claimed)])
                     self.mark_stale()
                     self.__schedule_wake(msg.available_at - now)
                     return
@@ -363,7 +373,8 @@ class DurableActor(pykka.ThreadingActor):
                 if verdict is None or verdict.quarantine:
                     carry += done
                 else:
-                    self.__commit([*carry, *done])
+                    # The messages behind it wait (FIFO): their attempts were not used.
+                    self.__commit([*carry, *done, *_release(batch[i + 1:], claimed)])
                     self.mark_stale()
                     self.__schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
                     return
@@ -373,6 +384,33 @@ class DurableActor(pykka.ThreadingActor):
             carry = []
         self.__idle_token += 1
         self.idle_since = ctx.clock.monotonic()
+
+    def __start_all(
+        self, batch: list[Message], claimed: set[int], carry: list[ops.Op]
+    ) -> tuple[list[Message], set[int], list[ops.Op]] | None:
+        """Count the attempts of the batch's ready messages in one commit (with ``carry``).
+
+        Returns the batch as started (running, attempts counted), the claimed ids
+        and an empty carry; None when there is nothing to gain or one message is
+        gone from the store, in which case each is started on its own.
+        """
+        now = self._ctx.clock.time()
+        ready: list[int] = []
+        for msg in batch:
+            if msg.id in claimed:
+                continue
+            if msg.state != "pending" or msg.available_at > now:
+                break  # a crash to judge, or a message not due: its own path
+            ready.append(msg.id)
+        if len(ready) < 2:
+            return None
+        try:
+            results = self.__commit([*carry, *(ops.Start(message_id) for message_id in ready)])
+        except NotFoundError:
+            return None
+        attempts = dict(zip(ready, (int(a) for a in results[len(results) - len(ready):])))
+        started = [_running(m, attempts[m.id]) if m.id in attempts else m for m in batch]
+        return started, claimed | attempts.keys(), []
 
     def __run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
         ctx = self._ctx
@@ -401,7 +439,7 @@ class DurableActor(pykka.ThreadingActor):
             return [ops.Retry(msg.id, verdict.retry_at, _describe(exc))], verdict
         out: list[ops.Op] = [ops.Done(msg.id), *self.__outbox]
         if self.__state_dirty:
-            out.append(ops.PutState(self.kind, self.key, self.state))
+            out.append(_SAVE_STATE)  # encoded when it commits: one copy for every message in the commit
         self.__outbox = []
         after, self.__after = self.__after, []
         for fn in after:
@@ -412,6 +450,10 @@ class DurableActor(pykka.ThreadingActor):
     def __commit(self, operations: list[ops.Op], *, wait: bool = True) -> list[Any]:
         if not operations:
             return []
+        if any(op is _SAVE_STATE for op in operations):
+            # The state now is the state after the last message these ops complete.
+            operations = [op for op in operations if op is not _SAVE_STATE]
+            operations.append(ops.PutState(self.kind, self.key, self.state))
         if not wait:
             unacked = self.__unacked = self._ctx.store.submit(operations)
             unacked.rawlink(lambda result: self.__acked(operations, result))
@@ -500,6 +542,13 @@ def _snapshot(state: dict[str, Any]) -> bytes | dict[str, Any]:
 def _restore(saved: bytes | dict[str, Any]) -> dict[str, Any]:
     restored: dict[str, Any] = pickle.loads(saved) if isinstance(saved, bytes) else saved  # noqa: S301 - our own bytes
     return restored
+
+
+def _release(rest: list[Message], claimed: Collection[int]) -> list[ops.Op]:
+    return [ops.Release(m.id) for m in rest if m.id in claimed]
+
+
+_SAVE_STATE: Any = object()  # in a list of ops: "and the actor's state as it is at commit"
 
 
 def _running(m: Message, attempts: int) -> Message:

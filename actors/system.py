@@ -34,6 +34,9 @@ _ACTIVATION_BATCH = 500
 class ActorSystem:
     """Hosts the durable actors of every registered kind."""
 
+    #: Messages an actor holds at once; also how many a crash may run twice per actor.
+    DEFAULT_PREFETCH = 16
+
     def __init__(
         self,
         store: Store,
@@ -41,7 +44,7 @@ class ActorSystem:
         *,
         clock: Clock,
         hooks: ActorHooks | None = None,
-        prefetch: int = 16,
+        prefetch: int = DEFAULT_PREFETCH,
         idle_seconds: float = 60.0,
         max_active: int = 50_000,
         sweep_interval: float = 1.0,

@@ -22,6 +22,11 @@ _START = (
     " WHERE id = ? AND state <> 'quarantined' RETURNING attempts"
 )
 _DONE = "DELETE FROM messages WHERE id = ? AND state <> 'quarantined'"
+# A message claimed when it was stored is still 'pending', with its attempt counted.
+_RELEASE = (
+    "UPDATE messages SET state = 'pending', attempts = attempts - 1, updated_at = ?"
+    " WHERE id = ? AND state <> 'quarantined' AND attempts > 0"
+)
 _RETRY = (
     "UPDATE messages SET state = 'pending', available_at = ?, last_error = ?, updated_at = ?,"
     " first_failed_at = COALESCE(first_failed_at, ?) WHERE id = ? AND state <> 'quarantined'"
@@ -75,6 +80,10 @@ def _start(s: Session, op: ops.Start, now: float) -> int:
 def _done(s: Session, op: ops.Done, now: float) -> None:
     if s.execute(_DONE, (op.message_id,)).rowcount != 1:
         raise _missing_message(s, "Done", op.message_id)
+
+
+def _release(s: Session, op: ops.Release, now: float) -> None:
+    s.execute(_RELEASE, (now, op.message_id))
 
 
 def _retry(s: Session, op: ops.Retry, now: float) -> None:
@@ -146,6 +155,7 @@ _APPLY: dict[type, Callable[[Session, Any, float], object]] = {
     ops.Insert: _insert,
     ops.Start: _start,
     ops.Done: _done,
+    ops.Release: _release,
     ops.Retry: _retry,
     ops.Quarantine: _quarantine,
     ops.PutState: _put_state,
@@ -248,7 +258,7 @@ _SET_BASED: dict[type, Callable[[Session, Any, float], list[Any]]] = {
 }
 # Ops that name an existing message by id: set-based statements reorder them,
 # which is safe only while no message is named twice in one batch.
-_BY_MESSAGE = frozenset((ops.Start, ops.Done, ops.Retry, ops.Quarantine))
+_BY_MESSAGE = frozenset((ops.Start, ops.Done, ops.Release, ops.Retry, ops.Quarantine))
 
 
 def _reorderable(flat: Sequence[ops.Op]) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "Op",
     "PutState",
     "Quarantine",
+    "Release",
     "Requeue",
     "Retry",
     "Start",
@@ -99,6 +100,19 @@ class Done:
 
     def __post_init__(self) -> None:
         _ident("Done", "message_id", self.message_id)
+
+
+@dataclass(frozen=True)
+class Release:
+    """Give back a started message that was not handled: pending again, that attempt not counted.
+
+    Result: None. A message no longer running (done, quarantined, gone) is left as it is.
+    """
+
+    message_id: int
+
+    def __post_init__(self) -> None:
+        _ident("Release", "message_id", self.message_id)
 
 
 @dataclass(frozen=True)
@@ -228,9 +242,10 @@ class Discard:
         _text("Discard", "who", self.who)
 
 
-Op = Insert | InsertOnce | Start | Done | Retry | Quarantine | PutState | Dedup | Audit | Requeue | Discard
+Op = (Insert | InsertOnce | Start | Done | Release | Retry | Quarantine | PutState | Dedup | Audit | Requeue
+      | Discard)
 
 #: Every op class, for isinstance checks.
 OP_TYPES: tuple[type, ...] = (
-    Insert, InsertOnce, Start, Done, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard,
+    Insert, InsertOnce, Start, Done, Release, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard,
 )

@@ -1,3 +1,4 @@
+import collections
 import os
 import signal
 import subprocess
@@ -5,6 +6,8 @@ import sys
 from pathlib import Path
 
 from peppasync.store import open_store
+
+from actors.system import ActorSystem
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,8 +59,10 @@ def test_a_sigkilled_engine_resumes_every_message_and_loses_none(tmp_path):
         assert sorted(seen) == numbers, f"{key} lost or duplicated messages"
     logged = effects.read_text().splitlines()
     assert len(set(logged)) == 5000
-    # At-least-once: what ran when the kill landed may have run twice; nothing more.
-    assert len(logged) - 5000 <= 100
+    # At-least-once: per actor, what it had read but not yet marked done when the
+    # kill landed (one prefetch batch at most) may have run twice; nothing more.
+    twice = collections.Counter(line.split()[0] for line, n in collections.Counter(logged).items() if n > 1)
+    assert max(twice.values(), default=0) <= ActorSystem.DEFAULT_PREFETCH, twice.most_common(3)
 
 
 def store_insert(n: int):

@@ -42,6 +42,17 @@ def test_start_counts_each_attempt_and_marks_the_message_running(store: Store) -
     assert message.last_error == "timeout"
 
 
+def test_release_gives_back_a_started_message_with_that_attempt_uncounted(store: Store) -> None:
+    started, untouched, gone = (store.enqueue("orders", "1001", {"n": n}) for n in range(3))
+    store.write([ops.Start(started), ops.Start(gone)])
+    store.write([ops.Done(gone)])
+
+    assert store.write([ops.Release(started), ops.Release(untouched), ops.Release(gone)]) == [None, None, None]
+
+    assert [(m.id, m.state, m.attempts) for m in store.pending("orders", "1001", limit=10)] == [
+        (started, "pending", 0), (untouched, "pending", 0)]
+
+
 def test_retry_keeps_a_message_out_of_its_mailbox_until_its_time(store: Store, clock: ManualClock) -> None:
     message_id = store.enqueue("orders", "1001", {})
     store.write([ops.Start(message_id)])

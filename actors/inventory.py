@@ -28,6 +28,9 @@ log = logging.getLogger("peppasync.inventory")
 
 FLUSHER = ("stock_flusher", "main")
 
+#: A SKU that keeps overselling (a shop that sells past zero) logs once per this many seconds.
+OVERSELL_LOG_INTERVAL = 60.0
+
 
 @dataclass(frozen=True)
 class InventorySettings:
@@ -68,6 +71,10 @@ class InventoryActor(DurableActor):
 
     kind = "inventory"
 
+    def loaded(self) -> None:
+        self._stock_oversell_logged_at: float | None = None
+        self._stock_oversold: list[int] = [0, 0]  # orders and units not logged yet
+
     def handle(self, message: Message) -> None:
         payload = message.payload
         kind = payload.get("type")
@@ -106,9 +113,24 @@ class InventoryActor(DurableActor):
     def _stock_commit(self, ledger: StockLedger, order_id: str, quantity: int) -> None:
         short = ledger.commit(order_id, quantity)
         if short:
-            log.warning("oversell: Shopify accepted an order beyond the stock there was",
-                        extra={"sku": self.key, "order_id": order_id, "units": short})
             self.on_success(lambda: self.hooks.on_oversell(self.kind, short))
+            self.on_success(lambda: self._stock_log_oversell(order_id, short))
+
+    def _stock_log_oversell(self, order_id: str, units: int) -> None:
+        # Every oversell is counted (oversells_total); the log says so once a
+        # minute per SKU, with what it held back, not once per order.
+        pending = self._stock_oversold
+        pending[0] += 1
+        pending[1] += units
+        now = self.clock.monotonic()
+        last = self._stock_oversell_logged_at
+        if last is not None and now - last < OVERSELL_LOG_INTERVAL:
+            return
+        log.warning("oversell: Shopify accepted orders beyond the stock there was",
+                    extra={"sku": self.key, "order_id": order_id, "orders": pending[0], "units": pending[1],
+                           "since_seconds": None if last is None else round(now - last, 1)})
+        self._stock_oversell_logged_at = now
+        pending[0] = pending[1] = 0
 
     def _stock_pushed(self, ledger: StockLedger, payload: dict[str, Any], now: float) -> None:
         value = payload.get("value")

@@ -1,0 +1,77 @@
+"""The inventory actor under a real actor system and store: oversells counted, logged without flooding."""
+
+import logging
+
+import pytest
+
+from peppasync.clock import ManualClock
+from peppasync.store import open_store
+
+from actors.inventory import OVERSELL_LOG_INTERVAL, InventoryActor, InventorySettings
+from actors.system import ActorSystem
+
+from tests.actors.conftest import CountingHooks, small_policy
+
+
+class OversellHooks(CountingHooks):
+    def __init__(self) -> None:
+        super().__init__()
+        self.oversold: list[int] = []
+
+    def on_oversell(self, kind: str, units: int) -> None:
+        self.oversold.append(units)
+
+
+class Catalog:
+    """Shopify's SKU -> inventory item lookup (the external side of actors.catalog)."""
+
+    def inventory_item(self, sku: str) -> str:
+        return f"item-{sku}"
+
+
+@pytest.fixture
+def inventory(tmp_path):
+    clock = ManualClock()
+    store = open_store(f"sqlite:///{tmp_path}/inventory.db", clock=clock)
+    store.migrate()
+    hooks = OversellHooks()
+    system = ActorSystem(store, small_policy(), clock=clock, hooks=hooks, sweep_interval=0.05,
+                         services={"inventory": InventorySettings(), "catalog": Catalog()})
+    system.register(InventoryActor)
+    system.start()
+    sent = 0
+
+    def send(payload):
+        nonlocal sent
+        system.tell("inventory", "MUG", payload)
+        sent += 1
+        hooks.wait_finished(sent)
+
+    yield send, clock, hooks
+    system.stop(timeout=5)
+    store.close()
+
+
+def _oversell_lines(caplog):
+    return [r for r in caplog.records if r.name == "peppasync.inventory" and r.getMessage().startswith("oversell")]
+
+
+def test_every_oversell_is_counted_and_a_sku_that_keeps_overselling_logs_once_a_minute(inventory, caplog):
+    send, clock, hooks = inventory
+    caplog.set_level(logging.WARNING, logger="peppasync.inventory")
+    send({"type": "stock", "on_hand": 2, "allocated": 0, "as_of": clock.time()})
+
+    send({"type": "commit", "order_id": "A", "quantity": 2})  # the last two units: no oversell
+    send({"type": "commit", "order_id": "B", "quantity": 3})  # none left: 3 oversold
+    for order in ("C", "D"):
+        clock.advance(1)
+        send({"type": "commit", "order_id": order, "quantity": 1})
+    first = _oversell_lines(caplog)
+    clock.advance(OVERSELL_LOG_INTERVAL)
+    send({"type": "commit", "order_id": "E", "quantity": 2})
+
+    assert hooks.oversold == [3, 1, 1, 2]
+    assert [(r.order_id, r.units) for r in first] == [("B", 3)]
+    [_, summary] = _oversell_lines(caplog)
+    assert (summary.sku, summary.orders, summary.units) == ("MUG", 3, 4)  # C, D and E
+    assert summary.since_seconds == pytest.approx(OVERSELL_LOG_INTERVAL + 2, abs=0.5)

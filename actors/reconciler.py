@@ -5,8 +5,10 @@ cursor (less an overlap window) and WMS shipments modified since its own, and
 compares them with what the order actors hold. Whatever webhooks missed (an
 order never seen, an update or cancellation lost, a shipment never notified)
 is sent to the order actor as the webhook would have been, and counted as a
-repair. Orders with messages still waiting in their mailbox are in flight, not
-missed, and are left alone.
+repair. An order whose mailbox already holds a webhook with this update is in
+flight, not missed; one whose mailbox holds only its own steps is judged like
+any other. A shipment of an order with messages waiting is looked at again on
+later sweeps, until the order has settled.
 
 It also reads Shopify's ``available`` for every SKU the inventory actors keep
 and compares it with what they computed. A difference seen on two sweeps in a
@@ -39,6 +41,9 @@ class Settings:
         self.interval = interval
         self.overlap = overlap if overlap is not None else max(2 * interval, 5.0)
         self.lookback = lookback
+
+
+_MAILBOX_LOOK = 50  # an order's mailbox holds a few steps and webhooks, rarely more
 
 
 def _iso(moment: datetime) -> str:
@@ -75,6 +80,20 @@ class ReconcilerActor(PeriodicActor):
     def _in_flight(self, order_id: str) -> bool:
         return bool(self._ctx.store.pending("order", order_id, limit=1, now=float("inf")))
 
+    def _on_its_way(self, order_id: str, updated: datetime | None, cancelled: bool) -> bool:
+        """Whether the order's mailbox already holds a webhook with this version of it."""
+        for message in self._ctx.store.pending("order", order_id, limit=_MAILBOX_LOOK, now=float("inf")):
+            payload = message.payload
+            body = payload.get("body")
+            if payload.get("type") != "webhook" or not isinstance(body, dict):
+                continue
+            if cancelled and (payload.get("topic") == "orders/cancelled" or body.get("cancelled_at")):
+                return True
+            seen = parse_timestamp(body.get("updated_at"))
+            if not cancelled and (updated is None or (seen is not None and seen >= updated)):
+                return True
+        return False
+
     def _orders(self, since: datetime) -> datetime | None:
         shopify = self.service("shopify")
         newest: datetime | None = None
@@ -86,7 +105,7 @@ class ReconcilerActor(PeriodicActor):
             if updated is not None and (newest is None or updated > newest):
                 newest = updated
             order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
-            if not order_id or order_id in held or self._in_flight(order_id):
+            if not order_id or order_id in held or self._on_its_way(order_id, updated, bool(node.get("cancelledAt"))):
                 continue
             found = self._ctx.store.get_state("order", order_id)
             state = found[0] if found else {}
@@ -119,21 +138,33 @@ class ReconcilerActor(PeriodicActor):
         return newest
 
     def _shipments(self, since: datetime) -> datetime | None:
+        """Repair missed shipments; returns where the next sweep's cursor goes.
+
+        A shipment of an order in flight is looked at again on the next sweep:
+        its mailbox may or may not hold this shipment, and once newer shipments
+        moved the cursor on, it would never be paged again. So the cursor stops
+        at the oldest such shipment until its order has settled.
+        """
         wms = self.service("wms")
         newest: datetime | None = None
+        held: datetime | None = None
         for row in call("wms", lambda: list(wms.shipments_since(_iso(since), priority=Priority.HIGH))):
             modified = parse_timestamp(row.get("modifyDate"))
             if modified is not None and (newest is None or modified > newest):
                 newest = modified
             order_id = str(row.get("orderKey") or "")
-            if not order_id or row.get("voided") or self._in_flight(order_id):
+            if not order_id or row.get("voided"):
+                continue
+            if self._in_flight(order_id):
+                if modified is not None and (held is None or modified < held):
+                    held = modified
                 continue
             found = self._ctx.store.get_state("order", order_id)
             if not found or found[0].get("status") not in ("erp_synced", "sent_to_wms"):
                 continue
             self.send("order", order_id, shipment_message(row, self.clock.time()))
             self.on_success(lambda: self.hooks.on_repair("missed_shipment"))
-        return newest
+        return held if held is not None else newest
 
     def _stock_sweep(self) -> None:
         services = self._ctx.services

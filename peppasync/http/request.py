@@ -73,7 +73,10 @@ class Request:
             stream = self.environ["wsgi.input"]
             if length > self._max_body:
                 raise HttpError(413, f"body of {length} bytes is over the limit of {self._max_body}")
-            data = stream.read(length) if length >= 0 else stream.read(self._max_body + 1)
+            try:
+                data = stream.read(length) if length >= 0 else stream.read(self._max_body + 1)
+            except OSError as exc:  # the client hung up before its body was in
+                raise HttpError(400, f"the request body ended early: {exc}") from None
             if len(data) > self._max_body:
                 raise HttpError(413, f"body is over the limit of {self._max_body} bytes")
             self._body = data

@@ -117,7 +117,11 @@ class SimulatorServer:
         if length > _MAX_BODY:
             response = json_response(413, {"error": f"body of {length} bytes exceeds {_MAX_BODY}"})
         else:
-            body = environ["wsgi.input"].read(length) if length else b""
+            try:
+                body = environ["wsgi.input"].read(length) if length else b""
+            except OSError:  # the client hung up mid-body (an engine killed mid-request)
+                start_response("400 Bad Request", [("Content-Length", "0")])
+                return []
             headers = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
             if "CONTENT_TYPE" in environ:
                 headers["content-type"] = environ["CONTENT_TYPE"]

@@ -1,6 +1,7 @@
 """The HTTP surface, served by a real gevent server in this process."""
 
 import json
+import socket
 
 import pytest
 import requests
@@ -115,6 +116,23 @@ def test_an_oversized_body_gets_413(server):
     resp = _post_webhook(base, b"x" * 200_000)
 
     assert resp.status_code == 413
+
+
+def test_a_body_cut_short_by_a_client_that_hangs_up_gets_400_and_stores_nothing(server):
+    runtime, base = server
+    port = int(base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(b"POST /webhooks/shopify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                     b"X-Shopify-Topic: orders/create\r\n\r\n{\"id\": 1")
+        conn.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := conn.recv(4096):
+            answer += chunk
+
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert b"ended early" in answer
+    assert runtime.store.mailbox_stats() == {}
+    assert requests.get(f"{base}/healthz", timeout=5).status_code == 200
 
 
 def test_the_wms_webhook_needs_its_token(server):

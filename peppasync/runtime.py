@@ -103,6 +103,9 @@ class Runtime:
         applied = self.store.migrate()
         if applied:
             log.info("store migrated", extra={"versions": applied})
+        # Orders by state start from what the store holds; the actors' transitions move them on.
+        for status, count in self.store.count_by_status("order").items():
+            self.metrics.orders.labels(state=status).set(count)
         if self._make_services is not None:
             self.services = self._make_services(cfg, self.metrics, self.clock)
         for name, service in self.services.items():

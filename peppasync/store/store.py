@@ -289,6 +289,13 @@ class Store:
         row = self._read(lambda s: s.one("SELECT state, version FROM actor_state WHERE kind = ? AND key = ?", params))
         return None if row is None else (json.loads(row[0]), int(row[1]))
 
+    def count_by_status(self, kind: str) -> dict[str, int]:
+        """How many actors of ``kind`` have each ``status`` in their saved state (none: not counted)."""
+        status = "json_extract(state, '$.status')" if self.backend == "sqlite" else "(state::jsonb)->>'status'"
+        sql = f"SELECT {status}, COUNT(*) FROM actor_state WHERE kind = ? GROUP BY 1"
+        rows = self._read(lambda s: s.all(sql, (_text("kind", kind),)))
+        return {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
+
     # -- quarantine and audit -------------------------------------------------
 
     def quarantine_list(

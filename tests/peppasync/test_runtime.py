@@ -3,6 +3,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
+from peppasync.config import parse_config
+from peppasync.runtime import Runtime
+from peppasync.store import open_store, ops
+
+from tests.peppasync.serving import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -21,3 +29,21 @@ def test_the_runtime_refuses_to_start_without_gevent_patching(tmp_path):
     assert result.returncode != 0
     assert "RuntimeStartError: gevent is not monkey-patched" in result.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_orders_by_state_start_from_what_the_store_holds(tmp_path):
+    url = f"sqlite:///{tmp_path}/engine.db"
+    store = open_store(url)
+    store.migrate()
+    store.write([ops.PutState("order", str(n), {"status": "fulfilled" if n < 3 else "sent_to_wms"}) for n in range(5)])
+    store.close()
+    port = free_port()
+    runtime = Runtime(parse_config({"server": {"listen": f"127.0.0.1:{port}"}, "store": {"url": url}}, environ={}))
+    runtime.start()
+    try:
+        scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        runtime.stop()
+
+    assert 'peppasync_orders{state="fulfilled"} 3.0' in scrape
+    assert 'peppasync_orders{state="sent_to_wms"} 2.0' in scrape

@@ -149,6 +149,16 @@ def test_actor_state_starts_at_version_one_and_counts_up(store: Store) -> None:
     assert store.get_state("orders", "1002") is None
 
 
+def test_count_by_status_counts_the_saved_states_of_one_kind(store: Store) -> None:
+    store.write([ops.PutState("order", "1", {"status": "fulfilled"}), ops.PutState("order", "2", {"status": "fulfilled"}),
+                 ops.PutState("order", "3", {"status": "received", "order": {"id": 3}}),
+                 ops.PutState("order", "4", {"events": []}), ops.PutState("inventory", "SKU", {"status": "x"})])
+    store.write([ops.PutState("order", "3", {"status": "erp_synced"})])
+
+    assert store.count_by_status("order") == {"fulfilled": 2, "erp_synced": 1}
+    assert store.count_by_status("nothing") == {}
+
+
 def test_a_webhook_event_is_new_once_and_seen_after_that(store: Store) -> None:
     first = store.write([ops.Dedup("shopify", "evt-1")])
     again = store.write([ops.Dedup("shopify", "evt-1")])

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from peppasync.store import open_store
+from peppasync.store import open_store, ops
 
 from actors.system import ActorSystem
 
@@ -66,6 +66,32 @@ def test_a_sigkilled_engine_resumes_every_message_and_loses_none(tmp_path):
 
 
 def store_insert(n: int):
-    from peppasync.store import ops
-
     return ops.Insert("effector", f"k{n % 100}", {"n": n})
+
+
+def test_a_message_that_kills_the_process_is_quarantined_and_the_rest_of_its_mailbox_is_handled(tmp_path):
+    url = f"sqlite:///{tmp_path}/crash.db"
+    effects = tmp_path / "effects.log"
+    store = open_store(url)
+    store.migrate()
+    store.write([ops.Insert("effector", "k", {"n": n, "kill": n == 5}) for n in range(40)])
+    store.close()
+
+    exits = []
+    for _ in range(8):  # one run per attempt at most: max_attempts is 5
+        worker = _worker(url, effects, "--until-empty")
+        out, _ = worker.communicate(timeout=60)
+        exits.append(worker.returncode)
+        if "drained" in out:
+            break
+
+    store = open_store(url)
+    try:
+        quarantined = store.quarantine_list()
+        seen = store.get_state("effector", "k")[0]["seen"]
+    finally:
+        store.close()
+    assert exits[-1] == 0 and exits[:-1] == [3] * 5, exits
+    assert [(e.payload["n"], e.reason, e.error_class) for e in quarantined] == [
+        (5, "max_attempts", "HandlerCrashedError")]
+    assert sorted(seen) == [n for n in range(40) if n != 5]

@@ -211,3 +211,19 @@ def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
     assert parse_retry_after("2.5") == 2.5
     assert in_a_minute is not None and 55 <= in_a_minute <= 60
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_calls_go_through_the_proxy_the_environment_names_every_time(stub: Callable[..., StubServer],
+                                                                     fake_time: FakeTime,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The "proxy" is a stub that answers what it is asked: a proxied request names the whole URL.
+    proxy = stub(_statuses())
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    connector = Connector("stub", retry=fake_time.policy())
+
+    results = [connector.exchange("GET", "http://erp.example.invalid:8080/record/1", _json) for _ in range(3)]
+
+    assert results == [{"ok": True}] * 3
+    assert [r["headers"]["host"] for r in proxy.requests] == ["erp.example.invalid:8080"] * 3

@@ -58,7 +58,7 @@ def _table(engine: FlashSaleResult, naive: FlashSaleResult) -> str:
         ("oversold units", engine.oversold_units, naive.oversold_units, True),
         ("stock-to-Shopify lag p50 (sim s)", engine.lag_p50, naive.lag_p50, True),
         ("stock-to-Shopify lag p99 (sim s)", engine.lag_p99, naive.lag_p99, True),
-        ("stock changes never written", engine.unreflected, naive.unreflected, False),
+        ("changes left unwritten, Shopify > WMS free", engine.unreflected, naive.unreflected, False),
         ("GraphQL points spent in the sale", engine.points_spent, naive.points_spent, True),
         ("THROTTLED responses", engine.throttled, naive.throttled, True),
         ("THROTTLED, start-up included", engine.throttled_total, naive.throttled_total, False),

@@ -152,7 +152,10 @@ class StockLags:
     Only units taken while Shopify still showed the SKU as available count (when
     it shows zero there is nothing to correct). Such a change is reflected by the
     first inventorySetQuantities applied to its SKU after a WMS stock read that
-    began after the change; `unreflected` counts changes no such write followed.
+    began after the change. `unreflected` counts changes no such write followed
+    and that left Shopify, at the end, showing more than the WMS has free: a
+    change that Shopify's own sales made moot, or that a write of a later value
+    covered, is not one.
     """
 
     lags: tuple[float, ...]
@@ -199,6 +202,8 @@ def stock_lags(sandbox: Sandbox) -> StockLags:
     items = {item.sku: item.inventory_item_id for item in sandbox.catalog.items}
     stocks = {item.sku: item.stock for item in sandbox.catalog.items}
     history = _shown(sandbox)
+    with sandbox.wms.warehouse.lock:
+        free = {sku: v["onHand"] - v["allocated"] for sku, v in sandbox.wms.warehouse.stock.items()}
     lags: list[float] = []
     unreflected = 0
     for at, sku in changes:
@@ -210,7 +215,9 @@ def stock_lags(sandbox: Sandbox) -> StockLags:
         times = by_item.get(items[sku], [])
         m = bisect.bisect_left(times, reads[n][1]) if n < len(reads) else len(times)
         if m >= len(times):
-            unreflected += 1
+            final = shown[-1][1] if shown else stocks[sku]
+            if final > free.get(sku, final):
+                unreflected += 1
         else:
             lags.append(times[m] - at)
     return StockLags(tuple(lags), unreflected)

@@ -10,6 +10,17 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA256, Client
 
 from peppasync.sandbox import Sandbox
 
+LOCATION = "gid://shopify/Location/61000000001"
+
+SET_QUANTITY = """
+mutation Set($input: InventorySetQuantitiesInput!, $key: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $key) {
+    inventoryAdjustmentGroup { id changes { name delta } }
+    userErrors { field code message }
+  }
+}
+"""
+
 
 def graphql(sb: Sandbox, query: str, variables: dict[str, Any] | None = None,
             token: str | None = None) -> requests.Response:
@@ -29,3 +40,11 @@ def netsuite(sb: Sandbox, method: str, path: str, body: Any = None, *, token_sec
     headers = {"Content-Type": "application/json"} if data is not None else {}
     url, headers, data = client.sign(url, method, body=data, headers=headers)
     return requests.request(method, url, data=data, headers=headers, timeout=10)
+
+
+def set_available(sb: Sandbox, item_gid: str, quantity: int, change_from: int | None, key: str) -> Any:
+    """One inventorySetQuantities call for ``available``, compared against ``change_from``."""
+    return graphql(sb, SET_QUANTITY, {"key": key, "input": {
+        "name": "available", "reason": "correction",
+        "quantities": [{"inventoryItemId": item_gid, "locationId": LOCATION, "quantity": quantity,
+                        "changeFromQuantity": change_from}]}}).json()

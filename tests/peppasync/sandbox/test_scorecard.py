@@ -8,9 +8,10 @@ import gevent
 import requests
 
 from peppasync.clock import ManualClock
+from peppasync.sandbox.scorecard import stock_lags
 
 from .conftest import QUIET
-from .helpers import graphql, netsuite
+from .helpers import graphql, netsuite, set_available
 
 FULFIL = """mutation($f: FulfillmentInput!) { fulfillmentCreate(fulfillment: $f) { userErrors { message } } }"""
 
@@ -105,3 +106,27 @@ def test_a_cancelled_order_must_be_cancelled_where_it_went_and_need_not_go_where
     assert card.erp_not_cancelled == (integrated.id,)
     assert card.erp_missing == () and card.wms_missing == ()
     assert not card.consistent
+
+
+def test_a_stock_change_counts_as_unwritten_only_while_shopify_shows_more_than_the_wms_has_free(make_sandbox):
+    sb, clock = _sandbox(make_sandbox)
+    left_high, set_low = sb.catalog.physical[0], sb.catalog.physical[1]
+    warehouse = sb.wms.warehouse
+    with warehouse.lock:
+        for item in (left_high, set_low):  # another sales channel takes a unit of each
+            warehouse.stock[item.sku]["onHand"] -= 1
+            warehouse.channel_log.append((clock.time(), item.sku))
+    clock.advance(1)
+    # Shopify gets a lower number for one SKU (before the read, so it follows no read) ...
+    set_available(sb, f"gid://shopify/InventoryItem/{set_low.inventory_item_id}", set_low.stock - 5,
+                  set_low.stock, "lower-it")
+    clock.advance(1)
+    # ... then the stock is read; nothing is written after that.
+    requests.get(f"{sb.wms_url}/inventory", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5,
+                 params={"modifiedSince": "2000-01-01T00:00:00Z"}).raise_for_status()
+
+    lags = stock_lags(sb)
+
+    # The first still shows its old stock, one more than the warehouse has free; the second shows less.
+    assert lags.unreflected == 1
+    assert lags.lags == ()

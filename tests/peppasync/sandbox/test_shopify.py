@@ -9,18 +9,8 @@ import requests
 from peppasync.clock import ManualClock
 
 from .conftest import QUIET
-from .helpers import graphql
-
-LOCATION = "gid://shopify/Location/61000000001"
-
-SET_QUANTITY = """
-mutation Set($input: InventorySetQuantitiesInput!, $key: String!) {
-  inventorySetQuantities(input: $input) @idempotent(key: $key) {
-    inventoryAdjustmentGroup { id changes { name delta } }
-    userErrors { field code message }
-  }
-}
-"""
+from .helpers import LOCATION, graphql
+from .helpers import set_available as _set
 
 
 def _available(sb, item_gid):
@@ -28,13 +18,6 @@ def _available(sb, item_gid):
                quantities(names: ["available"]) { quantity } } } }"""
     data = graphql(sb, query, {"id": item_gid, "loc": LOCATION}).json()["data"]
     return data["inventoryItem"]["inventoryLevel"]["quantities"][0]["quantity"]
-
-
-def _set(sb, item_gid, quantity, change_from, key):
-    return graphql(sb, SET_QUANTITY, {"key": key, "input": {
-        "name": "available", "reason": "correction",
-        "quantities": [{"inventoryItemId": item_gid, "locationId": LOCATION, "quantity": quantity,
-                        "changeFromQuantity": change_from}]}}).json()
 
 
 def test_a_missing_or_wrong_access_token_is_refused_with_401(make_sandbox):

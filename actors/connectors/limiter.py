@@ -16,8 +16,9 @@ class Priority(IntEnum):
     """The lanes callers use; any int works, higher is admitted first.
 
     ``HIGH`` is for work whose delay the user sees at once and that is small beside
-    the bulk: shipment news on its way to Shopify, the next call of an order whose
-    ERP work has already begun. ``NORMAL`` is everything else (new work).
+    the bulk: shipment news on its way to Shopify, stock numbers for Shopify, the
+    next call of an order whose ERP work has already begun. ``NORMAL`` is
+    everything else (new work, reads in bulk).
     """
 
     NORMAL = 0

@@ -16,6 +16,7 @@ from .bucket import CostBucket
 from .connector import Connector
 from .failure import PermanentFailure, TransientFailure, classify_status
 from .hooks import ConnectorHooks
+from .limiter import Priority
 from .retry import RetryPolicy
 from .shopify_queries import (
     FULFILLMENT_CREATE,
@@ -81,8 +82,13 @@ class ShopifyConnector(Connector):
     # -- the wire ------------------------------------------------------------------
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None, *, operation: str,
-                estimate: float = 10.0) -> dict[str, Any]:
-        """Run one document and return its ``data``; THROTTLED and 5xx are retried."""
+                estimate: float = 10.0, priority: int = Priority.NORMAL) -> dict[str, Any]:
+        """Run one document and return its ``data``; THROTTLED and 5xx are retried.
+
+        Stock numbers and fulfillments go in the HIGH lane: a stock number late
+        is a chance to oversell, and a tracking number late is a customer asking.
+        Reads in bulk (the reconciler's paging, the catalogue) wait behind them.
+        """
         headers = {"X-Shopify-Access-Token": self.config.access_token, "Content-Type": "application/json"}
         body = {"query": query, "variables": variables or {}}
         cost = min(self._costs.get(operation, estimate), 1000.0)
@@ -90,7 +96,7 @@ class ShopifyConnector(Connector):
         def classify(response: requests.Response) -> dict[str, Any]:
             return self._classify(response, operation)
 
-        return self.exchange("POST", self.url, classify, cost=cost, json=body, headers=headers)
+        return self.exchange("POST", self.url, classify, cost=cost, priority=priority, json=body, headers=headers)
 
     def _classify(self, response: requests.Response, operation: str) -> dict[str, Any]:
         payload: Any = None
@@ -178,7 +184,8 @@ class ShopifyConnector(Connector):
         for start in range(0, len(ids), _ALIASES_PER_CALL):
             chunk = ids[start:start + _ALIASES_PER_CALL]
             data = self.graphql(levels_query([gid("InventoryItem", i) for i in chunk], location),
-                                operation=f"levels{len(chunk)}", estimate=len(chunk) * 3.0)
+                                operation=f"levels{len(chunk)}", estimate=len(chunk) * 3.0,
+                                priority=Priority.HIGH)
             for n, ident in enumerate(chunk):
                 item = data.get(f"i{n}")
                 level = (item or {}).get("inventoryLevel")
@@ -206,7 +213,8 @@ class ShopifyConnector(Connector):
                 tracking["url"] = url
             fulfillment = {"lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": i} for i in open_ids],
                            "notifyCustomer": True, "trackingInfo": tracking}
-            data = self.graphql(FULFILLMENT_CREATE, {"fulfillment": fulfillment}, operation="fulfill")
+            data = self.graphql(FULFILLMENT_CREATE, {"fulfillment": fulfillment}, operation="fulfill",
+                                priority=Priority.HIGH)
             payload = data["fulfillmentCreate"]
             if not payload["userErrors"]:
                 return {"fulfillment_id": payload["fulfillment"]["id"], "already_fulfilled": False}
@@ -217,7 +225,7 @@ class ShopifyConnector(Connector):
 
     def _open_fulfillment_orders(self, order_gid: str) -> tuple[list[str], str]:
         data = self.graphql(ORDER_FULFILLMENT_ORDERS, {"id": order_gid}, operation="fulfillment_orders",
-                            estimate=25.0)
+                            estimate=25.0, priority=Priority.HIGH)
         order = data.get("order")
         if order is None:
             raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
@@ -243,7 +251,7 @@ class ShopifyConnector(Connector):
         rows = [{"inventoryItemId": item, "locationId": location, "quantity": int(qty), "changeFromQuantity": prev}
                 for item, (_, qty, prev) in zip(items, quantities)]
         variables = {"input": {"name": "available", "reason": reason, "quantities": rows}, "key": idempotency_key}
-        data = self.graphql(SET_QUANTITIES, variables, operation="set_quantities")
+        data = self.graphql(SET_QUANTITIES, variables, operation="set_quantities", priority=Priority.HIGH)
         errors = data["inventorySetQuantities"]["userErrors"]
         by_index: dict[int, tuple[str, str]] = {}
         general: list[str] = []

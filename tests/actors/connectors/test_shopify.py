@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import gevent
+import gevent.event
 import pytest
 
 from peppasync.config import ShopifyConfig
@@ -175,3 +177,34 @@ def test_bad_arguments_are_refused_before_anything_is_sent(stub: Callable[..., S
 def test_a_connector_without_an_access_token_is_refused_naming_the_setting() -> None:
     with pytest.raises(ValueError, match="shopify.access_token is empty"):
         ShopifyConnector(ShopifyConfig(access_token=""))
+
+
+def test_stock_numbers_go_ahead_of_a_bulk_read_already_waiting(stub: Callable[..., StubServer],
+                                                               fake_time: FakeTime) -> None:
+    release = gevent.event.Event()
+
+    def answer(request: dict[str, Any]) -> Reply:
+        query = json.loads(request["body"])["query"]
+        if "productVariants" in query:
+            release.wait(10)  # holds the one slot while the others queue
+            return _data({"productVariants": {"nodes": []}, "v0": {"nodes": []}})
+        if "inventorySetQuantities" in query:
+            return _data({"inventorySetQuantities": {"inventoryAdjustmentGroup": {"id": "g"}, "userErrors": []}})
+        return _data({"orders": {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}})
+
+    server = stub(answer)
+    shop = _shop(server, fake_time)
+    shop.set_limit(1)
+    busy = gevent.spawn(shop.variants_by_sku, ["A"])
+    gevent.sleep(0.05)
+    paging = gevent.spawn(lambda: list(shop.orders_updated_since("2026-11-01T00:00:00Z")))
+    gevent.sleep(0.05)
+    stock = gevent.spawn(shop.set_available, [(11, 5, 6)], "sync-1")
+    gevent.sleep(0.05)
+
+    release.set()
+    gevent.joinall([busy, paging, stock], timeout=10, raise_error=True)
+
+    order = [json.loads(r["body"])["query"] for r in server.requests]
+    assert ["productVariants" in order[0], "inventorySetQuantities" in order[1], "orders(" in order[2]] == [
+        True, True, True]

@@ -19,6 +19,7 @@ its result over two sweeps is given up, so the SKU asks again.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -33,14 +34,20 @@ from actors.stock_ledger import StockLedger
 
 __all__ = ["ReconcilerActor", "Settings"]
 
+log = logging.getLogger("peppasync.reconciler")
+
 
 class Settings:
     """What the reconciler reads from configuration."""
 
-    def __init__(self, interval: float, overlap: float | None = None, lookback: float = 86_400.0) -> None:
+    def __init__(self, interval: float, overlap: float | None = None, lookback: float = 86_400.0,
+                 max_hold: float = 900.0) -> None:
         self.interval = interval
         self.overlap = overlap if overlap is not None else max(2 * interval, 5.0)
         self.lookback = lookback
+        # How far back a busy order may hold the shipments cursor: every sweep
+        # pages from there, and the WMS's request window is small (ShipStation: 40/min).
+        self.max_hold = max_hold
 
 
 _MAILBOX_LOOK = 50  # an order's mailbox holds a few steps and webhooks, rarely more
@@ -64,7 +71,8 @@ class ReconcilerActor(PeriodicActor):
         overlap = timedelta(seconds=settings.overlap)
         self.state["orders_cursor"] = _iso(self._orders(orders_since - overlap) or orders_since)
         self._forget_repairs(orders_since - overlap)
-        self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap) or ships_since)
+        held_since = now - timedelta(seconds=settings.max_hold)
+        self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap, held_since) or ships_since)
         self._stock_sweep()
         self.state["last_run"] = self.clock.time()
         return settings.interval
@@ -137,13 +145,14 @@ class ReconcilerActor(PeriodicActor):
             self.on_success(lambda: self.hooks.on_repair("missed_order"))
         return newest
 
-    def _shipments(self, since: datetime) -> datetime | None:
+    def _shipments(self, since: datetime, hold_after: datetime) -> datetime | None:
         """Repair missed shipments; returns where the next sweep's cursor goes.
 
         A shipment of an order in flight is looked at again on the next sweep:
         its mailbox may or may not hold this shipment, and once newer shipments
         moved the cursor on, it would never be paged again. So the cursor stops
-        at the oldest such shipment until its order has settled.
+        at the oldest such shipment (modified after ``hold_after``) until its
+        order has settled. An order busy for longer is logged and let go.
         """
         wms = self.service("wms")
         newest: datetime | None = None
@@ -156,7 +165,10 @@ class ReconcilerActor(PeriodicActor):
             if not order_id or row.get("voided"):
                 continue
             if self._in_flight(order_id):
-                if modified is not None and (held is None or modified < held):
+                if modified is None or modified < hold_after:
+                    log.warning("shipment of an order busy for longer than max_hold: not watched any more",
+                                extra={"order_id": order_id, "modified": row.get("modifyDate")})
+                elif held is None or modified < held:
                     held = modified
                 continue
             found = self._ctx.store.get_state("order", order_id)

@@ -107,3 +107,25 @@ def test_an_update_missed_while_its_order_was_busy_is_repaired_unless_its_webhoo
     assert (busy["topic"], busy["body"]["updated_at"]) == ("orders/updated", edited_at)
     assert gone["topic"] == "orders/cancelled"
     assert [p["type"] for p in _mailbox(store, "coming")] == ["advance", "webhook"]
+
+
+def test_an_order_busy_for_too_long_does_not_hold_the_shipments_cursor_back_for_ever(make_system, store, caplog):
+    now = time.time()
+    wms = Wms([
+        {"orderKey": "stuck", "modifyDate": _iso(now - 120), "trackingNumber": "1Z-OLD", "carrierCode": "ups"},
+        {"orderKey": "done", "modifyDate": _iso(now - 1), "trackingNumber": "1Z-DONE", "carrierCode": "ups"},
+    ])
+    store.write([ops.PutState("order", "stuck", {"status": "sent_to_wms"}),
+                 ops.PutState("order", "done", {"status": "fulfilled"}),
+                 ops.Insert("order", "stuck", {"type": "advance"})])
+    system = make_system(ReconcilerActor, services={
+        "reconcile": Settings(interval=0.1, overlap=2.0, max_hold=60.0), "wms": wms, "shopify": Shopify()})
+    system.start()
+    system.tell("reconciler", "main", {"type": "tick", "chain": "c1", "boot": True})
+
+    assert _wait(lambda: wms.reads >= 3)
+
+    state = store.get_state("reconciler", "main")[0]
+    assert state["shipments_cursor"] == _iso(now - 1)
+    assert any(r.getMessage().startswith("shipment of an order busy") and r.order_id == "stuck"
+               for r in caplog.records)

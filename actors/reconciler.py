@@ -71,8 +71,8 @@ class ReconcilerActor(PeriodicActor):
         overlap = timedelta(seconds=settings.overlap)
         self.state["orders_cursor"] = _iso(self._orders(orders_since - overlap) or orders_since)
         self._forget_repairs(orders_since - overlap)
-        held_since = now - timedelta(seconds=settings.max_hold)
-        self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap, held_since) or ships_since)
+        hold_after = now - timedelta(seconds=settings.max_hold)
+        self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap, hold_after) or ships_since)
         self._stock_sweep()
         self.state["last_run"] = self.clock.time()
         return settings.interval

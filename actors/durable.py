@@ -327,8 +327,7 @@ class DurableActor(pykka.ThreadingActor):
         try:
             self.__drain_batches(first)
         finally:
-            if self.idle_since == 0.0:
-                self.idle_since = self._ctx.clock.monotonic()
+            self.idle_since = self._ctx.clock.monotonic()
 
     def __drain_batches(self, first: list[Message] | None) -> None:
         ctx = self._ctx
@@ -383,7 +382,6 @@ class DurableActor(pykka.ThreadingActor):
             self.__commit(carry, wait=False)
             carry = []
         self.__idle_token += 1
-        self.idle_since = ctx.clock.monotonic()
 
     def __start_all(
         self, batch: list[Message], claimed: set[int], carry: list[ops.Op]

@@ -73,7 +73,8 @@ class InventoryActor(DurableActor):
 
     def loaded(self) -> None:
         self._stock_oversell_logged_at: float | None = None
-        self._stock_oversold: list[int] = [0, 0]  # orders and units not logged yet
+        self._stock_oversold_orders = 0  # since the last line logged
+        self._stock_oversold_units = 0
 
     def handle(self, message: Message) -> None:
         payload = message.payload
@@ -119,18 +120,18 @@ class InventoryActor(DurableActor):
     def _stock_log_oversell(self, order_id: str, units: int) -> None:
         # Every oversell is counted (oversells_total); the log says so once a
         # minute per SKU, with what it held back, not once per order.
-        pending = self._stock_oversold
-        pending[0] += 1
-        pending[1] += units
+        self._stock_oversold_orders += 1
+        self._stock_oversold_units += units
         now = self.clock.monotonic()
         last = self._stock_oversell_logged_at
         if last is not None and now - last < OVERSELL_LOG_INTERVAL:
             return
         log.warning("oversell: Shopify accepted orders beyond the stock there was",
-                    extra={"sku": self.key, "order_id": order_id, "orders": pending[0], "units": pending[1],
+                    extra={"sku": self.key, "order_id": order_id, "orders": self._stock_oversold_orders,
+                           "units": self._stock_oversold_units,
                            "since_seconds": None if last is None else round(now - last, 1)})
         self._stock_oversell_logged_at = now
-        pending[0] = pending[1] = 0
+        self._stock_oversold_orders = self._stock_oversold_units = 0
 
     def _stock_pushed(self, ledger: StockLedger, payload: dict[str, Any], now: float) -> None:
         value = payload.get("value")

@@ -18,13 +18,15 @@ from typing import Any, TextIO
 import gevent
 import gevent.event
 
-from peppasync.config import parse_config
+from peppasync.config import Config, parse_config
 from peppasync.consistency import Consistency, check_consistency
 from peppasync.engine import engine_kinds, engine_services
 from peppasync.runtime import Runtime
 from peppasync.sandbox import Sandbox, SandboxProfile
 
-__all__ = ["build_demo", "demo_sandbox", "engine_config", "run_demo"]
+from actors.durable import DurableActor
+
+__all__ = ["build_demo", "demo_sandbox", "engine_config", "run_demo", "start_engine"]
 
 
 def demo_sandbox(*, profile: str | SandboxProfile, seed: int, time_scale: float, listen: str) -> Sandbox:
@@ -75,14 +77,18 @@ def build_demo(
     sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen)
     sandbox.start()
     raw = engine_config(sandbox, directory / "demo.db", listen=listen, engine=engine)
-    config = parse_config(raw, source="demo", environ={})
-    runtime = Runtime(config, kinds=engine_kinds(), services=engine_services)
+    return sandbox, start_engine(sandbox, parse_config(raw, source="demo", environ={}))
+
+
+def start_engine(sandbox: Sandbox, config: Config, kinds: list[type[DurableActor]] | None = None) -> Runtime:
+    """A started runtime for ``config``; the sandbox it is wired to is stopped when it cannot start."""
+    runtime = Runtime(config, kinds=engine_kinds() if kinds is None else kinds, services=engine_services)
     try:
         runtime.start()
     except BaseException:
         sandbox.stop()
         raise
-    return sandbox, runtime
+    return runtime
 
 
 def _progress(sandbox: Sandbox, runtime: Runtime) -> dict[str, int]:

@@ -33,7 +33,8 @@ import gevent
 import requests
 
 from peppasync.config import parse_config
-from peppasync.engine import engine_kinds, engine_services
+from peppasync.demo import start_engine
+from peppasync.engine import engine_kinds
 from peppasync.runtime import Runtime
 from peppasync.sandbox import PROFILES, Sandbox
 from peppasync.sandbox.generator import OrderGenerator
@@ -224,13 +225,7 @@ def _start(plan: FlashSalePlan, strategy: str, directory: Path, port: int) -> tu
     kinds = engine_kinds()
     if strategy == "naive":
         kinds = [k for k in kinds if k.kind not in _INVENTORY_KINDS]
-    runtime = Runtime(parse_config(raw, source="flash-sale", environ={}), kinds=kinds, services=engine_services)
-    try:
-        runtime.start()
-    except BaseException:
-        sandbox.stop()
-        raise
-    return sandbox, runtime
+    return sandbox, start_engine(sandbox, parse_config(raw, source="flash-sale", environ={}), kinds)
 
 
 def run_flash_sale(plan: FlashSalePlan, strategy: str, directory: Path, port: int,

@@ -11,6 +11,7 @@ an update older than what the actor has seen is ignored.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from peppasync.errors import ConnectorError, RejectedError, TransientError, ValidationError
@@ -21,12 +22,20 @@ from actors.customer_sync import CUSTOMER_KIND, already_synced, customer_version
 from actors.durable import DurableActor
 from actors.validation import normalise_order
 
-__all__ = ["OrderActor", "erp_sales_order", "wms_order"]
+__all__ = ["OrderActor", "OrderSettings", "erp_sales_order", "wms_order"]
 
 log = logging.getLogger("peppasync.order")
 
 _EVENTS_KEPT = 50
 _SYNCED = ("erp_synced", "sent_to_wms")
+
+
+@dataclass(frozen=True)
+class OrderSettings:
+    """What the order flow needs from configuration."""
+
+    # The ERP item that books lines without a SKU; empty: such orders are refused.
+    non_sku_item: str = ""
 
 
 def call(connector: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -39,8 +48,11 @@ def call(connector: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
         raise RejectedError(f"{connector} refused: {exc}", connector=connector, code=exc.code) from exc
 
 
-def erp_sales_order(order: dict[str, Any]) -> dict[str, Any]:
-    """The NetSuite sales order for an order: all its lines in one record."""
+def erp_sales_order(order: dict[str, Any], non_sku_item: str = "") -> dict[str, Any]:
+    """The NetSuite sales order for an order: all its lines in one record.
+
+    A line without a SKU is booked on ``non_sku_item`` (an internal id) with its own title and price.
+    """
     body: dict[str, Any] = {
         "externalId": order["id"],
         "otherRefNum": order["name"],
@@ -49,7 +61,8 @@ def erp_sales_order(order: dict[str, Any]) -> dict[str, Any]:
         "item": {
             "items": [
                 {
-                    "item": {"externalId": line["sku"]} if line["sku"] else {"externalId": "GIFT-CARD"},
+                    "item": ({"id": non_sku_item} if line.get("non_sku") else {"externalId": line["sku"]}
+                             if line["sku"] else {"externalId": "GIFT-CARD"}),
                     "quantity": line["quantity"],
                     "rate": float(line["price"]),
                     "description": line["title"],
@@ -144,7 +157,9 @@ class OrderActor(DurableActor):
         if status == "cancelled":
             return
         catalog = self._ctx.services.get("catalog")
-        order = normalise_order(body, known_sku=catalog.known if catalog is not None else None)
+        settings: OrderSettings = self._ctx.services.get("order") or OrderSettings()
+        order = normalise_order(body, known_sku=catalog.known if catalog is not None else None,
+                                non_sku_lines=bool(settings.non_sku_item))
         current = self.state.get("order")
         if current and order["updated_at"] and current["updated_at"] and order["updated_at"] < current["updated_at"]:
             return  # an older version arrived late
@@ -238,7 +253,9 @@ class OrderActor(DurableActor):
                 self._remember_customer(customer_id, synced_record(version, order["updated_at"]))
                 # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
                 priority = Priority.HIGH
-        call("netsuite", erp.upsert_sales_order, self.key, erp_sales_order(order), priority=priority)
+        settings: OrderSettings = self._ctx.services.get("order") or OrderSettings()
+        body = erp_sales_order(order, settings.non_sku_item)
+        call("netsuite", erp.upsert_sales_order, self.key, body, priority=priority)
         self.state["erp_at"] = self.clock.time()
 
     def _send_to_wms(self, order: dict[str, Any]) -> None:

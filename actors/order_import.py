@@ -10,10 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from actors.validation import MAX_LINES
+
 __all__ = ["ORDER_QUERY", "fetch_order", "rest_order"]
 
+_ESTIMATE = 440  # points: 2 + 100 lines x 4 objects, and the order's own objects
+
 ORDER_QUERY = """
-query OrderForSync($id: ID!) {
+query OrderForSync($id: ID!, $lines: String) {
   order(id: $id) {
     id legacyResourceId name email test createdAt updatedAt cancelledAt currencyCode
     totalPriceSet { shopMoney { amount } }
@@ -21,12 +25,27 @@ query OrderForSync($id: ID!) {
     totalTaxSet { shopMoney { amount } }
     totalDiscountsSet { shopMoney { amount } }
     totalShippingPriceSet { shopMoney { amount } }
+    currentTotalPriceSet { shopMoney { amount } }
+    currentSubtotalPriceSet { shopMoney { amount } }
+    currentTotalTaxSet { shopMoney { amount } }
+    currentTotalDiscountsSet { shopMoney { amount } }
+    totalRefundedShippingSet { shopMoney { amount } }
     customer { id email firstName lastName }
-    shippingAddress { firstName lastName name address1 address2 city province provinceCode zip country countryCodeV2 phone }
-    lineItems(first: 250) {
-      nodes { id sku title quantity requiresShipping isGiftCard originalUnitPriceSet { shopMoney { amount } } }
+    shippingAddress { ...Address }
+    billingAddress { ...Address }
+    lineItems(first: 100, after: $lines) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id sku title quantity currentQuantity requiresShipping isGiftCard
+        originalUnitPriceSet { shopMoney { amount } }
+        variant { id }
+      }
     }
   }
+}
+
+fragment Address on MailingAddress {
+  firstName lastName name company address1 address2 city province provinceCode zip country countryCodeV2 phone
 }
 """
 
@@ -49,8 +68,8 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         Decimal(_amount(node.get(k)))
         for k in ("totalPriceSet", "subtotalPriceSet", "totalTaxSet", "totalShippingPriceSet")
     )
-    address = node.get("shippingAddress")
     customer = node.get("customer")
+    refunded_shipping = Decimal(_amount(node.get("totalRefundedShippingSet")))
     return {
         "id": _legacy(node.get("legacyResourceId") or node.get("id")),
         "name": node.get("name"),
@@ -64,33 +83,34 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "subtotal_price": str(subtotal),
         "total_tax": str(tax),
         "total_discounts": _amount(node.get("totalDiscountsSet")),
+        # After an edit or a refund these are the live figures (a webhook carries both).
+        "current_total_price": _amount(node.get("currentTotalPriceSet")),
+        "current_subtotal_price": _amount(node.get("currentSubtotalPriceSet")),
+        "current_total_tax": _amount(node.get("currentTotalTaxSet")),
+        "current_total_discounts": _amount(node.get("currentTotalDiscountsSet")),
         "shipping_lines": [{"code": "shipping", "price": str(shipping)}] if shipping else [],
+        # The webhook states refunded shipping as a refund's adjustment; so does the order rebuilt here.
+        "refunds": [] if not refunded_shipping else [{
+            "id": 0, "order_id": _legacy(node.get("legacyResourceId") or node.get("id")),
+            "created_at": node.get("updatedAt"), "refund_line_items": [], "transactions": [],
+            "order_adjustments": [{"kind": "shipping_refund", "amount": str(-refunded_shipping)}],
+        }],
         "customer": None if not customer else {
             "id": _legacy(customer.get("id")),
             "email": customer.get("email"),
             "first_name": customer.get("firstName"),
             "last_name": customer.get("lastName"),
         },
-        "shipping_address": None if not address else {
-            "first_name": address.get("firstName"),
-            "last_name": address.get("lastName"),
-            "name": address.get("name"),
-            "address1": address.get("address1"),
-            "address2": address.get("address2"),
-            "city": address.get("city"),
-            "province": address.get("province"),
-            "province_code": address.get("provinceCode"),
-            "zip": address.get("zip"),
-            "country": address.get("country"),
-            "country_code": address.get("countryCodeV2"),
-            "phone": address.get("phone"),
-        },
+        "shipping_address": _address(node.get("shippingAddress")),
+        "billing_address": _address(node.get("billingAddress")),
         "line_items": [
             {
                 "id": _legacy(line.get("id")),
                 "sku": line.get("sku"),
                 "title": line.get("title"),
                 "quantity": line.get("quantity"),
+                "current_quantity": line.get("currentQuantity", line.get("quantity")),
+                "variant_id": _legacy((line.get("variant") or {}).get("id")) or None,
                 "price": _amount(line.get("originalUnitPriceSet")),
                 "requires_shipping": bool(line.get("requiresShipping")),
                 "gift_card": bool(line.get("isGiftCard")),
@@ -100,8 +120,45 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _address(address: Any) -> dict[str, Any] | None:
+    if not isinstance(address, dict):
+        return None
+    return {
+        "first_name": address.get("firstName"),
+        "last_name": address.get("lastName"),
+        "name": address.get("name"),
+        "company": address.get("company"),
+        "address1": address.get("address1"),
+        "address2": address.get("address2"),
+        "city": address.get("city"),
+        "province": address.get("province"),
+        "province_code": address.get("provinceCode"),
+        "zip": address.get("zip"),
+        "country": address.get("country"),
+        "country_code": address.get("countryCodeV2"),
+        "phone": address.get("phone"),
+    }
+
+
 def fetch_order(shopify: Any, order_gid: str) -> dict[str, Any] | None:
-    """One order, whole, by its GraphQL id; None when Shopify no longer has it."""
-    data = shopify.graphql(ORDER_QUERY, {"id": order_gid}, operation="order", estimate=260)
-    node = data.get("order")
-    return rest_order(node) if node else None
+    """One order, whole, by its GraphQL id; None when Shopify no longer has it.
+
+    Lines come 100 to a page: with their price and variant, 250 at once would cost more
+    than the 1,000 points Shopify allows one query (https://shopify.dev/docs/api/usage/limits).
+    """
+    node: dict[str, Any] | None = None
+    lines: list[Any] = []
+    after = None
+    while True:
+        data = shopify.graphql(ORDER_QUERY, {"id": order_gid, "lines": after}, operation="order", estimate=_ESTIMATE)
+        page = data.get("order")
+        if not page:
+            return None
+        node = node or page
+        connection = page.get("lineItems") or {}
+        lines.extend(connection.get("nodes") or [])
+        info = connection.get("pageInfo") or {}
+        after = info.get("endCursor")
+        if not info.get("hasNextPage") or not after or len(lines) > MAX_LINES:
+            break
+    return rest_order({**node, "lineItems": {"nodes": lines}})

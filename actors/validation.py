@@ -3,6 +3,15 @@
 Real Shopify payloads are messy. Each rule either accepts the order (possibly
 normalised: prices as Decimal strings, SKUs stripped) or raises a
 ``ValidationError`` whose message an operator can act on.
+
+The order is read as it is now, not as it was placed: after an edit or a refund
+a line's ``quantity`` still counts removed and refunded units while
+``current_quantity`` is the live figure, and the ``current_*`` totals replace the
+original ones (https://shopify.dev/docs/api/admin-rest/latest/resources/order;
+the Admin schema's ``LineItem.currentQuantity``: "The number of units ordered,
+excluding refunded and removed units"). Amounts are checked to the currency's
+minor unit (ISO 4217), one unit of rounding allowed per line, because Shopify
+rounds each line's tax and discount on its own.
 """
 
 from __future__ import annotations
@@ -12,36 +21,93 @@ from typing import Any, Callable, Mapping
 
 from peppasync.errors import ValidationError
 
-__all__ = ["MAX_LINES", "normalise_order"]
+__all__ = ["MAX_LINES", "minor_unit", "normalise_order"]
 
 MAX_LINES = 500
-_CENT = Decimal("0.01")
+# ISO 4217 currencies whose minor unit is not the cent (the list's "Minor unit" column,
+# https://www.six-group.com/en/products-services/financial-information/data-standards.html).
+_EXPONENTS = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+                     "VUV", "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys(("CLF", "UYW"), 4),
+}
+# A REST amount is a decimal string; nothing Shopify sends is longer than this.
+_MAX_AMOUNT_CHARS = 40
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of a currency: 0.01 for most, 1 for JPY, 0.001 for KWD."""
+    return Decimal(1).scaleb(-_EXPONENTS.get(currency.upper(), 2))
 
 
 def _money(value: Any, where: str) -> Decimal:
+    text = str(value if value not in (None, "") else "0")
+    if isinstance(value, (dict, list, bool)) or len(text) > _MAX_AMOUNT_CHARS:
+        raise ValidationError(f"{where} is not an amount: {text[:_MAX_AMOUNT_CHARS]!r}", field=where)
     try:
-        amount = Decimal(str(value if value not in (None, "") else "0"))
+        amount = Decimal(text)
     except InvalidOperation:
         raise ValidationError(f"{where} is not an amount: {value!r}", field=where) from None
-    if not amount.is_finite():
-        raise ValidationError(f"{where} is not a finite amount: {value!r}", field=where)
+    if not amount.is_finite() or abs(amount.adjusted()) > 15:
+        raise ValidationError(f"{where} is not a finite amount of sane size: {value!r}", field=where)
     return amount
+
+
+def _current(order: Mapping[str, Any], name: str) -> Decimal:
+    """``current_<name>`` when Shopify sent it (it does on every order since 2023), else ``<name>``."""
+    key = f"current_{name}" if order.get(f"current_{name}") not in (None, "") else name
+    return _money(order.get(key), key)
 
 
 def _shipping_total(order: Mapping[str, Any]) -> Decimal:
     lines = order.get("shipping_lines") or []
     if isinstance(lines, list) and lines:
         return sum((_money(s.get("price"), "shipping_lines.price") for s in lines if isinstance(s, dict)), Decimal(0))
-    shop = ((order.get("total_shipping_price_set") or {}).get("shop_money") or {}).get("amount")
+    shop = _dig(order, "total_shipping_price_set", "shop_money", "amount")
     return _money(shop, "total_shipping_price_set") if shop is not None else Decimal(0)
 
 
-def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None) -> dict[str, Any]:
-    """Check an order body (Shopify's REST JSON shape) and return the fields the flow uses."""
+def _refund_adjustments(order: Mapping[str, Any]) -> Decimal:
+    """What refunds took off the total besides lines: refunded shipping and discrepancies (negative amounts)."""
+    total = Decimal(0)
+    for refund in order.get("refunds") or []:
+        for adjustment in (refund.get("order_adjustments") or []) if isinstance(refund, dict) else []:
+            if isinstance(adjustment, dict):
+                total += _money(adjustment.get("amount"), "refunds.order_adjustments.amount")
+    return total
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _quantity(item: Mapping[str, Any], n: int, label: str) -> int:
+    """The live quantity of a line: ``current_quantity`` (0 once removed) when sent, else ``quantity``."""
+    ordered = item.get("quantity")
+    if isinstance(ordered, bool) or not isinstance(ordered, int) or ordered <= 0:
+        raise ValidationError(f"line {n} ({label}) has quantity {ordered!r}; expected a positive whole number",
+                              field="quantity")
+    current = item.get("current_quantity", ordered)
+    if isinstance(current, bool) or not isinstance(current, int) or not 0 <= current:
+        raise ValidationError(f"line {n} ({label}) has current_quantity {current!r}; expected a whole number >= 0",
+                              field="current_quantity")
+    return current
+
+
+def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, *,
+                    non_sku_lines: bool = False) -> dict[str, Any]:
+    """Check an order body (Shopify's REST JSON shape) and return the fields the flow uses.
+
+    ``non_sku_lines``: lines without a SKU (engraving, services, custom items) are kept,
+    marked ``non_sku``, for the ERP's configured catch-all item; otherwise they are refused.
+    """
     if not isinstance(order, dict):
         raise ValidationError("order body is not a JSON object")
     order_id = order.get("id")
-    if order_id in (None, "") or isinstance(order_id, bool):
+    if order_id in (None, "") or isinstance(order_id, (bool, dict, list)):
         raise ValidationError("order has no id", field="id")
     items = order.get("line_items")
     if not isinstance(items, list) or not items:
@@ -58,29 +124,43 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None) 
         if not isinstance(item, dict):
             raise ValidationError(f"line {n} is not an object", field="line_items")
         gift_card = bool(item.get("gift_card"))
-        sku = str(item.get("sku") or "").strip()
-        if not sku and not gift_card:
-            title = item.get("title") or item.get("name") or "untitled"
-            raise ValidationError(f"line {n} ({title}) has no SKU, so the ERP and the warehouse cannot know it", field="sku")
-        quantity = item.get("quantity")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-            raise ValidationError(f"line {n} ({sku or 'gift card'}) has quantity {quantity!r}; expected a positive whole number", field="quantity")
+        raw_sku = item.get("sku")
+        if raw_sku is not None and not isinstance(raw_sku, str):
+            raise ValidationError(f"line {n} has SKU {raw_sku!r}; expected text", field="sku")
+        sku = (raw_sku or "").strip()
+        title = str(item.get("title") or item.get("name") or sku or "untitled")
+        non_sku = not sku and not gift_card
+        if non_sku and not non_sku_lines:
+            raise ValidationError(f"line {n} ({title}) has no SKU, so the ERP and the warehouse cannot know it; "
+                                  "set [netsuite] non_sku_item to book such lines on one ERP item", field="sku")
+        if non_sku and item.get("variant_id") and item.get("requires_shipping", True):
+            # A catalogue product the warehouse must pick, whose variant lost its SKU: a data error, not a
+            # custom item or a service.
+            raise ValidationError(f"line {n} ({title}) is a shipped product variant without a SKU, so the "
+                                  "warehouse cannot pick it; give the variant its SKU in Shopify", field="sku")
+        quantity = _quantity(item, n, sku or title)
         price = _money(item.get("price"), f"line {n} price")
         if price < 0:
-            raise ValidationError(f"line {n} ({sku}) has a negative price {price}", field="price")
+            raise ValidationError(f"line {n} ({sku or title}) has a negative price {price}", field="price")
+        if quantity == 0:
+            continue  # removed by an edit, or refunded: no longer part of the order
         if sku and not gift_card and known_sku is not None and not known_sku(sku):
             raise ValidationError(f"line {n} has SKU {sku!r}, which is not in the catalogue", field="sku")
-        requires_shipping = bool(item.get("requires_shipping", not gift_card))
+        # The warehouse can pick only what has a SKU; a line without one is booked in the ERP alone.
+        requires_shipping = bool(item.get("requires_shipping", not gift_card)) and not non_sku
         needs_shipping = needs_shipping or requires_shipping
         line_total += price * quantity
         lines.append({
             "sku": sku,
-            "title": str(item.get("title") or item.get("name") or sku),
+            "title": title,
             "quantity": quantity,
             "price": str(price),
             "gift_card": gift_card,
+            "non_sku": non_sku,
             "requires_shipping": requires_shipping,
         })
+    if not lines:
+        raise ValidationError("every line of the order has been removed or refunded", field="line_items")
     address = order.get("shipping_address")
     if needs_shipping:
         if not isinstance(address, dict):
@@ -90,25 +170,32 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None) 
             missing.append("country_code")
         if missing:
             raise ValidationError(f"shipping address lacks {', '.join(missing)}", field="shipping_address")
-    discounts = _money(order.get("total_discounts"), "total_discounts")
-    tax = _money(order.get("total_tax"), "total_tax")
-    total = _money(order.get("total_price"), "total_price")
-    subtotal = _money(order.get("subtotal_price", line_total - discounts), "subtotal_price")
-    tolerance = _CENT * max(1, len(lines))
+    unit = minor_unit(currency)
+    tolerance = unit * (len(lines) + 1)
+    discounts = _current(order, "total_discounts")
+    tax = _current(order, "total_tax")
+    total = _current(order, "total_price")
+    sent = any(order.get(k) not in (None, "") for k in ("current_subtotal_price", "subtotal_price"))
+    subtotal = _current(order, "subtotal_price") if sent else line_total - discounts
     if abs(subtotal - (line_total - discounts)) > tolerance:
         raise ValidationError(
-            f"subtotal {subtotal} does not match the lines ({line_total}) less discounts ({discounts})",
+            f"subtotal {subtotal} {currency} does not match the lines ({line_total}) less discounts ({discounts})",
             field="subtotal_price",
         )
-    expected_total = subtotal + tax + _shipping_total(order)
+    expected_total = subtotal + tax + _shipping_total(order) + _refund_adjustments(order)
     if bool(order.get("taxes_included")):
         expected_total -= tax
     if abs(total - expected_total) > tolerance or total < 0:
         raise ValidationError(
-            f"total {total} does not add up: subtotal {subtotal} + tax {tax} + shipping = {expected_total}",
+            f"total {total} {currency} does not add up: subtotal {subtotal} + tax {tax} + shipping"
+            f"{' - refunded adjustments' if order.get('refunds') else ''} = {expected_total}",
             field="total_price",
         )
     customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
+    customer_id = customer.get("id")
+    if customer_id is not None and (isinstance(customer_id, (bool, dict, list)) or len(str(customer_id)) > 40):
+        raise ValidationError(f"customer id {str(customer_id)[:40]!r} is not an id", field="customer.id")
+    billing = order.get("billing_address")
     return {
         "id": str(order_id),
         "name": str(order.get("name") or f"#{order_id}"),
@@ -118,11 +205,12 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None) 
         "updated_at": str(order.get("updated_at") or ""),
         "test": bool(order.get("test")),
         "cancelled": bool(order.get("cancelled_at")),
-        "customer_id": str(customer.get("id") or "") or None,
+        "customer_id": str(customer_id or "") or None,
         "customer": {k: customer.get(k) for k in ("email", "first_name", "last_name") if customer.get(k)},
         "lines": lines,
         "needs_shipping": needs_shipping,
         "shipping_address": address if isinstance(address, dict) else None,
+        "billing_address": billing if isinstance(billing, dict) else None,
         "subtotal": str(subtotal),
         "discounts": str(discounts),
         "tax": str(tax),

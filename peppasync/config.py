@@ -78,6 +78,9 @@ class NetsuiteConfig:
     token_id: str = ""
     token_secret: str = ""
     max_concurrency: int = 10
+    # Internal id of the ERP item that books order lines without a SKU (engraving, services,
+    # custom items); empty: such orders are quarantined with a reason that names this key.
+    non_sku_item: str = ""
 
 
 @dataclass(frozen=True)

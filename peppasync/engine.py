@@ -12,7 +12,7 @@ from actors.catalog import Catalog
 from actors.connectors import MetricsConnectorHooks, NetsuiteConnector, ShopifyConnector, WmsConnector
 from actors.durable import DurableActor
 from actors.inventory import InventoryActor, InventorySettings
-from actors.order import OrderActor
+from actors.order import OrderActor, OrderSettings
 from actors.reconciler import ReconcilerActor, Settings
 from actors.shipments import ShipmentFeedActor
 from actors.stock_feed import StockFeedActor
@@ -36,6 +36,7 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
     inventory = config.inventory
     services: dict[str, Any] = {
         "reconcile": Settings(config.engine.reconcile_interval),
+        "order": OrderSettings(non_sku_item=config.netsuite.non_sku_item),
         "inventory": InventorySettings(
             default_buffer=inventory.default_buffer,
             buffers=inventory.buffers,

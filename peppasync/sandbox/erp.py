@@ -11,7 +11,10 @@ from peppasync.clock import Clock
 
 from .catalog import Catalog
 
-__all__ = ["ErpError", "ErpState"]
+__all__ = ["NON_SKU_ITEM_ID", "ErpError", "ErpState"]
+
+# The internal id of the account's non-inventory item for lines without a SKU ("Custom line").
+NON_SKU_ITEM_ID = "7001"
 
 
 class ErpError(Exception):
@@ -59,6 +62,11 @@ class ErpState:
         for n, line in enumerate(items):
             where = f"item.items[{n}]"
             ref = line.get("item") if isinstance(line, dict) else None
+            if isinstance(ref, dict) and "id" in ref:
+                if str(ref["id"]) != NON_SKU_ITEM_ID:
+                    raise ErpError(400, "INVALID_KEY_OR_REF", f"Invalid item reference key {ref['id']}.",
+                                   f"{where}.item")
+                continue
             sku = ref.get("externalId") if isinstance(ref, dict) else None
             if not sku:
                 raise ErpError(400, "INVALID_CONTENT", f"Line {n} has no item reference "

@@ -10,10 +10,11 @@ from typing import Any
 from .catalog import GIFT_CARD_SKU, Catalog
 from .shop import iso
 
-__all__ = ["MALFORMED_KINDS", "MESSY_KINDS", "OrderGenerator", "PlacedOrder"]
+__all__ = ["MALFORMED_KINDS", "MESSY_KINDS", "OrderGenerator", "PlacedOrder", "price_order"]
 
 MALFORMED_KINDS = ("unknown_sku", "missing_sku", "no_shipping_address", "negative_quantity", "bad_totals")
-MESSY_KINDS = ("gift_card", "unicode_address", "many_lines", "discount", "other_currency", "test_order")
+MESSY_KINDS = ("gift_card", "unicode_address", "many_lines", "discount", "other_currency", "test_order", "yen",
+               "no_sku_line")
 
 _FIRST = ["Ada", "Grace", "Linus", "Margaret", "Alan", "Katherine", "Dennis", "Barbara", "Ken", "Frances"]
 _LAST = ["Lovelace", "Hopper", "Torvalds", "Hamilton", "Turing", "Johnson", "Ritchie", "Liskov", "Thompson"]
@@ -25,6 +26,9 @@ _UNICODE = [("Zoë", "Ødegård", "Straße des 17. Juni 135", "Berlin", "Berlin"
              "Poland", "PL")]
 _CURRENCIES = ["EUR", "GBP", "CAD"]
 _CENT = Decimal("0.01")
+_YEN = Decimal("1")
+_TAX_RATE = Decimal("0.08")
+_DISCOUNT_RATE = Decimal("0.10")
 
 
 @dataclass(frozen=True)
@@ -109,30 +113,63 @@ class OrderGenerator:
             lines[rng.randrange(len(lines))]["quantity"] = -rng.randint(1, 3)
         elif malformed == "no_shipping_address":
             address = None
-        line_total = sum((Decimal(line["price"]) * line["quantity"] for line in lines), Decimal(0))
-        discount = (line_total * Decimal("0.10")).quantize(_CENT) if "discount" in messy else Decimal("0.00")
-        subtotal = line_total - discount
-        tax = (subtotal * Decimal("0.08")).quantize(_CENT)
+        if "yen" in messy:
+            # A zero-decimal currency (ISO 4217 minor unit 0): whole yen everywhere.
+            for line in lines:
+                line["price"] = str((Decimal(line["price"]) * 150).quantize(_YEN))
+        if "no_sku_line" in messy:
+            lines.append({**lines[0], "id": order_id * 1000 + len(lines), "variant_id": None, "product_id": None,
+                          "sku": None, "title": "Custom engraving", "name": "Custom engraving", "quantity": 1,
+                          "price": "12.00", "requires_shipping": False, "taxable": True})
+        for line in lines:
+            line["current_quantity"] = line["fulfillable_quantity"] = line["quantity"]
+        currency = "JPY" if "yen" in messy else rng.choice(_CURRENCIES) if "other_currency" in messy else "USD"
         requires_shipping = any(line["requires_shipping"] for line in lines)
-        shipping = Decimal("5.00") if requires_shipping else Decimal("0.00")
-        total = subtotal + tax + shipping
+        shipping = Decimal("0.00") if not requires_shipping else Decimal("600") if "yen" in messy else Decimal("5.00")
+        money = price_order(lines, currency=currency, discounted="discount" in messy, shipping=shipping)
         if malformed == "bad_totals":
-            total += Decimal(rng.randint(1, 20))
+            money["total_price"] = money["current_total_price"] = str(Decimal(money["total_price"])
+                                                                       + rng.randint(1, 20))
         stamp = iso(now)
         payload = {
             "id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}", "name": f"#{number}",
             "number": number - 1000, "order_number": number, "email": email, "created_at": stamp,
             "updated_at": stamp, "processed_at": stamp, "closed_at": None, "cancelled_at": None,
-            "cancel_reason": None, "currency": rng.choice(_CURRENCIES) if "other_currency" in messy else "USD",
-            "total_price": str(total), "subtotal_price": str(subtotal), "total_tax": str(tax),
-            "total_discounts": str(discount), "total_line_items_price": str(line_total),
+            "cancel_reason": None, "currency": currency, **money,
             "financial_status": "paid", "fulfillment_status": None, "test": "test_order" in messy,
             "confirmed": True, "source_name": "web", "tags": "",
-            "discount_codes": [{"code": "SANDBOX10", "amount": str(discount), "type": "percentage"}]
-            if discount else [],
+            "discount_codes": [{"code": "SANDBOX10", "amount": money["total_discounts"], "type": "percentage"}]
+            if "discount" in messy else [],
             "shipping_lines": [{"code": "Standard", "price": str(shipping), "source": "shopify",
                                 "title": "Standard"}] if requires_shipping else [],
+            "refunds": [],
             "customer": {"id": customer_id, "email": email, "first_name": first, "last_name": last},
             "shipping_address": address, "billing_address": address, "line_items": lines,
         }
         return PlacedOrder(order_id, f"#{number}", payload, malformed, messy)
+
+
+def price_order(lines: list[dict[str, Any]], *, currency: str, discounted: bool, shipping: Decimal) -> dict[str, str]:
+    """The order's totals, original and current, as Shopify states them for these lines.
+
+    Original figures count every unit ordered (``quantity``); current ones only the
+    live units (``current_quantity``), after edits and refunds. Amounts are rounded
+    to the currency's minor unit, as Shopify does.
+    """
+    unit = _YEN if currency == "JPY" else _CENT
+
+    def figures(field: str) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        line_total = sum((Decimal(line["price"]) * line[field] for line in lines), Decimal(0))
+        discount = (line_total * _DISCOUNT_RATE).quantize(unit) if discounted else Decimal(0).quantize(unit)
+        subtotal = line_total - discount
+        tax = (subtotal * _TAX_RATE).quantize(unit)
+        return line_total, discount, subtotal, tax
+
+    line_total, discount, subtotal, tax = figures("quantity")
+    _, now_discount, now_subtotal, now_tax = figures("current_quantity")
+    return {
+        "total_line_items_price": str(line_total), "total_discounts": str(discount),
+        "subtotal_price": str(subtotal), "total_tax": str(tax), "total_price": str(subtotal + tax + shipping),
+        "current_total_discounts": str(now_discount), "current_subtotal_price": str(now_subtotal),
+        "current_total_tax": str(now_tax), "current_total_price": str(now_subtotal + now_tax + shipping),
+    }

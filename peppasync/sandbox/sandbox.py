@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Self
 
 import gevent
@@ -14,7 +15,8 @@ from peppasync.clock import Clock, SystemClock
 
 from .bucket import CostBucket
 from .catalog import Catalog
-from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder
+from .erp import NON_SKU_ITEM_ID
+from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder, price_order
 from .netsuite import NetSuiteSimulator
 from .profile import SandboxProfile, resolve_profile
 from .scorecard import Scorecard, score
@@ -142,7 +144,7 @@ class Sandbox:
             "netsuite": {"base_url": self.netsuite_url, "account_id": ns.account_id,
                          "consumer_key": ns.consumer_key, "consumer_secret": ns.consumer_secret,
                          "token_id": ns.token_id, "token_secret": ns.token_secret,
-                         "max_concurrency": self.netsuite.concurrency_limit},
+                         "max_concurrency": self.netsuite.concurrency_limit, "non_sku_item": NON_SKU_ITEM_ID},
             "wms": {"base_url": self.wms_url, "api_key": self.wms.api_key, "api_secret": self.wms.api_secret,
                     "webhook_token": self.wms.webhook_token},
         }
@@ -184,6 +186,19 @@ class Sandbox:
         order = self.shopify.shop.touch(order_id, **changes)
         self.webhooks.send("orders/updated", order)
         return order
+
+    def edit_order(self, order_id: int, quantities: dict[str, int]) -> dict[str, Any]:
+        """Edit an order's lines ({SKU: live quantity}; 0 removes, a new SKU adds a line), reprice it
+        as Shopify does (the ``current_*`` totals) and send orders/updated."""
+        shop = self.shopify.shop
+        shop.edit_lines(order_id, quantities)
+        with shop.lock:
+            order = shop.orders[order_id]
+            shipping = sum((Decimal(str(s.get("price") or 0)) for s in order.get("shipping_lines") or []), Decimal(0))
+            money = price_order(order["line_items"], currency=order.get("currency") or "USD",
+                                discounted=bool(order.get("discount_codes")), shipping=shipping)
+        current = {k: v for k, v in money.items() if k.startswith("current_")}
+        return self.update_order(order_id, **current, total_line_items_price=money["total_line_items_price"])
 
     def cancel_order(self, order_id: int, reason: str = "customer") -> dict[str, Any]:
         """Cancel an order in Shopify and send orders/cancelled (then orders/updated, as Shopify does)."""

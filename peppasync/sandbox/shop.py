@@ -103,6 +103,56 @@ class ShopState:
             self.add_order(order)
             return True
 
+    def edit_lines(self, order_id: int, quantities: dict[str, int]) -> None:
+        """Set live quantities per SKU as Shopify's order editing does (prices are not recomputed here).
+
+        A raised quantity adds units to ``quantity`` and ``current_quantity``; a lowered one
+        lowers only ``current_quantity`` (``quantity`` keeps counting removed units); a SKU the
+        order lacks becomes a new line; 0 removes. Stock and the fulfillment order follow.
+        """
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None:
+                raise KeyError(f"the shop has no order {order_id!r}")
+            lines: list[dict[str, Any]] = order["line_items"]
+            open_fos = [fo for fo in self.fulfillment_orders.values()
+                        if fo["order_id"] == order_id and fo["status"] == "OPEN"]
+            for sku, wanted in quantities.items():
+                item = self.catalog.get(sku)
+                if item is None or item.gift_card or wanted < 0:
+                    raise ValueError(f"cannot set {sku!r} to {wanted!r}: edits take catalogue SKUs and counts >= 0")
+                line = next((x for x in lines if x.get("sku") == sku), None)
+                live = 0 if line is None else int(line.get("current_quantity", line["quantity"]))
+                delta = wanted - live
+                if delta == 0:
+                    continue
+                if line is None:
+                    line = {"id": self.new_id(), "variant_id": item.variant_id, "product_id": item.product_id,
+                            "sku": sku, "title": item.title, "name": item.title, "quantity": 0,
+                            "current_quantity": 0, "fulfillable_quantity": 0, "price": str(item.price),
+                            "grams": 300, "requires_shipping": item.requires_shipping, "taxable": True,
+                            "gift_card": False, "fulfillment_service": "manual", "total_discount": "0.00"}
+                    lines.append(line)
+                if delta > 0:
+                    line["quantity"] += delta
+                line["current_quantity"] = line["fulfillable_quantity"] = wanted
+                level = self.levels[item.inventory_item_id]
+                level["available"] -= delta
+                level["updated_at"] = self.clock.time()
+                self.sold[sku] += delta
+                self.sales.append((self.clock.time(), sku, delta))
+                self._edit_fulfillment_order(open_fos, line, delta)
+
+    def _edit_fulfillment_order(self, open_fos: list[dict[str, Any]], line: dict[str, Any], delta: int) -> None:
+        if not open_fos:
+            return
+        fo_line = next((x for fo in open_fos for x in fo["lines"] if x["line_item_id"] == line["id"]), None)
+        if fo_line is None:
+            fo_line = {"id": self.new_id(), "line_item_id": line["id"], "sku": line["sku"], "total": 0, "remaining": 0}
+            open_fos[0]["lines"].append(fo_line)
+        fo_line["total"] += delta
+        fo_line["remaining"] += delta
+
     def touch(self, order_id: int, **changes: Any) -> dict[str, Any]:
         """Change an order and bump its `updated_at`; returns the order as it now is."""
         with self.lock:

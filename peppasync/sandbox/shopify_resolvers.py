@@ -154,6 +154,14 @@ class ShopifyRoot:
             "subtotalPriceSet": _money(o.get("subtotal_price"), currency),
             "totalTaxSet": _money(o.get("total_tax"), currency),
             "totalDiscountsSet": _money(o.get("total_discounts"), currency),
+            "currentTotalPriceSet": _money(o.get("current_total_price", o.get("total_price")), currency),
+            "currentSubtotalPriceSet": _money(o.get("current_subtotal_price", o.get("subtotal_price")), currency),
+            "currentTotalTaxSet": _money(o.get("current_total_tax", o.get("total_tax")), currency),
+            "currentTotalDiscountsSet": _money(o.get("current_total_discounts", o.get("total_discounts")), currency),
+            "billingAddress": _address(o.get("billing_address")),
+            "totalRefundedShippingSet": _money(-sum(
+                (Decimal(str(a.get("amount") or 0)) for r in o.get("refunds") or [] for a in r.get("order_adjustments")
+                 or [] if a.get("kind") == "shipping_refund"), Decimal(0)), currency),
             "totalShippingPriceSet": _money(
                 sum(Decimal(str(line.get("price") or 0)) for line in o.get("shipping_lines") or []), currency),
             "customer": customer and {
@@ -175,9 +183,19 @@ class ShopifyRoot:
         item = self.state.catalog.get(line.get("sku"))
         return {"id": gid("LineItem", line["id"]), "sku": line.get("sku"), "name": line.get("title"),
                 "title": line.get("title"), "quantity": line.get("quantity"),
+                "currentQuantity": line.get("current_quantity", line.get("quantity")),
                 "requiresShipping": bool(line.get("requires_shipping")), "isGiftCard": bool(line.get("gift_card")),
                 "originalUnitPriceSet": _money(line.get("price"), currency),
-                "variant": self._variant(item) if item else None}
+                "variant": self._variant(item) if item else self._bare_variant(line)}
+
+    @staticmethod
+    def _bare_variant(line: dict[str, Any]) -> dict[str, Any] | None:
+        """A line whose SKU is gone still names its variant (a custom item has none)."""
+        variant_id = line.get("variant_id")
+        if not variant_id:
+            return None
+        return {"id": gid("ProductVariant", variant_id), "legacyResourceId": variant_id, "sku": line.get("sku"),
+                "title": line.get("title"), "displayName": line.get("title"), "price": line.get("price")}
 
     def _variant(self, item: Any) -> dict[str, Any]:
         return {"id": gid("ProductVariant", item.variant_id), "legacyResourceId": item.variant_id,

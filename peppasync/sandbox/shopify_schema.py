@@ -84,7 +84,9 @@ type Order {
   displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   totalPriceSet: MoneyBag! subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalDiscountsSet: MoneyBag
   totalShippingPriceSet: MoneyBag!
-  customer: Customer shippingAddress: MailingAddress requiresShipping: Boolean!
+  currentTotalPriceSet: MoneyBag! currentSubtotalPriceSet: MoneyBag! currentTotalTaxSet: MoneyBag!
+  currentTotalDiscountsSet: MoneyBag! totalRefundedShippingSet: MoneyBag!
+  customer: Customer shippingAddress: MailingAddress billingAddress: MailingAddress requiresShipping: Boolean!
   lineItems(first: Int, after: String): LineItemConnection!
   fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
   fulfillments(first: Int): [Fulfillment!]!
@@ -93,7 +95,7 @@ type OrderEdge { cursor: String! node: Order! }
 type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo! }
 
 type LineItem {
-  id: ID! sku: String name: String! title: String! quantity: Int! requiresShipping: Boolean!
+  id: ID! sku: String name: String! title: String! quantity: Int! currentQuantity: Int! requiresShipping: Boolean!
   isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant
 }
 type LineItemEdge { cursor: String! node: LineItem! }

@@ -76,7 +76,7 @@ def test_messy_but_valid_orders_are_synced_and_none_crashes_an_actor(tmp_path):
         tmp_path, profile="calm", seed=5, time_scale=SCALE, listen=f"127.0.0.1:{port}",
     )
     try:
-        placed = sandbox.place_orders(len(MESSY_KINDS) * 3, malformed_ratio=0.0, messy_ratio=1.0)
+        placed = sandbox.place_orders(len(MESSY_KINDS) * 5, malformed_ratio=0.0, messy_ratio=1.0)
 
         result = _wait_consistent(sandbox, runtime.store, timeout=40)
 
@@ -124,6 +124,56 @@ def test_a_cancelled_order_is_cancelled_in_the_erp_and_the_warehouse_which_frees
         assert _allocated(sandbox, lines) == {sku: before[sku] - n for sku, n in lines.items()}
         sales = sandbox.netsuite.erp.sales_orders()
         assert (sales[str(at_wms.id)].get("orderStatus") or {}).get("id") == "C"
+    finally:
+        runtime.stop()
+        sandbox.stop()
+
+
+def _live_lines(sandbox, order_id):
+    with sandbox.shopify.shop.lock:
+        lines = sandbox.shopify.shop.orders[order_id]["line_items"]
+        return {line["sku"]: line["current_quantity"] for line in lines if line["current_quantity"]}
+
+
+def _erp_lines(sandbox, order_id):
+    record = sandbox.netsuite.erp.sales_orders().get(str(order_id)) or {}
+    return {line["item"].get("externalId"): line["quantity"] for line in (record.get("item") or {}).get("items", [])}
+
+
+def _wms_lines(sandbox, order_id):
+    with sandbox.wms.warehouse.lock:
+        order = sandbox.wms.warehouse.orders.get(str(order_id)) or {}
+        return {item["sku"]: item["quantity"] for item in order.get("items") or []}
+
+
+def test_edited_orders_reach_the_erp_and_the_warehouse_with_their_current_lines(tmp_path):
+    # The warehouse holds orders for a simulated hour, so the edits find them unshipped.
+    profile = replace(PROFILES["calm"], shipment_delay=3600.0)
+    sandbox, runtime = build_demo(tmp_path, profile=profile, seed=8, time_scale=SCALE,
+                                  listen=f"127.0.0.1:{free_port()}")
+    try:
+        placed = sandbox.place_orders(3, malformed_ratio=0.0, lines_mean=3.0)
+        assert sandbox.wait_until(lambda sb: not sb.scorecard().wms_missing, timeout=30)
+        raised, added, removed = placed
+        first = raised.payload["line_items"][0]["sku"]
+        spare = next(i.sku for i in sandbox.catalog.physical if i.sku not in _live_lines(sandbox, added.id))
+        kept = removed.payload["line_items"][0]["sku"]
+        gone = {line["sku"]: 0 for line in removed.payload["line_items"] if line["sku"] != kept}
+        if not gone:  # a one-line order: give it a second line first, then remove the first
+            gone = {kept: 0}
+            kept = spare
+
+        sandbox.edit_order(raised.id, {first: _live_lines(sandbox, raised.id)[first] + 2})
+        sandbox.edit_order(added.id, {spare: 4})
+        sandbox.edit_order(removed.id, {kept: 1, **gone})
+        expected = {o.id: _live_lines(sandbox, o.id) for o in placed}
+        done = sandbox.wait_until(
+            lambda sb: all(_erp_lines(sb, oid) == lines and _wms_lines(sb, oid) == lines
+                           for oid, lines in expected.items()), timeout=40)
+
+        assert done, {oid: (lines, _erp_lines(sandbox, oid), _wms_lines(sandbox, oid))
+                      for oid, lines in expected.items()}
+        assert not runtime.store.quarantine_list(limit=10)
     finally:
         runtime.stop()
         sandbox.stop()

@@ -74,7 +74,8 @@ def test_messy_but_valid_orders_cover_gift_cards_unicode_many_lines_and_more():
     placed = sb.place_orders(120, malformed_ratio=0.0, messy_ratio=1.0)
 
     kinds = {p.messy[0] for p in placed}
-    assert kinds == {"gift_card", "unicode_address", "many_lines", "discount", "other_currency", "test_order"}
+    assert kinds == {"gift_card", "unicode_address", "many_lines", "discount", "other_currency", "test_order", "yen",
+                     "no_sku_line"}
     gift = next(p for p in placed if "gift_card" in p.messy).payload
     assert gift["shipping_address"] is None and not gift["line_items"][0]["requires_shipping"]
     assert any(len(p.payload["line_items"]) == 250 for p in placed)

@@ -57,7 +57,8 @@ def contract(vendor: str, name: str) -> jsonschema.Draft202012Validator:
     uri = f"urn:peppasync:contract:{vendor}"
     registry: referencing.Registry[Any] = referencing.Registry().with_resource(
         uri, referencing.Resource.from_contents(document, default_specification=referencing.jsonschema.DRAFT202012))
-    return jsonschema.Draft202012Validator({"$ref": f"{uri}#/$defs/{name}"}, registry=registry)
+    return jsonschema.Draft202012Validator({"$ref": f"{uri}#/$defs/{name}"}, registry=registry,
+                                           format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
 
 
 def _source(error: jsonschema.ValidationError) -> str:

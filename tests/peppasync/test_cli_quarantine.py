@@ -140,7 +140,8 @@ def test_the_ops_api_lists_retries_and_discards_with_the_token(quarantined):
     finally:
         runtime.stop()
 
-    assert [e["id"] for e in listed["items"]] == ids
+    assert [e["id"] for e in listed["entries"]] == ids
+    assert (listed["total"], listed["next"]) == (2, None)
     assert retried.status_code == 200 and "message_id" in retried.json()
     assert again.status_code == 409
     assert discarded.status_code == 200

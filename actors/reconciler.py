@@ -107,7 +107,7 @@ class ReconcilerActor(PeriodicActor):
         newest: datetime | None = None
         # An order an operator has to look at is not missed: resending it would
         # only quarantine it twice.
-        held = {e.key for e in self._ctx.store.quarantine_list(kind="order", limit=100_000)}
+        held = {e.key for e in self._ctx.store.quarantine_list(kind="order")}
         for node in call("shopify", lambda: list(shopify.orders_updated_since(_iso(since)))):
             updated = parse_timestamp(node.get("updatedAt"))
             if updated is not None and (newest is None or updated > newest):

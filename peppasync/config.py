@@ -4,6 +4,11 @@ Every key can be overridden by an environment variable
 ``PEPPASYNC_<SECTION>_<KEY>``. Validation collects every problem and reports
 each with the file, the key, and what was expected; unknown keys name the
 closest valid one.
+
+The URLs and credentials of Shopify, NetSuite and the WMS have no defaults:
+``complete=True`` (what ``serve`` and ``check-config`` ask for) requires every
+key of ``REQUIRED``. Only the sandbox supplies working values for them
+(``Sandbox.config_sections()``), for ``demo``, ``sandbox`` and the tests.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from urllib.parse import urlparse
 from peppasync.errors import ConfigError, ConfigProblem
 
 __all__ = [
+    "REQUIRED",
     "Config",
     "EngineConfig",
     "InventoryConfig",
@@ -62,7 +68,7 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class ShopifyConfig:
-    shop_url: str = "http://127.0.0.1:8471"
+    shop_url: str = ""
     api_version: str = "2025-07"
     access_token: str = ""
     webhook_secret: str = ""
@@ -71,7 +77,7 @@ class ShopifyConfig:
 
 @dataclass(frozen=True)
 class NetsuiteConfig:
-    base_url: str = "http://127.0.0.1:8472"
+    base_url: str = ""
     account_id: str = ""
     consumer_key: str = ""
     consumer_secret: str = ""
@@ -85,7 +91,7 @@ class NetsuiteConfig:
 
 @dataclass(frozen=True)
 class WmsConfig:
-    base_url: str = "http://127.0.0.1:8473"
+    base_url: str = ""
     api_key: str = ""
     api_secret: str = ""
     webhook_token: str = ""
@@ -130,8 +136,42 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
-    """Read, parse and validate a TOML file; raise ``ConfigError`` naming every problem."""
+#: What ``serve`` cannot run without: per section, each key that has no usable
+#: default and the value it expects. Every other key is optional: it has a
+#: default, or leaving it empty turns its feature off. A key added here is
+#: required by ``serve`` and ``check-config`` from then on.
+REQUIRED: Mapping[str, Mapping[str, str]] = types.MappingProxyType({
+    "shopify": types.MappingProxyType({
+        "shop_url": "the shop's URL, such as https://SHOP.myshopify.com",
+        "access_token": "the app's Admin API access token (shpat_...)",
+        "webhook_secret": "the app's client secret, which signs Shopify webhooks",
+        "location_id": "the location whose stock Peppasync sets, such as gid://shopify/Location/123",
+    }),
+    "netsuite": types.MappingProxyType({
+        "base_url": "the account's REST URL, such as https://ACCOUNT.suitetalk.api.netsuite.com",
+        "account_id": "the NetSuite account id (the OAuth realm)",
+        "consumer_key": "the integration record's consumer key",
+        "consumer_secret": "the integration record's consumer secret",
+        "token_id": "the access token's id",
+        "token_secret": "the access token's secret",
+    }),
+    "wms": types.MappingProxyType({
+        "base_url": "the ShipStation API URL, such as https://ssapi.shipstation.com",
+        "api_key": "the ShipStation API key",
+        "api_secret": "the ShipStation API secret",
+        "webhook_token": "a long random token, also put in the SHIP_NOTIFY webhook URL",
+    }),
+})
+
+
+def load_config(
+    path: str | os.PathLike[str], environ: Mapping[str, str] | None = None, *, complete: bool = False
+) -> Config:
+    """Read, parse and validate a TOML file; raise ``ConfigError`` naming every problem.
+
+    With ``complete``, every key of ``REQUIRED`` must be given, in the file or
+    in the environment: what a server needs to reach the real services.
+    """
     name = str(path)
     p = Path(path)
     if not p.exists():
@@ -144,7 +184,7 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         raise ConfigError([ConfigProblem(name, "", f"TOML syntax error: {exc}")]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(name, "", f"not UTF-8 text: {exc.reason}")]) from None
-    return parse_config(raw, source=name, environ=environ)
+    return parse_config(raw, source=name, environ=environ, complete=complete)
 
 
 def parse_config(
@@ -152,8 +192,14 @@ def parse_config(
     *,
     source: str = "<defaults>",
     environ: Mapping[str, str] | None = None,
+    complete: bool = False,
 ) -> Config:
-    """Build a ``Config`` from parsed TOML plus ``PEPPASYNC_*`` environment overrides."""
+    """Build a ``Config`` from parsed TOML plus ``PEPPASYNC_*`` environment overrides.
+
+    With ``complete``, a missing section or required key is a problem too
+    (see ``REQUIRED``); without it, their values are empty and the engine
+    builds no connector for that system.
+    """
     env = os.environ if environ is None else environ
     problems: list[ConfigProblem] = []
     for section in raw:
@@ -168,13 +214,51 @@ def parse_config(
             name, cls, table if isinstance(table, dict) else {}, source, env, problems
         )
     _check_env_names(env, problems)
+    missing = _check_complete(raw, source, env) if complete else []
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems + missing)
     config = Config(source=source, **sections)
     _check_semantics(config, problems)
-    if problems:
-        raise ConfigError(problems)
+    if problems or missing:
+        raise ConfigError(problems + missing)
     return config
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+
+
+def _check_complete(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> list[ConfigProblem]:
+    """A problem for each section of ``REQUIRED`` given nowhere, else for each key missing or empty."""
+    problems: list[ConfigProblem] = []
+    for section, keys in REQUIRED.items():
+        given = raw.get(section)
+        if given is not None and not isinstance(given, dict):
+            continue  # reported as "expected a [table]"
+        table: Mapping[str, Any] = given or {}
+        from_env = [f.name for f in dataclasses.fields(_SECTIONS[section]) if _env_name(section, f.name) in env]
+        if given is None and not from_env:
+            problems.append(ConfigProblem(
+                source, section,
+                f"section [{section}] is missing; serve needs {', '.join(keys)}"
+                f" (each may come from {_env_name(section, '<KEY>')} instead)",
+            ))
+            continue
+        for key, expected in keys.items():
+            var = _env_name(section, key)
+            value = env[var] if var in env else table.get(key)
+            if isinstance(value, str) and value.strip():
+                continue
+            if value is not None and not isinstance(value, str):
+                continue  # a wrong type is reported as such
+            if var in env:
+                problems.append(ConfigProblem(f"environment {var}", f"{section}.{key}",
+                                              f"is empty; expected {expected}"))
+            else:
+                state = "is empty" if key in table else "is missing"
+                problems.append(ConfigProblem(source, f"{section}.{key}",
+                                              f"{state}; expected {expected}; set it here or in {var}"))
+    return problems
 
 
 def _build_section(
@@ -200,7 +284,7 @@ def _build_section(
         else:
             values[key] = converted
     for key in fields:
-        var = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+        var = _env_name(section, key)
         if var in env:
             converted = _convert(env[var], hints[key], from_env=True)
             if isinstance(converted, _Bad):
@@ -278,7 +362,7 @@ def _unknown(what: str, name: str, valid: Mapping[str, Any], section: str = "") 
 
 def _check_env_names(env: Mapping[str, str], problems: list[ConfigProblem]) -> None:
     known = {
-        f"{ENV_PREFIX}{s.upper()}_{f.name.upper()}"
+        _env_name(s, f.name)
         for s, cls in _SECTIONS.items()
         for f in dataclasses.fields(cls)
     }
@@ -312,7 +396,7 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     for section, key in (("shopify", "shop_url"), ("netsuite", "base_url"), ("wms", "base_url")):
         value = getattr(getattr(config, section), key)
         parsed = urlparse(value)
-        need(parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
+        need(not value or parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
              f"expected an http(s) URL, got {value!r}")
     need(config.netsuite.max_concurrency >= 1, "netsuite.max_concurrency", "expected an integer of at least 1")
     e = config.engine

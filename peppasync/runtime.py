@@ -209,16 +209,19 @@ class Runtime:
     def serve(self, ready: Callable[["Runtime"], None] | None = None) -> int:
         """Start, serve until SIGTERM/SIGINT (or ``request_stop``), stop; returns the exit code.
 
-        SIGUSR1 logs the stack of every greenlet, also while stopping: what a
-        server that will not stop is waiting for.
+        SIGUSR1 logs the stack of every greenlet, also while starting or
+        stopping: what a server that will not start or stop is waiting for.
         """
-        self.start()
+        # The handlers come before start: the port answers before start returns,
+        # and a signal in between (systemd's stop, Ctrl-C, a stack dump) must not
+        # kill the process half-started. A stop asked for then happens once started.
         dump = gevent.signal_handler(signal.SIGUSR1, _log_greenlet_stacks)
         handlers = [
             gevent.signal_handler(signal.SIGTERM, self.request_stop),
             gevent.signal_handler(signal.SIGINT, self.request_stop),
         ]
         try:
+            self.start()
             if ready is not None:
                 ready(self)
             self._stopped.wait()

@@ -18,6 +18,19 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", metavar="FILE", help="peppasync.toml (default: ./peppasync.toml if present)")
 
 
+def _whole(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at least {low}, got {text!r}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peppasync",
@@ -63,9 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     _config_arg(p)
     p.add_argument("--json", action="store_true")
     p.add_argument("--state", choices=("open", "retried", "discarded"), default="open")
-    p.add_argument("--kind")
-    p.add_argument("--reason")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--kind", help="only messages of this actor kind (order, inventory, ...)")
+    p.add_argument("--reason", help="only messages quarantined for this reason (validation, ...)")
+    p.add_argument("--limit", type=_whole(1), metavar="N",
+                   help="list at most N (one page) and say how to get the next; default: list every one")
+    p.add_argument("--after", type=_whole(0), default=0, metavar="ID",
+                   help="start after this entry id (the `next` of the previous page)")
     p.set_defaults(func=ops.quarantine_list)
     for name, func, text in (
         ("show", ops.quarantine_show, "show one quarantined message with its traceback"),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import shlex
+import sys
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -20,9 +22,12 @@ import requests
 from peppasync.cli.commands import load_for
 from peppasync.cli.output import fail, print_json, print_table
 from peppasync.config import Config
-from peppasync.store import Store, open_store
+from peppasync.store import QuarantineEntry, Store, open_store
 
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
+
+# Entries read per store query when the CLI lists every one.
+_PAGE = 1000
 
 
 @contextmanager
@@ -88,20 +93,42 @@ def status(args: argparse.Namespace) -> int:
 
 def quarantine_list(args: argparse.Namespace) -> int:
     config = load_for(args)
+    filters = {"state": args.state, "kind": args.kind or None, "reason": args.reason or None}
+    entries: list[QuarantineEntry] = []
     with _store(config) as store:
-        entries = store.quarantine_list(state=args.state, kind=args.kind, limit=args.limit)
-    if args.reason:
-        entries = [e for e in entries if e.reason == args.reason]
+        after = args.after
+        while True:
+            # Without --limit, every page: nothing matching is left out.
+            page = store.quarantine_page(**filters, after=after, limit=args.limit or _PAGE)
+            entries += page.entries
+            if args.limit is not None or page.next is None:
+                break
+            after = page.next
+    total, cursor = page.total, page.next
     if args.json:
-        print_json([asdict(e) for e in entries])
+        print_json({"entries": [asdict(e) for e in entries], "total": total, "next": cursor})
         return 0
-    if not entries:
-        print(f"no {args.state} quarantined messages")
-        return 0
-    print_table(
-        ["ID", "ACTOR", "KEY", "REASON", "ERROR", "ATTEMPTS", "STATE"],
-        [(e.id, e.kind, e.key, e.reason, e.error_class, e.attempts, e.state) for e in entries],
-    )
+    what = f"{args.state} quarantined messages"
+    what += f" of kind {args.kind}" if args.kind else ""
+    what += f" with reason {args.reason}" if args.reason else ""
+    if entries:
+        print_table(
+            ["ID", "ACTOR", "KEY", "REASON", "ERROR", "ATTEMPTS", "STATE"],
+            [(e.id, e.kind, e.key, e.reason, e.error_class, e.attempts, e.state) for e in entries],
+        )
+    elif args.after and total:
+        print(f"no {what} after id {args.after} ({total} in all)")
+    else:
+        print(f"no {what}")
+    if cursor is not None:
+        command = ["peppasync", "quarantine", "list"]
+        command += ["--state", args.state] if args.state != "open" else []
+        command += ["--kind", args.kind] if args.kind else []
+        command += ["--reason", args.reason] if args.reason else []
+        command += ["--limit", str(args.limit), "--after", str(cursor)]
+        command += ["--config", args.config] if args.config else []
+        print(f"peppasync: {len(entries)} of {total} {what} shown; the next {args.limit}: {shlex.join(command)}",
+              file=sys.stderr)
     return 0
 
 

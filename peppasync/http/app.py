@@ -143,6 +143,24 @@ def _readyz(engine: Engine) -> Response:
     return json_response({"ready": ok, "checks": checks}, 200 if ok else 503)
 
 
+#: The most quarantine entries one answer carries; ``next`` leads to the rest.
+MAX_PAGE = 1000
+
+
+def _whole(query: Mapping[str, str], name: str, *, default: int, low: int, high: int | None = None) -> int:
+    text = query.get(name)
+    if text is None:
+        return default
+    bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+    try:
+        value = int(text)
+    except ValueError:
+        raise HttpError(400, f"{name} must be a whole number {bounds}, got {text!r}") from None
+    if value < low or (high is not None and value > high):
+        raise HttpError(400, f"{name} must be a whole number {bounds}, got {text!r}")
+    return value
+
+
 def _plain(value: Any) -> Any:
     return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
 
@@ -152,20 +170,19 @@ class _OpsApi:
         self._engine = engine
 
     def quarantine_list(self, request: Request) -> Response:
-        try:
-            limit = int(request.query.get("limit", "100"))
-            offset = int(request.query.get("offset", "0"))
-        except ValueError:
-            raise HttpError(400, "limit and offset must be whole numbers") from None
-        state = request.query.get("state", "open")
+        """One page of entries that match the filters, the total that match, and the next cursor."""
+        query = request.query
+        if "offset" in query:
+            raise HttpError(400, "offset is not supported: page with after=<next> from the previous answer")
+        limit = _whole(query, "limit", default=100, low=1, high=MAX_PAGE)
+        after = _whole(query, "after", default=0, low=0)
+        state = query.get("state", "open")
         if state not in ("open", "retried", "discarded"):
             raise HttpError(400, f"state must be open, retried or discarded, got {state!r}")
-        entries = self._engine.store.quarantine_list(
-            state=state, kind=request.query.get("kind") or None, limit=limit, offset=offset
+        page = self._engine.store.quarantine_page(
+            state=state, kind=query.get("kind") or None, reason=query.get("reason") or None, limit=limit, after=after
         )
-        reason = request.query.get("reason")
-        items = [_plain(e) for e in entries if not reason or e.reason == reason]
-        return json_response({"items": items, "count": len(items)})
+        return json_response({"entries": [_plain(e) for e in page.entries], "total": page.total, "next": page.next})
 
     def quarantine_show(self, request: Request) -> Response:
         return json_response(_plain(self._engine.store.quarantine_get(int(request.params["id"]))))

@@ -32,6 +32,7 @@ from peppasync.store.records import (
     Message,
     NewMessage,
     QuarantineEntry,
+    QuarantinePage,
 )
 from peppasync.store.store import Store
 
@@ -41,6 +42,7 @@ __all__ = [
     "Message",
     "NewMessage",
     "QuarantineEntry",
+    "QuarantinePage",
     "Store",
     "open_store",
     "ops",

@@ -7,7 +7,7 @@ from typing import Any
 
 from peppasync.store.ops import Insert
 
-__all__ = ["AuditEntry", "MailboxStats", "Message", "NewMessage", "QuarantineEntry"]
+__all__ = ["AuditEntry", "MailboxStats", "Message", "NewMessage", "QuarantineEntry", "QuarantinePage"]
 
 #: A message about to be written: the same value as ``ops.Insert``.
 NewMessage = Insert
@@ -46,6 +46,19 @@ class QuarantineEntry:
     last_failure_at: float
     state: str
     resolved_at: float | None
+
+
+@dataclass(frozen=True)
+class QuarantinePage:
+    """Quarantine entries in id order, one page of them, and how many match the same filters.
+
+    ``next`` is the ``after`` that reads the following page: the id of the last
+    entry here when more match, None when this page ends the list.
+    """
+
+    entries: tuple[QuarantineEntry, ...]
+    total: int
+    next: int | None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,13 @@ from peppasync.metrics import Metrics
 from peppasync.store import ops
 from peppasync.store.backend import Backend, Session
 from peppasync.store.migrations import apply_migrations, current_version
-from peppasync.store.records import AuditEntry, MailboxStats, Message, QuarantineEntry
+from peppasync.store.records import (
+    AuditEntry,
+    MailboxStats,
+    Message,
+    QuarantineEntry,
+    QuarantinePage,
+)
 from peppasync.store.writer import Claimer, CommitListener, GroupWriter, as_store_error
 
 __all__ = ["Store"]
@@ -59,6 +65,23 @@ def _entry(row: Sequence[Any]) -> QuarantineEntry:
         int(row[0]), int(row[1]), row[2], row[3], json.loads(row[4]), row[5], row[6], row[7],
         int(row[8]), float(row[9]), float(row[10]), row[11], None if row[12] is None else float(row[12]),
     )
+
+
+def _quarantine_filters(state: str | None, kind: str | None, reason: str | None) -> tuple[list[str], list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    if state is not None:
+        if state not in _QUARANTINE_STATES:
+            raise ValueError(f"state must be one of {', '.join(_QUARANTINE_STATES)} or None, got {state!r}")
+        clauses.append("state = ?")
+        params.append(state)
+    if kind is not None:
+        clauses.append("kind = ?")
+        params.append(_text("kind", kind))
+    if reason is not None:
+        clauses.append("reason = ?")
+        params.append(_text("reason", reason))
+    return clauses, params
 
 
 class Store:
@@ -299,23 +322,56 @@ class Store:
     # -- quarantine and audit -------------------------------------------------
 
     def quarantine_list(
-        self, *, state: str | None = "open", kind: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        *,
+        state: str | None = "open",
+        kind: str | None = None,
+        reason: str | None = None,
+        after: int = 0,
+        limit: int | None = None,
     ) -> list[QuarantineEntry]:
-        """Quarantine entries in id order; ``state`` None lists every state."""
-        clauses: list[str] = []
-        params: list[object] = []
-        if state is not None:
-            if state not in _QUARANTINE_STATES:
-                raise ValueError(f"state must be one of {', '.join(_QUARANTINE_STATES)} or None, got {state!r}")
-            clauses.append("state = ?")
-            params.append(state)
-        if kind is not None:
-            clauses.append("kind = ?")
-            params.append(_text("kind", kind))
-        params += [_limit("limit", limit), _limit("offset", offset, allow_zero=True)]
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT {_ENTRY_COLUMNS} FROM quarantine{where} ORDER BY id LIMIT ? OFFSET ?"
+        """Every quarantine entry that matches, in id order (at most ``limit`` when one is given).
+
+        ``state`` None lists every state; ``after`` skips ids up to and including it.
+        """
+        clauses, params = _quarantine_filters(state, kind, reason)
+        params += [_limit("after", after, allow_zero=True)]
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM quarantine WHERE {' AND '.join([*clauses, 'id > ?'])} ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(_limit("limit", limit))
         return [_entry(r) for r in self._read(lambda s: s.all(sql, params))]
+
+    def quarantine_page(
+        self,
+        *,
+        state: str | None = "open",
+        kind: str | None = None,
+        reason: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> QuarantinePage:
+        """Up to ``limit`` matching entries with ids above ``after``, the total that match, the next cursor.
+
+        Filters apply before the limit; ``total`` counts every entry that
+        matches them, whatever ``after``. Ids only grow, so paging with
+        ``after=page.next`` neither repeats an entry nor misses one added
+        meanwhile.
+        """
+        clauses, params = _quarantine_filters(state, kind, reason)
+        size = _limit("limit", limit)
+        rows_sql = (f"SELECT {_ENTRY_COLUMNS} FROM quarantine WHERE {' AND '.join([*clauses, 'id > ?'])}"
+                    " ORDER BY id LIMIT ?")
+        rows_params = [*params, _limit("after", after, allow_zero=True), size + 1]
+        count_sql = "SELECT COUNT(*) FROM quarantine" + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+
+        def query(s: Session) -> QuarantinePage:
+            rows = s.all(rows_sql, rows_params)
+            total = int(s.one(count_sql, params)[0])
+            entries = tuple(_entry(r) for r in rows[:size])
+            return QuarantinePage(entries, total, entries[-1].id if len(rows) > size else None)
+
+        return self._read(query)
 
     def quarantine_get(self, qid: int) -> QuarantineEntry:
         """One quarantine entry; NotFoundError when there is none with that id."""

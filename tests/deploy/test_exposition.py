@@ -24,6 +24,7 @@ from tests.deploy.promql import (
     metric_names,
     run_promtool,
 )
+from tests.peppasync.serving import write_config
 
 ACTORS = ("order", "inventory", "gate", "margin", "reconciler", "connector")
 CONNECTORS = ("shopify", "netsuite", "wms")
@@ -103,12 +104,7 @@ def _free_port() -> int:
 
 
 def _serve(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
-    config = tmp_path / "peppasync.toml"
-    config.write_text(
-        f'[server]\nlisten = "127.0.0.1:{port}"\nshutdown_timeout = 5.0\n'
-        f'[store]\nurl = "sqlite:///{tmp_path}/peppasync.db"\n',
-        encoding="utf-8",
-    )
+    config = write_config(tmp_path, port)
     venv_script = ROOT / ".venv" / "bin" / "peppasync"
     command = [str(venv_script)] if venv_script.exists() else [sys.executable, "-m", "peppasync"]
     return subprocess.Popen(

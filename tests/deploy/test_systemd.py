@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import getpass
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -95,7 +96,7 @@ def test_the_unit_keeps_the_sqlite_store_in_its_state_directory():
 def test_the_example_configuration_and_secrets_file_are_valid_together():
     environ = _env_file()
 
-    config = load_config(CONFIG, environ=environ)
+    config = load_config(CONFIG, environ=environ, complete=True)
 
     assert config.server.ops_token and config.shopify.webhook_secret and config.wms.webhook_token
     assert all(key.startswith("PEPPASYNC_") for key in environ)
@@ -109,14 +110,28 @@ def test_the_example_configuration_keeps_secrets_out_of_the_file():
     assert config.netsuite.token_secret == config.wms.api_secret == ""
 
 
-def test_check_config_accepts_the_example_configuration():
-    result = subprocess.run(
+def _check_config(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "peppasync", "check-config", str(CONFIG)],
-        capture_output=True, text=True, timeout=60, cwd=ROOT, env={"PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60, cwd=ROOT, env={"PATH": "/usr/bin:/bin", **environ},
     )
 
+
+def test_check_config_accepts_the_example_configuration_with_its_secrets_file():
+    result = _check_config(_env_file())
+
     assert result.returncode == 0, result.stderr
-    assert "valid" in result.stdout
+    assert f"{CONFIG}: valid" in result.stdout
+
+
+def test_check_config_without_the_secrets_file_names_each_secret_it_lacks_and_exits_2():
+    result = _check_config({})
+
+    named = re.findall(rf"^  {re.escape(str(CONFIG))}: (\w+)\.(\w+): is missing", result.stderr, flags=re.MULTILINE)
+    assert result.returncode == 2
+    assert sorted(f"PEPPASYNC_{section}_{key}".upper() for section, key in named) == sorted(
+        var for var in _env_file() if var != "PEPPASYNC_SERVER_OPS_TOKEN"
+    )
 
 
 def test_a_misspelt_secret_variable_is_refused_with_the_right_name():

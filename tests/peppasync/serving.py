@@ -21,12 +21,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Every section and key `serve` requires, pointing at a loopback port where
+# nothing listens: calls out fail at once, as when a service is down.
+UNREACHABLE = "http://127.0.0.1:9"
+SERVICES: dict[str, dict[str, object]] = {
+    "shopify": {"shop_url": UNREACHABLE, "access_token": "shpat_test", "webhook_secret": "hush",
+                "location_id": "gid://shopify/Location/1"},
+    "netsuite": {"base_url": UNREACHABLE, "account_id": "1234567", "consumer_key": "ck", "consumer_secret": "cs",
+                 "token_id": "ti", "token_secret": "ts"},
+    "wms": {"base_url": UNREACHABLE, "api_key": "key", "api_secret": "secret", "webhook_token": "wms-token"},
+}
+
+
 def write_config(directory: Path, port: int, **sections: dict[str, object]) -> Path:
     base: dict[str, dict[str, object]] = {
         "server": {"listen": f"127.0.0.1:{port}", "ops_token": "ops-secret", "shutdown_timeout": 5.0},
         "store": {"url": f"sqlite:///{directory}/server.db"},
-        "shopify": {"webhook_secret": "hush"},
-        "wms": {"webhook_token": "wms-token"},
+        **{name: dict(values) for name, values in SERVICES.items()},
     }
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,85 @@ def test_quarantine_list_shows_each_entry_with_its_reason(quarantined):
 
     assert table.returncode == 0
     assert "REASON" in table.stdout and "validation" in table.stdout
-    assert [e["id"] for e in json.loads(as_json.stdout)] == ids
+    listed = json.loads(as_json.stdout)
+    assert ([e["id"] for e in listed["entries"]], listed["total"], listed["next"]) == (ids, 2, None)
+
+
+def _many(tmp_path: Path, reasons: list[str]) -> tuple[Path, list[int]]:
+    """A store holding one quarantined order message per reason (in three commits), and its config."""
+    url = f"sqlite:///{tmp_path}/many.db"
+    store = open_store(url)
+    store.migrate()
+    try:
+        message_ids = store.write([ops.Insert("order", str(n), {"n": n}) for n in range(len(reasons))])
+        store.write([ops.Start(m) for m in message_ids])
+        ids = store.write([ops.Quarantine(m, r, "ValidationError", "Traceback") for m, r in zip(message_ids, reasons)])
+    finally:
+        store.close()
+    config = tmp_path / "peppasync.toml"
+    config.write_text(f'[store]\nurl = "{url}"\n')
+    return config, ids
+
+
+def _rows(table: str) -> list[int]:
+    return [int(line.split()[0]) for line in table.splitlines()[2:]]
+
+
+def test_quarantine_list_without_a_limit_lists_every_entry_not_the_first_hundred(tmp_path):
+    config, ids = _many(tmp_path, ["validation"] * 1234)
+
+    table = _cli(config, "quarantine", "list")
+    as_json = _cli(config, "quarantine", "list", "--json")
+
+    assert table.returncode == 0 and table.stderr == ""
+    assert _rows(table.stdout) == ids
+    listed = json.loads(as_json.stdout)
+    assert ([e["id"] for e in listed["entries"]], listed["total"], listed["next"]) == (ids, 1234, None)
+
+
+def test_quarantine_list_with_a_limit_says_how_many_exist_and_the_command_for_the_next_page(tmp_path):
+    config, ids = _many(tmp_path, ["validation"] * 5)
+
+    first = _cli(config, "quarantine", "list", "--limit", "2")
+    hint = first.stderr.split(": ", 2)[2].strip()
+    second = _cli(config, *shlex.split(hint)[1:-2])  # the hint's own --config is given by _cli
+
+    assert first.returncode == 0
+    assert _rows(first.stdout) == ids[:2]
+    assert first.stderr == (
+        f"peppasync: 2 of 5 open quarantined messages shown; the next 2: "
+        f"peppasync quarantine list --limit 2 --after {ids[1]} --config {config}\n"
+    )
+    assert _rows(second.stdout) == ids[2:4]
+    assert f"--after {ids[3]}" in second.stderr
+
+
+def test_quarantine_list_json_with_a_limit_carries_the_total_and_the_next_cursor(tmp_path):
+    config, ids = _many(tmp_path, ["validation"] * 5)
+
+    first = json.loads(_cli(config, "quarantine", "list", "--json", "--limit", "3").stdout)
+    last = json.loads(_cli(config, "quarantine", "list", "--json", "--limit", "3", "--after", str(first["next"])).stdout)
+
+    assert ([e["id"] for e in first["entries"]], first["total"], first["next"]) == (ids[:3], 5, ids[2])
+    assert ([e["id"] for e in last["entries"]], last["total"], last["next"]) == (ids[3:], 5, None)
+
+
+def test_quarantine_list_filters_by_reason_before_the_limit(tmp_path):
+    config, ids = _many(tmp_path, ["validation"] * 3 + ["netsuite_rejected"] * 2)
+
+    result = _cli(config, "quarantine", "list", "--reason", "netsuite_rejected", "--limit", "3")
+
+    assert _rows(result.stdout) == ids[3:]
+    assert result.stderr == ""
+
+
+def test_quarantine_list_with_a_limit_that_is_not_a_positive_number_exits_2(quarantined):
+    config, _, _ = quarantined
+
+    result = _cli(config, "quarantine", "list", "--limit", "0")
+
+    assert result.returncode == 2
+    assert "argument --limit: expected a whole number of at least 1, got '0'" in result.stderr
 
 
 def test_quarantine_show_prints_payload_and_traceback(quarantined):
@@ -140,7 +219,8 @@ def test_the_ops_api_lists_retries_and_discards_with_the_token(quarantined):
     finally:
         runtime.stop()
 
-    assert [e["id"] for e in listed["items"]] == ids
+    assert [e["id"] for e in listed["entries"]] == ids
+    assert (listed["total"], listed["next"]) == (2, None)
     assert retried.status_code == 200 and "message_id" in retried.json()
     assert again.status_code == 409
     assert discarded.status_code == 200

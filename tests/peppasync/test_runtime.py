@@ -47,3 +47,27 @@ def test_orders_by_state_start_from_what_the_store_holds(tmp_path):
 
     assert 'peppasync_orders{state="fulfilled"} 3.0' in scrape
     assert 'peppasync_orders{state="sent_to_wms"} 2.0' in scrape
+
+
+def test_a_sigterm_while_the_server_starts_stops_it_cleanly_once_started(tmp_path):
+    code = (
+        "from gevent import monkey\n"
+        "monkey.patch_all()\n"
+        "import os, signal\n"
+        "from peppasync.config import parse_config\n"
+        "from peppasync.runtime import Runtime\n"
+        "def services(config, metrics, clock):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)  # as systemd's stop would, mid-start\n"
+        "    return {}\n"
+        f"config = parse_config({{'server': {{'listen': '127.0.0.1:{free_port()}'}},"
+        f" 'store': {{'url': 'sqlite:///{tmp_path}/x.db'}}}}, environ={{}})\n"
+        "print('exit', Runtime(config, services=services).serve())\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "exit 0\n"

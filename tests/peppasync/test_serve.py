@@ -1,15 +1,50 @@
 """`peppasync serve` as a real process: start, probes, graceful SIGTERM under load."""
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import requests
 
 from peppasync.http import shopify_hmac
 from peppasync.store import open_store
 
-from tests.peppasync.serving import free_port, server_log, start_server, stop_server, wait_healthy, write_config
+from tests.peppasync.serving import ROOT, free_port, server_log, start_server, stop_server, wait_healthy, write_config
+
+
+def _serve_once(config: Path | None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    args = [] if config is None else ["--config", str(config)]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PEPPASYNC_")}
+    return subprocess.run(
+        [sys.executable, "-m", "peppasync", "serve", *args], capture_output=True, text=True, timeout=60,
+        cwd=cwd, env={**environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def test_serve_on_a_file_with_only_server_exits_2_naming_each_missing_section_before_it_starts(tmp_path):
+    port = free_port()
+    config = tmp_path / "peppasync.toml"
+    config.write_text(f'[server]\nlisten = "127.0.0.1:{port}"\n[store]\nurl = "sqlite:///{tmp_path}/server.db"\n')
+
+    result = _serve_once(config, tmp_path)
+
+    assert result.returncode == 2
+    assert [line.split(": ")[1] for line in result.stderr.splitlines()[1:]] == ["shopify", "netsuite", "wms"]
+    assert "section [netsuite] is missing; serve needs base_url, account_id" in result.stderr
+    assert not (tmp_path / "server.db").exists()  # it stopped before opening the store or the port
+
+
+def test_serve_without_any_configuration_says_no_file_was_found_and_what_is_missing(tmp_path):
+    result = _serve_once(None, tmp_path)
+
+    assert result.returncode == 2
+    assert "peppasync.toml: not found in the working directory, and no --config FILE given" in result.stderr
+    assert "<defaults and environment>: wms: section [wms] is missing" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_serve_answers_healthz_within_seconds_and_stops_cleanly_on_sigint(tmp_path):

@@ -10,6 +10,7 @@ from peppasync.clock import SystemClock
 from peppasync.config import parse_config
 from peppasync.http import shopify_hmac
 from peppasync.runtime import Runtime
+from peppasync.store import ops
 
 from tests.peppasync.serving import free_port
 
@@ -166,3 +167,63 @@ def test_an_unknown_path_and_a_wrong_method_say_so(server):
     wrong = requests.get(f"{base}/webhooks/shopify", timeout=5)
     assert wrong.status_code == 405
     assert wrong.json()["allowed"] == ["POST"]
+
+
+OPS = {"Authorization": "Bearer ops-secret"}
+
+
+def _quarantine(runtime, specs):
+    """Quarantine one order message per reason in ``specs``; their entry ids."""
+    store = runtime.store
+    message_ids = store.write([ops.Insert("order", f"q{n}", {"n": n}) for n in range(len(specs))])
+    store.write([ops.Start(m) for m in message_ids])
+    return store.write([ops.Quarantine(m, reason, "ValidationError", "Traceback") for m, reason in zip(message_ids, specs)])
+
+
+def test_the_quarantine_list_pages_with_a_total_and_a_cursor_until_next_is_null(server):
+    runtime, base = server
+    ids = _quarantine(runtime, ["validation"] * 5)
+
+    pages = []
+    params = {"limit": "2"}
+    while True:
+        page = requests.get(f"{base}/api/v1/quarantine", params=params, headers=OPS, timeout=5).json()
+        pages.append(page)
+        if page["next"] is None:
+            break
+        params["after"] = str(page["next"])
+
+    assert [[e["id"] for e in p["entries"]] for p in pages] == [ids[0:2], ids[2:4], ids[4:]]
+    assert [(p["total"], p["next"]) for p in pages] == [(5, ids[1]), (5, ids[3]), (5, None)]
+
+
+def test_the_quarantine_list_filters_by_reason_before_the_limit(server):
+    runtime, base = server
+    ids = _quarantine(runtime, ["validation", "netsuite_rejected"] * 3)
+
+    page = requests.get(
+        f"{base}/api/v1/quarantine", params={"reason": "netsuite_rejected", "limit": "2"}, headers=OPS, timeout=5
+    ).json()
+
+    assert [e["id"] for e in page["entries"]] == [ids[1], ids[3]]
+    assert (page["total"], page["next"]) == (3, ids[3])
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("limit=0", "limit must be a whole number from 1 to 1000, got '0'"),
+        ("limit=1001", "limit must be a whole number from 1 to 1000, got '1001'"),
+        ("limit=ten", "limit must be a whole number from 1 to 1000, got 'ten'"),
+        ("after=-1", "after must be a whole number of at least 0, got '-1'"),
+        ("offset=100", "offset is not supported: page with after=<next> from the previous answer"),
+        ("state=closed", "state must be open, retried or discarded, got 'closed'"),
+    ],
+)
+def test_a_bad_quarantine_list_query_gets_a_400_that_says_what_was_wrong(server, query, message):
+    _, base = server
+
+    resp = requests.get(f"{base}/api/v1/quarantine?{query}", headers=OPS, timeout=5)
+
+    assert resp.status_code == 400
+    assert resp.json() == {"error": message}

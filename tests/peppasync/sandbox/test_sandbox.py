@@ -17,10 +17,10 @@ from peppasync.sandbox.cli import add_arguments
 from .conftest import QUIET
 
 
-def test_config_sections_parse_into_a_config_that_points_at_the_simulators(make_sandbox):
+def test_config_sections_parse_into_a_complete_config_that_points_at_the_simulators(make_sandbox):
     sb = make_sandbox()
 
-    config = parse_config(sb.config_sections(), environ={})
+    config = parse_config(sb.config_sections(), environ={}, complete=True)
 
     assert config.shopify.shop_url == sb.shopify_url
     assert config.shopify.access_token == sb.shopify.access_token

@@ -16,6 +16,16 @@ def _quarantined(store: Store, kind: str = "orders", key: str = "1001", reason: 
     return int(qid)
 
 
+def _quarantined_many(store: Store, specs: list[tuple[str, str]]) -> list[int]:
+    """Quarantine one message per (kind, reason), in three commits whatever their number."""
+    message_ids = store.write([ops.Insert(kind, str(n), {"n": n}) for n, (kind, _) in enumerate(specs)])
+    store.write([ops.Start(m) for m in message_ids])
+    quarantined = store.write(
+        [ops.Quarantine(m, reason, "ValidationError", "Traceback") for m, (_, reason) in zip(message_ids, specs)]
+    )
+    return [int(q) for q in quarantined]
+
+
 def test_quarantine_moves_the_message_with_its_failure_details(store: Store, clock: ManualClock) -> None:
     message_id = store.enqueue("orders", "1001", {"id": 1001})
     store.write([ops.Start(message_id)])
@@ -34,21 +44,71 @@ def test_quarantine_moves_the_message_with_its_failure_details(store: Store, clo
     assert store.pending("orders", "1001", limit=10, now=float("inf")) == []
 
 
-def test_quarantine_list_filters_by_state_and_kind_and_pages(store: Store) -> None:
+def test_quarantine_list_filters_by_state_kind_and_reason(store: Store) -> None:
     a = _quarantined(store, "orders", "1")
-    b = _quarantined(store, "skus", "SKU-1")
+    b = _quarantined(store, "skus", "SKU-1", "netsuite_rejected")
     c = _quarantined(store, "orders", "2")
     store.quarantine_discard(c, who="alice")
 
     open_entries = store.quarantine_list()
     orders = store.quarantine_list(kind="orders", state=None)
     discarded = store.quarantine_list(state="discarded")
-    second_page = store.quarantine_list(limit=1, offset=1)
+    rejected = store.quarantine_list(reason="netsuite_rejected")
+    after_a = store.quarantine_list(after=a)
 
     assert [e.id for e in open_entries] == [a, b]
     assert [e.id for e in orders] == [a, c]
     assert [e.id for e in discarded] == [c]
-    assert [e.id for e in second_page] == [b]
+    assert [e.id for e in rejected] == [b]
+    assert [e.id for e in after_a] == [b]
+
+
+def test_quarantine_list_without_a_limit_lists_every_entry_not_the_first_hundred(store: Store) -> None:
+    ids = _quarantined_many(store, [("order", "validation")] * 250)
+
+    listed = store.quarantine_list()
+
+    assert [e.id for e in listed] == ids
+
+
+def test_a_quarantine_page_says_how_many_match_and_where_the_next_page_starts(store: Store) -> None:
+    ids = _quarantined_many(store, [("order", "validation")] * 5)
+
+    first = store.quarantine_page(limit=2)
+    second = store.quarantine_page(limit=2, after=first.next or 0)
+    last = store.quarantine_page(limit=2, after=second.next or 0)
+
+    assert ([e.id for e in first.entries], first.total, first.next) == (ids[:2], 5, ids[1])
+    assert ([e.id for e in second.entries], second.total, second.next) == (ids[2:4], 5, ids[3])
+    assert ([e.id for e in last.entries], last.total, last.next) == (ids[4:], 5, None)
+
+
+def test_a_page_that_ends_exactly_at_the_last_entry_has_no_next(store: Store) -> None:
+    _quarantined_many(store, [("order", "validation")] * 4)
+
+    page = store.quarantine_page(limit=4)
+
+    assert (len(page.entries), page.total, page.next) == (4, 4, None)
+
+
+def test_quarantine_filters_apply_before_the_limit(store: Store) -> None:
+    specs = [("order", "validation"), ("inventory", "validation"), ("order", "netsuite_rejected")] * 4
+    ids = _quarantined_many(store, specs)
+    store.quarantine_discard(ids[0], who="alice")
+    wanted = [i for i, (kind, reason) in zip(ids, specs) if kind == "order" and reason == "validation"][1:]
+
+    page = store.quarantine_page(kind="order", reason="validation", limit=2)
+    rest = store.quarantine_page(kind="order", reason="validation", limit=2, after=page.next or 0)
+
+    assert [e.id for e in page.entries + rest.entries] == wanted
+    assert (page.total, rest.total, rest.next) == (3, 3, None)
+
+
+def test_a_bad_quarantine_limit_or_cursor_is_named(store: Store) -> None:
+    with pytest.raises(ValueError, match="limit must be an integer of at least 1, got 0"):
+        store.quarantine_page(limit=0)
+    with pytest.raises(ValueError, match="after must be an integer of at least 0, got -1"):
+        store.quarantine_list(after=-1)
 
 
 def test_quarantine_counts_open_entries_per_kind_and_reason(store: Store) -> None:

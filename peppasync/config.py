@@ -63,7 +63,7 @@ class StoreConfig:
 @dataclass(frozen=True)
 class ShopifyConfig:
     shop_url: str = "http://127.0.0.1:8471"
-    api_version: str = "2025-07"
+    api_version: str = "2026-10"  # peppasync.contracts.SHOPIFY_API_VERSION: the schema the tests check
     access_token: str = ""
     webhook_secret: str = ""
     location_id: str = ""

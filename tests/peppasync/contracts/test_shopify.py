@@ -7,6 +7,7 @@ import gzip
 import json
 import subprocess
 import sys
+import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from graphql import (
 )
 from setuptools.config.setupcfg import read_configuration
 
+from peppasync.config import ShopifyConfig
 from peppasync.contracts import (
     SHOPIFY_API_VERSION,
     shopify_admin_schema,
@@ -107,6 +109,14 @@ def test_nothing_reads_the_schema_when_the_packages_are_imported() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
 
     assert done.returncode == 0, done.stderr
+
+
+def test_every_configuration_names_the_api_version_whose_schema_ships() -> None:
+    files = [ROOT / "peppasync.example.toml", ROOT / "deploy" / "systemd" / "peppasync.toml"]
+
+    pinned = {ShopifyConfig().api_version, *(tomllib.loads(f.read_text())["shopify"]["api_version"] for f in files)}
+
+    assert pinned == {SHOPIFY_API_VERSION}
 
 
 def test_the_schema_file_is_package_data_so_a_built_wheel_carries_it() -> None:

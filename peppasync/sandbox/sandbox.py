@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 import gevent
@@ -40,7 +40,8 @@ class Sandbox:
     def __init__(self, profile: str | SandboxProfile = "calm", *, seed: int = 1, time_scale: float = 1.0,
                  host: str = "127.0.0.1", webhook_url: str | None = None, wms_webhook_url: str | None = None,
                  clock: Clock | None = None, ports: tuple[int, int, int] = (0, 0, 0),
-                 api_version: str = "2025-07", catalog_size: int = 40, catalog_stock: int = 500) -> None:
+                 api_version: str = "2025-07", catalog_size: int = 40, catalog_stock: int = 500,
+                 extra_skus: Sequence[str] = ()) -> None:
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
         if len(ports) != 3 or any(not 0 <= p <= 65535 for p in ports):
@@ -51,7 +52,7 @@ class Sandbox:
         self.host = host
         self.api_version = api_version
         self.clock: Clock = clock or SystemClock()
-        self.catalog = Catalog(seed, size=catalog_size, stock=catalog_stock)
+        self.catalog = Catalog(seed, size=catalog_size, stock=catalog_stock, extra_skus=extra_skus)
         p, scale = self.profile, time_scale
         self.webhook_secret = f"shpss_sandbox{seed:08d}"
         self.shopify = ShopifySimulator(

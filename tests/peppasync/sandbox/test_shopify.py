@@ -128,6 +128,16 @@ def test_product_variants_map_a_sku_to_its_inventory_item(make_sandbox):
         {"sku": item.sku, "inventoryItem": {"id": f"gid://shopify/InventoryItem/{item.inventory_item_id}"}}]
 
 
+def test_a_quoted_search_value_takes_backslash_escaped_quotes_and_backslashes(make_sandbox):
+    sb = make_sandbox(extra_skus=["O'Reilly Mug", "C:\\bin (4)"])
+    query = "query($q: String!) { productVariants(first: 5, query: $q) { nodes { sku } } }"
+
+    found = [graphql(sb, query, {"q": q}).json()["data"]["productVariants"]["nodes"]
+             for q in ("sku:'O\\'Reilly Mug'", "sku:'C:\\\\bin (4)'", 'sku:"O\'Reilly Mug"')]
+
+    assert found == [[{"sku": "O'Reilly Mug"}], [{"sku": "C:\\bin (4)"}], [{"sku": "O'Reilly Mug"}]]
+
+
 def test_a_fulfillment_with_tracking_closes_the_fulfillment_order_and_a_second_is_refused(make_sandbox):
     sb = make_sandbox()
     order = sb.place_orders(1, malformed_ratio=0.0)[0]

@@ -69,7 +69,7 @@ class StoreConfig:
 @dataclass(frozen=True)
 class ShopifyConfig:
     shop_url: str = ""
-    api_version: str = "2025-07"
+    api_version: str = "2026-10"  # peppasync.contracts.SHOPIFY_API_VERSION: the schema the tests check
     access_token: str = ""
     webhook_secret: str = ""
     location_id: str = ""

@@ -160,14 +160,17 @@ class ShopifyConnector(Connector):
                 return
             after = page["pageInfo"]["endCursor"]
 
-    def variants_by_sku(self, skus: Sequence[str]) -> dict[str, str]:
-        """SKU -> inventory item GID for the SKUs Shopify knows; unknown SKUs are left out."""
-        wanted = list(dict.fromkeys(s for s in skus if s))
+    def variants_by_sku(self, skus: Sequence[str | int]) -> dict[str, str]:
+        """SKU -> inventory item GID for the SKUs Shopify knows; unknown SKUs are left out.
+
+        A SKU is text in Shopify; one given as a number is looked up, and answered, as its text.
+        """
+        wanted = list(dict.fromkeys(str(s) for s in skus if s is not None and str(s) != ""))
         found: dict[str, str] = {}
         for start in range(0, len(wanted), _ALIASES_PER_CALL):
             chunk = wanted[start:start + _ALIASES_PER_CALL]
-            data = self.graphql(variants_query(chunk), operation=f"variants{len(chunk)}",
-                                estimate=len(chunk) * 12.0)
+            query, variables = variants_query(chunk)
+            data = self.graphql(query, variables, operation=f"variants{len(chunk)}", estimate=len(chunk) * 12.0)
             for n, sku in enumerate(chunk):
                 for node in (data.get(f"v{n}") or {}).get("nodes", []):
                     # Shopify's search matches loosely; only an exact SKU counts.
@@ -183,8 +186,8 @@ class ShopifyConnector(Connector):
         result: dict[str | int, int | None] = {}
         for start in range(0, len(ids), _ALIASES_PER_CALL):
             chunk = ids[start:start + _ALIASES_PER_CALL]
-            data = self.graphql(levels_query([gid("InventoryItem", i) for i in chunk], location),
-                                operation=f"levels{len(chunk)}", estimate=len(chunk) * 3.0,
+            query, variables = levels_query([gid("InventoryItem", i) for i in chunk], location)
+            data = self.graphql(query, variables, operation=f"levels{len(chunk)}", estimate=len(chunk) * 3.0,
                                 priority=Priority.HIGH)
             for n, ident in enumerate(chunk):
                 item = data.get(f"i{n}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = [
     "FULFILLMENT_CREATE",
     "ORDERS_UPDATED_SINCE",
@@ -9,6 +12,7 @@ __all__ = [
     "SET_QUANTITIES",
     "gid",
     "levels_query",
+    "search_value",
     "variants_query",
 ]
 
@@ -63,26 +67,43 @@ def gid(kind: str, ident: object) -> str:
     return f"gid://shopify/{kind}/{text}"
 
 
-def _literal(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def search_value(text: str) -> str:
+    """``text`` as one quoted value of Shopify's search syntax, matched as it is.
+
+    A value may be a quoted string (single or double quotes), and special characters are
+    escaped with a backslash (https://shopify.dev/docs/api/usage/search-syntax ; Shopify staff:
+    https://community.shopify.com/t/escaping-single-quote-and-double-quote-in-graphql/49653).
+    Inside single quotes that leaves the quote itself and the backslash: ``O'Reilly`` becomes
+    ``'O\\'Reilly'``. Unescaped, such a quote ended the value early and the rest of the SKU
+    became stray search terms.
+    """
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def variants_query(skus: list[str]) -> str:
-    """One aliased ``productVariants`` lookup per SKU, in one document."""
-    parts = []
-    for n, sku in enumerate(skus):
-        search = _literal(f"sku:'{sku}'")
-        parts.append(f"  v{n}: productVariants(first: 5, query: {search}) {{ nodes {{ sku inventoryItem {{ id }} }} }}")
-    return "query VariantsBySku {\n" + "\n".join(parts) + "\n}"
+def variants_query(skus: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """One aliased ``productVariants`` lookup per SKU in one document, and its variables.
+
+    Each search goes as a variable (``$q0``...), so no SKU can break the document itself: a
+    newline in a SKU written into a GraphQL string literal is a syntax error, which failed the
+    lookups of every SKU batched with it. The document depends only on how many SKUs there are.
+    """
+    if not skus:
+        raise ValueError("variants_query needs at least one SKU")
+    names = [f"q{n}" for n in range(len(skus))]
+    parts = [f"  v{n}: productVariants(first: 5, query: ${name}) {{ nodes {{ sku inventoryItem {{ id }} }} }}"
+             for n, name in enumerate(names)]
+    declared = ", ".join(f"${name}: String!" for name in names)
+    variables = {name: f"sku:{search_value(sku)}" for name, sku in zip(names, skus)}
+    return f"query VariantsBySku({declared}) {{\n" + "\n".join(parts) + "\n}", variables
 
 
-def levels_query(item_ids: list[str], location_id: str) -> str:
+def levels_query(item_ids: Sequence[str], location_id: str) -> tuple[str, dict[str, Any]]:
     """One aliased ``inventoryItem`` read per item, with its available quantity at the location."""
-    location = _literal(location_id)
-    parts = []
-    for n, item in enumerate(item_ids):
-        parts.append(
-            f"  i{n}: inventoryItem(id: {_literal(item)}) {{ id inventoryLevel(locationId: {location}) "
-            '{ quantities(names: ["available"]) { name quantity } } }'
-        )
-    return "query Available {\n" + "\n".join(parts) + "\n}"
+    if not item_ids:
+        raise ValueError("levels_query needs at least one inventory item")
+    names = [f"i{n}" for n in range(len(item_ids))]
+    parts = [f"  {name}: inventoryItem(id: ${name}) {{ id inventoryLevel(locationId: $location) "
+             '{ quantities(names: ["available"]) { name quantity } } }' for name in names]
+    declared = ", ".join(["$location: ID!", *(f"${name}: ID!" for name in names)])
+    variables: dict[str, Any] = {"location": location_id, **dict(zip(names, item_ids))}
+    return f"query Available({declared}) {{\n" + "\n".join(parts) + "\n}", variables

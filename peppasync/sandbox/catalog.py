@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -33,7 +34,7 @@ class CatalogItem:
 class Catalog:
     """A seeded list of SKUs; the same seed gives the same catalogue."""
 
-    def __init__(self, seed: int, size: int = 40, stock: int = 500) -> None:
+    def __init__(self, seed: int, size: int = 40, stock: int = 500, extra_skus: Sequence[str] = ()) -> None:
         if size < 1:
             raise ValueError(f"a catalogue needs at least one SKU, got size={size}")
         if stock < 0:
@@ -57,6 +58,15 @@ class Catalog:
             stock=0, variant_id=40_000_009_999, product_id=7_000_009_999,
             inventory_item_id=42_000_009_999, requires_shipping=False, gift_card=True,
         ))
+        # Awkward SKUs a test asks for (quotes, spaces, backslashes...), after the seeded ones so
+        # that the same seed still gives the same catalogue.
+        for n, sku in enumerate(dict.fromkeys(extra_skus), start=1):
+            if not sku or sku in {item.sku for item in items}:
+                raise ValueError(f"an extra SKU must be new and not empty, got {sku!r}")
+            items.append(CatalogItem(
+                sku=sku, title=f"Extra {n}", price=Decimal("10.00"), cost=Decimal("4.50"), stock=stock,
+                variant_id=49_000_000_000 + n, product_id=79_000_000_000 + n, inventory_item_id=49_200_000_000 + n,
+            ))
         self.items: tuple[CatalogItem, ...] = tuple(items)
         self._by_sku = {item.sku: item for item in items}
 

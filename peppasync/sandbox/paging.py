@@ -15,7 +15,7 @@ from .shopify_schema import MAX_PAGE
 
 __all__ = ["SearchFilter", "paginate", "parse_search"]
 
-_TERM = re.compile(r"""^(?P<field>[a-z_]+):(?P<op><=|>=|<|>|)(?P<value>'[^']*'|"[^"]*"|\S+)$""")
+_HEAD = re.compile(r"(?P<field>[a-z_]+):(?P<op><=|>=|<|>|)")
 _DATE_FIELDS = {"updated_at", "created_at", "processed_at"}
 _TEXT_FIELDS = {"sku", "name", "id", "status", "order_id"}
 
@@ -103,16 +103,32 @@ def _parse_time(text: str, field: str) -> datetime:
 
 
 def parse_search(query: str | None) -> SearchFilter:
-    """Parse Shopify's search syntax (the subset the connectors use); GraphQLError says what is wrong."""
+    """Parse Shopify's search syntax (the subset the connectors use); GraphQLError says what is wrong.
+
+    Terms ``field:value`` with an optional comparator (``:<``, ``:>=``...), joined by whitespace or
+    ``AND``. A value is a bare word or a quoted string (single or double quotes), and a backslash
+    takes the next character as it is (https://shopify.dev/docs/api/usage/search-syntax), so
+    ``sku:'O\\'Reilly Mug'`` is the SKU ``O'Reilly Mug``.
+    """
     if not query or not query.strip():
         return SearchFilter([])
     terms: list[tuple[str, str, Any]] = []
-    for part in re.split(r"\s+AND\s+", query.strip()):
-        match = _TERM.match(part.strip())
-        if match is None:
-            raise GraphQLError(f"cannot parse search term {part!r}; expected field:>'value', e.g. "
-                               "updated_at:>'2024-01-01T00:00:00Z'")
-        field, op, value = match["field"], match["op"], match["value"].strip("'\"")
+    at = 0
+    while True:
+        while at < len(query) and query[at].isspace():
+            at += 1
+        if at == len(query):
+            return SearchFilter(terms)
+        head = _HEAD.match(query, at)
+        if head is None:
+            word = query[at:].split(None, 1)[0]
+            if word == "AND" and terms:
+                at += len(word)
+                continue
+            raise GraphQLError(f"cannot parse search term {word!r}; expected field:>'value', e.g. "
+                               "updated_at:>'2024-01-01T00:00:00Z' (the sandbox joins terms with AND only)")
+        field, op = head["field"], head["op"]
+        value, at = _value(query, head.end())
         if field in _DATE_FIELDS:
             terms.append((field, op, _parse_time(value, field)))
         elif field in _TEXT_FIELDS:
@@ -120,4 +136,30 @@ def parse_search(query: str | None) -> SearchFilter:
         else:
             raise GraphQLError(f"unsupported search field {field!r}; supported: "
                                f"{', '.join(sorted(_DATE_FIELDS | _TEXT_FIELDS))}")
-    return SearchFilter(terms)
+
+
+def _value(query: str, at: int) -> tuple[str, int]:
+    """The value starting at ``at`` (quotes and escapes removed) and where the term ends."""
+    quote = query[at] if at < len(query) and query[at] in "'\"" else ""
+    at += len(quote)
+    value: list[str] = []
+    while at < len(query):
+        char = query[at]
+        if char == "\\" and at + 1 < len(query):
+            value.append(query[at + 1])
+            at += 2
+            continue
+        if (quote and char == quote) or (not quote and char.isspace()):
+            break
+        value.append(char)
+        at += 1
+    if quote:
+        if at == len(query):
+            raise GraphQLError(f"search value {quote}{''.join(value)} has no closing {quote}; escape a quote "
+                               "inside a value with a backslash")
+        at += 1
+        if at < len(query) and not query[at].isspace():
+            raise GraphQLError(f"unexpected {query[at]!r} after the quoted search value {quote}{''.join(value)}{quote}")
+    elif not value:
+        raise GraphQLError("a search term needs a value after its field, e.g. sku:PS-0001")
+    return "".join(value), at

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Self
 
@@ -42,7 +42,7 @@ class Sandbox:
     def __init__(self, profile: str | SandboxProfile = "calm", *, seed: int = 1, time_scale: float = 1.0,
                  host: str = "127.0.0.1", webhook_url: str | None = None, wms_webhook_url: str | None = None,
                  clock: Clock | None = None, ports: tuple[int, int, int] = (0, 0, 0),
-                 api_version: str = "2025-07", catalog_size: int = 40, catalog_stock: int = 500) -> None:
+                 catalog_size: int = 40, catalog_stock: int = 500, extra_skus: Sequence[str] = ()) -> None:
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
         if len(ports) != 3 or any(not 0 <= p <= 65535 for p in ports):
@@ -51,16 +51,17 @@ class Sandbox:
         self.seed = seed
         self.time_scale = time_scale
         self.host = host
-        self.api_version = api_version
         self.clock: Clock = clock or SystemClock()
-        self.catalog = Catalog(seed, size=catalog_size, stock=catalog_stock)
+        self.catalog = Catalog(seed, size=catalog_size, stock=catalog_stock, extra_skus=extra_skus)
         p, scale = self.profile, time_scale
         self.webhook_secret = f"shpss_sandbox{seed:08d}"
         self.shopify = ShopifySimulator(
             self.catalog, self.clock, access_token=f"shpat_sandbox{seed:08d}",
             bucket=CostBucket(p.bucket_size, p.bucket_restore_rate * scale, self.clock))
+        # The one Admin API version the sandbox serves: the one whose schema it ships.
+        self.api_version = self.shopify.api_version
         self.webhooks = WebhookSender(
-            secret=self.webhook_secret, shop_domain=self.shopify.shop_domain, api_version=api_version,
+            secret=self.webhook_secret, shop_domain=self.shopify.shop_domain, api_version=self.api_version,
             profile=p, seed=seed, time_scale=scale, clock=self.clock, url=webhook_url)
         self.shopify.webhook_ledger = self.webhooks.ledger
         self.shopify.shop.listeners.append(lambda order: self.webhooks.send("orders/updated", order))

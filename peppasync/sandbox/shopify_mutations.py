@@ -94,11 +94,11 @@ def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any
 
 
 def set_quantities(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:
-    """Set absolute quantities, all or nothing, honouring compare-and-set per quantity."""
+    """Set absolute quantities, all or nothing, honouring compare-and-swap per quantity."""
     shop = root.state
     errors: list[dict[str, Any]] = []
 
-    def fail(field: list[str], code: str, message: str) -> None:
+    def fail(field: list[str], code: str | None, message: str) -> None:
         errors.append({"field": field, "code": code, "message": message})
 
     name = data["name"]
@@ -134,17 +134,18 @@ def set_quantities(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:
             if q["quantity"] < -_LIMIT:
                 fail([*at, "quantity"], "INVALID_QUANTITY_TOO_LOW", f"quantity must be at least {-_LIMIT}")
             current = shop.levels[item_id].get(name, 0) if name in _NAMES else 0
-            # An explicit null opts out of the check; an absent field falls back to compareQuantity.
-            if "changeFromQuantity" in q:
-                expected = q["changeFromQuantity"]
-                if expected is not None and expected != current:
-                    fail([*at, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE",
-                         f"The quantity couldn't be updated because changeFromQuantity {expected} does not "
-                         f"match the current quantity {current}.")
-            elif (q.get("compareQuantity") is not None and not data.get("ignoreCompareQuantity")
-                  and q["compareQuantity"] != current):
-                fail([*at, "compareQuantity"], "COMPARE_QUANTITY_STALE",
-                     f"compareQuantity {q['compareQuantity']} does not match the current quantity {current}.")
+            # Since 2026-04 every quantity carries changeFromQuantity; an explicit null opts out of the
+            # check and leaving it out "returns an error" (no code for it is documented)
+            # (https://shopify.dev/changelog/finalizing-compare-and-swap-redesign-for-inventory-set-quantities).
+            if "changeFromQuantity" not in q:
+                fail([*at, "changeFromQuantity"], None,
+                     "changeFromQuantity is required: pass the quantity you expect, or null to skip the check.")
+                continue
+            expected = q["changeFromQuantity"]
+            if expected is not None and expected != current:
+                fail([*at, "changeFromQuantity"], "CHANGE_FROM_QUANTITY_STALE",
+                     f"The quantity couldn't be updated because changeFromQuantity {expected} does not "
+                     f"match the current quantity {current}.")
         if errors:
             return {"inventoryAdjustmentGroup": None, "userErrors": errors}
         changes = []

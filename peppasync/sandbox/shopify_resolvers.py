@@ -121,8 +121,13 @@ class ShopifyRoot:
         directive = info.schema.get_directive("idempotent")
         assert directive is not None
         key = (get_directive_values(directive, info.field_nodes[0], info.variable_values) or {}).get("key")
-        if key is None:
-            return set_quantities(self, input)
+        if key is None or not str(key).strip():
+            # Mandatory since 2026-04: "calling these mutations without an idempotency directive will
+            # result in an error at runtime"; the key "cannot be an empty string or whitespace only"
+            # (https://shopify.dev/changelog/making-idempotency-mandatory-for-inventory-adjustments-and-refund-mutations,
+            # the @idempotent directive's description). Shopify does not document the error's wording.
+            raise GraphQLError("inventorySetQuantities requires an idempotency key: add "
+                               '@idempotent(key: "<a UUID>") to the field, the same key on every retry')
         fingerprint = json.dumps(input, sort_keys=True, default=str)
         with self.state.lock:
             previous = self.state.idempotency.get(key)

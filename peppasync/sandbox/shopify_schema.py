@@ -1,4 +1,4 @@
-"""The subset of Shopify's Admin GraphQL schema the sandbox serves, and its query cost."""
+"""The part of Shopify's Admin GraphQL schema the sandbox simulates, and its query cost."""
 
 from __future__ import annotations
 
@@ -8,18 +8,31 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLNamedType,
     GraphQLObjectType,
+    GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
+    NamedTypeNode,
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
-    build_schema,
+    TypeDefinitionNode,
+    Visitor,
+    build_ast_schema,
+    concat_ast,
     get_named_type,
     is_leaf_type,
+    parse,
+    print_type,
     value_from_ast_untyped,
+    visit,
 )
 from graphql.language import DocumentNode
+
+from peppasync.contracts import shopify_admin_schema
 
 __all__ = ["MAX_PAGE", "MAX_QUERY_COST", "MUTATION_COST", "SDL", "build_shopify_schema", "query_cost"]
 
@@ -27,30 +40,21 @@ MAX_QUERY_COST = 1000
 MAX_PAGE = 250
 MUTATION_COST = 10
 
-# Field and type names follow Shopify's Admin API; only what Peppasync's connectors use.
+# What the sandbox simulates, as a part of Shopify's Admin API 2026-10: every type, field and argument
+# here is Shopify's own (a test checks it against peppasync.contracts). Input objects, and the enums
+# and scalars not spelled out here, are taken whole from Shopify's schema by build_shopify_schema();
+# the enums spelled out list only what the resolvers simulate. A document Shopify accepts that uses
+# anything else is answered "not simulated".
 SDL = '''
+schema { query: QueryRoot mutation: Mutation }
+
 directive @idempotent(key: String!) on FIELD
-scalar DateTime
-scalar Decimal
-scalar URL
-scalar UnsignedInt64
 
-enum OrderSortKeys { CREATED_AT ID PROCESSED_AT UPDATED_AT ORDER_NUMBER }
-enum ProductVariantSortKeys { ID SKU TITLE }
-enum FulfillmentOrderStatus { OPEN IN_PROGRESS CLOSED CANCELLED INCOMPLETE ON_HOLD SCHEDULED }
-enum FulfillmentStatus { SUCCESS CANCELLED ERROR FAILURE OPEN PENDING }
-enum OrderDisplayFinancialStatus { PENDING AUTHORIZED PARTIALLY_PAID PAID PARTIALLY_REFUNDED REFUNDED VOIDED EXPIRED }
-enum OrderDisplayFulfillmentStatus { UNFULFILLED PARTIALLY_FULFILLED FULFILLED RESTOCKED IN_PROGRESS ON_HOLD OPEN SCHEDULED }
+enum OrderSortKeys { CREATED_AT ID PROCESSED_AT UPDATED_AT }
+enum ProductVariantSortKeys { ID }
 enum CurrencyCode { USD EUR GBP CAD AUD JPY CHF SEK }
-enum InventorySetQuantitiesUserErrorCode {
-  CHANGE_FROM_QUANTITY_STALE COMPARE_QUANTITY_REQUIRED COMPARE_QUANTITY_STALE
-  IDEMPOTENCY_CONCURRENT_REQUEST IDEMPOTENCY_KEY_PARAMETER_MISMATCH IDEMPOTENCY_PREVIOUS_ATTEMPT_FAILED
-  INVALID_INVENTORY_ITEM INVALID_LOCATION INVALID_NAME INVALID_QUANTITY_NEGATIVE
-  INVALID_QUANTITY_TOO_HIGH INVALID_QUANTITY_TOO_LOW INVALID_REASON INVALID_REFERENCE_DOCUMENT
-  ITEM_NOT_STOCKED_AT_LOCATION NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR NON_MUTABLE_INVENTORY_ITEM
-}
 
-type Query {
+type QueryRoot {
   shop: Shop!
   order(id: ID!): Order
   orders(first: Int, after: String, last: Int, before: String, query: String,
@@ -74,12 +78,13 @@ type MoneyBag { shopMoney: MoneyV2! presentmentMoney: MoneyV2! }
 type Customer { id: ID! email: String firstName: String lastName: String displayName: String! }
 type MailingAddress {
   firstName: String lastName: String name: String company: String address1: String address2: String
-  city: String province: String provinceCode: String zip: String country: String countryCodeV2: String phone: String
+  city: String province: String provinceCode: String zip: String country: String countryCodeV2: CountryCode
+  phone: String
 }
 
 type Order {
   id: ID! legacyResourceId: UnsignedInt64! name: String! email: String test: Boolean!
-  createdAt: DateTime! updatedAt: DateTime! cancelledAt: DateTime cancelReason: String
+  createdAt: DateTime! updatedAt: DateTime! cancelledAt: DateTime cancelReason: OrderCancelReason
   currencyCode: CurrencyCode! displayFinancialStatus: OrderDisplayFinancialStatus
   displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   totalPriceSet: MoneyBag! subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalDiscountsSet: MoneyBag
@@ -102,7 +107,7 @@ type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
 
 type ProductVariant {
-  id: ID! legacyResourceId: UnsignedInt64! sku: String title: String! displayName: String! price: Decimal!
+  id: ID! legacyResourceId: UnsignedInt64! sku: String title: String! displayName: String! price: Money!
   inventoryQuantity: Int inventoryItem: InventoryItem!
 }
 type ProductVariantEdge { cursor: String! node: ProductVariant! }
@@ -119,7 +124,7 @@ type FulfillmentOrder {
   assignedLocation: FulfillmentOrderAssignedLocation!
   lineItems(first: Int, after: String): FulfillmentOrderLineItemConnection!
 }
-type FulfillmentOrderAssignedLocation { name: String location: Location }
+type FulfillmentOrderAssignedLocation { name: String! location: Location }
 type FulfillmentOrderEdge { cursor: String! node: FulfillmentOrder! }
 type FulfillmentOrderConnection { nodes: [FulfillmentOrder!]! edges: [FulfillmentOrderEdge!]! pageInfo: PageInfo! }
 type FulfillmentOrderLineItem { id: ID! sku: String totalQuantity: Int! remainingQuantity: Int! lineItem: LineItem! }
@@ -129,26 +134,12 @@ type FulfillmentOrderLineItemConnection {
 }
 
 type FulfillmentTrackingInfo { company: String number: String url: URL }
-type Fulfillment { id: ID! name: String status: FulfillmentStatus! createdAt: DateTime!
+type Fulfillment { id: ID! name: String! status: FulfillmentStatus! createdAt: DateTime!
   trackingInfo(first: Int): [FulfillmentTrackingInfo!]! }
 
-input FulfillmentOrderLineItemInput { id: ID! quantity: Int! }
-input FulfillmentOrderLineItemsInput { fulfillmentOrderId: ID! fulfillmentOrderLineItems: [FulfillmentOrderLineItemInput!] }
-input FulfillmentTrackingInput { company: String number: String numbers: [String!] url: URL urls: [URL!] }
-input FulfillmentInput {
-  lineItemsByFulfillmentOrder: [FulfillmentOrderLineItemsInput!]!
-  notifyCustomer: Boolean = false trackingInfo: FulfillmentTrackingInput
-}
 type UserError { field: [String!] message: String! }
 type FulfillmentCreatePayload { fulfillment: Fulfillment userErrors: [UserError!]! }
 
-input InventoryQuantityInput {
-  inventoryItemId: ID! locationId: ID! quantity: Int! compareQuantity: Int changeFromQuantity: Int
-}
-input InventorySetQuantitiesInput {
-  name: String! reason: String! referenceDocumentUri: String ignoreCompareQuantity: Boolean
-  quantities: [InventoryQuantityInput!]!
-}
 type InventoryChange { name: String! delta: Int! quantityAfterChange: Int item: InventoryItem location: Location }
 type InventoryAdjustmentGroup { id: ID! createdAt: DateTime! reason: String! referenceDocumentUri: String
   changes: [InventoryChange!]! }
@@ -158,10 +149,44 @@ type InventorySetQuantitiesPayload {
 }
 '''
 
+_BUILT_IN = frozenset({"String", "Int", "Float", "Boolean", "ID"})
 
-def build_shopify_schema() -> GraphQLSchema:
-    """The executable schema (resolvers come from the root value)."""
-    return build_schema(SDL)
+
+def build_shopify_schema(sdl: str = SDL) -> GraphQLSchema:
+    """The executable schema (resolvers come from the root value).
+
+    ``sdl`` (the SDL above), plus Shopify's own definition of every input object, enum and scalar
+    it names without spelling out, and of what those name in turn.
+    """
+    document = parse(sdl)
+    real = shopify_admin_schema()
+    defined = {d.name.value for d in document.definitions if isinstance(d, TypeDefinitionNode)}
+    borrowed: dict[str, GraphQLNamedType] = {}
+    wanted = sorted(_named(document) - defined - _BUILT_IN)
+    while wanted:
+        name = wanted.pop()
+        if name in borrowed or name in defined or name in _BUILT_IN:
+            continue
+        kind = real.get_type(name)
+        if not isinstance(kind, (GraphQLInputObjectType, GraphQLEnumType, GraphQLScalarType)):
+            raise ValueError(f"the sandbox's Shopify SDL names {name} without defining it, and Shopify's "
+                             f"{name} is not an input object, enum or scalar that could be taken whole")
+        borrowed[name] = kind
+        if isinstance(kind, GraphQLInputObjectType):
+            wanted.extend(get_named_type(field.type).name for field in kind.fields.values())
+    shopify = parse("\n".join(print_type(kind) for kind in borrowed.values())) if borrowed else None
+    return build_ast_schema(concat_ast([document, shopify]) if shopify else document)
+
+
+def _named(document: DocumentNode) -> set[str]:
+    names: set[str] = set()
+
+    class Names(Visitor):
+        def enter_named_type(self, node: NamedTypeNode, *_args: Any) -> None:
+            names.add(node.name.value)
+
+    visit(document, Names())
+    return names
 
 
 def _page_size(node: FieldNode, variables: dict[str, Any]) -> int | None:

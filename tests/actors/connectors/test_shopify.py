@@ -38,7 +38,7 @@ def _throttled(available: float, requested: int = 10) -> Reply:
 
 
 def _shop(server: StubServer, fake_time: FakeTime, jitter: float = 0.5) -> ShopifyConnector:
-    config = ShopifyConfig(shop_url=server.url, api_version="2025-07", access_token="shpat_test",
+    config = ShopifyConfig(shop_url=server.url, api_version="2026-10", access_token="shpat_test",
                            location_id="gid://shopify/Location/1")
     return ShopifyConnector(config, retry=fake_time.policy(random=lambda: jitter))
 
@@ -55,7 +55,7 @@ def test_requests_carry_the_token_to_the_versioned_graphql_url(stub: Callable[..
     _shop(server, fake_time).variants_by_sku(["SKU-1"])
 
     request = server.requests[0]
-    assert (request["method"], request["path"]) == ("POST", "/admin/api/2025-07/graphql.json")
+    assert (request["method"], request["path"]) == ("POST", "/admin/api/2026-10/graphql.json")
     assert request["headers"]["x-shopify-access-token"] == "shpat_test"
 
 

@@ -9,7 +9,7 @@ import requests
 from peppasync.clock import ManualClock
 
 from .conftest import QUIET
-from .helpers import LOCATION, graphql
+from .helpers import LOCATION, SET_QUANTITY, graphql
 from .helpers import set_available as _set
 
 
@@ -80,12 +80,104 @@ def test_a_query_over_the_single_query_maximum_is_rejected_before_running(make_s
     assert "data" not in body
 
 
-def test_a_document_with_an_unknown_field_gets_a_validation_error_naming_it(make_sandbox):
+def test_a_document_with_an_unknown_field_gets_shopifys_validation_error_naming_it(make_sandbox):
+    sb = make_sandbox()
+    before = sb.shopify.bucket.status()["currentlyAvailable"]
+
+    answer = graphql(sb, "{ orders(first: 1) { nodes { colour } } }")
+
+    body = answer.json()
+    assert answer.status_code == 200
+    assert body["errors"] == [{
+        "message": "Field 'colour' doesn't exist on type 'Order'", "locations": [{"line": 1, "column": 30}],
+        "path": ["query", "orders", "nodes", "colour"],
+        "extensions": {"code": "undefinedField", "typeName": "Order", "fieldName": "colour"}}]
+    assert "data" not in body
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 0
+    assert sb.shopify.bucket.status()["currentlyAvailable"] == before
+    assert sb.shopify.ledger.outcomes() == {"invalid": 1}
+
+
+def test_a_field_only_real_shopify_has_is_answered_as_not_simulated(make_sandbox):
     sb = make_sandbox()
 
-    body = graphql(sb, "{ orders(first: 1) { nodes { colour } } }").json()
+    body = graphql(sb, "{ shop { name email } }").json()
 
-    assert "Cannot query field 'colour' on type 'Order'" in body["errors"][0]["message"]
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_SIMULATED"]
+    assert "Shopify 2026-10 accepts this, but the sandbox does not simulate it" in body["errors"][0]["message"]
+    assert "email" in body["errors"][0]["message"]
+
+
+def test_only_the_api_version_whose_schema_the_sandbox_ships_is_served(make_sandbox):
+    sb = make_sandbox()
+    older = sb.graphql_url.replace("/2026-10/", "/2025-07/")
+
+    answer = requests.post(older, json={"query": "{ shop { name } }"},
+                           headers={"X-Shopify-Access-Token": sb.shopify.access_token}, timeout=5)
+
+    assert sb.api_version == "2026-10"
+    assert answer.status_code == 404
+    assert "serves Shopify Admin API 2026-10 only" in answer.json()["errors"]
+
+
+def test_a_missing_required_variable_is_refused_and_nothing_is_set(make_sandbox):
+    sb = make_sandbox()
+    item = f"gid://shopify/InventoryItem/{sb.catalog.items[0].inventory_item_id}"
+    quantities = [{"inventoryItemId": item, "locationId": LOCATION, "quantity": 7, "changeFromQuantity": None}]
+
+    body = graphql(sb, SET_QUANTITY, {"input": {"name": "available", "reason": "correction",
+                                                "quantities": quantities}}).json()
+
+    assert body["errors"] == [{
+        "message": "Variable $key of type String! was provided invalid value", "locations": [{"line": 2, "column": 52}],
+        "extensions": {"code": "INVALID_VARIABLE", "value": None,
+                       "problems": [{"path": [], "explanation": "Expected value to not be null"}]}}]
+    assert "data" not in body
+    assert _available(sb, item) == 500
+
+
+def test_a_variable_of_the_wrong_type_is_refused_naming_where_it_is_wrong(make_sandbox):
+    sb = make_sandbox()
+    item = f"gid://shopify/InventoryItem/{sb.catalog.items[0].inventory_item_id}"
+    quantities = [{"inventoryItemId": item, "locationId": LOCATION, "quantity": "7", "compareQuantity": 500}]
+
+    body = graphql(sb, SET_QUANTITY, {"key": "k-types", "input": {"name": "available", "reason": "correction",
+                                                                  "quantities": quantities}}).json()
+
+    assert body["errors"][0]["extensions"]["problems"] == [
+        {"path": ["quantities", 0, "quantity"], "explanation": 'Could not coerce value "7" to Int'},
+        {"path": ["quantities", 0, "compareQuantity"],
+         "explanation": "Field is not defined on InventoryQuantityInput"}]
+    assert _available(sb, item) == 500
+
+
+def test_leaving_out_change_from_quantity_is_refused_since_2026_04(make_sandbox):
+    sb = make_sandbox()
+    item = f"gid://shopify/InventoryItem/{sb.catalog.items[0].inventory_item_id}"
+    quantities = [{"inventoryItemId": item, "locationId": LOCATION, "quantity": 7}]
+
+    body = graphql(sb, SET_QUANTITY, {"key": "k-omitted", "input": {"name": "available", "reason": "correction",
+                                                                    "quantities": quantities}}).json()
+
+    errors = body["data"]["inventorySetQuantities"]["userErrors"]
+    assert [e["field"] for e in errors] == [["input", "quantities", "0", "changeFromQuantity"]]
+    assert "or null to skip the check" in errors[0]["message"]
+    assert _available(sb, item) == 500
+
+
+def test_a_set_without_an_idempotency_key_is_refused_since_2026_04(make_sandbox):
+    sb = make_sandbox()
+    item = f"gid://shopify/InventoryItem/{sb.catalog.items[0].inventory_item_id}"
+    mutation = """mutation Set($input: InventorySetQuantitiesInput!) {
+                    inventorySetQuantities(input: $input) { userErrors { field code message } } }"""
+    quantities = [{"inventoryItemId": item, "locationId": LOCATION, "quantity": 7, "changeFromQuantity": None}]
+
+    body = graphql(sb, mutation, {"input": {"name": "available", "reason": "correction",
+                                            "quantities": quantities}}).json()
+
+    assert body["data"]["inventorySetQuantities"] is None
+    assert "requires an idempotency key" in body["errors"][0]["message"]
+    assert _available(sb, item) == 500
 
 
 def test_orders_page_by_cursor_sorted_by_updated_at_and_filtered_by_it(make_sandbox):
@@ -126,6 +218,16 @@ def test_product_variants_map_a_sku_to_its_inventory_item(make_sandbox):
 
     assert body["data"]["productVariants"]["nodes"] == [
         {"sku": item.sku, "inventoryItem": {"id": f"gid://shopify/InventoryItem/{item.inventory_item_id}"}}]
+
+
+def test_a_quoted_search_value_takes_backslash_escaped_quotes_and_backslashes(make_sandbox):
+    sb = make_sandbox(extra_skus=["O'Reilly Mug", "C:\\bin (4)"])
+    query = "query($q: String!) { productVariants(first: 5, query: $q) { nodes { sku } } }"
+
+    found = [graphql(sb, query, {"q": q}).json()["data"]["productVariants"]["nodes"]
+             for q in ("sku:'O\\'Reilly Mug'", "sku:'C:\\\\bin (4)'", 'sku:"O\'Reilly Mug"')]
+
+    assert found == [[{"sku": "O'Reilly Mug"}], [{"sku": "C:\\bin (4)"}], [{"sku": "O'Reilly Mug"}]]
 
 
 def test_a_fulfillment_with_tracking_closes_the_fulfillment_order_and_a_second_is_refused(make_sandbox):

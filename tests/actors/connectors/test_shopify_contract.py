@@ -20,6 +20,7 @@ from peppasync.sandbox import Sandbox
 
 import actors.connectors.shopify_queries as queries
 from actors.connectors import ShopifyConnector
+from actors.order_import import ORDER_QUERY, fetch_order
 
 from .test_against_sandbox import FAST_RETRY, QUIET
 from .test_shopify_queries import AWKWARD_SKUS
@@ -68,13 +69,15 @@ def _every_operation(sb: Sandbox, shop: ShopifyConnector) -> None:
     levels = shop.available(items)
     shop.set_available([(items[0], 3, levels[items[0]]), (items[1], 4, None)], "contract-1")
     shop.fulfill(order.id, "1Z999AA10123456784", "UPS", "https://www.ups.com/track?tracknum=1Z999AA10123456784")
+    fetch_order(shop, f"gid://shopify/Order/{order.id}")
 
 
 def _documents_of_the_connector() -> set[str]:
     """The operation names of every document shopify_queries defines or builds."""
     names = {_operation({"query": getattr(queries, n)}) for n in queries.__all__
              if isinstance(getattr(queries, n), str)}
-    return names | {_operation({"query": queries.variants_query(["A"])[0]}),
+    return names | {_operation({"query": ORDER_QUERY}),
+                    _operation({"query": queries.variants_query(["A"])[0]}),
                     _operation({"query": queries.levels_query(["gid://shopify/InventoryItem/1"], "L")[0]})}
 
 

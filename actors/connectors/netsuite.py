@@ -17,6 +17,7 @@ from .connector import Connector
 from .failure import PermanentFailure, TransientFailure, classify_status, parse_retry_after
 from .hooks import ConnectorHooks
 from .limiter import Priority
+from .netsuite_account import NetsuiteAccount
 from .retry import RetryPolicy
 
 __all__ = ["NetsuiteConnector", "NetsuiteErrorBody", "TokenAuth", "parse_error_body"]
@@ -110,6 +111,7 @@ class NetsuiteConnector(Connector):
         self.config = config
         self.base = config.base_url.rstrip("/") + _ROOT
         self.session.auth = TokenAuth(config)
+        self.account = NetsuiteAccount.from_config(config)
 
     def _classify(self, response: requests.Response) -> requests.Response:
         """Raise what a 4xx/5xx means, judged by status and ``o:errorCode`` alone."""
@@ -148,15 +150,23 @@ class NetsuiteConnector(Connector):
 
     def upsert_customer(self, customer_id: str | int, body: dict[str, Any], *,
                         priority: int = Priority.NORMAL) -> str:
-        """Create or update ``customer/eid:shopify-customer-{id}``; returns the internal id."""
+        """Create or update ``customer/eid:shopify-customer-{id}``; returns the internal id.
+
+        In a OneWorld account the configured subsidiary is added to the body.
+        """
         path = f"customer/eid:shopify-customer-{_eid(customer_id)}"
-        return self._write("PUT", "customer", path, body, priority=priority)
+        return self._write("PUT", "customer", path, self.account.customer(body), priority=priority)
 
     def upsert_sales_order(self, order_id: str | int, body: dict[str, Any], *,
                            priority: int = Priority.NORMAL) -> str:
-        """Create or update ``salesOrder/eid:{order_id}`` (204 + Location); returns the internal id."""
-        path = f"salesOrder/eid:{_eid(order_id)}"
-        return self._write("PUT", "salesOrder", path, body, priority=priority)
+        """Create or update ``salesOrder/eid:{order_id}`` (204 + Location); returns the internal id.
+
+        ``replace=item``: on an update the lines sent become the order's lines; without it NetSuite
+        adds them to the lines it has, and a changed order would be booked twice. The account
+        fills in the guest customer and the currency's internal id (``NetsuiteAccount``).
+        """
+        path = f"salesOrder/eid:{_eid(order_id)}?replace=item"
+        return self._write("PUT", "salesOrder", path, self.account.sales_order(body), priority=priority)
 
     def cancel_sales_order(self, order_id: str | int) -> None:
         """Set the sales order's status to Cancelled (``C``)."""

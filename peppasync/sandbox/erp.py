@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,10 +33,6 @@ _STATUS_NAMES = {"A": "Pending Approval", "B": "Pending Fulfillment", "C": "Canc
 _CONTRACTS = {("PUT", "salesOrder"): "SalesOrderUpsert", ("POST", "salesOrder"): "SalesOrderUpsert",
               ("PATCH", "salesOrder"): "SalesOrderCancel",
               ("PUT", "customer"): "CustomerUpsert", ("POST", "customer"): "CustomerUpsert"}
-# A referenced record type's records: (by internal id, by external id).
-_Known = tuple[Mapping[str, Any], Mapping[str, Any]]
-
-
 @dataclass(frozen=True)
 class ErrorDetail:
     """One entry of ``o:errorDetails``."""
@@ -119,6 +115,7 @@ class ErpState:
         self.subsidiaries = dict(_SUBSIDIARIES)
         self._next_id = 10_000
         self._items = {str(item.inventory_item_id): item.sku for item in catalog.items}
+        self._customer_ids: set[str] = set()
         guest = {"companyName": "Shopify Guest", "isPerson": False, "subsidiary": {"id": "1"}}
         self.guest_customer = str(self._create("customer", "", guest))
         self._seeded = {f"internal:{self.guest_customer}"}
@@ -140,24 +137,21 @@ class ErpState:
 
     def _unresolved(self, kind: str, body: dict[str, Any]) -> list[ErrorDetail]:
         """References that name no record of the account, as NetSuite reports an invalid field value."""
-        refs: list[tuple[str, dict[str, Any], _Known]] = []
+        # (JSON path, reference, records by internal id, records by external id)
+        refs: list[tuple[str, dict[str, Any], Container[str], Container[str]]] = []
         if "subsidiary" in body:
-            refs.append(("subsidiary", body["subsidiary"], (self.subsidiaries, {})))
+            refs.append(("subsidiary", body["subsidiary"], self.subsidiaries, ()))
         if kind == "salesOrder":
-            with self.lock:
-                by_eid = dict(self.records["customer"])
-            customers = ({r["id"]: r for r in by_eid.values()}, by_eid)
             if "entity" in body:
-                refs.append(("entity", body["entity"], customers))
+                refs.append(("entity", body["entity"], self._customer_ids, self.records["customer"]))
             if "currency" in body:
-                refs.append(("currency", body["currency"], (self.currencies, {})))
-            items = (self._items, {item.sku: item for item in self.catalog.items})
+                refs.append(("currency", body["currency"], self.currencies, ()))
             for n, line in enumerate((body.get("item") or {}).get("items", [])):
-                refs.append((f"item.items[{n}].item", line["item"], items))
+                refs.append((f"item.items[{n}].item", line["item"], self._items, self.catalog))
         details = []
-        for path, ref, (by_id, by_external_id) in refs:
-            known, key = (by_id, ref["id"]) if "id" in ref else (by_external_id, ref["externalId"])
-            if str(key) not in known:
+        for path, ref, by_id, by_external_id in refs:
+            key = str(ref["id"]) if "id" in ref else str(ref["externalId"])
+            if key not in (by_id if "id" in ref else by_external_id):
                 details.append(ErrorDetail(
                     "INVALID_CONTENT", "Error while accessing resource: You have entered an Invalid Field Value "
                     f"{key} for the following field: {path.rsplit('.', 1)[-1]}", path))
@@ -200,6 +194,8 @@ class ErpState:
         if kind == "salesOrder":
             record["orderStatus"] = _status(record.get("orderStatus") or "B")
         self.records[kind][external_id or f"internal:{self._next_id}"] = record
+        if kind == "customer":
+            self._customer_ids.add(record["id"])
         self.creates[(kind, external_id)] += 1
         return self._next_id
 

@@ -26,17 +26,27 @@ CUSTOMER_KIND = "customer"
 
 
 def erp_customer(order: Mapping[str, Any]) -> dict[str, Any]:
-    """The NetSuite customer upsert body for a normalised order's customer."""
+    """The NetSuite customer upsert body for a normalised order's customer (contract: CustomerUpsert).
+
+    A customer with a first and a last name is a person; NetSuite requires both names of a
+    person and a company name otherwise, so one without both is entered as a company under
+    the name it has, else its email. Empty fields are left out (null is not a string). In a
+    OneWorld account the connector adds the subsidiary (``NetsuiteAccount``).
+    """
     customer_id = order.get("customer_id")
     if not customer_id:
         raise ValueError("this order has no customer id: there is no customer to send to the ERP")
     details = order.get("customer") or {}
-    return {
-        "externalId": f"shopify-customer-{customer_id}",
-        "email": order.get("email"),
-        "firstName": details.get("first_name"),
-        "lastName": details.get("last_name"),
-    }
+    first, last = str(details.get("first_name") or "").strip(), str(details.get("last_name") or "").strip()
+    email = str(order.get("email") or details.get("email") or "").strip()
+    body: dict[str, Any] = {"externalId": f"shopify-customer-{customer_id}"}
+    if first and last:
+        body.update(isPerson=True, firstName=first, lastName=last)
+    else:
+        body.update(isPerson=False, companyName=first or last or email or f"Shopify customer {customer_id}")
+    if email:
+        body["email"] = email
+    return body
 
 
 def customer_version(body: Mapping[str, Any]) -> str:

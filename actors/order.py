@@ -11,7 +11,9 @@ an update older than what the actor has seen is ignored.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable
 
 from peppasync.errors import ConnectorError, RejectedError, TransientError, ValidationError
@@ -20,7 +22,7 @@ from peppasync.store import Message, ops
 from actors.connectors import Priority
 from actors.customer_sync import CUSTOMER_KIND, already_synced, customer_version, erp_customer, synced_record
 from actors.durable import DurableActor
-from actors.validation import normalise_order
+from actors.validation import minor_unit, normalise_order
 
 __all__ = ["OrderActor", "OrderSettings", "erp_sales_order", "wms_order"]
 
@@ -48,11 +50,23 @@ def call(connector: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> A
         raise RejectedError(f"{connector} refused: {exc}", connector=connector, code=exc.code) from exc
 
 
-def erp_sales_order(order: dict[str, Any], non_sku_item: str = "") -> dict[str, Any]:
-    """The NetSuite sales order for an order: all its lines in one record.
+# The NetSuite item that stands for a gift card sold without a SKU.
+GIFT_CARD_ITEM = "GIFT-CARD"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
-    A line without a SKU is booked on ``non_sku_item`` (an internal id) with its own title and price.
+
+def erp_sales_order(order: dict[str, Any], non_sku_item: str = "") -> dict[str, Any]:
+    """The NetSuite sales order for an order: all its lines in one record (contract: SalesOrderUpsert).
+
+    NetSuite computes totals and tax itself (they are read-only), so the order's discount goes
+    into the lines: each line's ``amount`` is its price times quantity less its share of the
+    discount. Two references are the account's to complete (``NetsuiteAccount``): an order
+    without a Shopify customer gets the guest customer, and the currency, named here by its ISO
+    code, gets its record's internal id. A line without a SKU is booked on ``non_sku_item`` (an
+    internal id) with its own title and price.
     """
+    lines = order["lines"]
+    amounts = _net_amounts(lines, Decimal(order["discounts"]), minor_unit(order["currency"]))
     body: dict[str, Any] = {
         "externalId": order["id"],
         "otherRefNum": order["name"],
@@ -61,22 +75,41 @@ def erp_sales_order(order: dict[str, Any], non_sku_item: str = "") -> dict[str, 
         "item": {
             "items": [
                 {
-                    "item": ({"id": non_sku_item} if line.get("non_sku") else {"externalId": line["sku"]}
-                             if line["sku"] else {"externalId": "GIFT-CARD"}),
+                    "item": {"id": non_sku_item} if line.get("non_sku") else {"externalId": line["sku"] or GIFT_CARD_ITEM},
                     "quantity": line["quantity"],
                     "rate": float(line["price"]),
+                    "amount": float(amount),
                     "description": line["title"],
                 }
-                for line in order["lines"]
+                for line, amount in zip(lines, amounts)
             ]
         },
-        "discountTotal": float(order["discounts"]),
-        "taxTotal": float(order["tax"]),
-        "total": float(order["total"]),
     }
+    day = order["created_at"][:10]
+    if _DAY.fullmatch(day):
+        body["tranDate"] = day  # the shop's own date: a late sync must not book the order a day later
     if order["customer_id"]:
         body["entity"] = {"externalId": f"shopify-customer-{order['customer_id']}"}
     return body
+
+
+def _net_amounts(lines: list[dict[str, Any]], discount: Decimal, unit: Decimal) -> list[Decimal]:
+    """Each line's price times quantity less its share of ``discount``, in the currency's minor
+    ``unit`` (cents; whole yen), summing exactly.
+
+    Shares follow the lines' amounts; gift cards take none (Shopify does not discount them).
+    What rounding leaves over goes to the largest line.
+    """
+    gross = [Decimal(line["price"]) * line["quantity"] for line in lines]
+    eligible = [Decimal(0) if line["gift_card"] else g for line, g in zip(lines, gross)]
+    base = sum(eligible, Decimal(0))
+    if discount <= 0 or base <= 0:
+        return gross
+    discount = min(discount, base)
+    shares = [(discount * e / base).quantize(unit, rounding=ROUND_DOWN) for e in eligible]
+    largest = max(range(len(lines)), key=lambda n: eligible[n])
+    shares[largest] += discount - sum(shares, Decimal(0))
+    return [g - s for g, s in zip(gross, shares)]
 
 
 def wms_order(order: dict[str, Any]) -> dict[str, Any]:

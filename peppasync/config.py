@@ -87,6 +87,12 @@ class NetsuiteConfig:
     # Internal id of the ERP item that books order lines without a SKU (engraving, services,
     # custom items); empty: such orders are quarantined with a reason that names this key.
     non_sku_item: str = ""
+    # The account's own records that orders refer to, by internal id: the customer that takes
+    # orders placed without a Shopify customer, the subsidiary new customers belong to (OneWorld
+    # accounts; leave empty otherwise) and each currency's record (ISO 4217 code = id).
+    guest_customer: str = ""
+    subsidiary: str = ""
+    currencies: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -399,6 +405,14 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
         need(not value or parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
              f"expected an http(s) URL, got {value!r}")
     need(config.netsuite.max_concurrency >= 1, "netsuite.max_concurrency", "expected an integer of at least 1")
+    for key in ("guest_customer", "subsidiary"):
+        value = getattr(config.netsuite, key)
+        need(value == "" or (value.isascii() and value.isdigit()), f"netsuite.{key}",
+             f"expected the record's internal id (digits, as NetSuite shows it), got {value!r}")
+    for code, internal in config.netsuite.currencies.items():
+        need(len(code) == 3 and code.isalpha() and code.isupper(), "netsuite.currencies",
+             f"expected ISO 4217 codes such as USD as keys, got {code!r}")
+        need(internal >= 1, "netsuite.currencies", f"expected an internal id of at least 1 for {code}, got {internal}")
     e = config.engine
     need(e.max_attempts >= 1, "engine.max_attempts", "expected an integer of at least 1")
     need(e.idle_seconds > 0, "engine.idle_seconds", "expected a positive number of seconds")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import oauthlib.oauth1
@@ -12,16 +14,19 @@ from peppasync.config import NetsuiteConfig
 
 from .aimd import AimdLimit
 from .connector import Connector
-from .failure import TransientFailure, classify_status, parse_retry_after
+from .failure import PermanentFailure, TransientFailure, classify_status, parse_retry_after
 from .hooks import ConnectorHooks
 from .limiter import Priority
+from .netsuite_account import NetsuiteAccount
 from .retry import RetryPolicy
 
-__all__ = ["NetsuiteConnector", "TokenAuth", "parse_error_body"]
+__all__ = ["NetsuiteConnector", "NetsuiteErrorBody", "TokenAuth", "parse_error_body"]
 
 _ROOT = "/services/rest/record/v1/"
-# Over the concurrency limit, RESTlets answer 400 with this code instead of 429.
+# Over the concurrency limit REST answers 429; RESTlets answer 400 with SSS_REQUEST_LIMIT_EXCEEDED.
 _THROTTLE_CODES = {"SSS_REQUEST_LIMIT_EXCEEDED", "CONCURRENCY_LIMIT_EXCEEDED"}
+# A write's answer: 204 No Content, the record's URL (and so its internal id) in Location.
+_LOCATION = re.compile(r"/services/rest/record/v1/(?P<kind>[A-Za-z]+)/(?P<id>[0-9]+)/?$")
 
 
 class TokenAuth(requests.auth.AuthBase):
@@ -45,24 +50,39 @@ class TokenAuth(requests.auth.AuthBase):
         return request
 
 
-def parse_error_body(response: requests.Response) -> tuple[str, str]:
-    """(message, code) from NetSuite's ``{title, status, o:errorDetails: [...]}`` body."""
+@dataclass(frozen=True)
+class NetsuiteErrorBody:
+    """What an error answer says (contract: netsuite ErrorBody): a message for people, codes for machines."""
+
+    message: str
+    codes: tuple[str, ...]
+
+    @property
+    def code(self) -> str:
+        return self.codes[0] if self.codes else ""
+
+
+def parse_error_body(response: requests.Response) -> NetsuiteErrorBody:
+    """NetSuite's ``{type, title, status, o:errorDetails: [{detail, o:errorCode, o:errorPath}]}``.
+
+    Every detail's code is kept (one answer may carry several); the message joins the
+    details with their paths. Nothing downstream reads the message to decide anything.
+    """
     try:
         body = response.json()
     except ValueError:
-        return (response.text[:200] or response.reason or ""), ""
+        return NetsuiteErrorBody((response.text[:200] or response.reason or ""), ())
     if not isinstance(body, dict):
-        return str(body)[:200], ""
+        return NetsuiteErrorBody(str(body)[:200], ())
     details = [d for d in body.get("o:errorDetails") or [] if isinstance(d, dict)]
-    code = str(details[0].get("o:errorCode", "")) if details else ""
+    codes = tuple(str(d["o:errorCode"]) for d in details if d.get("o:errorCode"))
     parts = []
     for d in details:
         text = str(d.get("detail", ""))
         if d.get("o:errorPath"):
             text += f" (at {d['o:errorPath']})"
         parts.append(text)
-    message = "; ".join(p for p in parts if p) or str(body.get("title", ""))
-    return message, code
+    return NetsuiteErrorBody("; ".join(p for p in parts if p) or str(body.get("title", "")), codes)
 
 
 class NetsuiteConnector(Connector):
@@ -91,16 +111,18 @@ class NetsuiteConnector(Connector):
         self.config = config
         self.base = config.base_url.rstrip("/") + _ROOT
         self.session.auth = TokenAuth(config)
+        self.account = NetsuiteAccount.from_config(config)
 
     def _classify(self, response: requests.Response) -> requests.Response:
+        """Raise what a 4xx/5xx means, judged by status and ``o:errorCode`` alone."""
         if response.status_code < 400:
             return response
-        message, code = parse_error_body(response)
-        if code in _THROTTLE_CODES:
-            raise TransientFailure(f"over the account's concurrency limit: {message}", status=response.status_code,
-                                   code=code, retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                                   throttled=True)
-        classify_status(response, message, code)
+        error = parse_error_body(response)
+        if _THROTTLE_CODES.intersection(error.codes):
+            raise TransientFailure(f"over the account's concurrency limit: {error.message}",
+                                   status=response.status_code, code=error.code, throttled=True,
+                                   retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        classify_status(response, error.message, error.code)
         return response
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None = None, *,
@@ -110,29 +132,54 @@ class NetsuiteConnector(Connector):
             kwargs["json"] = body
         return self.exchange(method, self.base + path, self._classify, priority=priority, **kwargs)
 
-    @staticmethod
-    def _internal_id(response: requests.Response) -> str:
-        return response.headers.get("Location", "").rstrip("/").rsplit("/", 1)[-1]
+    def _write(self, method: str, kind: str, path: str, body: dict[str, Any], *,
+               priority: int = Priority.NORMAL) -> str:
+        """Send a write; the internal id of the record, read from the answer's Location."""
+        def classify(response: requests.Response) -> str:
+            self._classify(response)
+            found = _LOCATION.search(response.headers.get("Location", ""))
+            if found is None or found["kind"] != kind:
+                raise PermanentFailure(
+                    f"HTTP {response.status_code} with Location {response.headers.get('Location')!r}: NetSuite "
+                    f"answers a {kind} write with 204 and the record's URL (.../{kind}/<internal id>)",
+                    status=response.status_code)
+            return found["id"]
+
+        return self.exchange(method, self.base + path, classify, priority=priority,
+                             headers={"Accept": "application/json"}, json=body)
 
     def upsert_customer(self, customer_id: str | int, body: dict[str, Any], *,
                         priority: int = Priority.NORMAL) -> str:
-        """Create or update ``customer/eid:shopify-customer-{id}``; returns the internal id."""
+        """Create or update ``customer/eid:shopify-customer-{id}``; returns the internal id.
+
+        In a OneWorld account the configured subsidiary is added to the body.
+        """
         path = f"customer/eid:shopify-customer-{_eid(customer_id)}"
-        return self._internal_id(self._send("PUT", path, body, priority=priority))
+        return self._write("PUT", "customer", path, self.account.customer(body), priority=priority)
 
     def upsert_sales_order(self, order_id: str | int, body: dict[str, Any], *,
                            priority: int = Priority.NORMAL) -> str:
-        """Create or update ``salesOrder/eid:{order_id}`` (204 + Location); returns the internal id."""
-        return self._internal_id(self._send("PUT", f"salesOrder/eid:{_eid(order_id)}", body, priority=priority))
+        """Create or update ``salesOrder/eid:{order_id}`` (204 + Location); returns the internal id.
+
+        ``replace=item``: on an update the lines sent become the order's lines; without it NetSuite
+        adds them to the lines it has, and a changed order would be booked twice. The account
+        fills in the guest customer and the currency's internal id (``NetsuiteAccount``).
+        """
+        path = f"salesOrder/eid:{_eid(order_id)}?replace=item"
+        return self._write("PUT", "salesOrder", path, self.account.sales_order(body), priority=priority)
 
     def cancel_sales_order(self, order_id: str | int) -> None:
         """Set the sales order's status to Cancelled (``C``)."""
         self._send("PATCH", f"salesOrder/eid:{_eid(order_id)}", {"orderStatus": {"id": "C"}})
 
     def item_cost(self, sku: str) -> float | None:
-        """The item's cost (else its average cost); None when NetSuite has no such item."""
+        """The item's cost for margins: average cost, else last purchase price, else purchase price.
+
+        None when NetSuite has no such item (404 NONEXISTENT_ID); any other 404 (a wrong base
+        URL, say) is an error, not a missing item.
+        """
         def classify(response: requests.Response) -> dict[str, Any] | None:
-            if response.status_code == 404:
+            if response.status_code == 404 and parse_error_body(response).code == "NONEXISTENT_ID":
                 return None
             self._classify(response)
             try:
@@ -146,9 +193,10 @@ class NetsuiteConnector(Connector):
                                headers={"Accept": "application/json"})
         if record is None:
             return None
-        for key in ("cost", "averageCost", "lastPurchasePrice"):
-            if record.get(key) is not None:
-                return float(record[key])
+        for key in ("averageCost", "lastPurchasePrice", "cost"):
+            value = record.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
         return None
 
 

@@ -1,7 +1,8 @@
 """The synchronous baseline: the sequential middleware competitors run, against the same ERP.
 
 One order at a time: upsert its customer (once per customer), then one ERP call per
-line item, each awaited before the next (the sales order grows a line per call).
+line item, each awaited before the next (the sales order grows a line per call: NetSuite
+adds the lines of an update to the ones it has).
 Sandbox latency is the same per call; only the shape of the calls differs.
 """
 
@@ -32,6 +33,8 @@ class SequentialMiddleware:
         self.base = config.netsuite.base_url.rstrip("/") + _ROOT
         self.session = requests.Session()
         self.session.auth = TokenAuth(config.netsuite)
+        self.guest = {"id": config.netsuite.guest_customer}
+        self.subsidiary = {"id": config.netsuite.subsidiary}
         self.attempts = attempts
         self.pause = 0.5 / sandbox.time_scale
         self.calls = 0
@@ -42,17 +45,15 @@ class SequentialMiddleware:
         customer = body.get("customer") or {}
         if customer.get("id") and customer["id"] not in self._customers:
             self._put(f"customer/eid:shopify-customer-{customer['id']}",
-                      {"email": customer.get("email"), "firstName": customer.get("first_name"),
-                       "lastName": customer.get("last_name")})
+                      {"isPerson": True, "firstName": customer["first_name"], "lastName": customer["last_name"],
+                       "email": customer["email"], "subsidiary": self.subsidiary})
             self._customers.add(customer["id"])
-        header: dict[str, Any] = {"externalId": str(order.id), "otherRefNum": order.name}
+        header: dict[str, Any] = {"externalId": str(order.id), "otherRefNum": order.name, "entity": self.guest}
         if customer.get("id"):
             header["entity"] = {"externalId": f"shopify-customer-{customer['id']}"}
-        lines: list[dict[str, Any]] = []
         for line in body["line_items"]:
-            lines.append({"item": {"externalId": line["sku"]}, "quantity": line["quantity"],
-                          "rate": float(line["price"])})
-            self._put(f"salesOrder/eid:{order.id}", {**header, "item": {"items": list(lines)}})
+            self._put(f"salesOrder/eid:{order.id}", {**header, "item": {"items": [
+                {"item": {"externalId": line["sku"]}, "quantity": line["quantity"], "rate": float(line["price"])}]}})
 
     def _put(self, path: str, body: dict[str, Any]) -> None:
         for attempt in range(self.attempts):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +19,25 @@ _ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_toml(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
-    """Write flat TOML tables of strings, numbers and booleans (all a config needs here)."""
+    """Write TOML tables of strings, numbers, booleans and inline tables (all a config needs here)."""
     lines = []
     for name, values in sections.items():
         lines.append(f"[{name}]")
         for key, value in values.items():
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, (int, float)):
-                text = repr(value)
-            else:
-                text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-            lines.append(f"{key} = {text}")
+            lines.append(f"{key} = {_toml_value(value)}")
         lines.append("")
     path.write_text("\n".join(lines))
     return path
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_toml_value(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class EngineProcess:

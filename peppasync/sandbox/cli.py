@@ -85,7 +85,11 @@ def command(args: argparse.Namespace) -> int:
         for name, table in sections.items():
             print(f"[{name}]")
             for key, value in table.items():
-                print(f"{key} = {json.dumps(value)}")
+                if isinstance(value, dict):  # an inline table: {USD = 1, EUR = 4}
+                    value_text = "{" + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + "}"
+                else:
+                    value_text = json.dumps(value)
+                print(f"{key} = {value_text}")
         print("Ctrl-C to stop", flush=True)
     orders = getattr(args, "orders", 0)
     if orders:

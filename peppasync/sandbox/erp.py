@@ -1,35 +1,109 @@
-"""The simulated ERP's records: sales orders, customers and items, keyed by external id."""
+"""The simulated ERP's records: sales orders, customers and items, keyed by external id.
+
+Every body is checked against the NetSuite contract (``peppasync/contracts/netsuite.json``)
+before anything else, as the real API validates before it saves: a missing required field is
+400 USER_ERROR, any other break of the contract 400 INVALID_CONTENT, each detail with the
+JSON path of the field. References are then resolved against the account's records; one that
+names nothing is 400 INVALID_CONTENT at its path, as the docs' own example shows for an
+unknown item.
+"""
 
 from __future__ import annotations
 
 import copy
 import threading
 from collections import Counter
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from peppasync.clock import Clock
+from peppasync.contracts import contract
 
 from .catalog import Catalog
 
-__all__ = ["NON_SKU_ITEM_ID", "ErpError", "ErpState"]
+__all__ = ["ACCOUNT_CURRENCIES", "NON_SKU_ITEM_ID", "ErpError", "ErpState", "ErrorDetail"]
 
+# The account's currencies by internal id, in the order NetSuite creates them in a US account.
+ACCOUNT_CURRENCIES = {"1": "USD", "2": "GBP", "3": "CAD", "4": "EUR", "5": "JPY"}
 # The internal id of the account's non-inventory item for lines without a SKU ("Custom line").
 NON_SKU_ITEM_ID = "7001"
+_SUBSIDIARIES = {"1": "Peppa Sandbox Inc."}
+_STATUS_NAMES = {"A": "Pending Approval", "B": "Pending Fulfillment", "C": "Cancelled", "D": "Partially Fulfilled",
+                 "E": "Pending Billing/Partially Fulfilled", "F": "Pending Billing", "G": "Billed", "H": "Closed"}
+# Which contract a write must keep: (HTTP method, record type) -> body name.
+_CONTRACTS = {("PUT", "salesOrder"): "SalesOrderUpsert", ("POST", "salesOrder"): "SalesOrderUpsert",
+              ("PATCH", "salesOrder"): "SalesOrderCancel",
+              ("PUT", "customer"): "CustomerUpsert", ("POST", "customer"): "CustomerUpsert"}
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One entry of ``o:errorDetails``."""
+
+    code: str
+    detail: str
+    path: str | None = None
 
 
 class ErpError(Exception):
-    """A refusal in NetSuite's terms: HTTP status, `o:errorCode`, detail and JSON path."""
+    """A refusal in NetSuite's terms: HTTP status and one or more details (code, detail, JSON path)."""
 
-    def __init__(self, status: int, code: str, detail: str, path: str | None = None) -> None:
+    def __init__(self, status: int, code: str, detail: str, path: str | None = None, *,
+                 also: Sequence[ErrorDetail] = ()) -> None:
         super().__init__(detail)
         self.status = status
+        self.details = (ErrorDetail(code, detail, path), *also)
         self.code = code
         self.detail = detail
         self.path = path
 
+    @classmethod
+    def of(cls, status: int, details: Sequence[ErrorDetail]) -> ErpError:
+        first, *rest = details
+        return cls(status, first.code, first.detail, first.path, also=rest)
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """NetSuite's ``o:errorPath`` form: ``item.items[0].item``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def contract_errors(name: str, body: Any) -> list[ErrorDetail]:
+    """The NetSuite contract's refusals of ``body``, one detail per broken rule, in path order."""
+    details = []
+    for error in sorted(contract("netsuite", name).iter_errors(body), key=lambda e: json_path(e.absolute_path)):
+        where = list(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, dict):
+            for key in error.validator_value:
+                if key not in error.instance:
+                    details.append(ErrorDetail(
+                        "USER_ERROR", f"Error while accessing a resource. Please enter value(s) for: {key}.",
+                        json_path([*where, key])))
+        elif error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            named = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            for key in error.instance:
+                if key not in named:
+                    details.append(ErrorDetail(
+                        "INVALID_CONTENT", f"Error while accessing a resource. Invalid field: {key} is not a "
+                        "field of this record.", json_path([*where, key])))
+        else:
+            path = json_path(where)
+            details.append(ErrorDetail(
+                "INVALID_CONTENT", f"Error while accessing a resource. Invalid content at {path or 'the body'}: "
+                f"{error.message}.", path or None))
+    return details
+
 
 class ErpState:
-    """Records and a count of creates per external id, so duplicates show."""
+    """Records of a OneWorld account and a count of creates per external id, so duplicates show.
+
+    The account has one subsidiary (id 1), the currencies of ``ACCOUNT_CURRENCIES`` and a guest
+    customer (``guest_customer``, an internal id) for orders placed without a Shopify customer.
+    """
 
     TYPES = ("salesOrder", "customer")
 
@@ -41,60 +115,74 @@ class ErpState:
         self.creates: Counter[tuple[str, str]] = Counter()
         self.updates: Counter[tuple[str, str]] = Counter()
         self.duplicates: Counter[tuple[str, str]] = Counter()
+        self.currencies = dict(ACCOUNT_CURRENCIES)
+        self.subsidiaries = dict(_SUBSIDIARIES)
         self._next_id = 10_000
+        self._items = {str(item.inventory_item_id): item.sku for item in catalog.items}
+        self._items[NON_SKU_ITEM_ID] = "Custom line (non-inventory)"
+        self._customer_ids: set[str] = set()
+        guest = {"companyName": "Shopify Guest", "isPerson": False, "subsidiary": {"id": "1"}}
+        self.guest_customer = str(self._create("customer", "", guest))
+        self._seeded = {f"internal:{self.guest_customer}"}
+        self.creates.clear()
 
-    def _validate(self, kind: str, body: Any) -> None:
+    # -- validation -------------------------------------------------------------
+
+    def _validate(self, method: str, kind: str, body: Any) -> None:
         if not isinstance(body, dict):
             raise ErpError(400, "INVALID_CONTENT", "The request body must be a JSON object.")
-        if kind != "salesOrder":
-            return
-        entity = body.get("entity")
-        if entity is not None:
-            ref = entity.get("externalId") if isinstance(entity, dict) else None
-            if ref not in self.records["customer"]:
-                raise ErpError(400, "INVALID_KEY_OR_REF",
-                               f"Invalid entity reference key {ref!r}: no customer has that externalId.",
-                               "entity")
-        sublist = body.get("item", {"items": []})
-        items = sublist.get("items") if isinstance(sublist, dict) else None
-        if not isinstance(items, list):
-            raise ErpError(400, "INVALID_CONTENT", 'The "item" sublist must be {"items": [...]}.', "item")
-        for n, line in enumerate(items):
-            where = f"item.items[{n}]"
-            ref = line.get("item") if isinstance(line, dict) else None
-            if isinstance(ref, dict) and "id" in ref:
-                if str(ref["id"]) != NON_SKU_ITEM_ID:
-                    raise ErpError(400, "INVALID_KEY_OR_REF", f"Invalid item reference key {ref['id']}.",
-                                   f"{where}.item")
-                continue
-            sku = ref.get("externalId") if isinstance(ref, dict) else None
-            if not sku:
-                raise ErpError(400, "INVALID_CONTENT", f"Line {n} has no item reference "
-                               '({"item": {"externalId": SKU}}).', f"{where}.item")
-            if sku not in self.catalog:
-                raise ErpError(400, "INVALID_KEY_OR_REF", f"Invalid item reference key {sku}.", f"{where}.item")
-            quantity = line.get("quantity")
-            if not isinstance(quantity, (int, float)) or isinstance(quantity, bool) or quantity <= 0:
-                raise ErpError(400, "INVALID_FLD_VALUE",
-                               f"Line {n}: quantity must be a positive number, got {quantity!r}.",
-                               f"{where}.quantity")
+        name = _CONTRACTS.get((method, kind))
+        if name is None:
+            raise ErpError(405, "INVALID_REQUEST", f"{method} is not supported on {kind} by the sandbox.")
+        details = contract_errors(name, body)
+        if not details:
+            details = self._unresolved(kind, body)
+        if details:
+            raise ErpError.of(400, details)
 
-    def upsert(self, kind: str, external_id: str, body: Any) -> tuple[int, bool]:
-        """PUT .../eid:{id}: create if absent, replace fields if present; (internal id, created)."""
-        self._validate(kind, body)
+    def _unresolved(self, kind: str, body: dict[str, Any]) -> list[ErrorDetail]:
+        """References that name no record of the account, as NetSuite reports an invalid field value."""
+        # (JSON path, reference, records by internal id, records by external id)
+        refs: list[tuple[str, dict[str, Any], Container[str], Container[str]]] = []
+        if "subsidiary" in body:
+            refs.append(("subsidiary", body["subsidiary"], self.subsidiaries, ()))
+        if kind == "salesOrder":
+            if "entity" in body:
+                refs.append(("entity", body["entity"], self._customer_ids, self.records["customer"]))
+            if "currency" in body:
+                refs.append(("currency", body["currency"], self.currencies, ()))
+            for n, line in enumerate((body.get("item") or {}).get("items", [])):
+                refs.append((f"item.items[{n}].item", line["item"], self._items, self.catalog))
+        details = []
+        for path, ref, by_id, by_external_id in refs:
+            key = str(ref["id"]) if "id" in ref else str(ref["externalId"])
+            if key not in (by_id if "id" in ref else by_external_id):
+                details.append(ErrorDetail(
+                    "INVALID_CONTENT", "Error while accessing resource: You have entered an Invalid Field Value "
+                    f"{key} for the following field: {path.rsplit('.', 1)[-1]}", path))
+        return details
+
+    # -- writes -----------------------------------------------------------------
+
+    def upsert(self, kind: str, external_id: str, body: Any, *, replace: Iterable[str] = ()) -> tuple[int, bool]:
+        """PUT .../eid:{id}: create if absent, else update; (internal id, created).
+
+        On an update, sublist lines are added to the record's, unless the sublist is named in
+        ``replace`` (the ``replace`` query parameter), which makes the lines sent the only ones.
+        """
+        self._validate("PUT", kind, body)
         with self.lock:
             existing = self.records[kind].get(external_id)
             if existing is not None:
-                existing.update(copy.deepcopy(body))
+                self._update(existing, body, set(replace))
                 existing["externalId"] = external_id
-                existing["lastModifiedDate"] = self._clock.time()
                 self.updates[(kind, external_id)] += 1
                 return int(existing["id"]), False
             return self._create(kind, external_id, body), True
 
     def create(self, kind: str, body: Any) -> int:
         """POST .../{type}: a create; an externalId already taken is a duplicate error."""
-        self._validate(kind, body)
+        self._validate("POST", kind, body)
         external_id = body.get("externalId")
         with self.lock:
             if external_id is not None and external_id in self.records[kind]:
@@ -109,26 +197,31 @@ class ErpState:
         record.update(id=str(self._next_id), externalId=external_id or None,
                       createdDate=self._clock.time(), lastModifiedDate=self._clock.time())
         if kind == "salesOrder":
-            record.setdefault("orderStatus", {"id": "B"})
+            record["orderStatus"] = _status(record.get("orderStatus") or "B")
         self.records[kind][external_id or f"internal:{self._next_id}"] = record
+        if kind == "customer":
+            self._customer_ids.add(record["id"])
         self.creates[(kind, external_id)] += 1
         return self._next_id
 
+    def _update(self, record: dict[str, Any], body: dict[str, Any], replace: set[str]) -> None:
+        for key, value in copy.deepcopy(body).items():
+            if isinstance(value, dict) and "items" in value and key not in replace:
+                value = {**value, "items": [*(record.get(key) or {}).get("items", []), *value["items"]]}
+            record[key] = _status(value) if key == "orderStatus" else value
+        record["lastModifiedDate"] = self._clock.time()
+
     def patch(self, kind: str, external_id: str, body: Any) -> int:
-        if not isinstance(body, dict):
-            raise ErpError(400, "INVALID_CONTENT", "The request body must be a JSON object.")
+        self._validate("PATCH", kind, body)
         with self.lock:
             record = self.records[kind].get(external_id)
             if record is None:
                 raise ErpError(404, "NONEXISTENT_ID", f"No {kind} has externalId {external_id!r}.")
-            status = body.get("orderStatus")
-            if status is not None and (not isinstance(status, dict) or status.get("id") not in set("ABCDEFGH")):
-                raise ErpError(400, "INVALID_FLD_VALUE", f"orderStatus must be {{\"id\": letter}}, got {status!r}",
-                               "orderStatus")
-            record.update(copy.deepcopy(body))
-            record["lastModifiedDate"] = self._clock.time()
+            self._update(record, body, set())
             self.updates[(kind, external_id)] += 1
             return int(record["id"])
+
+    # -- reads ------------------------------------------------------------------
 
     def get(self, kind: str, external_id: str) -> dict[str, Any]:
         if kind == "inventoryItem":
@@ -137,7 +230,7 @@ class ErpState:
                 raise ErpError(404, "NONEXISTENT_ID", f"No inventoryItem has externalId {external_id!r}.")
             return {"id": str(item.inventory_item_id), "externalId": item.sku, "itemId": item.sku,
                     "displayName": item.title, "cost": float(item.cost), "averageCost": float(item.cost),
-                    "basePrice": float(item.price)}
+                    "lastPurchasePrice": float(item.cost), "basePrice": float(item.price)}
         with self.lock:
             record = self.records[kind].get(external_id)
             if record is None:
@@ -157,8 +250,14 @@ class ErpState:
                                                   "quantity": line.get("quantity")}
                                                  for line in (r.get("item") or {}).get("items", [])]}
                                  for eid, r in self.records["salesOrder"].items()},
-                "customers": sorted(self.records["customer"]),
+                "customers": sorted(k for k in self.records["customer"] if k not in self._seeded),
                 "creates": {f"{k}/{e}": n for (k, e), n in self.creates.items()},
                 "duplicates": {f"{k}/{e}": n for (k, e), n in self.duplicates.items()},
                 "repeat_creates": {f"{k}/{e}": n for (k, e), n in self.creates.items() if n > 1},
             }
+
+
+def _status(value: Any) -> Any:
+    """An order status as NetSuite answers it: ``{"id": letter, "refName": name}``."""
+    letter = value.get("id") if isinstance(value, dict) else value
+    return {"id": letter, "refName": _STATUS_NAMES.get(str(letter), "")}

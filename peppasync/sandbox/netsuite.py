@@ -6,6 +6,7 @@ import json
 import re
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import gevent
@@ -14,7 +15,7 @@ import gevent.event
 from peppasync.clock import Clock
 
 from .catalog import Catalog
-from .erp import ErpError, ErpState
+from .erp import ErpError, ErpState, ErrorDetail
 from .ledger import Ledger
 from .profile import SandboxProfile, chance, lognormal
 from .server import Request, Response, json_response
@@ -26,15 +27,23 @@ _ROOT = "/services/rest/record/v1/"
 _RECORD = re.compile(r"^(?P<kind>salesOrder|customer|inventoryItem)(?:/eid:(?P<eid>[A-Za-z0-9_\-]+))?$")
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+# NetSuite's `type` is the status's section of RFC 2616 (429 is not in it: the chapter itself).
+_RFC2616 = "https://www.w3.org/Protocols/rfc2616/rfc2616-sec10.html"
+_SECTIONS = {400: "#sec10.4.1", 401: "#sec10.4.2", 404: "#sec10.4.5", 405: "#sec10.4.6", 500: "#sec10.5.1",
+             503: "#sec10.5.4"}
 
 
-def error_body(status: int, code: str, detail: str, path: str | None = None) -> dict[str, Any]:
-    """NetSuite's RFC-7807-like error body."""
-    item: dict[str, Any] = {"detail": detail, "o:errorCode": code}
-    if path:
-        item["o:errorPath"] = path
-    return {"type": f"https://www.rfc-editor.org/rfc/rfc9110.html#status.{status}",
-            "title": _TITLES.get(status, "Error"), "status": status, "o:errorDetails": [item]}
+def error_body(status: int, code: str, detail: str, path: str | None = None, *,
+               also: Sequence[ErrorDetail] = ()) -> dict[str, Any]:
+    """NetSuite's RFC-7807-like error body (contract: netsuite ErrorBody), one entry per detail."""
+    details = []
+    for d in (ErrorDetail(code, detail, path), *also):
+        item: dict[str, Any] = {"detail": d.detail, "o:errorCode": d.code}
+        if d.path:
+            item["o:errorPath"] = d.path
+        details.append(item)
+    return {"type": _RFC2616 + _SECTIONS.get(status, ""), "title": _TITLES.get(status, "Error"), "status": status,
+            "o:errorDetails": details}
 
 
 class NetSuiteSimulator:
@@ -153,7 +162,8 @@ class NetSuiteSimulator:
             return self._route(request)
         except ErpError as exc:
             outcome = "duplicate" if exc.code == "DUP_RCRD" else "invalid"
-            return json_response(exc.status, error_body(exc.status, exc.code, exc.detail, exc.path)), outcome, exc.code
+            body = error_body(exc.status, exc.code, exc.detail, exc.path, also=exc.details[1:])
+            return json_response(exc.status, body), outcome, exc.code
 
     def _route(self, request: Request) -> tuple[Response, str, str]:
         if not request.path.startswith(_ROOT):
@@ -173,7 +183,8 @@ class NetSuiteSimulator:
             raise ErpError(400, "INVALID_CONTENT", f"The request body is not valid JSON: {exc}.") from None
         host = request.url.split(_ROOT, 1)[0]
         if method == "PUT" and eid:
-            internal, created = self.erp.upsert(kind, eid, body)
+            replace = [name for name in request.query.get("replace", "").split(",") if name]
+            internal, created = self.erp.upsert(kind, eid, body, replace=replace)
             outcome = "created" if created else "updated"
         elif method == "PATCH" and eid:
             internal, outcome = self.erp.patch(kind, eid, body), "updated"

@@ -145,7 +145,9 @@ class Sandbox:
             "netsuite": {"base_url": self.netsuite_url, "account_id": ns.account_id,
                          "consumer_key": ns.consumer_key, "consumer_secret": ns.consumer_secret,
                          "token_id": ns.token_id, "token_secret": ns.token_secret,
-                         "max_concurrency": self.netsuite.concurrency_limit, "non_sku_item": NON_SKU_ITEM_ID},
+                         "max_concurrency": self.netsuite.concurrency_limit, "non_sku_item": NON_SKU_ITEM_ID,
+                         "guest_customer": self.netsuite.erp.guest_customer, "subsidiary": "1",
+                         "currencies": {code: int(internal) for internal, code in self.netsuite.erp.currencies.items()}},
             "wms": {"base_url": self.wms_url, "api_key": self.wms.api_key, "api_secret": self.wms.api_secret,
                     "webhook_token": self.wms.webhook_token},
         }

@@ -194,7 +194,10 @@ def _toml(sections: dict) -> str:
     for name, values in sections.items():
         lines.append(f"[{name}]")
         for key, value in values.items():
-            lines.append(f"{key} = {value!r}".replace("'", '"'))
+            if isinstance(value, dict):  # an inline table, as [netsuite] currencies
+                lines.append(f"{key} = {{{', '.join(f'{k} = {v!r}' for k, v in value.items())}}}")
+            else:
+                lines.append(f"{key} = {value!r}".replace("'", '"'))
     return "\n".join(lines) + "\n"
 
 

@@ -55,7 +55,8 @@ def test_netsuite_accepts_the_signed_requests_and_records_the_upserts(make_sandb
     erp = NetsuiteConnector(_config(sb).netsuite, retry=FAST_RETRY)
     sku = sb.catalog.items[0].sku
 
-    customer = erp.upsert_customer(77, {"email": "a@example.com", "firstName": "Ada", "lastName": "Lovelace"})
+    customer = erp.upsert_customer(77, {"email": "a@example.com", "isPerson": True, "firstName": "Ada",
+                                        "lastName": "Lovelace"})
     first = erp.upsert_sales_order(5001, _sales_order(sku, 2))
     again = erp.upsert_sales_order(5001, _sales_order(sku, 3))
     erp.cancel_sales_order(5001)
@@ -87,7 +88,8 @@ def test_an_unknown_item_is_permanent_with_netsuites_code_and_detail(make_sandbo
     with pytest.raises(ConnectorError) as caught:
         erp.upsert_sales_order(6001, _sales_order("NO-SUCH-SKU"))
 
-    assert (caught.value.transient, caught.value.status, caught.value.code) == (False, 400, "INVALID_KEY_OR_REF")
+    # The docs' own example of an unknown item on a sales order answers INVALID_CONTENT at its path.
+    assert (caught.value.transient, caught.value.status, caught.value.code) == (False, 400, "INVALID_CONTENT")
     assert "NO-SUCH-SKU" in str(caught.value) and "item.items[0].item" in str(caught.value)
     assert len(sb.netsuite.ledger.entries()) == 1
 

@@ -9,7 +9,7 @@ from peppasync.clock import ManualClock
 
 from .helpers import netsuite
 
-CUSTOMER = {"email": "a@example.com"}
+CUSTOMER = {"companyName": "Acme Corp", "email": "a@example.com", "subsidiary": {"id": "1"}}
 
 
 def test_during_a_5xx_burst_every_call_fails_and_afterwards_they_succeed_again(make_sandbox):

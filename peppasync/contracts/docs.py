@@ -6,7 +6,7 @@ import json
 from importlib import resources
 from typing import Any
 
-__all__ = ["VENDORS", "render"]
+__all__ = ["VENDORS", "graphql_section", "render"]
 
 # Vendor file -> the heading its table goes under.
 VENDORS = {
@@ -61,9 +61,39 @@ def _rows(name: str, schema: dict[str, Any], inherited: str) -> list[str]:
     return rows
 
 
-def render() -> str:
-    """The whole page."""
-    parts = [_HEAD]
+def graphql_section(documents: dict[str, str]) -> str:
+    """A table of the GraphQL operations sent to Shopify: name, root fields, and their reference pages.
+
+    ``documents`` maps where a document is defined to its text; the caller passes the connector's
+    (this layer does not import the actors).
+    """
+    from graphql import OperationDefinitionNode, parse
+
+    from .shopify import SHOPIFY_API_VERSION
+
+    rows = []
+    for where, text in documents.items():
+        for definition in parse(text).definitions:
+            if not isinstance(definition, OperationDefinitionNode):
+                continue
+            kind = definition.operation.value
+            folder = "mutations" if kind == "mutation" else "queries"
+            fields = sorted({getattr(s, "name").value for s in definition.selection_set.selections
+                             if hasattr(s, "name")})
+            pages = ", ".join(f"https://shopify.dev/docs/api/admin-graphql/{SHOPIFY_API_VERSION}/{folder}/{f}"
+                              for f in fields)
+            name = definition.name.value if definition.name else "(anonymous)"
+            rows.append(f"| {name} | {kind} | {', '.join(f'`{f}`' for f in fields)} | `{where}` | {pages} |")
+    return (f"\n## Shopify Admin GraphQL {SHOPIFY_API_VERSION}: the operations sent\n\n"
+            "Each is validated, with the variables actually sent, against Shopify's own schema of this version "
+            "(`peppasync/contracts/shopify_admin_*.json.gz`), in the tests and by the sandbox.\n\n"
+            "| operation | kind | root fields | defined in | source |\n|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+
+
+def render(extra: str = "") -> str:
+    """The whole page; ``extra`` (e.g. ``graphql_section(...)``) goes after the introduction."""
+    parts = [_HEAD + extra]
     for vendor, title in VENDORS.items():
         document = _load(vendor)
         if document is None:

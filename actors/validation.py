@@ -123,6 +123,7 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None) 
         "lines": lines,
         "needs_shipping": needs_shipping,
         "shipping_address": address if isinstance(address, dict) else None,
+        "billing_address": order["billing_address"] if isinstance(order.get("billing_address"), dict) else None,
         "subtotal": str(subtotal),
         "discounts": str(discounts),
         "tax": str(tax),

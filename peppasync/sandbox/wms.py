@@ -1,8 +1,14 @@
-"""The WMS simulator (ShipStation V1 style): Basic auth, a request window, SHIP_NOTIFY webhooks."""
+"""The WMS simulator (ShipStation V1 style): Basic auth, a request window, SHIP_NOTIFY webhooks.
+
+Every body is held to ``peppasync/contracts/shipstation.json``: a createorder
+that breaks ``CreateOrderRequest`` is refused with V1's 400 body, and what the
+simulator answers keeps the response contracts.
+"""
 
 from __future__ import annotations
 
 import base64
+import copy
 import hmac
 import math
 from datetime import datetime
@@ -146,7 +152,7 @@ class WmsSimulator:
             status, payload, key = self._route(request)
             outcome = "ok"
         except WarehouseError as exc:
-            status, payload, outcome = exc.status, {"Message": exc.message}, "invalid"
+            status, payload, outcome = exc.status, exc.body(), "invalid"
         self.ledger.end(started, request.method, request.path, status, outcome, key)
         return json_response(status, payload, decision.headers())
 
@@ -156,9 +162,22 @@ class WmsSimulator:
             try:
                 body = request.json()
             except ValueError as exc:
-                raise WarehouseError(400, str(exc)) from None
+                raise WarehouseError(400, "The request is invalid.", {"apiOrder": [str(exc)]}) from None
             order = state.upsert_order(body)
             return 200, order, str(order["orderKey"])
+        if request.method == "GET" and request.path.startswith("/orders/"):
+            ident = request.path.removeprefix("/orders/")
+            found = state.order_by_id(int(ident)) if ident.isdigit() else None
+            if found is None:
+                raise WarehouseError(404, f"No order with orderId {ident!r} was found.")
+            return 200, found, str(found["orderKey"])
+        if request.method == "GET" and request.path == "/orders":
+            with state.lock:
+                # An exact match on the number: ShipStation's own matching is looser, so callers
+                # (the WMS connector does) pick their order out by orderKey.
+                orders = [copy.deepcopy(o) for o in state.orders.values()
+                          if "orderNumber" not in query or o["orderNumber"] == query["orderNumber"]]
+            return 200, _page(sorted(orders, key=lambda o: o["orderId"]), query, "orders"), ""
         if request.method == "GET" and request.path == "/shipments":
             since = _since(query, "modifyDateStart")
             with state.lock:
@@ -177,4 +196,4 @@ class WmsSimulator:
                          "available": v["onHand"] - v["allocated"], "modifyDate": iso(v["modified"])}
                         for sku, v in sorted(state.stock.items()) if since is None or v["modified"] >= since]
             return 200, _page(rows, query, "inventory"), ""
-        raise WarehouseError(404, f"No such resource: {request.method} {request.path}")
+        raise WarehouseError(404, f"No HTTP resource was found that matches the request URI '{request.url}'.")

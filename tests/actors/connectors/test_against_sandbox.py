@@ -219,11 +219,12 @@ def test_many_concurrent_queries_wait_for_a_small_bucket_instead_of_being_thrott
 
 # -- WMS --------------------------------------------------------------------------------------
 
-def _wms_order(order_id: int, sku: str, quantity: int) -> dict[str, Any]:
-    return {"orderKey": str(order_id), "orderNumber": f"#{order_id}", "orderStatus": "awaiting_shipment",
-            "shipTo": {"name": "Ada Lovelace", "street1": "1 Analytical Way", "city": "London",
-                       "postalCode": "N1 1AA", "country": "GB"},
-            "items": [{"sku": sku, "quantity": quantity}]}
+def _wms_order(order_id: int, sku: str, quantity: int, status: str = "awaiting_shipment") -> dict[str, Any]:
+    address = {"name": "Ada Lovelace", "street1": "1 Analytical Way", "city": "London", "postalCode": "N1 1AA",
+               "country": "GB"}
+    return {"orderKey": str(order_id), "orderNumber": f"#{order_id}", "orderDate": "2026-11-27T10:00:00Z",
+            "orderStatus": status, "billTo": address, "shipTo": address,
+            "items": [{"sku": sku, "name": sku, "quantity": quantity}]}
 
 
 def test_orders_are_upserted_by_order_key_and_allocate_stock(make_sandbox: Callable[..., Sandbox]) -> None:
@@ -236,7 +237,7 @@ def test_orders_are_upserted_by_order_key_and_allocate_stock(make_sandbox: Calla
     stock = {row["sku"]: row for row in wms.inventory_since("2000-01-01T00:00:00Z")}
 
     assert first["orderId"] == again["orderId"]
-    assert again["items"] == [{"sku": sku, "quantity": 3}]
+    assert again["items"] == [{"sku": sku, "name": sku, "quantity": 3}]
     assert stock[sku]["allocated"] == 3
     assert len(stock) == len([i for i in sb.catalog.items if not i.gift_card])
 

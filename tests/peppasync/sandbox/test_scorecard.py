@@ -24,8 +24,8 @@ def _integrate(sb, order):
     netsuite(sb, "PUT", f"salesOrder/eid:{order.id}", {"entity": {"externalId": customer}, "item": {"items": lines}})
     ship = [{"sku": line["sku"], "quantity": line["quantity"]} for line in body["line_items"] if line["requires_shipping"]]
     requests.post(f"{sb.wms_url}/orders/createorder", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5, json={
-        "orderNumber": body["name"], "orderKey": str(order.id), "orderStatus": "awaiting_shipment",
-        "shipTo": {"name": "x"}, "items": ship})
+        "orderNumber": body["name"], "orderKey": str(order.id), "orderDate": body["created_at"],
+        "orderStatus": "awaiting_shipment", "billTo": {"name": "x"}, "shipTo": {"name": "x"}, "items": ship})
 
 
 def _fulfil_shipped(sb, tracking_override=None):

@@ -283,28 +283,38 @@ class OrderActor(DurableActor):
         self.state["erp_at"] = self.clock.time()
 
     def _send_to_wms(self, order: dict[str, Any]) -> None:
-        try:
-            call("wms", self.service("wms").create_order, wms_order(order))
-        except RejectedError as exc:
-            # The WMS refuses to change an order it has already shipped: proof
-            # that it has the order (a step repeated after a crash finds this).
-            if "no longer be updated" not in str(exc):
-                raise
+        """Create or update the order at the WMS (the whole order, upserted by orderKey).
+
+        When the WMS will not update the order, its status there decides: shipped, or
+        passed on to a fulfilment provider, means the WMS has it (what a step repeated
+        after a crash finds); cancelled there means it will never ship, which is
+        refused for an operator to look at.
+        """
+        held = call("wms", self.service("wms").upsert_order, wms_order(order),
+                    order_id=self.state.get("wms_order_id"))
+        self.state["wms_order_id"] = held.get("orderId")
+        if held.get("orderStatus") == "cancelled":
+            raise RejectedError(f"the WMS holds order {self.key} as cancelled, so it will not ship; reopen it in "
+                                "the WMS, then retry this message", connector="wms", code="CANCELLED_AT_WMS")
 
     def _cancel_at_wms(self, order: dict[str, Any]) -> None:
-        """Set the WMS order to cancelled (ShipStation cancels through createorder, with the whole order)."""
-        try:
-            call("wms", self.service("wms").create_order, wms_order(order, "cancelled"))
-        except RejectedError as exc:
-            if "no longer be updated" not in str(exc):
-                raise
-            if "shipped" in str(exc):
-                # Too late: the parcel is on its way. The ERP still hears of the
-                # cancellation; the goods come back as a return.
-                self.state["shipped_before_cancel"] = True
-                log.warning("order cancelled after the warehouse shipped it; it needs a return",
-                            extra={"order_id": self.key})
-            # Otherwise the WMS has it cancelled already: a step repeated after a crash.
+        """Set the WMS order to cancelled (ShipStation cancels through createorder, with the whole order).
+
+        When the WMS will not update the order, its status there decides: cancelled
+        already is a step repeated after a crash; shipped means too late, and the
+        goods come back as a return; anything else cannot be stopped from here.
+        """
+        held = call("wms", self.service("wms").upsert_order, wms_order(order, "cancelled"),
+                    order_id=self.state.get("wms_order_id"))
+        status = held.get("orderStatus")
+        if status == "shipped":
+            # The parcel is on its way. The ERP still hears of the cancellation.
+            self.state["shipped_before_cancel"] = True
+            log.warning("order cancelled after the warehouse shipped it; it needs a return",
+                        extra={"order_id": self.key})
+        elif status != "cancelled":
+            raise RejectedError(f"the WMS holds order {self.key} as {status} and will not cancel it; stop it in "
+                                "the WMS, then retry this message", connector="wms", code="NOT_CANCELLABLE_AT_WMS")
 
     def _reserve(self, order: dict[str, Any]) -> None:
         """Tell each SKU's inventory actor what this order takes (commit) or no longer takes (release).

@@ -1,4 +1,7 @@
-"""WmsConnector: a ShipStation V1 style warehouse API behind a request-window limiter."""
+"""WmsConnector: ShipStation V1 (orders, shipments) behind a request-window limiter.
+
+Stock levels are not here: V1 has no inventory resource (``wms_inventory`` reads V2's).
+"""
 
 from __future__ import annotations
 
@@ -150,10 +153,6 @@ class WmsConnector(Connector):
     def shipments_since(self, modify_date_start: str, *, priority: int = Priority.NORMAL) -> Iterator[dict[str, Any]]:
         """Shipments modified at or after ``modify_date_start`` (ISO 8601 with offset), page by page."""
         return self._paged("/shipments", "shipments", {"modifyDateStart": modify_date_start}, priority)
-
-    def inventory_since(self, modified_since: str, *, priority: int = Priority.NORMAL) -> Iterator[dict[str, Any]]:
-        """``{sku, onHand, allocated, ...}`` rows changed at or after ``modified_since``, page by page."""
-        return self._paged("/inventory", "inventory", {"modifiedSince": modified_since}, priority)
 
     def fetch(self, resource_url: str, *, priority: int = Priority.NORMAL) -> Any:
         """GET a SHIP_NOTIFY ``resource_url``; only URLs on the configured WMS host are followed."""

@@ -26,7 +26,7 @@ from tests.deploy.promql import (
 )
 
 ACTORS = ("order", "inventory", "gate", "margin", "reconciler", "connector")
-CONNECTORS = ("shopify", "netsuite", "wms")
+CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
 
 
 def _referenced() -> set[str]:

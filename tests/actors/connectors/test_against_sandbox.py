@@ -16,7 +16,7 @@ from peppasync.config import Config, parse_config
 from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
 
-from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector
+from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector, WmsInventoryConnector
 
 from .conftest import StubServer
 
@@ -228,19 +228,21 @@ def _wms_order(order_id: int, sku: str, quantity: int, status: str = "awaiting_s
             "items": [{"sku": sku, "name": sku, "quantity": quantity}]}
 
 
-def test_orders_are_upserted_by_order_key_and_allocate_stock(make_sandbox: Callable[..., Sandbox]) -> None:
+def test_orders_are_upserted_by_order_key_and_allocate_stock_read_from_the_v2_inventory_api(
+        make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(seed=21)
-    wms = WmsConnector(_config(sb).wms, retry=FAST_RETRY)
+    config = _config(sb).wms
+    wms = WmsConnector(config, retry=FAST_RETRY)
     sku = sb.catalog.items[0].sku
 
     first = wms.upsert_order(_wms_order(9001, sku, 2))
     again = wms.upsert_order(_wms_order(9001, sku, 3))
-    stock = {row["sku"]: row for row in wms.inventory_since("2000-01-01T00:00:00Z")}
+    levels = WmsInventoryConnector(config, retry=FAST_RETRY).levels()
 
     assert first["orderId"] == again["orderId"]
     assert again["items"] == [{"sku": sku, "name": sku, "quantity": 3}]
-    assert stock[sku]["allocated"] == 3
-    assert len(stock) == len([i for i in sb.catalog.items if not i.gift_card])
+    assert (levels[sku].on_hand, levels[sku].allocated) == (sb.catalog.items[0].stock, 3)
+    assert len(levels) == len([i for i in sb.catalog.items if not i.gift_card])
 
 
 def test_a_cancellation_of_an_order_the_wms_shipped_returns_the_shipped_order_and_changes_nothing(

@@ -66,20 +66,20 @@ def test_a_429_waits_for_the_reset_the_headers_give(stub: Callable[..., StubServ
     assert wms.stats()["throttled"] == 1
 
 
-def test_shipments_and_inventory_are_read_page_by_page(stub: Callable[..., StubServer], fake_time: FakeTime) -> None:
+def test_shipments_are_read_page_by_page(stub: Callable[..., StubServer], fake_time: FakeTime) -> None:
     def handler(request: dict[str, Any]) -> Reply:
         query = {k: v[0] for k, v in parse_qs(request["query"]).items()}
         page = int(query["page"])
-        rows = [{"sku": f"S{page}-{n}", "onHand": n, "allocated": 0} for n in range(2 if page < 3 else 1)]
-        return 200, _window(30, 60), json_body({"inventory": rows, "page": page, "pages": 3, "total": 5})
+        rows = [{"shipmentId": page * 10 + n, "orderKey": f"{page}-{n}"} for n in range(2 if page < 3 else 1)]
+        return 200, _window(30, 60), json_body({"shipments": rows, "page": page, "pages": 3, "total": 5})
 
     server = stub(handler)
 
-    rows = list(_wms(server, fake_time, page_size=2).inventory_since("2026-11-01T00:00:00Z"))
+    rows = list(_wms(server, fake_time, page_size=2).shipments_since("2026-11-01T00:00:00Z"))
 
-    assert [r["sku"] for r in rows] == ["S1-0", "S1-1", "S2-0", "S2-1", "S3-0"]
+    assert [r["orderKey"] for r in rows] == ["1-0", "1-1", "2-0", "2-1", "3-0"]
     first = parse_qs(server.requests[0]["query"])
-    assert first == {"modifiedSince": ["2026-11-01T00:00:00Z"], "page": ["1"], "pageSize": ["2"]}
+    assert first == {"modifyDateStart": ["2026-11-01T00:00:00Z"], "page": ["1"], "pageSize": ["2"]}
 
 
 def test_shipment_reads_go_ahead_of_order_creates_already_waiting(stub: Callable[..., StubServer],

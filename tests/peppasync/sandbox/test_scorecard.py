@@ -122,8 +122,8 @@ def test_a_stock_change_counts_as_unwritten_only_while_shopify_shows_more_than_t
                   set_low.stock, "lower-it")
     clock.advance(1)
     # ... then the stock is read; nothing is written after that.
-    requests.get(f"{sb.wms_url}/inventory", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5,
-                 params={"modifiedSince": "2000-01-01T00:00:00Z"}).raise_for_status()
+    requests.get(f"{sb.wms_url}/v2/inventory", headers={"API-Key": sb.wms.inventory.api_key},
+                 timeout=5).raise_for_status()
 
     lags = stock_lags(sb)
 

@@ -1,4 +1,4 @@
-"""The WMS simulator from the client side: ShipStation V1's orders and shipments.
+"""The WMS simulator from the client side: ShipStation V1's orders and shipments, V2's inventory.
 
 Every answer is checked against ``peppasync/contracts/shipstation.json``, the
 vendor's documented shapes, and every required field of a createorder is shown
@@ -40,6 +40,11 @@ def _order(key: str = "5600000000001", status: str = "awaiting_shipment", quanti
 
 def _create(sb: Sandbox, body: Any) -> requests.Response:
     return requests.post(f"{sb.wms_url}/orders/createorder", json=body, auth=_auth(sb), timeout=5)
+
+
+def _inventory(sb: Sandbox, url: str | None = None, **params: Any) -> requests.Response:
+    return requests.get(url or f"{sb.wms_url}/v2/inventory", params=params or None,
+                        headers={"API-Key": sb.wms.inventory.api_key}, timeout=5)
 
 
 def _contract() -> dict[str, Any]:
@@ -256,12 +261,59 @@ def test_an_order_cancelled_before_it_ships_never_ships_and_frees_its_stock(make
     assert state["stock"]["PS-0001"] == {"onHand": 500, "allocated": 0}
 
 
-def test_inventory_pages_rows_of_sku_on_hand_and_allocated(make_sandbox: MakeSandbox) -> None:
+# -- V2 inventory -------------------------------------------------------------------------------
+
+def test_v1_has_no_inventory_resource(make_sandbox: MakeSandbox) -> None:
     sb = make_sandbox()
 
-    page = requests.get(f"{sb.wms_url}/inventory", params={"page": 2, "pageSize": 15}, auth=_auth(sb),
-                        timeout=5).json()
+    response = requests.get(f"{sb.wms_url}/inventory", auth=_auth(sb), timeout=5)
 
-    assert page["total"] == 40 and page["pages"] == 3 and page["page"] == 2
-    assert page["inventory"][0]["sku"] == "PS-0016"
-    assert {"sku", "onHand", "allocated"} <= set(page["inventory"][0])
+    assert response.status_code == 404
+    assert check("shipstation", "ErrorResponse", response.json()) == []
+
+
+def test_v2_inventory_lists_every_sku_page_by_page_through_its_links(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox(replace(QUIET, shipment_delay=3600))
+    _create(sb, _order(quantity=3))
+
+    pages = [_inventory(sb, limit=15).json()]
+    while pages[-1]["links"]["next"]:
+        pages.append(_inventory(sb, pages[-1]["links"]["next"]["href"]).json())
+
+    assert all(check("shipstation", "V2ListInventoryResponse", page) == [] for page in pages)
+    assert [(p["page"], p["pages"], p["total"]) for p in pages] == [(1, 3, 40), (2, 3, 40), (3, 3, 40)]
+    rows = {row["sku"]: row for page in pages for row in page["inventory"]}
+    assert len(rows) == 40
+    assert (rows["PS-0001"]["on_hand"], rows["PS-0001"]["allocated"], rows["PS-0001"]["available"]) == (500, 3, 497)
+    assert pages[0]["links"]["prev"] == {} and pages[-1]["links"]["next"] == {}
+
+
+def test_v2_inventory_filters_by_sku_and_warehouse(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    warehouse = _inventory(sb).json()["inventory"][0]["inventory_warehouse_id"]
+
+    one = _inventory(sb, sku="PS-0002").json()
+    elsewhere = _inventory(sb, inventory_warehouse_id="se-0").json()
+    grouped = _inventory(sb, group_by="warehouse", inventory_warehouse_id=warehouse).json()
+
+    assert [row["sku"] for row in one["inventory"]] == ["PS-0002"]
+    assert elsewhere["inventory"] == [] and elsewhere["total"] == 0
+    assert grouped["total"] == 40 and "inventory_location_id" not in grouped["inventory"][0]
+
+
+def test_v2_refuses_a_missing_key_a_bad_filter_and_too_many_requests_with_its_own_error_body(
+        make_sandbox: MakeSandbox) -> None:
+    clock = ManualClock()
+    sb = make_sandbox(replace(QUIET, inventory_window_limit=2), clock=clock)
+
+    no_key = requests.get(f"{sb.wms_url}/v2/inventory", auth=_auth(sb), timeout=5)
+    bad = _inventory(sb, group_by="aisle")
+    _inventory(sb)
+    throttled = _inventory(sb)
+
+    assert (no_key.status_code, bad.status_code, throttled.status_code) == (401, 400, 429)
+    for response in (no_key, bad, throttled):
+        assert check("shipstation", "V2ErrorResponse", response.json()) == []
+    assert no_key.json()["errors"][0]["error_code"] == "unauthorized"
+    assert throttled.json()["errors"][0]["error_code"] == "rate_limit_exceeded"
+    assert check("shipstation", "V2TooManyRequestsHeaders", dict(throttled.headers)) == []

@@ -112,29 +112,70 @@ def _net_amounts(lines: list[dict[str, Any]], discount: Decimal, unit: Decimal) 
     return [g - s for g, s in zip(gross, shares)]
 
 
-def wms_order(order: dict[str, Any]) -> dict[str, Any]:
-    """The WMS createorder body (ShipStation V1 shape), keyed by the Shopify order id."""
-    address = order["shipping_address"] or {}
-    name = address.get("name") or " ".join(
+def _wms_country(address: dict[str, Any]) -> str | None:
+    """The two-letter ISO code ShipStation's Address takes, if the Shopify address has one."""
+    code = str(address.get("country_code") or address.get("country") or "").strip().upper()
+    return code if len(code) == 2 and code.isalpha() else None
+
+
+def _wms_address(address: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Shopify address as ShipStation's Address model; ``name`` when the address has none."""
+    own = address.get("name") or " ".join(
         str(address.get(k) or "") for k in ("first_name", "last_name")
     ).strip()
     return {
+        "name": own or name,
+        "company": address.get("company") or None,
+        "street1": address.get("address1") or None,
+        "street2": address.get("address2") or None,
+        "city": address.get("city") or None,
+        "state": address.get("province_code") or address.get("province") or None,
+        "postalCode": address.get("zip") or None,
+        "country": _wms_country(address),
+        "phone": address.get("phone") or None,
+    }
+
+
+def _is_address(address: dict[str, Any]) -> bool:
+    return any(address.get(k) for k in ("address1", "name", "first_name", "last_name"))
+
+
+def wms_order(order: dict[str, Any], status: str = "awaiting_shipment") -> dict[str, Any]:
+    """The whole createorder body (ShipStation V1) for an order, keyed by the Shopify order id.
+
+    ShipStation requires orderNumber, orderDate, orderStatus, billTo and shipTo, and
+    replaces the whole order on every call: a cancellation is this body again with
+    ``status="cancelled"``. billTo is the Shopify billing address, else the shipping
+    address, else just the customer's name (or email); never empty.
+    """
+    customer = order.get("customer") or {}
+    who = (" ".join(str(customer.get(k) or "") for k in ("first_name", "last_name")).strip()
+           or order.get("email") or customer.get("email") or f"Shopify order {order['name']}")
+    shipping = order.get("shipping_address") or {}
+    ship_to = _wms_address(shipping, who)
+    if order.get("needs_shipping", True) and ship_to["country"] is None:
+        raise ValidationError(f"the shipping address has no two-letter country code ({shipping.get('country')!r}); "
+                              "the WMS takes ISO 3166 codes only", field="shipping_address")
+    billing = order.get("billing_address") or {}
+    if _is_address(billing):
+        bill_to = _wms_address(billing, who)
+    elif _is_address(shipping):
+        bill_to = dict(ship_to)
+    else:
+        bill_to = {"name": who}
+    placed = order.get("created_at") or order.get("updated_at")
+    if not placed:
+        raise ValidationError("the order has no created_at; the WMS requires the date it was placed",
+                              field="created_at")
+    return {
         "orderNumber": order["name"],
         "orderKey": order["id"],
-        "orderDate": order["created_at"],
-        "orderStatus": "awaiting_shipment",
-        "customerEmail": order["email"],
+        "orderDate": placed,
+        "orderStatus": status,
+        "customerEmail": order.get("email") or None,
         "amountPaid": float(order["total"]),
-        "shipTo": {
-            "name": name or order["email"],
-            "street1": address.get("address1"),
-            "street2": address.get("address2"),
-            "city": address.get("city"),
-            "state": address.get("province_code") or address.get("province"),
-            "postalCode": address.get("zip"),
-            "country": address.get("country_code") or address.get("country"),
-            "phone": address.get("phone"),
-        },
+        "billTo": bill_to,
+        "shipTo": ship_to,
         "items": [
             {"sku": line["sku"], "name": line["title"], "quantity": line["quantity"], "unitPrice": float(line["price"])}
             for line in order["lines"]
@@ -292,28 +333,38 @@ class OrderActor(DurableActor):
         self.state["erp_at"] = self.clock.time()
 
     def _send_to_wms(self, order: dict[str, Any]) -> None:
-        try:
-            call("wms", self.service("wms").create_order, wms_order(order))
-        except RejectedError as exc:
-            # The WMS refuses to change an order it has already shipped: proof
-            # that it has the order (a step repeated after a crash finds this).
-            if "no longer be updated" not in str(exc):
-                raise
+        """Create or update the order at the WMS (the whole order, upserted by orderKey).
+
+        When the WMS will not update the order, its status there decides: shipped, or
+        passed on to a fulfilment provider, means the WMS has it (what a step repeated
+        after a crash finds); cancelled there means it will never ship, which is
+        refused for an operator to look at.
+        """
+        held = call("wms", self.service("wms").upsert_order, wms_order(order),
+                    order_id=self.state.get("wms_order_id"))
+        self.state["wms_order_id"] = held.get("orderId")
+        if held.get("orderStatus") == "cancelled":
+            raise RejectedError(f"the WMS holds order {self.key} as cancelled, so it will not ship; reopen it in "
+                                "the WMS, then retry this message", connector="wms", code="CANCELLED_AT_WMS")
 
     def _cancel_at_wms(self, order: dict[str, Any]) -> None:
-        """Set the WMS order to cancelled (ShipStation cancels through createorder, with the whole order)."""
-        try:
-            call("wms", self.service("wms").create_order, {**wms_order(order), "orderStatus": "cancelled"})
-        except RejectedError as exc:
-            if "no longer be updated" not in str(exc):
-                raise
-            if "shipped" in str(exc):
-                # Too late: the parcel is on its way. The ERP still hears of the
-                # cancellation; the goods come back as a return.
-                self.state["shipped_before_cancel"] = True
-                log.warning("order cancelled after the warehouse shipped it; it needs a return",
-                            extra={"order_id": self.key})
-            # Otherwise the WMS has it cancelled already: a step repeated after a crash.
+        """Set the WMS order to cancelled (ShipStation cancels through createorder, with the whole order).
+
+        When the WMS will not update the order, its status there decides: cancelled
+        already is a step repeated after a crash; shipped means too late, and the
+        goods come back as a return; anything else cannot be stopped from here.
+        """
+        held = call("wms", self.service("wms").upsert_order, wms_order(order, "cancelled"),
+                    order_id=self.state.get("wms_order_id"))
+        status = held.get("orderStatus")
+        if status == "shipped":
+            # The parcel is on its way. The ERP still hears of the cancellation.
+            self.state["shipped_before_cancel"] = True
+            log.warning("order cancelled after the warehouse shipped it; it needs a return",
+                        extra={"order_id": self.key})
+        elif status != "cancelled":
+            raise RejectedError(f"the WMS holds order {self.key} as {status} and will not cancel it; stop it in "
+                                "the WMS, then retry this message", connector="wms", code="NOT_CANCELLABLE_AT_WMS")
 
     def _reserve(self, order: dict[str, Any]) -> None:
         """Tell each SKU's inventory actor what this order takes (commit) or no longer takes (release).

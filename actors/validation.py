@@ -166,10 +166,15 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
         if not isinstance(address, dict):
             raise ValidationError("order needs shipping but has no shipping address", field="shipping_address")
         missing = [f for f in ("address1", "city", "zip") if not str(address.get(f) or "").strip()]
-        if not str(address.get("country_code") or address.get("country") or "").strip():
+        country = str(address.get("country_code") or address.get("country") or "").strip()
+        if not country:
             missing.append("country_code")
         if missing:
             raise ValidationError(f"shipping address lacks {', '.join(missing)}", field="shipping_address")
+        if len(country) != 2 or not country.isalpha():
+            # Checked here, before the ERP is called: the warehouse takes ISO 3166 codes only.
+            raise ValidationError(f"the shipping address has no two-letter country code ({country!r}); "
+                                  "the warehouse takes ISO 3166 codes only", field="shipping_address")
     unit = minor_unit(currency)
     tolerance = unit * (len(lines) + 1)
     discounts = _current(order, "total_discounts")

@@ -101,6 +101,11 @@ class WmsConfig:
     api_key: str = ""
     api_secret: str = ""
     webhook_token: str = ""
+    # Stock comes from ShipStation V2's inventory API (V1 has none): its own URL, key and limit.
+    inventory_url: str = "http://127.0.0.1:8473"
+    inventory_api_key: str = ""
+    inventory_warehouse_id: str = ""
+    inventory_rate_limit: int = 200
 
 
 @dataclass(frozen=True)
@@ -413,6 +418,11 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
         need(len(code) == 3 and code.isalpha() and code.isupper(), "netsuite.currencies",
              f"expected ISO 4217 codes such as USD as keys, got {code!r}")
         need(internal >= 1, "netsuite.currencies", f"expected an internal id of at least 1 for {code}, got {internal}")
+    inventory_url = urlparse(config.wms.inventory_url)
+    need(inventory_url.scheme in ("http", "https") and bool(inventory_url.netloc), "wms.inventory_url",
+         f"expected an http(s) URL such as https://api.shipstation.com, got {config.wms.inventory_url!r}")
+    need(config.wms.inventory_rate_limit >= 1, "wms.inventory_rate_limit",
+         "expected requests per minute, an integer of at least 1 (ShipStation's default is 200)")
     e = config.engine
     need(e.max_attempts >= 1, "engine.max_attempts", "expected an integer of at least 1")
     need(e.idle_seconds > 0, "engine.idle_seconds", "expected a positive number of seconds")

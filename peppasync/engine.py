@@ -9,7 +9,13 @@ from peppasync.config import Config
 from peppasync.metrics import Metrics
 
 from actors.catalog import Catalog
-from actors.connectors import MetricsConnectorHooks, NetsuiteConnector, ShopifyConnector, WmsConnector
+from actors.connectors import (
+    MetricsConnectorHooks,
+    NetsuiteConnector,
+    ShopifyConnector,
+    WmsConnector,
+    WmsInventoryConnector,
+)
 from actors.durable import DurableActor
 from actors.inventory import InventoryActor, InventorySettings
 from actors.order import OrderActor, OrderSettings
@@ -55,4 +61,7 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         services["netsuite"] = NetsuiteConnector(config.netsuite, hooks=hooks)
     if config.wms.api_key:
         services["wms"] = WmsConnector(config.wms, hooks=hooks)
+    if config.wms.inventory_api_key:
+        # Stock levels: ShipStation V2's inventory API, its own key and limit.
+        services["wms_inventory"] = WmsInventoryConnector(config.wms, hooks=hooks)
     return services

@@ -112,7 +112,6 @@ class NaivePusher:
         self._sb = sandbox
         self._poll = poll_interval
         self._http = requests.Session()
-        self._http.auth = (sandbox.wms.api_key, sandbox.wms.api_secret)
         self._seen: dict[str, int] = {}
         self._items = {i.sku: i.inventory_item_id for i in sandbox.catalog.physical}
         self._greenlet: gevent.Greenlet | None = None
@@ -128,24 +127,24 @@ class NaivePusher:
     def _run(self) -> None:
         while True:
             for row in self._read():
-                if self._seen.get(row["sku"]) != row["onHand"] and row["sku"] in self._items:
-                    self._seen[row["sku"]] = row["onHand"]
-                    self._push(row["sku"], max(0, int(row["onHand"])))
+                if self._seen.get(row["sku"]) != row["on_hand"] and row["sku"] in self._items:
+                    self._seen[row["sku"]] = row["on_hand"]
+                    self._push(row["sku"], max(0, int(row["on_hand"])))
             gevent.sleep(self._poll)
 
     def _read(self) -> list[dict[str, Any]]:
+        """Every level from ShipStation V2's ``GET /v2/inventory``, page after linked page."""
         rows: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            answer = self._http.get(f"{self._sb.wms_url}/inventory", params={"page": page, "pageSize": 500})
+        url: str | None = f"{self._sb.wms_url}/v2/inventory"
+        while url:
+            answer = self._http.get(url, headers={"API-Key": self._sb.wms.inventory.api_key})
             if answer.status_code == 429:
-                gevent.sleep(1.0 / self._sb.time_scale)
+                gevent.sleep(float(answer.headers.get("Retry-After", "1")))
                 continue
             body = answer.json()
             rows.extend(body["inventory"])
-            if page >= body["pages"]:
-                return rows
-            page += 1
+            url = body["links"]["next"].get("href")
+        return rows
 
     def _push(self, sku: str, quantity: int) -> None:
         location = self._sb.config_sections()["shopify"]["location_id"]

@@ -23,7 +23,7 @@ __all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "Metrics", "REPAIR_KINDS"]
 
 FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify")
 ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher")
-CONNECTORS = ("shopify", "netsuite", "wms")
+CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
 REPAIR_KINDS = ("missed_order", "missed_shipment", "stock_drift")
 
 # Handler work runs from milliseconds (a state change) to tens of seconds (an

@@ -23,6 +23,7 @@ from .retry import RetryPolicy
 from .shopify import SetResult, ShopifyConnector
 from .window import RequestWindow
 from .wms import WmsConnector
+from .wms_inventory import StockLevel, WmsInventoryConnector
 
 __all__ = [
     "OUTCOMES",
@@ -39,6 +40,8 @@ __all__ = [
     "RetryPolicy",
     "SetResult",
     "ShopifyConnector",
+    "StockLevel",
     "TransientFailure",
     "WmsConnector",
+    "WmsInventoryConnector",
 ]

@@ -1,4 +1,7 @@
-"""WmsConnector: a ShipStation V1 style warehouse API behind a request-window limiter."""
+"""WmsConnector: ShipStation V1 (orders, shipments) behind a request-window limiter.
+
+Stock levels are not here: V1 has no inventory resource (``wms_inventory`` reads V2's).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from urllib.parse import urlsplit
 import requests
 
 from peppasync.config import WmsConfig
+from peppasync.errors import ConnectorError
 
 from .aimd import AimdLimit
 from .connector import Connector
@@ -18,7 +22,11 @@ from .limiter import Priority
 from .retry import RetryPolicy
 from .window import RequestWindow
 
-__all__ = ["WmsConnector"]
+__all__ = ["OPEN_STATUSES", "WmsConnector"]
+
+# The statuses createorder may update; it refuses to change an order in any other
+# (https://www.shipstation.com/docs/api/orders/create-update-order/).
+OPEN_STATUSES = frozenset({"awaiting_payment", "awaiting_shipment", "on_hold"})
 
 
 class WmsConnector(Connector):
@@ -67,9 +75,10 @@ class WmsConnector(Connector):
         if response.status_code >= 400:
             try:
                 body = response.json()
-                message = str(body.get("Message") or body.get("message") or body) if isinstance(body, dict) else ""
             except ValueError:
                 message = response.text[:200]
+            else:
+                message = _error_text(body)
         classify_status(response, message)
         try:
             return response.json()
@@ -80,13 +89,56 @@ class WmsConnector(Connector):
     def _get(self, url: str, params: dict[str, Any] | None = None, *, priority: int = Priority.NORMAL) -> Any:
         return self.exchange("GET", url, self._classify, params=params, priority=priority)
 
-    def create_order(self, order: dict[str, Any], *, priority: int = Priority.NORMAL) -> dict[str, Any]:
-        """Create or update the order with this ``orderKey`` (send the whole order)."""
-        if not order.get("orderKey"):
+    def upsert_order(self, order: dict[str, Any], *, order_id: int | None = None,
+                     priority: int = Priority.NORMAL) -> dict[str, Any]:
+        """Create or update the order with this ``orderKey`` (send the whole order); returns the WMS's order.
+
+        ShipStation updates only open orders (awaiting_payment, awaiting_shipment,
+        on_hold). It answers a 400 to an update of any other, the status it also
+        gives a body it refuses, and the two differ only in prose. So after a 400
+        the order is read back (``GET /orders/{orderId}`` when ``order_id`` is known,
+        else the list by orderNumber, matched on orderKey): when the WMS holds it
+        in a status that cannot be updated, that order is returned as it stands and
+        the caller decides from its ``orderStatus``; otherwise the 400 stands.
+        """
+        key = order.get("orderKey")
+        if not key:
             raise ValueError("a WMS order needs an orderKey (the Shopify order id) to be upserted")
-        result: dict[str, Any] = self.exchange("POST", self.base + "/orders/createorder", self._classify,
-                                               json=order, priority=priority)
-        return result
+        try:
+            result: dict[str, Any] = self.exchange("POST", self.base + "/orders/createorder", self._classify,
+                                                   json=order, priority=priority)
+            return result
+        except ConnectorError as exc:
+            if exc.transient or exc.status != 400:
+                raise
+            found = self.find_order(str(key), str(order.get("orderNumber") or ""), order_id=order_id,
+                                    priority=priority)
+            if found is None or found.get("orderStatus") in OPEN_STATUSES:
+                raise
+            return found
+
+    def find_order(self, order_key: str, order_number: str, *, order_id: int | None = None,
+                   priority: int = Priority.NORMAL) -> dict[str, Any] | None:
+        """The WMS's order with this ``orderKey``, or None when it has none.
+
+        ``GET /orders/{orderId}`` when the id is known; else ``GET /orders?orderNumber=``,
+        whose matches are checked by orderKey (an order number is not unique).
+        """
+        if order_id is not None:
+            try:
+                order: dict[str, Any] = self._get(f"{self.base}/orders/{int(order_id)}", priority=priority)
+            except ConnectorError as exc:
+                if exc.transient or exc.status != 404:
+                    raise
+            else:
+                if str(order.get("orderKey")) == order_key:
+                    return order
+        if not order_number:
+            return None
+        for found in self._paged("/orders", "orders", {"orderNumber": order_number}, priority):
+            if str(found.get("orderKey")) == order_key:
+                return found
+        return None
 
     def _paged(self, path: str, field: str, params: dict[str, Any], priority: int) -> Iterator[dict[str, Any]]:
         page = 1
@@ -102,10 +154,6 @@ class WmsConnector(Connector):
         """Shipments modified at or after ``modify_date_start`` (ISO 8601 with offset), page by page."""
         return self._paged("/shipments", "shipments", {"modifyDateStart": modify_date_start}, priority)
 
-    def inventory_since(self, modified_since: str, *, priority: int = Priority.NORMAL) -> Iterator[dict[str, Any]]:
-        """``{sku, onHand, allocated, ...}`` rows changed at or after ``modified_since``, page by page."""
-        return self._paged("/inventory", "inventory", {"modifiedSince": modified_since}, priority)
-
     def fetch(self, resource_url: str, *, priority: int = Priority.NORMAL) -> Any:
         """GET a SHIP_NOTIFY ``resource_url``; only URLs on the configured WMS host are followed."""
         wanted, given = urlsplit(self.base), urlsplit(resource_url)
@@ -113,3 +161,15 @@ class WmsConnector(Connector):
             # The webhook is unsigned: never send our credentials to a host it names.
             raise ValueError(f"resource_url {resource_url!r} is not on the WMS host {wanted.netloc!r}")
         return self._get(resource_url, priority=priority)
+
+
+def _error_text(body: Any) -> str:
+    """What an error body says, for people: ``Message`` and, per field, its ``ModelState``."""
+    if not isinstance(body, dict):
+        return ""
+    text = str(body.get("Message") or body.get("message") or body)
+    fields = body.get("ModelState")
+    if isinstance(fields, dict) and fields:
+        text += " " + "; ".join(f"{name}: {' '.join(map(str, why if isinstance(why, list) else [why]))}"
+                                for name, why in fields.items())
+    return text

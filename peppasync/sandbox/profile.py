@@ -42,6 +42,8 @@ class SandboxProfile:
     # WMS: request window, shipment delay, stock taken by other sales channels.
     wms_window_limit: int = 40
     wms_window_seconds: float = 60.0
+    # ShipStation V2's inventory API: requests per window (200 a minute by default).
+    inventory_window_limit: int = 200
     shipment_delay: float = 5.0
     channel_consumption_rate: float = 0.0
 
@@ -55,7 +57,7 @@ class SandboxProfile:
                      "webhook_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"profile {self.name!r}: {name} must be positive, got {getattr(self, name)!r}")
-        if self.erp_concurrency_limit < 1 or self.wms_window_limit < 1:
+        if self.erp_concurrency_limit < 1 or self.wms_window_limit < 1 or self.inventory_window_limit < 1:
             raise ValueError(f"profile {self.name!r}: limits must be at least 1")
 
 

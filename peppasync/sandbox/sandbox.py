@@ -73,7 +73,10 @@ class Sandbox:
                                    consumption_rate=p.channel_consumption_rate * scale)
         self.wms = WmsSimulator(self.catalog, self.clock, api_key=f"wms-key-{seed}", api_secret=f"wms-secret-{seed}",
                                  window=RequestWindow(p.wms_window_limit, p.wms_window_seconds / scale, self.clock),
-                                 warehouse=warehouse, webhook_url=wms_webhook_url, webhook_token=f"wms-token-{seed}")
+                                 warehouse=warehouse, inventory_api_key=f"wms-v2-key-{seed}",
+                                 inventory_window=RequestWindow(p.inventory_window_limit, p.wms_window_seconds / scale,
+                                                                self.clock),
+                                 webhook_url=wms_webhook_url, webhook_token=f"wms-token-{seed}")
         self._changed = threading.Condition()
         for ledger in (self.shopify.ledger, self.webhooks.ledger, self.netsuite.ledger, self.wms.ledger,
                        self.wms.webhook_ledger):
@@ -149,7 +152,11 @@ class Sandbox:
                          "guest_customer": self.netsuite.erp.guest_customer, "subsidiary": "1",
                          "currencies": {code: int(internal) for internal, code in self.netsuite.erp.currencies.items()}},
             "wms": {"base_url": self.wms_url, "api_key": self.wms.api_key, "api_secret": self.wms.api_secret,
-                    "webhook_token": self.wms.webhook_token},
+                    "webhook_token": self.wms.webhook_token,
+                    # V2's inventory API is served on the same port; its window is compressed with
+                    # the sandbox's time, so the engine may pace itself that much faster.
+                    "inventory_url": self.wms_url, "inventory_api_key": self.wms.inventory.api_key,
+                    "inventory_rate_limit": max(1, int(self.profile.inventory_window_limit * self.time_scale))},
         }
 
     # Traffic ---------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def _shown(sandbox: Sandbox) -> dict[str, list[tuple[float, int]]]:
 def stock_lags(sandbox: Sandbox) -> StockLags:
     """Measure `StockLags` from the warehouse's channel log, the WMS ledger and Shopify's writes."""
     reads = sorted((e.started, e.started + e.duration) for e in sandbox.wms.ledger.entries("ok")
-                   if e.path == "/inventory")
+                   if e.path == "/v2/inventory")
     starts = [start for start, _ in reads]
     shop = sandbox.shopify.shop
     with shop.lock:

@@ -9,27 +9,56 @@ from dataclasses import dataclass
 from typing import Any
 
 from peppasync.clock import Clock
+from peppasync.contracts import contract
 
 from .catalog import Catalog
 from .profile import chance
 from .shop import iso
 
-__all__ = ["OPEN_STATUSES", "WarehouseError", "WarehouseState"]
+__all__ = ["OPEN_STATUSES", "WarehouseError", "WarehouseState", "order_model_state"]
 
+# Only these can be updated through createorder; shipped and cancelled orders may not be
+# (https://www.shipstation.com/docs/api/orders/create-update-order/).
 OPEN_STATUSES = frozenset({"awaiting_payment", "awaiting_shipment", "on_hold"})
-_STATUSES = OPEN_STATUSES | {"shipped", "cancelled"}
 _CARRIERS = [("ups", "ups_ground", "https://www.ups.com/track?tracknum={}"),
              ("fedex", "fedex_ground", "https://www.fedex.com/fedextrack/?trknbr={}"),
              ("usps", "usps_priority_mail", "https://tools.usps.com/go/TrackConfirmAction?tLabels={}")]
 
 
 class WarehouseError(Exception):
-    """A refused WMS call: HTTP status and ShipStation-style message."""
+    """A refused WMS call: HTTP status and ShipStation V1's error body (``Message``, ``ModelState``)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, model_state: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.model_state = model_state
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"Message": self.message}
+        if self.model_state:
+            body["ModelState"] = self.model_state
+        return body
+
+
+def order_model_state(body: Any) -> dict[str, list[str]]:
+    """What the ``CreateOrderRequest`` contract finds wrong with ``body``, keyed as ShipStation keys it.
+
+    ShipStation (ASP.NET model binding) names each field ``apiOrder.<path>`` and says
+    "The <field> field is required." of a missing one; other problems keep the
+    contract's words.
+    """
+    problems: dict[str, list[str]] = {}
+    for error in contract("shipstation", "CreateOrderRequest").iter_errors(body):
+        path = [str(p) for p in error.absolute_path]
+        if error.validator == "required" and isinstance(error.instance, dict):
+            for name in error.validator_value:
+                if name not in error.instance:
+                    problems.setdefault(".".join(["apiOrder", *path, name]), []).append(
+                        f"The {name} field is required.")
+        else:
+            problems.setdefault(".".join(["apiOrder", *path]), []).append(error.message)
+    return problems
 
 
 @dataclass
@@ -50,6 +79,7 @@ class WarehouseState:
         self._consumption = consumption_rate
         self.lock = threading.RLock()
         self.orders: dict[str, dict[str, Any]] = {}
+        self.order_keys: dict[int, str] = {}  # orderId -> orderKey
         self.shipments: list[dict[str, Any]] = []
         self.stock: dict[str, dict[str, Any]] = {
             i.sku: {"onHand": i.stock, "allocated": 0, "modified": clock.time()}
@@ -81,47 +111,52 @@ class WarehouseState:
         return self._next_id
 
     def upsert_order(self, body: Any) -> dict[str, Any]:
-        """`POST /orders/createorder`: create, or replace the whole order found by orderKey."""
-        if not isinstance(body, dict):
-            raise WarehouseError(400, "The request body must be a JSON order object.")
-        for name in ("orderNumber", "orderKey", "orderStatus", "shipTo"):
-            if not body.get(name):
-                raise WarehouseError(400, f"The order is missing {name}.")
+        """`POST /orders/createorder`: create, or replace the whole order found by orderKey.
+
+        A body that breaks the contract is refused as ShipStation refuses it: 400,
+        ``{"Message": "The request is invalid.", "ModelState": {...}}``. An order no
+        longer open (shipped, cancelled...) may not be updated; the docs do not say
+        what ShipStation answers then, so the sandbox answers what it answers any
+        refused update: 400 with a ``Message``, and the order stays as it was.
+        """
+        problems = order_model_state(body)
+        if problems:
+            raise WarehouseError(400, "The request is invalid.", problems)
         status = body["orderStatus"]
-        if status not in _STATUSES:
-            raise WarehouseError(400, f"orderStatus {status!r} is not one of {', '.join(sorted(_STATUSES))}.")
-        items = body.get("items") or []
-        for n, item in enumerate(items):
-            qty = item.get("quantity") if isinstance(item, dict) else None
-            if not isinstance(item, dict) or not item.get("sku") or not isinstance(qty, int) or qty <= 0:
-                raise WarehouseError(400, f"items[{n}] needs a sku and a positive integer quantity.")
-        key = str(body["orderKey"])
         now = self._clock.time()
         with self.lock:
+            # Without an orderKey, ShipStation creates a new order and makes a key up.
+            key = str(body.get("orderKey") or f"ss-{self._next_id + 1}")
             existing = self.orders.get(key)
             if existing is not None and existing["orderStatus"] not in OPEN_STATUSES:
-                raise WarehouseError(400, f"Order {key} is {existing['orderStatus']} and can no longer be updated.")
+                raise WarehouseError(400, f"Order {key} is {existing['orderStatus']}: only orders awaiting "
+                                          "payment, awaiting shipment or on hold can be updated.")
             if existing is not None:
                 self._release(existing)
             order = copy.deepcopy(body)
-            order.update(orderId=existing["orderId"] if existing else self._id(),
+            order.update(orderKey=key, orderId=existing["orderId"] if existing else self._id(),
                          createDate=existing["createDate"] if existing else iso(now), modifyDate=iso(now))
             self.orders[key] = order
+            self.order_keys[order["orderId"]] = key
             self._pending = [p for p in self._pending if p.order_key != key]
             if status == "awaiting_shipment":
-                for item in items:
-                    if item["sku"] in self.stock:
-                        self.stock[item["sku"]]["allocated"] += item["quantity"]
-                        self.stock[item["sku"]]["modified"] = now
+                for sku, quantity in _units(order, self.stock):
+                    self.stock[sku]["allocated"] += quantity
+                    self.stock[sku]["modified"] = now
                 self._pending.append(_Pending(key, now + self._delay))
             return copy.deepcopy(order)
+
+    def order_by_id(self, order_id: int) -> dict[str, Any] | None:
+        """`GET /orders/{orderId}`: the order as stored, or None."""
+        with self.lock:
+            key = self.order_keys.get(order_id)
+            return copy.deepcopy(self.orders[key]) if key is not None else None
 
     def _release(self, order: dict[str, Any]) -> None:
         if order["orderStatus"] != "awaiting_shipment":
             return
-        for item in order.get("items") or []:
-            if item["sku"] in self.stock:
-                self.stock[item["sku"]]["allocated"] -= item["quantity"]
+        for sku, quantity in _units(order, self.stock):
+            self.stock[sku]["allocated"] -= quantity
 
     def tick(self) -> list[dict[str, Any]]:
         """Ship what is due and let other channels take stock; returns the new shipments."""
@@ -139,12 +174,11 @@ class WarehouseState:
         key = order["orderKey"]
         carrier, service, url = _CARRIERS[int(chance(self._seed, "carrier", key) * len(_CARRIERS))]
         tracking = f"1Z{int(chance(self._seed, 'tracking', key) * 10**16):016d}"
-        for item in order.get("items") or []:
-            if item["sku"] in self.stock:
-                level = self.stock[item["sku"]]
-                level["allocated"] -= item["quantity"]
-                level["onHand"] -= item["quantity"]
-                level["modified"] = now
+        for sku, quantity in _units(order, self.stock):
+            level = self.stock[sku]
+            level["allocated"] -= quantity
+            level["onHand"] -= quantity
+            level["modified"] = now
         order.update(orderStatus="shipped", modifyDate=iso(now))
         shipment = {
             "shipmentId": self._id(), "orderId": order["orderId"], "orderKey": key,
@@ -152,7 +186,7 @@ class WarehouseState:
             "modifyDate": iso(now), "trackingNumber": tracking, "carrierCode": carrier, "serviceCode": service,
             "trackingUrl": url.format(tracking), "voided": False,
             "shipmentCost": round(4.0 + 12.0 * chance(self._seed, "label", key), 2), "insuranceCost": 0.0,
-            "shipmentItems": [{"sku": i["sku"], "name": i.get("name"), "quantity": i["quantity"]}
+            "shipmentItems": [{"sku": i.get("sku"), "name": i.get("name"), "quantity": i.get("quantity")}
                               for i in order.get("items") or []],
             "_at": now,
         }
@@ -179,9 +213,20 @@ class WarehouseState:
         with self.lock:
             return {
                 "orders": {k: {"orderId": o["orderId"], "status": o["orderStatus"],
-                               "items": [{"sku": i["sku"], "quantity": i["quantity"]} for i in o.get("items") or []]}
+                               "items": [{"sku": i.get("sku"), "quantity": i.get("quantity")}
+                                         for i in o.get("items") or []]}
                            for k, o in self.orders.items()},
                 "shipments": [{k: v for k, v in s.items() if not k.startswith("_")} for s in self.shipments],
                 "stock": {sku: {"onHand": v["onHand"], "allocated": v["allocated"]} for sku, v in self.stock.items()},
                 "consumed_by_other_channels": self.consumed,
             }
+
+
+def _units(order: dict[str, Any], stock: dict[str, Any]) -> list[tuple[str, int]]:
+    """(SKU, units) of the order's lines that name a stocked SKU and a positive quantity.
+
+    The contract lets a line without a SKU through (an adjustment, a service):
+    nothing is picked for it.
+    """
+    return [(item["sku"], item["quantity"]) for item in order.get("items") or []
+            if item.get("sku") in stock and isinstance(item.get("quantity"), int) and item["quantity"] > 0]

@@ -1,8 +1,15 @@
-"""The WMS simulator (ShipStation V1 style): Basic auth, a request window, SHIP_NOTIFY webhooks."""
+"""The WMS simulator: ShipStation V1 (Basic auth, a request window, SHIP_NOTIFY webhooks) and V2's stock.
+
+Every body is held to ``peppasync/contracts/shipstation.json``: a createorder
+that breaks ``CreateOrderRequest`` is refused with V1's 400 body, and what the
+simulator answers keeps the response contracts. ``/v2/...`` is ShipStation V2's
+inventory API (``wms_inventory``), served on the same port with its own key.
+"""
 
 from __future__ import annotations
 
 import base64
+import copy
 import hmac
 import math
 from datetime import datetime
@@ -18,9 +25,9 @@ from peppasync.clock import Clock
 from .catalog import Catalog
 from .ledger import Ledger
 from .server import Request, Response, json_response
-from .shop import iso
 from .warehouse import WarehouseError, WarehouseState
 from .window import RequestWindow
+from .wms_inventory import InventoryApi
 
 __all__ = ["WmsSimulator"]
 
@@ -57,8 +64,8 @@ class WmsSimulator:
     """Orders in, shipments out some time later, stock that other channels also take."""
 
     def __init__(self, catalog: Catalog, clock: Clock, *, api_key: str, api_secret: str, window: RequestWindow,
-                 warehouse: WarehouseState, webhook_url: str | None = None, webhook_token: str = "",
-                 tick_seconds: float = 0.05) -> None:
+                 warehouse: WarehouseState, inventory_api_key: str, inventory_window: RequestWindow,
+                 webhook_url: str | None = None, webhook_token: str = "", tick_seconds: float = 0.05) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
         self.window = window
@@ -68,6 +75,8 @@ class WmsSimulator:
         self.ledger = Ledger("wms", clock)
         self.webhook_ledger = Ledger("wms-webhooks", clock)
         self.base_url = ""  # set once the server has a port: resource_url must point back here
+        self.inventory = InventoryApi(warehouse, api_key=inventory_api_key, window=inventory_window,
+                                      ledger=self.ledger, base_url=lambda: self.base_url)
         self._tick_seconds = tick_seconds
         self._batch = 0
         self._batches: dict[int, list[int]] = {}
@@ -129,6 +138,9 @@ class WmsSimulator:
             return json_response(200, {"ledger": self.ledger.snapshot(request.detail),
                                        "webhooks": self.webhook_ledger.snapshot(request.detail),
                                        "state": self.warehouse.snapshot()})
+        if request.path.startswith("/v2/"):
+            self.tick()
+            return self.inventory.handle(request)
         if not hmac.compare_digest(request.headers.get("authorization", "").encode(), self._expected.encode()):
             started = self.ledger.clock_time()
             self.ledger.end(started, request.method, request.path, 401, "unauthorized", in_flight=False)
@@ -146,7 +158,7 @@ class WmsSimulator:
             status, payload, key = self._route(request)
             outcome = "ok"
         except WarehouseError as exc:
-            status, payload, outcome = exc.status, {"Message": exc.message}, "invalid"
+            status, payload, outcome = exc.status, exc.body(), "invalid"
         self.ledger.end(started, request.method, request.path, status, outcome, key)
         return json_response(status, payload, decision.headers())
 
@@ -156,9 +168,22 @@ class WmsSimulator:
             try:
                 body = request.json()
             except ValueError as exc:
-                raise WarehouseError(400, str(exc)) from None
+                raise WarehouseError(400, "The request is invalid.", {"apiOrder": [str(exc)]}) from None
             order = state.upsert_order(body)
             return 200, order, str(order["orderKey"])
+        if request.method == "GET" and request.path.startswith("/orders/"):
+            ident = request.path.removeprefix("/orders/")
+            found = state.order_by_id(int(ident)) if ident.isdigit() else None
+            if found is None:
+                raise WarehouseError(404, f"No order with orderId {ident!r} was found.")
+            return 200, found, str(found["orderKey"])
+        if request.method == "GET" and request.path == "/orders":
+            with state.lock:
+                # An exact match on the number: ShipStation's own matching is looser, so callers
+                # (the WMS connector does) pick their order out by orderKey.
+                orders = [copy.deepcopy(o) for o in state.orders.values()
+                          if "orderNumber" not in query or o["orderNumber"] == query["orderNumber"]]
+            return 200, _page(sorted(orders, key=lambda o: o["orderId"]), query, "orders"), ""
         if request.method == "GET" and request.path == "/shipments":
             since = _since(query, "modifyDateStart")
             with state.lock:
@@ -170,11 +195,4 @@ class WmsSimulator:
                 rows = [s for s in rows if s["_at"] >= since]
             rows = [{k: v for k, v in s.items() if not k.startswith("_")} for s in rows]
             return 200, _page(rows, query, "shipments"), ""
-        if request.method == "GET" and request.path == "/inventory":
-            since = _since(query, "modifiedSince")
-            with state.lock:
-                rows = [{"sku": sku, "onHand": v["onHand"], "allocated": v["allocated"],
-                         "available": v["onHand"] - v["allocated"], "modifyDate": iso(v["modified"])}
-                        for sku, v in sorted(state.stock.items()) if since is None or v["modified"] >= since]
-            return 200, _page(rows, query, "inventory"), ""
-        raise WarehouseError(404, f"No such resource: {request.method} {request.path}")
+        raise WarehouseError(404, f"No HTTP resource was found that matches the request URI '{request.url}'.")

@@ -31,8 +31,9 @@ class RecordingErp:
 
 
 class RecordingWms:
-    def create_order(self, order: dict[str, Any], *, priority: int = Priority.NORMAL) -> dict[str, Any]:
-        return {"orderKey": order["orderKey"]}
+    def upsert_order(self, order: dict[str, Any], *, order_id: int | None = None,
+                     priority: int = Priority.NORMAL) -> dict[str, Any]:
+        return {"orderId": 1, "orderKey": order["orderKey"], "orderStatus": order["orderStatus"]}
 
 
 def _order(order_id: int, updated_at: str, **customer: Any) -> dict[str, Any]:

@@ -240,3 +240,10 @@ def test_the_billing_address_is_kept_for_the_warehouse():
     result = normalise_order(order(billing_address=billing))
 
     assert result["billing_address"] == billing
+
+
+def test_a_shipping_address_with_a_country_name_but_no_iso_code_is_refused_before_anyone_is_called():
+    address = {"address1": "1 Main St", "city": "Springfield", "zip": "12345", "country": "United States"}
+
+    with pytest.raises(ValidationError, match="no two-letter country code"):
+        normalise_order(order(shipping_address=address))

@@ -27,7 +27,7 @@ from tests.deploy.promql import (
 from tests.peppasync.serving import write_config
 
 ACTORS = ("order", "inventory", "gate", "margin", "reconciler", "connector")
-CONNECTORS = ("shopify", "netsuite", "wms")
+CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
 
 
 def _referenced() -> set[str]:

@@ -11,11 +11,12 @@ import gevent
 import gevent.event
 import pytest
 
+from peppasync.clock import ManualClock
 from peppasync.config import Config, parse_config
 from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
 
-from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector
+from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector, WmsInventoryConnector
 
 from .conftest import StubServer
 
@@ -221,26 +222,47 @@ def test_many_concurrent_queries_wait_for_a_small_bucket_instead_of_being_thrott
 
 # -- WMS --------------------------------------------------------------------------------------
 
-def _wms_order(order_id: int, sku: str, quantity: int) -> dict[str, Any]:
-    return {"orderKey": str(order_id), "orderNumber": f"#{order_id}", "orderStatus": "awaiting_shipment",
-            "shipTo": {"name": "Ada Lovelace", "street1": "1 Analytical Way", "city": "London",
-                       "postalCode": "N1 1AA", "country": "GB"},
-            "items": [{"sku": sku, "quantity": quantity}]}
+def _wms_order(order_id: int, sku: str, quantity: int, status: str = "awaiting_shipment") -> dict[str, Any]:
+    address = {"name": "Ada Lovelace", "street1": "1 Analytical Way", "city": "London", "postalCode": "N1 1AA",
+               "country": "GB"}
+    return {"orderKey": str(order_id), "orderNumber": f"#{order_id}", "orderDate": "2026-11-27T10:00:00Z",
+            "orderStatus": status, "billTo": address, "shipTo": address,
+            "items": [{"sku": sku, "name": sku, "quantity": quantity}]}
 
 
-def test_orders_are_upserted_by_order_key_and_allocate_stock(make_sandbox: Callable[..., Sandbox]) -> None:
+def test_orders_are_upserted_by_order_key_and_allocate_stock_read_from_the_v2_inventory_api(
+        make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(seed=21)
-    wms = WmsConnector(_config(sb).wms, retry=FAST_RETRY)
+    config = _config(sb).wms
+    wms = WmsConnector(config, retry=FAST_RETRY)
     sku = sb.catalog.items[0].sku
 
-    first = wms.create_order(_wms_order(9001, sku, 2))
-    again = wms.create_order(_wms_order(9001, sku, 3))
-    stock = {row["sku"]: row for row in wms.inventory_since("2000-01-01T00:00:00Z")}
+    first = wms.upsert_order(_wms_order(9001, sku, 2))
+    again = wms.upsert_order(_wms_order(9001, sku, 3))
+    levels = WmsInventoryConnector(config, retry=FAST_RETRY).levels()
 
     assert first["orderId"] == again["orderId"]
-    assert again["items"] == [{"sku": sku, "quantity": 3}]
-    assert stock[sku]["allocated"] == 3
-    assert len(stock) == len([i for i in sb.catalog.items if not i.gift_card])
+    assert again["items"] == [{"sku": sku, "name": sku, "quantity": 3}]
+    assert (levels[sku].on_hand, levels[sku].allocated) == (sb.catalog.items[0].stock, 3)
+    assert len(levels) == len([i for i in sb.catalog.items if not i.gift_card])
+
+
+def test_a_cancellation_of_an_order_the_wms_shipped_returns_the_shipped_order_and_changes_nothing(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    clock = ManualClock()
+    sb = make_sandbox(seed=24, clock=clock)
+    wms = WmsConnector(_config(sb).wms, retry=FAST_RETRY)
+    sku = sb.catalog.items[0].sku
+    created = wms.upsert_order(_wms_order(9201, sku, 1))
+    clock.advance(QUIET.shipment_delay)
+    sb.wms.tick()
+
+    by_id = wms.upsert_order(_wms_order(9201, sku, 1, "cancelled"), order_id=created["orderId"])
+    by_number = wms.upsert_order(_wms_order(9201, sku, 1, "cancelled"))
+
+    assert by_id["orderStatus"] == by_number["orderStatus"] == "shipped"
+    assert by_id["orderId"] == by_number["orderId"] == created["orderId"]
+    assert len(sb.wms.warehouse.shipments) == 1
 
 
 def test_a_small_request_window_is_respected_without_a_single_429(make_sandbox: Callable[..., Sandbox]) -> None:
@@ -267,7 +289,7 @@ def test_a_ship_notify_resource_url_is_fetched_and_the_shipment_also_appears_in_
     receiver = stub(receive)
     sb = make_sandbox(seed=23, wms_webhook_url=receiver.url + "/webhooks/wms")
     wms = WmsConnector(_config(sb).wms, retry=FAST_RETRY)
-    wms.create_order(_wms_order(9101, sb.catalog.items[0].sku, 1))
+    wms.upsert_order(_wms_order(9101, sb.catalog.items[0].sku, 1))
 
     assert notified.wait(10), "the sandbox WMS sent no SHIP_NOTIFY"
     batch = wms.fetch(notices[0]["resource_url"])

@@ -97,7 +97,7 @@ def test_bad_arguments_get_errors_that_say_what_was_wrong():
 def test_each_simulator_serves_its_ledger_as_json(make_sandbox):
     sb = make_sandbox()
     sb.place_orders(2, malformed_ratio=0.0)
-    requests.get(f"{sb.wms_url}/inventory", auth=("nobody", "nothing"), timeout=5)
+    requests.get(f"{sb.wms_url}/shipments", auth=("nobody", "nothing"), timeout=5)
 
     shopify = requests.get(f"{sb.shopify_url}/_sandbox/ledger", timeout=5).json()
     wms = requests.get(f"{sb.wms_url}/_sandbox/ledger", timeout=5).json()
@@ -145,7 +145,7 @@ def test_paced_orders_follow_the_profile_and_still_place_every_order(make_sandbo
 
 def test_a_ledger_asked_for_without_detail_has_counts_but_no_entries(make_sandbox):
     sb = make_sandbox()
-    requests.get(f"{sb.wms_url}/inventory", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5)
+    requests.get(f"{sb.wms_url}/shipments", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5)
 
     brief = requests.get(f"{sb.wms_url}/_sandbox/ledger", params={"detail": "0"}, timeout=5).json()
 

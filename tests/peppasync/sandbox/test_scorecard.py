@@ -24,8 +24,8 @@ def _integrate(sb, order):
     netsuite(sb, "PUT", f"salesOrder/eid:{order.id}", {"entity": {"externalId": customer}, "item": {"items": lines}})
     ship = [{"sku": line["sku"], "quantity": line["quantity"]} for line in body["line_items"] if line["requires_shipping"]]
     requests.post(f"{sb.wms_url}/orders/createorder", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5, json={
-        "orderNumber": body["name"], "orderKey": str(order.id), "orderStatus": "awaiting_shipment",
-        "shipTo": {"name": "x"}, "items": ship})
+        "orderNumber": body["name"], "orderKey": str(order.id), "orderDate": body["created_at"],
+        "orderStatus": "awaiting_shipment", "billTo": {"name": "x"}, "shipTo": {"name": "x"}, "items": ship})
 
 
 def _fulfil_shipped(sb, tracking_override=None):
@@ -124,8 +124,8 @@ def test_a_stock_change_counts_as_unwritten_only_while_shopify_shows_more_than_t
                   set_low.stock, "lower-it")
     clock.advance(1)
     # ... then the stock is read; nothing is written after that.
-    requests.get(f"{sb.wms_url}/inventory", auth=(sb.wms.api_key, sb.wms.api_secret), timeout=5,
-                 params={"modifiedSince": "2000-01-01T00:00:00Z"}).raise_for_status()
+    requests.get(f"{sb.wms_url}/v2/inventory", headers={"API-Key": sb.wms.inventory.api_key},
+                 timeout=5).raise_for_status()
 
     lags = stock_lags(sb)
 

@@ -49,7 +49,8 @@ def _with_gift_card(body: dict[str, Any]) -> dict[str, Any]:
     body = copy.deepcopy(body)
     body["line_items"].append({"id": 9, "sku": GIFT_CARD_SKU, "title": "Gift card", "name": "Gift card",
                                "quantity": 1, "price": "25.00", "gift_card": True, "requires_shipping": False})
-    for field in ("subtotal_price", "total_price", "total_line_items_price"):
+    for field in ("subtotal_price", "total_price", "total_line_items_price", "current_subtotal_price",
+                  "current_total_price"):
         body[field] = str(Decimal(body[field]) + Decimal("25.00"))
     return body
 
@@ -98,7 +99,8 @@ def test_bill_to_is_the_billing_address_then_the_shipping_address_then_the_custo
     no_address = {**body, "billing_address": None, "shipping_address": None}
     no_address["line_items"] = [{**line, "requires_shipping": False} for line in body["line_items"]]
     no_address["shipping_lines"] = []
-    no_address["total_price"] = str(Decimal(body["total_price"]) - Decimal("5.00"))
+    for field in ("total_price", "current_total_price"):
+        no_address[field] = str(Decimal(body[field]) - Decimal("5.00"))
 
     billed = wms_order(normalise_order(body))["billTo"]
     shipped = wms_order(normalise_order(_without_billing(body)))

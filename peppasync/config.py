@@ -171,6 +171,8 @@ REQUIRED: Mapping[str, Mapping[str, str]] = types.MappingProxyType({
         "api_key": "the ShipStation API key",
         "api_secret": "the ShipStation API secret",
         "webhook_token": "a long random token, also put in the SHIP_NOTIFY webhook URL",
+        # ShipStation V1 has no inventory resource: without V2's, Shopify's stock is never set.
+        "inventory_api_key": "the ShipStation API V2 key that reads stock levels (GET /v2/inventory)",
     }),
 })
 

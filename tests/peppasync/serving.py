@@ -29,7 +29,8 @@ SERVICES: dict[str, dict[str, object]] = {
                 "location_id": "gid://shopify/Location/1"},
     "netsuite": {"base_url": UNREACHABLE, "account_id": "1234567", "consumer_key": "ck", "consumer_secret": "cs",
                  "token_id": "ti", "token_secret": "ts"},
-    "wms": {"base_url": UNREACHABLE, "api_key": "key", "api_secret": "secret", "webhook_token": "wms-token"},
+    "wms": {"base_url": UNREACHABLE, "api_key": "key", "api_secret": "secret", "webhook_token": "wms-token",
+            "inventory_url": UNREACHABLE, "inventory_api_key": "v2-key"},
 }
 
 

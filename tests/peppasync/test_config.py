@@ -32,6 +32,7 @@ CREDENTIALS = {
     "PEPPASYNC_WMS_API_KEY": "k",
     "PEPPASYNC_WMS_API_SECRET": "s",
     "PEPPASYNC_WMS_WEBHOOK_TOKEN": "t",
+    "PEPPASYNC_WMS_INVENTORY_API_KEY": "v2",
 }
 
 
@@ -74,8 +75,8 @@ def test_check_config_on_a_file_with_only_server_names_each_missing_section_and_
          " location_id (each may come from PEPPASYNC_SHOPIFY_<KEY> instead)"),
         (f"  {path}: netsuite: section [netsuite] is missing; serve needs base_url, account_id, consumer_key,"
          " consumer_secret, token_id, token_secret (each may come from PEPPASYNC_NETSUITE_<KEY> instead)"),
-        (f"  {path}: wms: section [wms] is missing; serve needs base_url, api_key, api_secret, webhook_token"
-         " (each may come from PEPPASYNC_WMS_<KEY> instead)"),
+        (f"  {path}: wms: section [wms] is missing; serve needs base_url, api_key, api_secret, webhook_token,"
+         " inventory_api_key (each may come from PEPPASYNC_WMS_<KEY> instead)"),
     ]
 
 
@@ -131,7 +132,8 @@ def test_missing_keys_are_reported_together_with_every_other_problem(tmp_path):
         load_config(path, environ={}, complete=True)
 
     keys = [p.key for p in caught.value.problems]
-    assert keys == ["engine.max_attempts", "shopify", "netsuite", "wms.api_key", "wms.api_secret", "wms.webhook_token"]
+    assert keys == ["engine.max_attempts", "shopify", "netsuite", "wms.api_key", "wms.api_secret", "wms.webhook_token",
+                    "wms.inventory_api_key"]
 
 
 def test_check_config_on_a_missing_file_names_the_file_and_exits_2(tmp_path):

@@ -50,15 +50,24 @@ class Consistency:
         }
 
 
-def _lines(items: Any, sku: str = "sku") -> Counter[tuple[str, int]]:
-    return Counter((str(i.get(sku) or ""), int(i.get("quantity") or 0)) for i in items or [])
+def _lines(items: Any) -> Counter[tuple[str, int]]:
+    """(SKU, live quantity) of a Shopify order's lines: after an edit, ``current_quantity`` counts."""
+    counted: Counter[tuple[str, int]] = Counter()
+    for item in items or []:
+        live = int(item.get("current_quantity", item.get("quantity")) or 0)
+        if live > 0:
+            counted[(str(item.get("sku") or ""), live)] += 1
+    return counted
 
 
 def check_consistency(sandbox: Sandbox, store: Store) -> Consistency:
-    """Judge the sandbox's final state and our quarantine against the orders it placed."""
+    """Judge the sandbox's final state and our quarantine against the orders it placed (as they are now)."""
     card = sandbox.scorecard()
     quarantined = {e.key for e in store.quarantine_list(kind="order")}
     sales = sandbox.netsuite.erp.sales_orders()
+    shop = sandbox.shopify.shop
+    with shop.lock:
+        now = {oid: order["line_items"] for oid, order in shop.orders.items()}
     placed = sandbox.placed
     malformed = [p for p in placed if not p.valid]
     wrong = []
@@ -69,7 +78,7 @@ def check_consistency(sandbox: Sandbox, store: Store) -> Consistency:
                 (str((line.get("item") or {}).get("externalId") or ""), int(line.get("quantity") or 0))
                 for line in (record.get("item") or {}).get("items", [])
             )
-            if erp_lines != _lines(p.payload["line_items"]):
+            if erp_lines != _lines(now.get(p.id, p.payload["line_items"])):
                 wrong.append(p.id)
     return Consistency(
         scorecard=card,

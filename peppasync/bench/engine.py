@@ -48,7 +48,7 @@ class EngineProcess:
     """
 
     def __init__(self, config: Path, url: str, log: Path) -> None:
-        self.config = config
+        self.config = config.resolve()  # the engine runs in the repository, not in the caller's directory
         self.url = url
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None

@@ -74,7 +74,7 @@ def test_the_text_format_is_compressed_too_when_gzip_is_accepted(base: str) -> N
 
 
 def test_a_scrape_can_select_metric_families_by_name(base: str) -> None:
-    response, wire = _scrape(base, **{"Accept-Encoding": "identity"})
+    _, wire = _scrape(base, **{"Accept-Encoding": "identity"})
     selected = requests.get(
         f"{base}/metrics", params={"name[]": "peppasync_store_up"}, headers={"Accept-Encoding": "identity"}, timeout=10
     )

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "ConnectorError",
+    "InstallationError",
     "NotFoundError",
     "PeppasyncError",
     "PermanentError",
@@ -58,6 +59,14 @@ class StoreError(PeppasyncError):
     def __init__(self, message: str, *, url: str = "") -> None:
         self.url = url
         super().__init__(message)
+
+
+class InstallationError(PeppasyncError):
+    """Files of the installed engine packages are not Peppasync's own; ``problems`` says which and what to do."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
 
 
 class NotFoundError(PeppasyncError):

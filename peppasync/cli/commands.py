@@ -7,6 +7,7 @@ from pathlib import Path
 
 from peppasync.config import Config, load_config, parse_config
 from peppasync.errors import ConfigError, ConfigProblem
+from peppasync.installation import check_installation
 from peppasync.logs import setup_logging
 
 __all__ = [
@@ -43,6 +44,8 @@ def load_for(args: argparse.Namespace, *, complete: bool = False) -> Config:
 
 
 def serve(args: argparse.Namespace) -> int:
+    # Before a line of actors/ or supervisors/ runs: another distribution may have replaced them.
+    check_installation()
     from peppasync.engine import engine_kinds, engine_services
     from peppasync.runtime import Runtime
 

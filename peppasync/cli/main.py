@@ -9,7 +9,7 @@ from typing import Callable
 from peppasync import __version__
 from peppasync.cli import bench, commands, ops
 from peppasync.cli.output import fail
-from peppasync.errors import ConfigError, PeppasyncError
+from peppasync.errors import ConfigError, InstallationError, PeppasyncError
 
 __all__ = ["build_parser", "run"]
 
@@ -128,6 +128,11 @@ def run(argv: list[str]) -> int:
         print("peppasync: configuration is not valid:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
+        return 2
+    except InstallationError as exc:  # reinstalling fixes it, restarting does not: exit 2
+        print("peppasync: the installed engine packages are not Peppasync's own:", file=sys.stderr)
+        for reason in exc.problems:
+            print(f"  {reason}", file=sys.stderr)
         return 2
     except PeppasyncError as exc:
         return fail(str(exc))

@@ -9,6 +9,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from peppasync.errors import NotFoundError, PeppasyncError
+from peppasync.http.exposition import metrics_handler
 from peppasync.http.request import HttpError, Request, Response, json_response
 from peppasync.http.webhooks import WebhookIngest
 from peppasync.metrics import Metrics
@@ -75,9 +76,7 @@ def make_app(
 
     route("GET", "/healthz", lambda r: json_response({"status": "alive"}))
     route("GET", "/readyz", lambda r: _readyz(engine))
-    route("GET", "/metrics", lambda r: Response(
-        200, engine.metrics.exposition(), [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")]
-    ))
+    route("GET", "/metrics", metrics_handler(engine.metrics.registry))
     route("POST", "/webhooks/shopify", ingest.shopify)
     route("POST", "/webhooks/wms", ingest.wms)
     route("GET", "/api/v1/status", lambda r: json_response(engine.status()), auth=True)

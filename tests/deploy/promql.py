@@ -128,6 +128,71 @@ def dashboard_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     return queries
 
 
+def dashboard_panel(dashboard: dict[str, Any], title: str) -> dict[str, Any]:
+    """The one panel with this title."""
+    (panel,) = [p for p in dashboard_panels(dashboard) if p["title"] == title]
+    return panel
+
+
+#: What each Grafana unit the dashboard uses shows: a quantity, as ``quantity`` names them.
+UNIT_QUANTITIES = {
+    "s": "seconds",
+    "bytes": "bytes",
+    "percentunit": "ratio",
+    "reqps": "per second",
+    "ops": "per second",
+    "short": "count",
+    "none": "count",
+}
+
+
+def _top_level_division(text: str) -> tuple[str, str] | None:
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "/" and depth == 0:
+            return text[:i], text[i + 1 :]
+    return None
+
+
+def quantity(expr: str) -> str:
+    """What a query measures: ``seconds``, ``bytes``, ``ratio``, ``per second`` or ``count``.
+
+    Prometheus names carry their base unit (``_seconds``, ``_bytes``, ``_total``),
+    so the outermost operation and the metric's name decide: a quotient of two
+    rates is a ratio, a quantile of a ``_seconds`` histogram is seconds, an
+    increase is a count, a rate is per second (a rate of seconds is a ratio),
+    and a gauge is what its suffix says.
+    """
+    text = _RANGE.sub("", _MATCHERS.sub("", _STRING.sub('""', expr))).strip()
+    names = sorted(metric_names(expr))
+    division = _top_level_division(text)
+    if division is not None:
+        if all(re.search(r"\b(rate|irate|increase)\(", side) for side in division):
+            return "ratio"
+        raise ValueError(f"cannot tell what {expr!r} measures: a quotient of anything but two rates")
+    if len(names) != 1:
+        raise ValueError(f"cannot tell what {expr!r} measures: it reads {names}")
+    (name,) = names
+    if text.startswith("histogram_quantile("):
+        base = name.removesuffix("_bucket")
+    elif re.search(r"\bincrease\(", text):
+        return "count"
+    elif re.search(r"\b(rate|irate)\(", text):
+        if name.endswith("_seconds_total"):
+            return "ratio"
+        if name.endswith("_bytes_total"):
+            return "bytes per second"
+        return "per second"
+    else:
+        base = name
+    if base.endswith("_seconds"):
+        return "seconds"
+    if base.endswith("_bytes"):
+        return "bytes"
+    return "count"
+
+
 def substitute_variables(expr: str) -> str:
     """Grafana's variables replaced by values Prometheus accepts, as Grafana would send them."""
     for name, value in (
@@ -149,6 +214,27 @@ def run_promtool(*args: str, stdin: bytes | None = None) -> subprocess.Completed
         [tool, *args], input=stdin.decode() if stdin is not None else None,
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )
+
+
+def promql_test(tmp_path: Path, series: dict[str, str], expr: str, eval_time: str, expected: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """Evaluate ``expr`` in ``promtool test rules`` over input series (name -> values) and compare with ``expected``.
+
+    ``expected`` is promtool's ``exp_samples``: ``{"labels": ..., "value": ...}``.
+    """
+    test = tmp_path / "query.test.yml"
+    test.write_text(
+        yaml.safe_dump({
+            "rule_files": [],
+            "evaluation_interval": "1m",
+            "tests": [{
+                "interval": "15s",
+                "input_series": [{"series": s, "values": v} for s, v in series.items()],
+                "promql_expr_test": [{"expr": expr, "eval_time": eval_time, "exp_samples": expected}],
+            }],
+        }),
+        encoding="utf-8",
+    )
+    return run_promtool("test", "rules", str(test))
 
 
 def write_recording_rules(path: Path, queries: list[tuple[str, str]]) -> list[str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -12,10 +14,14 @@ from tests.deploy.promql import (
     DASHBOARD,
     DEPLOY,
     SCRAPE_SERIES,
+    UNIT_QUANTITIES,
+    dashboard_panel,
     dashboard_panels,
     dashboard_queries,
     load_dashboard,
     metric_names,
+    promql_test,
+    quantity,
     run_promtool,
     substitute_variables,
     write_recording_rules,
@@ -100,6 +106,77 @@ def test_panels_fit_the_24_column_grid_without_overlapping():
                 cells[(x, y)] = panel["title"]
 
     assert sorted(set(overlaps)) == []
+
+
+def _drawn_unit(panel: dict[str, Any], ref_id: str) -> str:
+    """The unit Grafana draws a target's series in: the panel's, unless an override for that query sets one."""
+    unit = str(panel["fieldConfig"]["defaults"]["unit"])
+    for override in panel["fieldConfig"].get("overrides", []):
+        if override["matcher"] == {"id": "byFrameRefID", "options": ref_id}:
+            unit = next((str(p["value"]) for p in override["properties"] if p["id"] == "unit"), unit)
+    return unit
+
+
+def test_every_panel_shows_one_unit_and_it_is_the_unit_of_what_its_queries_measure() -> None:
+    wrong = []
+    for panel in dashboard_panels(load_dashboard()):
+        drawn = {t["refId"]: _drawn_unit(panel, t["refId"]) for t in panel["targets"]}
+        if len(set(drawn.values())) > 1:
+            wrong.append(f"{panel['title']!r}: one axis for {sorted(set(drawn.values()))}")
+        for target in panel["targets"]:
+            unit = drawn[target["refId"]]
+            measured = quantity(target["expr"])
+            if UNIT_QUANTITIES.get(unit) != measured:
+                wrong.append(f"{panel['title']!r} {target['refId']} ({target['legendFormat']}): {measured} drawn as {unit!r}")
+
+    assert wrong == []
+
+
+def _webhook_series() -> dict[str, str]:
+    """A webhook counter growing for every outcome the server counts, from both sources."""
+    outcomes = {
+        "shopify": ("accepted", "duplicate", "ignored", "bad_hmac", "malformed", "too_large"),
+        "wms": ("accepted", "duplicate", "bad_token", "malformed"),
+    }
+    return {
+        f'peppasync_webhooks_total{{job="peppasync", instance="node1:8470", source="{source}", '
+        f'topic="t", outcome="{outcome}"}}': "0+15x40"
+        for source, names in outcomes.items()
+        for outcome in names
+    }
+
+
+def _samples(lines: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [{"labels": f'{{source="{source}", outcome="{outcome}"}}', "value": 1} for source, outcome in lines]
+
+
+def test_the_webhooks_refused_panel_shows_refusals_and_not_duplicates_or_ignored_topics(
+    needs_promtool: str, tmp_path: Path
+) -> None:
+    (target,) = dashboard_panel(load_dashboard(), "Webhooks refused per second")["targets"]
+    # One sample per line the panel draws, whatever its rate.
+    lines = f"count by (source, outcome) ({substitute_variables(target['expr'])})"
+    refusals = [("shopify", "bad_hmac"), ("shopify", "malformed"), ("shopify", "too_large"),
+                ("wms", "bad_token"), ("wms", "malformed")]
+
+    result = promql_test(tmp_path, _webhook_series(), lines, "10m", _samples(refusals))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_webhooks_accepted_panel_also_draws_duplicates_and_ignored_topics(
+    needs_promtool: str, tmp_path: Path
+) -> None:
+    panel = dashboard_panel(load_dashboard(), "Webhooks accepted per second")
+    # The series each line is drawn from, by source and outcome.
+    selectors = [s for t in panel["targets"] for s in re.findall(r"peppasync_webhooks_total\{[^}]*\}", t["expr"])]
+    read = " or ".join(f"count by (source, outcome) ({substitute_variables(s)})" for s in selectors)
+    answered_200 = [("shopify", "accepted"), ("shopify", "duplicate"), ("shopify", "ignored"),
+                    ("wms", "accepted"), ("wms", "duplicate")]
+
+    result = promql_test(tmp_path, _webhook_series(), read, "10m", _samples(answered_200))
+
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_dashboard_query_parses_in_promtool(needs_promtool, tmp_path):

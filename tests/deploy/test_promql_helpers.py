@@ -1,6 +1,8 @@
 """The helpers other deploy tests lean on find metric names and exported series correctly."""
 
-from tests.deploy.promql import exported_series, metric_names, substitute_variables
+import pytest
+
+from tests.deploy.promql import exported_series, metric_names, quantity, substitute_variables
 
 
 def test_metric_names_skip_functions_labels_durations_and_keywords():
@@ -36,3 +38,27 @@ def test_exported_series_expand_counters_and_histograms_from_their_type_lines():
 
 def test_grafana_variables_become_values_prometheus_accepts():
     assert substitute_variables('rate(x{job=~"$job"}[$__rate_interval])') == 'rate(x{job=~".*"}[1m])'
+
+
+@pytest.mark.parametrize(
+    ("expr", "measured"),
+    [
+        ('histogram_quantile(0.95, sum by (le) (rate(a_duration_seconds_bucket{x="1"}[5m])))', "seconds"),
+        ("histogram_quantile(0.95, sum by (le) (rate(a_batch_size_bucket[5m])))", "count"),
+        ("sum(rate(a_commits_total[5m]))", "per second"),
+        ("sum by (flow) (rate(a_lag_seconds_count[5m]))", "per second"),
+        ("rate(process_cpu_seconds_total[5m])", "ratio"),
+        ("sum(rate(a_total{o=~\"e\"}[5m])) / sum(rate(a_total[5m]))", "ratio"),
+        ("sum(increase(a_restarts_total[1h]))", "count"),
+        ("max by (actor) (a_oldest_age_seconds)", "seconds"),
+        ("process_resident_memory_bytes", "bytes"),
+        ("sum(a_depth)", "count"),
+    ],
+)
+def test_quantity_reads_what_a_query_measures_from_its_shape_and_metric_suffix(expr: str, measured: str) -> None:
+    assert quantity(expr) == measured
+
+
+def test_quantity_refuses_a_query_it_cannot_read() -> None:
+    with pytest.raises(ValueError, match="cannot tell"):
+        quantity("a_depth / a_limit")

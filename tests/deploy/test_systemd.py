@@ -12,9 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from peppasync.config import load_config, parse_config
+from peppasync.http import shopify_hmac
+from tests.deploy import sandbox
 from tests.deploy.promql import DEPLOY, ROOT
+from tests.peppasync.serving import SERVICES, free_port, server_log, stop_server, wait_healthy, write_config
 
 UNIT = DEPLOY / "systemd" / "peppasync.service"
 CONFIG = DEPLOY / "systemd" / "peppasync.toml"
@@ -175,3 +179,120 @@ def test_peppasync_ops_passes_usage_errors_through_with_exit_2(tmp_path):
 
     assert result.returncode == 2
     assert "invalid choice: 'erp'" in result.stderr
+
+
+def _security(unit: Path) -> tuple[float, str]:
+    """The exposure ``systemd-analyze security`` gives the unit file (0 best, 10 worst), and its table."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (CI installs it: .ci/run, Debian package systemd)")
+    result = subprocess.run(
+        [analyze, "security", "--offline=yes", "--no-pager", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    if "--offline" in result.stderr and "unrecognized option" in result.stderr:
+        pytest.skip(f"this systemd-analyze cannot rate a unit file offline (systemd 250+): {result.stderr.strip()}")
+    found = re.search(rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+)", result.stdout)
+    assert found, result.stdout + result.stderr
+    return float(found.group(1)), result.stdout
+
+
+def test_systemd_analyze_security_rates_the_unit_3_0_or_better() -> None:
+    exposure, table = _security(UNIT)
+
+    assert exposure <= 3.0, table
+
+
+def test_the_security_rating_sees_a_unit_without_its_hardening(tmp_path: Path) -> None:
+    bare = tmp_path / "peppasync.service"
+    bare.write_text(UNIT.read_text(encoding="utf-8").split("# Hardening")[0] + "\n[Install]\nWantedBy=multi-user.target\n")
+
+    exposure, table = _security(bare)
+
+    assert exposure > 8.0, table
+
+
+def test_the_sandbox_leaves_the_server_its_configuration_its_store_and_its_port() -> None:
+    service = _unit()["Service"]
+    config = load_config(CONFIG, environ={})
+    families = service["RestrictAddressFamilies"].split()
+
+    # No capability is granted, so the port must be one any user may bind.
+    assert service["CapabilityBoundingSet"] == "" and int(config.server.listen.rsplit(":", 1)[1]) >= 1024
+    assert {"AF_INET", "AF_INET6", "AF_UNIX"} <= set(families)  # calls out, sd_notify, a local PostgreSQL
+    assert not {"PrivateNetwork", "IPAddressDeny", "SocketBindDeny"} & set(service)
+    # ProtectSystem=strict leaves /etc readable; only the state directory is writable.
+    assert service["ProtectSystem"] == "strict" and service["StateDirectory"] == "peppasync"
+    assert not {"InaccessiblePaths", "TemporaryFileSystem", "ReadOnlyPaths"} & set(service)
+    assert "ProcSubset" not in service  # process_start_time_seconds reads the boot time in /proc/stat
+
+
+def _filters() -> list[str]:
+    # configparser keeps the last of repeated keys; systemd reads them all, in order.
+    return [
+        line.split("=", 1)[1].strip()
+        for line in UNIT.read_text(encoding="utf-8").splitlines()
+        if line.startswith("SystemCallFilter=")
+    ]
+
+
+def _sandbox_prefix(tmp_path: Path) -> list[str]:
+    why = sandbox.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    assert _unit()["Service"]["MemoryDenyWriteExecute"] == "yes"
+    assert _unit()["Service"]["SystemCallErrorNumber"] == "EPERM"
+    return sandbox.sandboxed(sys.executable, sandbox.allowed_syscalls(_filters()), tmp_path)
+
+
+def test_the_sandbox_harness_refuses_what_the_unit_forbids(tmp_path: Path) -> None:
+    prefix = _sandbox_prefix(tmp_path)
+    probes = {
+        "sched_setaffinity (@resources)": "import os; os.sched_setaffinity(0, os.sched_getaffinity(0))",
+        "chroot (@privileged)": "import os; os.chroot('/')",
+        "writable executable memory": "import mmap; mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)",
+        "nothing forbidden": "import socket; socket.socket().close()",
+    }
+
+    results = {
+        name: subprocess.run([*prefix, sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
+        for name, code in probes.items()
+    }
+
+    assert {name: r.returncode for name, r in results.items()} == {
+        "sched_setaffinity (@resources)": 1, "chroot (@privileged)": 1, "writable executable memory": 1, "nothing forbidden": 0,
+    }
+    assert all("PermissionError" in r.stderr for name, r in results.items() if name != "nothing forbidden")
+
+
+@pytest.mark.slow
+def test_the_server_serves_stores_and_stops_under_the_units_system_call_filter_and_memory_protection(
+    tmp_path: Path,
+) -> None:
+    prefix = _sandbox_prefix(tmp_path)
+    port = free_port()
+    config = write_config(tmp_path, port)
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed once the process has it
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "peppasync", "serve", "--config", str(config)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log,
+    )
+    log.close()
+    try:
+        wait_healthy(port, proc)
+        body = b'{"id": 4242, "line_items": []}'
+        webhook = requests.post(
+            f"http://127.0.0.1:{port}/webhooks/shopify", data=body, timeout=10,
+            headers={"X-Shopify-Topic": "orders/create", "X-Shopify-Event-Id": "sandboxed-1",
+                     "X-Shopify-Hmac-Sha256": shopify_hmac(str(SERVICES["shopify"]["webhook_secret"]), body)},
+        )
+        scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    finally:
+        code = stop_server(proc, config)
+
+    lines = [json.loads(line) for line in server_log(config).splitlines() if line.startswith("{")]
+    assert webhook.status_code == 200, webhook.text
+    assert webhook.json()["status"] == "accepted"
+    assert scrape.status_code == 200
+    assert re.search(r"^process_start_time_seconds \d", scrape.text, flags=re.M)  # read from /proc
+    assert code == 0, server_log(config)
+    assert [line for line in lines if line["level"] in ("error", "critical")] == []

@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, is_dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from peppasync.errors import NotFoundError, PeppasyncError
+from peppasync.errors import NotFoundError, PeppasyncError, StoreError, ValidationError
 from peppasync.http.request import HttpError, Request, Response, json_response
 from peppasync.http.webhooks import WebhookIngest
 from peppasync.metrics import Metrics
@@ -97,6 +97,12 @@ def make_app(
             response = json_response({"error": exc.message, **exc.extra}, exc.status)
         except NotFoundError as exc:
             response = json_response({"error": str(exc)}, 404)
+        except ValidationError as exc:
+            response = json_response({"error": str(exc), "field": exc.field}, 422)
+        except StoreError as exc:
+            # The store's message names its file or host: for the log, not for every client.
+            log.warning("request failed", extra={"path": request.path, "error": str(exc)})
+            response = json_response({"error": "the store is unavailable; try again later"}, 503)
         except PeppasyncError as exc:
             log.warning("request failed", extra={"path": request.path, "error": str(exc)})
             response = json_response({"error": str(exc)}, 503)

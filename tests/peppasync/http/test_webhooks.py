@@ -20,6 +20,7 @@ from peppasync.runtime import Runtime
 from peppasync.store import ops
 
 from tests.peppasync.serving import free_port
+from tests.peppasync.store import raw
 
 SECRET = "hush"
 
@@ -165,3 +166,21 @@ def test_a_quarantine_retry_whose_payload_is_not_strict_json_gets_400_and_change
     assert answer.status_code == 400
     assert answer.json()["reason"] == "not_a_number"
     assert runtime.store.quarantine_get(qid).state == "open"
+
+
+def test_the_quarantine_lists_and_shows_an_entry_an_earlier_version_stored_nested_700_deep(
+    server: tuple[Runtime, str],
+) -> None:
+    runtime, base = server
+    message_id = runtime.store.enqueue("nobody", "1", {"type": "webhook"})
+    runtime.store.write([ops.Start(message_id)])
+    [qid] = runtime.store.write([ops.Quarantine(message_id, "validation", "ValidationError", "Traceback")])
+    deep = '{"type": "webhook", "body": {"id": 1, "note": %s}}' % _nested(700)
+    raw.execute(runtime.store.url, "UPDATE quarantine SET payload = ? WHERE id = ?", (deep, qid))
+    auth = {"Authorization": "Bearer ops-secret"}
+
+    listed = requests.get(f"{base}/api/v1/quarantine", headers=auth, timeout=10)
+    shown = requests.get(f"{base}/api/v1/quarantine/{qid}", headers=auth, timeout=10)
+
+    assert listed.status_code == 200 and [e["id"] for e in listed.json()["entries"]] == [qid]
+    assert shown.status_code == 200 and shown.json()["payload"]["type"] == "unreadable"

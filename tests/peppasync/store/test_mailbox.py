@@ -8,6 +8,8 @@ from peppasync.clock import ManualClock
 from peppasync.errors import NotFoundError, StoreError
 from peppasync.store import Store, ops
 
+from tests.peppasync.store import raw
+
 
 def test_a_mailbox_hands_out_its_messages_first_in_first_out(store: Store) -> None:
     ids = [store.enqueue("orders", "1001", {"n": n}) for n in range(5)]
@@ -165,6 +167,20 @@ def test_a_webhook_event_is_new_once_and_seen_after_that(store: Store) -> None:
     other_source = store.write([ops.Dedup("wms", "evt-1")])
 
     assert (first, again, other_source) == ([True], [False], [True])
+
+
+def test_a_stored_message_that_cannot_be_read_back_fails_alone(store: Store) -> None:
+    # Written by a version that stored what it was sent: nested far deeper than any reader's stack.
+    bad = store.enqueue("order", "1", {"n": 1})
+    good = store.enqueue("order", "1", {"n": 2})
+    raw.execute(store.url, "UPDATE messages SET payload = ? WHERE id = ?", ("[" * 5000 + "]" * 5000, bad))
+
+    pending = store.pending("order", "1", limit=5)
+    loaded = store.load_many("order", ["1"], limit=5)["1"][1]
+
+    assert [m.id for m in pending] == [bad, good] == [m.id for m in loaded]
+    assert pending[0].payload["type"] == "unreadable"
+    assert pending[1].payload == {"n": 2}
 
 
 def test_ops_in_one_request_commit_together_and_answer_in_order(store: Store) -> None:

@@ -131,6 +131,9 @@ class OrderActor(DurableActor):
 
     def _webhook(self, payload: dict[str, Any]) -> None:
         event_id = str(payload.get("event_id") or "")
+        if event_id and payload.get("digest"):
+            # The event id is an unsigned header: with another body it is another event.
+            event_id += ":" + str(payload["digest"])[:16]
         events: list[str] = self.state.setdefault("events", [])
         if event_id and event_id in events:
             return

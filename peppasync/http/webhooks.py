@@ -5,9 +5,12 @@ signs nothing, so its URL carries a secret token. Either way nothing is stored
 unless the caller proved who it is, and 200 is sent only after the event is
 committed to the store.
 
-Every body goes through one strict JSON parse: a body that can never be
-stored gets a 4xx with the reason, never a 5xx that Shopify would retry for
-two days.
+Shopify's headers are not signed: the topic, the event id and the trigger time
+can be changed by anyone who replays a signed body. So an event is its id and
+the digest of its body (a reused id with another body is stored, and logged),
+and what the engine does with an event comes from the body (see the order
+actor). A body that can never be stored gets a 4xx with the reason, never a
+5xx that Shopify would retry for two days.
 """
 
 from __future__ import annotations
@@ -91,11 +94,8 @@ class WebhookIngest:
                 422, f"{topic} body has no order id ('id' or 'order_id'): a positive whole number",
                 reason="no_order_id",
             ))
-        event_id = (
-            request.header("X-Shopify-Event-Id")
-            or request.header("X-Shopify-Webhook-Id")
-            or hashlib.sha256(topic.encode() + body).hexdigest()
-        )
+        digest = hashlib.sha256(body).hexdigest()
+        event_id = request.header("X-Shopify-Event-Id") or request.header("X-Shopify-Webhook-Id") or digest
         if not _IDENT.fullmatch(event_id):
             raise self._refuse("shopify", label, "malformed", HttpError(
                 400, "X-Shopify-Event-Id must be 1 to 255 printable ASCII characters", reason="bad_event_id",
@@ -104,11 +104,12 @@ class WebhookIngest:
             "type": "webhook",
             "topic": topic,
             "event_id": event_id,
+            "digest": digest,
             "triggered_at": request.header("X-Shopify-Triggered-At"),
             "received_at": self._now(),
             "body": order,
         }
-        return self._persist("shopify", label, "order", order_id, event_id, payload)
+        return self._persist("shopify", label, "order", order_id, event_id, payload, digest)
 
     def wms(self, request: Request) -> Response:
         token = request.query.get("token", "")
@@ -133,18 +134,24 @@ class WebhookIngest:
         return self._persist("wms", "ship_notify", "shipments", "wms", note["resource_url"], payload)
 
     def _persist(
-        self, source: str, topic: str, kind: str, key: str, event_id: str, payload: dict[str, Any]
+        self, source: str, topic: str, kind: str, key: str, event_id: str, payload: dict[str, Any], digest: str = ""
     ) -> Response:
         # One transaction: the message and its dedup key commit together, so a
         # crash can neither lose an acknowledged event nor mark one seen unstored;
         # a duplicate adds nothing, so no actor ever sees it.
-        [message_id] = self._store.write([ops.InsertOnce(source, event_id, ops.Insert(kind, key, payload))])
-        if message_id is None:
+        [admission] = self._store.write([ops.InsertOnce(source, event_id, ops.Insert(kind, key, payload), digest)])
+        if admission.message_id is None:
             self._count(source, topic, "duplicate")
             return json_response({"status": "duplicate", "event_id": event_id})
+        if admission.reused:
+            log.warning(
+                "webhook event id seen before with another body: stored as a new event",
+                extra={"source": source, "topic": topic, "event_id": event_id, "key": key,
+                       "message_id": admission.message_id},
+            )
         self._count(source, topic, "accepted")
         self._wake(kind, key)
-        return json_response({"status": "accepted", "event_id": event_id, "message_id": message_id})
+        return json_response({"status": "accepted", "event_id": event_id, "message_id": admission.message_id})
 
     def _refuse(self, source: str, topic: str, outcome: str, exc: HttpError) -> HttpError:
         """Count and log a refused webhook; returns the error to raise."""

@@ -184,7 +184,7 @@ class PutState:
 
 @dataclass(frozen=True)
 class Dedup:
-    """Record a webhook event id; result: True when new, False when seen before."""
+    """Record a webhook event id, whatever its body; result: True when new, False when seen before."""
 
     source: str
     event_id: str
@@ -196,20 +196,27 @@ class Dedup:
 
 @dataclass(frozen=True)
 class InsertOnce:
-    """Add ``message`` unless the event (source, event_id) was recorded before; records it.
+    """Add ``message`` unless the event was recorded before; records it.
 
-    Result: the new message's id, or None for an event seen before (nothing is added).
+    An event is its (source, event_id) and the ``digest`` of its body: the same
+    id with another digest is another event, added and flagged ``reused``. An
+    empty digest (an event whose body does not matter) matches any digest.
+    Result: an ``records.Admission``; its ``message_id`` is None for an event
+    seen before (nothing is added).
     """
 
     source: str
     event_id: str
     message: Insert
+    digest: str = ""
 
     def __post_init__(self) -> None:
         _text("InsertOnce", "source", self.source)
         _text("InsertOnce", "event_id", self.event_id)
         if not isinstance(self.message, Insert):
             raise TypeError(f"InsertOnce: message must be an ops.Insert, got {type(self.message).__name__}")
+        if not isinstance(self.digest, str):
+            raise TypeError(f"InsertOnce: digest must be a string, got {self.digest!r}")
 
 
 @dataclass(frozen=True)

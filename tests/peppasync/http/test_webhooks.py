@@ -7,6 +7,7 @@ never 5xx (Shopify would retry it for two days); nothing of it is stored.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,6 +138,25 @@ def test_an_event_id_the_store_could_not_keep_as_text_is_refused(server: tuple[R
     assert answer.status_code == 400
     assert answer.json()["reason"] == "bad_event_id"
     assert runtime.store.mailbox_stats() == {}
+
+
+def test_a_reused_event_id_with_another_body_is_stored_and_logged_not_dropped_as_a_duplicate(
+    server: tuple[Runtime, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime, base = server
+    caplog.set_level(logging.WARNING, logger="peppasync.webhooks")
+
+    first = _post(base, json.dumps({"id": 1001, "line_items": []}).encode(), event_id="evt-9")
+    other_order = _post(base, json.dumps({"id": 1002, "line_items": []}).encode(), event_id="evt-9")
+    same_order_changed = _post(base, json.dumps({"id": 1001, "line_items": [], "note": "x"}).encode(), event_id="evt-9")
+    resent = _post(base, json.dumps({"id": 1002, "line_items": []}).encode(), event_id="evt-9")
+
+    assert [a.json()["status"] for a in (first, other_order, same_order_changed, resent)] == [
+        "accepted", "accepted", "accepted", "duplicate"]
+    assert len(runtime.store.pending("order", "1001", limit=5)) == 2
+    assert [m.payload["body"]["id"] for m in runtime.store.pending("order", "1002", limit=5)] == [1002]
+    reused = [r for r in caplog.records if "seen before with another body" in r.getMessage()]
+    assert len(reused) == 2 and {r.key for r in reused} == {"1001", "1002"}  # type: ignore[attr-defined]
 
 
 def test_a_wms_notification_nested_too_deep_gets_400_not_500(server: tuple[Runtime, str]) -> None:

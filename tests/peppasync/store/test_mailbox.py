@@ -169,6 +169,31 @@ def test_a_webhook_event_is_new_once_and_seen_after_that(store: Store) -> None:
     assert (first, again, other_source) == ([True], [False], [True])
 
 
+def test_an_event_id_sent_again_with_another_body_is_a_new_event_marked_reused(store: Store) -> None:
+    first = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "7", {"copy": 1}), "digest-a")])
+    same = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "7", {"copy": 2}), "digest-a")])
+    other = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "8", {"copy": 3}), "digest-b")])
+    other_again = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "8", {"copy": 4}), "digest-b")])
+
+    assert first[0].message_id is not None and first[0].reused is False
+    assert same[0].message_id is None
+    assert other[0].message_id is not None and other[0].reused is True
+    assert other_again[0].message_id is None
+    assert [m.payload for m in store.pending("order", "7", limit=5)] == [{"copy": 1}]
+    assert [m.payload for m in store.pending("order", "8", limit=5)] == [{"copy": 3}]
+
+
+def test_an_event_recorded_without_a_digest_is_the_same_event_whatever_the_body(store: Store) -> None:
+    store.write([ops.Dedup("shopify", "evt-1")])
+    store.write([ops.InsertOnce("shopify", "evt-2", ops.Insert("order", "2", {}), "digest-a")])
+
+    later = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "1", {}), "digest-a")])
+    bare = store.write([ops.Dedup("shopify", "evt-2")])
+
+    assert later[0].message_id is None
+    assert bare == [False]
+
+
 def test_a_stored_message_that_cannot_be_read_back_fails_alone(store: Store) -> None:
     # Written by a version that stored what it was sent: nested far deeper than any reader's stack.
     bad = store.enqueue("order", "1", {"n": 1})

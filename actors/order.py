@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from peppasync.clock import parse_timestamp
 from peppasync.errors import ConnectorError, RejectedError, TransientError, ValidationError
 from peppasync.store import Message, ops
 
@@ -178,6 +179,13 @@ class OrderActor(DurableActor):
             self._next()
 
     def _cancel(self, body: Any, payload: dict[str, Any]) -> None:
+        # The topic is an unsigned header: a signed orders/create body sent again
+        # as orders/cancelled must not cancel anything. Only the signed body says so.
+        if not isinstance(body, dict) or parse_timestamp(body.get("cancelled_at")) is None:
+            raise ValidationError(
+                f"{payload.get('topic')} whose body has no cancelled_at time: nothing was cancelled",
+                field="cancelled_at",
+            )
         status = self.state.get("status")
         if status in ("cancelled", "shipped", "fulfilled"):
             return

@@ -59,6 +59,24 @@ def _at_the_warehouse(sandbox: Sandbox, runtime: Runtime) -> PlacedOrder:
     return order
 
 
+def test_a_signed_orders_create_body_sent_again_as_orders_cancelled_cancels_nothing(
+    engine: tuple[Sandbox, Runtime, str],
+) -> None:
+    sandbox, runtime, base = engine
+    order = _at_the_warehouse(sandbox, runtime)
+
+    answer = _resend(sandbox, base, order.payload, topic="orders/cancelled", event_id="replayed-1")
+    [entry] = _until(lambda: runtime.store.quarantine_list(kind="order"))
+
+    assert answer.status_code == 200
+    assert entry.key == str(order.id) and entry.reason == "validation"
+    assert "no cancelled_at" in entry.traceback
+    with sandbox.wms.warehouse.lock:
+        assert sandbox.wms.warehouse.orders[str(order.id)]["orderStatus"] == "awaiting_shipment"
+    assert (sandbox.netsuite.erp.sales_orders()[str(order.id)].get("orderStatus") or {}).get("id") != "C"
+    assert runtime.store.get_state("order", str(order.id))[0]["status"] == "sent_to_wms"  # type: ignore[index]
+
+
 def test_an_event_id_reused_with_another_body_for_the_same_order_reaches_the_erp(
     engine: tuple[Sandbox, Runtime, str],
 ) -> None:

@@ -14,7 +14,7 @@ __all__ = ["HttpError", "Request", "Response", "json_response"]
 
 _REASONS = {
     200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
     409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
     422: "Unprocessable Entity", 500: "Internal Server Error", 503: "Service Unavailable",
 }
@@ -39,6 +39,8 @@ class Response:
     def __call__(self, start_response: Callable[..., Any]) -> Iterable[bytes]:
         reason = _REASONS.get(self.status, "")
         headers = [*self.headers, ("Content-Length", str(len(self.body)))]
+        if self.status == 408:
+            headers.append(("Connection", "close"))  # the server closes a timed-out request's connection
         start_response(f"{self.status} {reason}", headers)
         return [self.body]
 
@@ -82,6 +84,8 @@ class Request:
                 )
             try:
                 data = stream.read(length) if length >= 0 else stream.read(self._max_body + 1)
+            except TimeoutError as exc:  # the server's body deadline passed
+                raise HttpError(408, str(exc), reason="timeout") from None
             except OSError as exc:  # the client hung up before its body was in
                 raise HttpError(400, f"the request body ended early: {exc}", reason="cut_short") from None
             if len(data) > self._max_body:

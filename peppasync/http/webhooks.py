@@ -168,7 +168,7 @@ class WebhookIngest:
 
 
 def _body_outcome(exc: HttpError) -> str:
-    return "too_large" if exc.status == 413 else "malformed"
+    return {413: "too_large", 408: "timeout"}.get(exc.status, "malformed")
 
 
 def _order_id(topic: str, body: Any) -> str | None:

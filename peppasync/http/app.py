@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from peppasync.errors import NotFoundError, PeppasyncError, StoreError, ValidationError
 from peppasync.http.request import HttpError, Request, Response, json_response
-from peppasync.http.webhooks import WebhookIngest
+from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
 from peppasync.metrics import Metrics
 from peppasync.store import Store
 
@@ -57,8 +57,13 @@ def make_app(
     shopify_secret: str,
     wms_token: str,
     max_body: int,
+    late_webhook_seconds: float = LATE_AFTER_SECONDS,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
-    """Build the WSGI callable; every route answers JSON, every error says what was wrong."""
+    """Build the WSGI callable; every route answers JSON, every error says what was wrong.
+
+    A Shopify webhook triggered more than ``late_webhook_seconds`` before it
+    arrives is logged as late (and processed all the same).
+    """
     ingest = WebhookIngest(
         engine.store,
         engine.metrics,
@@ -66,6 +71,7 @@ def make_app(
         wms_token=wms_token,
         wake=engine.wake,
         now=engine.now,
+        late_after=late_webhook_seconds,
     )
     ops_api = _OpsApi(engine)
     routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []

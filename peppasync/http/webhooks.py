@@ -22,15 +22,18 @@ import logging
 import re
 from typing import Any, Protocol
 
+from peppasync.clock import parse_timestamp
 from peppasync.http.request import HttpError, Request, Response, json_response
 from peppasync.metrics import Metrics
 from peppasync.store import Store, ops
 
-__all__ = ["SHOPIFY_TOPICS", "WebhookIngest", "shopify_hmac"]
+__all__ = ["LATE_AFTER_SECONDS", "SHOPIFY_TOPICS", "WebhookIngest", "shopify_hmac"]
 
 log = logging.getLogger("peppasync.webhooks")
 
 SHOPIFY_TOPICS = ("orders/create", "orders/updated", "orders/cancelled", "refunds/create")
+#: Past this age (from ``X-Shopify-Triggered-At``) an event is logged as late; it is processed all the same.
+LATE_AFTER_SECONDS = 3600.0
 # Event ids as Shopify sends them (numbers, UUIDs): printable ASCII, bounded, so
 # every store can keep them as text.
 _IDENT = re.compile(r"[!-~]{1,255}")
@@ -61,6 +64,7 @@ class WebhookIngest:
         wms_token: str,
         wake: Waker,
         now: Any,
+        late_after: float = LATE_AFTER_SECONDS,
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -68,6 +72,7 @@ class WebhookIngest:
         self._wms_token = wms_token
         self._wake = wake
         self._now = now
+        self._late_after = late_after
 
     def shopify(self, request: Request) -> Response:
         topic = request.header("X-Shopify-Topic") or "unknown"
@@ -100,13 +105,18 @@ class WebhookIngest:
             raise self._refuse("shopify", label, "malformed", HttpError(
                 400, "X-Shopify-Event-Id must be 1 to 255 printable ASCII characters", reason="bad_event_id",
             ))
+        triggered_at = request.header("X-Shopify-Triggered-At")
+        if not _IDENT.fullmatch(triggered_at):
+            triggered_at = ""
+        received_at = self._now()
+        self._note_late(topic, event_id, triggered_at, received_at)
         payload = {
             "type": "webhook",
             "topic": topic,
             "event_id": event_id,
             "digest": digest,
-            "triggered_at": request.header("X-Shopify-Triggered-At"),
-            "received_at": self._now(),
+            "triggered_at": triggered_at or None,
+            "received_at": received_at,
             "body": order,
         }
         return self._persist("shopify", label, "order", order_id, event_id, payload, digest)
@@ -152,6 +162,23 @@ class WebhookIngest:
         self._count(source, topic, "accepted")
         self._wake(kind, key)
         return json_response({"status": "accepted", "event_id": event_id, "message_id": admission.message_id})
+
+    def _note_late(self, topic: str, event_id: str, triggered_at: str, received_at: float) -> None:
+        """Log an event older than ``late_after``: Shopify retried it, or it was long on its way.
+
+        It is processed all the same: Shopify retries a failed delivery for
+        hours, and dropping a late one would lose it for good.
+        """
+        moment = parse_timestamp(triggered_at)
+        if moment is None:
+            return
+        age = received_at - moment.timestamp()
+        if age > self._late_after:
+            log.warning(
+                "late webhook: processed all the same",
+                extra={"topic": topic, "event_id": event_id, "triggered_at": triggered_at,
+                       "age_seconds": round(age, 1), "late_after_seconds": self._late_after},
+            )
 
     def _refuse(self, source: str, topic: str, outcome: str, exc: HttpError) -> HttpError:
         """Count and log a refused webhook; returns the error to raise."""

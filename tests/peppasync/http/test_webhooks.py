@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -157,6 +158,19 @@ def test_a_reused_event_id_with_another_body_is_stored_and_logged_not_dropped_as
     assert [m.payload["body"]["id"] for m in runtime.store.pending("order", "1002", limit=5)] == [1002]
     reused = [r for r in caplog.records if "seen before with another body" in r.getMessage()]
     assert len(reused) == 2 and {r.key for r in reused} == {"1001", "1002"}  # type: ignore[attr-defined]
+
+
+def test_a_late_event_is_logged_and_still_stored(server: tuple[Runtime, str], caplog: pytest.LogCaptureFixture) -> None:
+    runtime, base = server
+    caplog.set_level(logging.WARNING, logger="peppasync.webhooks")
+    hours_ago = (datetime.now(UTC) - timedelta(hours=5)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    answer = _post(base, b'{"id": 1001}', X_Shopify_Triggered_At=hours_ago)
+
+    assert answer.status_code == 200 and answer.json()["status"] == "accepted"
+    assert len(runtime.store.pending("order", "1001", limit=5)) == 1
+    [late] = [r for r in caplog.records if r.getMessage().startswith("late webhook")]
+    assert late.age_seconds > 4 * 3600  # type: ignore[attr-defined]
 
 
 def test_a_wms_notification_nested_too_deep_gets_400_not_500(server: tuple[Runtime, str]) -> None:

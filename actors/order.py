@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any, Callable
 
+from peppasync.clock import parse_timestamp
 from peppasync.errors import ConnectorError, RejectedError, TransientError, ValidationError
 from peppasync.store import Message, ops
 
@@ -205,6 +206,9 @@ class OrderActor(DurableActor):
 
     def _webhook(self, payload: dict[str, Any]) -> None:
         event_id = str(payload.get("event_id") or "")
+        if event_id and payload.get("digest"):
+            # The event id is an unsigned header: with another body it is another event.
+            event_id += ":" + str(payload["digest"])[:16]
         events: list[str] = self.state.setdefault("events", [])
         if event_id and event_id in events:
             return
@@ -249,6 +253,13 @@ class OrderActor(DurableActor):
             self._next()
 
     def _cancel(self, body: Any, payload: dict[str, Any]) -> None:
+        # The topic is an unsigned header: a signed orders/create body sent again
+        # as orders/cancelled must not cancel anything. Only the signed body says so.
+        if not isinstance(body, dict) or parse_timestamp(body.get("cancelled_at")) is None:
+            raise ValidationError(
+                f"{payload.get('topic')} whose body has no cancelled_at time: nothing was cancelled",
+                field="cancelled_at",
+            )
         status = self.state.get("status")
         if status in ("cancelled", "shipped", "fulfilled"):
             return

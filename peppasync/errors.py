@@ -12,6 +12,7 @@ __all__ = [
     "ConfigProblem",
     "ConnectorError",
     "InstallationError",
+    "JsonInputError",
     "NotFoundError",
     "PeppasyncError",
     "PermanentError",
@@ -95,6 +96,20 @@ class ValidationError(PermanentError):
 
     def __init__(self, message: str, *, field: str = "") -> None:
         self.field = field
+        super().__init__(message)
+
+
+class JsonInputError(ValidationError):
+    """Input from outside is not JSON the engine can keep (see ``peppasync.strict_json``).
+
+    ``problem`` names the rule broken (``not_json``, ``too_deep``,
+    ``number_too_long``, ...), for counting and for the client; ``position`` is
+    the offset where the document breaks, when one is known.
+    """
+
+    def __init__(self, message: str, *, problem: str, position: int | None = None) -> None:
+        self.problem = problem
+        self.position = position
         super().__init__(message)
 
 

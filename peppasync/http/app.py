@@ -8,10 +8,10 @@ import re
 from dataclasses import asdict, is_dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from peppasync.errors import NotFoundError, PeppasyncError
+from peppasync.errors import NotFoundError, PeppasyncError, StoreError, ValidationError
 from peppasync.http.exposition import metrics_handler
 from peppasync.http.request import HttpError, Request, Response, json_response
-from peppasync.http.webhooks import WebhookIngest
+from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
 from peppasync.metrics import Metrics
 from peppasync.store import Store
 
@@ -58,8 +58,13 @@ def make_app(
     shopify_secret: str,
     wms_token: str,
     max_body: int,
+    late_webhook_seconds: float = LATE_AFTER_SECONDS,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
-    """Build the WSGI callable; every route answers JSON, every error says what was wrong."""
+    """Build the WSGI callable; every route answers JSON, every error says what was wrong.
+
+    A Shopify webhook triggered more than ``late_webhook_seconds`` before it
+    arrives is logged as late (and processed all the same).
+    """
     ingest = WebhookIngest(
         engine.store,
         engine.metrics,
@@ -67,6 +72,7 @@ def make_app(
         wms_token=wms_token,
         wake=engine.wake,
         now=engine.now,
+        late_after=late_webhook_seconds,
     )
     ops_api = _OpsApi(engine)
     routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []
@@ -96,6 +102,12 @@ def make_app(
             response = json_response({"error": exc.message, **exc.extra}, exc.status)
         except NotFoundError as exc:
             response = json_response({"error": str(exc)}, 404)
+        except ValidationError as exc:
+            response = json_response({"error": str(exc), "field": exc.field}, 422)
+        except StoreError as exc:
+            # The store's message names its file or host: for the log, not for every client.
+            log.warning("request failed", extra={"path": request.path, "error": str(exc)})
+            response = json_response({"error": "the store is unavailable; try again later"}, 503)
         except PeppasyncError as exc:
             log.warning("request failed", extra={"path": request.path, "error": str(exc)})
             response = json_response({"error": str(exc)}, 503)

@@ -27,6 +27,7 @@ from peppasync.metrics import Metrics
 from peppasync.store import ops
 from peppasync.store.backend import open_backend, redact_url
 from peppasync.store.records import (
+    Admission,
     AuditEntry,
     MailboxStats,
     Message,
@@ -37,6 +38,7 @@ from peppasync.store.records import (
 from peppasync.store.store import Store
 
 __all__ = [
+    "Admission",
     "AuditEntry",
     "MailboxStats",
     "Message",

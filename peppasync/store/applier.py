@@ -10,6 +10,7 @@ from typing import Any
 from peppasync.errors import NotFoundError, StoreError
 from peppasync.store import ops
 from peppasync.store.backend import Session
+from peppasync.store.records import Admission
 
 __all__ = ["INSERT_SQL", "apply_batch", "apply_ops"]
 
@@ -42,9 +43,10 @@ _PUT_STATE = (
     " ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state,"
     " version = actor_state.version + 1, updated_at = excluded.updated_at RETURNING version"
 )
+_SEEN = "SELECT digest FROM webhook_dedup WHERE source = ? AND event_id = ?"
 _DEDUP = (
-    "INSERT INTO webhook_dedup (source, event_id, received_at) VALUES (?, ?, ?)"
-    " ON CONFLICT (source, event_id) DO NOTHING"
+    "INSERT INTO webhook_dedup (source, event_id, digest, received_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
 )
 _AUDIT = "INSERT INTO audit_log (at, who, action, target, detail) VALUES (?, ?, ?, ?, ?)"
 _ENTRY = "SELECT message_id, kind, key, payload, state FROM quarantine WHERE id = ?"
@@ -108,14 +110,29 @@ def _put_state(s: Session, op: ops.PutState, now: float) -> int:
     return int(s.one(_PUT_STATE, (op.kind, op.key, op.encoded, now))[0])
 
 
-def _dedup(s: Session, op: ops.Dedup, now: float) -> bool:
-    return bool(s.execute(_DEDUP, (op.source, op.event_id, now)).rowcount == 1)
+def _record_event(s: Session, source: str, event_id: str, digest: str, now: float) -> bool | None:
+    """Record an event; None when seen before, else whether its id came before with another body.
 
-
-def _insert_once(s: Session, op: ops.InsertOnce, now: float) -> int | None:
-    if s.execute(_DEDUP, (op.source, op.event_id, now)).rowcount != 1:
+    An empty digest matches any: an event recorded without one (or before
+    digests were kept) is the same event whatever the body.
+    """
+    seen = {row[0] for row in s.all(_SEEN, (source, event_id))}
+    if seen and (digest in seen or "" in seen or not digest):
         return None
-    return _insert(s, op.message, now)
+    if s.execute(_DEDUP, (source, event_id, digest, now)).rowcount != 1:
+        return None  # recorded meanwhile by another node's transaction
+    return bool(seen)
+
+
+def _dedup(s: Session, op: ops.Dedup, now: float) -> bool:
+    return _record_event(s, op.source, op.event_id, "", now) is not None
+
+
+def _insert_once(s: Session, op: ops.InsertOnce, now: float) -> Admission:
+    reused = _record_event(s, op.source, op.event_id, op.digest, now)
+    if reused is None:
+        return Admission(None)
+    return Admission(_insert(s, op.message, now), reused)
 
 
 def _audit(s: Session, op: ops.Audit, now: float) -> int:

@@ -109,6 +109,29 @@ _V1_INDEXES = (
     "CREATE INDEX webhook_dedup_age ON webhook_dedup (received_at)",
 )
 
+# A webhook is one event only when its id and its body are both the same: an id
+# sent again with another body is a new event (Shopify's headers are not signed,
+# the body is). Rows from before keep an empty digest, which matches any body.
+_V2_SQLITE = (
+    "ALTER TABLE webhook_dedup RENAME TO webhook_dedup_v1",
+    """CREATE TABLE webhook_dedup (
+        source TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        digest TEXT NOT NULL DEFAULT '',
+        received_at REAL NOT NULL,
+        PRIMARY KEY (source, event_id, digest)
+    )""",
+    "INSERT INTO webhook_dedup (source, event_id, digest, received_at)"
+    " SELECT source, event_id, '', received_at FROM webhook_dedup_v1",
+    "DROP TABLE webhook_dedup_v1",
+    "CREATE INDEX webhook_dedup_age ON webhook_dedup (received_at)",
+)
+_V2_POSTGRESQL = (
+    "ALTER TABLE webhook_dedup ADD COLUMN digest TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE webhook_dedup DROP CONSTRAINT webhook_dedup_pkey",
+    "ALTER TABLE webhook_dedup ADD PRIMARY KEY (source, event_id, digest)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -116,6 +139,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V1_SQLITE + _V1_INDEXES,
         _V1_POSTGRESQL + _V1_INDEXES,
     ),
+    Migration(2, "webhook dedup keys carry the body's digest", _V2_SQLITE, _V2_POSTGRESQL),
 )
 
 

@@ -2,18 +2,23 @@
 
 A request is a sequence of ops applied in one transaction; each op yields one
 result. Payloads are encoded to JSON when the op is built, so a payload that
-cannot be stored is refused at once, in the caller, with the op that carried it
-(TypeError for a value of the wrong type, ValueError for a bad value).
+cannot be stored, or could not be read back, is refused at once, in the caller,
+with the op that carried it (TypeError for a value of the wrong type,
+ValueError for a bad value).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from peppasync.strict_json import deeper_than
+
 __all__ = [
+    "MAX_STORED_DEPTH",
     "OP_TYPES",
     "Audit",
     "Dedup",
@@ -32,6 +37,12 @@ __all__ = [
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+#: The deepest payload the store keeps. Actor state wraps input (at most
+#: ``strict_json.MAX_DEPTH`` deep) a few levels down; anything deeper than this
+#: could exhaust the stack of whoever reads it back.
+MAX_STORED_DEPTH = 256
 
 
 def _text(op: str, name: str, value: object) -> None:
@@ -59,9 +70,18 @@ def _json(op: str, name: str, value: object) -> str:
     if not isinstance(value, dict):
         raise TypeError(f"{op}: {name} must be a dict, got {type(value).__name__}")
     try:
-        return _ENCODER.encode(value)
-    except (TypeError, ValueError) as exc:
+        encoded = _ENCODER.encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{op}: {name} cannot be stored as JSON: {exc}") from None
+    surrogate = _SURROGATE.search(encoded)
+    if surrogate:
+        raise ValueError(
+            f"{op}: {name} cannot be stored as JSON: a string holds a lone surrogate"
+            f" (\\u{ord(surrogate.group()):04x}), which UTF-8 cannot encode"
+        )
+    if deeper_than(encoded, MAX_STORED_DEPTH):
+        raise ValueError(f"{op}: {name} nests deeper than {MAX_STORED_DEPTH} levels and could not be read back")
+    return encoded
 
 
 @dataclass(frozen=True)
@@ -164,7 +184,7 @@ class PutState:
 
 @dataclass(frozen=True)
 class Dedup:
-    """Record a webhook event id; result: True when new, False when seen before."""
+    """Record a webhook event id, whatever its body; result: True when new, False when seen before."""
 
     source: str
     event_id: str
@@ -176,20 +196,27 @@ class Dedup:
 
 @dataclass(frozen=True)
 class InsertOnce:
-    """Add ``message`` unless the event (source, event_id) was recorded before; records it.
+    """Add ``message`` unless the event was recorded before; records it.
 
-    Result: the new message's id, or None for an event seen before (nothing is added).
+    An event is its (source, event_id) and the ``digest`` of its body: the same
+    id with another digest is another event, added and flagged ``reused``. An
+    empty digest (an event whose body does not matter) matches any digest.
+    Result: an ``records.Admission``; its ``message_id`` is None for an event
+    seen before (nothing is added).
     """
 
     source: str
     event_id: str
     message: Insert
+    digest: str = ""
 
     def __post_init__(self) -> None:
         _text("InsertOnce", "source", self.source)
         _text("InsertOnce", "event_id", self.event_id)
         if not isinstance(self.message, Insert):
             raise TypeError(f"InsertOnce: message must be an ops.Insert, got {type(self.message).__name__}")
+        if not isinstance(self.digest, str):
+            raise TypeError(f"InsertOnce: digest must be a string, got {self.digest!r}")
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,22 @@ from typing import Any
 
 from peppasync.store.ops import Insert
 
-__all__ = ["AuditEntry", "MailboxStats", "Message", "NewMessage", "QuarantineEntry", "QuarantinePage"]
+__all__ = ["Admission", "AuditEntry", "MailboxStats", "Message", "NewMessage", "QuarantineEntry", "QuarantinePage"]
 
 #: A message about to be written: the same value as ``ops.Insert``.
 NewMessage = Insert
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What ``ops.InsertOnce`` did with an event.
+
+    ``message_id`` is the message added, or None when the same event (id and
+    body) was recorded before; ``reused`` says the id came before with another body.
+    """
+
+    message_id: int | None
+    reused: bool = False
 
 
 @dataclass(frozen=True)

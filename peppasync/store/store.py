@@ -23,6 +23,7 @@ from peppasync.store.records import (
     QuarantinePage,
 )
 from peppasync.store.writer import Claimer, CommitListener, GroupWriter, as_store_error
+from peppasync.strict_json import deeper_than
 
 __all__ = ["Store"]
 
@@ -53,16 +54,36 @@ def _text(name: str, value: object) -> str:
     return value
 
 
+def _payload(text: str) -> dict[str, Any]:
+    """A stored payload, or, for one that cannot be read back, a description of it.
+
+    Such a payload was written before payloads were checked (ops refuse them
+    now). Described, it fails alone: its message is quarantined as of an
+    unknown type, the rest of its mailbox flows, and listings still list it.
+    """
+    problem = f"nests deeper than {ops.MAX_STORED_DEPTH} levels"
+    if not deeper_than(text, ops.MAX_STORED_DEPTH):
+        try:
+            value = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            problem = f"is not readable JSON ({type(exc).__name__})"
+        else:
+            if isinstance(value, dict):
+                return value
+            problem = f"is a JSON {type(value).__name__}, not an object"
+    return {"type": "unreadable", "error": f"the stored payload {problem}", "size": len(text), "head": text[:200]}
+
+
 def _message(row: Sequence[Any]) -> Message:
     return Message(
-        int(row[0]), row[1], row[2], json.loads(row[3]), row[4], int(row[5]),
+        int(row[0]), row[1], row[2], _payload(row[3]), row[4], int(row[5]),
         float(row[6]), float(row[7]), float(row[8]), row[9],
     )
 
 
 def _entry(row: Sequence[Any]) -> QuarantineEntry:
     return QuarantineEntry(
-        int(row[0]), int(row[1]), row[2], row[3], json.loads(row[4]), row[5], row[6], row[7],
+        int(row[0]), int(row[1]), row[2], row[3], _payload(row[4]), row[5], row[6], row[7],
         int(row[8]), float(row[9]), float(row[10]), row[11], None if row[12] is None else float(row[12]),
     )
 

@@ -200,8 +200,8 @@ class GroupWriter:
             for op, r in zip(request.operations, results):
                 if type(op) is ops.Insert:
                     added.append((int(r), op, now, id(op) in claimed))  # type: ignore[call-overload]
-                elif type(op) is ops.InsertOnce and r is not None:
-                    added.append((int(r), op.message, now, False))  # type: ignore[call-overload]
+                elif type(op) is ops.InsertOnce and r.message_id is not None:  # type: ignore[attr-defined]
+                    added.append((r.message_id, op.message, now, False))  # type: ignore[attr-defined]
         if not added:
             return
         added.sort(key=lambda a: a[0])

@@ -8,6 +8,8 @@ from peppasync.clock import ManualClock
 from peppasync.errors import NotFoundError, StoreError
 from peppasync.store import Store, ops
 
+from tests.peppasync.store import raw
+
 
 def test_a_mailbox_hands_out_its_messages_first_in_first_out(store: Store) -> None:
     ids = [store.enqueue("orders", "1001", {"n": n}) for n in range(5)]
@@ -165,6 +167,45 @@ def test_a_webhook_event_is_new_once_and_seen_after_that(store: Store) -> None:
     other_source = store.write([ops.Dedup("wms", "evt-1")])
 
     assert (first, again, other_source) == ([True], [False], [True])
+
+
+def test_an_event_id_sent_again_with_another_body_is_a_new_event_marked_reused(store: Store) -> None:
+    first = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "7", {"copy": 1}), "digest-a")])
+    same = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "7", {"copy": 2}), "digest-a")])
+    other = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "8", {"copy": 3}), "digest-b")])
+    other_again = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "8", {"copy": 4}), "digest-b")])
+
+    assert first[0].message_id is not None and first[0].reused is False
+    assert same[0].message_id is None
+    assert other[0].message_id is not None and other[0].reused is True
+    assert other_again[0].message_id is None
+    assert [m.payload for m in store.pending("order", "7", limit=5)] == [{"copy": 1}]
+    assert [m.payload for m in store.pending("order", "8", limit=5)] == [{"copy": 3}]
+
+
+def test_an_event_recorded_without_a_digest_is_the_same_event_whatever_the_body(store: Store) -> None:
+    store.write([ops.Dedup("shopify", "evt-1")])
+    store.write([ops.InsertOnce("shopify", "evt-2", ops.Insert("order", "2", {}), "digest-a")])
+
+    later = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "1", {}), "digest-a")])
+    bare = store.write([ops.Dedup("shopify", "evt-2")])
+
+    assert later[0].message_id is None
+    assert bare == [False]
+
+
+def test_a_stored_message_that_cannot_be_read_back_fails_alone(store: Store) -> None:
+    # Written by a version that stored what it was sent: nested far deeper than any reader's stack.
+    bad = store.enqueue("order", "1", {"n": 1})
+    good = store.enqueue("order", "1", {"n": 2})
+    raw.execute(store.url, "UPDATE messages SET payload = ? WHERE id = ?", ("[" * 5000 + "]" * 5000, bad))
+
+    pending = store.pending("order", "1", limit=5)
+    loaded = store.load_many("order", ["1"], limit=5)["1"][1]
+
+    assert [m.id for m in pending] == [bad, good] == [m.id for m in loaded]
+    assert pending[0].payload["type"] == "unreadable"
+    assert pending[1].payload == {"n": 2}
 
 
 def test_ops_in_one_request_commit_together_and_answer_in_order(store: Store) -> None:

@@ -8,6 +8,8 @@ from peppasync.clock import ManualClock
 from peppasync.errors import NotFoundError, StoreError
 from peppasync.store import Store, ops
 
+from tests.peppasync.store import raw
+
 
 def _quarantined(store: Store, kind: str = "orders", key: str = "1001", reason: str = "validation") -> int:
     message_id = store.enqueue(kind, key, {"id": key})
@@ -205,3 +207,20 @@ def test_the_audit_log_lists_newest_first(store: Store, clock: ManualClock) -> N
         ("alice", "connector.pause", clock.time() - 1),
     ]
     assert [e.who for e in last] == ["bob"]
+
+
+def test_an_entry_whose_stored_payload_cannot_be_read_back_is_still_listed_and_shown(store: Store) -> None:
+    # Written by a version that stored what it was sent: nested far deeper than any reader's stack.
+    deep = _quarantined(store, key="deep")
+    fine = _quarantined(store, key="fine")
+    unreadable = '{"x": ' + "[" * 5000 + "]" * 5000 + "}"
+    raw.execute(store.url, "UPDATE quarantine SET payload = ? WHERE id = ?", (unreadable, deep))
+
+    listed = store.quarantine_list()
+    page = store.quarantine_page(limit=10)
+    shown = store.quarantine_get(deep)
+
+    assert [e.id for e in listed] == [deep, fine] == [e.id for e in page.entries]
+    assert shown.payload["type"] == "unreadable"
+    assert "nests deeper than 256 levels" in shown.payload["error"]
+    assert store.quarantine_get(fine).payload == {"id": "fine"}

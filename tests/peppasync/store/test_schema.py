@@ -9,6 +9,9 @@ import pytest
 
 from peppasync.errors import StoreError
 from peppasync.store import Store, open_store, ops
+from peppasync.store.migrations import MIGRATIONS
+
+from tests.peppasync.store import raw
 
 
 def test_migrate_applies_every_step_once_and_then_nothing(store_url: str) -> None:
@@ -23,9 +26,9 @@ def test_migrate_applies_every_step_once_and_then_nothing(store_url: str) -> Non
         store.close()
 
     assert before == 0
-    assert first == [1]
+    assert first == [1, 2]
     assert second == []
-    assert version == 1
+    assert version == 2
 
 
 def test_a_reopened_store_keeps_its_schema_and_its_messages(store_url: str) -> None:
@@ -141,7 +144,7 @@ def test_a_database_from_a_newer_peppasync_is_refused_with_both_versions(store: 
 
     again = open_store(raw_url)
     try:
-        with pytest.raises(StoreError, match=r"schema version 99, newer than this Peppasync knows \(1\)"):
+        with pytest.raises(StoreError, match=r"schema version 99, newer than this Peppasync knows \(2\)"):
             again.migrate()
     finally:
         again.close()
@@ -174,8 +177,8 @@ def test_two_stores_migrating_at_once_apply_each_step_once(store_url: str) -> No
         for s in stores:
             s.close()
 
-    assert sorted(r.value for r in runs) == [[], [1]]
-    assert version == 1
+    assert sorted(r.value for r in runs) == [[], [1, 2]]
+    assert version == 2
 
 
 def test_a_new_sqlite_store_file_uses_8_kib_pages(tmp_path: Path) -> None:
@@ -195,3 +198,24 @@ def test_a_password_in_the_url_query_is_hidden_too() -> None:
 
     assert "hunter2" not in str(caught.value)
     assert "password=***&sslmode=require" in str(caught.value)
+
+
+def test_a_version_1_store_keeps_its_webhook_dedup_keys_and_they_match_any_body(store_url: str) -> None:
+    real = "DOUBLE PRECISION" if store_url.startswith("postgresql") else "REAL"
+    raw.execute(store_url, f"CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)")
+    for ddl in MIGRATIONS[0].statements("postgresql" if store_url.startswith("postgresql") else "sqlite"):
+        raw.execute(store_url, ddl)
+    raw.execute(store_url, "INSERT INTO schema_version (version, applied_at) VALUES (1, 0)")
+    raw.execute(store_url, "INSERT INTO webhook_dedup (source, event_id, received_at) VALUES ('shopify', 'evt-1', 5)")
+    store = open_store(store_url)
+
+    try:
+        applied = store.migrate()
+        [seen] = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("order", "1", {}), "digest-a")])
+        [new] = store.write([ops.InsertOnce("shopify", "evt-2", ops.Insert("order", "2", {}), "digest-a")])
+    finally:
+        store.close()
+
+    assert applied == [2]
+    assert seen.message_id is None
+    assert new.message_id is not None and not new.reused

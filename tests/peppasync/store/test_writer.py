@@ -168,6 +168,15 @@ def test_a_sqlite_read_runs_while_the_writer_is_blocked(tmp_path: Path) -> None:
     assert still_waiting
 
 
+def _nested(depth: int) -> list[object]:
+    outer: list[object] = []
+    inner = outer
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    return outer
+
+
 @pytest.mark.parametrize(
     ("build", "message"),
     [
@@ -175,6 +184,9 @@ def test_a_sqlite_read_runs_while_the_writer_is_blocked(tmp_path: Path) -> None:
         (lambda: ops.Insert("orders", "1", ["not", "a", "dict"]), "Insert: payload must be a dict"),  # type: ignore[arg-type]
         (lambda: ops.Insert("orders", "1", {"when": object()}), "Insert: payload cannot be stored as JSON"),
         (lambda: ops.Insert("orders", "1", {"x": float("nan")}), "Insert: payload cannot be stored as JSON"),
+        (lambda: ops.Insert("orders", "1", {"x": "\ud800"}), r"Insert: payload .* lone surrogate \(\\ud800\)"),
+        (lambda: ops.PutState("orders", "1", {"x": _nested(300)}), "PutState: state nests deeper than 256 levels"),
+        (lambda: ops.Insert("orders", "1", {"x": _nested(5000)}), "Insert: payload cannot be stored as JSON"),
         (lambda: ops.Start(0), "Start: message_id must be a positive integer id"),
         (lambda: ops.Retry(1, "soon", "x"), "Retry: available_at must be an epoch time"),  # type: ignore[arg-type]
         (lambda: ops.PutState("orders", "1", None), "PutState: state must be a dict"),  # type: ignore[arg-type]
@@ -279,8 +291,8 @@ def test_an_event_seen_before_adds_no_message_even_when_both_copies_arrive_toget
                 for n in range(3)]
     again = store.write([ops.InsertOnce("shopify", "evt-1", ops.Insert("orders", "7", {"copy": 2}))])
 
-    answers = [r.get(timeout=10)[0] for r in together]
-    assert first[0] is not None and again == [None]
+    answers = [r.get(timeout=10)[0].message_id for r in together]
+    assert first[0].message_id is not None and again[0].message_id is None
     assert sum(a is not None for a in answers) == 1
     assert [m.payload for m in store.pending("orders", "7", limit=5)] == [{"copy": 1}]
     assert len(store.pending("orders", "8", limit=5)) == 1

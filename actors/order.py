@@ -263,9 +263,12 @@ class OrderActor(DurableActor):
         status = self.state.get("status")
         if status in ("cancelled", "shipped", "fulfilled"):
             return
-        if status == "sent_to_wms":
-            # First the warehouse, so it does not pick an order nobody pays for.
-            self._cancel_at_wms(self.state["order"])
+        order = self.state.get("order") or {}
+        if status == "sent_to_wms" or (status == "erp_synced" and order.get("needs_shipping")):
+            # First the warehouse, so it does not pick an order nobody pays for. An order still
+            # marked erp_synced may be there too: a crash can lose the step that recorded its send.
+            # If it is not, ShipStation's upsert files it as cancelled, which nobody picks.
+            self._cancel_at_wms(order)
         if status in _SYNCED:
             call("netsuite", self.service("netsuite").cancel_sales_order, self.key)
         if status is None:

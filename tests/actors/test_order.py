@@ -228,3 +228,19 @@ def test_a_send_repeated_after_a_crash_changes_nothing_at_the_wms(world: World, 
     assert after["status"] == "sent_to_wms"
     assert after["wms_order_id"] == before["orders"][key]["orderId"]
     assert world.hooks.outcomes.get("quarantined", 0) == 0
+
+
+def test_an_order_cancelled_after_a_crash_hid_its_send_to_the_wms_is_cancelled_there_too(world: World) -> None:
+    key, payload = _placed(world)
+    # The crash: the WMS took the order, but the step's outcome was never saved.
+    state = world.state(key)
+    state.update(status="erp_synced")
+    del state["wms_order_id"]
+    world.store.write([ops.PutState("order", key, state)])
+
+    world.tell(key, {"type": "webhook", "topic": "orders/cancelled", "event_id": "cancel",
+                     "body": {**payload, "cancelled_at": payload["updated_at"]}}, messages=1)
+
+    assert world.state(key)["status"] == "cancelled"
+    assert world.wms_orders()["orders"][key]["status"] == "cancelled"
+    assert world.hooks.outcomes.get("quarantined", 0) == 0

@@ -198,8 +198,11 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
         )
     customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
     customer_id = customer.get("id")
-    if customer_id is not None and (isinstance(customer_id, (bool, dict, list)) or len(str(customer_id)) > 40):
-        raise ValidationError(f"customer id {str(customer_id)[:40]!r} is not an id", field="customer.id")
+    # Shopify's ids are whole numbers; anything else could not key the ERP's customer record.
+    if customer_id is not None and (isinstance(customer_id, bool) or not isinstance(customer_id, (int, str))
+                                    or not str(customer_id).isdigit() or len(str(customer_id)) > 20):
+        raise ValidationError(f"customer id {str(customer_id)[:40]!r} is not a Shopify id (a whole number)",
+                              field="customer.id")
     billing = order.get("billing_address")
     return {
         "id": str(order_id),

@@ -229,9 +229,10 @@ def test_a_line_field_of_the_wrong_kind_is_refused_with_a_clear_reason(field, va
         normalise_order(body)
 
 
-def test_a_customer_id_that_is_not_an_id_is_refused():
-    with pytest.raises(ValidationError, match="customer id"):
-        normalise_order(order(customer={"id": {"nested": 1}}))
+@pytest.mark.parametrize("customer_id", [{"nested": 1}, 1.5, "12a", -3, True, "9" * 25])
+def test_a_customer_id_that_is_not_a_shopify_id_is_refused(customer_id):
+    with pytest.raises(ValidationError, match="is not a Shopify id"):
+        normalise_order(order(customer={"id": customer_id}))
 
 
 def test_the_billing_address_is_kept_for_the_warehouse():

@@ -11,12 +11,14 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "ConnectorError",
+    "ListenError",
     "NotFoundError",
     "PeppasyncError",
     "PermanentError",
     "RejectedError",
     "RuntimeStartError",
     "StoreError",
+    "StoreUnavailableError",
     "TransientError",
     "ValidationError",
 ]
@@ -70,7 +72,32 @@ class NotFoundError(PeppasyncError):
 
 
 class RuntimeStartError(PeppasyncError):
-    """The runtime refuses to start (for instance: gevent is not patched)."""
+    """The runtime refuses or fails to start (gevent not patched, port taken, store unreachable).
+
+    ``serve`` exits 2 on it: the service manager must not restart into the same wall.
+    """
+
+
+class ListenError(RuntimeStartError):
+    """The server cannot listen on ``host:port``; ``reason`` is the system's word, ``errno`` its number."""
+
+    def __init__(self, host: str, port: int, reason: str, *, errno: int | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        self.errno = errno
+        super().__init__(
+            f"cannot listen on {host}:{port}: {reason.lower()}; stop what holds the port"
+            f" or change [server] listen"
+        )
+
+
+class StoreUnavailableError(RuntimeStartError):
+    """The store cannot be opened or migrated at start; ``url`` has no password."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(message)
 
 
 class PermanentError(PeppasyncError):

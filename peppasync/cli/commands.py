@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from peppasync.config import Config, load_config, parse_config
-from peppasync.errors import ConfigError, ConfigProblem
+from peppasync.errors import ConfigError, ConfigProblem, RuntimeStartError
 from peppasync.logs import setup_logging
 
 __all__ = [
@@ -21,6 +22,8 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = "peppasync.toml"
+
+log = logging.getLogger("peppasync.serve")
 
 
 def load_for(args: argparse.Namespace, *, complete: bool = False) -> Config:
@@ -43,13 +46,21 @@ def load_for(args: argparse.Namespace, *, complete: bool = False) -> Config:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Run the server; exit 2 with one log line when it cannot start (port taken, store unreachable)."""
     from peppasync.engine import engine_kinds, engine_services
     from peppasync.runtime import Runtime
 
     # No sandbox fallback: a server talks to the real services or refuses to start.
     config = load_for(args, complete=True)
     setup_logging(json_lines=args.log_format == "json")
-    return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()
+    try:
+        return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()
+    except RuntimeStartError as exc:
+        log.critical("cannot start", extra={"error": str(exc), "error_class": type(exc).__name__})
+        return 2
+    except Exception:
+        log.critical("server failed", exc_info=True)
+        return 1
 
 
 def check_config(args: argparse.Namespace) -> int:

@@ -10,15 +10,19 @@ connection open would hold every shutdown to the full timeout.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from typing import Any, Callable, Iterable
 
 import gevent
+from gevent.baseserver import parse_address
 from gevent.greenlet import Greenlet
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-__all__ = ["HttpServer"]
+from peppasync.errors import ListenError
+
+__all__ = ["HttpServer", "listen"]
 
 log = logging.getLogger("peppasync.http")
 
@@ -59,8 +63,23 @@ class _Server(WSGIServer):
         self.idle: set[Greenlet] = set()
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening; ``ListenError`` when that address cannot be had.
+
+    A server binds before it opens anything else, so a port already taken
+    stops it at once, with nothing to undo.
+    """
+    try:
+        family, address = parse_address((host, port))
+        return WSGIServer.get_listener(address, family=family)  # type: ignore[no-any-return]
+    except OSError as exc:
+        # gevent appends the address to strerror; the system's own words read better.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ListenError(host, port, reason, errno=exc.errno) from None
+
+
 class HttpServer:
-    """Serves a WSGI app on ``host:port`` (port 0 picks a free one)."""
+    """Serves a WSGI app on ``host:port`` (port 0 picks a free one), or on an already bound ``listener``."""
 
     def __init__(
         self,
@@ -69,10 +88,12 @@ class HttpServer:
         port: int,
         *,
         max_connections: int = 10_000,
+        listener: socket.socket | None = None,
     ) -> None:
         self._pool = Pool(max_connections)
         self._server = _Server(
-            (host, port), app, spawn=self._pool, handler_class=_QuietHandler, log=None, error_log=log
+            listener if listener is not None else (host, port), app,
+            spawn=self._pool, handler_class=_QuietHandler, log=None, error_log=log,
         )
 
     def start(self) -> None:

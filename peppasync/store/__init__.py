@@ -46,6 +46,7 @@ __all__ = [
     "Store",
     "open_store",
     "ops",
+    "redact_url",
 ]
 
 

@@ -45,6 +45,7 @@ SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
 )
 
 _READ_POOL_SIZE = 4
+_CONNECT_TIMEOUT = 10
 _SQLITE_READERS = 2
 
 
@@ -266,7 +267,12 @@ class PostgresBackend(Backend):
         self._created = 0
 
     def _session(self) -> Session:
-        return Session(peewee.PostgresqlDatabase(self._url, thread_safe=False, autoconnect=False), "postgresql")
+        # libpq waits for a host that drops packets as long as the kernel does
+        # (minutes); a store that does not answer in 10 s is down for us. A
+        # connect_timeout in the URL wins.
+        timeout: dict[str, Any] = {} if "connect_timeout=" in self._url else {"connect_timeout": _CONNECT_TIMEOUT}
+        db = peewee.PostgresqlDatabase(self._url, thread_safe=False, autoconnect=False, **timeout)
+        return Session(db, "postgresql")
 
     def write(self, fn: Callable[[Session], T]) -> T:
         return _call(self._writer, fn)

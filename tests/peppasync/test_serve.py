@@ -3,25 +3,36 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
+import pytest
 import requests
 
 from peppasync.http import shopify_hmac
 from peppasync.store import open_store
 
-from tests.peppasync.serving import ROOT, free_port, server_log, start_server, stop_server, wait_healthy, write_config
+from tests.peppasync.serving import (
+    ROOT,
+    free_port,
+    server_log,
+    start_server,
+    stop_server,
+    wait_healthy,
+    write_config,
+)
 
 
-def _serve_once(config: Path | None, cwd: Path) -> subprocess.CompletedProcess[str]:
-    args = [] if config is None else ["--config", str(config)]
+def _serve_once(config: Path | None, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `peppasync serve` to its end (at most 30 s) with only ``env`` of the PEPPASYNC_ variables."""
+    options = [] if config is None else ["--config", str(config)]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("PEPPASYNC_")}
     return subprocess.run(
-        [sys.executable, "-m", "peppasync", "serve", *args], capture_output=True, text=True, timeout=60,
-        cwd=cwd, env={**environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "peppasync", "serve", *options, *args], capture_output=True, text=True, timeout=30,
+        cwd=cwd, env={**environ, "PYTHONPATH": str(ROOT), **env},
     )
 
 
@@ -144,3 +155,47 @@ def test_sigusr1_logs_every_greenlet_stack_and_the_server_keeps_serving(tmp_path
     assert "serve" in str(dumps[0]["stacks"])  # the main greenlet, waiting in Runtime.serve
     assert health.status_code == 200
     assert code == 0
+
+
+@pytest.fixture
+def taken_port():
+    """A port another process holds, as when a second server or a stale one is running."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def _records(stderr: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stderr.splitlines()]
+
+
+def test_serve_on_a_port_already_taken_exits_2_at_once_with_one_line_naming_the_port(tmp_path, taken_port):
+    config = write_config(tmp_path, taken_port)
+    config.chmod(0o600)
+
+    result = _serve_once(config, tmp_path)  # a server that hangs fails this at 30 s
+
+    assert result.returncode == 2
+    [record] = _records(result.stderr)
+    assert (record["level"], record["msg"], record["error_class"]) == ("critical", "cannot start", "ListenError")
+    assert record["error"] == (
+        f"cannot listen on 127.0.0.1:{taken_port}: address already in use;"
+        " stop what holds the port or change [server] listen"
+    )
+    assert not (tmp_path / "server.db").exists()  # the port is checked before the store is touched
+
+
+def test_serve_with_a_store_that_does_not_answer_exits_2_with_one_line_that_hides_its_password(tmp_path):
+    url = f"postgresql://peppasync:hunter2-pass@127.0.0.1:{free_port()}/peppasync"
+    config = write_config(tmp_path, free_port(), store={"url": url})
+    config.chmod(0o600)
+
+    result = _serve_once(config, tmp_path)
+
+    assert result.returncode == 2
+    [record] = _records(result.stderr)
+    assert (record["msg"], record["error_class"]) == ("cannot start", "StoreUnavailableError")
+    assert str(record["error"]).startswith("cannot open the store: store postgresql://peppasync:***@127.0.0.1:")
+    assert "Connection refused" in str(record["error"])
+    assert "hunter2" not in result.stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
+from peppasync.cli.configfile import exposure
 from peppasync.config import Config, load_config, parse_config
 from peppasync.errors import ConfigError, ConfigProblem, RuntimeStartError
 from peppasync.logs import setup_logging
@@ -53,6 +55,7 @@ def serve(args: argparse.Namespace) -> int:
     # No sandbox fallback: a server talks to the real services or refuses to start.
     config = load_for(args, complete=True)
     setup_logging(json_lines=args.log_format == "json")
+    _warn_if_exposed(config, args)
     try:
         return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()
     except RuntimeStartError as exc:
@@ -61,6 +64,18 @@ def serve(args: argparse.Namespace) -> int:
     except Exception:
         log.critical("server failed", exc_info=True)
         return 1
+
+
+def _warn_if_exposed(config: Config, args: argparse.Namespace) -> None:
+    if args.allow_world_readable_config or not Path(config.source).is_file():
+        return
+    found = exposure(Path(config.source))
+    if found is not None:
+        log.warning(
+            "configuration file with secrets is readable by other users",
+            extra={"path": str(found.path), "mode": f"{found.mode:04o}", "keys": list(found.secrets),
+                   "fix": found.fix, "silence": "--allow-world-readable-config"},
+        )
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -73,6 +88,9 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  wms: {config.wms.base_url}")
     if not config.server.ops_token:
         print("  note: [server] ops_token is empty, so the ops API is disabled")
+    found = None if args.allow_world_readable_config else exposure(Path(args.file))
+    if found is not None:
+        print(f"peppasync: warning: {found} (--allow-world-readable-config silences this)", file=sys.stderr)
     return 0
 
 

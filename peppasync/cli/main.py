@@ -18,6 +18,11 @@ def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", metavar="FILE", help="peppasync.toml (default: ./peppasync.toml if present)")
 
 
+def _exposure_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-world-readable-config", action="store_true",
+                   help="no warning when the configuration file holds secrets other users can read")
+
+
 def _whole(low: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
@@ -43,10 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the server until SIGTERM")
     _config_arg(p)
     p.add_argument("--log-format", choices=("json", "text"), default="json")
+    _exposure_arg(p)
     p.set_defaults(func=commands.serve)
 
     p = sub.add_parser("check-config", help="validate a configuration file")
     p.add_argument("file", metavar="FILE")
+    _exposure_arg(p)
     p.set_defaults(func=commands.check_config)
 
     p = sub.add_parser("migrate", help="apply store migrations")

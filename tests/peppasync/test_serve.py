@@ -199,3 +199,23 @@ def test_serve_with_a_store_that_does_not_answer_exits_2_with_one_line_that_hide
     assert str(record["error"]).startswith("cannot open the store: store postgresql://peppasync:***@127.0.0.1:")
     assert "Connection refused" in str(record["error"])
     assert "hunter2" not in result.stderr
+
+
+def test_a_config_file_with_secrets_that_others_can_read_is_warned_about_unless_allowed(tmp_path, taken_port):
+    config = write_config(tmp_path, taken_port)
+    config.chmod(0o644)
+
+    warned = _serve_once(config, tmp_path)
+    allowed = _serve_once(config, tmp_path, "--allow-world-readable-config")
+    config.chmod(0o600)
+    private = _serve_once(config, tmp_path)
+
+    warning = _records(warned.stderr)[0]
+    assert (warning["level"], warning["path"], warning["mode"]) == ("warning", str(config), "0644")
+    assert warning["keys"] == [
+        "server.ops_token", "shopify.access_token", "shopify.webhook_secret", "netsuite.consumer_key",
+        "netsuite.consumer_secret", "netsuite.token_id", "netsuite.token_secret", "wms.api_key", "wms.api_secret",
+        "wms.webhook_token",
+    ]
+    assert [r["msg"] for r in _records(allowed.stderr)] == ["cannot start"]
+    assert [r["msg"] for r in _records(private.stderr)] == ["cannot start"]

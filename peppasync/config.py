@@ -28,10 +28,13 @@ from urllib.parse import urlparse
 from peppasync.errors import ConfigError, ConfigProblem
 
 __all__ = [
+    "LOG_FORMATS",
+    "LOG_LEVELS",
     "REQUIRED",
     "Config",
     "EngineConfig",
     "InventoryConfig",
+    "LogConfig",
     "NetsuiteConfig",
     "ServerConfig",
     "ShopifyConfig",
@@ -115,6 +118,18 @@ class InventoryConfig:
     flush_interval: float = 1.0
 
 
+#: What ``[log] level`` and ``peppasync serve --log-level`` accept, most verbose first.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: What ``[log] format`` and ``--log-format`` accept: one JSON object per line, or text for people.
+LOG_FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"  # any case: DEBUG is debug
+    format: str = "json"
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration; ``source`` is the file it came from."""
@@ -126,6 +141,7 @@ class Config:
     wms: WmsConfig = field(default_factory=WmsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    log: LogConfig = field(default_factory=LogConfig)
     source: str = "<defaults>"
 
 
@@ -409,3 +425,7 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(config.inventory.default_buffer >= 0, "inventory.default_buffer", "expected a non-negative integer")
     need(config.inventory.poll_interval > 0, "inventory.poll_interval", "expected a positive number of seconds")
     need(config.inventory.flush_interval > 0, "inventory.flush_interval", "expected a positive number of seconds")
+    need(config.log.level.lower() in LOG_LEVELS, "log.level",
+         f"expected one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
+    need(config.log.format in LOG_FORMATS, "log.format",
+         f"expected one of {', '.join(LOG_FORMATS)}, got {config.log.format!r}")

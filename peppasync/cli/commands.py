@@ -11,6 +11,7 @@ from peppasync.cli.configfile import exposure
 from peppasync.config import Config, load_config, parse_config
 from peppasync.errors import ConfigError, ConfigProblem, RuntimeStartError
 from peppasync.logs import setup_logging
+from peppasync.redact import Redactor, config_secrets
 
 __all__ = [
     "add_demo_arguments",
@@ -54,7 +55,9 @@ def serve(args: argparse.Namespace) -> int:
 
     # No sandbox fallback: a server talks to the real services or refuses to start.
     config = load_for(args, complete=True)
-    setup_logging(json_lines=args.log_format == "json")
+    level = args.log_level or config.log.level
+    form = args.log_format or config.log.format
+    setup_logging(level.lower(), json_lines=form == "json", redactor=Redactor(config_secrets(config)))
     _warn_if_exposed(config, args)
     try:
         return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()

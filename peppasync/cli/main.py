@@ -9,6 +9,7 @@ from typing import Callable
 from peppasync import __version__
 from peppasync.cli import bench, commands, ops
 from peppasync.cli.output import fail
+from peppasync.config import LOG_FORMATS, LOG_LEVELS
 from peppasync.errors import ConfigError, PeppasyncError
 
 __all__ = ["build_parser", "run"]
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the server until SIGTERM")
     _config_arg(p)
-    p.add_argument("--log-format", choices=("json", "text"), default="json")
+    p.add_argument("--log-level", choices=LOG_LEVELS, help="overrides [log] level (default: info)")
+    p.add_argument("--log-format", choices=LOG_FORMATS, help="overrides [log] format (default: json)")
     _exposure_arg(p)
     p.set_defaults(func=commands.serve)
 

@@ -17,6 +17,7 @@ from peppasync.store import open_store
 
 from tests.peppasync.serving import (
     ROOT,
+    UNREACHABLE,
     free_port,
     server_log,
     start_server,
@@ -201,6 +202,60 @@ def test_serve_with_a_store_that_does_not_answer_exits_2_with_one_line_that_hide
     assert "hunter2" not in result.stderr
 
 
+def test_the_log_level_comes_from_the_config_file_and_the_command_line_overrides_it(tmp_path, taken_port):
+    config = write_config(tmp_path, taken_port, log={"level": "critical"})
+    config.chmod(0o644)  # readable by others, with secrets: a warning at start
+
+    from_file = _serve_once(config, tmp_path)
+    overridden = _serve_once(config, tmp_path, "--log-level", "warning")
+
+    assert [(r["level"], r["msg"]) for r in _records(from_file.stderr)] == [("critical", "cannot start")]
+    assert [(r["level"], r["msg"]) for r in _records(overridden.stderr)] == [
+        ("warning", "configuration file with secrets is readable by other users"),
+        ("critical", "cannot start"),
+    ]
+
+
+def test_text_logs_keep_the_event_fields(tmp_path, taken_port):
+    config = write_config(tmp_path, taken_port, log={"format": "text"})
+    config.chmod(0o600)
+
+    result = _serve_once(config, tmp_path)
+
+    [line] = result.stderr.splitlines()
+    assert line.split(" ", 1)[1] == (
+        "CRITICAL peppasync.serve: cannot start"
+        f' error="cannot listen on 127.0.0.1:{taken_port}: address already in use;'
+        ' stop what holds the port or change [server] listen" error_class=ListenError'
+    )
+
+
+def test_when_stderr_is_the_journal_each_line_starts_with_its_syslog_priority(tmp_path, taken_port):
+    config = write_config(tmp_path, taken_port)
+    config.chmod(0o644)
+    log = tmp_path / "journal"
+    with open(log, "w") as stderr:
+        st = os.fstat(stderr.fileno())
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("PEPPASYNC_")}
+        subprocess.run(
+            [sys.executable, "-m", "peppasync", "serve", "--config", str(config)], stderr=stderr, timeout=30,
+            cwd=tmp_path, env={**environ, "PYTHONPATH": str(ROOT), "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"},
+        )
+
+    lines = log.read_text().splitlines()
+    assert [line[:3] for line in lines] == ["<4>", "<2>"]  # warning, critical: sd-daemon(3)
+    assert [json.loads(line[3:])["level"] for line in lines] == ["warning", "critical"]
+
+
+def test_a_journal_stream_inherited_by_a_redirected_stderr_adds_no_priorities(tmp_path, taken_port):
+    config = write_config(tmp_path, taken_port)
+    config.chmod(0o600)
+
+    result = _serve_once(config, tmp_path, JOURNAL_STREAM="8:12345")
+
+    assert result.stderr.startswith('{"ts": ')
+
+
 def test_a_config_file_with_secrets_that_others_can_read_is_warned_about_unless_allowed(tmp_path, taken_port):
     config = write_config(tmp_path, taken_port)
     config.chmod(0o644)
@@ -219,3 +274,25 @@ def test_a_config_file_with_secrets_that_others_can_read_is_warned_about_unless_
     ]
     assert [r["msg"] for r in _records(allowed.stderr)] == ["cannot start"]
     assert [r["msg"] for r in _records(private.stderr)] == ["cannot start"]
+
+
+def test_the_log_of_a_running_server_shows_no_secret_even_at_debug_level(tmp_path):
+    port = free_port()
+    config = write_config(tmp_path, port)
+    config.chmod(0o600)
+    proc = start_server(config, "--log-level", "debug")
+    try:
+        wait_healthy(port, proc)
+        base = f"http://127.0.0.1:{port}"
+        status = requests.get(f"{base}/api/v1/status", headers={"Authorization": "Bearer ops-secret"}, timeout=5)
+        refused = requests.post(f"{base}/webhooks/wms?token=wms-token-guess", json={}, timeout=5)
+        accepted = requests.post(f"{base}/webhooks/wms?token=wms-token", timeout=5,
+                                 json={"resource_url": f"{UNREACHABLE}/shipments", "resource_type": "SHIP_NOTIFY"})
+    finally:
+        code = stop_server(proc, config)
+
+    log = server_log(config)
+    assert (status.status_code, refused.status_code, accepted.status_code, code) == (200, 401, 200, 0)
+    assert "POST /webhooks/wms?token=*** " in log  # the access lines are there, masked
+    for secret in ("ops-secret", "wms-token", "shpat_test", "hush"):
+        assert secret not in log

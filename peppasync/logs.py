@@ -7,6 +7,10 @@ through a ``Redactor`` first, so a secret never reaches the log, whoever logged
 it. When stderr is the journal (``JOURNAL_STREAM`` names it, see
 systemd.exec(5)), each line starts with its syslog priority, ``<3>`` for an
 error, which journald turns into the entry's PRIORITY (sd-daemon(3)).
+
+``capture_uncaught`` sends what would otherwise be printed raw (errors in
+greenlets and WSGI handlers reported by gevent's hub, uncaught exceptions in
+threads and the main program) through the same logger.
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
+import traceback
 from collections.abc import Mapping
+from types import TracebackType
 from typing import Any, TextIO
 
 from peppasync.redact import Redactor
@@ -25,6 +32,7 @@ __all__ = [
     "JournalFormatter",
     "JsonFormatter",
     "TextFormatter",
+    "capture_uncaught",
     "setup_logging",
     "stderr_is_journal",
 ]
@@ -33,6 +41,8 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message
 
 # logging levels -> syslog priorities (sd-daemon(3)): crit, err, warning, info, debug.
 _PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
+
+log = logging.getLogger("peppasync")
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -152,3 +162,43 @@ def setup_logging(
     # pykka logs every failed ask at INFO; the engine reports failures itself.
     logging.getLogger("pykka").setLevel(logging.WARNING)
 
+
+def capture_uncaught() -> None:
+    """Log, with their tracebacks in a field, the errors gevent and Python would print raw.
+
+    gevent's hub prints a failed greenlet's or WSGI handler's traceback to
+    stderr; gevent documents replacing ``print_exception`` on the hub for that.
+    """
+    import gevent
+
+    gevent.get_hub().print_exception = _hub_error
+    sys.excepthook = _uncaught
+    threading.excepthook = _thread_uncaught
+
+
+def _context(context: Any) -> str:
+    if isinstance(context, dict) and "REQUEST_METHOD" in context:  # a WSGI environ: no headers, they hold tokens
+        return f"{context.get('REQUEST_METHOD')} {context.get('PATH_INFO', '')}"
+    return repr(context) if context is not None else ""
+
+
+def _hub_error(context: Any, kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
+    try:
+        error = value if value is not None else kind()
+        log.error("greenlet failed", exc_info=(kind, error, tb), extra={"context": _context(context)})
+    except Exception:  # noqa: BLE001 - the hub's error handler must never raise
+        traceback.print_exception(kind, value, tb)
+
+
+def _uncaught(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    log.critical("uncaught exception", exc_info=(kind, value, tb))
+
+
+def _thread_uncaught(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    log.error("thread failed", exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+              extra={"thread_name": args.thread.name if args.thread is not None else ""})

@@ -239,7 +239,8 @@ class Runtime:
         log.info("stopped")
 
     def _give_up(self, exit: Exit) -> None:
-        log.critical("supervision gave up; exiting so the service manager restarts us", extra={"exit": exit.detail})
+        log.critical("supervision gave up; exiting so the service manager restarts us",
+                     exc_info=exit.exc_info, extra={"exit": exit.detail})
         self.request_stop(1)
 
     def request_stop(self, exit_code: int = 0) -> None:

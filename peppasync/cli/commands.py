@@ -10,7 +10,7 @@ from pathlib import Path
 from peppasync.cli.configfile import exposure
 from peppasync.config import Config, load_config, parse_config
 from peppasync.errors import ConfigError, ConfigProblem, RuntimeStartError
-from peppasync.logs import setup_logging
+from peppasync.logs import capture_uncaught, setup_logging
 from peppasync.redact import Redactor, config_secrets
 
 __all__ = [
@@ -58,6 +58,7 @@ def serve(args: argparse.Namespace) -> int:
     level = args.log_level or config.log.level
     form = args.log_format or config.log.format
     setup_logging(level.lower(), json_lines=form == "json", redactor=Redactor(config_secrets(config)))
+    capture_uncaught()
     _warn_if_exposed(config, args)
     try:
         return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()

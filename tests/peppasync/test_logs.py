@@ -2,28 +2,63 @@
 
 import json
 import logging
+import sys
+import threading
 
+import gevent
 import pytest
 
-from peppasync.logs import setup_logging
+from peppasync.logs import capture_uncaught, setup_logging
 from peppasync.redact import Redactor
 
 
 @pytest.fixture
 def logged(capsys):
-    """Logging set up as `serve` does it, into captured stderr; put back afterwards."""
+    """Logging set up as `serve` does it, into captured stderr; everything put back afterwards."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    hooks = (sys.excepthook, threading.excepthook)
+    hub = gevent.get_hub()
 
     def lines(form: str = "json", known: tuple[str, ...] = ()) -> None:
         setup_logging("debug", json_lines=form == "json", redactor=Redactor(known), journal=False)
+        capture_uncaught()
 
     yield lines
     root.handlers[:], root.level = handlers, level
+    sys.excepthook, threading.excepthook = hooks
+    vars(hub).pop("print_exception", None)
 
 
 def _records(capsys) -> list[dict[str, object]]:
     return [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+
+
+def test_a_greenlet_that_fails_is_logged_as_one_json_line_with_its_traceback_in_a_field(logged, capsys):
+    logged()
+
+    def fail() -> None:
+        raise ZeroDivisionError("the greenlet's own error")
+
+    gevent.spawn(fail).join()
+
+    [record] = _records(capsys)
+    assert (record["level"], record["msg"], record["exc_type"]) == ("error", "greenlet failed", "ZeroDivisionError")
+    assert "in fail" in str(record["exc"]) and "the greenlet's own error" in str(record["exc"])
+
+
+def test_a_thread_that_fails_is_logged_with_its_traceback(logged, capsys):
+    logged()
+
+    def fail() -> None:
+        raise KeyError("lost")
+
+    thread = threading.Thread(target=fail, name="worker")
+    thread.start()
+    thread.join()
+
+    [record] = _records(capsys)
+    assert (record["msg"], record["exc_type"], record["thread_name"]) == ("thread failed", "KeyError", "worker")
 
 
 def test_secrets_are_masked_in_the_message_the_fields_and_the_traceback(logged, capsys):

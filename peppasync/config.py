@@ -26,6 +26,7 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from peppasync.errors import ConfigError, ConfigProblem
+from peppasync.redact import is_secret_name
 
 __all__ = [
     "LOG_FORMATS",
@@ -295,6 +296,9 @@ def _build_section(
             )
             continue
         converted = _convert(value, hints[key], from_env=False)
+        if isinstance(converted, _Bad) and is_secret_name(key):
+            # Not echoed: a secret typed without its quotes is still a secret.
+            converted = _Bad(f"expected a string, got {_describe(value, shown=False)}")
         if isinstance(converted, _Bad):
             problems.append(ConfigProblem(source, f"{section}.{key}", converted.message))
         else:
@@ -315,9 +319,11 @@ class _Bad:
         self.message = message
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, *, shown: bool = True) -> str:
     kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
             list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    if not shown:
+        return f"{kind} (value not shown: the key holds a secret)"
     return f"{kind} ({value!r})" if not isinstance(value, (dict, list)) else kind
 
 

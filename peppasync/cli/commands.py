@@ -84,12 +84,14 @@ def _warn_if_exposed(config: Config, args: argparse.Namespace) -> None:
 
 def check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file, complete=True)
+    redactor = Redactor(config_secrets(config))
     print(f"{args.file}: valid")
-    print(f"  store: {_redact(config.store.url)}")
+    print(f"  store: {redactor.text(config.store.url)}")
     print(f"  listen: {config.server.listen}")
-    print(f"  shopify: {config.shopify.shop_url}")
-    print(f"  netsuite: {config.netsuite.base_url} (account {config.netsuite.account_id})")
-    print(f"  wms: {config.wms.base_url}")
+    print(f"  shopify: {redactor.text(config.shopify.shop_url)}")
+    print(f"  netsuite: {redactor.text(config.netsuite.base_url)} (account {config.netsuite.account_id})")
+    print(f"  wms: {redactor.text(config.wms.base_url)}")
+    print(f"  log: {config.log.level.lower()}, {config.log.format}")
     if not config.server.ops_token:
         print("  note: [server] ops_token is empty, so the ops API is disabled")
     found = None if args.allow_world_readable_config else exposure(Path(args.file))
@@ -144,14 +146,3 @@ def demo(args: argparse.Namespace) -> int:
 
     setup_logging("warning", json_lines=False)
     return run_demo(args)
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
-
-

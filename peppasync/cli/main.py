@@ -11,6 +11,7 @@ from peppasync.cli import bench, commands, ops
 from peppasync.cli.output import fail
 from peppasync.config import LOG_FORMATS, LOG_LEVELS
 from peppasync.errors import ConfigError, PeppasyncError
+from peppasync.redact import Redactor
 
 __all__ = ["build_parser", "run"]
 
@@ -136,9 +137,9 @@ def run(argv: list[str]) -> int:
     except ConfigError as exc:
         print("peppasync: configuration is not valid:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {Redactor().text(str(problem))}", file=sys.stderr)
         return 2
     except PeppasyncError as exc:
-        return fail(str(exc))
+        return fail(Redactor().text(str(exc)))
     except KeyboardInterrupt:
         return 130

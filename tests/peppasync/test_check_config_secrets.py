@@ -24,6 +24,27 @@ def _write(path: Path, store_url: str, *, ops_token: object = "a-long-ops-token"
     return path
 
 
+def test_check_config_masks_the_store_password_wherever_the_url_holds_it(tmp_path):
+    config = _write(tmp_path / "p.toml", "postgresql://app:pw-in-url@db:5432/peppasync?password=pw-in-query")
+
+    result = _check_config(config)
+
+    assert result.returncode == 0, result.stderr
+    assert "  store: postgresql://app:***@db:5432/peppasync?password=***" in result.stdout.splitlines()
+    assert "pw-in" not in result.stdout + result.stderr
+
+
+def test_a_secret_given_with_the_wrong_type_is_reported_without_its_value(tmp_path):
+    config = _write(tmp_path / "p.toml", "sqlite:///x.db", ops_token=8675309123)
+
+    result = _check_config(config)
+
+    assert result.returncode == 2
+    assert f"  {config}: server.ops_token: expected a string, got an integer (value not shown: the key holds a secret)" \
+        in result.stderr.splitlines()
+    assert "8675309123" not in result.stderr
+
+
 def test_check_config_warns_when_users_other_than_the_owner_can_read_the_secrets_in_the_file(tmp_path):
     config = _write(tmp_path / "p.toml", "sqlite:///x.db")
     config.chmod(0o644)

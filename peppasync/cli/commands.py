@@ -7,9 +7,9 @@ import logging
 import sys
 from pathlib import Path
 
-from peppasync.cli.configfile import exposure
-from peppasync.config import Config, load_config, parse_config
-from peppasync.errors import ConfigError, ConfigProblem, RuntimeStartError
+from peppasync.cli.configfile import exposure, load_for
+from peppasync.config import Config, load_config
+from peppasync.errors import RuntimeStartError
 from peppasync.logs import capture_uncaught, setup_logging
 from peppasync.redact import Redactor, config_secrets
 
@@ -24,28 +24,7 @@ __all__ = [
     "serve",
 ]
 
-DEFAULT_CONFIG = "peppasync.toml"
-
 log = logging.getLogger("peppasync.serve")
-
-
-def load_for(args: argparse.Namespace, *, complete: bool = False) -> Config:
-    """The configuration a command runs with: --config, else ./peppasync.toml, else defaults.
-
-    ``complete`` requires every section and key a server needs (see
-    ``peppasync.config.REQUIRED``); without a file, only the environment can
-    give them, and the error says that no file was found.
-    """
-    path = getattr(args, "config", None)
-    if path:
-        return load_config(path, complete=complete)
-    if Path(DEFAULT_CONFIG).is_file():
-        return load_config(DEFAULT_CONFIG, complete=complete)
-    try:
-        return parse_config({}, source="<defaults and environment>", complete=complete)
-    except ConfigError as exc:
-        nofile = ConfigProblem(DEFAULT_CONFIG, "", "not found in the working directory, and no --config FILE given")
-        raise ConfigError([nofile, *exc.problems]) from None
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -104,7 +83,8 @@ def migrate(args: argparse.Namespace) -> int:
     from peppasync.store import open_store
 
     config = load_for(args)
-    store = open_store(config.store.url)
+    # Never a new store: a mistyped path must not become an empty database that reports "current".
+    store = open_store(config.store.url, create=False)
     try:
         applied = store.migrate()
         version = store.schema_version()

@@ -1,7 +1,18 @@
-"""Whether a configuration file is kept as secrets should be."""
+"""Which configuration file a command reads, and whether it is kept as secrets should be.
+
+Every command that runs with the server's configuration (``serve``, ``migrate``,
+``status``, ``quarantine ...``, ``connector ...``) finds it the same way:
+``--config FILE``, else the file named by ``PEPPASYNC_CONFIG``, else
+``/etc/peppasync/peppasync.toml`` when it exists. The working directory is
+never searched: an operator's command must not pick up whichever
+``peppasync.toml`` lies where they stand. With no file at all, the
+configuration comes from ``PEPPASYNC_<SECTION>_<KEY>`` variables alone, and a
+command that gets none is told where it looked.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import stat
 import tomllib
@@ -11,9 +22,63 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from peppasync.config import ENV_PREFIX, Config, load_config, parse_config
+from peppasync.errors import ConfigError, ConfigProblem
 from peppasync.redact import is_secret_name
 
-__all__ = ["Exposure", "exposure"]
+__all__ = ["CONFIG_VARIABLE", "SYSTEM_CONFIG", "Exposure", "exposure", "find_config", "load_for"]
+
+CONFIG_VARIABLE = "PEPPASYNC_CONFIG"
+SYSTEM_CONFIG = "/etc/peppasync/peppasync.toml"
+
+
+def find_config(given: str | None, environ: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
+    """The file to read and how it was chosen: ``--config``, ``PEPPASYNC_CONFIG``, the system file, or none.
+
+    A file named by ``--config`` or the variable is returned even when it does
+    not exist, so that loading it says so; the system file only when it exists.
+    """
+    env = os.environ if environ is None else environ
+    if given:
+        return Path(given), "--config"
+    named = env.get(CONFIG_VARIABLE, "")
+    if named:
+        return Path(named), f"environment {CONFIG_VARIABLE}"
+    if Path(SYSTEM_CONFIG).exists():
+        return Path(SYSTEM_CONFIG), "default"
+    return None, ""
+
+
+def _looked() -> ConfigProblem:
+    return ConfigProblem(
+        "<no configuration file>", "",
+        f"no --config FILE given, {CONFIG_VARIABLE} is not set, and {SYSTEM_CONFIG} does not exist",
+    )
+
+
+def load_for(
+    args: argparse.Namespace, *, complete: bool = False, environ: Mapping[str, str] | None = None
+) -> Config:
+    """The configuration a command runs with (see the module); ``ConfigError`` naming every problem.
+
+    ``complete`` requires every section and key a server needs (see
+    ``peppasync.config.REQUIRED``).
+    """
+    env = os.environ if environ is None else environ
+    path, how = find_config(getattr(args, "config", None), env)
+    if path is not None:
+        try:
+            return load_config(path, env, complete=complete)
+        except ConfigError:
+            if how.startswith("environment") and not path.exists():
+                raise ConfigError([ConfigProblem(f"{how}", "", f"{path}: file not found")]) from None
+            raise
+    if not any(name.startswith(ENV_PREFIX) and name != CONFIG_VARIABLE for name in env):
+        raise ConfigError([_looked()])
+    try:
+        return parse_config({}, source="<environment>", environ=env, complete=complete)
+    except ConfigError as exc:
+        raise ConfigError([_looked(), *exc.problems]) from None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Callable
 
 from peppasync import __version__
 from peppasync.cli import bench, commands, ops
+from peppasync.cli.configfile import CONFIG_VARIABLE, SYSTEM_CONFIG
 from peppasync.cli.output import fail
 from peppasync.config import LOG_FORMATS, LOG_LEVELS
 from peppasync.errors import ConfigError, PeppasyncError
@@ -17,7 +18,8 @@ __all__ = ["build_parser", "run"]
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", metavar="FILE", help="peppasync.toml (default: ./peppasync.toml if present)")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help=f"peppasync.toml (default: ${CONFIG_VARIABLE}, else {SYSTEM_CONFIG})")
 
 
 def _exposure_arg(p: argparse.ArgumentParser) -> None:

@@ -3,6 +3,9 @@
 Quarantine commands work on the store directly, so they work while the server
 is down; the server's sweep picks up a retried message within a second.
 Connector commands act on the running server through its ops API.
+
+None of them creates a store: a store that is not there, or has no schema, is
+an error that says so.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Any, Iterator
 
 import requests
 
-from peppasync.cli.commands import load_for
+from peppasync.cli.configfile import load_for
 from peppasync.cli.output import fail, print_json, print_table
 from peppasync.config import Config
+from peppasync.errors import StoreError
 from peppasync.store import QuarantineEntry, Store, open_store
 
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
@@ -32,8 +36,14 @@ _PAGE = 1000
 
 @contextmanager
 def _store(config: Config) -> Iterator[Store]:
-    store = open_store(config.store.url)
+    store = open_store(config.store.url, create=False)
     try:
+        if store.schema_version() == 0:
+            raise StoreError(
+                f"store {store.url} has no Peppasync schema; check [store] url in {config.source}"
+                " (the server sets the schema up when it first starts; `peppasync migrate` does it now)",
+                url=store.url,
+            )
         yield store
     finally:
         store.close()

@@ -318,8 +318,13 @@ def _call(session: Session, fn: Callable[[Session], T]) -> T:
     return fn(session)
 
 
-def open_backend(url: str) -> Backend:
-    """The backend for a ``sqlite:///path`` or ``postgresql://...`` URL."""
+def open_backend(url: str, *, create: bool = True) -> Backend:
+    """The backend for a ``sqlite:///path`` or ``postgresql://...`` URL.
+
+    Without ``create``, a SQLite file that does not exist is an error rather
+    than a new, empty store: what operator commands want, since a mistyped
+    path would otherwise answer "nothing here" from a store that never was.
+    """
     if not isinstance(url, str):
         raise StoreError(f"the store URL must be a string, got {url!r}")
     safe = redact_url(url)
@@ -333,6 +338,12 @@ def open_backend(url: str) -> Backend:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise StoreError(f"store URL {safe}: the folder {folder} does not exist", url=safe)
+        if not create and not os.path.isfile(path):
+            raise StoreError(
+                f"store {safe}: there is no database file at {os.path.abspath(path)}; check [store] url"
+                " (the server creates the store when it first starts)",
+                url=safe,
+            )
         return SqliteBackend(path)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresBackend("postgresql://" + url.split("://", 1)[1])

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from peppasync.cli.configfile import SYSTEM_CONFIG
 from peppasync.http import shopify_hmac
 from peppasync.store import open_store
 
@@ -50,13 +51,28 @@ def test_serve_on_a_file_with_only_server_exits_2_naming_each_missing_section_be
     assert not (tmp_path / "server.db").exists()  # it stopped before opening the store or the port
 
 
-def test_serve_without_any_configuration_says_no_file_was_found_and_what_is_missing(tmp_path):
-    result = _serve_once(None, tmp_path)
+def test_serve_without_any_configuration_says_where_it_looked_and_what_is_missing(tmp_path):
+    if Path(SYSTEM_CONFIG).exists():
+        pytest.skip(f"{SYSTEM_CONFIG} exists on this machine")
+    (tmp_path / "peppasync.toml").write_text("[server]\n")  # the working directory is not searched
+
+    result = _serve_once(None, tmp_path, PEPPASYNC_SERVER_LISTEN="127.0.0.1:0")
 
     assert result.returncode == 2
-    assert "peppasync.toml: not found in the working directory, and no --config FILE given" in result.stderr
-    assert "<defaults and environment>: wms: section [wms] is missing" in result.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert (f"<no configuration file>: no --config FILE given, PEPPASYNC_CONFIG is not set, and {SYSTEM_CONFIG}"
+            " does not exist") in result.stderr
+    assert "<environment>: wms: section [wms] is missing" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["peppasync.toml"]
+
+
+def test_serve_reads_the_file_named_by_PEPPASYNC_CONFIG(tmp_path):
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('[server]\nlisten = "127.0.0.1:0"\n')
+
+    result = _serve_once(None, tmp_path, PEPPASYNC_CONFIG=str(config))
+
+    assert result.returncode == 2
+    assert f"  {config}: shopify: section [shopify] is missing" in result.stderr.splitlines()[1]
 
 
 def test_serve_answers_healthz_within_seconds_and_stops_cleanly_on_sigint(tmp_path):

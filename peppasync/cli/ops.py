@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import re
 import shlex
 import sys
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from peppasync.cli.configfile import load_for
 from peppasync.cli.output import fail, print_json, print_table
 from peppasync.config import Config
 from peppasync.errors import StoreError
+from peppasync.redact import Redactor, config_secrets
 from peppasync.store import QuarantineEntry, Store, open_store
 
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
@@ -64,28 +66,34 @@ def _server_url(config: Config) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
+    """The store's backlog and quarantine, and the server's readiness; exit 1 unless the server is ready."""
     config = load_for(args)
+    redactor = Redactor(config_secrets(config))
     with _store(config) as store:
         now = store.clock.time()
         stats = store.mailbox_stats(now=now)
         counts = store.quarantine_counts()
         version = store.schema_version()
+    problem = ""
     try:
-        ready = requests.get(_server_url(config) + "/readyz", timeout=2).status_code == 200
-        server = "ready" if ready else "not ready"
-    except requests.RequestException:
+        answer = requests.get(_server_url(config) + "/readyz", timeout=2)
+        server = "ready" if answer.status_code == 200 else "not ready"
+        if answer.status_code != 200:
+            problem = f"server at {_server_url(config)} is not ready: {redactor.text(answer.text.strip())}"
+    except requests.RequestException as exc:
         server = "not reachable"
+        problem = f"server at {_server_url(config)} is not reachable: {_why(exc)}"
     data: dict[str, Any] = {
         "server": {"url": _server_url(config), "state": server},
-        "store": {"schema_version": version},
+        "store": {"url": redactor.text(config.store.url), "schema_version": version},
         "mailboxes": {k: {"depth": s.depth, "oldest_age_seconds": s.oldest_age_seconds} for k, s in stats.items()},
         "quarantine": [{"kind": k, "reason": r, "count": n} for (k, r), n in sorted(counts.items())],
     }
     if args.json:
         print_json(data)
-        return 0
+        return _status_code(problem)
     print(f"server  {data['server']['url']}  {server}")
-    print(f"store   schema version {version}\n")
+    print(f"store   {data['store']['url']}  schema version {version}\n")
     if stats:
         print_table(
             ["ACTOR", "DEPTH", "OLDEST AGE (s)"],
@@ -98,6 +106,22 @@ def status(args: argparse.Namespace) -> int:
         print_table(["ACTOR", "REASON", "QUARANTINED"], [(k, r, n) for (k, r), n in sorted(counts.items())])
     else:
         print("quarantine: empty")
+    return _status_code(problem)
+
+
+def _why(exc: requests.RequestException) -> str:
+    """The system's reason under requests' wrapping ("connection refused"), else the error's class."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer within 2 s"
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    return found[-1].strip().lower() if found else type(exc).__name__
+
+
+def _status_code(problem: str) -> int:
+    """1 with one line on stderr when the server is not ready: what a health check script tests."""
+    if problem:
+        sys.stdout.flush()  # the report first, then the line that explains the exit code
+        return fail(problem)
     return 0
 
 

@@ -108,3 +108,51 @@ def test_config_given_with_the_option_wins_over_PEPPASYNC_CONFIG(tmp_path):
     result = _cli("quarantine", "list", "--json", "--config", str(config), PEPPASYNC_CONFIG=str(tmp_path / "gone.toml"))
 
     assert result.returncode == 0, result.stderr
+
+
+def test_status_exits_1_with_one_line_when_the_server_is_unreachable_and_still_reports_the_store(tmp_path):
+    config, _ = _store_with_quarantine(tmp_path)
+
+    table = _cli("status", "--config", str(config))
+    as_json = _cli("status", "--json", "--config", str(config))
+
+    assert (table.returncode, as_json.returncode) == (1, 1)
+    [line] = table.stderr.splitlines()
+    assert line.startswith("peppasync: server at http://127.0.0.1:") and "is not reachable: connection refused" in line
+    assert "validation" in table.stdout  # the store's part of the report is there all the same
+    report = json.loads(as_json.stdout)
+    assert report["server"]["state"] == "not reachable"
+    assert report["quarantine"] == [{"kind": "order", "reason": "validation", "count": 1}]
+
+
+@pytest.mark.postgres
+def test_status_shows_which_store_it_read_without_the_password(tmp_path):
+    import uuid
+    from urllib.parse import quote
+
+    import psycopg
+
+    from tests.peppasync.store.conftest import postgres_url
+
+    base = postgres_url()
+    schema = f"status_test_{uuid.uuid4().hex[:12]}"
+    user, _, rest = base.split("://", 1)[1].partition("@")
+    url = f"postgresql://{user.split(':')[0]}:hunter2-pass@{rest}"
+    url += ("&" if "?" in url else "?") + f"options={quote(f'-csearch_path={schema}')}"
+    with psycopg.connect(base, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        try:
+            store = open_store(url)
+            store.migrate()
+            store.close()
+            config = tmp_path / "ops.toml"
+            config.write_text(f'[server]\nlisten = "127.0.0.1:{free_port()}"\n[store]\nurl = "{url}"\n')
+
+            table = _cli("status", "--config", str(config))
+            as_json = _cli("status", "--json", "--config", str(config))
+        finally:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+    assert "hunter2-pass" not in table.stdout + table.stderr + as_json.stdout + as_json.stderr
+    assert json.loads(as_json.stdout)["store"]["url"].startswith(f"postgresql://{user.split(':')[0]}:***@")
+    assert f"{user.split(':')[0]}:***@" in table.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
@@ -15,6 +16,9 @@ from peppasync.errors import ConfigError, PeppasyncError
 from peppasync.redact import Redactor
 
 __all__ = ["build_parser", "run"]
+
+# What a process killed by SIGPIPE reports: the reader of our output went away.
+_CLOSED_PIPE = 128 + 13
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -135,7 +139,15 @@ def run(argv: list[str]) -> int:
         return int(exc.code or 0)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # `peppasync quarantine list | head -1`: the reader has what it wanted.
+        # Later writes (and Python's own flush at exit) go nowhere, quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _CLOSED_PIPE
     except ConfigError as exc:
         print("peppasync: configuration is not valid:", file=sys.stderr)
         for problem in exc.problems:

@@ -125,6 +125,24 @@ def test_status_exits_1_with_one_line_when_the_server_is_unreachable_and_still_r
     assert report["quarantine"] == [{"kind": "order", "reason": "validation", "count": 1}]
 
 
+def test_quarantine_list_into_a_pipe_closed_after_one_line_exits_quietly(tmp_path):
+    config, _ = _store_with_quarantine(tmp_path, count=3000)  # far more than a pipe buffer holds
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "peppasync", "quarantine", "list", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=_environ(),
+    )
+
+    first = proc.stdout.readline()  # as `| head -1` reads, then goes away
+    proc.stdout.close()
+    code = proc.wait(timeout=60)
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+
+    assert first.split() == [b"ID", b"ACTOR", b"KEY", b"REASON", b"ERROR", b"ATTEMPTS", b"STATE"]
+    assert stderr == ""
+    assert code == 141  # as for a process the closed pipe's SIGPIPE ended
+
+
 @pytest.mark.postgres
 def test_status_shows_which_store_it_read_without_the_password(tmp_path):
     import uuid

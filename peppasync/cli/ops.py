@@ -5,14 +5,17 @@ is down; the server's sweep picks up a retried message within a second.
 Connector commands act on the running server through its ops API.
 
 None of them creates a store: a store that is not there, or has no schema, is
-an error that says so.
+an error that says so. Acts on the store are audited under the operating
+system's account that ran them (``cli:<user>``, see ``_who``), never a name the
+caller types.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
+import os
+import pwd
 import re
 import shlex
 import sys
@@ -52,10 +55,33 @@ def _store(config: Config) -> Iterator[Store]:
 
 
 def _who() -> str:
+    """The account running this command, by uid, and the login behind it when that differs.
+
+    ``$USER`` and ``$LOGNAME`` are the caller's say and count for nothing. The
+    login uid (``/proc/self/loginuid``) is set by PAM at login and survives
+    ``sudo -u peppasync``, which is how ``peppasync-ops`` runs: the audit then
+    reads ``cli:alice as peppasync``.
+    """
+    account = _account(os.geteuid())
+    login = _login_uid()
+    if login is not None and login != os.geteuid():
+        return f"cli:{_account(login)} as {account}"
+    return f"cli:{account}"
+
+
+def _account(uid: int) -> str:
     try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        return "cli"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry, as in some containers
+        return f"uid={uid}"
+
+
+def _login_uid() -> int | None:
+    try:
+        value = int(Path("/proc/self/loginuid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return None if value == 0xFFFFFFFF else value  # unset: no login session (a service, a container)
 
 
 def _server_url(config: Config) -> str:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pwd
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,24 @@ def test_quarantine_list_into_a_pipe_closed_after_one_line_exits_quietly(tmp_pat
     assert first.split() == [b"ID", b"ACTOR", b"KEY", b"REASON", b"ERROR", b"ATTEMPTS", b"STATE"]
     assert stderr == ""
     assert code == 141  # as for a process the closed pipe's SIGPIPE ended
+
+
+def test_the_audit_names_the_account_that_ran_the_command_not_the_user_variables(tmp_path):
+    config, url = _store_with_quarantine(tmp_path, count=2)
+
+    retried = _cli("quarantine", "retry", "1", "--config", str(config), USER="mallory", LOGNAME="mallory")
+    discarded = _cli("quarantine", "discard", "2", "--config", str(config), USER="mallory", LOGNAME="mallory")
+
+    assert (retried.returncode, discarded.returncode) == (0, 0), retried.stderr + discarded.stderr
+    store = open_store(url)
+    try:
+        audit = store.audit_list()
+    finally:
+        store.close()
+    account = pwd.getpwuid(os.geteuid()).pw_name
+    assert [(a.action, a.who) for a in audit] == [
+        ("quarantine.discard", f"cli:{account}"), ("quarantine.retry", f"cli:{account}"),
+    ]
 
 
 @pytest.mark.postgres

@@ -11,6 +11,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "ConnectorError",
+    "ConnectorLimitError",
     "ListenError",
     "NotFoundError",
     "PeppasyncError",
@@ -134,6 +135,20 @@ class TransientError(PeppasyncError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ConnectorLimitError(PeppasyncError):
+    """An operator asked a connector for a concurrency limit outside ``low``..``high``."""
+
+    def __init__(self, connector: str, requested: int, *, low: int, high: int) -> None:
+        self.connector = connector
+        self.requested = requested
+        self.low = low
+        self.high = high
+        super().__init__(
+            f"the {connector} connector's limit must be from {low} to {high} (its configured ceiling),"
+            f" got {requested}"
+        )
 
 
 class ConnectorError(PeppasyncError):

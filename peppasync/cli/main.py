@@ -121,10 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name", choices=("shopify", "netsuite", "wms"))
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=ops.connector)
-    p = csub.add_parser("limit")
+    p = csub.add_parser("limit", help="cap the connector's concurrency, from 1 to its configured ceiling")
     _config_arg(p)
     p.add_argument("name", choices=("shopify", "netsuite", "wms"))
-    p.add_argument("limit", type=int)
+    p.add_argument("limit", type=_whole(1), metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=ops.connector)
 

@@ -261,10 +261,12 @@ def connector(args: argparse.Namespace) -> int:
         else:
             resp = requests.post(f"{base}/{args.action}", headers=headers, timeout=5)
     except requests.RequestException as exc:
-        return fail(f"server at {_server_url(config)} is not reachable: {exc}")
+        return fail(f"server at {_server_url(config)} is not reachable: {_why(exc)}")
     body = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else {}
     if resp.status_code != 200:
-        return fail(f"server refused: {resp.status_code} {body.get('error', resp.text)}")
+        # 400: the request itself is wrong (a limit out of bounds), which is a usage error.
+        code = 2 if resp.status_code == 400 else 1
+        return fail(f"server refused: {resp.status_code} {body.get('error', resp.text)}", code)
     if args.json:
         print_json(body)
     else:

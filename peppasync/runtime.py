@@ -44,7 +44,11 @@ from supervisors import (
     start_root,
 )
 
-__all__ = ["Runtime", "require_patched"]
+__all__ = ["DEDUP_WINDOW", "Runtime", "require_patched"]
+
+#: Seconds a webhook's event id is remembered for deduplication. Shopify retries
+#: a webhook for 48 hours; a week covers that with room for a long outage.
+DEDUP_WINDOW = 7 * 24 * 3600.0
 
 log = logging.getLogger("peppasync.runtime")
 
@@ -73,6 +77,8 @@ class Runtime:
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
         gauge_interval: float = 2.0,
+        dedup_window: float = DEDUP_WINDOW,
+        prune_interval: float = 3600.0,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -83,6 +89,8 @@ class Runtime:
         self.services: dict[str, Any] = {}
         self._notifier = notifier or Notifier()
         self._gauge_interval = gauge_interval
+        self._dedup_window = dedup_window
+        self._prune_interval = prune_interval
         self._connectors: dict[str, ConnectorControl] = {}
         self._stopped = gevent.event.Event()
         self._exit_code = 0
@@ -195,6 +203,7 @@ class Runtime:
                 self.system.tell(kind.kind, boot_key, {"type": "tick", "chain": uuid.uuid4().hex, "boot": True})
         gauges = BacklogGauges(self.store, self.metrics, self.system.kinds)
         self._background.append(gevent.spawn(self._every, self._gauge_interval, gauges.refresh))
+        self._background.append(gevent.spawn(self._every, self._prune_interval, self._prune_dedup))
         if self._notifier.watchdog_interval:
             self._background.append(
                 gevent.spawn(self._every, self._notifier.watchdog_interval, lambda now: self._notifier.watchdog())
@@ -222,6 +231,12 @@ class Runtime:
     def _kill_background(self) -> None:
         for greenlet in self._background:
             greenlet.kill()
+
+    def _prune_dedup(self, now: float) -> None:
+        """Forget webhook event ids older than the dedup window; Shopify stops retrying long before."""
+        pruned = self.store.prune_dedup(before=now - self._dedup_window)
+        if pruned:
+            log.info("webhook dedup keys pruned", extra={"pruned": pruned, "window": self._dedup_window})
 
     def stop(self) -> None:
         """Drain and stop; safe to call twice."""

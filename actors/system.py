@@ -240,6 +240,7 @@ class ActorSystem:
             delay = min(30.0, self._restart_delay * 2 ** (crashes - 1))
             log.error(
                 "actor crashed; restarting",
+                exc_info=exit.exc_info,
                 extra={"kind": actor.kind, "key": actor.key, "error": exit.detail, "delay": delay},
             )
             self.hooks.on_restart(actor.kind)

@@ -26,12 +26,16 @@ from typing import Any, Mapping
 from urllib.parse import urlparse
 
 from peppasync.errors import ConfigError, ConfigProblem
+from peppasync.redact import is_secret_name
 
 __all__ = [
+    "LOG_FORMATS",
+    "LOG_LEVELS",
     "REQUIRED",
     "Config",
     "EngineConfig",
     "InventoryConfig",
+    "LogConfig",
     "NetsuiteConfig",
     "ServerConfig",
     "ShopifyConfig",
@@ -126,6 +130,18 @@ class InventoryConfig:
     flush_interval: float = 1.0
 
 
+#: What ``[log] level`` and ``peppasync serve --log-level`` accept, most verbose first.
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+#: What ``[log] format`` and ``--log-format`` accept: one JSON object per line, or text for people.
+LOG_FORMATS = ("json", "text")
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: str = "info"  # any case: DEBUG is debug
+    format: str = "json"
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration; ``source`` is the file it came from."""
@@ -137,6 +153,7 @@ class Config:
     wms: WmsConfig = field(default_factory=WmsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    log: LogConfig = field(default_factory=LogConfig)
     source: str = "<defaults>"
 
 
@@ -292,6 +309,9 @@ def _build_section(
             )
             continue
         converted = _convert(value, hints[key], from_env=False)
+        if isinstance(converted, _Bad) and is_secret_name(key):
+            # Not echoed: a secret typed without its quotes is still a secret.
+            converted = _Bad(f"expected a string, got {_describe(value, shown=False)}")
         if isinstance(converted, _Bad):
             problems.append(ConfigProblem(source, f"{section}.{key}", converted.message))
         else:
@@ -312,9 +332,11 @@ class _Bad:
         self.message = message
 
 
-def _describe(value: Any) -> str:
+def _describe(value: Any, *, shown: bool = True) -> str:
     kind = {str: "a string", bool: "a boolean", int: "an integer", float: "a number",
             list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    if not shown:
+        return f"{kind} (value not shown: the key holds a secret)"
     return f"{kind} ({value!r})" if not isinstance(value, (dict, list)) else kind
 
 
@@ -435,3 +457,7 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(config.inventory.default_buffer >= 0, "inventory.default_buffer", "expected a non-negative integer")
     need(config.inventory.poll_interval > 0, "inventory.poll_interval", "expected a positive number of seconds")
     need(config.inventory.flush_interval > 0, "inventory.flush_interval", "expected a positive number of seconds")
+    need(config.log.level.lower() in LOG_LEVELS, "log.level",
+         f"expected one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
+    need(config.log.format in LOG_FORMATS, "log.format",
+         f"expected one of {', '.join(LOG_FORMATS)}, got {config.log.format!r}")

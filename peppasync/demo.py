@@ -178,7 +178,12 @@ def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         result = check_consistency(sandbox, runtime.store)
         _summary(result, elapsed, out)
         if args.serve:
-            print(f"\nserving on {runtime.http.url} until Ctrl-C", file=out)
+            ops = directory / "peppasync.toml"
+            # The operator commands read a configuration file, never the working directory's.
+            ops.write_text(f'[server]\nlisten = "{runtime.config.server.listen}"\n'
+                           f'[store]\nurl = "{runtime.config.store.url}"\n', encoding="utf-8")
+            print(f"\nserving on {runtime.http.url} until Ctrl-C;"
+                  f" operator commands: peppasync status --config {ops}", file=out)
             _wait_for_signal(runtime)
     finally:
         placer.kill()

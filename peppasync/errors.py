@@ -11,14 +11,17 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "ConnectorError",
+    "ConnectorLimitError",
     "InstallationError",
     "JsonInputError",
+    "ListenError",
     "NotFoundError",
     "PeppasyncError",
     "PermanentError",
     "RejectedError",
     "RuntimeStartError",
     "StoreError",
+    "StoreUnavailableError",
     "TransientError",
     "ValidationError",
 ]
@@ -80,7 +83,32 @@ class NotFoundError(PeppasyncError):
 
 
 class RuntimeStartError(PeppasyncError):
-    """The runtime refuses to start (for instance: gevent is not patched)."""
+    """The runtime refuses or fails to start (gevent not patched, port taken, store unreachable).
+
+    ``serve`` exits 2 on it: the service manager must not restart into the same wall.
+    """
+
+
+class ListenError(RuntimeStartError):
+    """The server cannot listen on ``host:port``; ``reason`` is the system's word, ``errno`` its number."""
+
+    def __init__(self, host: str, port: int, reason: str, *, errno: int | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        self.errno = errno
+        super().__init__(
+            f"cannot listen on {host}:{port}: {reason.lower()}; stop what holds the port"
+            f" or change [server] listen"
+        )
+
+
+class StoreUnavailableError(RuntimeStartError):
+    """The store cannot be opened or migrated at start; ``url`` has no password."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        self.url = url
+        super().__init__(message)
 
 
 class PermanentError(PeppasyncError):
@@ -131,6 +159,20 @@ class TransientError(PeppasyncError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ConnectorLimitError(PeppasyncError):
+    """An operator asked a connector for a concurrency limit outside ``low``..``high``."""
+
+    def __init__(self, connector: str, requested: int, *, low: int, high: int) -> None:
+        self.connector = connector
+        self.requested = requested
+        self.low = low
+        self.high = high
+        super().__init__(
+            f"the {connector} connector's limit must be from {low} to {high} (its configured ceiling),"
+            f" got {requested}"
+        )
 
 
 class ConnectorError(PeppasyncError):

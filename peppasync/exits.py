@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Callable
 
 __all__ = ["Exit", "ExitKind", "ExitListener", "Verdict"]
@@ -30,6 +31,13 @@ class Exit:
     @property
     def abnormal(self) -> bool:
         return self.kind is ExitKind.FAILURE
+
+    @property
+    def exc_info(self) -> tuple[type[BaseException], BaseException, TracebackType | None] | None:
+        """The error as ``logging`` wants it (``exc_info=``), so a crash is logged with its traceback."""
+        if self.error is None:
+            return None
+        return type(self.error), self.error, self.error.__traceback__
 
     @classmethod
     def normal(cls) -> "Exit":

@@ -22,13 +22,13 @@ from peppasync import __version__
 from peppasync.backlog import BacklogGauges
 from peppasync.clock import Clock, SystemClock
 from peppasync.config import Config
-from peppasync.errors import RuntimeStartError
+from peppasync.errors import RuntimeStartError, StoreError, StoreUnavailableError
 from peppasync.exits import Exit
 from peppasync.heap import tune_garbage_collector
-from peppasync.http import ConnectorControl, HttpServer, make_app
+from peppasync.http import ConnectorControl, HttpServer, listen, make_app
 from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
-from peppasync.store import Store, open_store
+from peppasync.store import Store, open_store, redact_url
 
 from actors.durable import DurableActor
 from actors.hooks import MetricsActorHooks
@@ -44,7 +44,11 @@ from supervisors import (
     start_root,
 )
 
-__all__ = ["Runtime", "require_patched"]
+__all__ = ["DEDUP_WINDOW", "Runtime", "require_patched"]
+
+#: Seconds a webhook's event id is remembered for deduplication. Shopify retries
+#: a webhook for 48 hours; a week covers that with room for a long outage.
+DEDUP_WINDOW = 7 * 24 * 3600.0
 
 log = logging.getLogger("peppasync.runtime")
 
@@ -73,6 +77,8 @@ class Runtime:
         metrics: Metrics | None = None,
         notifier: Notifier | None = None,
         gauge_interval: float = 2.0,
+        dedup_window: float = DEDUP_WINDOW,
+        prune_interval: float = 3600.0,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -83,6 +89,8 @@ class Runtime:
         self.services: dict[str, Any] = {}
         self._notifier = notifier or Notifier()
         self._gauge_interval = gauge_interval
+        self._dedup_window = dedup_window
+        self._prune_interval = prune_interval
         self._connectors: dict[str, ConnectorControl] = {}
         self._stopped = gevent.event.Event()
         self._exit_code = 0
@@ -95,12 +103,39 @@ class Runtime:
     # -- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
+        """Start everything in order; on any failure undo what had started and raise.
+
+        The port is bound first and the store opened next, so the two ways a
+        start usually fails (the port is taken, the store cannot be reached)
+        raise ``RuntimeStartError`` before any actor runs. Whatever fails, the
+        parts already started are stopped again: a failed start leaves no
+        greenlet behind to keep the process alive.
+        """
         require_patched()
         cfg = self.config
-        self.store = open_store(
-            cfg.store.url, clock=self.clock, batch_max=cfg.store.batch_max, metrics=self.metrics
-        )
-        applied = self.store.migrate()
+        undo: list[Callable[[], None]] = []
+        try:
+            self._start(cfg, undo)
+        except BaseException:
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception:
+                    log.exception("undoing a failed start failed")
+            raise
+
+    def _start(self, cfg: Config, undo: list[Callable[[], None]]) -> None:
+        listener = listen(cfg.server.host, cfg.server.port)
+        undo.append(listener.close)
+        try:
+            self.store = open_store(
+                cfg.store.url, clock=self.clock, batch_max=cfg.store.batch_max, metrics=self.metrics
+            )
+            undo.append(self.store.close)
+            applied = self.store.migrate()
+        except StoreError as exc:
+            url = exc.url or redact_url(cfg.store.url)
+            raise StoreUnavailableError(f"cannot open the store: {exc}", url=url) from exc
         if applied:
             log.info("store migrated", extra={"versions": applied})
         # Orders by state start from what the store holds; the actors' transitions move them on.
@@ -108,6 +143,7 @@ class Runtime:
             self.metrics.orders.labels(state=status).set(count)
         if self._make_services is not None:
             self.services = self._make_services(cfg, self.metrics, self.clock)
+            undo.append(self._close_services)
         for name, service in self.services.items():
             if all(hasattr(service, a) for a in ("pause", "resume", "set_limit", "stats")):
                 self._connectors[name] = service
@@ -136,7 +172,7 @@ class Runtime:
             wms_token=cfg.wms.webhook_token,
             max_body=cfg.server.max_body_bytes,
         )
-        self.http = HttpServer(app, cfg.server.host, cfg.server.port)
+        self.http = HttpServer(app, cfg.server.host, cfg.server.port, listener=listener)
         timeout = cfg.server.shutdown_timeout
         # The tree: root -> actor system. Past the intensity the root gives up
         # and the process exits non-zero; systemd restarts it, the durable
@@ -157,7 +193,9 @@ class Runtime:
             clock=self.clock,
             hooks=MetricsSupervisorHooks(self.metrics),
         )
+        undo.append(lambda: self._stop_actors(timeout))
         self.http.start()
+        undo.append(lambda: self.http.stop(timeout=timeout))
         for kind in self._kinds:
             boot_key = getattr(kind, "boot_key", None)
             if boot_key is not None:
@@ -165,10 +203,12 @@ class Runtime:
                 self.system.tell(kind.kind, boot_key, {"type": "tick", "chain": uuid.uuid4().hex, "boot": True})
         gauges = BacklogGauges(self.store, self.metrics, self.system.kinds)
         self._background.append(gevent.spawn(self._every, self._gauge_interval, gauges.refresh))
+        self._background.append(gevent.spawn(self._every, self._prune_interval, self._prune_dedup))
         if self._notifier.watchdog_interval:
             self._background.append(
                 gevent.spawn(self._every, self._notifier.watchdog_interval, lambda now: self._notifier.watchdog())
             )
+        undo.append(self._kill_background)
         tune_garbage_collector()
         self._started = True
         self._notifier.ready(f"serving on {self.http.url}")
@@ -176,6 +216,27 @@ class Runtime:
             "peppasync serving",
             extra={"url": self.http.url, "store": self.store.backend, "version": __version__},
         )
+
+    def _stop_actors(self, timeout: float) -> None:
+        if self._root.is_alive():
+            self._root.stop(timeout=timeout + 10)
+        self.system.stop(timeout=timeout)
+
+    def _close_services(self) -> None:
+        for service in self.services.values():
+            close = getattr(service, "close", None)
+            if callable(close):
+                close()
+
+    def _kill_background(self) -> None:
+        for greenlet in self._background:
+            greenlet.kill()
+
+    def _prune_dedup(self, now: float) -> None:
+        """Forget webhook event ids older than the dedup window; Shopify stops retrying long before."""
+        pruned = self.store.prune_dedup(before=now - self._dedup_window)
+        if pruned:
+            log.info("webhook dedup keys pruned", extra={"pruned": pruned, "window": self._dedup_window})
 
     def stop(self) -> None:
         """Drain and stop; safe to call twice."""
@@ -186,20 +247,15 @@ class Runtime:
         timeout = self.config.server.shutdown_timeout
         log.info("stopping", extra={"timeout": timeout})
         self.http.stop(timeout=timeout)
-        for greenlet in self._background:
-            greenlet.kill()
-        if self._root.is_alive():
-            self._root.stop(timeout=timeout + 10)
-        self.system.stop(timeout=timeout)
-        for service in self.services.values():
-            close = getattr(service, "close", None)
-            if callable(close):
-                close()
+        self._kill_background()
+        self._stop_actors(timeout)
+        self._close_services()
         self.store.close()
         log.info("stopped")
 
     def _give_up(self, exit: Exit) -> None:
-        log.critical("supervision gave up; exiting so the service manager restarts us", extra={"exit": exit.detail})
+        log.critical("supervision gave up; exiting so the service manager restarts us",
+                     exc_info=exit.exc_info, extra={"exit": exit.detail})
         self.request_stop(1)
 
     def request_stop(self, exit_code: int = 0) -> None:

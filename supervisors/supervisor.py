@@ -213,7 +213,8 @@ class SupervisorActor(SupervisedActor):
         self._stop_children()
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
-        log.error("supervisor failed", extra={"supervisor": self.name, "error": repr(exception_value)})
+        log.error("supervisor failed", exc_info=(exception_type, exception_value, traceback),
+                  extra={"supervisor": self.name, "error": repr(exception_value)})
         self._stop_children()
 
     # -- supervision ---------------------------------------------------------
@@ -245,6 +246,7 @@ class SupervisorActor(SupervisedActor):
         if exit.abnormal:
             log.warning(
                 "child failed",
+                exc_info=exit.exc_info,
                 extra={"supervisor": self.name, "child": spec.id, "error": exit.detail},
             )
         if not spec.restart.restarts_after(exit):

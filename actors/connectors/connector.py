@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import requests
 import requests.adapters
 
-from peppasync.errors import ConnectorError
+from peppasync.errors import ConnectorError, ConnectorLimitError
 
 from .aimd import AimdLimit
 from .failure import PermanentFailure, TransientFailure
@@ -52,6 +52,9 @@ class Connector:
         self.retry = retry or RetryPolicy()
         self.clock = self.retry.clock
         self.aimd = limit or AimdLimit(10)
+        # The configured ceiling: what the API allows the account. An operator
+        # may lower the limit and raise it again, never past this.
+        self.max_limit = self.aimd.maximum
         self.timeout = timeout
         self.throttled = 0
         self.limiter = ConcurrencyLimiter(
@@ -80,17 +83,25 @@ class Connector:
         self.limiter.resume()
 
     def set_limit(self, n: int) -> None:
-        """Cap concurrency at ``n`` now; adaptation continues below that ceiling."""
+        """Cap concurrency at ``n`` now; adaptation continues below that ceiling.
+
+        ``ConnectorLimitError`` for ``n`` below 1 or above ``max_limit``: a
+        limit past what the API allows would release every waiting call at once.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= self.max_limit:
+            raise ConnectorLimitError(self.name, n, low=1, high=self.max_limit)
         self.aimd.set_ceiling(n)
         self.limiter.set_limit(self.aimd.limit)
         self.hooks.on_limit(self.name, self.aimd.limit)
 
     def stats(self) -> Mapping[str, Any]:
-        """In flight, limit, waiting, throttled count, bucket available, paused."""
+        """In flight, limit, its current cap (``ceiling``) and configured one (``max_limit``), waiting,
+        throttled count, bucket available, paused."""
         return {
             "in_flight": self.limiter.inflight,
             "limit": self.limiter.limit,
             "ceiling": self.aimd.maximum,
+            "max_limit": self.max_limit,
             "waiting": self.limiter.waiting,
             "throttled": self.throttled,
             "bucket_available": self.bucket_available(),

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
 
-from peppasync.config import Config, load_config, parse_config
-from peppasync.errors import ConfigError, ConfigProblem
+from peppasync.cli.configfile import exposure, load_for
+from peppasync.config import Config, load_config
+from peppasync.errors import RuntimeStartError
 from peppasync.installation import check_installation
-from peppasync.logs import setup_logging
+from peppasync.logs import capture_uncaught, setup_logging
+from peppasync.redact import Redactor, config_secrets
 
 __all__ = [
     "add_demo_arguments",
@@ -21,29 +25,11 @@ __all__ = [
     "serve",
 ]
 
-DEFAULT_CONFIG = "peppasync.toml"
-
-
-def load_for(args: argparse.Namespace, *, complete: bool = False) -> Config:
-    """The configuration a command runs with: --config, else ./peppasync.toml, else defaults.
-
-    ``complete`` requires every section and key a server needs (see
-    ``peppasync.config.REQUIRED``); without a file, only the environment can
-    give them, and the error says that no file was found.
-    """
-    path = getattr(args, "config", None)
-    if path:
-        return load_config(path, complete=complete)
-    if Path(DEFAULT_CONFIG).is_file():
-        return load_config(DEFAULT_CONFIG, complete=complete)
-    try:
-        return parse_config({}, source="<defaults and environment>", complete=complete)
-    except ConfigError as exc:
-        nofile = ConfigProblem(DEFAULT_CONFIG, "", "not found in the working directory, and no --config FILE given")
-        raise ConfigError([nofile, *exc.problems]) from None
+log = logging.getLogger("peppasync.serve")
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Run the server; exit 2 with one log line when it cannot start (port taken, store unreachable)."""
     # Before a line of actors/ or supervisors/ runs: another distribution may have replaced them.
     check_installation()
     from peppasync.engine import engine_kinds, engine_services
@@ -51,20 +37,48 @@ def serve(args: argparse.Namespace) -> int:
 
     # No sandbox fallback: a server talks to the real services or refuses to start.
     config = load_for(args, complete=True)
-    setup_logging(json_lines=args.log_format == "json")
-    return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()
+    level = args.log_level or config.log.level
+    form = args.log_format or config.log.format
+    setup_logging(level.lower(), json_lines=form == "json", redactor=Redactor(config_secrets(config)))
+    capture_uncaught()
+    _warn_if_exposed(config, args)
+    try:
+        return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()
+    except RuntimeStartError as exc:
+        log.critical("cannot start", extra={"error": str(exc), "error_class": type(exc).__name__})
+        return 2
+    except Exception:
+        log.critical("server failed", exc_info=True)
+        return 1
+
+
+def _warn_if_exposed(config: Config, args: argparse.Namespace) -> None:
+    if args.allow_world_readable_config or not Path(config.source).is_file():
+        return
+    found = exposure(Path(config.source))
+    if found is not None:
+        log.warning(
+            "configuration file with secrets is readable by other users",
+            extra={"path": str(found.path), "mode": f"{found.mode:04o}", "keys": list(found.secrets),
+                   "fix": found.fix, "silence": "--allow-world-readable-config"},
+        )
 
 
 def check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file, complete=True)
+    redactor = Redactor(config_secrets(config))
     print(f"{args.file}: valid")
-    print(f"  store: {_redact(config.store.url)}")
+    print(f"  store: {redactor.text(config.store.url)}")
     print(f"  listen: {config.server.listen}")
-    print(f"  shopify: {config.shopify.shop_url}")
-    print(f"  netsuite: {config.netsuite.base_url} (account {config.netsuite.account_id})")
-    print(f"  wms: {config.wms.base_url}")
+    print(f"  shopify: {redactor.text(config.shopify.shop_url)}")
+    print(f"  netsuite: {redactor.text(config.netsuite.base_url)} (account {config.netsuite.account_id})")
+    print(f"  wms: {redactor.text(config.wms.base_url)}")
+    print(f"  log: {config.log.level.lower()}, {config.log.format}")
     if not config.server.ops_token:
         print("  note: [server] ops_token is empty, so the ops API is disabled")
+    found = None if args.allow_world_readable_config else exposure(Path(args.file))
+    if found is not None:
+        print(f"peppasync: warning: {found} (--allow-world-readable-config silences this)", file=sys.stderr)
     return 0
 
 
@@ -72,7 +86,8 @@ def migrate(args: argparse.Namespace) -> int:
     from peppasync.store import open_store
 
     config = load_for(args)
-    store = open_store(config.store.url)
+    # Never a new store: a mistyped path must not become an empty database that reports "current".
+    store = open_store(config.store.url, create=False)
     try:
         applied = store.migrate()
         version = store.schema_version()
@@ -114,14 +129,3 @@ def demo(args: argparse.Namespace) -> int:
 
     setup_logging("warning", json_lines=False)
     return run_demo(args)
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
-    return url
-
-

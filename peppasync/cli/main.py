@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Callable
 
 from peppasync import __version__
 from peppasync.cli import bench, commands, ops
+from peppasync.cli.configfile import CONFIG_VARIABLE, SYSTEM_CONFIG
 from peppasync.cli.output import fail
+from peppasync.config import LOG_FORMATS, LOG_LEVELS
 from peppasync.errors import ConfigError, InstallationError, PeppasyncError
+from peppasync.redact import Redactor
 
 __all__ = ["build_parser", "run"]
 
+# What a process killed by SIGPIPE reports: the reader of our output went away.
+_CLOSED_PIPE = 128 + 13
+
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", "-c", metavar="FILE", help="peppasync.toml (default: ./peppasync.toml if present)")
+    p.add_argument("--config", "-c", metavar="FILE",
+                   help=f"peppasync.toml (default: ${CONFIG_VARIABLE}, else {SYSTEM_CONFIG})")
+
+
+def _exposure_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-world-readable-config", action="store_true",
+                   help="no warning when the configuration file holds secrets other users can read")
 
 
 def _whole(low: int) -> Callable[[str], int]:
@@ -42,11 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", help="run the server until SIGTERM")
     _config_arg(p)
-    p.add_argument("--log-format", choices=("json", "text"), default="json")
+    p.add_argument("--log-level", choices=LOG_LEVELS, help="overrides [log] level (default: info)")
+    p.add_argument("--log-format", choices=LOG_FORMATS, help="overrides [log] format (default: json)")
+    _exposure_arg(p)
     p.set_defaults(func=commands.serve)
 
     p = sub.add_parser("check-config", help="validate a configuration file")
     p.add_argument("file", metavar="FILE")
+    _exposure_arg(p)
     p.set_defaults(func=commands.check_config)
 
     p = sub.add_parser("migrate", help="apply store migrations")
@@ -105,10 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name", choices=("shopify", "netsuite", "wms", "wms_inventory"))
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=ops.connector)
-    p = csub.add_parser("limit")
+    p = csub.add_parser("limit", help="cap the connector's concurrency, from 1 to its configured ceiling")
     _config_arg(p)
     p.add_argument("name", choices=("shopify", "netsuite", "wms", "wms_inventory"))
-    p.add_argument("limit", type=int)
+    p.add_argument("limit", type=_whole(1), metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=ops.connector)
 
@@ -123,11 +139,19 @@ def run(argv: list[str]) -> int:
         return int(exc.code or 0)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        # `peppasync quarantine list | head -1`: the reader has what it wanted.
+        # Later writes (and Python's own flush at exit) go nowhere, quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _CLOSED_PIPE
     except ConfigError as exc:
         print("peppasync: configuration is not valid:", file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {Redactor().text(str(problem))}", file=sys.stderr)
         return 2
     except InstallationError as exc:  # reinstalling fixes it, restarting does not: exit 2
         print("peppasync: the installed engine packages are not Peppasync's own:", file=sys.stderr)
@@ -135,6 +159,6 @@ def run(argv: list[str]) -> int:
             print(f"  {reason}", file=sys.stderr)
         return 2
     except PeppasyncError as exc:
-        return fail(str(exc))
+        return fail(Redactor().text(str(exc)))
     except KeyboardInterrupt:
         return 130

@@ -3,13 +3,20 @@
 Quarantine commands work on the store directly, so they work while the server
 is down; the server's sweep picks up a retried message within a second.
 Connector commands act on the running server through its ops API.
+
+None of them creates a store: a store that is not there, or has no schema, is
+an error that says so. Acts on the store are audited under the operating
+system's account that ran them (``cli:<user>``, see ``_who``), never a name the
+caller types.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
+import os
+import pwd
+import re
 import shlex
 import sys
 from contextlib import contextmanager
@@ -19,9 +26,11 @@ from typing import Any, Iterator
 
 import requests
 
-from peppasync.cli.commands import load_for
+from peppasync.cli.configfile import load_for
 from peppasync.cli.output import fail, print_json, print_table
 from peppasync.config import Config
+from peppasync.errors import StoreError
+from peppasync.redact import Redactor, config_secrets
 from peppasync.store import QuarantineEntry, Store, open_store
 
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
@@ -32,18 +41,47 @@ _PAGE = 1000
 
 @contextmanager
 def _store(config: Config) -> Iterator[Store]:
-    store = open_store(config.store.url)
+    store = open_store(config.store.url, create=False)
     try:
+        if store.schema_version() == 0:
+            raise StoreError(
+                f"store {store.url} has no Peppasync schema; check [store] url in {config.source}"
+                " (the server sets the schema up when it first starts; `peppasync migrate` does it now)",
+                url=store.url,
+            )
         yield store
     finally:
         store.close()
 
 
 def _who() -> str:
+    """The account running this command, by uid, and the login behind it when that differs.
+
+    ``$USER`` and ``$LOGNAME`` are the caller's say and count for nothing. The
+    login uid (``/proc/self/loginuid``) is set by PAM at login and survives
+    ``sudo -u peppasync``, which is how ``peppasync-ops`` runs: the audit then
+    reads ``cli:alice as peppasync``.
+    """
+    account = _account(os.geteuid())
+    login = _login_uid()
+    if login is not None and login != os.geteuid():
+        return f"cli:{_account(login)} as {account}"
+    return f"cli:{account}"
+
+
+def _account(uid: int) -> str:
     try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
-        return "cli"
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid with no passwd entry, as in some containers
+        return f"uid={uid}"
+
+
+def _login_uid() -> int | None:
+    try:
+        value = int(Path("/proc/self/loginuid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return None if value == 0xFFFFFFFF else value  # unset: no login session (a service, a container)
 
 
 def _server_url(config: Config) -> str:
@@ -54,28 +92,34 @@ def _server_url(config: Config) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
+    """The store's backlog and quarantine, and the server's readiness; exit 1 unless the server is ready."""
     config = load_for(args)
+    redactor = Redactor(config_secrets(config))
     with _store(config) as store:
         now = store.clock.time()
         stats = store.mailbox_stats(now=now)
         counts = store.quarantine_counts()
         version = store.schema_version()
+    problem = ""
     try:
-        ready = requests.get(_server_url(config) + "/readyz", timeout=2).status_code == 200
-        server = "ready" if ready else "not ready"
-    except requests.RequestException:
+        answer = requests.get(_server_url(config) + "/readyz", timeout=2)
+        server = "ready" if answer.status_code == 200 else "not ready"
+        if answer.status_code != 200:
+            problem = f"server at {_server_url(config)} is not ready: {redactor.text(answer.text.strip())}"
+    except requests.RequestException as exc:
         server = "not reachable"
+        problem = f"server at {_server_url(config)} is not reachable: {_why(exc)}"
     data: dict[str, Any] = {
         "server": {"url": _server_url(config), "state": server},
-        "store": {"schema_version": version},
+        "store": {"url": redactor.text(config.store.url), "schema_version": version},
         "mailboxes": {k: {"depth": s.depth, "oldest_age_seconds": s.oldest_age_seconds} for k, s in stats.items()},
         "quarantine": [{"kind": k, "reason": r, "count": n} for (k, r), n in sorted(counts.items())],
     }
     if args.json:
         print_json(data)
-        return 0
+        return _status_code(problem)
     print(f"server  {data['server']['url']}  {server}")
-    print(f"store   schema version {version}\n")
+    print(f"store   {data['store']['url']}  schema version {version}\n")
     if stats:
         print_table(
             ["ACTOR", "DEPTH", "OLDEST AGE (s)"],
@@ -88,6 +132,22 @@ def status(args: argparse.Namespace) -> int:
         print_table(["ACTOR", "REASON", "QUARANTINED"], [(k, r, n) for (k, r), n in sorted(counts.items())])
     else:
         print("quarantine: empty")
+    return _status_code(problem)
+
+
+def _why(exc: requests.RequestException) -> str:
+    """The system's reason under requests' wrapping ("connection refused"), else the error's class."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer within 2 s"
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    return found[-1].strip().lower() if found else type(exc).__name__
+
+
+def _status_code(problem: str) -> int:
+    """1 with one line on stderr when the server is not ready: what a health check script tests."""
+    if problem:
+        sys.stdout.flush()  # the report first, then the line that explains the exit code
+        return fail(problem)
     return 0
 
 
@@ -201,10 +261,12 @@ def connector(args: argparse.Namespace) -> int:
         else:
             resp = requests.post(f"{base}/{args.action}", headers=headers, timeout=5)
     except requests.RequestException as exc:
-        return fail(f"server at {_server_url(config)} is not reachable: {exc}")
+        return fail(f"server at {_server_url(config)} is not reachable: {_why(exc)}")
     body = resp.json() if resp.headers.get("Content-Type", "").startswith("application/json") else {}
     if resp.status_code != 200:
-        return fail(f"server refused: {resp.status_code} {body.get('error', resp.text)}")
+        # 400: the request itself is wrong (a limit out of bounds), which is a usage error.
+        code = 2 if resp.status_code == 400 else 1
+        return fail(f"server refused: {resp.status_code} {body.get('error', resp.text)}", code)
     if args.json:
         print_json(body)
     else:

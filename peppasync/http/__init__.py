@@ -2,7 +2,7 @@
 
 from peppasync.http.app import ConnectorControl, Engine, make_app
 from peppasync.http.request import HttpError, Request, Response, json_response
-from peppasync.http.server import HttpServer
+from peppasync.http.server import HttpServer, listen
 from peppasync.http.webhooks import SHOPIFY_TOPICS, shopify_hmac
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Request",
     "Response",
     "json_response",
+    "listen",
     "make_app",
     "shopify_hmac",
 ]

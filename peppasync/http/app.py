@@ -8,7 +8,7 @@ import re
 from dataclasses import asdict, is_dataclass
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from peppasync.errors import NotFoundError, PeppasyncError, StoreError, ValidationError
+from peppasync.errors import ConnectorLimitError, NotFoundError, PeppasyncError, StoreError, ValidationError
 from peppasync.http.exposition import metrics_handler
 from peppasync.http.request import HttpError, Request, Response, json_response
 from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
@@ -23,7 +23,9 @@ Handler = Callable[[Request], Response]
 
 
 class ConnectorControl(Protocol):
-    """What operators may do to a connector at runtime."""
+    """What operators may do to a connector at runtime; ``max_limit`` is its configured ceiling."""
+
+    max_limit: int
 
     def pause(self) -> None: ...
 
@@ -102,6 +104,8 @@ def make_app(
             response = json_response({"error": exc.message, **exc.extra}, exc.status)
         except NotFoundError as exc:
             response = json_response({"error": str(exc)}, 404)
+        except ConnectorLimitError as exc:
+            response = json_response({"error": str(exc), "low": exc.low, "high": exc.high}, 400)
         except ValidationError as exc:
             response = json_response({"error": str(exc), "field": exc.field}, 422)
         except StoreError as exc:
@@ -131,7 +135,8 @@ def _dispatch(
             allowed.append(method)
             continue
         if auth:
-            _check_token(request, ops_token)
+            # WSGI's place for who authenticated; what the audit log records.
+            request.environ["REMOTE_USER"] = _check_token(request, ops_token)
         request.params = match.groupdict()
         return handler(request)
     if allowed:
@@ -139,13 +144,19 @@ def _dispatch(
     raise HttpError(404, f"no route for {request.path}")
 
 
-def _check_token(request: Request, ops_token: str) -> None:
+#: The principal of a request made with ``[server] ops_token``, as the audit log names it.
+OPS_TOKEN_PRINCIPAL = "api:ops_token"
+
+
+def _check_token(request: Request, ops_token: str) -> str:
+    """The principal the bearer token authenticates; 401/403 when there is none."""
     if not ops_token:
         raise HttpError(403, "the ops API is disabled: set [server] ops_token (or PEPPASYNC_SERVER_OPS_TOKEN)")
     given = request.header("Authorization")
     scheme, _, token = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), ops_token.encode()):
         raise HttpError(401, "missing or wrong bearer token in the Authorization header")
+    return OPS_TOKEN_PRINCIPAL
 
 
 def _readyz(engine: Engine) -> Response:
@@ -203,14 +214,16 @@ class _OpsApi:
         body = request.json(required=False) or {}
         if not isinstance(body, dict):
             raise HttpError(400, "expected a JSON object such as {\"payload\": {...}}")
+        if "who" in body:
+            raise HttpError(400, "who cannot be given: the audit log records the credential that made the request"
+                                 f" ({request.environ['REMOTE_USER']})")
         payload = body.get("payload")
         if payload is not None and not isinstance(payload, dict):
             raise HttpError(400, "payload must be a JSON object")
         entry = self._engine.store.quarantine_get(qid)
         if entry.state != "open":
             raise HttpError(409, f"quarantine entry {qid} is already {entry.state}")
-        who = str(body.get("who") or "api")
-        message_id = self._engine.store.quarantine_retry(qid, who=who, payload=payload)
+        message_id = self._engine.store.quarantine_retry(qid, who=request.environ["REMOTE_USER"], payload=payload)
         self._engine.wake(entry.kind, entry.key, reread=True)
         return json_response({"retried": qid, "message_id": message_id})
 
@@ -219,7 +232,7 @@ class _OpsApi:
         entry = self._engine.store.quarantine_get(qid)
         if entry.state != "open":
             raise HttpError(409, f"quarantine entry {qid} is already {entry.state}")
-        self._engine.store.quarantine_discard(qid, who="api")
+        self._engine.store.quarantine_discard(qid, who=request.environ["REMOTE_USER"])
         return json_response({"discarded": qid})
 
     def _connector(self, request: Request) -> ConnectorControl:
@@ -243,7 +256,9 @@ class _OpsApi:
         connector = self._connector(request)
         body = request.json()
         limit = body.get("limit") if isinstance(body, dict) else None
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise HttpError(400, "expected {\"limit\": N} with N a whole number of at least 1")
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise HttpError(400, f"expected {{\"limit\": N}} with N a whole number from 1 to {connector.max_limit}")
+        if not 1 <= limit <= connector.max_limit:
+            raise ConnectorLimitError(request.params["name"], limit, low=1, high=connector.max_limit)
         connector.set_limit(limit)
         return json_response({"connector": request.params["name"], **connector.stats()})

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import time
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import gevent
+from gevent.baseserver import parse_address
 from gevent.greenlet import Greenlet
 from gevent.pool import Pool
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-__all__ = ["HttpServer"]
+from peppasync.errors import ListenError
+
+__all__ = ["HttpServer", "listen"]
 
 log = logging.getLogger("peppasync.http")
 
@@ -229,8 +233,23 @@ class _Server(WSGIServer):
         self.body_timeout = body_timeout
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening; ``ListenError`` when that address cannot be had.
+
+    A server binds before it opens anything else, so a port already taken
+    stops it at once, with nothing to undo.
+    """
+    try:
+        family, address = parse_address((host, port))
+        return WSGIServer.get_listener(address, family=family)  # type: ignore[no-any-return]
+    except OSError as exc:
+        # gevent appends the address to strerror; the system's own words read better.
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ListenError(host, port, reason, errno=exc.errno) from None
+
+
 class HttpServer:
-    """Serves a WSGI app on ``host:port`` (port 0 picks a free one).
+    """Serves a WSGI app on ``host:port`` (port 0 picks a free one), or on an already bound ``listener``.
 
     ``max_connections`` bounds the connections served at once; the timeouts
     are deadlines in seconds (see the module's docstring).
@@ -246,6 +265,7 @@ class HttpServer:
         idle_timeout: float = 60.0,
         header_timeout: float = 10.0,
         body_timeout: float = 30.0,
+        listener: socket.socket | None = None,
     ) -> None:
         limits = {"idle_timeout": idle_timeout, "header_timeout": header_timeout, "body_timeout": body_timeout}
         for name, value in limits.items():
@@ -255,7 +275,8 @@ class HttpServer:
             raise ValueError(f"max_connections must be at least 1, got {max_connections!r}")
         self._pool = Pool(max_connections)
         self._server = _Server(
-            (host, port), app, spawn=self._pool, handler_class=_QuietHandler, log=None, error_log=log, **limits
+            listener if listener is not None else (host, port), app,
+            spawn=self._pool, handler_class=_QuietHandler, log=None, error_log=log, **limits
         )
 
     def start(self) -> None:

@@ -48,18 +48,25 @@ __all__ = [
     "Store",
     "open_store",
     "ops",
+    "redact_url",
 ]
 
 
 def open_store(
-    url: str, *, clock: Clock | None = None, batch_max: int = 2000, metrics: Metrics | None = None
+    url: str,
+    *,
+    clock: Clock | None = None,
+    batch_max: int = 2000,
+    metrics: Metrics | None = None,
+    create: bool = True,
 ) -> Store:
     """Open the store at ``url``; connections open on first use, the schema is not touched.
 
     StoreError when the URL cannot be used (the message names the URL, never
-    its password); ValueError for a ``batch_max`` below 1.
+    its password), or, without ``create``, when its SQLite file does not
+    exist; ValueError for a ``batch_max`` below 1.
     """
     if isinstance(batch_max, bool) or not isinstance(batch_max, int) or batch_max < 1:
         raise ValueError(f"batch_max must be an integer of at least 1, got {batch_max!r}")
-    backend = open_backend(url)
+    backend = open_backend(url, create=create)
     return Store(backend, redact_url(url), clock or SystemClock(), batch_max, metrics)

@@ -168,6 +168,22 @@ def _discard(s: Session, op: ops.Discard, now: float) -> None:
     s.execute(_AUDIT, (now, op.who, "quarantine.discard", f"quarantine/{op.quarantine_id}", json.dumps(detail)))
 
 
+# Oldest first, by row: the key is not unique on its own once bodies' digests are kept too.
+_PRUNE_SQLITE = (
+    "DELETE FROM webhook_dedup WHERE rowid IN"
+    " (SELECT rowid FROM webhook_dedup WHERE received_at < ? ORDER BY received_at LIMIT ?)"
+)
+_PRUNE_POSTGRESQL = (
+    "DELETE FROM webhook_dedup WHERE ctid = ANY(ARRAY("
+    "SELECT ctid FROM webhook_dedup WHERE received_at < ? ORDER BY received_at LIMIT ?))"
+)
+
+
+def _prune_dedup(s: Session, op: ops.PruneDedup, now: float) -> int:
+    sql = _PRUNE_POSTGRESQL if s.backend == "postgresql" else _PRUNE_SQLITE
+    return int(s.execute(sql, (op.before, op.limit)).rowcount)
+
+
 _APPLY: dict[type, Callable[[Session, Any, float], object]] = {
     ops.Insert: _insert,
     ops.Start: _start,
@@ -181,6 +197,7 @@ _APPLY: dict[type, Callable[[Session, Any, float], object]] = {
     ops.Audit: _audit,
     ops.Requeue: _requeue,
     ops.Discard: _discard,
+    ops.PruneDedup: _prune_dedup,
 }
 
 

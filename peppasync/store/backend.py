@@ -45,6 +45,7 @@ SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
 )
 
 _READ_POOL_SIZE = 4
+_CONNECT_TIMEOUT = 10
 _SQLITE_READERS = 2
 
 
@@ -266,7 +267,12 @@ class PostgresBackend(Backend):
         self._created = 0
 
     def _session(self) -> Session:
-        return Session(peewee.PostgresqlDatabase(self._url, thread_safe=False, autoconnect=False), "postgresql")
+        # libpq waits for a host that drops packets as long as the kernel does
+        # (minutes); a store that does not answer in 10 s is down for us. A
+        # connect_timeout in the URL wins.
+        timeout: dict[str, Any] = {} if "connect_timeout=" in self._url else {"connect_timeout": _CONNECT_TIMEOUT}
+        db = peewee.PostgresqlDatabase(self._url, thread_safe=False, autoconnect=False, **timeout)
+        return Session(db, "postgresql")
 
     def write(self, fn: Callable[[Session], T]) -> T:
         return _call(self._writer, fn)
@@ -312,8 +318,13 @@ def _call(session: Session, fn: Callable[[Session], T]) -> T:
     return fn(session)
 
 
-def open_backend(url: str) -> Backend:
-    """The backend for a ``sqlite:///path`` or ``postgresql://...`` URL."""
+def open_backend(url: str, *, create: bool = True) -> Backend:
+    """The backend for a ``sqlite:///path`` or ``postgresql://...`` URL.
+
+    Without ``create``, a SQLite file that does not exist is an error rather
+    than a new, empty store: what operator commands want, since a mistyped
+    path would otherwise answer "nothing here" from a store that never was.
+    """
     if not isinstance(url, str):
         raise StoreError(f"the store URL must be a string, got {url!r}")
     safe = redact_url(url)
@@ -327,6 +338,12 @@ def open_backend(url: str) -> Backend:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder):
             raise StoreError(f"store URL {safe}: the folder {folder} does not exist", url=safe)
+        if not create and not os.path.isfile(path):
+            raise StoreError(
+                f"store {safe}: there is no database file at {os.path.abspath(path)}; check [store] url"
+                " (the server creates the store when it first starts)",
+                url=safe,
+            )
         return SqliteBackend(path)
     if url.startswith(("postgresql://", "postgres://")):
         return PostgresBackend("postgresql://" + url.split("://", 1)[1])

@@ -27,6 +27,7 @@ __all__ = [
     "Insert",
     "InsertOnce",
     "Op",
+    "PruneDedup",
     "PutState",
     "Quarantine",
     "Release",
@@ -269,10 +270,27 @@ class Discard:
         _text("Discard", "who", self.who)
 
 
+@dataclass(frozen=True)
+class PruneDedup:
+    """Forget up to ``limit`` webhook event ids recorded before ``before``; result: how many went.
+
+    Bounded, so that pruning a long backlog of keys never holds the writer
+    (and every message waiting on its commit) for long.
+    """
+
+    before: float
+    limit: int = 10_000
+
+    def __post_init__(self) -> None:
+        _time("PruneDedup", "before", self.before)
+        _ident("PruneDedup", "limit", self.limit)
+
+
 Op = (Insert | InsertOnce | Start | Done | Release | Retry | Quarantine | PutState | Dedup | Audit | Requeue
-      | Discard)
+      | Discard | PruneDedup)
 
 #: Every op class, for isinstance checks.
 OP_TYPES: tuple[type, ...] = (
     Insert, InsertOnce, Start, Done, Release, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard,
+    PruneDedup,
 )

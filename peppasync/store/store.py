@@ -420,3 +420,19 @@ class Store:
         sql = "SELECT id, at, who, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?"
         rows = self._read(lambda s: s.all(sql, (_limit("limit", limit),)))
         return [AuditEntry(int(r[0]), float(r[1]), r[2], r[3], r[4], json.loads(r[5])) for r in rows]
+
+    # -- webhook dedup keys ---------------------------------------------------
+
+    def prune_dedup(self, *, before: float, batch: int = 10_000) -> int:
+        """Forget webhook event ids recorded before ``before``, ``batch`` per commit; how many went.
+
+        An event id older than Shopify's retry window can never come again as a
+        retry, so its key only costs disk and index pages.
+        """
+        _limit("batch", batch)
+        total = 0
+        while True:
+            pruned = int(self.write([ops.PruneDedup(self._now(before), batch)])[0])
+            total += pruned
+            if pruned < batch:
+                return total

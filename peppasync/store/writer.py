@@ -45,7 +45,8 @@ def as_store_error(exc: BaseException, url: str) -> PeppasyncError:
     """Our own errors unchanged; database errors as a StoreError naming the (redacted) URL."""
     if isinstance(exc, PeppasyncError):
         return exc
-    text = str(exc).strip() or type(exc).__name__
+    # One line: libpq's messages carry a tab-indented hint on a second line.
+    text = " ".join(str(exc).split()) or type(exc).__name__
     hint = ""
     if "no such table" in text or "does not exist" in text:
         hint = " (is the schema migrated? run `peppasync migrate`)"

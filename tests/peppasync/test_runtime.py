@@ -1,12 +1,16 @@
+import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import gevent.event
 import requests
 
+from peppasync.clock import ManualClock
 from peppasync.config import parse_config
-from peppasync.runtime import Runtime
+from peppasync.runtime import DEDUP_WINDOW, Runtime
 from peppasync.store import open_store, ops
 
 from tests.peppasync.serving import free_port
@@ -71,3 +75,38 @@ def test_a_sigterm_while_the_server_starts_stops_it_cleanly_once_started(tmp_pat
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "exit 0\n"
+
+
+def test_a_running_server_forgets_webhook_event_ids_older_than_its_dedup_window(tmp_path):
+    url = f"sqlite:///{tmp_path}/engine.db"
+    now = time.time()
+    for age, event in ((DEDUP_WINDOW + 3600, "old"), (3600, "recent")):
+        store = open_store(url, clock=ManualClock(now - age))
+        store.migrate()
+        store.write([ops.Dedup("shopify", event)])
+        store.close()
+    pruned = gevent.event.AsyncResult()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage() == "webhook dedup keys pruned":
+                pruned.set(record.pruned)
+
+    logger = logging.getLogger("peppasync.runtime")
+    catch = Catch()
+    logger.addHandler(catch)
+    logger.setLevel(logging.INFO)
+    runtime = Runtime(parse_config({"server": {"listen": f"127.0.0.1:{free_port()}"}, "store": {"url": url}},
+                                   environ={}))
+    runtime.start()
+    try:
+        count = pruned.get(timeout=10)
+        old, recent = runtime.store.write([ops.Dedup("shopify", "old"), ops.Dedup("shopify", "recent")])
+    finally:
+        runtime.stop()
+        logger.removeHandler(catch)
+        logger.setLevel(logging.NOTSET)
+
+    assert count == 1
+    assert old is True  # forgotten, so recorded afresh
+    assert recent is False  # still remembered: a duplicate

@@ -29,9 +29,10 @@ import requests
 from peppasync.cli.configfile import load_for
 from peppasync.cli.output import fail, print_json, print_table
 from peppasync.config import Config
-from peppasync.errors import StoreError
+from peppasync.errors import JsonInputError, StoreError
 from peppasync.redact import Redactor, config_secrets
 from peppasync.store import QuarantineEntry, Store, open_store
+from peppasync.strict_json import parse_json
 
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
 
@@ -215,11 +216,12 @@ def quarantine_retry(args: argparse.Namespace) -> int:
     payload = None
     if args.payload:
         try:
-            payload = json.loads(Path(args.payload).read_text(encoding="utf-8"))
+            # The same strict parse as every input at the edge: no NaN, bounded depth and numbers.
+            payload = parse_json(Path(args.payload).read_bytes())
         except OSError as exc:
             return fail(f"cannot read {args.payload}: {exc.strerror}", 2)
-        except json.JSONDecodeError as exc:
-            return fail(f"{args.payload} is not valid JSON: {exc}", 2)
+        except JsonInputError as exc:
+            return fail(f"{args.payload} is not JSON the engine can keep ({exc.problem}): {exc}", 2)
         if not isinstance(payload, dict):
             return fail(f"{args.payload} must hold a JSON object", 2)
     with _store(config) as store:

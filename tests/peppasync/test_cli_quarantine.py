@@ -163,15 +163,21 @@ def test_quarantine_retry_with_an_edited_payload_puts_it_back_and_audits(quarant
     assert audit[0].action == "quarantine.retry" and audit[0].who.startswith("cli")
 
 
-def test_quarantine_retry_with_a_payload_that_is_not_json_exits_2_and_changes_nothing(quarantined, tmp_path):
+@pytest.mark.parametrize(("text", "problem"), [
+    ("{nope", "not_json"),
+    ('{"type": "webhook", "price": NaN}', "not_a_number"),
+    ("[" * 200 + "]" * 200, "too_deep"),
+])
+def test_quarantine_retry_with_a_payload_that_is_not_json_the_engine_can_keep_exits_2_and_changes_nothing(
+        quarantined, tmp_path, text, problem):
     config, url, ids = quarantined
     bad = tmp_path / "bad.json"
-    bad.write_text("{nope")
+    bad.write_text(text)
 
     result = _cli(config, "quarantine", "retry", str(ids[0]), "--payload", str(bad))
 
     assert result.returncode == 2
-    assert "is not valid JSON" in result.stderr
+    assert f"is not JSON the engine can keep ({problem})" in result.stderr
     store = open_store(url)
     try:
         assert store.quarantine_get(ids[0]).state == "open"

@@ -286,7 +286,7 @@ def test_a_config_file_with_secrets_that_others_can_read_is_warned_about_unless_
     assert warning["keys"] == [
         "server.ops_token", "shopify.access_token", "shopify.webhook_secret", "netsuite.consumer_key",
         "netsuite.consumer_secret", "netsuite.token_id", "netsuite.token_secret", "wms.api_key", "wms.api_secret",
-        "wms.webhook_token",
+        "wms.webhook_token", "wms.inventory_api_key",
     ]
     assert [r["msg"] for r in _records(allowed.stderr)] == ["cannot start"]
     assert [r["msg"] for r in _records(private.stderr)] == ["cannot start"]

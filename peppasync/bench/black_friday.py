@@ -107,6 +107,13 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                               since=began, until=erp_end)
         progress = replay.progress()
         lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
+        if fulfilment:
+            # Most orders still wait for the WMS's request window here; so may the lost ones.
+            # Their heal time is judged once they are consistent (or the run's time is up).
+            lost_deadline = time.monotonic() + (options.timeout or 120.0 + 2.0 * options.orders / options.time_scale)
+            while lost.unhealed and time.monotonic() < lost_deadline:
+                gevent.sleep(0.5)
+                lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
         replay.engine.stop()
         store = replay.store()
         try:

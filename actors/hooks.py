@@ -32,6 +32,12 @@ class ActorHooks:
     def on_repair(self, kind: str) -> None:
         """The reconciler repaired something webhooks or calls had missed."""
 
+    def on_sweep(self, sweep: str, seconds: float, at: float) -> None:
+        """A reconciler sweep went through every page: it took ``seconds`` and ended at ``at`` (epoch)."""
+
+    def on_sweep_failed(self, sweep: str) -> None:
+        """A step of a reconciler sweep failed; the sweep resumes from that step."""
+
     def on_oversell(self, kind: str, units: int) -> None:
         """An order was accepted for ``units`` more than the stock there was."""
 
@@ -67,6 +73,13 @@ class MetricsActorHooks(ActorHooks):
 
     def on_repair(self, kind: str) -> None:
         self._m.reconcile_repairs_total.labels(kind=kind).inc()
+
+    def on_sweep(self, sweep: str, seconds: float, at: float) -> None:
+        self._m.reconcile_sweep_duration_seconds.labels(sweep=sweep).observe(max(0.0, seconds))
+        self._m.reconcile_last_success_timestamp_seconds.labels(sweep=sweep).set(at)
+
+    def on_sweep_failed(self, sweep: str) -> None:
+        self._m.reconcile_sweep_failures_total.labels(sweep=sweep).inc()
 
     def on_oversell(self, kind: str, units: int) -> None:
         self._m.oversells_total.inc()
@@ -105,6 +118,14 @@ class HookList(ActorHooks):
     def on_repair(self, kind: str) -> None:
         for h in self._hooks:
             h.on_repair(kind)
+
+    def on_sweep(self, sweep: str, seconds: float, at: float) -> None:
+        for h in self._hooks:
+            h.on_sweep(sweep, seconds, at)
+
+    def on_sweep_failed(self, sweep: str) -> None:
+        for h in self._hooks:
+            h.on_sweep_failed(sweep)
 
     def on_oversell(self, kind: str, units: int) -> None:
         for h in self._hooks:

@@ -140,17 +140,20 @@ def _address(address: Any) -> dict[str, Any] | None:
     }
 
 
-def fetch_order(shopify: Any, order_gid: str) -> dict[str, Any] | None:
+def fetch_order(shopify: Any, order_gid: str, priority: int | None = None) -> dict[str, Any] | None:
     """One order, whole, by its GraphQL id; None when Shopify no longer has it.
 
     Lines come 100 to a page: with their price and variant, 250 at once would cost more
     than the 1,000 points Shopify allows one query (https://shopify.dev/docs/api/usage/limits).
+    ``priority`` is the connector lane to wait in (its default when None).
     """
     node: dict[str, Any] | None = None
     lines: list[Any] = []
     after = None
     while True:
-        data = shopify.graphql(ORDER_QUERY, {"id": order_gid, "lines": after}, operation="order", estimate=_ESTIMATE)
+        lane = {} if priority is None else {"priority": priority}
+        data = shopify.graphql(ORDER_QUERY, {"id": order_gid, "lines": after}, operation="order", estimate=_ESTIMATE,
+                               **lane)
         page = data.get("order")
         if not page:
             return None

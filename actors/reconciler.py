@@ -1,38 +1,39 @@
-"""The reconciler: the self-healing sweep that makes a morning re-sync unnecessary.
+"""The reconciler: the self-healing sweeps that make a morning re-sync unnecessary.
 
-Every ``reconcile_interval`` it pages through Shopify orders updated since its
-cursor (less an overlap window) and WMS shipments modified since its own, and
-compares them with what the order actors hold. Whatever webhooks missed (an
-order never seen, an update or cancellation lost, a shipment never notified)
-is sent to the order actor as the webhook would have been, and counted as a
-repair. An order whose mailbox already holds a webhook with this update is in
-flight, not missed; one whose mailbox holds only its own steps is judged like
-any other. A shipment of an order with messages waiting is looked at again on
-later sweeps, until the order has settled.
+Three sweeps find what webhooks missed and repair it: Shopify's orders
+(``actors.order_sweep``), the WMS's shipments (``actors.shipment_sweep``) and
+Shopify's stock (``actors.stock_sweep``). Each runs in an actor of its own (keys
+``orders``, ``shipments``, ``stock``), so that a sweep waiting for the WMS's
+request window never holds back the repair of a lost order.
 
-It also reads Shopify's ``available`` for every SKU the inventory actors keep
-and compares it with what they computed. A difference seen on two sweeps in a
-row (one sweep's worth is a sale whose webhook is on its way) is drift: the SKU
-actor is told what Shopify shows and sets it right. A push that has waited for
-its result over two sweeps is given up, so the SKU asks again.
+A sweep goes in steps, one page each, and every step is a durable message that
+commits what it found together with where the next step starts. So the first
+sweep after a start (which may cover a day) is bounded per step and resumes
+after a crash where it stopped; a step that fails (a page throttled, the WMS
+down) is tried again from that page after ``retry`` seconds (a refused one after
+``interval``), without the poison policy's growing backoff and without starting
+the sweep over. Steps follow each other at once; ``interval`` seconds separate
+the end of one sweep from the start of the next. Every call a sweep makes goes in the connectors' ``RECONCILE`` lane,
+which has a slot of its own: healing does not queue behind a surge.
+
+The actor at ``main`` only starts the sweeps' schedules at each boot (and hands
+them the cursors an earlier version kept in its own state).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
-from peppasync.clock import parse_timestamp
+from peppasync.errors import ConnectorError, RejectedError, TransientError
+from peppasync.store import Message, Store
 
-from actors.connectors import Priority
-from actors.order import call
-from actors.order_import import fetch_order
+from actors.order_sweep import OrdersSweep
 from actors.periodic import PeriodicActor
-from actors.shipments import shipment_message
-from actors.stock_ledger import StockLedger
+from actors.shipment_sweep import ShipmentsSweep
+from actors.stock_sweep import StockSweep
 
-__all__ = ["ReconcilerActor", "Settings"]
+__all__ = ["ReconcilerActor", "Settings", "Sweep"]
 
 log = logging.getLogger("peppasync.reconciler")
 
@@ -41,179 +42,114 @@ class Settings:
     """What the reconciler reads from configuration."""
 
     def __init__(self, interval: float, overlap: float | None = None, lookback: float = 86_400.0,
-                 max_hold: float = 900.0) -> None:
+                 max_hold: float = 900.0, repairs_per_step: int = 10, retry: float | None = None) -> None:
+        if repairs_per_step < 1:
+            raise ValueError(f"repairs_per_step must be at least 1, got {repairs_per_step}")
         self.interval = interval
         self.overlap = overlap if overlap is not None else max(2 * interval, 5.0)
         self.lookback = lookback
-        # How far back a busy order may hold the shipments cursor: every sweep
-        # pages from there, and the WMS's request window is small (ShipStation: 40/min).
+        # How long a shipment of a busy order is watched before it is let go (logged).
         self.max_hold = max_hold
+        self.repairs_per_step = repairs_per_step
+        # After a failed step: soon, but not at once (the connector has retried already).
+        self.retry = retry if retry is not None else max(0.05, min(interval / 4, 5.0))
 
 
-_MAILBOX_LOOK = 50  # an order's mailbox holds a few steps and webhooks, rarely more
+class Sweep(Protocol):
+    """One of the reconciler's sweeps: ``begin`` fills a new sweep's progress, ``step`` does one page."""
+
+    name: str
+    needs: tuple[str, ...]
+
+    def begin(self, progress: dict[str, Any], now: float) -> None: ...
+
+    def step(self, progress: dict[str, Any], now: float) -> bool:
+        """One step; True when the sweep is done. A ``TransientError`` or ``RejectedError`` leaves
+        ``progress`` where the step can be tried again."""
+        ...
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+_SWEEPS: dict[str, type[OrdersSweep | ShipmentsSweep | StockSweep]] = {
+    s.name: s for s in (OrdersSweep, ShipmentsSweep, StockSweep)
+}
+# What a version with one sweep for everything kept under ``main``, by the sweep that takes it over.
+_LEGACY = {"orders": {"orders_cursor": "cursor", "repaired": "repaired"},
+           "shipments": {"shipments_cursor": "cursor"}, "stock": {"stock": "stock"}}
 
 
 class ReconcilerActor(PeriodicActor):
-    """One per node (key ``main``); its ticks are durable messages it sends itself."""
+    """One per node and sweep; its steps and ticks are durable messages it sends itself."""
 
     kind = "reconciler"
 
-    def tick(self) -> float:
+    @property
+    def store(self) -> Store:
+        return self._ctx.store
+
+    def has_pending(self, kind: str, key: str) -> bool:
+        """Whether that actor has messages waiting (delayed ones included)."""
+        return bool(self._ctx.store.pending(kind, key, limit=1, now=float("inf")))
+
+    def handle(self, message: Message) -> None:
+        legacy = message.payload.get("legacy")
+        if message.payload.get("boot") and isinstance(legacy, dict):
+            for field, value in legacy.items():
+                self.state.setdefault(field, value)
+        super().handle(message)
+
+    def tick(self) -> float | None:
+        if self.key == self.boot_key:
+            self._start_sweeps()
+            return None
+        sweep = self._sweep()
+        if sweep is None:
+            return None
         settings: Settings = self.service("reconcile")
-        now = datetime.fromtimestamp(self.clock.time(), timezone.utc)
-        start = now - timedelta(seconds=settings.lookback)
-        orders_since = parse_timestamp(self.state.get("orders_cursor")) or start
-        ships_since = parse_timestamp(self.state.get("shipments_cursor")) or start
-        overlap = timedelta(seconds=settings.overlap)
-        self.state["orders_cursor"] = _iso(self._orders(orders_since - overlap) or orders_since)
-        self._forget_repairs(orders_since - overlap)
-        hold_after = now - timedelta(seconds=settings.max_hold)
-        self.state["shipments_cursor"] = _iso(self._shipments(ships_since - overlap, hold_after) or ships_since)
-        self._stock_sweep()
-        self.state["last_run"] = self.clock.time()
+        now = self.clock.time()
+        progress: dict[str, Any] | None = self.state.get("sweep")
+        if progress is None:
+            progress = self.state["sweep"] = {"started": now}
+            sweep.begin(progress, now)
+        try:
+            done = sweep.step(progress, now)
+        except (TransientError, RejectedError, ConnectorError) as exc:
+            failures = self.state["failures"] = int(self.state.get("failures", 0)) + 1
+            log.warning("reconciler sweep step failed; it resumes from that step",
+                        extra={"sweep": self.key, "error": str(exc), "failures_in_a_row": failures})
+            self.on_success(lambda: self.hooks.on_sweep_failed(self.key))
+            if isinstance(exc, RejectedError) or (isinstance(exc, ConnectorError) and not exc.transient):
+                return settings.interval  # refused: as likely to be refused again soon; the stall alert tells
+            return max(settings.retry, float(getattr(exc, "retry_after", None) or 0.0))
+        self.state.pop("failures", None)
+        if not done:
+            return 0.0
+        ended = self.clock.time()
+        seconds = ended - float(progress["started"])
+        del self.state["sweep"]
+        self.state["last_success"] = ended
+        self.on_success(lambda: self.hooks.on_sweep(self.key, seconds, ended))
         return settings.interval
 
-    def _forget_repairs(self, before: datetime) -> None:
-        # Updates older than the window are never paged again: no need to remember them.
-        repaired: dict[str, str] = self.state.get("repaired", {})
-        for order_id, updated in list(repaired.items()):
-            moment = parse_timestamp(updated)
-            if moment is not None and moment < before:
-                del repaired[order_id]
+    def _sweep(self) -> Sweep | None:
+        kind = _SWEEPS.get(self.key)
+        if kind is None:
+            log.error("no reconciler sweep of this name; its schedule ends", extra={"sweep": self.key})
+            return None
+        sweep: Sweep = kind(self, self.service("reconcile"))
+        return sweep
 
-    def _in_flight(self, order_id: str) -> bool:
-        return bool(self._ctx.store.pending("order", order_id, limit=1, now=float("inf")))
-
-    def _on_its_way(self, order_id: str, updated: datetime | None, cancelled: bool) -> bool:
-        """Whether the order's mailbox already holds a webhook with this version of it."""
-        for message in self._ctx.store.pending("order", order_id, limit=_MAILBOX_LOOK, now=float("inf")):
-            payload = message.payload
-            body = payload.get("body")
-            if payload.get("type") != "webhook" or not isinstance(body, dict):
-                continue
-            if cancelled and (payload.get("topic") == "orders/cancelled" or body.get("cancelled_at")):
-                return True
-            seen = parse_timestamp(body.get("updated_at"))
-            if not cancelled and (updated is None or (seen is not None and seen >= updated)):
-                return True
-        return False
-
-    def _orders(self, since: datetime) -> datetime | None:
-        shopify = self.service("shopify")
-        newest: datetime | None = None
-        # An order an operator has to look at is not missed: resending it would
-        # only quarantine it twice.
-        held = {e.key for e in self._ctx.store.quarantine_list(kind="order")}
-        for node in call("shopify", lambda: list(shopify.orders_updated_since(_iso(since)))):
-            updated = parse_timestamp(node.get("updatedAt"))
-            if updated is not None and (newest is None or updated > newest):
-                newest = updated
-            order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
-            if not order_id or order_id in held or self._on_its_way(order_id, updated, bool(node.get("cancelledAt"))):
-                continue
-            found = self._ctx.store.get_state("order", order_id)
-            state = found[0] if found else {}
-            status = state.get("status")
-            known = parse_timestamp((state.get("order") or {}).get("updated_at"))
-            if status is None:
-                topic = "orders/cancelled" if node.get("cancelledAt") else "orders/create"
-            elif node.get("cancelledAt") and status not in ("cancelled", "shipped", "fulfilled"):
-                topic = "orders/cancelled"
-            elif known is not None and updated is not None and updated > known and status != "cancelled":
-                topic = "orders/updated"
-            else:
-                continue
-            repaired: dict[str, str] = self.state.setdefault("repaired", {})
-            if repaired.get(order_id) == node.get("updatedAt"):
-                continue  # sent once already (it may sit in quarantine): an operator's turn now
-            body = call("shopify", fetch_order, shopify, str(node.get("id")))
-            if body is None:
-                continue
-            repaired[order_id] = str(node.get("updatedAt"))
-            self.send("order", order_id, {
-                "type": "webhook",
-                "topic": topic,
-                "event_id": f"reconcile:{order_id}:{node.get('updatedAt')}",
-                "received_at": self.clock.time(),
-                "body": body,
-                "source": "reconciler",
-            })
-            self.on_success(lambda: self.hooks.on_repair("missed_order"))
-        return newest
-
-    def _shipments(self, since: datetime, hold_after: datetime) -> datetime | None:
-        """Repair missed shipments; returns where the next sweep's cursor goes.
-
-        A shipment of an order in flight is looked at again on the next sweep:
-        its mailbox may or may not hold this shipment, and once newer shipments
-        moved the cursor on, it would never be paged again. So the cursor stops
-        at the oldest such shipment (modified after ``hold_after``) until its
-        order has settled. An order busy for longer is logged and let go.
-        """
-        wms = self.service("wms")
-        newest: datetime | None = None
-        held: datetime | None = None
-        for row in call("wms", lambda: list(wms.shipments_since(_iso(since), priority=Priority.HIGH))):
-            modified = parse_timestamp(row.get("modifyDate"))
-            if modified is not None and (newest is None or modified > newest):
-                newest = modified
-            order_id = str(row.get("orderKey") or "")
-            if not order_id or row.get("voided"):
-                continue
-            if self._in_flight(order_id):
-                if modified is None or modified < hold_after:
-                    log.warning("shipment of an order busy for longer than max_hold: not watched any more",
-                                extra={"order_id": order_id, "modified": row.get("modifyDate")})
-                elif held is None or modified < held:
-                    held = modified
-                continue
-            found = self._ctx.store.get_state("order", order_id)
-            if not found or found[0].get("status") not in ("erp_synced", "sent_to_wms"):
-                continue
-            self.send("order", order_id, shipment_message(row, self.clock.time()))
-            self.on_success(lambda: self.hooks.on_repair("missed_shipment"))
-        return held if held is not None else newest
-
-    def _stock_sweep(self) -> None:
+    def _start_sweeps(self) -> None:
+        """Start (or take over) each sweep's schedule, for the sweeps whose services the host has."""
+        legacy = {field: self.state.pop(field) for field in ("orders_cursor", "shipments_cursor", "repaired", "stock",
+                                                              "last_run") if field in self.state}
         services = self._ctx.services
-        catalog, settings = services.get("catalog"), services.get("inventory")
-        if catalog is None or settings is None or "inventory" not in self._ctx.system.kinds:
-            return
-        ledgers: dict[str, StockLedger] = {}
-        for sku in catalog.skus():
-            found = self._ctx.store.get_state("inventory", sku)
-            if found is not None and found[0].get("item") and not self._has_pending("inventory", sku):
-                ledgers[sku] = StockLedger(sku, found[0])
-        if not ledgers:
-            self.state.pop("stock", None)
-            return
-        shopify = self.service("shopify")
-        shown = call("shopify", shopify.available, [ledger.state["item"] for ledger in ledgers.values()])
-        previous: dict[str, list[Any]] = self.state.get("stock", {})
-        seen: dict[str, list[Any]] = {}
-        for sku, ledger in ledgers.items():
-            seq = int(ledger.state["seq"])
-            if ledger.in_flight:
-                if previous.get(sku) == ["in_flight", seq]:
-                    self.send("inventory", sku, {"type": "nudge", "seq": seq})
-                else:
-                    seen[sku] = ["in_flight", seq]
+        for name, kind in _SWEEPS.items():
+            if not all(needed in services for needed in kind.needs):
                 continue
-            actual = shown.get(ledger.state["item"])
-            target = ledger.sellable(settings.buffer(sku))
-            if actual is None or target is None or (actual == target and actual == ledger.belief):
+            if name == "stock" and "inventory" not in self._ctx.system.kinds:
                 continue
-            mismatch = ["drift", seq, actual]
-            if previous.get(sku) != mismatch:
-                seen[sku] = mismatch
-                continue
-            self.send("inventory", sku, {"type": "observed", "available": actual, "seq": seq})
-            self.on_success(lambda: self.hooks.on_repair("stock_drift"))
-        self.state["stock"] = seen
-
-    def _has_pending(self, kind: str, key: str) -> bool:
-        return bool(self._ctx.store.pending(kind, key, limit=1, now=float("inf")))
+            payload: dict[str, Any] = {"type": "tick", "chain": self.state.get("chain"), "boot": True}
+            handed = {new: legacy[old] for old, new in _LEGACY[name].items() if old in legacy}
+            if handed:
+                payload["legacy"] = handed
+            self.send(self.kind, name, payload)

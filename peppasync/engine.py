@@ -6,7 +6,7 @@ from typing import Any
 
 from peppasync.clock import Clock
 from peppasync.config import Config
-from peppasync.metrics import Metrics
+from peppasync.metrics import SWEEPS, Metrics
 
 from actors.catalog import Catalog
 from actors.connectors import (
@@ -40,6 +40,11 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
     """
     hooks = MetricsConnectorHooks(metrics)
     inventory = config.inventory
+    # The stall alert compares the last successful sweep with the interval: until a
+    # sweep has gone through, the process start stands for it.
+    metrics.reconcile_interval_seconds.set(config.engine.reconcile_interval)
+    for sweep in SWEEPS:
+        metrics.reconcile_last_success_timestamp_seconds.labels(sweep=sweep).set(clock.time())
     services: dict[str, Any] = {
         "reconcile": Settings(config.engine.reconcile_interval),
         "order": OrderSettings(non_sku_item=config.netsuite.non_sku_item),

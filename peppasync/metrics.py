@@ -19,18 +19,22 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "Metrics", "REPAIR_KINDS"]
+__all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "Metrics", "REPAIR_KINDS", "SWEEPS"]
 
 FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify")
 ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher")
 CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
 REPAIR_KINDS = ("missed_order", "missed_shipment", "stock_drift")
+# The reconciler's sweeps: Shopify's orders, the WMS's shipments, Shopify's stock.
+SWEEPS = ("orders", "shipments", "stock")
 
 # Handler work runs from milliseconds (a state change) to tens of seconds (an
 # ERP call under load); web-latency default buckets stop at 10 s.
 _DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 # Sync lag has an SLO of seconds to minutes; 30 s and 300 s are boundaries.
 _LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+# A sweep takes a page or a few (under a second) up to a catch-up over a day of history (an hour).
+_SWEEP_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 
 
 class Metrics:
@@ -148,6 +152,30 @@ class Metrics:
             ["kind"],
             registry=r,
         )
+        self.reconcile_sweep_duration_seconds = Histogram(
+            p + "reconcile_sweep_duration_seconds",
+            "Time a reconciler sweep took from its first page to its last, failed steps included.",
+            ["sweep"],
+            buckets=_SWEEP_BUCKETS,
+            registry=r,
+        )
+        self.reconcile_last_success_timestamp_seconds = Gauge(
+            p + "reconcile_last_success_timestamp_seconds",
+            "When a reconciler sweep last went through every page (the process start until one has).",
+            ["sweep"],
+            registry=r,
+        )
+        self.reconcile_sweep_failures_total = Counter(
+            p + "reconcile_sweep_failures_total",
+            "Reconciler sweep steps that failed; the sweep resumes from the failed step.",
+            ["sweep"],
+            registry=r,
+        )
+        self.reconcile_interval_seconds = Gauge(
+            p + "reconcile_interval_seconds",
+            "The configured time between the end of one reconciler sweep and the start of the next.",
+            registry=r,
+        )
         self.orders = Gauge(p + "orders", "Orders by state.", ["state"], registry=r)
         self.oversells_total = Counter(
             p + "oversells_total",
@@ -185,6 +213,9 @@ class Metrics:
                 self.connector_requests_total.labels(connector=connector, outcome=outcome)
         for kind in REPAIR_KINDS:
             self.reconcile_repairs_total.labels(kind=kind)
+        for sweep in SWEEPS:
+            self.reconcile_sweep_failures_total.labels(sweep=sweep)
+            self.reconcile_sweep_duration_seconds.labels(sweep=sweep)
 
     def exposition(self) -> bytes:
         """The text exposition of every collector, as ``/metrics`` serves it."""

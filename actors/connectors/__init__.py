@@ -20,9 +20,9 @@ from .hooks import OUTCOMES, ConnectorHooks, MetricsConnectorHooks
 from .limiter import ConcurrencyLimiter, Priority
 from .netsuite import NetsuiteConnector
 from .retry import RetryPolicy
-from .shopify import SetResult, ShopifyConnector
+from .shopify import OrdersPage, SetResult, ShopifyConnector
 from .window import RequestWindow
-from .wms import WmsConnector
+from .wms import ShipmentsPage, WmsConnector
 from .wms_inventory import StockLevel, WmsInventoryConnector
 
 __all__ = [
@@ -34,11 +34,13 @@ __all__ = [
     "CostBucket",
     "MetricsConnectorHooks",
     "NetsuiteConnector",
+    "OrdersPage",
     "PermanentFailure",
     "Priority",
     "RequestWindow",
     "RetryPolicy",
     "SetResult",
+    "ShipmentsPage",
     "ShopifyConnector",
     "StockLevel",
     "TransientFailure",

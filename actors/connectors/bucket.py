@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import gevent.event
 
 from peppasync.clock import Clock
 
 __all__ = ["CostBucket"]
+
+# Points within this of a cost cover it: a refill computed as elapsed x rate can fall a
+# rounding error short, and a wait for that error would be a wait for nothing.
+_EPSILON = 1e-6
 
 
 class CostBucket:
@@ -17,6 +24,12 @@ class CostBucket:
     reports it refills at ``restoreRate``. ``reserve`` waits until the predicted
     points cover a call's cost and takes them at once, so concurrent greenlets do
     not all spend the same points. Before the first report nothing waits.
+
+    Callers that have to wait are served first come, first served: only the
+    oldest waits for points, the others wait for their turn. Were each to wake
+    on its own and take whatever had come back, a stream of 10-point writes would
+    keep a 400-point read (the reconciler's order read) waiting for as long as
+    the stream lasts, since the points never add up to its cost.
     """
 
     def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
@@ -26,6 +39,7 @@ class CostBucket:
         self.restore_rate = 0.0
         self._available = 0.0
         self._at = 0.0
+        self._queue: deque[gevent.event.Event] = deque()
 
     def available(self) -> float | None:
         """Predicted points now; None until Shopify has reported once."""
@@ -55,19 +69,38 @@ class CostBucket:
     def wait_for(self, cost: float) -> float:
         """Seconds until ``cost`` points are predicted to be there (0 when they are)."""
         available = self.available()
-        if available is None or available >= cost:
+        if available is None or available + _EPSILON >= cost:
             return 0.0
         if self.restore_rate <= 0:
             return 1.0
         return (min(cost, self.maximum or cost) - available) / self.restore_rate
 
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for points (or for their turn to wait)."""
+        return len(self._queue)
+
     def reserve(self, cost: float) -> None:
-        """Wait until ``cost`` points are predicted, then spend them."""
-        while True:
-            wait = self.wait_for(cost)
-            if wait <= 0:
-                break
-            self._sleep(wait)
+        """Wait (behind those already waiting) until ``cost`` points are predicted, then spend them."""
+        if self._queue or self.wait_for(cost) > 0:
+            turn = gevent.event.Event()
+            self._queue.append(turn)
+            if self._queue[0] is turn:
+                turn.set()
+            try:
+                turn.wait()
+                while True:
+                    wait = self.wait_for(cost)
+                    if wait <= 0:
+                        break
+                    self._sleep(wait)
+            finally:
+                self._queue.remove(turn)
+                if self._queue:
+                    self._queue[0].set()
+        self._spend(cost)
+
+    def _spend(self, cost: float) -> None:
         if self.maximum is not None:
             self._available = self.available() or 0.0
             self._at = self._clock.monotonic()

@@ -29,8 +29,9 @@ class Connector:
     """One external system and account: a pooled session, an adaptive limit, retries.
 
     ``exchange`` sends one logical request: it waits for a concurrency slot (by
-    ``priority`` lane, FIFO within one, see ``ConcurrencyLimiter``; ``pause`` holds
-    everyone, nothing is dropped), lets the subclass's API limiter
+    ``priority`` lane, FIFO within one, see ``ConcurrencyLimiter``; the
+    ``RECONCILE`` lane has one slot reserved; ``pause`` holds everyone, nothing is
+    dropped), lets the subclass's API limiter
     admit it (``_admit``), sends, and hands the response to a classifier that returns
     the result or raises ``TransientFailure`` / ``PermanentFailure``. Transient
     failures are retried per ``retry``; what cannot succeed raises ``ConnectorError``.
@@ -57,8 +58,10 @@ class Connector:
         self.max_limit = self.aimd.maximum
         self.timeout = timeout
         self.throttled = 0
+        # The reconciler's calls have a slot of their own: healing must not wait for a surge to pass.
         self.limiter = ConcurrencyLimiter(
-            self.aimd.limit, on_inflight=lambda n: self.hooks.on_inflight(self.name, n)
+            self.aimd.limit, on_inflight=lambda n: self.hooks.on_inflight(self.name, n),
+            reserved={Priority.RECONCILE: 1},
         )
         self.session = session or self._pooled_session(self.aimd.maximum)
         self._environment: dict[str, dict[str, Any]] = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from enum import IntEnum
 
@@ -18,11 +18,14 @@ class Priority(IntEnum):
     ``HIGH`` is for work whose delay the user sees at once and that is small beside
     the bulk: shipment news on its way to Shopify, stock numbers for Shopify, the
     next call of an order whose ERP work has already begun. ``NORMAL`` is
-    everything else (new work, reads in bulk).
+    everything else (new work, reads in bulk). ``RECONCILE`` is the reconciler's:
+    connectors give it a reserved slot (see ``ConcurrencyLimiter``'s ``reserved``),
+    so the sweep that finds what webhooks missed goes on however deep a surge is.
     """
 
     NORMAL = 0
     HIGH = 1
+    RECONCILE = 2
 
 
 class _Waiter:
@@ -47,14 +50,26 @@ class ConcurrencyLimiter:
     fair as one of seconds. ``oldest_every=1`` is plain FIFO. Pausing stops
     admissions (calls in flight finish); nothing is dropped. ``on_inflight`` is
     told every change of the in-flight count.
+
+    ``reserved`` gives lanes slots of their own, on top of ``limit``: a ``slot`` in
+    such a lane is taken at once while fewer than its reservation are held, and
+    waits like any other once they are all in use. A share of the shared slots,
+    or a priority, is not enough for work that must not wait behind a surge: the
+    shared slots may all be held by calls that wait for the API's own budget. The
+    reservation is a floor for that lane, and costs the API at most that many
+    calls beyond the limit.
     """
 
     def __init__(self, limit: int, *, on_inflight: Callable[[int], None] | None = None,
-                 oldest_every: int = 4) -> None:
+                 oldest_every: int = 4, reserved: Mapping[int, int] | None = None) -> None:
         if limit < 1:
             raise ValueError(f"a concurrency limit must be at least 1, got {limit}")
         if oldest_every < 1:
             raise ValueError(f"oldest_every must be at least 1 (1 is plain FIFO), got {oldest_every}")
+        if any(n < 0 for n in (reserved or {}).values()):
+            raise ValueError(f"a lane's reserved slots must be 0 or more, got {dict(reserved or {})}")
+        self._reserved = {int(lane): n for lane, n in (reserved or {}).items() if n > 0}
+        self._reserved_held: dict[int, int] = {}
         self._limit = limit
         self._inflight = 0
         self._paused = False
@@ -71,7 +86,8 @@ class ConcurrencyLimiter:
 
     @property
     def inflight(self) -> int:
-        return self._inflight
+        """Calls in flight, in the shared slots and the reserved ones."""
+        return self._inflight + sum(self._reserved_held.values())
 
     @property
     def waiting(self) -> int:
@@ -123,12 +139,22 @@ class ConcurrencyLimiter:
 
     def release(self) -> None:
         self._inflight -= 1
-        self._on_inflight(self._inflight)
+        self._on_inflight(self.inflight)
         self._admit()
 
     @contextmanager
     def slot(self, priority: int = Priority.NORMAL) -> Iterator[None]:
-        """Hold one slot for the duration of the block."""
+        """Hold one slot for the duration of the block: a reserved one of the lane when one is free."""
+        lane = int(priority)
+        if not self._paused and self._reserved_held.get(lane, 0) < self._reserved.get(lane, 0):
+            self._reserved_held[lane] = self._reserved_held.get(lane, 0) + 1
+            self._on_inflight(self.inflight)
+            try:
+                yield
+            finally:
+                self._reserved_held[lane] -= 1
+                self._on_inflight(self.inflight)
+            return
         self.acquire(priority)
         try:
             yield
@@ -137,7 +163,7 @@ class ConcurrencyLimiter:
 
     def _take(self) -> None:
         self._inflight += 1
-        self._on_inflight(self._inflight)
+        self._on_inflight(self.inflight)
 
     def _admit(self) -> None:
         while not self._paused and self._waiting and self._inflight < self._limit:

@@ -28,7 +28,7 @@ from .shopify_queries import (
     variants_query,
 )
 
-__all__ = ["SetResult", "ShopifyConnector"]
+__all__ = ["OrdersPage", "SetResult", "ShopifyConnector"]
 
 _ALIASES_PER_CALL = 50
 _MAX_QUANTITIES = 250
@@ -48,6 +48,15 @@ class SetResult:
     applied: bool
     code: str = ""
     message: str = ""
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    """One page of order summaries, oldest update first, and where the next page starts."""
+
+    nodes: list[dict[str, Any]]
+    end_cursor: str | None
+    has_next: bool
 
 
 class ShopifyConnector(Connector):
@@ -151,14 +160,28 @@ class ShopifyConnector(Connector):
     def _order_pages(self, since: str, page_size: int) -> Iterator[dict[str, Any]]:
         after: str | None = None
         while True:
-            data = self.graphql(ORDERS_UPDATED_SINCE,
-                                {"first": page_size, "after": after, "query": f"updated_at:>'{since}'"},
-                                operation="orders", estimate=page_size + 2)
-            page = data["orders"]
-            yield from page["nodes"]
-            if not page["pageInfo"]["hasNextPage"]:
+            page = self.orders_page(since, after=after, page_size=page_size)
+            yield from page.nodes
+            if not page.has_next:
                 return
-            after = page["pageInfo"]["endCursor"]
+            after = page.end_cursor
+
+    def orders_page(self, since: str, *, after: str | None = None, page_size: int = 100,
+                    priority: int = Priority.NORMAL) -> OrdersPage:
+        """One page of the summaries ``orders_updated_since`` pages through, from the cursor ``after``.
+
+        For callers that keep their place between pages (the reconciler commits it after each).
+        """
+        if not 1 <= page_size <= 250:
+            raise ValueError(f"page_size must be between 1 and 250, got {page_size}")
+        if not since or "'" in since:
+            raise ValueError(f"since must be an ISO 8601 time such as 2026-11-01T00:00:00Z, got {since!r}")
+        data = self.graphql(ORDERS_UPDATED_SINCE,
+                            {"first": page_size, "after": after, "query": f"updated_at:>'{since}'"},
+                            operation="orders", estimate=page_size + 2, priority=priority)
+        page = data["orders"]
+        info = page["pageInfo"]
+        return OrdersPage(list(page["nodes"]), info.get("endCursor"), bool(info["hasNextPage"]))
 
     def variants_by_sku(self, skus: Sequence[str | int]) -> dict[str, str]:
         """SKU -> inventory item GID for the SKUs Shopify knows; unknown SKUs are left out.
@@ -179,7 +202,8 @@ class ShopifyConnector(Connector):
                         break
         return found
 
-    def available(self, inventory_item_ids: Sequence[str | int]) -> dict[str | int, int | None]:
+    def available(self, inventory_item_ids: Sequence[str | int], *,
+                  priority: int = Priority.HIGH) -> dict[str | int, int | None]:
         """The ``available`` quantity at the configured location per item; None when not stocked there."""
         location = self._location()
         ids = list(dict.fromkeys(inventory_item_ids))
@@ -188,7 +212,7 @@ class ShopifyConnector(Connector):
             chunk = ids[start:start + _ALIASES_PER_CALL]
             query, variables = levels_query([gid("InventoryItem", i) for i in chunk], location)
             data = self.graphql(query, variables, operation=f"levels{len(chunk)}", estimate=len(chunk) * 3.0,
-                                priority=Priority.HIGH)
+                                priority=priority)
             for n, ident in enumerate(chunk):
                 item = data.get(f"i{n}")
                 level = (item or {}).get("inventoryLevel")

@@ -30,6 +30,12 @@ class RequestWindow:
     request locally, and requests come back only when the reset time has passed. Until the first report only one call goes
     out (the others wait for its headers, at most ``probe_timeout`` seconds), so a
     burst at start-up cannot overrun a window it knows nothing about yet.
+
+    Only callers holding a connector slot wait here, and they all wake at the
+    reset: while the slots (reserved ones included) are fewer than the window's
+    limit, each of them gets a request of the next window. So a lane with a
+    reserved slot is sure of at least one request per window, however many calls
+    of other lanes wait for a slot.
     """
 
     def __init__(self, clock: Clock, sleep: Callable[[float], None], *, probe_timeout: float = 5.0) -> None:

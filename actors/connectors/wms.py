@@ -6,6 +6,7 @@ Stock levels are not here: V1 has no inventory resource (``wms_inventory`` reads
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,11 +23,20 @@ from .limiter import Priority
 from .retry import RetryPolicy
 from .window import RequestWindow
 
-__all__ = ["OPEN_STATUSES", "WmsConnector"]
+__all__ = ["OPEN_STATUSES", "ShipmentsPage", "WmsConnector"]
 
 # The statuses createorder may update; it refuses to change an order in any other
 # (https://www.shipstation.com/docs/api/orders/create-update-order/).
 OPEN_STATUSES = frozenset({"awaiting_payment", "awaiting_shipment", "on_hold"})
+
+
+@dataclass(frozen=True)
+class ShipmentsPage:
+    """One page of ``GET /shipments``: its rows, its number and how many pages there are."""
+
+    rows: list[dict[str, Any]]
+    page: int
+    pages: int
 
 
 class WmsConnector(Connector):
@@ -153,6 +163,19 @@ class WmsConnector(Connector):
     def shipments_since(self, modify_date_start: str, *, priority: int = Priority.NORMAL) -> Iterator[dict[str, Any]]:
         """Shipments modified at or after ``modify_date_start`` (ISO 8601 with offset), page by page."""
         return self._paged("/shipments", "shipments", {"modifyDateStart": modify_date_start}, priority)
+
+    def shipments_page(self, modify_date_start: str, page: int = 1, *,
+                       priority: int = Priority.NORMAL) -> ShipmentsPage:
+        """Page ``page`` of the shipments modified at or after ``modify_date_start``.
+
+        For callers that keep their place between pages (the reconciler commits it after each).
+        """
+        if page < 1:
+            raise ValueError(f"pages are numbered from 1, got {page}")
+        body = self._get(self.base + "/shipments",
+                         {"modifyDateStart": modify_date_start, "page": page, "pageSize": self.page_size},
+                         priority=priority)
+        return ShipmentsPage(list(body.get("shipments") or []), page, int(body.get("pages") or 1))
 
     def fetch(self, resource_url: str, *, priority: int = Priority.NORMAL) -> Any:
         """GET a SHIP_NOTIFY ``resource_url``; only URLs on the configured WMS host are followed."""

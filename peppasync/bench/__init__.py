@@ -12,7 +12,8 @@ the end state from the simulators' ledgers (``peppasync.consistency``).
 from .black_friday import TARGETS, BlackFridayOptions, run_black_friday
 from .chaos import ChaosOptions, run_chaos
 from .figures import ErpFigures, erp_figures, percentile
-from .report import CHAOS_HEADERS, black_friday_rows, chaos_rows, print_rows, write_json
+from .heal import HealFigures, heal_figures, wms_drain
+from .report import CHAOS_HEADERS, black_friday_rows, chaos_rows, heal_summary, print_rows, write_json
 
 __all__ = [
     "CHAOS_HEADERS",
@@ -20,12 +21,16 @@ __all__ = [
     "BlackFridayOptions",
     "ChaosOptions",
     "ErpFigures",
+    "HealFigures",
     "black_friday_rows",
     "chaos_rows",
     "erp_figures",
+    "heal_figures",
+    "heal_summary",
     "percentile",
     "print_rows",
     "run_black_friday",
     "run_chaos",
+    "wms_drain",
     "write_json",
 ]

@@ -5,7 +5,9 @@ dropped webhooks, SIGKILLs the engine at random moments of its progress (and
 restarts it), and makes the ERP answer bursts of 5xx or drop its connections.
 Then it waits for the engine to heal and judges the end state from the
 simulators' ledgers: every valid order in the ERP once with its lines, in the
-WMS, shipped ones fulfilled; every malformed one in quarantine.
+WMS, shipped ones fulfilled; every malformed one in quarantine. Each round also
+reports the heal time of the orders whose create webhook was lost (placed to
+consistent, see ``peppasync.bench.heal``) against its target.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ import gevent
 from peppasync.consistency import Consistency, check_consistency
 from peppasync.sandbox import PROFILES, SandboxProfile
 
+from .figures import percentile
+from .heal import heal_figures
 from .progress import ProgressBar
 from .replay import Replay
 
-__all__ = ["ChaosOptions", "chaos_profile", "run_chaos"]
+__all__ = ["ChaosOptions", "chaos_profile", "lost_webhooks", "run_chaos"]
 
 
 def chaos_profile() -> SandboxProfile:
@@ -80,6 +84,7 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
     try:
         replay.start()
         bar = ProgressBar(out, f"round {n}/{options.rounds}", options.orders)
+        began = replay.sandbox.clock.time()
         replay.place(options.orders, malformed_ratio=options.malformed_ratio)
         last_fault = time.monotonic()
         deadline = last_fault + options.heal_timeout
@@ -107,6 +112,7 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
         outcomes = replay.sandbox.netsuite.ledger.outcomes()
         plans = replay.sandbox.webhooks.plans
         counts = _counts(result)
+        lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
         return {
             "round": n, "seed": seed, "valid": result.scorecard.valid, "malformed": result.scorecard.malformed,
             "kills": done.count("kill"), "erp_bursts": [f for f in done if f != "kill"],
@@ -115,6 +121,7 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
             "webhooks_dropped": sum(1 for w in plans if w.dropped),
             **counts, "heal_seconds": round(max(0.0, heal), 3) if heal is not None else None,
             "ok": healed is not None and not any(counts.values()), "consistency": result.as_dict(),
+            "lost_webhooks": lost.as_dict(), "lost_heal_seconds": [round(t, 3) for t in lost.to_consistent],
             "peak_rss_bytes": replay.engine.peak_rss,
         }
     finally:
@@ -146,4 +153,19 @@ def run_chaos(options: ChaosOptions, out: TextIO) -> dict[str, Any]:
           f"and {options.erp_bursts} ERP fault bursts per round, time x{options.time_scale:g}", file=out, flush=True)
     rounds = [_round(options, n, out) for n in range(1, options.rounds + 1)]
     return {"options": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(options).items()},
-            "rounds": rounds, "ok": all(r["ok"] for r in rounds)}
+            "rounds": rounds, "ok": all(r["ok"] for r in rounds), "lost_webhooks": lost_webhooks(rounds)}
+
+
+def lost_webhooks(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The heal times of every round's lost-webhook orders together, and in how many rounds the target held."""
+    times = [t for r in rounds for t in r["lost_heal_seconds"]]
+    verdicts = [r["lost_webhooks"]["met"] for r in rounds if r["lost_webhooks"]["met"] is not None]
+    return {
+        "lost": sum(r["lost_webhooks"]["lost"] for r in rounds),
+        "unhealed": sum(r["lost_webhooks"]["unhealed"] for r in rounds),
+        "p50_seconds": round(percentile(times, 50), 3) if times else None,
+        "p99_seconds": round(percentile(times, 99), 3) if times else None,
+        "max_seconds": round(max(times), 3) if times else None,
+        "rounds_judged": len(verdicts), "rounds_met": sum(1 for v in verdicts if v),
+        "met": all(verdicts) if verdicts else None,
+    }

@@ -67,6 +67,7 @@ class Replay:
         self.sandbox.start()
         self.database = directory / "engine.db"
         raw = engine_config(self.sandbox, self.database, listen=listen, engine=engine)
+        self.reconcile_interval = float(raw["engine"]["reconcile_interval"])
         config = write_toml(directory / "peppasync.toml", raw)
         self.engine = EngineProcess(config, f"http://{listen}", directory / "engine.log")
         self._placer: gevent.Greenlet | None = None

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["CHAOS_HEADERS", "black_friday_rows", "chaos_rows", "print_rows", "write_json"]
+__all__ = ["CHAOS_HEADERS", "black_friday_rows", "chaos_rows", "heal_summary", "print_rows", "write_json"]
 
 
 def _s(value: float | None) -> str:
@@ -17,8 +17,38 @@ def _met(figures: dict[str, Any], key: str) -> str:
     target = figures.get("targets", {}).get(key)
     if target is None:
         return ""
-    verdict = {True: "met", False: "NOT MET", None: "n/a"}[target["met"]]
-    return f"target {target['target']}: {verdict}"
+    return f"target {target['target']}: {_verdict(target['met'])}"
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "NOT MET", None: "n/a"}[met]
+
+
+def _heal(h: dict[str, Any]) -> str:
+    """p50 / p99 / max of placed -> consistent, and the latest into the ERP, for the lost-webhook orders."""
+    spread = h["to_consistent_seconds"]
+    if spread["max"] is None:
+        return "no webhook lost" if not h["lost"] else f"{h['lost']} lost, none healed"
+    text = (f"{_s(spread['p50'])} / {_s(spread['p99'])} / {_s(spread['max'])} ({h['lost']} orders; "
+            f"in the ERP after {_s(h['to_erp_seconds']['max'])} at most)")
+    return text + (f", {h['unhealed']} not healed" if h["unhealed"] else "")
+
+
+def _heal_target(h: dict[str, Any]) -> str:
+    return (f"target ERP <= {h['erp_target_seconds']:,.1f} s, consistent <= {h['target_seconds']:,.1f} s "
+            f"(2 x {h['interval_seconds']:g} s + drain at capacity): {_verdict(h['met'])}")
+
+
+def heal_summary(summary: dict[str, Any]) -> str:
+    """One paragraph on every round's lost-webhook orders: heal p50/p99/max and rounds within target."""
+    if not summary["lost"]:
+        return "  no orders/create webhook was lost in any round"
+    return (f"  orders whose create webhook was lost: {summary['lost']}"
+            + (f" ({summary['unhealed']} not healed)" if summary["unhealed"] else "")
+            + f"; placed -> consistent p50 {_s(summary['p50_seconds'])}, p99 {_s(summary['p99_seconds'])}, "
+            f"max {_s(summary['max_seconds'])}\n  heal target (2 x reconcile_interval + drain at capacity) "
+            f"met in {summary['rounds_met']} of {summary['rounds_judged']} rounds with a lost webhook: "
+            f"{_verdict(summary['met'])}")
 
 
 def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -55,6 +85,8 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("p99 with poison / without", f"{lag_ratio:.3f}" if lag_ratio is not None else "n/a",
          _met(f, "lag_p99_ratio")),
         ("WMS orders / shipped / fulfilled", f"{f['wms_orders']} / {f['shipped']} / {f['fulfilled']}", ""),
+        ("lost create webhook: placed -> consistent p50 / p99 / max", _heal(f["lost_webhooks"]),
+         _heal_target(f["lost_webhooks"])),
         ("peak RSS of the engine", f"{rss / 2**20:.0f} MiB" if rss else "n/a", ""),
     ]
 
@@ -64,13 +96,29 @@ def chaos_rows(rounds: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     return [
         (str(r["round"]), f"{r['valid']}/{r['malformed']}", str(r["kills"]), str(r["erp_5xx"]), str(r["erp_resets"]),
          f"{r['webhooks_duplicated']}/{r['webhooks_dropped']}", str(r["lost"]), str(r["duplicated"]),
-         str(r["mismatched"]), _s(r["heal_seconds"]), "ok" if r["ok"] else "FAILED")
+         str(r["mismatched"]), _s(r["heal_seconds"]), _lost_heal(r["lost_webhooks"]),
+         "ok" if r["ok"] else "FAILED")
         for r in rounds
     ]
 
 
+def _lost_heal(h: dict[str, Any]) -> str:
+    """In the ERP (max) and consistent (p50, max) for a round's lost-webhook orders, against both targets."""
+    if not h["lost"]:
+        return "n/a"
+    erp, consistent = h["to_erp_seconds"], h["to_consistent_seconds"]
+    healed = (f"{_n(erp['max'])} / {_n(consistent['p50'])} / {_n(consistent['max'])} s"
+              if consistent["max"] is not None else "none healed")
+    return (f"{healed} (targets {h['erp_target_seconds']:,.1f} / {h['target_seconds']:,.1f} s): "
+            f"{_verdict(h['met'])}")
+
+
+def _n(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f}"
+
+
 CHAOS_HEADERS = ("round", "valid/bad", "kills", "ERP 5xx", "resets", "webhooks dup/drop", "lost", "duplicated",
-                 "mismatched", "heal", "verdict")
+                 "mismatched", "heal", "lost webhooks: in ERP max / consistent p50 / max", "verdict")
 
 
 def print_rows(headers: tuple[str, ...], rows: list[tuple[str, ...]], out: TextIO) -> None:

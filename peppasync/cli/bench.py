@@ -76,7 +76,15 @@ def black_friday(args: argparse.Namespace) -> int:
 
 
 def chaos(args: argparse.Namespace) -> int:
-    from peppasync.bench import CHAOS_HEADERS, ChaosOptions, chaos_rows, print_rows, run_chaos, write_json
+    from peppasync.bench import (
+        CHAOS_HEADERS,
+        ChaosOptions,
+        chaos_rows,
+        heal_summary,
+        print_rows,
+        run_chaos,
+        write_json,
+    )
 
     if args.kills < 0 or args.erp_bursts < 0:
         print("peppasync: --kills and --erp-bursts must be 0 or more", file=sys.stderr)
@@ -87,6 +95,7 @@ def chaos(args: argparse.Namespace) -> int:
     result = run_chaos(options, sys.stdout)
     print("", flush=True)
     print_rows(CHAOS_HEADERS, chaos_rows(result["rounds"]), sys.stdout)
+    print("\n" + heal_summary(result["lost_webhooks"]))
     failed = [r["round"] for r in result["rounds"] if not r["ok"]]
     print(f"\n  {len(result['rounds']) - len(failed)} of {len(result['rounds'])} rounds healed with nothing lost, "
           "duplicated or mismatched" + (f"; failed: {', '.join(map(str, failed))}" if failed else ""))

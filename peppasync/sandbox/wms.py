@@ -85,6 +85,20 @@ class WmsSimulator:
         # A burst sends hundreds of webhooks at once: keep that many connections for reuse.
         self._http.mount("http://", requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=256))
         self._expected = "Basic " + base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+        self._failing = False
+
+    def fail(self) -> None:
+        """Answer every V1 request with ShipStation's 500 until ``recover``: an outage, as it has them.
+
+        The 500 body is ASP.NET's (``{"Message": "An error has occurred."}``). A failed
+        request takes no request of the window.
+        """
+        self._failing = True
+        self.ledger.note("outage")
+
+    def recover(self) -> None:
+        """End what ``fail`` began."""
+        self._failing = False
 
     def start(self, base_url: str) -> None:
         self.base_url = base_url
@@ -145,6 +159,10 @@ class WmsSimulator:
             started = self.ledger.clock_time()
             self.ledger.end(started, request.method, request.path, 401, "unauthorized", in_flight=False)
             return json_response(401, {"Message": "Authorization has been denied for this request."})
+        if self._failing:
+            started = self.ledger.clock_time()
+            self.ledger.end(started, request.method, request.path, 500, "error", in_flight=False)
+            return json_response(500, {"Message": "An error has occurred."})
         decision = self.window.admit()
         if not decision.allowed:
             started = self.ledger.clock_time()

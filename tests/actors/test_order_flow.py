@@ -16,6 +16,7 @@ from pathlib import Path
 import gevent
 import pytest
 
+from peppasync.bench import heal_figures
 from peppasync.consistency import check_consistency
 from peppasync.demo import build_demo
 from peppasync.sandbox import MESSY_KINDS, PROFILES, Sandbox
@@ -243,4 +244,31 @@ def test_the_same_final_state_when_the_engine_is_sigkilled_twice_mid_run(tmp_pat
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+        sandbox.stop()
+
+
+def test_orders_whose_create_webhook_was_lost_in_a_burst_are_repaired_within_two_intervals_of_the_drain(tmp_path):
+    # ShipStation's 40 requests a minute and Shopify's bucket, ten times faster; a sweep every
+    # 20 simulated seconds, so that one WMS window holds three of them. A burst spends the window
+    # at once: repairs that waited for a WMS read would be a window late.
+    scale, interval = 10.0, 2.0
+    profile = replace(PROFILES["calm"], name="burst", webhook_drop_rate=0.1)
+    sandbox, runtime = build_demo(tmp_path, profile=profile, seed=3, time_scale=scale,
+                                  listen=f"127.0.0.1:{free_port()}", engine={"reconcile_interval": interval})
+    try:
+        began = sandbox.clock.time()
+        placed = sandbox.place_orders(80, malformed_ratio=0.0)
+        lost = [p.id for p in placed if sandbox.webhooks.plan("orders/create", str(p.id)).dropped]
+
+        with gevent.Timeout(90, False):
+            while heal_figures(sandbox, interval, since=began).unhealed:
+                gevent.sleep(0.25)
+        heal = heal_figures(sandbox, interval, since=began)
+
+        assert len(lost) >= 3, "this seed is chosen so that Shopify drops a few orders/create"
+        assert (heal.lost, heal.unhealed) == (len(lost), 0)
+        assert max(heal.to_erp) <= heal.erp_target, heal.as_dict()
+        assert max(heal.to_consistent) <= heal.target, heal.as_dict()
+    finally:
+        runtime.stop()
         sandbox.stop()

@@ -1,4 +1,4 @@
-"""The concurrency limiter: priority lanes, FIFO within one, a limit that can change at once, pause and resume."""
+"""The concurrency limiter: priority lanes, FIFO within one, reserved slots, a limit that moves, pause and resume."""
 
 from __future__ import annotations
 
@@ -260,3 +260,67 @@ def test_a_priority_that_is_not_an_int_and_a_share_below_one_are_refused() -> No
         limiter.acquire("high")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="oldest_every must be at least 1"):
         ConcurrencyLimiter(1, oldest_every=0)
+
+
+# -- reserved slots ---------------------------------------------------------------
+
+def test_a_lane_with_a_reserved_slot_goes_at_once_while_every_shared_slot_is_held_and_others_wait() -> None:
+    limiter = ConcurrencyLimiter(2, reserved={Priority.RECONCILE: 1})
+    release = gevent.event.Event()
+    log: list[str] = []
+    held = [gevent.spawn(_hold, limiter, release, [], n) for n in range(2)]
+    gevent.idle()
+    greenlets = _queue(limiter, [("create-1", Priority.NORMAL), ("create-2", Priority.NORMAL),
+                                 ("ship-1", Priority.HIGH), ("create-3", Priority.NORMAL)], [])
+
+    with limiter.slot(Priority.RECONCILE):
+        log.append("sweep")
+        inflight, waiting = limiter.inflight, limiter.waiting
+
+    release.set()
+    gevent.joinall([*held, *greenlets], raise_error=True)
+    assert log == ["sweep"]
+    assert (inflight, waiting) == (3, 4)  # one beyond the limit of 2: the reserved slot
+    assert (limiter.inflight, limiter.waiting) == (0, 0)
+
+
+def test_a_second_call_of_a_reserved_lane_waits_for_a_shared_slot_like_any_other() -> None:
+    limiter = ConcurrencyLimiter(1, reserved={Priority.RECONCILE: 1})
+    release = gevent.event.Event()
+    log: list[int] = []
+    first = gevent.spawn(_hold, limiter, release, log, 0)  # the shared slot
+    gevent.idle()
+    sweep_release = gevent.event.Event()
+
+    def sweep(n: int) -> None:
+        with limiter.slot(Priority.RECONCILE):
+            log.append(n)
+            sweep_release.wait()
+
+    sweeps = [gevent.spawn(sweep, n) for n in (1, 2)]
+    gevent.idle()
+    during = list(log)
+
+    release.set()
+    sweep_release.set()
+    gevent.joinall([first, *sweeps], raise_error=True)
+    assert during == [0, 1]
+    assert sorted(log) == [0, 1, 2] and limiter.inflight == 0
+
+
+def test_a_paused_limiter_holds_the_reserved_lane_too() -> None:
+    limiter = ConcurrencyLimiter(1, reserved={Priority.RECONCILE: 1})
+    limiter.pause()
+    log: list[str] = []
+    greenlets = _queue(limiter, [("sweep", Priority.RECONCILE)], log)
+    before = list(log)
+
+    limiter.resume()
+    gevent.joinall(greenlets, raise_error=True)
+
+    assert (before, log) == ([], ["sweep"])
+
+
+def test_a_reservation_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="reserved slots must be 0 or more"):
+        ConcurrencyLimiter(1, reserved={Priority.RECONCILE: -1})

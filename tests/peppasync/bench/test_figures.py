@@ -1,10 +1,10 @@
-"""The benchmark's figures: the physical limit R*L/C, efficiency, the 429 share, percentiles."""
+"""The benchmark's figures: the physical limit R*L/C, efficiency, the 429 share, percentiles, heal times."""
 
 from __future__ import annotations
 
 import pytest
 
-from peppasync.bench import erp_figures, percentile
+from peppasync.bench import HealFigures, erp_figures, percentile, wms_drain
 from peppasync.sandbox import LedgerEntry
 
 
@@ -47,3 +47,30 @@ def test_percentiles_are_nearest_rank_and_need_values():
         percentile([], 50)
     with pytest.raises(ValueError, match="concurrency limit"):
         erp_figures([], concurrency=0)
+
+
+def _wms(path: str, outcome: str = "ok", started: float = 0.0) -> LedgerEntry:
+    return LedgerEntry("wms", "POST", path, started, 0.1, 200, outcome)
+
+
+def test_the_wms_drains_its_calls_at_its_windows_rate_and_refused_or_v2_calls_take_none_of_it():
+    entries = ([_wms("/orders/createorder")] * 70 + [_wms("/shipments")] * 10
+               + [_wms("/orders/createorder", "throttled")] + [_wms("/v2/inventory")] * 5
+               + [_wms("/shipments", started=-5.0)])
+
+    assert wms_drain(entries, limit=40, seconds=60.0, since=0.0) == pytest.approx(120.0)
+
+
+def test_lost_orders_heal_in_time_only_when_each_system_has_them_within_two_intervals_of_its_own_drain():
+    def heal(to_erp: tuple[float, ...], to_consistent: tuple[float, ...], unhealed: int = 0) -> HealFigures:
+        return HealFigures(interval=5.0, lost=len(to_erp) + unhealed, to_erp=to_erp, to_consistent=to_consistent,
+                           unhealed=unhealed, erp_drain=30.0, wms_drain=46.0)
+
+    assert (heal((), ()).erp_target, heal((), ()).target) == (40.0, 56.0)
+    assert heal((12.0, 40.0), (30.0, 56.0)).met is True
+    assert heal((12.0, 41.0), (30.0, 50.0)).met is False  # late in the ERP, though the WMS hid it
+    assert heal((12.0,), (57.0,)).met is False
+    assert heal((12.0,), (30.0,), unhealed=1).met is False
+    assert heal((), ()).met is None
+    assert heal((10.0, 20.0, 30.0), (10.0, 20.0, 30.0)).as_dict()["to_consistent_seconds"] == {
+        "p50": 20.0, "p99": 30.0, "max": 30.0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import gevent
 import requests
 
 from peppasync.clock import ManualClock
@@ -310,3 +311,24 @@ def test_a_page_size_given_as_a_variable_is_costed_and_refunded_like_a_literal(m
     assert len(body["data"]["orders"]["nodes"]) == 3
     assert body["extensions"]["cost"]["requestedQueryCost"] == 12
     assert body["extensions"]["cost"]["actualQueryCost"] == 5
+
+
+def test_under_a_burst_of_concurrent_queries_the_bucket_spends_no_more_than_it_holds_and_throttles_the_rest(
+        make_sandbox):
+    clock = ManualClock()
+    sb = make_sandbox(QUIET, clock=clock)  # a bucket of 1,000 points
+    query = "{ productVariants(first: 40) { nodes { sku } } }"  # 42 points requested, and spent: 40 SKUs exist
+
+    def ask():
+        return graphql(sb, query).json()
+
+    answers = [g.get() for g in gevent.joinall([gevent.spawn(ask) for _ in range(60)], raise_error=True)]
+    spent = sb.shopify.ledger.events()["points_spent"]
+    clock.advance(42 / sb.profile.bucket_restore_rate)
+    after_refill = ask()
+
+    throttled = [a for a in answers if a.get("errors", [{}])[0].get("extensions", {}).get("code") == "THROTTLED"]
+    assert len(answers) - len(throttled) == 1000 // 42
+    assert all(a["extensions"]["cost"]["actualQueryCost"] is None for a in throttled)
+    assert spent == 42 * (1000 // 42)
+    assert "errors" not in after_refill

@@ -14,8 +14,10 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
 
+import gevent
 import pytest
 import requests
+import requests.adapters
 
 from peppasync.clock import ManualClock
 from peppasync.contracts import check
@@ -317,3 +319,37 @@ def test_v2_refuses_a_missing_key_a_bad_filter_and_too_many_requests_with_its_ow
     assert no_key.json()["errors"][0]["error_code"] == "unauthorized"
     assert throttled.json()["errors"][0]["error_code"] == "rate_limit_exceeded"
     assert check("shipstation", "V2TooManyRequestsHeaders", dict(throttled.headers)) == []
+
+
+def test_an_outage_answers_every_v1_request_with_a_500_until_it_ends_and_takes_none_of_the_window(
+        make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox(replace(QUIET, wms_window_limit=2))
+
+    sb.wms.fail()
+    during = [requests.get(f"{sb.wms_url}/shipments", auth=_auth(sb), timeout=5) for _ in range(3)]
+    sb.wms.recover()
+    after = [requests.get(f"{sb.wms_url}/shipments", auth=_auth(sb), timeout=5) for _ in range(2)]
+
+    assert [r.status_code for r in during] == [500, 500, 500]
+    assert during[0].json() == {"Message": "An error has occurred."}
+    assert [r.status_code for r in after] == [200, 200]
+    assert sb.wms.ledger.outcomes() == {"error": 3, "ok": 2}
+
+
+def test_under_a_burst_of_concurrent_requests_the_window_admits_its_limit_and_refuses_the_rest(
+        make_sandbox: MakeSandbox) -> None:
+    clock = ManualClock()
+    sb = make_sandbox(QUIET, clock=clock)  # ShipStation's 40 requests a minute
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=100))
+
+    def get() -> requests.Response:
+        return session.get(f"{sb.wms_url}/shipments", auth=_auth(sb), timeout=10)
+
+    burst = [g.get() for g in gevent.joinall([gevent.spawn(get) for _ in range(100)], raise_error=True)]
+    clock.advance(60)
+    next_window = [g.get() for g in gevent.joinall([gevent.spawn(get) for _ in range(50)], raise_error=True)]
+
+    assert sorted(r.status_code for r in burst) == [200] * 40 + [429] * 60
+    assert {r.headers["X-Rate-Limit-Reset"] for r in burst if r.status_code == 429} == {"60"}
+    assert sorted(r.status_code for r in next_window) == [200] * 40 + [429] * 10

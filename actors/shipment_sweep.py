@@ -1,0 +1,94 @@
+"""The shipments sweep: WMS shipments modified since the cursor, one page a step; missed ones are repaired.
+
+A shipment of an order whose status says it is still waiting for one (synced to
+the ERP or sent to the WMS) is sent to the order as ``SHIP_NOTIFY`` would have
+sent it. A shipment of an order with messages waiting is watched instead: its
+mailbox may or may not hold this shipment, so it is judged again at the end of
+each sweep until its order has settled (or ``max_hold`` has passed, when it is
+logged and let go). The watch is what lets the cursor move past every shipment
+a sweep has seen: a cursor held at the oldest busy shipment had every sweep read
+all the shipments since then again, through a window of 40 requests a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from peppasync.clock import parse_timestamp
+
+from actors.connectors import Priority
+from actors.order import call
+from actors.order_sweep import iso
+from actors.shipments import shipment_message
+
+if TYPE_CHECKING:
+    from actors.reconciler import ReconcilerActor, Settings
+
+__all__ = ["ShipmentsSweep"]
+
+log = logging.getLogger("peppasync.reconciler")
+
+# The fields of a shipment row that its order message is made from.
+_KEPT = ("orderKey", "modifyDate", "trackingNumber", "carrierCode", "trackingUrl", "shipDate", "shipmentCost")
+
+
+class ShipmentsSweep:
+    """Pages the WMS's shipments modified at or after the cursor (less the overlap)."""
+
+    name = "shipments"
+    needs: tuple[str, ...] = ("wms",)
+
+    def __init__(self, actor: ReconcilerActor, settings: Settings) -> None:
+        self._actor = actor
+        self._settings = settings
+
+    def begin(self, progress: dict[str, Any], now: float) -> None:
+        start = datetime.fromtimestamp(now, timezone.utc) - timedelta(seconds=self._settings.lookback)
+        cursor = parse_timestamp(self._actor.state.get("cursor")) or start
+        progress.update(since=iso(cursor - timedelta(seconds=self._settings.overlap)), page=1, newest=None)
+
+    def step(self, progress: dict[str, Any], now: float) -> bool:
+        """One page; True when it was the last, once the watched shipments were judged again."""
+        wms = self._actor.service("wms")
+        page = call("wms", wms.shipments_page, progress["since"], progress["page"], priority=Priority.RECONCILE)
+        for row in page.rows:
+            modified = parse_timestamp(row.get("modifyDate"))
+            newest = parse_timestamp(progress["newest"])
+            if modified is not None and (newest is None or modified > newest):
+                progress["newest"] = iso(modified)
+            if row.get("orderKey") and not row.get("voided"):
+                self._judge({k: row.get(k) for k in _KEPT})
+        if page.page < page.pages:
+            progress["page"] = page.page + 1
+            return False
+        self._judge_watched(datetime.fromtimestamp(now, timezone.utc) - timedelta(seconds=self._settings.max_hold))
+        state = self._actor.state
+        state["cursor"] = progress["newest"] or state.get("cursor")
+        return True
+
+    def _judge(self, row: dict[str, Any]) -> None:
+        actor = self._actor
+        order_id = str(row["orderKey"])
+        watch: dict[str, dict[str, Any]] = actor.state.setdefault("watch", {})
+        if actor.has_pending("order", order_id):
+            watch[order_id] = row
+            return
+        watch.pop(order_id, None)
+        found = actor.store.get_state("order", order_id)
+        if not found or found[0].get("status") not in ("erp_synced", "sent_to_wms"):
+            return
+        actor.send("order", order_id, shipment_message(row, actor.clock.time()))
+        actor.on_success(lambda: actor.hooks.on_repair("missed_shipment"))
+
+    def _judge_watched(self, hold_after: datetime) -> None:
+        watch: dict[str, dict[str, Any]] = self._actor.state.get("watch", {})
+        for order_id, row in list(watch.items()):
+            modified = parse_timestamp(row.get("modifyDate"))
+            if self._actor.has_pending("order", order_id) and (modified is None or modified < hold_after):
+                log.warning("shipment of an order busy for longer than max_hold: not watched any more",
+                            extra={"order_id": order_id, "modified": row.get("modifyDate")})
+                del watch[order_id]
+            else:
+                self._judge(row)

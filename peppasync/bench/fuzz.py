@@ -270,17 +270,29 @@ def _drain(runtime: Runtime, timeout: float) -> bool:
     return False
 
 
+_LISTING_TRIES = 10
+
+
 def _judge(runtime: Runtime, accepted: list[int], committed: dict[int, tuple[str, str]],
            report: FuzzReport) -> None:
     store = runtime.store
-    try:
-        entries = store.quarantine_list(state=None)
-        json.dumps([e.payload for e in entries])
-    except Exception as exc:  # noqa: BLE001 - the finding itself
-        report.quarantine_error = f"the store's listing failed: {type(exc).__name__}: {exc}"[:300]
-        entries = []
+    entries: list[Any] = []
+    # The engine may still quarantine while it is listed (the reconciler reads back what webhooks
+    # missed): compare the API's listing with the store's only when no entry came in meanwhile.
+    for _ in range(_LISTING_TRIES):
+        try:
+            before = len(store.quarantine_list(state=None))
+            report.quarantine_listed = _listed_by_api(runtime, report)
+            entries = store.quarantine_list(state=None)
+            json.dumps([e.payload for e in entries])
+        except Exception as exc:  # noqa: BLE001 - the finding itself
+            report.quarantine_error = f"the store's listing failed: {type(exc).__name__}: {exc}"[:300]
+            entries = []
+            break
+        if len(entries) == before:
+            break
+        gevent.sleep(1.0)
     report.quarantined = len(entries)
-    report.quarantine_listed = _listed_by_api(runtime, report)
     quarantined = {e.message_id for e in entries}
     for entry in entries:
         if entry.error_class in _ACTOR_START_FAILURES or any(n in entry.traceback for n in _ACTOR_START_FAILURES):

@@ -26,6 +26,8 @@ from actors.connectors import OrdersPage, RetryPolicy, ShipmentsPage, ShopifyCon
 from actors.hooks import ActorHooks
 from actors.reconciler import ReconcilerActor, Settings
 
+from tests.sandboxes import sandbox_factory
+
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0, shipment_delay=0.05)
 # Two quick tries: a call that keeps failing gives up at once, as one that has used its budget would.
 SHORT_RETRY = RetryPolicy(max_attempts=2, base=0.005, cap=0.01, budget=5.0)
@@ -118,17 +120,8 @@ def _boot(system: Any) -> None:
 
 @pytest.fixture
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    started: list[Sandbox] = []
-
-    def make(profile: Any = QUIET, **kwargs: Any) -> Sandbox:
-        sb = Sandbox(profile, **kwargs)
-        sb.start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
+    with sandbox_factory(QUIET) as make:
+        yield make
 
 
 def test_a_lost_order_is_repaired_while_the_wms_fails_and_the_shipments_sweep_resumes_once_it_recovers(

@@ -18,6 +18,8 @@ from peppasync.sandbox import PROFILES, Sandbox
 
 from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector, WmsInventoryConnector
 
+from tests.sandboxes import sandbox_factory
+
 from .conftest import StubServer
 
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0,
@@ -28,17 +30,8 @@ FAST_RETRY = RetryPolicy(max_attempts=12, base=0.005, cap=0.05, budget=30.0)
 
 @pytest.fixture
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    started: list[Sandbox] = []
-
-    def make(profile: Any = QUIET, **kwargs: Any) -> Sandbox:
-        sb = Sandbox(profile, **kwargs)
-        sb.start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
+    with sandbox_factory(QUIET) as make:
+        yield make
 
 
 def _config(sb: Sandbox) -> Config:

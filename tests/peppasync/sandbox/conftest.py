@@ -12,6 +12,8 @@ from gevent.pywsgi import WSGIServer
 
 from peppasync.sandbox import PROFILES, Sandbox
 
+from tests.sandboxes import sandbox_factory
+
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0,
                 shipment_delay=0.05, webhook_retry_base=0.01)
 
@@ -68,14 +70,5 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    started: list[Sandbox] = []
-
-    def make(profile: Any = QUIET, **kwargs: Any) -> Sandbox:
-        sb = Sandbox(profile, **kwargs)
-        sb.start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
+    with sandbox_factory(QUIET) as make:
+        yield make

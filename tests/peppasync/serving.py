@@ -85,16 +85,16 @@ def server_log(config: Path) -> str:
     return (config.parent / "server.log").read_text(errors="replace")
 
 
-def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> float:
-    """Poll /healthz until it answers 200; returns the seconds it took."""
+def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0, path: str = "/healthz") -> float:
+    """Poll ``path`` until it answers 200; returns the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if proc.poll() is not None:
             raise AssertionError(f"server exited with {proc.returncode}")
         try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
                 return time.monotonic() - started
         except requests.ConnectionError:
             pass
         time.sleep(0.05)
-    raise AssertionError(f"/healthz did not answer within {timeout} s")
+    raise AssertionError(f"{path} did not answer 200 within {timeout} s")

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from peppasync.clock import parse_timestamp
 
-from actors.connectors import Priority
-from actors.order import call
+from actors.connectors import Priority, call
 from actors.order_sweep import iso
 from actors.shipments import shipment_message
 

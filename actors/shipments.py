@@ -14,9 +14,8 @@ from typing import Any, Iterable
 from peppasync.errors import ValidationError
 from peppasync.store import Message
 
-from actors.connectors import Priority
+from actors.connectors import Priority, call
 from actors.durable import DurableActor
-from actors.order import call
 
 __all__ = ["ShipmentFeedActor", "shipment_message"]
 

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from actors.connectors import StockLevel
+from actors.connectors import StockLevel, call
 from actors.inventory import InventoryActor, InventorySettings
-from actors.order import call
 from actors.periodic import PeriodicActor
 
 __all__ = ["StockFeedActor"]

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from peppasync.errors import RejectedError
 
-from actors.order import call
+from actors.connectors import call
 from actors.stock_ledger import Pushed
 
 __all__ = ["ATTEMPTS", "push_batch"]

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from actors.connectors import Priority
-from actors.order import call
+from actors.connectors import Priority, call
 from actors.stock_ledger import StockLedger
 
 if TYPE_CHECKING:

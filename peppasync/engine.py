@@ -8,6 +8,7 @@ from peppasync.clock import Clock
 from peppasync.config import Config
 from peppasync.metrics import SWEEPS, Metrics
 
+from actors.adapters import NetsuiteErp, ShipstationWms, ShopifyStorefront
 from actors.catalog import Catalog
 from actors.connectors import (
     MetricsConnectorHooks,
@@ -18,7 +19,7 @@ from actors.connectors import (
 )
 from actors.durable import DurableActor
 from actors.inventory import InventoryActor, InventorySettings
-from actors.order import OrderActor, OrderSettings
+from actors.order import OrderActor
 from actors.reconciler import ReconcilerActor, Settings
 from actors.shipments import ShipmentFeedActor
 from actors.stock_feed import StockFeedActor
@@ -33,7 +34,8 @@ def engine_kinds() -> list[type[DurableActor]]:
 
 
 def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str, Any]:
-    """Connectors (one per external system) and the catalogue, built from configuration.
+    """Connectors (one per external system), the order flow's ports on them (``erp``,
+    ``warehouse``, ``storefront``) and the catalogue, built from configuration.
 
     A system whose credentials are not configured gets no connector; the
     actors that need it then fail their messages with a clear reason.
@@ -47,7 +49,6 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         metrics.reconcile_last_success_timestamp_seconds.labels(sweep=sweep).set(clock.time())
     services: dict[str, Any] = {
         "reconcile": Settings(config.engine.reconcile_interval),
-        "order": OrderSettings(non_sku_item=config.netsuite.non_sku_item),
         "inventory": InventorySettings(
             default_buffer=inventory.default_buffer,
             buffers=inventory.buffers,
@@ -61,11 +62,16 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
     if config.shopify.access_token:
         shopify = ShopifyConnector(config.shopify, hooks=hooks)
         services["shopify"] = shopify
+        services["storefront"] = ShopifyStorefront(shopify)
         services["catalog"] = Catalog(shopify, clock)
     if config.netsuite.token_id:
-        services["netsuite"] = NetsuiteConnector(config.netsuite, hooks=hooks)
+        netsuite = NetsuiteConnector(config.netsuite, hooks=hooks)
+        services["netsuite"] = netsuite
+        services["erp"] = NetsuiteErp(netsuite, non_sku_item=config.netsuite.non_sku_item)
     if config.wms.api_key:
-        services["wms"] = WmsConnector(config.wms, hooks=hooks)
+        wms = WmsConnector(config.wms, hooks=hooks)
+        services["wms"] = wms
+        services["warehouse"] = ShipstationWms(wms)
     if config.wms.inventory_api_key:
         # Stock levels: ShipStation V2's inventory API, its own key and limit.
         services["wms_inventory"] = WmsInventoryConnector(config.wms, hooks=hooks)

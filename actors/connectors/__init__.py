@@ -14,6 +14,7 @@ raises ``peppasync.errors.ConnectorError`` with ``transient`` set.
 
 from .aimd import AimdLimit
 from .bucket import CostBucket
+from .calls import call
 from .connector import Connector
 from .failure import PermanentFailure, TransientFailure
 from .hooks import OUTCOMES, ConnectorHooks, MetricsConnectorHooks
@@ -46,4 +47,5 @@ __all__ = [
     "TransientFailure",
     "WmsConnector",
     "WmsInventoryConnector",
+    "call",
 ]

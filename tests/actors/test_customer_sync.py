@@ -7,33 +7,44 @@ from typing import Any
 
 import pytest
 
+from actors.adapters.netsuite import sales_order_record
 from actors.connectors import Priority
-from actors.customer_sync import already_synced, customer_version, erp_customer, synced_record
+from actors.customer_sync import already_synced, customer_version, synced_record
+from actors.domain import Customer, Order, WmsOrder
 from actors.order import OrderActor
+from actors.validation import normalise_order
 
 from .conftest import CountingHooks
 from .test_validation import GOOD
 
 
 class RecordingErp:
-    """Stands in for the NetSuite connector: keeps every upsert and the lane it asked for."""
+    """An ERP port that keeps every upsert and the lane it asked for."""
+
+    name = "erp"
+    books_non_sku_lines = False
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, Any, int]] = []
 
-    def upsert_customer(self, customer_id: str, body: dict[str, Any], *, priority: int = Priority.NORMAL) -> str:
-        self.calls.append(("customer", customer_id, body, priority))
-        return "1"
+    def upsert_customer(self, customer: Customer, *, priority: int = Priority.NORMAL) -> None:
+        self.calls.append(("customer", customer.id, customer, priority))
 
-    def upsert_sales_order(self, order_id: str, body: dict[str, Any], *, priority: int = Priority.NORMAL) -> str:
-        self.calls.append(("salesOrder", order_id, body, priority))
-        return "2"
+    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
+        self.calls.append(("salesOrder", order.id, order, priority))
+
+    def cancel_sales_order(self, order: Order) -> None:
+        self.calls.append(("cancel", order.id, order, Priority.NORMAL))
 
 
 class RecordingWms:
-    def upsert_order(self, order: dict[str, Any], *, order_id: int | None = None,
-                     priority: int = Priority.NORMAL) -> dict[str, Any]:
-        return {"orderId": 1, "orderKey": order["orderKey"], "orderStatus": order["orderStatus"]}
+    name = "wms"
+
+    def place_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL) -> WmsOrder:
+        return WmsOrder(1, "open")
+
+    def cancel_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL) -> WmsOrder:
+        return WmsOrder(1, "cancelled")
 
 
 def _order(order_id: int, updated_at: str, **customer: Any) -> dict[str, Any]:
@@ -50,7 +61,7 @@ def _webhook(body: dict[str, Any]) -> dict[str, Any]:
 
 def _run(make_system: Any, hooks: CountingHooks, orders: list[dict[str, Any]]) -> RecordingErp:
     erp = RecordingErp()
-    system = make_system(services={"netsuite": erp, "wms": RecordingWms()}, hooks=hooks)
+    system = make_system(services={"erp": erp, "warehouse": RecordingWms()}, hooks=hooks)
     system.register(OrderActor)
     system.start()
     for n, body in enumerate(orders):
@@ -68,8 +79,8 @@ def test_an_unchanged_customer_is_sent_once_and_a_changed_one_again(make_system:
 
     erp = _run(make_system, hooks, orders)
 
-    customers = [(key, body.get("lastName")) for kind, key, body, _ in erp.calls if kind == "customer"]
-    assert customers == [("77", None), ("77", "Souza")]
+    customers = [(key, customer.last_name) for kind, key, customer, _ in erp.calls if kind == "customer"]
+    assert customers == [("77", ""), ("77", "Souza")]
     assert [key for kind, key, _, _ in erp.calls if kind == "salesOrder"] == ["6001", "6002", "6003"]
     assert hooks.outcomes.get("quarantined", 0) == 0
 
@@ -88,8 +99,8 @@ def test_a_sales_order_after_its_customer_goes_in_the_high_lane_and_a_first_call
 
 
 def test_a_version_from_a_newer_order_is_not_overwritten_by_an_older_order_synced_late() -> None:
-    newer = erp_customer({"customer_id": "77", "email": "ana@example.com", "customer": {"last_name": "Souza"}})
-    older = erp_customer({"customer_id": "77", "email": "ana@example.com", "customer": {"last_name": "Silva"}})
+    newer = Customer("77", email="ana@example.com", last_name="Souza")
+    older = Customer("77", email="ana@example.com", last_name="Silva")
     record = synced_record(customer_version(newer), "2026-11-27T10:09:00Z")
 
     assert already_synced(record, customer_version(older), "2026-11-27T10:00:00+00:00")
@@ -98,13 +109,18 @@ def test_a_version_from_a_newer_order_is_not_overwritten_by_an_older_order_synce
 
 
 def test_a_record_without_a_fingerprint_or_times_that_cannot_be_read_means_send_again() -> None:
-    body = erp_customer({"customer_id": "77", "email": "ana@example.com", "customer": {}})
+    version = customer_version(Customer("77", email="ana@example.com"))
 
-    assert not already_synced(None, customer_version(body), "2026-11-27T10:00:00Z")
-    assert not already_synced({"synced": True}, customer_version(body), "2026-11-27T10:00:00Z")
-    assert not already_synced({"version": "x", "as_of": "yesterday"}, customer_version(body), "2026-11-27T10:00:00Z")
+    assert not already_synced(None, version, "2026-11-27T10:00:00Z")
+    assert not already_synced({"synced": True}, version, "2026-11-27T10:00:00Z")
+    assert not already_synced({"version": "x", "as_of": "yesterday"}, version, "2026-11-27T10:00:00Z")
 
 
-def test_an_order_without_a_customer_has_no_customer_body() -> None:
-    with pytest.raises(ValueError, match="no customer id"):
-        erp_customer({"customer_id": None, "email": "a@example.com"})
+def test_an_order_without_a_customer_sends_no_customer_and_books_on_the_guest() -> None:
+    body = copy.deepcopy(GOOD)
+    del body["customer"]
+
+    order = Order.from_record(normalise_order(body))
+
+    assert order.customer is None
+    assert "entity" not in sales_order_record(order)  # NetSuite's account fills in the guest customer

@@ -26,7 +26,10 @@ from peppasync.sandbox.generator import OrderGenerator
 from peppasync.store import Store, ops
 
 from actors.connectors import NetsuiteConnector, RetryPolicy, WmsConnector
-from actors.order import OrderActor, wms_order
+from actors.adapters import NetsuiteErp, ShipstationWms
+from actors.adapters.shipstation import createorder_record
+from actors.domain import Order
+from actors.order import OrderActor
 from actors.system import ActorSystem
 from actors.validation import normalise_order
 
@@ -34,6 +37,11 @@ from .conftest import CountingHooks
 
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0, shipment_delay=60.0)
 FAST_RETRY = RetryPolicy(max_attempts=12, base=0.005, cap=0.05, budget=30.0)
+
+
+def wms_order(record: dict[str, Any], status: str = "awaiting_shipment") -> dict[str, Any]:
+    """The createorder body the WMS adapter sends for an order record."""
+    return createorder_record(Order.from_record(record), status)
 
 
 def _shopify_order(*messy: str, seed: int = 3) -> dict[str, Any]:
@@ -129,8 +137,8 @@ class World:
         self.sandbox = Sandbox(QUIET, seed=5, clock=self.clock)
         self.sandbox.start()
         config = parse_config(self.sandbox.config_sections())
-        self.services = {"netsuite": NetsuiteConnector(config.netsuite, retry=FAST_RETRY),
-                         "wms": WmsConnector(config.wms, retry=FAST_RETRY)}
+        self.services = {"erp": NetsuiteErp(NetsuiteConnector(config.netsuite, retry=FAST_RETRY)),
+                         "warehouse": ShipstationWms(WmsConnector(config.wms, retry=FAST_RETRY))}
         self.store = store
         self._make_system = make_system
         self.hooks = CountingHooks()

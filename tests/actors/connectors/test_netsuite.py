@@ -24,8 +24,8 @@ from peppasync.sandbox import PROFILES, Sandbox
 from peppasync.sandbox.erp import NON_SKU_ITEM_ID
 
 from actors.connectors import NetsuiteConnector, RetryPolicy
-from actors.customer_sync import erp_customer
-from actors.order import erp_sales_order
+from actors.adapters.netsuite import customer_record, sales_order_record
+from actors.domain import Order
 from actors.validation import normalise_order
 
 from .conftest import Handler, StubServer, json_body
@@ -81,9 +81,10 @@ def _placed(sb: Sandbox, kind: str, lines_mean: float = 3.0) -> dict[str, Any]:
 def _sync(wire: Wire, payload: dict[str, Any]) -> dict[str, Any]:
     """What the order actor does with the ERP for a new order: customer first, then the sales order."""
     order = normalise_order(payload, non_sku_lines=True)
-    if order["customer_id"]:
-        wire.erp.upsert_customer(order["customer_id"], erp_customer(order))
-    wire.erp.upsert_sales_order(order["id"], erp_sales_order(order, NON_SKU_ITEM_ID))
+    typed = Order.from_record(order)
+    if typed.customer is not None:
+        wire.erp.upsert_customer(typed.customer.id, customer_record(typed.customer))
+    wire.erp.upsert_sales_order(order["id"], sales_order_record(typed, NON_SKU_ITEM_ID))
     return order
 
 
@@ -166,7 +167,7 @@ def test_a_cancellation_keeps_its_contract_and_the_internal_id_comes_from_the_lo
     wire = Wire(sandbox)
     order = normalise_order(_placed(sandbox, "guest"))
 
-    internal = wire.erp.upsert_sales_order(order["id"], erp_sales_order(order))
+    internal = wire.erp.upsert_sales_order(order["id"], sales_order_record(Order.from_record(order)))
     wire.erp.cancel_sales_order(order["id"])
 
     record = sandbox.netsuite.erp.sales_orders()[order["id"]]

@@ -1,0 +1,15 @@
+"""Adapters: each implements a port of ``actors.ports`` for one vendor, through its connector.
+
+An adapter owns the vendor's side of a port: the mapping from the values of
+``actors.domain`` to the vendor's records, the wire format (its connector's), and
+the classification of failures into ``TransientError`` and ``RejectedError``.
+
+    erp = NetsuiteErp(NetsuiteConnector(config.netsuite), non_sku_item="7001")
+    erp.upsert_sales_order(Order.from_record(record), priority=Priority.NORMAL)
+"""
+
+from .netsuite import NetsuiteErp
+from .shipstation import ShipstationWms
+from .shopify import ShopifyStorefront
+
+__all__ = ["NetsuiteErp", "ShipstationWms", "ShopifyStorefront"]

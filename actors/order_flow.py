@@ -1,0 +1,492 @@
+"""The order's state machine: typed state, typed messages, transitions that call ports.
+
+    received -> erp_synced -> sent_to_wms -> shipped -> fulfilled, and cancelled
+
+Each step is its own durable message (an ``Advance`` the order sends itself), so
+a crash between steps resumes at the step. Steps call the ERP, the warehouse and
+the storefront through ``actors.ports``, under the ports' one rule: synchronously,
+idempotently, failing only with ``TransientError`` or ``RejectedError``. A
+transition that raises leaves nothing behind: the state, the messages it would
+send and its notices are kept only when it returns (the actor commits them with
+the message's completion).
+
+Webhooks may arrive twice or out of order: events are deduplicated by id (and
+body digest), and an update older than what the order has seen is ignored.
+
+Nothing here touches a store, a network or a clock of its own: ``OrderFlow`` is
+given its state, its ports and the time, and returns what it wants sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, Union
+
+from peppasync.clock import parse_timestamp
+from peppasync.errors import RejectedError, TransientError, ValidationError
+
+from actors.connectors import Priority
+from actors.customer_sync import already_synced, customer_version, synced_record
+from actors.domain import Order, Shipment
+from actors.ports import Erp, Storefront, Wms
+from actors.validation import normalise_order
+
+__all__ = [
+    "SYNCED",
+    "Advance",
+    "CustomerRecords",
+    "Moved",
+    "OrderFlow",
+    "OrderMessage",
+    "OrderPorts",
+    "OrderState",
+    "Send",
+    "ShipmentArrived",
+    "Status",
+    "Timed",
+    "Webhook",
+    "parse_message",
+]
+
+log = logging.getLogger("peppasync.order")
+
+Status = Literal["received", "erp_synced", "sent_to_wms", "shipped", "fulfilled", "cancelled"]
+#: In the ERP, and maybe at the warehouse: a changed order is synced again.
+SYNCED: tuple[Status, ...] = ("erp_synced", "sent_to_wms")
+_PAST_SHIPPING: tuple[Status, ...] = ("shipped", "fulfilled")
+_EVENTS_KEPT = 50
+
+
+# -- messages ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """A storefront webhook about this order; ``body`` is the signed JSON body."""
+
+    topic: str
+    body: Any
+    event_id: str = ""
+    received_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Take the next step."""
+
+
+@dataclass(frozen=True)
+class ShipmentArrived:
+    """The warehouse shipped the order."""
+
+    shipment: Shipment
+    received_at: float | None = None
+
+
+OrderMessage = Union[Webhook, Advance, ShipmentArrived]
+
+
+def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
+    """The typed message a stored payload holds (payloads are JSON in the store)."""
+    kind = payload.get("type")
+    received = payload.get("received_at")
+    received_at = float(received) if isinstance(received, (int, float)) and not isinstance(received, bool) else None
+    if kind == "webhook":
+        event_id = str(payload.get("event_id") or "")
+        if event_id and payload.get("digest"):
+            # The event id is an unsigned header: with another body it is another event.
+            event_id += ":" + str(payload["digest"])[:16]
+        return Webhook(str(payload.get("topic")), payload.get("body"), event_id, received_at)
+    if kind == "advance":
+        return Advance()
+    if kind == "shipment":
+        return ShipmentArrived(
+            Shipment(
+                tracking_number=str(payload.get("tracking_number") or ""),
+                carrier=str(payload.get("carrier") or ""),
+                tracking_url=str(payload.get("tracking_url") or ""),
+                shipped_at=str(payload.get("shipped_at") or ""),
+                label_cost=None if payload.get("label_cost") is None else str(payload.get("label_cost")),
+            ),
+            received_at,
+        )
+    raise ValidationError(f"order message of unknown type {kind!r}", field="type")
+
+
+# -- what a transition hands back ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    """A durable message to send once the transition is committed."""
+
+    kind: str
+    key: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Moved:
+    """The order moved from one status to another."""
+
+    old: Status | None
+    new: Status
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A flow (say ``order_to_erp``) took this long, from the event to its step."""
+
+    flow: str
+    seconds: float
+
+
+# -- state -------------------------------------------------------------------------
+
+
+@dataclass
+class OrderState:
+    """What an order actor keeps; stored as JSON under the keys ``to_json`` writes."""
+
+    status: Status | None = None
+    # The order as ``normalise_order`` left it (``Order.from_record`` reads it); for a
+    # cancellation the engine had not seen before, the raw body.
+    record: dict[str, Any] | None = None
+    received_at: float | None = None
+    events: list[str] = field(default_factory=list)
+    # The units of each SKU this order holds (told to the inventory actors).
+    stock: dict[str, int] = field(default_factory=dict)
+    resync: bool = False
+    wms_order_id: int | None = None
+    shipment: dict[str, Any] | None = None
+    shipment_received_at: float | None = None
+    erp_at: float | None = None
+    shipped_before_cancel: bool = False
+    # When the order entered each status.
+    entered: dict[str, float] = field(default_factory=dict)
+    # Keys this version does not know, kept as they were.
+    other: dict[str, Any] = field(default_factory=dict)
+
+    _KEYS = ("status", "order", "received_at", "events", "stock", "resync", "wms_order_id", "shipment",
+             "shipment_received_at", "erp_at", "shipped_before_cancel")
+
+    @classmethod
+    def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
+        statuses = ("received", "erp_synced", "sent_to_wms", "shipped", "fulfilled", "cancelled")
+        entered = {s: float(saved[f"{s}_at"]) for s in statuses if saved.get(f"{s}_at") is not None}
+        known = set(cls._KEYS) | {f"{s}_at" for s in statuses}
+        return cls(
+            status=saved.get("status"),
+            record=saved.get("order"),
+            received_at=saved.get("received_at"),
+            events=list(saved.get("events") or []),
+            stock=dict(saved.get("stock") or {}),
+            resync=bool(saved.get("resync")),
+            wms_order_id=saved.get("wms_order_id"),
+            shipment=saved.get("shipment"),
+            shipment_received_at=saved.get("shipment_received_at"),
+            erp_at=saved.get("erp_at"),
+            shipped_before_cancel=bool(saved.get("shipped_before_cancel")),
+            entered=entered,
+            other={k: v for k, v in saved.items() if k not in known},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        saved: dict[str, Any] = dict(self.other)
+        values = {
+            "status": self.status, "order": self.record, "received_at": self.received_at,
+            "events": self.events, "stock": self.stock, "resync": self.resync or None,
+            "wms_order_id": self.wms_order_id, "shipment": self.shipment,
+            "shipment_received_at": self.shipment_received_at, "erp_at": self.erp_at,
+            "shipped_before_cancel": self.shipped_before_cancel or None,
+        }
+        saved.update({k: v for k, v in values.items() if v is not None and v != [] and v != {}})
+        if self.status is not None:
+            saved["stock"] = self.stock  # an empty holding is a holding
+        saved.update({f"{s}_at": at for s, at in self.entered.items()})
+        return saved
+
+    @property
+    def order(self) -> Order:
+        if self.record is None:
+            raise ValueError("this order has no record yet")
+        return Order.from_record(self.record)
+
+
+# -- what a transition uses ------------------------------------------------------------
+
+
+class CustomerRecords(Protocol):
+    """Per storefront customer id, what the ERP was last sent (``actors.customer_sync``)."""
+
+    def get(self, customer_id: str) -> Mapping[str, Any] | None: ...
+
+    def put(self, customer_id: str, record: Mapping[str, Any]) -> None: ...
+
+
+class OrderPorts(Protocol):
+    """The order flow's collaborators; a missing one raises ``LookupError`` when first used."""
+
+    @property
+    def erp(self) -> Erp: ...
+
+    @property
+    def wms(self) -> Wms: ...
+
+    @property
+    def storefront(self) -> Storefront: ...
+
+    @property
+    def customers(self) -> CustomerRecords: ...
+
+    #: Whether the ERP books lines without a SKU (on a configured item).
+    @property
+    def books_non_sku_lines(self) -> bool: ...
+
+    #: The catalogue's test for a SKU, when there is a catalogue.
+    @property
+    def known_sku(self) -> Callable[[str], bool] | None: ...
+
+    #: Whether inventory actors track the stock orders hold.
+    @property
+    def tracks_stock(self) -> bool: ...
+
+
+# -- transitions -------------------------------------------------------------------------
+
+
+class OrderFlow:
+    """One order's transitions. ``handle`` one message, then read ``state``, ``sends`` and ``notices``."""
+
+    kind = "order"
+
+    def __init__(self, key: str, state: OrderState, ports: OrderPorts, now: Callable[[], float]) -> None:
+        self.key = key
+        self.state = state
+        self.ports = ports
+        self.now = now
+        self.sends: list[Send] = []
+        self.notices: list[Moved | Timed] = []
+        # Whether ``state`` changed and is to be saved.
+        self.changed = False
+
+    def handle(self, message: OrderMessage) -> None:
+        if isinstance(message, Webhook):
+            self._webhook(message)
+        elif isinstance(message, Advance):
+            self._advance()
+        else:
+            self._shipment(message)
+
+    # -- events ----------------------------------------------------------------
+
+    def _webhook(self, event: Webhook) -> None:
+        events = self.state.events
+        if event.event_id and event.event_id in events:
+            return
+        if event.topic in ("orders/create", "orders/updated"):
+            if isinstance(event.body, dict) and event.body.get("cancelled_at"):
+                self._cancel(event)
+            else:
+                self._upsert(event)
+        elif event.topic == "orders/cancelled":
+            self._cancel(event)
+        elif event.topic == "refunds/create":
+            pass  # the order's own update carries what a refund changed (current_* figures)
+        else:
+            raise ValidationError(f"order webhook of unknown topic {event.topic!r}", field="topic")
+        if event.event_id:
+            events.append(event.event_id)
+            del events[:-_EVENTS_KEPT]
+        self.changed = True
+
+    def _upsert(self, event: Webhook) -> None:
+        state = self.state
+        status = state.status
+        if status == "cancelled":
+            return
+        record = normalise_order(event.body, known_sku=self.ports.known_sku,
+                                 non_sku_lines=self.ports.books_non_sku_lines)
+        current = state.record
+        if current and record["updated_at"] and current["updated_at"] and record["updated_at"] < current["updated_at"]:
+            return  # an older version arrived late
+        state.record = record
+        if status not in _PAST_SHIPPING:
+            self._reserve(Order.from_record(record))
+        if status is None:
+            state.received_at = event.received_at if event.received_at is not None else self.now()
+            self._move("received")
+            self._next()
+        elif status in SYNCED and current != record:
+            state.resync = True
+            self._next()
+
+    def _cancel(self, event: Webhook) -> None:
+        # The topic is an unsigned header: a signed orders/create body sent again
+        # as orders/cancelled must not cancel anything. Only the signed body says so.
+        body = event.body
+        if not isinstance(body, dict) or parse_timestamp(body.get("cancelled_at")) is None:
+            raise ValidationError(f"{event.topic} whose body has no cancelled_at time: nothing was cancelled",
+                                  field="cancelled_at")
+        state = self.state
+        status = state.status
+        if status in ("cancelled", "shipped", "fulfilled"):
+            return
+        if status is not None:
+            order = state.order
+            if status == "sent_to_wms" or (status == "erp_synced" and order.needs_shipping):
+                # First the warehouse, so it does not pick an order nobody pays for. An order still
+                # marked erp_synced may be there too: a crash can lose the step that recorded its send.
+                # If it is not, the warehouse files it as cancelled, which nobody picks.
+                self._cancel_at_wms(order)
+            if status in SYNCED:
+                self.ports.erp.cancel_sales_order(order)
+        else:
+            state.received_at = event.received_at if event.received_at is not None else self.now()
+            state.record = body
+        for sku in state.stock:
+            self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
+        state.stock = {}
+        self._move("cancelled")
+
+    def _shipment(self, message: ShipmentArrived) -> None:
+        state = self.state
+        if state.status in ("shipped", "fulfilled", "cancelled"):
+            return
+        if state.status is None:
+            raise TransientError("shipment for an order this engine has not seen yet", retry_after=5.0)
+        ship = message.shipment
+        state.shipment = {"tracking_number": ship.tracking_number or None, "carrier": ship.carrier or None,
+                          "tracking_url": ship.tracking_url or None, "shipped_at": ship.shipped_at or None,
+                          "label_cost": ship.label_cost}
+        state.shipment_received_at = message.received_at if message.received_at is not None else self.now()
+        self._move("shipped")
+        self._next()
+        self.changed = True
+
+    # -- steps -----------------------------------------------------------------
+
+    def _advance(self) -> None:
+        state = self.state
+        status = state.status
+        if status not in ("received", "erp_synced", "sent_to_wms", "shipped"):
+            return
+        order = state.order if status != "shipped" else None
+        if status == "received" and order is not None:
+            self._sync_erp(order)
+            self._move("erp_synced")
+            self._timed("order_to_erp", state.received_at)
+            if order.needs_shipping:
+                self._next()
+        elif status == "erp_synced" and state.resync and order is not None:
+            state.resync = False
+            self._sync_erp(order)
+        elif status == "erp_synced" and order is not None and order.needs_shipping:
+            self._send_to_wms(order)
+            self._move("sent_to_wms")
+            self._timed("order_to_wms", state.received_at)
+        elif status == "sent_to_wms" and state.resync and order is not None:
+            state.resync = False
+            self._sync_erp(order)
+            self._send_to_wms(order)
+        elif status == "shipped":
+            ship = state.shipment or {}
+            self.ports.storefront.fulfill(self.key, Shipment(
+                tracking_number=str(ship.get("tracking_number") or ""),
+                carrier=str(ship.get("carrier") or ""),
+                tracking_url=str(ship.get("tracking_url") or ""),
+            ))
+            self._move("fulfilled")
+            self._timed("shipment_to_shopify", state.shipment_received_at)
+        self.changed = True
+
+    def _sync_erp(self, order: Order) -> None:
+        erp = self.ports.erp
+        priority = Priority.NORMAL
+        if order.customer is not None:
+            customer = order.customer
+            version = customer_version(customer)
+            records = self.ports.customers
+            if not already_synced(records.get(customer.id), version, order.updated_at):
+                erp.upsert_customer(customer, priority=priority)
+                records.put(customer.id, synced_record(version, order.updated_at))
+                # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
+                priority = Priority.HIGH
+        erp.upsert_sales_order(order, priority=priority)
+        self.state.erp_at = self.now()
+
+    def _send_to_wms(self, order: Order) -> None:
+        """Create or update the order at the warehouse, then stamp its stock as allocated.
+
+        When the warehouse will not update the order, where it stands decides: shipped,
+        or passed on to a fulfilment provider, means the warehouse has it (what a step
+        repeated after a crash finds); cancelled there means it will never ship, which
+        is refused for an operator to look at.
+        """
+        wms = self.ports.wms
+        held = wms.place_order(order, held_id=self.state.wms_order_id, priority=Priority.NORMAL)
+        self.state.wms_order_id = held.id
+        if held.status == "cancelled":
+            raise RejectedError(f"the WMS holds order {self.key} as cancelled, so it will not ship; reopen it in "
+                                "the WMS, then retry this message", connector=wms.name, code="CANCELLED_AT_WMS")
+        # Stamped after the warehouse answered: a stock read begun later counts the allocation.
+        at = self.now()
+        for sku in self.state.stock:
+            self.sends.append(Send("inventory", sku, {"type": "allocated", "order_id": self.key, "at": at}))
+
+    def _cancel_at_wms(self, order: Order) -> None:
+        """Cancel the order at the warehouse.
+
+        When the warehouse will not, where it stands decides: cancelled already is a step
+        repeated after a crash; shipped means too late, and the goods come back as a
+        return; anything else cannot be stopped from here.
+        """
+        wms = self.ports.wms
+        held = wms.cancel_order(order, held_id=self.state.wms_order_id, priority=Priority.NORMAL)
+        if held.status == "shipped":
+            # The parcel is on its way. The ERP still hears of the cancellation.
+            self.state.shipped_before_cancel = True
+            log.warning("order cancelled after the warehouse shipped it; it needs a return",
+                        extra={"order_id": self.key})
+        elif held.status != "cancelled":
+            raise RejectedError(f"the WMS holds order {self.key} as {held.detail or held.status} and will not "
+                                "cancel it; stop it in the WMS, then retry this message", connector=wms.name,
+                                code="NOT_CANCELLABLE_AT_WMS")
+
+    def _reserve(self, order: Order) -> None:
+        """Tell each SKU's inventory actor what this order takes (commit) or no longer takes (release).
+
+        The storefront has already taken the units; the next flush must not give them back.
+        """
+        if not self.ports.tracks_stock:
+            return
+        wanted: dict[str, int] = {}
+        for line in order.lines:
+            if line.sku and line.requires_shipping and line.quantity > 0:
+                wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+        held = self.state.stock
+        for sku, quantity in wanted.items():
+            if held.get(sku) != quantity:
+                self.sends.append(Send("inventory", sku, {"type": "commit", "order_id": self.key,
+                                                          "quantity": quantity}))
+        for sku in held:
+            if sku not in wanted:
+                self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
+        self.state.stock = wanted
+
+    def _next(self) -> None:
+        self.sends.append(Send(self.kind, self.key, {"type": "advance"}))
+
+    def _move(self, new: Status) -> None:
+        old = self.state.status
+        if old == new:
+            return
+        self.state.status = new
+        self.state.entered[new] = self.now()
+        self.notices.append(Moved(old, new))
+
+    def _timed(self, flow: str, since: float | None) -> None:
+        if since is not None:
+            self.notices.append(Timed(flow, self.now() - since))

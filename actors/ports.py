@@ -1,0 +1,77 @@
+"""The ports the order flow calls: the ERP, the warehouse (WMS) and the storefront.
+
+Each is a protocol over the values of ``actors.domain``; an adapter per vendor
+(``actors/adapters/``) implements it, owning the mapping to the vendor's records,
+the wire format (through its connector) and the classification of failures.
+
+The call rule, one for every port: a port is called synchronously from inside an
+actor's handler, and every call is idempotent (an upsert by the storefront's ids),
+so a handler repeated after a crash changes nothing twice. A port raises only
+``peppasync.errors.TransientError`` (try the message again later, after
+``retry_after`` when given) or ``peppasync.errors.RejectedError`` (the vendor
+refused it; retrying will not help until someone changes something); any other
+exception is a bug and is handled as one.
+
+``priority`` is a ``actors.connectors.Priority`` lane: HIGH for work already
+begun, NORMAL for new work, RECONCILE for repairs.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from actors.domain import Customer, Order, Shipment, WmsOrder
+
+__all__ = ["Erp", "Storefront", "Wms"]
+
+
+class Erp(Protocol):
+    """The ERP's sales orders and customers."""
+
+    #: The connector's name, as in metrics, logs and quarantine entries.
+    name: str
+    #: Whether lines without a SKU can be booked (on an item configured for them);
+    #: when not, such orders are refused before the ERP is called.
+    books_non_sku_lines: bool
+
+    def upsert_customer(self, customer: Customer, *, priority: int) -> None:
+        """Create or update the ERP's customer for the storefront's ``customer.id``."""
+
+    def upsert_sales_order(self, order: Order, *, priority: int) -> None:
+        """Create or update the ERP's sales order for ``order.id``: exactly one, with exactly these lines.
+
+        The order's customer is upserted first (``upsert_customer``); an order
+        without one is booked on the ERP's guest customer.
+        """
+
+    def cancel_sales_order(self, order: Order) -> None:
+        """Cancel the ERP's sales order for ``order.id``; done already is done."""
+
+
+class Wms(Protocol):
+    """The warehouse's orders."""
+
+    name: str
+
+    def place_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
+        """Create or update the warehouse's order for ``order.id`` (its shippable lines) to be shipped.
+
+        ``held_id``: the warehouse's id from an earlier write, when known. When the
+        warehouse will not change the order because of where it stands (shipped,
+        cancelled), it is returned as it stands and the caller decides.
+        """
+
+    def cancel_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
+        """Cancel the warehouse's order for ``order.id`` (filed as cancelled if it had none).
+
+        When the warehouse will not (shipped already), it is returned as it stands.
+        """
+
+
+class Storefront(Protocol):
+    """The storefront's orders."""
+
+    name: str
+
+    def fulfill(self, order_id: str, shipment: Shipment) -> None:
+        """Mark the order fulfilled with the shipment's tracking; done already is done."""

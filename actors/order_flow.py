@@ -57,6 +57,9 @@ Status = Literal["received", "erp_synced", "sent_to_wms", "shipped", "fulfilled"
 SYNCED: tuple[Status, ...] = ("erp_synced", "sent_to_wms")
 _PAST_SHIPPING: tuple[Status, ...] = ("shipped", "fulfilled")
 _EVENTS_KEPT = 50
+# When the order entered each status is kept as ``<status>_at``; for ``received`` that
+# key is ``received_at``, the time its first event arrived, which entering does not move.
+_STAMPED: tuple[Status, ...] = ("erp_synced", "sent_to_wms", "shipped", "fulfilled", "cancelled")
 
 
 # -- messages ----------------------------------------------------------------------
@@ -164,7 +167,7 @@ class OrderState:
     shipment_received_at: float | None = None
     erp_at: float | None = None
     shipped_before_cancel: bool = False
-    # When the order entered each status.
+    # When the order entered each status after ``received``.
     entered: dict[str, float] = field(default_factory=dict)
     # Keys this version does not know, kept as they were.
     other: dict[str, Any] = field(default_factory=dict)
@@ -174,9 +177,8 @@ class OrderState:
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
-        statuses = ("received", "erp_synced", "sent_to_wms", "shipped", "fulfilled", "cancelled")
-        entered = {s: float(saved[f"{s}_at"]) for s in statuses if saved.get(f"{s}_at") is not None}
-        known = set(cls._KEYS) | {f"{s}_at" for s in statuses}
+        entered = {s: float(saved[f"{s}_at"]) for s in _STAMPED if saved.get(f"{s}_at") is not None}
+        known = set(cls._KEYS) | {f"{s}_at" for s in _STAMPED}
         return cls(
             status=saved.get("status"),
             record=saved.get("order"),
@@ -484,7 +486,8 @@ class OrderFlow:
         if old == new:
             return
         self.state.status = new
-        self.state.entered[new] = self.now()
+        if new in _STAMPED:
+            self.state.entered[new] = self.now()
         self.notices.append(Moved(old, new))
 
     def _timed(self, flow: str, since: float | None) -> None:

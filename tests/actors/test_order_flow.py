@@ -1,274 +1,297 @@
-"""The order flow end to end, on the sandbox's black-friday profile, time-compressed.
+"""The order's transitions, run with nothing but in-memory ports: no store, no network, no sleep."""
 
-Every valid order must reach the ERP exactly once with its lines, the WMS,
-and (once shipped) Shopify's fulfillment with its tracking number; every
-malformed one must be quarantined with a reason; dropped webhooks must be
-repaired by the reconciler. The second test SIGKILLs the engine twice.
-"""
+from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from dataclasses import replace
-from pathlib import Path
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
 
-import gevent
 import pytest
 
-from peppasync.bench import heal_figures
-from peppasync.consistency import check_consistency
-from peppasync.demo import build_demo
-from peppasync.sandbox import MESSY_KINDS, PROFILES, Sandbox
-from peppasync.store import open_store
+from peppasync.errors import RejectedError, TransientError, ValidationError
 
-from tests.peppasync.serving import free_port, wait_healthy
+from actors.connectors import Priority
+from actors.domain import Customer, Order, Shipment, WmsOrder, WmsStatus
+from actors.order_flow import (
+    Advance,
+    Moved,
+    OrderFlow,
+    OrderState,
+    Send,
+    ShipmentArrived,
+    Timed,
+    Webhook,
+    parse_message,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-SCALE = 40.0
-
-
-def _wait_consistent(sandbox, store, timeout):
-    result = None
-    with gevent.Timeout(timeout, False):
-        while True:
-            result = check_consistency(sandbox, store)
-            if result.consistent:
-                return result
-            gevent.sleep(0.5)
-    return result
+from .test_validation import GOOD
 
 
-def test_black_friday_orders_reach_every_system_once_and_poison_is_quarantined(tmp_path):
-    port = free_port()
-    sandbox, runtime = build_demo(
-        tmp_path, profile="black-friday", seed=11, time_scale=SCALE, listen=f"127.0.0.1:{port}",
-        engine={"reconcile_interval": 1.0},
-    )
-    try:
-        placed = sandbox.place_orders(160, malformed_ratio=0.05, messy_ratio=0.1)
+class Erp:
+    name = "erp"
+    books_non_sku_lines = False
 
-        result = _wait_consistent(sandbox, runtime.store, timeout=50)
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int]] = []
 
-        assert result is not None and result.consistent, result.as_dict() if result else None
-        card = result.scorecard
-        assert card.erp_duplicate_creates == 0
-        malformed = [p for p in placed if not p.valid]
-        assert malformed and result.quarantined_found == len(malformed)
-        reasons = {e.reason for e in runtime.store.quarantine_list(kind="order", limit=1000)}
-        assert reasons == {"validation"}
-        dropped = sum(1 for p in sandbox.webhooks.plans if p.dropped and p.topic == "orders/create")
-        repairs = runtime.metrics.registry.get_sample_value(
-            "peppasync_reconcile_repairs_total", {"kind": "missed_order"}
-        )
-        erp_calls = sum(sandbox.netsuite.ledger.outcomes().values())
-        assert card.erp_max_in_flight <= sandbox.profile.erp_concurrency_limit
-        assert card.throttled["netsuite"] < 0.02 * erp_calls
-        assert dropped >= 1, "this seed is chosen so that Shopify drops at least one orders/create"
-        assert repairs is not None and repairs >= dropped
-    finally:
-        runtime.stop()
-        sandbox.stop()
+    def upsert_customer(self, customer: Customer, *, priority: int) -> None:
+        self.calls.append(("customer", customer.id, priority))
+
+    def upsert_sales_order(self, order: Order, *, priority: int) -> None:
+        self.calls.append(("sales order", order.id, priority))
+
+    def cancel_sales_order(self, order: Order) -> None:
+        self.calls.append(("cancel", order.id, Priority.NORMAL))
 
 
-def test_messy_but_valid_orders_are_synced_and_none_crashes_an_actor(tmp_path):
-    port = free_port()
-    sandbox, runtime = build_demo(
-        tmp_path, profile="calm", seed=5, time_scale=SCALE, listen=f"127.0.0.1:{port}",
-    )
-    try:
-        placed = sandbox.place_orders(len(MESSY_KINDS) * 5, malformed_ratio=0.0, messy_ratio=1.0)
+class Wms:
+    name = "wms"
 
-        result = _wait_consistent(sandbox, runtime.store, timeout=40)
+    def __init__(self, answer: WmsStatus = "open") -> None:
+        self.answer: WmsStatus = answer
+        self.calls: list[tuple[str, str, int | None]] = []
 
-        assert {k for p in placed for k in p.messy} == set(MESSY_KINDS)
-        assert result is not None and result.consistent, result.as_dict() if result else None
-        restarts = runtime.metrics.registry.get_sample_value("peppasync_actor_restarts_total", {"actor": "order"})
-        assert not restarts
-    finally:
-        runtime.stop()
-        sandbox.stop()
+    def place_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
+        self.calls.append(("place", order.id, held_id))
+        return WmsOrder(41, self.answer, self.answer)
+
+    def cancel_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
+        self.calls.append(("cancel", order.id, held_id))
+        return WmsOrder(41, "cancelled" if self.answer == "open" else self.answer, self.answer)
 
 
-def _allocated(sandbox, skus):
-    with sandbox.wms.warehouse.lock:
-        return {sku: sandbox.wms.warehouse.stock[sku]["allocated"] for sku in skus}
+class Storefront:
+    name = "shopify"
+
+    def __init__(self) -> None:
+        self.fulfilled: list[tuple[str, Shipment]] = []
+
+    def fulfill(self, order_id: str, shipment: Shipment) -> None:
+        self.fulfilled.append((order_id, shipment))
 
 
-def test_a_cancelled_order_is_cancelled_in_the_erp_and_the_warehouse_which_frees_its_stock(tmp_path):
-    # The warehouse holds orders for a simulated hour, so the cancellation finds them unshipped.
-    profile = replace(PROFILES["calm"], shipment_delay=3600.0)
-    sandbox, runtime = build_demo(tmp_path, profile=profile, seed=3, time_scale=SCALE,
-                                  listen=f"127.0.0.1:{free_port()}")
-    try:
-        placed = sandbox.place_orders(5, malformed_ratio=0.0)
-        assert sandbox.wait_until(lambda sb: not sb.scorecard().wms_missing, timeout=30)
-        at_wms = placed[0]
-        lines = {}
-        for line in at_wms.payload["line_items"]:
-            if line["requires_shipping"]:
-                lines[line["sku"]] = lines.get(line["sku"], 0) + line["quantity"]
-        before = _allocated(sandbox, lines)
-
-        sandbox.cancel_order(at_wms.id)
-        at_once = sandbox.place_orders(1, malformed_ratio=0.0)[0]
-        sandbox.cancel_order(at_once.id)  # most likely before the engine reached the ERP
-        result = _wait_consistent(sandbox, runtime.store, timeout=40)
-
-        assert result is not None and result.consistent, result.as_dict() if result else None
-        with sandbox.wms.warehouse.lock:
-            wms = {key: o["orderStatus"] for key, o in sandbox.wms.warehouse.orders.items()}
-        assert wms[str(at_wms.id)] == "cancelled"
-        assert wms.get(str(at_once.id)) in (None, "cancelled")
-        assert {wms[str(p.id)] for p in placed[1:]} == {"awaiting_shipment"}
-        # The warehouse no longer holds the cancelled order's units for it.
-        assert _allocated(sandbox, lines) == {sku: before[sku] - n for sku, n in lines.items()}
-        sales = sandbox.netsuite.erp.sales_orders()
-        assert (sales[str(at_wms.id)].get("orderStatus") or {}).get("id") == "C"
-    finally:
-        runtime.stop()
-        sandbox.stop()
+class Customers(dict[str, Mapping[str, Any]]):
+    def put(self, customer_id: str, record: Mapping[str, Any]) -> None:
+        self[customer_id] = record
 
 
-def _live_lines(sandbox, order_id):
-    with sandbox.shopify.shop.lock:
-        lines = sandbox.shopify.shop.orders[order_id]["line_items"]
-        return {line["sku"]: line["current_quantity"] for line in lines if line["current_quantity"]}
+class Ports:
+    def __init__(self, wms: Wms | None = None) -> None:
+        self.erp = Erp()
+        self.wms = wms or Wms()
+        self.storefront = Storefront()
+        self.customers = Customers()
+        self.books_non_sku_lines = False
+        self.known_sku: Callable[[str], bool] | None = None
+        self.tracks_stock = True
 
 
-def _erp_lines(sandbox, order_id):
-    record = sandbox.netsuite.erp.sales_orders().get(str(order_id)) or {}
-    return {line["item"].get("externalId"): line["quantity"] for line in (record.get("item") or {}).get("items", [])}
+class Order_:
+    """One order's life: each message runs a fresh flow on the state the last one left."""
+
+    def __init__(self, ports: Ports | None = None) -> None:
+        self.ports = ports or Ports()
+        self.state = OrderState()
+        self.now = 100.0
+        self.sends: list[Send] = []
+        self.notices: list[Moved | Timed] = []
+
+    def handle(self, message: Any) -> None:
+        flow = OrderFlow("5001", OrderState.from_json(self.state.to_json()), self.ports, lambda: self.now)
+        flow.handle(message)
+        self.state = flow.state
+        self.sends, self.notices = flow.sends, flow.notices
+        self.now += 1.0
 
 
-def _wms_lines(sandbox, order_id):
-    with sandbox.wms.warehouse.lock:
-        order = sandbox.wms.warehouse.orders.get(str(order_id)) or {}
-        return {item["sku"]: item["quantity"] for item in order.get("items") or []}
+def body(**changes: Any) -> dict[str, Any]:
+    placed = copy.deepcopy(GOOD)
+    placed.update(changes)
+    return placed
 
 
-def test_edited_orders_reach_the_erp_and_the_warehouse_with_their_current_lines(tmp_path):
-    # The warehouse holds orders for a simulated hour, so the edits find them unshipped.
-    profile = replace(PROFILES["calm"], shipment_delay=3600.0)
-    sandbox, runtime = build_demo(tmp_path, profile=profile, seed=8, time_scale=SCALE,
-                                  listen=f"127.0.0.1:{free_port()}")
-    try:
-        placed = sandbox.place_orders(3, malformed_ratio=0.0, lines_mean=3.0)
-        assert sandbox.wait_until(lambda sb: not sb.scorecard().wms_missing, timeout=30)
-        raised, added, removed = placed
-        first = raised.payload["line_items"][0]["sku"]
-        spare = next(i.sku for i in sandbox.catalog.physical if i.sku not in _live_lines(sandbox, added.id))
-        kept = removed.payload["line_items"][0]["sku"]
-        gone = {line["sku"]: 0 for line in removed.payload["line_items"] if line["sku"] != kept}
-        if not gone:  # a one-line order: give it a second line first, then remove the first
-            gone = {kept: 0}
-            kept = spare
-
-        sandbox.edit_order(raised.id, {first: _live_lines(sandbox, raised.id)[first] + 2})
-        sandbox.edit_order(added.id, {spare: 4})
-        sandbox.edit_order(removed.id, {kept: 1, **gone})
-        expected = {o.id: _live_lines(sandbox, o.id) for o in placed}
-        done = sandbox.wait_until(
-            lambda sb: all(_erp_lines(sb, oid) == lines and _wms_lines(sb, oid) == lines
-                           for oid, lines in expected.items()), timeout=40)
-
-        assert done, {oid: (lines, _erp_lines(sandbox, oid), _wms_lines(sandbox, oid))
-                      for oid, lines in expected.items()}
-        assert not runtime.store.quarantine_list(limit=10)
-    finally:
-        runtime.stop()
-        sandbox.stop()
+ADVANCE = Send("order", "5001", {"type": "advance"})
 
 
-def _serve(config: Path) -> subprocess.Popen[bytes]:
-    log = open(config.parent / "engine.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "peppasync", "serve", "--config", str(config)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL, stderr=log,
-    )
-    log.close()
-    return proc
+def test_a_new_order_is_received_holds_its_stock_and_asks_for_its_first_step() -> None:
+    order = Order_()
+
+    order.handle(Webhook("orders/create", body(), "e1", received_at=90.0))
+
+    assert order.state.status == "received"
+    assert order.sends == [
+        Send("inventory", "SKU-1", {"type": "commit", "order_id": "5001", "quantity": 2}),
+        Send("inventory", "SKU-2", {"type": "commit", "order_id": "5001", "quantity": 1}),
+        ADVANCE,
+    ]
+    assert order.notices == [Moved(None, "received")]
+    assert order.ports.erp.calls == []
 
 
-def _toml(sections: dict) -> str:
-    lines = []
-    for name, values in sections.items():
-        lines.append(f"[{name}]")
-        for key, value in values.items():
-            if isinstance(value, dict):  # an inline table, as [netsuite] currencies
-                lines.append(f"{key} = {{{', '.join(f'{k} = {v!r}' for k, v in value.items())}}}")
-            else:
-                lines.append(f"{key} = {value!r}".replace("'", '"'))
-    return "\n".join(lines) + "\n"
+def test_the_steps_book_the_customer_then_the_order_in_the_erp_then_place_it_at_the_warehouse() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(), "e1", received_at=90.0))
+
+    order.handle(Advance())
+    order.handle(Advance())
+
+    assert order.ports.erp.calls == [("customer", "77", Priority.NORMAL), ("sales order", "5001", Priority.HIGH)]
+    assert order.ports.wms.calls == [("place", "5001", None)]
+    assert order.state.status == "sent_to_wms"
+    assert order.state.wms_order_id == 41
+    assert order.notices == [Moved("erp_synced", "sent_to_wms"), Timed("order_to_wms", 12.0)]
+    assert [s.payload["type"] for s in order.sends] == ["allocated", "allocated"]
 
 
-@pytest.mark.slow
-def test_the_same_final_state_when_the_engine_is_sigkilled_twice_mid_run(tmp_path):
-    port = free_port()
-    sandbox = Sandbox(
-        "black-friday", seed=23, time_scale=SCALE,
-        webhook_url=f"http://127.0.0.1:{port}/webhooks/shopify",
-        wms_webhook_url=f"http://127.0.0.1:{port}/webhooks/wms",
-    )
-    sandbox.start()
-    sections = sandbox.config_sections()
-    sections["server"] = {"listen": f"127.0.0.1:{port}", "shutdown_timeout": 3.0}
-    sections["store"] = {"url": f"sqlite:///{tmp_path}/engine.db"}
-    sections["engine"] = {"reconcile_interval": 1.0, "retry_min_seconds": 0.05, "retry_max_seconds": 1.0}
-    config = tmp_path / "peppasync.toml"
-    config.write_text(_toml(sections))
-    proc = _serve(config)
-    try:
-        wait_healthy(port, proc)
-        placer = gevent.spawn(sandbox.place_orders, 200, malformed_ratio=0.03, paced=True)
-        for kill in range(2):
-            # Let some orders through, then kill the engine without warning.
-            target = 40 * (kill + 1)
-            with gevent.Timeout(40):
-                while len(sandbox.netsuite.erp.sales_orders()) < target:
-                    gevent.sleep(0.1)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-            proc = _serve(config)
-            wait_healthy(port, proc)
-        placer.join(timeout=60)
-        store = open_store(f"sqlite:///{tmp_path}/engine.db")
-        try:
-            result = _wait_consistent(sandbox, store, timeout=60)
-            why = [(e.key, e.reason, e.traceback.strip().splitlines()[-1]) for e in store.quarantine_list(limit=1000)]
-        finally:
-            store.close()
+def test_a_customer_already_in_the_erp_is_not_sent_again_and_the_order_goes_in_the_normal_lane() -> None:
+    ports = Ports()
+    first, second = Order_(ports), Order_(ports)
+    first.handle(Webhook("orders/create", body(), "e1"))
+    first.handle(Advance())
 
-        assert result is not None and result.consistent, (result.as_dict() if result else None, why)
-        assert result.scorecard.erp_duplicate_creates == 0
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
-        sandbox.stop()
+    second.handle(Webhook("orders/create", body(id=5002, name="#5002"), "e2"))
+    second.handle(Advance())
+
+    assert ports.erp.calls[2:] == [("sales order", "5002", Priority.NORMAL)]
 
 
-def test_orders_whose_create_webhook_was_lost_in_a_burst_are_repaired_within_two_intervals_of_the_drain(tmp_path):
-    # ShipStation's 40 requests a minute and Shopify's bucket, ten times faster; a sweep every
-    # 20 simulated seconds, so that one WMS window holds three of them. A burst spends the window
-    # at once: repairs that waited for a WMS read would be a window late.
-    scale, interval = 10.0, 2.0
-    profile = replace(PROFILES["calm"], name="burst", webhook_drop_rate=0.1)
-    sandbox, runtime = build_demo(tmp_path, profile=profile, seed=3, time_scale=scale,
-                                  listen=f"127.0.0.1:{free_port()}", engine={"reconcile_interval": interval})
-    try:
-        began = sandbox.clock.time()
-        placed = sandbox.place_orders(80, malformed_ratio=0.0)
-        lost = [p.id for p in placed if sandbox.webhooks.plan("orders/create", str(p.id)).dropped]
+def test_an_event_seen_before_and_an_older_update_change_nothing() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(updated_at="2026-11-27T00:05:00Z"), "e1"))
+    before = order.state.to_json()
 
-        with gevent.Timeout(90, False):
-            while heal_figures(sandbox, interval, since=began).unhealed:
-                gevent.sleep(0.25)
-        heal = heal_figures(sandbox, interval, since=began)
+    order.handle(Webhook("orders/create", body(), "e1"))
+    order.handle(Webhook("orders/updated", body(updated_at="2026-11-27T00:02:00Z", note="late"), "e2"))
 
-        assert len(lost) >= 3, "this seed is chosen so that Shopify drops a few orders/create"
-        assert (heal.lost, heal.unhealed) == (len(lost), 0)
-        assert max(heal.to_erp) <= heal.erp_target, heal.as_dict()
-        assert max(heal.to_consistent) <= heal.target, heal.as_dict()
-    finally:
-        runtime.stop()
-        sandbox.stop()
+    assert order.state.record == before["order"]
+    assert order.sends == []
+
+
+def test_a_changed_order_already_in_the_erp_is_synced_again_on_its_next_step() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(), "e1"))
+    order.handle(Advance())
+    changed = body(updated_at="2026-11-27T00:09:00Z", email="new@example.com")
+
+    order.handle(Webhook("orders/updated", changed, "e2"))
+    assert order.sends == [ADVANCE]
+    order.handle(Advance())
+
+    assert order.ports.erp.calls[-1][:2] == ("sales order", "5001")
+    assert order.state.resync is False
+
+
+def test_a_cancellation_without_a_cancelled_at_time_is_refused_and_cancels_nothing() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(), "e1"))
+
+    with pytest.raises(ValidationError, match="no cancelled_at"):
+        order.handle(Webhook("orders/cancelled", body(), "e2"))
+
+    assert order.state.status == "received"
+
+
+def test_a_cancellation_at_the_warehouse_cancels_there_first_then_in_the_erp_and_releases_the_stock() -> None:
+    order = Order_()
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+
+    order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+
+    assert order.ports.wms.calls[-1] == ("cancel", "5001", 41)
+    assert order.ports.erp.calls[-1] == ("cancel", "5001", Priority.NORMAL)
+    assert order.state.status == "cancelled"
+    assert {s.key: s.payload["type"] for s in order.sends} == {"SKU-1": "release", "SKU-2": "release"}
+
+
+def test_a_cancellation_after_the_warehouse_shipped_is_booked_and_flagged_for_a_return() -> None:
+    order = Order_(Ports(Wms()))
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+    order.ports.wms.answer = "shipped"
+
+    order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+
+    assert order.state.status == "cancelled"
+    assert order.state.shipped_before_cancel is True
+
+
+@pytest.mark.parametrize("held", ["with_provider", "other"])
+def test_a_warehouse_that_will_not_cancel_refuses_the_cancellation_for_an_operator(held: WmsStatus) -> None:
+    order = Order_()
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+    order.ports.wms.answer = held
+
+    with pytest.raises(RejectedError) as refused:
+        order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+
+    assert refused.value.code == "NOT_CANCELLABLE_AT_WMS"
+    assert order.state.status == "sent_to_wms"
+
+
+def test_an_order_the_warehouse_holds_as_cancelled_is_refused_rather_than_marked_sent() -> None:
+    order = Order_(Ports(Wms("cancelled")))
+    order.handle(Webhook("orders/create", body(), "e1"))
+    order.handle(Advance())
+
+    with pytest.raises(RejectedError) as refused:
+        order.handle(Advance())
+
+    assert refused.value.code == "CANCELLED_AT_WMS"
+    assert order.state.status == "erp_synced"
+
+
+def test_a_shipment_before_the_order_is_tried_again_later() -> None:
+    order = Order_()
+
+    with pytest.raises(TransientError) as later:
+        order.handle(ShipmentArrived(Shipment("1Z999")))
+
+    assert later.value.retry_after == 5.0
+
+
+def test_a_shipment_is_passed_to_the_storefront_with_its_tracking_and_the_order_is_fulfilled() -> None:
+    order = Order_()
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+    shipment = parse_message({"type": "shipment", "tracking_number": "1Z999", "carrier": "ups",
+                              "tracking_url": "https://ups.example/1Z999", "received_at": 100.0})
+
+    order.handle(shipment)
+    order.handle(Advance())
+
+    assert order.ports.storefront.fulfilled == [("5001", Shipment("1Z999", "ups", "https://ups.example/1Z999"))]
+    assert order.state.status == "fulfilled"
+    assert Timed("shipment_to_shopify", 4.0) in order.notices
+
+
+def test_a_gift_card_only_order_is_booked_in_the_erp_and_never_sent_to_the_warehouse() -> None:
+    card = {"id": 1, "sku": "GC-25", "title": "Gift card", "quantity": 1, "price": "25.00",
+            "gift_card": True, "requires_shipping": False}
+    order = Order_()
+    order.handle(Webhook("orders/create", body(line_items=[card], subtotal_price="25.00", total_tax="0.00",
+                                               total_price="25.00", shipping_lines=[]), "e1"))
+
+    order.handle(Advance())
+
+    assert order.state.status == "erp_synced"
+    assert ADVANCE not in order.sends
+    assert order.ports.wms.calls == []
+
+
+def test_state_saved_by_an_earlier_version_loads_and_keeps_what_this_one_does_not_know() -> None:
+    saved = {"status": "sent_to_wms", "order": {"id": "5001"}, "events": ["e1"], "stock": {"SKU-1": 2},
+             "wms_order_id": 41, "received_at": 90.0, "received_at_extra": 1, "refunds": [{"id": 1}],
+             "sent_to_wms_at": 95.0}
+
+    state = OrderState.from_json(saved)
+
+    assert state.status == "sent_to_wms"
+    assert state.entered == {"sent_to_wms": 95.0}
+    assert state.to_json() == saved
+
+
+def test_an_unknown_message_type_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="unknown type 'refund'"):
+        parse_message({"type": "refund"})

@@ -9,13 +9,14 @@ ERP, the warehouse and the storefront are the ports it is given.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from peppasync.store import Message, ops
 
 from actors.customer_sync import CUSTOMER_KIND
 from actors.durable import DurableActor
-from actors.order_flow import Moved, OrderFlow, OrderState, parse_message
+from actors.order_flow import Moved, OrderFlow, OrderState, Timed, parse_message
 from actors.ports import Erp, Storefront, Wms
 
 __all__ = ["OrderActor"]
@@ -83,10 +84,13 @@ class OrderActor(DurableActor):
         for send in flow.sends:
             self.send(send.kind, send.key, send.payload)
         for notice in flow.notices:
-            if isinstance(notice, Moved):
-                self.on_success(lambda n=notice: self.hooks.on_state(self.kind, n.old, n.new))
-            else:
-                self.on_success(lambda n=notice: self.hooks.on_flow(n.flow, n.seconds))
+            self.on_success(partial(self._notify, notice))
         if flow.changed:
             self.state = flow.state.to_json()
             self.save_state()
+
+    def _notify(self, notice: Moved | Timed) -> None:
+        if isinstance(notice, Moved):
+            self.hooks.on_state(self.kind, notice.old, notice.new)
+        else:
+            self.hooks.on_flow(notice.flow, notice.seconds)

@@ -177,7 +177,7 @@ class OrderState:
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
-        entered = {s: float(saved[f"{s}_at"]) for s in _STAMPED if saved.get(f"{s}_at") is not None}
+        entered: dict[str, float] = {s: float(saved[f"{s}_at"]) for s in _STAMPED if saved.get(f"{s}_at") is not None}
         known = set(cls._KEYS) | {f"{s}_at" for s in _STAMPED}
         return cls(
             status=saved.get("status"),

@@ -61,7 +61,7 @@ class StockSweep:
             else:
                 previous[sku] = seen
         progress["offset"] = offset + _PER_STEP
-        return progress["offset"] >= len(skus)
+        return bool(progress["offset"] >= len(skus))
 
     def _look(self, ledger: StockLedger, shown: dict[Any, int | None], before: list[Any] | None,
               settings: Any) -> list[Any] | None:

@@ -196,7 +196,8 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
             f"{' - refunded adjustments' if order.get('refunds') else ''} = {expected_total}",
             field="total_price",
         )
-    customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
+    given = order.get("customer")
+    customer: Mapping[str, Any] = given if isinstance(given, dict) else {}
     customer_id = customer.get("id")
     # Shopify's ids are whole numbers; anything else could not key the ERP's customer record.
     if customer_id is not None and (isinstance(customer_id, bool) or not isinstance(customer_id, (int, str))

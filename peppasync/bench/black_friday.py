@@ -200,4 +200,4 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
 def _meets(value: Any, op: str, bound: float) -> bool | None:
     if value is None:
         return None
-    return {">=": value >= bound, "<": value < bound, "<=": value <= bound, "==": value == bound}[op]
+    return bool({">=": value >= bound, "<": value < bound, "<=": value <= bound, "==": value == bound}[op])

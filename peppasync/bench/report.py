@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 __all__ = ["CHAOS_HEADERS", "black_friday_rows", "chaos_rows", "heal_summary", "print_rows", "write_json"]
@@ -121,7 +122,7 @@ CHAOS_HEADERS = ("round", "valid/bad", "kills", "ERP 5xx", "resets", "webhooks d
                  "mismatched", "heal", "lost webhooks: in ERP max / consistent p50 / max", "verdict")
 
 
-def print_rows(headers: tuple[str, ...], rows: list[tuple[str, ...]], out: TextIO) -> None:
+def print_rows(headers: tuple[str, ...], rows: Sequence[tuple[str, ...]], out: TextIO) -> None:
     """An aligned table with a rule under the headers."""
     cells = [list(headers)] + [list(r) for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]

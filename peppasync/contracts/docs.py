@@ -37,7 +37,7 @@ def _load(vendor: str) -> dict[str, Any] | None:
 
 def _kind(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
-        return schema["$ref"].rsplit("/", 1)[-1]
+        return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "enum" in schema:
         return " \\| ".join("null" if v is None else f"`{v}`" for v in schema["enum"])
     kind = schema.get("type", "")

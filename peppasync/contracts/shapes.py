@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 import referencing
+import referencing.jsonschema
 
 __all__ = ["ContractProblem", "check", "contract", "contract_names"]
 

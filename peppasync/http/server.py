@@ -112,7 +112,7 @@ class _DeadlineInput:
         return iter(self.readline, b"")
 
 
-class _QuietHandler(WSGIHandler):
+class _QuietHandler(WSGIHandler):  # type: ignore[misc]  # gevent has no type information
     """Access lines at debug level; TCP_NODELAY so keep-alive answers are not held back; deadlines.
 
     pywsgi writes headers and body separately; with Nagle on, a client's delayed
@@ -219,7 +219,7 @@ class _QuietHandler(WSGIHandler):
         return str(address[0]) if isinstance(address, tuple) else str(address)
 
 
-class _Server(WSGIServer):
+class _Server(WSGIServer):  # type: ignore[misc]  # gevent has no type information
     """Knows which connection greenlets are idle between requests, and the deadlines of each request."""
 
     def __init__(

@@ -210,7 +210,7 @@ def apply_ops(
     they are stored with their first attempt already counted.
     """
     return [
-        _insert(s, op, now, 1 if id(op) in claimed else 0) if type(op) is ops.Insert  # type: ignore[arg-type]
+        _insert(s, op, now, 1 if id(op) in claimed else 0) if type(op) is ops.Insert
         else _APPLY[type(op)](s, op, now)
         for op in operations
     ]
@@ -292,13 +292,13 @@ _SET_BASED: dict[type, Callable[[Session, Any, float], list[Any]]] = {
 }
 # Ops that name an existing message by id: set-based statements reorder them,
 # which is safe only while no message is named twice in one batch.
-_BY_MESSAGE = frozenset((ops.Start, ops.Done, ops.Release, ops.Retry, ops.Quarantine))
+_BY_MESSAGE = (ops.Start, ops.Done, ops.Release, ops.Retry, ops.Quarantine)
 
 
 def _reorderable(flat: Sequence[ops.Op]) -> bool:
     seen: set[int] = set()
     for op in flat:
-        if type(op) in _BY_MESSAGE:
+        if isinstance(op, _BY_MESSAGE):
             if op.message_id in seen:
                 return False
             seen.add(op.message_id)

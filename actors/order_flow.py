@@ -34,6 +34,7 @@ from actors.ports import Erp, Storefront, Wms
 from actors.validation import normalise_order
 
 __all__ = [
+    "PAST_CANCELLING",
     "SYNCED",
     "Advance",
     "CustomerRecords",
@@ -56,6 +57,8 @@ Status = Literal["received", "erp_synced", "sent_to_wms", "shipped", "fulfilled"
 #: In the ERP, and maybe at the warehouse: a changed order is synced again.
 SYNCED: tuple[Status, ...] = ("erp_synced", "sent_to_wms")
 _PAST_SHIPPING: tuple[Status, ...] = ("shipped", "fulfilled")
+#: Too late to cancel: cancelled already, or on its way.
+PAST_CANCELLING: tuple[Status, ...] = ("cancelled", "shipped", "fulfilled")
 _EVENTS_KEPT = 50
 # When the order entered each status is kept as ``<status>_at``; for ``received`` that
 # key is ``received_at``, the time its first event arrived, which entering does not move.
@@ -334,7 +337,7 @@ class OrderFlow:
                                   field="cancelled_at")
         state = self.state
         status = state.status
-        if status in ("cancelled", "shipped", "fulfilled"):
+        if status in PAST_CANCELLING:
             return
         if status is not None:
             order = state.order

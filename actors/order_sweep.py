@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from peppasync.clock import parse_timestamp
 
 from actors.connectors import Priority, call
+from actors.order_flow import PAST_CANCELLING, OrderState
 from actors.order_import import fetch_order
 
 if TYPE_CHECKING:
@@ -91,12 +92,12 @@ class OrdersSweep:
         if not order_id or order_id in held or self._on_its_way(order_id, updated, bool(node.get("cancelledAt"))):
             return 0
         found = actor.store.get_state("order", order_id)
-        state = found[0] if found else {}
-        status = state.get("status")
-        known = parse_timestamp((state.get("order") or {}).get("updated_at"))
+        state = OrderState.from_json(found[0] if found else {})
+        status = state.status
+        known = parse_timestamp((state.record or {}).get("updated_at"))
         if status is None:
             topic = "orders/cancelled" if node.get("cancelledAt") else "orders/create"
-        elif node.get("cancelledAt") and status not in ("cancelled", "shipped", "fulfilled"):
+        elif node.get("cancelledAt") and status not in PAST_CANCELLING:
             topic = "orders/cancelled"
         elif known is not None and updated is not None and updated > known and status != "cancelled":
             topic = "orders/updated"

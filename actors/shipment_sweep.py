@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from peppasync.clock import parse_timestamp
 
 from actors.connectors import Priority, call
+from actors.order_flow import SYNCED, OrderState
 from actors.order_sweep import iso
 from actors.shipments import shipment_message
 
@@ -76,7 +77,7 @@ class ShipmentsSweep:
             return
         watch.pop(order_id, None)
         found = actor.store.get_state("order", order_id)
-        if not found or found[0].get("status") not in ("erp_synced", "sent_to_wms"):
+        if not found or OrderState.from_json(found[0]).status not in SYNCED:
             return
         actor.send("order", order_id, shipment_message(row, actor.clock.time()))
         actor.on_success(lambda: actor.hooks.on_repair("missed_shipment"))

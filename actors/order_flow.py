@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, Protocol
 
 from peppasync.clock import parse_timestamp
 from peppasync.errors import RejectedError, TransientError, ValidationError
@@ -91,7 +91,7 @@ class ShipmentArrived:
     received_at: float | None = None
 
 
-OrderMessage = Union[Webhook, Advance, ShipmentArrived]
+OrderMessage = Webhook | Advance | ShipmentArrived
 
 
 def parse_message(payload: Mapping[str, Any]) -> OrderMessage:

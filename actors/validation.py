@@ -113,7 +113,8 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
     if not isinstance(items, list) or not items:
         raise ValidationError("order has no line items", field="line_items")
     if len(items) > MAX_LINES:
-        raise ValidationError(f"order has {len(items)} line items; at most {MAX_LINES} are supported", field="line_items")
+        raise ValidationError(f"order has {len(items)} line items; at most {MAX_LINES} are supported",
+                              field="line_items")
     currency = str(order.get("currency") or "").strip().upper()
     if len(currency) != 3 or not currency.isalpha():
         raise ValidationError(f"order currency {order.get('currency')!r} is not an ISO 4217 code", field="currency")

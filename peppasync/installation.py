@@ -55,10 +55,12 @@ def installation_problems() -> list[str]:
         try:
             intact = _digest(path.read_bytes()) == file.hash.value
         except FileNotFoundError:
-            problems.append(f"{file} was deleted since Peppasync was installed (by another distribution?): {_REINSTALL}")
+            problems.append(f"{file} was deleted since Peppasync was installed (by another distribution?): "
+                            f"{_REINSTALL}")
             continue
         if not intact:
-            problems.append(f"{file} was overwritten since Peppasync was installed (by another distribution?): {_REINSTALL}")
+            problems.append(f"{file} was overwritten since Peppasync was installed (by another distribution?): "
+                            f"{_REINSTALL}")
     return problems
 
 

@@ -66,7 +66,8 @@ def bare_sqlite(path: str, messages: int) -> float:
         started = time.perf_counter()
         for i in range(messages):
             conn.execute("BEGIN")
-            conn.execute(INSERT_SQL, ("bench", "bare", ops.Insert("bench", "bare", {"seq": i}).encoded, 0, 0.0, 0.0, 0.0))
+            encoded = ops.Insert("bench", "bare", {"seq": i}).encoded
+            conn.execute(INSERT_SQL, ("bench", "bare", encoded, 0, 0.0, 0.0, 0.0))
             conn.execute("COMMIT")
         return messages / (time.perf_counter() - started)
     finally:
@@ -134,7 +135,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         flush = fsync_latency(folder)
-        print(f"{'disk':<10} fsync        {flush * 1e6:>9,.0f} µs (so at most {1 / flush:,.0f} commits/s one at a time)")
+        print(f"{'disk':<10} fsync        {flush * 1e6:>9,.0f} µs "
+              f"(so at most {1 / flush:,.0f} commits/s one at a time)")
         run("sqlite", f"sqlite:///{folder}/bench.db", args, lambda n: bare_sqlite(f"{folder}/bench.db", n))
 
     pg = os.environ.get("PEPPASYNC_TEST_POSTGRES_URL")

@@ -293,7 +293,7 @@ class ShopifyConnector(Connector):
             raise ConnectorError(f"{self.name}: inventorySetQuantities refused: " + "; ".join(general),
                                  connector=self.name, code=errors[0].get("code") or "USER_ERROR")
         results = []
-        for n, (item, (original, _, _)) in enumerate(zip(items, quantities)):
+        for n, (_item, (original, _, _)) in enumerate(zip(items, quantities)):
             if n in by_index:
                 results.append(SetResult(str(original), False, *by_index[n]))
             elif errors:

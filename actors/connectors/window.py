@@ -27,8 +27,8 @@ class RequestWindow:
 
     Each response's ``X-Rate-Limit-Limit/Remaining/Reset`` (or the lowercase
     ``x-ratelimit-*`` variants) corrects the model; each admitted call spends one
-    request locally, and requests come back only when the reset time has passed. Until the first report only one call goes
-    out (the others wait for its headers, at most ``probe_timeout`` seconds), so a
+    request locally, and requests come back only when the reset time has passed. Until the first
+    report only one call goes out (the others wait for its headers, at most ``probe_timeout`` seconds), so a
     burst at start-up cannot overrun a window it knows nothing about yet.
 
     Only callers holding a connector slot wait here, and they all wake at the

@@ -99,8 +99,9 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
         erp_end = max(created.values(), default=began)
         if finished is not None and not shipped:
             finished = erp_end  # nothing to fulfil: consistent when the last order reached the ERP
-        bar.close("done" if finished is not None else
-                  "every valid order in the ERP; shipped ones not all fulfilled in time" if unfulfilled else "timed out")
+        bar.close("done" if finished is not None
+                  else "every valid order in the ERP; shipped ones not all fulfilled in time" if unfulfilled
+                  else "timed out")
         placed_at = replay.sandbox.placed_at
         lags = [created[p.id] - placed_at[p.id] for p in replay.sandbox.placed if p.id in created]
         figures = erp_figures(replay.sandbox.netsuite.ledger.entries(), replay.sandbox.netsuite.concurrency_limit,

@@ -69,7 +69,7 @@ def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any
             return _fail(["fulfillment"], "all fulfillment orders must belong to the same order")
         if not plan:
             return _fail(["fulfillment"], "nothing left to fulfil")
-        for fo, line, quantity in plan:
+        for _fo, line, quantity in plan:
             line["remaining"] -= quantity
         now = shop.clock.time()
         for fo in {id(fo): fo for fo, _, _ in plan}.values():

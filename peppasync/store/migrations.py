@@ -164,7 +164,8 @@ def apply_migrations(s: Session, now: float, url: str) -> list[int]:
         try:
             if s.backend == "postgresql":
                 s.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
-            s.execute(f"CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)")
+            s.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                      f"(version INTEGER PRIMARY KEY, applied_at {real} NOT NULL)")
             current = int(s.one("SELECT COALESCE(MAX(version), 0) FROM schema_version")[0])
             if current > known:
                 raise StoreError(

@@ -10,7 +10,8 @@ once per order line (which would empty the GraphQL cost bucket for minutes).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import gevent
 from gevent.event import AsyncResult

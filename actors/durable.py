@@ -22,8 +22,9 @@ import json
 import logging
 import pickle
 import traceback
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Collection, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import gevent
 import gevent.queue
@@ -64,7 +65,7 @@ class HandlerCrashedError(PeppasyncError):
 class ActorContext:
     """Everything an actor needs from its host, injected at construction."""
 
-    system: "ActorSystem"
+    system: ActorSystem
     store: Store
     policy: PoisonPolicy
     clock: Clock
@@ -181,7 +182,7 @@ class DurableActor(pykka.ThreadingActor):
         gevent.spawn(self._actor_loop)
 
     @classmethod
-    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:  # type: ignore[override]
+    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
         """Start without pykka's registry: it is a list, O(n) per stop at 100,000 actors.
 
         The actor system keeps its own dict; keeping out of pykka's list also
@@ -196,7 +197,7 @@ class DurableActor(pykka.ThreadingActor):
         cls, key: str, context: ActorContext,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
         claimed: Collection[int] = (),
-    ) -> "DurableActor":
+    ) -> DurableActor:
         """Start one and return the actor itself (the system hands it messages directly).
 
         ``claimed``: ids of preloaded messages whose attempt is already counted.
@@ -349,9 +350,9 @@ class DurableActor(pykka.ThreadingActor):
                     self.__schedule_wake(msg.available_at - now)
                     return
                 if msg.state == "running" and msg.id not in claimed:
-                    verdict = ctx.policy.decide(msg.attempts, HandlerCrashedError("handler crashed"), now)
-                    if verdict.quarantine:
-                        carry.append(_quarantine(msg, verdict, HandlerCrashedError("process died while handling")))
+                    died = ctx.policy.decide(msg.attempts, HandlerCrashedError("handler crashed"), now)
+                    if died.quarantine:
+                        carry.append(_quarantine(msg, died, HandlerCrashedError("process died while handling")))
                         ctx.hooks.on_message(self.kind, "quarantined", 0.0)
                         continue
                 if msg.id in claimed:

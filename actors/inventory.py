@@ -13,8 +13,9 @@ pushes for one SKU ever race.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from peppasync.errors import ValidationError
 from peppasync.store import Message

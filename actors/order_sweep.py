@@ -11,7 +11,7 @@ points, so that what it found is committed before the next read waits for points
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from peppasync.clock import parse_timestamp
@@ -30,7 +30,7 @@ _MAILBOX_LOOK = 50  # an order's mailbox holds a few steps and webhooks, rarely 
 
 def iso(moment: datetime) -> str:
     """A UTC time as Shopify and ShipStation take it in a filter (whole seconds, ``Z``)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _summary(node: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +51,7 @@ class OrdersSweep:
 
     def begin(self, progress: dict[str, Any], now: float) -> None:
         state = self._actor.state
-        start = datetime.fromtimestamp(now, timezone.utc) - timedelta(seconds=self._settings.lookback)
+        start = datetime.fromtimestamp(now, UTC) - timedelta(seconds=self._settings.lookback)
         cursor = parse_timestamp(state.get("cursor")) or start
         progress.update(since=iso(cursor - timedelta(seconds=self._settings.overlap)), after=None, more=True,
                         nodes=[], newest=None)

@@ -13,7 +13,7 @@ all the shipments since then again, through a window of 40 requests a minute.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from peppasync.clock import parse_timestamp
@@ -45,7 +45,7 @@ class ShipmentsSweep:
         self._settings = settings
 
     def begin(self, progress: dict[str, Any], now: float) -> None:
-        start = datetime.fromtimestamp(now, timezone.utc) - timedelta(seconds=self._settings.lookback)
+        start = datetime.fromtimestamp(now, UTC) - timedelta(seconds=self._settings.lookback)
         cursor = parse_timestamp(self._actor.state.get("cursor")) or start
         progress.update(since=iso(cursor - timedelta(seconds=self._settings.overlap)), page=1, newest=None)
 
@@ -63,7 +63,7 @@ class ShipmentsSweep:
         if page.page < page.pages:
             progress["page"] = page.page + 1
             return False
-        self._judge_watched(datetime.fromtimestamp(now, timezone.utc) - timedelta(seconds=self._settings.max_hold))
+        self._judge_watched(datetime.fromtimestamp(now, UTC) - timedelta(seconds=self._settings.max_hold))
         state = self._actor.state
         state["cursor"] = progress["newest"] or state.get("cursor")
         return True

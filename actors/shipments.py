@@ -9,7 +9,8 @@ second.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from peppasync.errors import ValidationError
 from peppasync.store import Message

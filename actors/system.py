@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import gevent
 import pykka
@@ -267,7 +268,7 @@ class ActorSystem:
         try:
             gevent.sleep(0)  # let the wakes of this moment gather
             while self._to_load and not self._stopping:
-                batch = []
+                batch: list[tuple[str, str]] = []
                 while self._to_load and len(batch) < _ACTIVATION_BATCH:
                     ident = self._to_load.popleft()
                     if ident in self._activating:
@@ -300,7 +301,7 @@ class ActorSystem:
                             self._rewake.discard(ident)
                             self.wake(kind, key, reread=True)
         finally:
-            self._activators.discard(gevent.getcurrent())  # type: ignore[arg-type]
+            self._activators.discard(gevent.getcurrent())
             if self._to_load:
                 self._spawn_activator()
 

@@ -16,8 +16,9 @@ rounds each line's tax and discount on its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from peppasync.errors import ValidationError
 
@@ -91,7 +92,7 @@ def _quantity(item: Mapping[str, Any], n: int, label: str) -> int:
         raise ValidationError(f"line {n} ({label}) has quantity {ordered!r}; expected a positive whole number",
                               field="quantity")
     current = item.get("current_quantity", ordered)
-    if isinstance(current, bool) or not isinstance(current, int) or not 0 <= current:
+    if isinstance(current, bool) or not isinstance(current, int) or not current >= 0:
         raise ValidationError(f"line {n} ({label}) has current_quantity {current!r}; expected a whole number >= 0",
                               field="current_quantity")
     return current

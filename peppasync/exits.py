@@ -7,9 +7,9 @@ It lives in the foundation so that ``actors/`` can report exits and
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Callable
 
 __all__ = ["Exit", "ExitKind", "ExitListener", "Verdict"]
 
@@ -40,15 +40,15 @@ class Exit:
         return type(self.error), self.error, self.error.__traceback__
 
     @classmethod
-    def normal(cls) -> "Exit":
+    def normal(cls) -> Exit:
         return cls(ExitKind.NORMAL)
 
     @classmethod
-    def shutdown(cls, detail: str = "") -> "Exit":
+    def shutdown(cls, detail: str = "") -> Exit:
         return cls(ExitKind.SHUTDOWN, detail=detail)
 
     @classmethod
-    def failure(cls, error: BaseException | None, detail: str = "") -> "Exit":
+    def failure(cls, error: BaseException | None, detail: str = "") -> Exit:
         return cls(ExitKind.FAILURE, error=error, detail=detail or repr(error))
 
 
@@ -68,9 +68,9 @@ class Verdict:
     reason: str = ""
 
     @classmethod
-    def retry(cls, at: float) -> "Verdict":
+    def retry(cls, at: float) -> Verdict:
         return cls(quarantine=False, retry_at=at)
 
     @classmethod
-    def poison(cls, reason: str) -> "Verdict":
+    def poison(cls, reason: str) -> Verdict:
         return cls(quarantine=True, reason=reason)

@@ -14,8 +14,8 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
-    ProcessCollector,
     PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
 

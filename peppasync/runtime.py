@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import signal
 import uuid
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import gevent
 import gevent.event
@@ -262,7 +263,7 @@ class Runtime:
         self._exit_code = max(self._exit_code, exit_code)
         self._stopped.set()
 
-    def serve(self, ready: Callable[["Runtime"], None] | None = None) -> int:
+    def serve(self, ready: Callable[[Runtime], None] | None = None) -> int:
         """Start, serve until SIGTERM/SIGINT (or ``request_stop``), stop; returns the exit code.
 
         SIGUSR1 logs the stack of every greenlet, also while starting or

@@ -37,11 +37,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from peppasync.clock import SystemClock  # noqa: E402
 from peppasync.heap import tune_garbage_collector  # noqa: E402
 from peppasync.store import open_store, ops  # noqa: E402
-from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
 
 from actors.durable import DurableActor  # noqa: E402
 from actors.hooks import ActorHooks  # noqa: E402
 from actors.system import ActorSystem  # noqa: E402
+from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
 
 
 def rss_mib() -> float:

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
+from peppasync.contracts.docs import graphql_section, render
+
 import actors.connectors.shopify_queries as queries
 from actors.order_import import ORDER_QUERY
-from peppasync.contracts.docs import graphql_section, render
 
 
 def shopify_documents() -> dict[str, str]:

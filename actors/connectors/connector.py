@@ -210,8 +210,8 @@ class Connector:
         origin = f"{parts.scheme}://{parts.netloc}"
         found = self._environment.get(origin)
         if found is None:
-            found = self._environment[origin] = self.session.merge_environment_settings(
-                url, {}, None, None, None)
+            found = self._environment[origin] = dict(self.session.merge_environment_settings(
+                url, {}, None, None, None))
         return found
 
     def _apply_limit(self) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 __all__ = ["CHAOS_HEADERS", "black_friday_rows", "chaos_rows", "heal_summary", "print_rows", "write_json"]

@@ -19,10 +19,11 @@ import pwd
 import re
 import shlex
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import requests
 

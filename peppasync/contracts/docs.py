@@ -78,7 +78,7 @@ def graphql_section(documents: dict[str, str]) -> str:
                 continue
             kind = definition.operation.value
             folder = "mutations" if kind == "mutation" else "queries"
-            fields = sorted({getattr(s, "name").value for s in definition.selection_set.selections
+            fields = sorted({s.name.value for s in definition.selection_set.selections
                              if hasattr(s, "name")})
             pages = ", ".join(f"https://shopify.dev/docs/api/admin-graphql/{SHOPIFY_API_VERSION}/{folder}/{f}"
                               for f in fields)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, is_dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 from peppasync.errors import ConnectorLimitError, NotFoundError, PeppasyncError, StoreError, ValidationError
 from peppasync.http.exposition import metrics_handler

@@ -8,7 +8,8 @@ families; this handler only adapts it to the router's request and response.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 

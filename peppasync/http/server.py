@@ -22,7 +22,8 @@ import logging
 import os
 import socket
 import time
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import gevent
 from gevent.baseserver import parse_address

@@ -150,7 +150,8 @@ class Sandbox:
                          "token_id": ns.token_id, "token_secret": ns.token_secret,
                          "max_concurrency": self.netsuite.concurrency_limit, "non_sku_item": NON_SKU_ITEM_ID,
                          "guest_customer": self.netsuite.erp.guest_customer, "subsidiary": "1",
-                         "currencies": {code: int(internal) for internal, code in self.netsuite.erp.currencies.items()}},
+                         "currencies": {code: int(internal)
+                                        for internal, code in self.netsuite.erp.currencies.items()}},
             "wms": {"base_url": self.wms_url, "api_key": self.wms.api_key, "api_secret": self.wms.api_secret,
                     "webhook_token": self.wms.webhook_token,
                     # V2's inventory API is served on the same port; its window is compressed with

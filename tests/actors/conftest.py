@@ -5,10 +5,10 @@ import pytest
 
 from peppasync.clock import SystemClock
 from peppasync.store import open_store
-from supervisors import ExponentialBackoffStrategy, PoisonPolicy
 
 from actors.hooks import ActorHooks
 from actors.system import ActorSystem
+from supervisors import ExponentialBackoffStrategy, PoisonPolicy
 
 
 class CountingHooks(ActorHooks):

@@ -15,11 +15,11 @@ import gevent  # noqa: E402
 
 from peppasync.clock import SystemClock  # noqa: E402
 from peppasync.store import open_store  # noqa: E402
-from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
 
 from actors.durable import DurableActor  # noqa: E402
 from actors.hooks import ActorHooks  # noqa: E402
 from actors.system import ActorSystem  # noqa: E402
+from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
 
 url, effect_log = sys.argv[1], sys.argv[2]
 until_empty = "--until-empty" in sys.argv

@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-import pytest
-
 from actors.adapters.netsuite import sales_order_record
 from actors.connectors import Priority
 from actors.customer_sync import already_synced, customer_version, synced_record

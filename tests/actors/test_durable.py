@@ -6,7 +6,6 @@ from peppasync.errors import TransientError, ValidationError
 from peppasync.store import open_store
 
 from actors.durable import DurableActor
-
 from tests.actors.conftest import CountingHooks, small_policy
 
 handled: collections.Counter = collections.Counter()

@@ -9,7 +9,6 @@ from peppasync.store import open_store
 
 from actors.inventory import OVERSELL_LOG_INTERVAL, InventoryActor, InventorySettings
 from actors.system import ActorSystem
-
 from tests.actors.conftest import CountingHooks, small_policy
 
 

@@ -25,9 +25,9 @@ from peppasync.sandbox.catalog import GIFT_CARD_SKU, Catalog
 from peppasync.sandbox.generator import OrderGenerator
 from peppasync.store import Store, ops
 
-from actors.connectors import NetsuiteConnector, RetryPolicy, WmsConnector
 from actors.adapters import NetsuiteErp, ShipstationWms
 from actors.adapters.shipstation import createorder_record
+from actors.connectors import NetsuiteConnector, RetryPolicy, WmsConnector
 from actors.domain import Order
 from actors.order import OrderActor
 from actors.system import ActorSystem

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import gevent
@@ -25,7 +25,6 @@ from peppasync.store import Store, ops
 from actors.connectors import OrdersPage, RetryPolicy, ShipmentsPage, ShopifyConnector, WmsConnector
 from actors.hooks import ActorHooks
 from actors.reconciler import ReconcilerActor, Settings
-
 from tests.sandboxes import sandbox_factory
 
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0, shipment_delay=0.05)
@@ -34,7 +33,7 @@ SHORT_RETRY = RetryPolicy(max_attempts=2, base=0.005, cap=0.01, budget=5.0)
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SweepEvents(ActorHooks):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from peppasync.metrics import Metrics
+
 from tests.deploy.promql import exported_series, promtool
 
 

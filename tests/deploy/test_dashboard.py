@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from peppasync.metrics import Metrics
+
 from tests.deploy.promql import (
     DASHBOARD,
     DEPLOY,

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from peppasync.metrics import FLOWS, Metrics
+
 from tests.deploy.promql import (
     ROOT,
     SCRAPE_SERIES,

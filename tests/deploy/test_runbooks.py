@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from peppasync.cli.main import build_parser
+
 from tests.deploy.promql import (
     ROOT,
     RUNBOOKS,

@@ -16,8 +16,9 @@ import requests
 
 from peppasync.config import load_config, parse_config
 from peppasync.http import shopify_hmac
-from tests.deploy import sandbox
 from peppasync.store import open_store
+
+from tests.deploy import sandbox
 from tests.deploy.promql import DEPLOY, ROOT
 from tests.peppasync.serving import SERVICES, free_port, server_log, stop_server, wait_healthy, write_config
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from peppasync.installation import installation_problems
+
 from tests.peppasync.serving import ROOT, free_port, stop_server, wait_healthy, write_config
 
 pytestmark = pytest.mark.slow

@@ -2,6 +2,7 @@ import pykka
 import pytest
 
 from peppasync.clock import ManualClock
+
 from supervisors import ManualScheduler
 
 from .doubles import Journal

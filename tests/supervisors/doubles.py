@@ -10,6 +10,7 @@ from typing import Any
 import pykka
 
 from peppasync.exits import Exit, ExitListener
+
 from supervisors import ChildSpec, SupervisedActor, SupervisorHooks, start_root
 
 WAIT = 5.0

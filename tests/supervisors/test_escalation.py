@@ -3,6 +3,7 @@
 import pykka
 
 from peppasync.exits import ExitKind
+
 from supervisors import RestartIntensity, RestartIntensityExceededError, supervisor_spec
 
 from .doubles import WAIT, bump, crash, life, supervise, which, workers

@@ -6,6 +6,7 @@ import pytest
 
 from peppasync.exits import Exit
 from peppasync.metrics import Metrics
+
 from supervisors import (
     MetricsSupervisorHooks,
     RestartIntensity,

@@ -12,6 +12,7 @@ import pytest
 from greenlet import GreenletExit
 
 from peppasync.exits import ExitListener
+
 from supervisors import ChildSpec, HandlerInterruptedError, RestartIntensity, SupervisorHooks
 
 from .doubles import WAIT, Crash, Worker, bump, crash, supervise, which, workers

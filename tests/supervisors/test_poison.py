@@ -3,6 +3,7 @@ import pytest
 
 from peppasync.errors import ConnectorError, PermanentError, TransientError, ValidationError
 from peppasync.exits import Verdict
+
 from supervisors import ConstantBackoffStrategy, ExponentialBackoffStrategy, PoisonPolicy
 
 NOW = 1_700_000_000.0

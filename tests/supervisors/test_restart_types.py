@@ -5,6 +5,7 @@ from typing import Any
 import pykka
 
 from peppasync.exits import Exit, ExitListener
+
 from supervisors import ChildSpec, OneForAllStrategy, RestartIntensity, RestartType
 
 from .doubles import WAIT, BareChild, Crash, Finish, crash, life, supervise, which, workers

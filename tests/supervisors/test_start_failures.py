@@ -5,6 +5,7 @@ import pytest
 
 from peppasync.errors import NotFoundError
 from peppasync.exits import Exit
+
 from supervisors import (
     ChildExistsError,
     ChildSpec,

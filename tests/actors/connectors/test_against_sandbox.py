@@ -17,7 +17,6 @@ from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
 
 from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector, WmsInventoryConnector
-
 from tests.sandboxes import sandbox_factory
 
 from .conftest import StubServer

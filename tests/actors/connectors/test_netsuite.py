@@ -23,8 +23,8 @@ from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
 from peppasync.sandbox.erp import NON_SKU_ITEM_ID
 
-from actors.connectors import NetsuiteConnector, RetryPolicy
 from actors.adapters.netsuite import customer_record, sales_order_record
+from actors.connectors import NetsuiteConnector, RetryPolicy
 from actors.domain import Order
 from actors.validation import normalise_order
 

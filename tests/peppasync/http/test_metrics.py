@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import requests
@@ -12,6 +12,7 @@ import requests
 from peppasync.clock import SystemClock
 from peppasync.config import parse_config
 from peppasync.runtime import Runtime
+
 from tests.peppasync.serving import free_port
 
 # What Prometheus 2.x sends on every scrape (scrape/scrape.go, acceptHeader and Accept-Encoding).

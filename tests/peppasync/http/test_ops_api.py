@@ -13,7 +13,6 @@ from peppasync.runtime import Runtime
 from peppasync.store import ops
 
 from actors.connectors import NetsuiteConnector
-
 from tests.peppasync.serving import ROOT, SERVICES, free_port
 
 OPS = {"Authorization": "Bearer ops-secret"}

@@ -80,7 +80,7 @@ def _without(body: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
 
 
 def test_the_contract_requires_what_shipstation_documents_as_required() -> None:
-    assert REQUIRED == sorted([("orderNumber",), ("orderDate",), ("orderStatus",), ("billTo",), ("shipTo",)])
+    assert sorted([("orderNumber",), ("orderDate",), ("orderStatus",), ("billTo",), ("shipTo",)]) == REQUIRED
 
 
 def test_a_whole_order_keeps_the_contract_and_is_accepted(make_sandbox: MakeSandbox) -> None:

@@ -13,6 +13,7 @@ import pytest
 from peppasync.errors import NotFoundError, StoreError
 from peppasync.metrics import Metrics
 from peppasync.store import Store, open_store, ops
+
 from tests.peppasync.store.conftest import postgres_url
 
 

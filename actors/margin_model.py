@@ -88,9 +88,12 @@ class RefundLine:
 
 @dataclass(frozen=True)
 class Refund:
+    """Money given back: for units, for shipping, and any other amount (all tax excluded)."""
+
     id: str
     lines: tuple[RefundLine, ...] = ()
-    shipping: MoneyBag = MoneyBag()  # shipping refunded, tax excluded
+    shipping: MoneyBag = MoneyBag()
+    other: MoneyBag = MoneyBag()  # e.g. a goodwill amount beyond the units' price
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ def _revenue(facts: SaleFacts) -> MoneyBag:
     if facts.taxes_included:
         total = total - facts.shipping_tax
     for refund in facts.refunds:
-        total = total - refund.shipping
+        total = total - refund.shipping - refund.other
         for given in refund.lines:
             total = total - given.amount
     return total

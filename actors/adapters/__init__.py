@@ -10,6 +10,6 @@ the classification of failures into ``TransientError`` and ``RejectedError``.
 
 from .netsuite import NetsuiteErp
 from .shipstation import ShipstationWms
-from .shopify import ShopifyStorefront
+from .shopify import ShopifyStorefront, sale_facts
 
-__all__ = ["NetsuiteErp", "ShipstationWms", "ShopifyStorefront"]
+__all__ = ["NetsuiteErp", "ShipstationWms", "ShopifyStorefront", "sale_facts"]

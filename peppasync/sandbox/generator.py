@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from .catalog import GIFT_CARD_SKU, Catalog
-from .shop import iso
+from .shop import iso, money_set
 
-__all__ = ["MALFORMED_KINDS", "MESSY_KINDS", "OrderGenerator", "PlacedOrder", "price_order"]
+__all__ = ["MALFORMED_KINDS", "MESSY_KINDS", "OrderGenerator", "PlacedOrder", "allocate_lines", "price_order"]
 
 MALFORMED_KINDS = ("unknown_sku", "missing_sku", "no_shipping_address", "negative_quantity", "bad_totals")
 MESSY_KINDS = ("gift_card", "unicode_address", "many_lines", "discount", "other_currency", "test_order", "yen",
@@ -127,6 +127,8 @@ class OrderGenerator:
         requires_shipping = any(line["requires_shipping"] for line in lines)
         shipping = Decimal("0.00") if not requires_shipping else Decimal("600") if "yen" in messy else Decimal("5.00")
         money = price_order(lines, currency=currency, discounted="discount" in messy, shipping=shipping)
+        allocate_lines(lines, currency=currency, discount=Decimal(money["total_discounts"]),
+                       tax=Decimal(money["total_tax"]))
         if malformed == "bad_totals":
             money["total_price"] = money["current_total_price"] = str(Decimal(money["total_price"])
                                                                        + rng.randint(1, 20))
@@ -135,13 +137,17 @@ class OrderGenerator:
             "id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}", "name": f"#{number}",
             "number": number - 1000, "order_number": number, "email": email, "created_at": stamp,
             "updated_at": stamp, "processed_at": stamp, "closed_at": None, "cancelled_at": None,
-            "cancel_reason": None, "currency": currency, **money,
+            "cancel_reason": None, "currency": currency, "presentment_currency": currency,
+            "taxes_included": False, **money,
+            "total_price_set": money_set(Decimal(money["total_price"]), currency),
             "financial_status": "paid", "fulfillment_status": None, "test": "test_order" in messy,
             "confirmed": True, "source_name": "web", "tags": "",
             "discount_codes": [{"code": "SANDBOX10", "amount": money["total_discounts"], "type": "percentage"}]
             if "discount" in messy else [],
             "shipping_lines": [{"code": "Standard", "price": str(shipping), "source": "shopify",
-                                "title": "Standard"}] if requires_shipping else [],
+                                "title": "Standard", "price_set": money_set(shipping, currency),
+                                "discounted_price_set": money_set(shipping, currency), "tax_lines": []}]
+            if requires_shipping else [],
             "refunds": [],
             "customer": {"id": customer_id, "email": email, "first_name": first, "last_name": last},
             "shipping_address": address, "billing_address": address, "line_items": lines,
@@ -173,3 +179,32 @@ def price_order(lines: list[dict[str, Any]], *, currency: str, discounted: bool,
         "current_total_discounts": str(now_discount), "current_subtotal_price": str(now_subtotal),
         "current_total_tax": str(now_tax), "current_total_price": str(now_subtotal + now_tax + shipping),
     }
+
+
+def allocate_lines(lines: list[dict[str, Any]], *, currency: str, discount: Decimal, tax: Decimal) -> None:
+    """Give each line its share of the order's discount and tax, as Shopify's line items carry them.
+
+    Shares are in proportion to each line's value (after its discount, for tax) and rounded
+    to the minor unit; the last line takes what rounding left, so the lines add up to the
+    order's own figures exactly.
+    """
+    unit = _YEN if currency == "JPY" else _CENT
+    values = [Decimal(line["price"]) * line["quantity"] for line in lines]
+    whole = sum(values, Decimal(0))
+    discounts = _shares(values, whole, discount, unit)
+    after = [value - share for value, share in zip(values, discounts)]
+    taxes = _shares(after, whole - discount, tax, unit)
+    for line, line_discount, line_tax in zip(lines, discounts, taxes):
+        line["price_set"] = money_set(Decimal(line["price"]), currency)
+        line["discount_allocations"] = [{"amount": str(line_discount), "amount_set": money_set(line_discount, currency),
+                                         "discount_application_index": 0}] if line_discount else []
+        line["tax_lines"] = [{"title": "Sales Tax", "rate": float(_TAX_RATE), "price": str(line_tax),
+                              "price_set": money_set(line_tax, currency)}] if line_tax else []
+
+
+def _shares(values: list[Decimal], whole: Decimal, amount: Decimal, unit: Decimal) -> list[Decimal]:
+    if not amount or not whole:
+        return [Decimal(0).quantize(unit) for _ in values]
+    shares = [(amount * value / whole).quantize(unit) for value in values]
+    shares[-1] += amount - sum(shares, Decimal(0))
+    return shares

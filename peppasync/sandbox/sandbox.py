@@ -21,7 +21,7 @@ from .netsuite import NetSuiteSimulator
 from .profile import SandboxProfile, resolve_profile
 from .scorecard import Scorecard, score
 from .server import SimulatorServer
-from .shop import LOCATION_ID, gid
+from .shop import LOCATION_ID, gid, money_set
 from .shopify import ShopifySimulator
 from .signature import OAuthCredentials
 from .warehouse import WarehouseState
@@ -219,18 +219,38 @@ class Sandbox:
         return order
 
     def refund_order(self, order_id: int, note: str = "sandbox refund") -> dict[str, Any]:
-        """Refund every line of an order and send refunds/create."""
-        order = self.shopify.shop.touch(order_id, financial_status="refunded")
+        """Refund every line of an order and its shipping, and send refunds/create.
+
+        Each refunded line carries what was refunded for it (its price less its discounts)
+        and its tax, in both currencies; the shipping comes back as a ``shipping_refund``
+        adjustment, negative as Shopify states money given back.
+        """
+        shop = self.shopify.shop
+        order = shop.touch(order_id, financial_status="refunded")
+        currency = order.get("currency") or "USD"
+
+        def amount(value: Any) -> Decimal:
+            return Decimal(str(value or 0))
+
+        lines = []
+        for line in order.get("line_items", []):
+            discount = sum((amount(d.get("amount")) for d in line.get("discount_allocations") or ()), Decimal(0))
+            tax = sum((amount(t.get("price")) for t in line.get("tax_lines") or ()), Decimal(0))
+            subtotal = amount(line["price"]) * line["quantity"] - discount
+            lines.append({"id": shop.new_id(), "line_item_id": line["id"], "quantity": line["quantity"],
+                          "restock_type": "no_restock", "line_item": line,
+                          "subtotal": str(subtotal), "subtotal_set": money_set(subtotal, currency),
+                          "total_tax": str(tax), "total_tax_set": money_set(tax, currency)})
+        shipping = sum((amount(s.get("price")) for s in order.get("shipping_lines") or ()), Decimal(0))
         refund = {
-            "id": self.shopify.shop.new_id(), "order_id": order_id, "created_at": order["updated_at"],
-            "note": note, "restock": False,
-            "refund_line_items": [{"id": self.shopify.shop.new_id(), "line_item_id": line["id"],
-                                   "quantity": line["quantity"], "restock_type": "no_restock", "line_item": line}
-                                  for line in order.get("line_items", [])],
-            "transactions": [{"id": self.shopify.shop.new_id(), "order_id": order_id, "kind": "refund",
-                              "amount": order.get("total_price"), "currency": order.get("currency"),
+            "id": shop.new_id(), "order_id": order_id, "created_at": order["updated_at"],
+            "note": note, "restock": False, "refund_line_items": lines,
+            "transactions": [{"id": shop.new_id(), "order_id": order_id, "kind": "refund",
+                              "amount": order.get("total_price"), "currency": currency,
                               "gateway": "bogus", "status": "success"}],
-            "order_adjustments": [],
+            "order_adjustments": [{"kind": "shipping_refund", "amount": str(-shipping),
+                                   "amount_set": money_set(-shipping, currency), "tax_amount": "0.00"}]
+            if shipping else [],
         }
         self.webhooks.send("refunds/create", refund)
         return refund

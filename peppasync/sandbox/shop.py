@@ -7,13 +7,14 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from peppasync.clock import Clock
 
 from .catalog import Catalog
 
-__all__ = ["LOCATION_ID", "ShopState", "gid", "iso", "parse_gid"]
+__all__ = ["LOCATION_ID", "ShopState", "gid", "iso", "money_set", "parse_gid"]
 
 LOCATION_ID = 61_000_000_001
 
@@ -131,7 +132,9 @@ class ShopState:
                             "sku": sku, "title": item.title, "name": item.title, "quantity": 0,
                             "current_quantity": 0, "fulfillable_quantity": 0, "price": str(item.price),
                             "grams": 300, "requires_shipping": item.requires_shipping, "taxable": True,
-                            "gift_card": False, "fulfillment_service": "manual", "total_discount": "0.00"}
+                            "gift_card": False, "fulfillment_service": "manual", "total_discount": "0.00",
+                            "price_set": money_set(item.price, order.get("currency") or "USD"),
+                            "discount_allocations": [], "tax_lines": []}
                     lines.append(line)
                 if delta > 0:
                     line["quantity"] += delta
@@ -214,3 +217,10 @@ class ShopState:
                 ],
                 "stock": {by_item[k]: v["available"] for k, v in self.levels.items()},
             }
+
+
+def money_set(amount: Decimal, currency: str) -> dict[str, Any]:
+    """A REST ``*_set`` value: the amount in the shop's currency and the buyer's (the same here)."""
+    money = {"amount": str(amount), "currency_code": currency}
+    return {"shop_money": money, "presentment_money": dict(money)}
+

@@ -11,6 +11,7 @@ from peppasync.clock import ManualClock
 from peppasync.contracts import check
 from peppasync.sandbox import MESSY_KINDS, PROFILES, Sandbox
 
+from actors.adapters import sale_facts
 from actors.order_import import ORDER_QUERY, rest_order
 from actors.validation import normalise_order
 
@@ -123,3 +124,17 @@ def test_an_order_read_back_by_the_reconciler_keeps_the_webhook_contract():
 
     assert check("shopify", "OrderWebhook", body) == []
     assert normalise_order(body) == {**normalise_order(order.payload), "updated_at": body["updated_at"]}
+
+
+@pytest.mark.parametrize("kind", ["discount", "yen", "gift_card", "no_sku_line"])
+def test_the_margin_reads_only_fields_the_contract_documents(kind):
+    document = json.loads(resources.files("peppasync.contracts").joinpath("shopify.json").read_text())
+    documented = _documented(document["$defs"]["OrderWebhook"], document["$defs"])
+    sb = _sandbox()
+    placed = sb.place_orders(60, malformed_ratio=0.0, messy_ratio=1.0, messy_kinds=(kind,))[0]
+    body = placed.payload | {"refunds": [sb.refund_order(placed.id)]}
+    seen: set[str] = set()
+
+    sale_facts(_wrap(body, "", seen))
+
+    assert seen and seen <= documented, sorted(seen - documented)

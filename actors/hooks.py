@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
+
 from peppasync.exits import Exit
-from peppasync.metrics import Metrics
+from peppasync.metrics import MARGIN_COMPONENTS, Metrics
 
 __all__ = ["ActorHooks", "HookList", "MetricsActorHooks"]
 
@@ -40,6 +43,14 @@ class ActorHooks:
 
     def on_oversell(self, kind: str, units: int) -> None:
         """An order was accepted for ``units`` more than the stock there was."""
+
+    def on_margin(self, currency: str, changes: Mapping[str, Decimal], first_percent: Decimal | None,
+                  fell_below_floor: bool) -> None:
+        """An order's margin changed by ``changes`` (component -> amount, shop currency).
+
+        ``first_percent``: the margin percent when this is the order's first margin;
+        ``fell_below_floor``: it just went under ``[margin] floor_percent``.
+        """
 
 
 class MetricsActorHooks(ActorHooks):
@@ -83,6 +94,19 @@ class MetricsActorHooks(ActorHooks):
 
     def on_oversell(self, kind: str, units: int) -> None:
         self._m.oversells_total.inc()
+
+    def on_margin(self, currency: str, changes: Mapping[str, Decimal], first_percent: Decimal | None,
+                  fell_below_floor: bool) -> None:
+        for name, change in changes.items():
+            component = name if name in MARGIN_COMPONENTS else "other"
+            if change > 0:
+                self._m.margin_amount_total.labels(component=component, currency=currency).inc(float(change))
+            elif change < 0:
+                self._m.margin_amount_reversed_total.labels(component=component, currency=currency).inc(float(-change))
+        if first_percent is not None:
+            self._m.margin_percent.observe(float(first_percent))
+        if fell_below_floor:
+            self._m.margin_below_floor_total.inc()
 
 
 class HookList(ActorHooks):

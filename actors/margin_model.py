@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from peppasync.config import COST_SOURCES
 from peppasync.money import MoneyBag, round_money
 
 __all__ = [
@@ -45,13 +46,12 @@ __all__ = [
     "UnitCost",
     "choose_unit_cost",
     "compute_margin",
+    "sku_breakdown",
 ]
 
 Basis = Literal["actual", "estimated", "missing"]
 _RANK: dict[Basis, int] = {"actual": 0, "estimated": 1, "missing": 2}
 
-#: The cost sources a unit cost may come from, and the default order they are tried in.
-COST_SOURCES = ("erp.average_cost", "erp.last_purchase_price", "erp.landed_cost", "shopify.unit_cost")
 
 _ZERO = Decimal(0)
 
@@ -222,6 +222,39 @@ def compute_margin(facts: SaleFacts, rules: MarginRules) -> Margin:
         ),
         costs=tuple(Component(c.name, round_money(c.amount, currency), c.source, c.basis) for c in costs),
     )
+
+
+def sku_breakdown(facts: SaleFacts, rules: MarginRules) -> dict[str, tuple[int, Decimal, Decimal]]:
+    """Per SKU: units kept by the buyer, revenue and COGS in the shop's currency (rounded).
+
+    The same rules as the order's revenue and COGS, line by line; shipping, fees and
+    per-order costs belong to the order, not to a SKU. Lines without a SKU are under "".
+    """
+    currency = facts.shop_currency
+    refunded: dict[str, tuple[int, int, Decimal]] = {}  # sku -> units given back, restocked, amount
+    for refund in facts.refunds:
+        for given in refund.lines:
+            units, restocked, amount = refunded.get(given.sku, (0, 0, _ZERO))
+            refunded[given.sku] = (units + given.quantity, restocked + (given.quantity if given.restocked else 0),
+                                   amount + given.amount.shop)
+    rows: dict[str, tuple[int, Decimal, Decimal]] = {}
+    for line in facts.lines:
+        if line.gift_card:
+            continue
+        units, revenue, cogs = rows.get(line.sku, (0, _ZERO, _ZERO))
+        sold = line.price.shop * line.quantity - line.discount.shop - (line.tax.shop if facts.taxes_included else 0)
+        cost = facts.costs.get(line.sku)
+        unit_cost = (cost.amount if cost is not None
+                     else line.price.shop * rules.cost_percent / 100 if rules.cost_percent is not None else _ZERO)
+        rows[line.sku] = (units + line.quantity, revenue + sold, cogs + unit_cost * line.quantity)
+    for sku, (given_back, restocked, amount) in refunded.items():
+        if sku not in rows:
+            continue
+        units, revenue, cogs = rows[sku]
+        per_unit = cogs / units if units else _ZERO
+        rows[sku] = (max(0, units - given_back), revenue - amount, cogs - per_unit * min(restocked, units))
+    return {sku: (units, round_money(revenue, currency), round_money(cogs, currency))
+            for sku, (units, revenue, cogs) in rows.items()}
 
 
 def _revenue(facts: SaleFacts) -> MoneyBag:

@@ -16,7 +16,7 @@ from peppasync.store import Message, ops
 
 from actors.customer_sync import CUSTOMER_KIND
 from actors.durable import DurableActor
-from actors.order_flow import Moved, OrderFlow, OrderState, Timed, parse_message
+from actors.order_flow import Moved, OrderFlow, OrderState, Timed, Webhook, parse_message
 from actors.ports import Erp, Storefront, Wms
 
 __all__ = ["OrderActor"]
@@ -80,7 +80,13 @@ class OrderActor(DurableActor):
 
     def handle(self, message: Message) -> None:
         flow = OrderFlow(self.key, OrderState.from_json(self.state), _ActorPorts(self), self.clock.time)
-        flow.handle(parse_message(message.payload))
+        parsed = parse_message(message.payload)
+        flow.handle(parsed)
+        if isinstance(parsed, Webhook) and isinstance(parsed.body, dict) and "margin" in self._ctx.system.kinds:
+            # The order's margin hears of every version of it the flow accepted, and of refunds.
+            kind = "refund" if parsed.topic == "refunds/create" else "sale"
+            self.send("margin", self.key, {"type": kind, "body": parsed.body,
+                                           "received_at": parsed.received_at or self.clock.time()})
         for send in flow.sends:
             self.send(send.kind, send.key, send.payload)
         for notice in flow.notices:

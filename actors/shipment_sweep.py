@@ -21,7 +21,7 @@ from peppasync.clock import parse_timestamp
 from actors.connectors import Priority, call
 from actors.order_flow import SYNCED, OrderState
 from actors.order_sweep import iso
-from actors.shipments import shipment_message
+from actors.shipments import label_message, shipment_message
 
 if TYPE_CHECKING:
     from actors.reconciler import ReconcilerActor, Settings
@@ -58,6 +58,8 @@ class ShipmentsSweep:
             newest = parse_timestamp(progress["newest"])
             if modified is not None and (newest is None or modified > newest):
                 progress["newest"] = iso(modified)
+            if row.get("orderKey"):
+                self._label(row)
             if row.get("orderKey") and not row.get("voided"):
                 self._judge({k: row.get(k) for k in _KEPT})
         if page.page < page.pages:
@@ -67,6 +69,17 @@ class ShipmentsSweep:
         state = self._actor.state
         state["cursor"] = progress["newest"] or state.get("cursor")
         return True
+
+    def _label(self, row: dict[str, Any]) -> None:
+        """Tell the order's margin of a label it has not heard of (or whose void it missed)."""
+        actor = self._actor
+        if "margin" not in actor._ctx.system.kinds:
+            return
+        message = label_message(row, actor.clock.time())
+        found = actor.store.get_state("margin", str(row["orderKey"]))
+        known = (found[0].get("labels") or {}).get(message["shipment_id"]) if found else None
+        if known is None or bool(known.get("voided")) != message["voided"]:
+            actor.send("margin", str(row["orderKey"]), message)
 
     def _judge(self, row: dict[str, Any]) -> None:
         actor = self._actor

@@ -18,7 +18,7 @@ from peppasync.store import Message
 from actors.connectors import Priority, call
 from actors.durable import DurableActor
 
-__all__ = ["ShipmentFeedActor", "shipment_message"]
+__all__ = ["ShipmentFeedActor", "label_message", "shipment_message"]
 
 
 def shipment_message(row: dict[str, Any], received_at: float) -> dict[str, Any]:
@@ -30,6 +30,18 @@ def shipment_message(row: dict[str, Any], received_at: float) -> dict[str, Any]:
         "tracking_url": row.get("trackingUrl") or "",
         "shipped_at": row.get("shipDate"),
         "label_cost": row.get("shipmentCost"),
+        "received_at": received_at,
+    }
+
+
+def label_message(row: dict[str, Any], received_at: float) -> dict[str, Any]:
+    """The margin message for one WMS shipment row's label: its cost, and whether it was voided."""
+    return {
+        "type": "label",
+        "shipment_id": str(row.get("shipmentId") or row.get("trackingNumber") or ""),
+        "shipment_cost": row.get("shipmentCost"),
+        "insurance_cost": row.get("insuranceCost"),
+        "voided": bool(row.get("voided")),
         "received_at": received_at,
     }
 
@@ -53,7 +65,12 @@ class ShipmentFeedActor(DurableActor):
         self.dispatch(rows, float(payload.get("received_at") or self.clock.time()))
 
     def dispatch(self, rows: Iterable[Any], received_at: float) -> None:
+        margins = "margin" in self._ctx.system.kinds
         for row in rows:
-            if not isinstance(row, dict) or row.get("voided") or not row.get("orderKey"):
+            if not isinstance(row, dict) or not row.get("orderKey"):
                 continue
-            self.send("order", str(row["orderKey"]), shipment_message(row, received_at))
+            if margins:
+                # Voided labels too: a void takes the label's cost off the order's margin.
+                self.send("margin", str(row["orderKey"]), label_message(row, received_at))
+            if not row.get("voided"):
+                self.send("order", str(row["orderKey"]), shipment_message(row, received_at))

@@ -30,6 +30,7 @@ from peppasync.errors import ConfigError, ConfigProblem
 from peppasync.redact import is_secret_name
 
 __all__ = [
+    "COST_SOURCES",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "REQUIRED",
@@ -37,6 +38,7 @@ __all__ = [
     "EngineConfig",
     "InventoryConfig",
     "LogConfig",
+    "MarginConfig",
     "NetsuiteConfig",
     "ServerConfig",
     "ShopifyConfig",
@@ -143,6 +145,34 @@ class LogConfig:
     format: str = "json"
 
 
+#: Where a unit's cost may come from, in the default order they are tried (``[margin] cost_sources``).
+COST_SOURCES = ("erp.average_cost", "erp.last_purchase_price", "erp.landed_cost", "shopify.unit_cost")
+#: Component names the margin uses itself; ``[margin] per_order`` costs take other names.
+MARGIN_COMPONENTS = ("revenue", "cogs", "fulfilment", "payment_fees")
+
+
+@dataclass(frozen=True)
+class MarginConfig:
+    """True margin per order: where costs come from, and the estimates used without an actual figure."""
+
+    enabled: bool = True
+    # Tried in this order; the first that knows a SKU's cost gives its snapshot at the time of sale.
+    cost_sources: tuple[str, ...] = COST_SOURCES
+    # Without a cost from any source: a unit costs this percentage of its price (absent: COGS missing).
+    cost_percent: float | None = None
+    # Payment fees where the payment provider reports none: percent of each charge plus a fixed amount.
+    fee_percent: float = 0.0
+    fee_fixed: float = 0.0
+    # Label cost of an order that ships, until the warehouse's label is known (absent: missing).
+    fulfilment_estimate: float | None = None
+    # Other costs of every order, by name, in the shop's currency: { packaging = 0.8, handling = 1.5 }.
+    per_order: Mapping[str, float] = field(default_factory=dict)
+    # Orders whose margin falls below this percentage are counted and alerted on (absent: no floor).
+    floor_percent: float | None = None
+    # Seconds a unit cost read from the ERP or Shopify is reused before it is read again.
+    cost_ttl: float = 3600.0
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole configuration; ``source`` is the file it came from."""
@@ -154,6 +184,7 @@ class Config:
     wms: WmsConfig = field(default_factory=WmsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
+    margin: MarginConfig = field(default_factory=MarginConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = "<defaults>"
 
@@ -343,6 +374,19 @@ def _describe(value: Any, *, shown: bool = True) -> str:
 
 def _convert(value: Any, hint: Any, *, from_env: bool) -> Any:
     origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is types.UnionType and type(None) in args:
+        # TOML has no null: leave the key out for "none"; in the environment, set it empty.
+        if from_env and isinstance(value, str) and not value.strip():
+            return None
+        [inner] = [a for a in args if a is not type(None)]
+        return _convert(value, inner, from_env=from_env)
+    if origin is tuple:
+        if from_env and isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return _Bad(f"expected an array of strings, got {_describe(value)}")
+        return tuple(value)
     if hint is bool:
         if from_env and isinstance(value, str):
             low = value.strip().lower()
@@ -378,6 +422,15 @@ def _convert(value: Any, hint: Any, *, from_env: bool) -> Any:
                 value = tomllib.loads(f"v = {value}")["v"]
             except tomllib.TOMLDecodeError:
                 return _Bad(f"expected an inline table such as {{SKU-1 = 5}}, got {value!r}")
+        if args[1] is float:
+            if not isinstance(value, dict):
+                return _Bad(f"expected a table of name = amount, got {_describe(value)}")
+            amounts: dict[str, float] = {}
+            for k, v in value.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                    return _Bad(f"expected a non-negative number for {k!r}, got {_describe(v)}")
+                amounts[str(k)] = float(v)
+            return types.MappingProxyType(amounts)
         if not isinstance(value, dict):
             return _Bad(f"expected a table of SKU = integer, got {_describe(value)}")
         out: dict[str, int] = {}
@@ -458,7 +511,28 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(config.inventory.default_buffer >= 0, "inventory.default_buffer", "expected a non-negative integer")
     need(config.inventory.poll_interval > 0, "inventory.poll_interval", "expected a positive number of seconds")
     need(config.inventory.flush_interval > 0, "inventory.flush_interval", "expected a positive number of seconds")
+    _check_margin(config.margin, need)
     need(config.log.level.lower() in LOG_LEVELS, "log.level",
          f"expected one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
     need(config.log.format in LOG_FORMATS, "log.format",
          f"expected one of {', '.join(LOG_FORMATS)}, got {config.log.format!r}")
+
+
+def _check_margin(m: MarginConfig, need: typing.Callable[[bool, str, str], None]) -> None:
+    for source in m.cost_sources:
+        need(source in COST_SOURCES, "margin.cost_sources",
+             f"unknown cost source {source!r}; valid: {', '.join(COST_SOURCES)}")
+    need(len(set(m.cost_sources)) == len(m.cost_sources), "margin.cost_sources", "a cost source is named twice")
+    for key in ("cost_percent", "fee_percent", "floor_percent"):
+        value = getattr(m, key)
+        low = -100.0 if key == "floor_percent" else 0.0
+        need(value is None or low <= value <= 100, f"margin.{key}", f"expected a percentage from {low:g} to 100, "
+             f"got {value!r}")
+    for key in ("fee_fixed", "fulfilment_estimate"):
+        value = getattr(m, key)
+        need(value is None or value >= 0, f"margin.{key}", f"expected a non-negative amount, got {value!r}")
+    need(m.cost_ttl > 0, "margin.cost_ttl", "expected a positive number of seconds")
+    for name in m.per_order:
+        need(name.isidentifier() and name.islower() and name not in MARGIN_COMPONENTS, "margin.per_order",
+             f"expected cost names in lower_snake_case other than {', '.join(MARGIN_COMPONENTS)}, got {name!r}")
+

@@ -82,7 +82,7 @@ def build_demo(
 
 def start_engine(sandbox: Sandbox, config: Config, kinds: list[type[DurableActor]] | None = None) -> Runtime:
     """A started runtime for ``config``; the sandbox it is wired to is stopped when it cannot start."""
-    runtime = Runtime(config, kinds=engine_kinds() if kinds is None else kinds, services=engine_services)
+    runtime = Runtime(config, kinds=engine_kinds(config) if kinds is None else kinds, services=engine_services)
     try:
         runtime.start()
     except BaseException:

@@ -8,7 +8,7 @@ from peppasync.clock import Clock
 from peppasync.config import Config
 from peppasync.metrics import SWEEPS, Metrics
 
-from actors.adapters import NetsuiteErp, ShipstationWms, ShopifyStorefront
+from actors.adapters import NetsuiteErp, NetsuiteItemCosts, ShipstationWms, ShopifyStorefront
 from actors.catalog import Catalog
 from actors.connectors import (
     MetricsConnectorHooks,
@@ -17,8 +17,10 @@ from actors.connectors import (
     WmsConnector,
     WmsInventoryConnector,
 )
+from actors.costs import CostBook, CostReader
 from actors.durable import DurableActor
 from actors.inventory import InventoryActor, InventorySettings
+from actors.margin import MarginActor, MarginSettings
 from actors.order import OrderActor
 from actors.reconciler import ReconcilerActor, Settings
 from actors.shipments import ShipmentFeedActor
@@ -28,9 +30,14 @@ from actors.stock_flusher import StockFlusherActor
 __all__ = ["engine_kinds", "engine_services"]
 
 
-def engine_kinds() -> list[type[DurableActor]]:
-    """Every durable actor kind the server hosts."""
-    return [OrderActor, ShipmentFeedActor, ReconcilerActor, InventoryActor, StockFlusherActor, StockFeedActor]
+def engine_kinds(config: Config | None = None) -> list[type[DurableActor]]:
+    """Every durable actor kind the server hosts (margins only when ``[margin] enabled``)."""
+    kinds: list[type[DurableActor]] = [
+        OrderActor, ShipmentFeedActor, ReconcilerActor, InventoryActor, StockFlusherActor, StockFeedActor,
+    ]
+    if config is None or config.margin.enabled:
+        kinds.append(MarginActor)
+    return kinds
 
 
 def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str, Any]:
@@ -68,6 +75,11 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         netsuite = NetsuiteConnector(config.netsuite, hooks=hooks)
         services["netsuite"] = netsuite
         services["erp"] = NetsuiteErp(netsuite, non_sku_item=config.netsuite.non_sku_item)
+    cost_readers: list[CostReader] = []
+    if config.netsuite.token_id:
+        cost_readers.append(NetsuiteItemCosts(services["netsuite"]))
+    services["margin"] = MarginSettings.from_config(config.margin)
+    services["costs"] = CostBook(cost_readers, clock, ttl=config.margin.cost_ttl)
     if config.wms.api_key:
         wms = WmsConnector(config.wms, hooks=hooks)
         services["wms"] = wms

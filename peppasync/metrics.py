@@ -19,10 +19,12 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "Metrics", "REPAIR_KINDS", "SWEEPS"]
+__all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "MARGIN_COMPONENTS", "Metrics", "REPAIR_KINDS", "SWEEPS"]
 
-FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify")
-ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher")
+FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify", "event_to_margin")
+ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher", "margin")
+# The parts of an order's margin: revenue, the costs it always has, and "other" for the configured per-order costs.
+MARGIN_COMPONENTS = ("revenue", "cogs", "fulfilment", "payment_fees", "other")
 CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
 REPAIR_KINDS = ("missed_order", "missed_shipment", "stock_drift")
 # The reconciler's sweeps: Shopify's orders, the WMS's shipments, Shopify's stock.
@@ -35,6 +37,8 @@ _DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 _LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 # A sweep takes a page or a few (under a second) up to a catch-up over a day of history (an hour).
 _SWEEP_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+# Margin percent of an order: losses, thin, typical retail (30 to 60) and digital goods.
+_MARGIN_BUCKETS = (-50, -25, -10, 0, 5, 10, 15, 20, 30, 40, 50, 60, 80, 100)
 
 
 class Metrics:
@@ -180,6 +184,32 @@ class Metrics:
         self.oversells_total = Counter(
             p + "oversells_total",
             "Orders accepted for a SKU whose sellable stock was already zero.",
+            registry=r,
+        )
+        # Margin: the sum over orders of each component, kept as two counters because a
+        # refund or a new cost takes some back: net = increase(amount) - increase(reversed).
+        self.margin_amount_total = Counter(
+            p + "margin_amount_total",
+            "Margin components added up over orders, by component and shop currency: increases.",
+            ["component", "currency"],
+            registry=r,
+        )
+        self.margin_amount_reversed_total = Counter(
+            p + "margin_amount_reversed_total",
+            "Margin components added up over orders, by component and shop currency: decreases "
+            "(refunds, costs revised down).",
+            ["component", "currency"],
+            registry=r,
+        )
+        self.margin_percent = Histogram(
+            p + "margin_percent",
+            "Margin percent of each order when it is first computed.",
+            buckets=_MARGIN_BUCKETS,
+            registry=r,
+        )
+        self.margin_below_floor_total = Counter(
+            p + "margin_below_floor_total",
+            "Orders whose margin fell below the configured floor ([margin] floor_percent).",
             registry=r,
         )
         # Store

@@ -178,6 +178,14 @@ class NetsuiteConnector(Connector):
         None when NetSuite has no such item (404 NONEXISTENT_ID); any other 404 (a wrong base
         URL, say) is an error, not a missing item.
         """
+        costs = self.item_costs(sku)
+        if costs is None:
+            return None
+        return next((costs[key] for key in ("averageCost", "lastPurchasePrice", "cost") if key in costs), None)
+
+    def item_costs(self, sku: str) -> dict[str, float] | None:
+        """The item record's cost fields that hold a number (``averageCost``, ``lastPurchasePrice``,
+        ``cost``); None when NetSuite has no such item (404 NONEXISTENT_ID)."""
         def classify(response: requests.Response) -> dict[str, Any] | None:
             if response.status_code == 404 and parse_error_body(response).code == "NONEXISTENT_ID":
                 return None
@@ -193,11 +201,8 @@ class NetsuiteConnector(Connector):
                                headers={"Accept": "application/json"})
         if record is None:
             return None
-        for key in ("averageCost", "lastPurchasePrice", "cost"):
-            value = record.get(key)
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-        return None
+        return {key: float(value) for key in ("averageCost", "lastPurchasePrice", "cost")
+                if isinstance(value := record.get(key), (int, float)) and not isinstance(value, bool)}
 
 
 def _eid(value: str | int) -> str:

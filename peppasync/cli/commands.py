@@ -43,7 +43,7 @@ def serve(args: argparse.Namespace) -> int:
     capture_uncaught()
     _warn_if_exposed(config, args)
     try:
-        return Runtime(config, kinds=engine_kinds(), services=engine_services).serve()
+        return Runtime(config, kinds=engine_kinds(config), services=engine_services).serve()
     except RuntimeStartError as exc:
         log.critical("cannot start", extra={"error": str(exc), "error_class": type(exc).__name__})
         return 2

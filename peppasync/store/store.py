@@ -333,6 +333,19 @@ class Store:
         row = self._read(lambda s: s.one("SELECT state, version FROM actor_state WHERE kind = ? AND key = ?", params))
         return None if row is None else (json.loads(row[0]), int(row[1]))
 
+    def states(self, kind: str, *, changed_since: float | None = None,
+               limit: int = 100_000) -> list[tuple[str, dict[str, Any]]]:
+        """Every persisted state of ``kind`` (key, state), saved at or after ``changed_since`` when given."""
+        sql = "SELECT key, state FROM actor_state WHERE kind = ?"
+        params: list[object] = [_text("kind", kind)]
+        if changed_since is not None:
+            sql += " AND updated_at >= ?"
+            params.append(float(changed_since))
+        sql += " ORDER BY key LIMIT ?"
+        params.append(_limit("limit", limit))
+        rows = self._read(lambda s: s.all(sql, tuple(params)))
+        return [(str(r[0]), json.loads(r[1])) for r in rows]
+
     def count_by_status(self, kind: str) -> dict[str, int]:
         """How many actors of ``kind`` have each ``status`` in their saved state (none: not counted)."""
         status = "json_extract(state, '$.status')" if self.backend == "sqlite" else "(state::jsonb)->>'status'"

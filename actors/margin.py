@@ -49,6 +49,8 @@ from actors.margin_model import (
 __all__ = ["MARGIN_KIND", "MarginActor", "MarginSettings", "margin_message"]
 
 MARGIN_KIND = "margin"
+#: How many event-to-margin lags an order keeps.
+LAGS_KEPT = 10
 
 # What the margin reads of an order body (the rest is the order actor's business).
 _ORDER_KEYS = ("id", "name", "created_at", "updated_at", "cancelled_at", "currency", "presentment_currency",
@@ -166,8 +168,10 @@ class MarginActor(DurableActor):
         self.on_success(partial(self.hooks.on_margin, margin.currency, _deltas(before, record),
                                 None if before is not None else margin.percent, below and not was_below))
         if isinstance(received_at, (int, float)) and not isinstance(received_at, bool):
-            self.on_success(partial(self.hooks.on_flow, "event_to_margin",
-                                    max(0.0, self.clock.time() - float(received_at))))
+            lag = max(0.0, self.clock.time() - float(received_at))
+            # The last few, for `bench black-friday` (event received -> margin computed).
+            self.state["lags"] = [*self.state.get("lags", ())[-(LAGS_KEPT - 1):], round(lag, 4)]
+            self.on_success(partial(self.hooks.on_flow, "event_to_margin", lag))
 
     def _snapshot(self, facts: SaleFacts, settings: MarginSettings, *, fresh: bool) -> dict[str, UnitCost]:
         """Each SKU's unit cost as first read for this order; read now for SKUs without one.

@@ -17,7 +17,7 @@ from peppasync.clock import parse_timestamp
 from peppasync.errors import NotFoundError
 from peppasync.store import Store
 
-__all__ = ["GROUPINGS", "margin_of", "margin_report"]
+__all__ = ["GROUPINGS", "margin_lags", "margin_of", "margin_report"]
 
 GROUPINGS = ("day", "sku", "order")
 Grouping = Literal["day", "sku", "order"]
@@ -143,3 +143,8 @@ def _finish(row: Mapping[str, Any], by: str) -> dict[str, Any]:
         percent=str((margin * 100 / revenue).quantize(Decimal("0.01"))) if revenue else None,
     )
     return out
+
+
+def margin_lags(store: Store) -> list[float]:
+    """Seconds from each margin-changing event's arrival to its margin, as kept by the orders (the last few each)."""
+    return [float(lag) for _, state in store.states("margin") for lag in state.get("lags", ())]

@@ -25,6 +25,7 @@ from peppasync.runtime import Runtime
 from peppasync.sandbox import Sandbox, SandboxProfile
 
 from actors.durable import DurableActor
+from actors.margin_report import margin_report
 
 __all__ = ["build_demo", "demo_sandbox", "engine_config", "run_demo", "start_engine"]
 
@@ -52,6 +53,9 @@ def engine_config(
     raw: dict[str, Any] = sandbox.config_sections()
     raw["server"] = {"listen": listen, "ops_token": secrets.token_hex(16), "shutdown_timeout": 5.0}
     raw["store"] = {"url": f"sqlite:///{database.resolve()}"}
+    # The estimates a shop would configure: a card rate for fees, packaging per order, a floor.
+    raw["margin"] = {"fee_percent": 2.9, "fee_fixed": 0.30, "fulfilment_estimate": 6.50,
+                     "per_order": {"packaging": 0.80}, "floor_percent": 10.0}
     raw["engine"] = {
         "reconcile_interval": max(1.0, 60.0 / sandbox.time_scale),
         "retry_min_seconds": 0.05,
@@ -142,6 +146,24 @@ def _summary(result: Consistency, elapsed: float, out: TextIO) -> None:
           file=out)
 
 
+def _margin_summary(runtime: Runtime, out: TextIO) -> None:
+    """True margin over the orders of the run, from the margin actors' saved state."""
+    if not runtime.config.margin.enabled:
+        return
+    report = margin_report(runtime.store, by="day", worst=3)
+    print("\n  true margin (peppasync margin report; margin show ORDER for one order)", file=out)
+    for row in report["rows"]:
+        costs = ", ".join(f"{name} {amount}" for name, amount in row["costs"].items())
+        print(f"  {row['group']}  {row['orders']} orders  revenue {row['revenue']} {row['currency']}  "
+              f"costs: {costs}  margin {row['margin']} ({row['percent']} %)", file=out)
+    if report["worst_orders"]:
+        worst = ", ".join(f"{o['name']} {o['margin']} {o['currency']}" for o in report["worst_orders"])
+        print(f"  worst orders: {worst}", file=out)
+    if report["incomplete_orders"]:
+        print(f"  {report['incomplete_orders']} orders have a cost missing (their margin looks better than it is)",
+              file=out)
+
+
 def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     directory = Path(args.dir)
     sandbox, runtime = build_demo(
@@ -177,6 +199,7 @@ def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         elapsed = time.monotonic() - started
         result = check_consistency(sandbox, runtime.store)
         _summary(result, elapsed, out)
+        _margin_summary(runtime, out)
         if args.serve:
             ops = directory / "peppasync.toml"
             # The operator commands read a configuration file, never the working directory's.

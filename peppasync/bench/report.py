@@ -85,6 +85,8 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("p99 lag with no malformed orders", _s(f["lag_p99_without_poison_seconds"]), ""),
         ("p99 with poison / without", f"{lag_ratio:.3f}" if lag_ratio is not None else "n/a",
          _met(f, "lag_p99_ratio")),
+        (f"event -> true margin lag p50 / p99 ({f['margin_events']} events)",
+         f"{_s(f['margin_lag_p50_seconds'])} / {_s(f['margin_lag_p99_seconds'])}", _met(f, "margin_lag_p99_seconds")),
         ("WMS orders / shipped / fulfilled", f"{f['wms_orders']} / {f['shipped']} / {f['fulfilled']}", ""),
         ("lost create webhook: placed -> consistent p50 / p99 / max", _heal(f["lost_webhooks"]),
          _heal_target(f["lost_webhooks"])),

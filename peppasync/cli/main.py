@@ -112,6 +112,22 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--payload", metavar="FILE", help="JSON file with an edited payload")
         p.set_defaults(func=func)
 
+    m = sub.add_parser("margin", help="true margin per order: one order's, or a report over many")
+    msub = m.add_subparsers(dest="action", metavar="ACTION")
+    msub.required = True
+    p = msub.add_parser("show", help="one order's margin, component by component, with sources")
+    _config_arg(p)
+    p.add_argument("order", help="the Shopify order id (a whole number)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=ops.margin_show)
+    p = msub.add_parser("report", help="margins added up by day, SKU or order, and the worst orders and SKUs")
+    _config_arg(p)
+    p.add_argument("--since", metavar="DATE", help="orders sold at or after this date or time (2026-11-27)")
+    p.add_argument("--by", choices=("day", "sku", "order"), default="day")
+    p.add_argument("--worst", type=_whole(0), default=10, metavar="N", help="name the N worst orders and SKUs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=ops.margin_report)
+
     c = sub.add_parser("connector", help="pause, resume or limit a connector of the running server")
     csub = c.add_subparsers(dest="action", metavar="ACTION")
     csub.required = True

@@ -29,11 +29,15 @@ import requests
 
 from peppasync.cli.configfile import load_for
 from peppasync.cli.output import fail, print_json, print_table
+from peppasync.clock import parse_timestamp
 from peppasync.config import Config
 from peppasync.errors import JsonInputError, StoreError
 from peppasync.redact import Redactor, config_secrets
 from peppasync.store import QuarantineEntry, Store, open_store
 from peppasync.strict_json import parse_json
+
+from actors.margin_report import margin_of
+from actors.margin_report import margin_report as margin_report_of
 
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
 
@@ -275,3 +279,71 @@ def connector(args: argparse.Namespace) -> int:
     else:
         print(", ".join(f"{k}={v}" for k, v in body.items()))
     return 0
+
+
+def margin_show(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    if not args.order.isdigit():
+        return fail(f"ORDER must be a Shopify order id (a whole number), got {args.order!r}", 2)
+    with _store(config) as store:
+        view = margin_of(store, args.order)
+    if args.json:
+        print_json(view)
+        return 0
+    flags = " (cancelled)" if view["cancelled"] else ""
+    print(f"order {view['name'] or view['order_id']} ({view['order_id']}), sold {view['sold_at']}{flags}")
+    revenue = view["revenue"]
+    rows = [("revenue", revenue["amount"], revenue["basis"], revenue["source"])]
+    rows += [(c["name"], "-" + c["amount"], c["basis"], c["source"]) for c in view["costs"]]
+    print_table(["COMPONENT", f"AMOUNT ({view['currency']})", "BASIS", "SOURCE"], rows)
+    percent = f" ({view['percent']} %)" if view["percent"] is not None else ""
+    print(f"margin: {view['margin']} {view['currency']}{percent}")
+    if view["presentment_currency"] != view["currency"]:
+        print(f"revenue in the buyer's currency: {revenue.get('presentment')} {view['presentment_currency']}")
+    if not view["complete"]:
+        missing = ", ".join(c["name"] for c in view["costs"] if c["basis"] == "missing")
+        print(f"incomplete: no figure for {missing}, so the margin is better than it really is")
+    return 0
+
+
+def margin_report(args: argparse.Namespace) -> int:
+    config = load_for(args)
+    since = None
+    if args.since:
+        moment = parse_timestamp(args.since)
+        if moment is None:
+            return fail(f"--since must be a date or time such as 2026-11-27 or 2026-11-27T00:00:00Z, "
+                        f"got {args.since!r}", 2)
+        since = moment.timestamp()
+    with _store(config) as store:
+        report = margin_report_of(store, since=since, by=args.by, worst=args.worst)
+    if args.json:
+        print_json(report)
+        return 0
+    if not report["rows"]:
+        print("no margins yet" + (f" for orders sold since {args.since}" if args.since else ""))
+        return 0
+    cost_names = sorted({name for row in report["rows"] for name in row["costs"]})
+    print_table(
+        [args.by.upper(), "CURRENCY", "ORDERS", "REVENUE", *(n.upper() for n in cost_names), "MARGIN", "%", ""],
+        [(r["group"], r["currency"], r["orders"], r["revenue"], *(r["costs"].get(n, "0") for n in cost_names),
+          r["margin"], r["percent"] or "-", _bar(r["percent"])) for r in report["rows"]],
+    )
+    print(f"{report['orders']} orders ({report['incomplete_orders']} with a cost missing; "
+          f"{report['cancelled_orders']} cancelled, left out)")
+    if report["worst_orders"] and args.by != "order":
+        worst = ", ".join(f"{o['name'] or o['order_id']} {o['margin']} {o['currency']}" for o in report["worst_orders"])
+        print(f"worst orders: {worst}")
+    if report["worst_skus"] and args.by != "sku":
+        worst = ", ".join(f"{s['group']} {s['margin']} {s['currency']}" for s in report["worst_skus"])
+        print(f"worst SKUs: {worst}")
+    return 0
+
+
+def _bar(percent: str | None, width: int = 20) -> str:
+    """A margin percent as a bar, one block per 5 %: a trend reads faster than a column of figures."""
+    if percent is None:
+        return ""
+    value = float(percent)
+    blocks = min(width, round(abs(value) / 5))
+    return ("-" if value < 0 else "") + "#" * blocks

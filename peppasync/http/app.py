@@ -9,12 +9,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from typing import Any, Protocol
 
+from peppasync.clock import parse_timestamp
 from peppasync.errors import ConnectorLimitError, NotFoundError, PeppasyncError, StoreError, ValidationError
 from peppasync.http.exposition import metrics_handler
 from peppasync.http.request import HttpError, Request, Response, json_response
 from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
 from peppasync.metrics import Metrics
 from peppasync.store import Store
+
+from actors.margin_report import GROUPINGS, margin_of, margin_report
 
 __all__ = ["ConnectorControl", "Engine", "make_app"]
 
@@ -93,6 +96,9 @@ def make_app(
     route("GET", r"/api/v1/quarantine/(?P<id>\d+)", ops_api.quarantine_show, auth=True)
     route("POST", r"/api/v1/quarantine/(?P<id>\d+)/retry", ops_api.quarantine_retry, auth=True)
     route("POST", r"/api/v1/quarantine/(?P<id>\d+)/discard", ops_api.quarantine_discard, auth=True)
+    route("GET", "/api/v1/margin", ops_api.margin_report, auth=True)
+    route("GET", r"/api/v1/margin/(?P<id>\d{1,20})", ops_api.margin_show, auth=True)
+    route("POST", r"/api/v1/margin/(?P<id>\d{1,20})/recost", ops_api.margin_recost, auth=True)
     route("POST", r"/api/v1/connectors/(?P<name>[a-z_]+)/pause", ops_api.connector_pause, auth=True)
     route("POST", r"/api/v1/connectors/(?P<name>[a-z_]+)/resume", ops_api.connector_resume, auth=True)
     route("PUT", r"/api/v1/connectors/(?P<name>[a-z_]+)/limit", ops_api.connector_limit, auth=True)
@@ -235,6 +241,33 @@ class _OpsApi:
             raise HttpError(409, f"quarantine entry {qid} is already {entry.state}")
         self._engine.store.quarantine_discard(qid, who=request.environ["REMOTE_USER"])
         return json_response({"discarded": qid})
+
+    def margin_show(self, request: Request) -> Response:
+        return json_response(margin_of(self._engine.store, request.params["id"]))
+
+    def margin_report(self, request: Request) -> Response:
+        query = request.query
+        by = query.get("by", "day")
+        if by not in GROUPINGS:
+            raise HttpError(400, f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
+        since = None
+        if query.get("since"):
+            moment = parse_timestamp(query["since"])
+            if moment is None:
+                raise HttpError(400, f"since must be a date or time such as 2026-11-27 or 2026-11-27T00:00:00Z, "
+                                     f"got {query['since']!r}")
+            since = moment.timestamp()
+        worst = _whole(query, "worst", default=10, low=0, high=MAX_PAGE)
+        return json_response(margin_report(self._engine.store, since=since, by=by, worst=worst))
+
+    def margin_recost(self, request: Request) -> Response:
+        """Read the order's unit costs again (a landed cost was booked, say) and recompute its margin."""
+        order_id = request.params["id"]
+        margin_of(self._engine.store, order_id)  # 404 for an order the engine has no margin of
+        message_id = self._engine.store.enqueue("margin", order_id, {"type": "recost",
+                                                                     "received_at": self._engine.now()})
+        self._engine.wake("margin", order_id)
+        return json_response({"recost": order_id, "message_id": message_id})
 
     def _connector(self, request: Request) -> ConnectorControl:
         name = request.params["name"]

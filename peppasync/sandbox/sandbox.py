@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -252,6 +253,8 @@ class Sandbox:
                                    "amount_set": money_set(-shipping, currency), "tax_amount": "0.00"}]
             if shipping else [],
         }
+        with shop.lock:  # the order lists its refunds, as Shopify's order resource and Order.refunds do
+            shop.orders[order_id].setdefault("refunds", []).append(copy.deepcopy(refund))
         self.webhooks.send("refunds/create", refund)
         return refund
 

@@ -92,6 +92,9 @@ type Order {
   currentTotalPriceSet: MoneyBag! currentSubtotalPriceSet: MoneyBag! currentTotalTaxSet: MoneyBag!
   currentTotalDiscountsSet: MoneyBag! totalRefundedShippingSet: MoneyBag!
   customer: Customer shippingAddress: MailingAddress billingAddress: MailingAddress requiresShipping: Boolean!
+  presentmentCurrencyCode: CurrencyCode! taxesIncluded: Boolean!
+  shippingLines(first: Int, after: String): ShippingLineConnection!
+  refunds(first: Int): [Refund!]!
   lineItems(first: Int, after: String): LineItemConnection!
   fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
   fulfillments(first: Int): [Fulfillment!]!
@@ -102,6 +105,32 @@ type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo!
 type LineItem {
   id: ID! sku: String name: String! title: String! quantity: Int! currentQuantity: Int! requiresShipping: Boolean!
   isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant
+  discountAllocations: [DiscountAllocation!]! taxLines(first: Int): [TaxLine!]!
+}
+type DiscountAllocation { allocatedAmountSet: MoneyBag! discountApplication: DiscountApplication! }
+interface DiscountApplication { index: Int! }
+type DiscountCodeApplication implements DiscountApplication { index: Int! code: String! }
+type TaxLine { title: String! rate: Float priceSet: MoneyBag! }
+type ShippingLine {
+  title: String! code: String originalPriceSet: MoneyBag! discountedPriceSet: MoneyBag! taxLines: [TaxLine!]!
+}
+type ShippingLineEdge { cursor: String! node: ShippingLine! }
+type ShippingLineConnection { nodes: [ShippingLine!]! edges: [ShippingLineEdge!]! pageInfo: PageInfo! }
+type Refund {
+  id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime
+  refundLineItems(first: Int, after: String): RefundLineItemConnection!
+  refundShippingLines(first: Int, after: String): RefundShippingLineConnection!
+}
+type RefundLineItem {
+  quantity: Int! restockType: RefundLineItemRestockType! subtotalSet: MoneyBag! totalTaxSet: MoneyBag!
+  lineItem: LineItem!
+}
+type RefundLineItemEdge { cursor: String! node: RefundLineItem! }
+type RefundLineItemConnection { nodes: [RefundLineItem!]! edges: [RefundLineItemEdge!]! pageInfo: PageInfo! }
+type RefundShippingLine { subtotalAmountSet: MoneyBag! taxAmountSet: MoneyBag! }
+type RefundShippingLineEdge { cursor: String! node: RefundShippingLine! }
+type RefundShippingLineConnection {
+  nodes: [RefundShippingLine!]! edges: [RefundShippingLineEdge!]! pageInfo: PageInfo!
 }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
@@ -114,7 +143,7 @@ type ProductVariantEdge { cursor: String! node: ProductVariant! }
 type ProductVariantConnection { nodes: [ProductVariant!]! edges: [ProductVariantEdge!]! pageInfo: PageInfo! }
 
 type InventoryItem { id: ID! legacyResourceId: UnsignedInt64! sku: String tracked: Boolean!
-  inventoryLevel(locationId: ID!): InventoryLevel }
+  unitCost: MoneyV2 inventoryLevel(locationId: ID!): InventoryLevel }
 type InventoryLevel { id: ID! location: Location! quantities(names: [String!]!): [InventoryQuantity!]! }
 type InventoryQuantity { name: String! quantity: Int! updatedAt: DateTime }
 type Location { id: ID! name: String! }

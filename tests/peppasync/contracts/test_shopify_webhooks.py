@@ -138,3 +138,23 @@ def test_the_margin_reads_only_fields_the_contract_documents(kind):
     sale_facts(_wrap(body, "", seen))
 
     assert seen and seen <= documented, sorted(seen - documented)
+
+
+@pytest.mark.parametrize("kind", ["discount", "other_currency", "yen", "gift_card"])
+def test_an_order_the_reconciler_reads_back_carries_the_money_its_webhook_did(kind):
+    sb = _sandbox()
+    placed = sb.place_orders(40, malformed_ratio=0.0, messy_ratio=1.0, messy_kinds=(kind,))[0]
+    sb.start()
+    try:
+        refund = sb.refund_order(placed.id)
+        response = requests.post(sb.graphql_url, json={"query": ORDER_QUERY,
+                                                       "variables": {"id": f"gid://shopify/Order/{placed.id}"}},
+                                 headers={"X-Shopify-Access-Token": sb.shopify.access_token}, timeout=10)
+    finally:
+        sb.stop()
+
+    body = rest_order(response.json()["data"]["order"])
+
+    assert check("shopify", "OrderWebhook", body) == []
+    # Lines, discounts, taxes, shipping and the refund, in both currencies, as the webhook stated them.
+    assert sale_facts(body) == sale_facts(placed.payload | {"refunds": [refund]})

@@ -21,7 +21,8 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import partial
@@ -45,22 +46,16 @@ from actors.margin_model import (
     compute_margin,
     sku_breakdown,
 )
+from actors.validation import normalise_order
 
 __all__ = ["MARGIN_KIND", "MarginActor", "MarginSettings", "margin_message"]
+
+log = logging.getLogger("peppasync.margin")
 
 MARGIN_KIND = "margin"
 #: How many event-to-margin lags an order keeps.
 LAGS_KEPT = 10
 
-# What the margin reads of an order body (the rest is the order actor's business).
-_ORDER_KEYS = ("id", "name", "created_at", "updated_at", "cancelled_at", "currency", "presentment_currency",
-               "taxes_included", "total_price", "total_price_set", "financial_status")
-_LINE_KEYS = ("id", "sku", "quantity", "price", "price_set", "discount_allocations", "tax_lines", "gift_card",
-              "requires_shipping")
-_SHIPPING_KEYS = ("price", "price_set", "discounted_price", "discounted_price_set", "tax_lines")
-_REFUND_KEYS = ("id", "created_at", "order_adjustments")
-_REFUND_LINE_KEYS = ("line_item_id", "quantity", "subtotal", "subtotal_set", "total_tax", "total_tax_set",
-                     "restock_type")
 
 
 @dataclass(frozen=True)
@@ -119,35 +114,47 @@ class MarginActor(DurableActor):
     # -- facts -----------------------------------------------------------------
 
     def _take_sale(self, body: Any) -> bool:
+        """Keep this version of the order; False when there is nothing to recompute.
+
+        An order the order flow would refuse (``normalise_order``) gets no margin: the
+        reason is kept and logged, and the order's own quarantine entry is where an
+        operator deals with it; its next valid version (an ``orders/updated`` once it is
+        fixed in Shopify) replaces the reason with a margin.
+        """
         if not isinstance(body, Mapping) or not isinstance(body.get("line_items"), list):
             raise ValidationError("a sale needs the order body with its line_items", field="body")
         held = self.state.get("sale")
-        if held is not None and _later(held.get("updated_at"), body.get("updated_at")):
-            return False  # an older version of the order than the one we hold
-        self.state["sale"] = _compact_order(body)
-        for refund in body.get("refunds") or ():
-            if isinstance(refund, Mapping) and refund.get("id") is not None:
-                self.state.setdefault("refunds", {})[str(refund["id"])] = _compact_refund(refund)
+        if held is not None and not _later(body.get("updated_at"), held.get("updated_at")):
+            return False  # this version of the order, or an older one, was taken already
+        try:
+            normalise_order(body, non_sku_lines=True)
+            sale = _compact_order(body)
+            refunds = [_compact_refund(r) for r in _list(body.get("refunds"), "refunds")]
+        except ValidationError as exc:
+            log.info("order refused: no margin for it", extra={"order_id": self.key, "reason": str(exc)})
+            self.state["refused"] = str(exc)
+            self.save_state()
+            return False
+        self.state.pop("refused", None)
+        self.state["sale"] = sale
+        self.state.setdefault("refunds", {}).update((r["id"], r) for r in refunds)
         return True
 
     def _take_refund(self, body: Any) -> None:
         if not isinstance(body, Mapping) or body.get("id") is None:
             raise ValidationError("a refund needs the refund body with its id", field="body")
-        self.state.setdefault("refunds", {})[str(body["id"])] = _compact_refund(body)
+        refund = _compact_refund(body)
+        self.state.setdefault("refunds", {})[refund["id"]] = refund
 
     def _take_label(self, payload: Mapping[str, Any]) -> None:
         shipment = str(payload.get("shipment_id") or payload.get("tracking_number") or "")
         if not shipment:
             raise ValidationError("a label needs the shipment's id", field="shipment_id")
-        try:
-            label = {
-                "shipment_cost": str(Decimal(str(payload.get("shipment_cost") or 0))),
-                "insurance_cost": str(Decimal(str(payload.get("insurance_cost") or 0))),
-                "voided": bool(payload.get("voided")),
-            }
-        except ArithmeticError:
-            raise ValidationError("a label's costs must be amounts", field="shipment_cost") from None
-        self.state.setdefault("labels", {})[shipment] = label
+        self.state.setdefault("labels", {})[_text(shipment, "shipment_id")] = {
+            "shipment_cost": _amount(payload.get("shipment_cost"), "shipment_cost"),
+            "insurance_cost": _amount(payload.get("insurance_cost"), "insurance_cost"),
+            "voided": bool(payload.get("voided")),
+        }
 
     # -- the margin ------------------------------------------------------------
 
@@ -199,28 +206,116 @@ class MarginActor(DurableActor):
 
 
 # -- the stored forms ------------------------------------------------------------
+#
+# Only what the margin reads is kept, each value checked for its type: an order body is
+# signed but may still hold anything (a nested structure a thousand levels deep, a
+# number too long to be an amount), and what is stored must load again.
+
+_LIMIT = Decimal(10) ** 12  # no amount of one order comes near a trillion
+
+
+def _text(value: Any, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or len(str(value)) > 255:
+        raise ValidationError(f"{name} must be a short string, got {type(value).__name__}", field=name)
+    return str(value)
+
+
+def _amount(value: Any, name: str) -> str:
+    if value is None:
+        return "0"
+    try:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise ArithmeticError
+        amount = Decimal(str(value))
+        if not amount.is_finite() or abs(amount) >= _LIMIT:
+            raise ArithmeticError
+    except ArithmeticError:
+        raise ValidationError(f"{name} must be an amount such as \"12.50\", got {str(value)[:40]!r}",
+                              field=name) from None
+    return str(amount)
+
+
+def _money_set(value: Any, name: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        return {side: {"amount": _amount(value[side]["amount"], f"{name}.{side}.amount")}
+                for side in ("shop_money", "presentment_money")}
+    except (TypeError, KeyError):
+        raise ValidationError(f"{name} must hold shop_money and presentment_money amounts", field=name) from None
+
+
+def _list(value: Any, name: str) -> list[Mapping[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise ValidationError(f"{name} must be a list of objects", field=name)
+    return value
+
+
+def _priced(record: Mapping[str, Any], name: str, amount: str = "price", money: str = "price_set") -> dict[str, Any]:
+    return {amount: _amount(record.get(amount), f"{name}.{amount}"),
+            money: _money_set(record.get(money), f"{name}.{money}")}
+
+
+def _taxes(value: Any, name: str) -> list[dict[str, Any]]:
+    return [_priced(t, f"{name}[{i}]") for i, t in enumerate(_list(value, name))]
 
 
 def _compact_order(body: Mapping[str, Any]) -> dict[str, Any]:
-    order = {k: body[k] for k in _ORDER_KEYS if k in body}
-    order["line_items"] = [_pick(line, _LINE_KEYS) for line in body["line_items"] if isinstance(line, Mapping)]
-    order["shipping_lines"] = [_pick(s, _SHIPPING_KEYS) for s in body.get("shipping_lines") or ()
-                               if isinstance(s, Mapping)]
-    return order
+    lines = []
+    for i, line in enumerate(_list(body.get("line_items"), "line_items")):
+        at = f"line_items[{i}]"
+        quantity = line.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity < 10**6:
+            raise ValidationError(f"{at}.quantity must be a whole number of units", field="quantity")
+        lines.append({
+            "id": _text(line.get("id"), f"{at}.id"), "sku": _text(line.get("sku"), f"{at}.sku"),
+            "quantity": quantity, **_priced(line, at),
+            "discount_allocations": [_priced(d, f"{at}.discount_allocations[{j}]", "amount", "amount_set")
+                                     for j, d in enumerate(_list(line.get("discount_allocations"), at))],
+            "tax_lines": _taxes(line.get("tax_lines"), f"{at}.tax_lines"),
+            "gift_card": bool(line.get("gift_card")), "requires_shipping": line.get("requires_shipping") is not False,
+        })
+    shipping = []
+    for i, ship in enumerate(_list(body.get("shipping_lines"), "shipping_lines")):
+        at = f"shipping_lines[{i}]"
+        kept = _priced(ship, at)
+        if ship.get("discounted_price") is not None or ship.get("discounted_price_set") is not None:
+            kept.update(_priced(ship, at, "discounted_price", "discounted_price_set"))
+        shipping.append({**kept, "tax_lines": _taxes(ship.get("tax_lines"), f"{at}.tax_lines")})
+    currency = _text(body.get("currency"), "currency")
+    return {
+        **{key: _text(body.get(key), key) for key in ("id", "name", "created_at", "updated_at", "financial_status")},
+        "cancelled_at": _text(body.get("cancelled_at"), "cancelled_at") or None,
+        "currency": currency, "presentment_currency": _text(body.get("presentment_currency"), "") or currency,
+        "taxes_included": bool(body.get("taxes_included")),
+        **_priced(body, "order", "total_price", "total_price_set"),
+        "line_items": lines, "shipping_lines": shipping,
+    }
 
 
 def _compact_refund(refund: Mapping[str, Any]) -> dict[str, Any]:
-    kept = _pick(refund, _REFUND_KEYS)
-    kept["refund_line_items"] = [
-        {**_pick(given, _REFUND_LINE_KEYS),
-         "line_item": _pick(given.get("line_item") or {}, ("sku",))}
-        for given in refund.get("refund_line_items") or () if isinstance(given, Mapping)
-    ]
-    return kept
-
-
-def _pick(record: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
-    return {k: record[k] for k in keys if k in record}
+    lines = []
+    for i, given in enumerate(_list(refund.get("refund_line_items"), "refund_line_items")):
+        at = f"refund_line_items[{i}]"
+        quantity = given.get("quantity")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity < 10**6:
+            raise ValidationError(f"{at}.quantity must be a whole number of units", field="quantity")
+        item = given.get("line_item")
+        lines.append({
+            "line_item_id": _text(given.get("line_item_id"), f"{at}.line_item_id"), "quantity": quantity,
+            **_priced(given, at, "subtotal", "subtotal_set"), **_priced(given, at, "total_tax", "total_tax_set"),
+            "restock_type": _text(given.get("restock_type"), f"{at}.restock_type"),
+            "line_item": {"sku": _text(item.get("sku"), f"{at}.line_item.sku")} if isinstance(item, Mapping) else {},
+        })
+    adjustments = [{"kind": _text(a.get("kind"), "order_adjustments.kind"),
+                    **_priced(a, f"order_adjustments[{i}]", "amount", "amount_set")}
+                   for i, a in enumerate(_list(refund.get("order_adjustments"), "order_adjustments"))]
+    return {"id": _text(refund.get("id"), "id"), "created_at": _text(refund.get("created_at"), "created_at"),
+            "refund_line_items": lines, "order_adjustments": adjustments}
 
 
 def _later(held: Any, offered: Any) -> bool:

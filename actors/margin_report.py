@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from peppasync.clock import parse_timestamp
-from peppasync.errors import NotFoundError
+from peppasync.errors import NotFoundError, ValidationError
 from peppasync.store import Store
 
 __all__ = ["GROUPINGS", "margin_lags", "margin_of", "margin_report"]
@@ -27,6 +27,9 @@ _ZERO = Decimal(0)
 def margin_of(store: Store, order_id: str) -> dict[str, Any]:
     """One order's margin as last computed, with its components, costs and labels."""
     found = store.get_state("margin", str(order_id))
+    if found is not None and "margin" not in found[0] and found[0].get("refused"):
+        raise ValidationError(f"order {order_id} has no margin: the order was refused ({found[0]['refused']})",
+                              field="order")
     if found is None or "margin" not in found[0]:
         raise NotFoundError("margin for the order", order_id)
     state = found[0]

@@ -172,6 +172,7 @@ class Runtime:
             shopify_secret=cfg.shopify.webhook_secret,
             wms_token=cfg.wms.webhook_token,
             max_body=cfg.server.max_body_bytes,
+            margins="margin" in self.system.kinds,
         )
         self.http = HttpServer(app, cfg.server.host, cfg.server.port, listener=listener)
         timeout = cfg.server.shutdown_timeout

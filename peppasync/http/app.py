@@ -65,6 +65,7 @@ def make_app(
     wms_token: str,
     max_body: int,
     late_webhook_seconds: float = LATE_AFTER_SECONDS,
+    margins: bool = False,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """Build the WSGI callable; every route answers JSON, every error says what was wrong.
 
@@ -79,6 +80,7 @@ def make_app(
         wake=engine.wake,
         now=engine.now,
         late_after=late_webhook_seconds,
+        margins=margins,
     )
     ops_api = _OpsApi(engine)
     routes: list[tuple[str, re.Pattern[str], Handler, bool]] = []

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import logging
 import re
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from peppasync.clock import parse_timestamp
@@ -65,6 +66,7 @@ class WebhookIngest:
         wake: Waker,
         now: Any,
         late_after: float = LATE_AFTER_SECONDS,
+        margins: bool = False,
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -73,6 +75,7 @@ class WebhookIngest:
         self._wake = wake
         self._now = now
         self._late_after = late_after
+        self._margins = margins
 
     def shopify(self, request: Request) -> Response:
         topic = request.header("X-Shopify-Topic") or "unknown"
@@ -119,7 +122,14 @@ class WebhookIngest:
             "received_at": received_at,
             "body": order,
         }
-        return self._persist("shopify", label, "order", order_id, event_id, payload, digest)
+        also: list[tuple[str, dict[str, Any]]] = []
+        if self._margins:
+            # The order's margin hears of it now, in the same transaction, not after the order's
+            # own mailbox (which waits on the ERP under load); the order actor need not pass it on.
+            kind = "refund" if topic == "refunds/create" else "sale"
+            also.append(("margin", {"type": kind, "body": order, "received_at": received_at}))
+            payload["margin_told"] = True
+        return self._persist("shopify", label, "order", order_id, event_id, payload, digest, also)
 
     def wms(self, request: Request) -> Response:
         token = request.query.get("token", "")
@@ -144,12 +154,15 @@ class WebhookIngest:
         return self._persist("wms", "ship_notify", "shipments", "wms", note["resource_url"], payload)
 
     def _persist(
-        self, source: str, topic: str, kind: str, key: str, event_id: str, payload: dict[str, Any], digest: str = ""
+        self, source: str, topic: str, kind: str, key: str, event_id: str, payload: dict[str, Any], digest: str = "",
+        also: Sequence[tuple[str, dict[str, Any]]] = (),
     ) -> Response:
-        # One transaction: the message and its dedup key commit together, so a
-        # crash can neither lose an acknowledged event nor mark one seen unstored;
-        # a duplicate adds nothing, so no actor ever sees it.
-        [admission] = self._store.write([ops.InsertOnce(source, event_id, ops.Insert(kind, key, payload), digest)])
+        # One transaction: the message (and the ``also`` messages to other kinds of the same key)
+        # and its dedup key commit together, so a crash can neither lose an acknowledged event nor
+        # mark one seen unstored; a duplicate adds nothing, so no actor ever sees it.
+        [admission] = self._store.write([ops.InsertOnce(
+            source, event_id, ops.Insert(kind, key, payload), digest,
+            also=tuple(ops.Insert(other, key, more) for other, more in also))])
         if admission.message_id is None:
             self._count(source, topic, "duplicate")
             return json_response({"status": "duplicate", "event_id": event_id})
@@ -161,6 +174,8 @@ class WebhookIngest:
             )
         self._count(source, topic, "accepted")
         self._wake(kind, key)
+        for other, _ in also:
+            self._wake(other, key)
         return json_response({"status": "accepted", "event_id": event_id, "message_id": admission.message_id})
 
     def _note_late(self, topic: str, event_id: str, triggered_at: str, received_at: float) -> None:

@@ -132,7 +132,7 @@ def _insert_once(s: Session, op: ops.InsertOnce, now: float) -> Admission:
     reused = _record_event(s, op.source, op.event_id, op.digest, now)
     if reused is None:
         return Admission(None)
-    return Admission(_insert(s, op.message, now), reused)
+    return Admission(_insert(s, op.message, now), reused, tuple(_insert(s, more, now) for more in op.also))
 
 
 def _audit(s: Session, op: ops.Audit, now: float) -> int:

@@ -203,13 +203,15 @@ class InsertOnce:
     id with another digest is another event, added and flagged ``reused``. An
     empty digest (an event whose body does not matter) matches any digest.
     Result: an ``records.Admission``; its ``message_id`` is None for an event
-    seen before (nothing is added).
+    seen before (nothing is added). ``also``: more messages the same event makes,
+    added with it or not at all (their ids in ``Admission.also``).
     """
 
     source: str
     event_id: str
     message: Insert
     digest: str = ""
+    also: tuple[Insert, ...] = ()
 
     def __post_init__(self) -> None:
         _text("InsertOnce", "source", self.source)
@@ -218,6 +220,8 @@ class InsertOnce:
             raise TypeError(f"InsertOnce: message must be an ops.Insert, got {type(self.message).__name__}")
         if not isinstance(self.digest, str):
             raise TypeError(f"InsertOnce: digest must be a string, got {self.digest!r}")
+        if not all(isinstance(m, Insert) for m in self.also):
+            raise TypeError("InsertOnce: also must hold ops.Insert only")
 
 
 @dataclass(frozen=True)

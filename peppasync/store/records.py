@@ -23,6 +23,7 @@ class Admission:
 
     message_id: int | None
     reused: bool = False
+    also: tuple[int, ...] = ()  # the ids of ``InsertOnce.also``, in order
 
 
 @dataclass(frozen=True)

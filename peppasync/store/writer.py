@@ -203,6 +203,7 @@ class GroupWriter:
                     added.append((int(r), op, now, id(op) in claimed))  # type: ignore[call-overload]
                 elif type(op) is ops.InsertOnce and r.message_id is not None:  # type: ignore[attr-defined]
                     added.append((r.message_id, op.message, now, False))  # type: ignore[attr-defined]
+                    added.extend((i, m, now, False) for i, m in zip(r.also, op.also, strict=True))  # type: ignore[attr-defined]
         if not added:
             return
         added.sort(key=lambda a: a[0])

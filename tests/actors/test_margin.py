@@ -7,7 +7,7 @@ import pytest
 
 from peppasync.clock import SystemClock
 from peppasync.config import parse_config
-from peppasync.errors import TransientError
+from peppasync.errors import TransientError, ValidationError
 from peppasync.store import open_store
 
 from actors.costs import CostBook
@@ -62,6 +62,7 @@ ORDER = {
     "id": 5001, "name": "#5001", "currency": "USD", "presentment_currency": "EUR", "taxes_included": False,
     "created_at": "2026-11-27T10:00:00Z", "updated_at": "2026-11-27T10:00:00Z",
     "total_price": "90.72", "total_price_set": _money("90.72", "81.65"),
+    "subtotal_price": "76.00", "total_discounts": "4.00", "total_tax": "6.72",
     "line_items": [
         _line(1, "MUG", 2, "20.00", "18.00", discount=("4.00", "3.60"), tax="2.88"),
         _line(2, "TEE", 1, "30.00", "27.00", tax="2.40"),
@@ -70,6 +71,8 @@ ORDER = {
     "shipping_lines": [{"title": "Standard", "price": "8.00", "price_set": _money("8.00", "7.20"),
                         "discounted_price": "8.00", "discounted_price_set": _money("8.00", "7.20"),
                         "tax_lines": [{"price": "0.64", "price_set": _money("0.64", "0.58"), "rate": 0.08}]}],
+    "shipping_address": {"first_name": "Ada", "last_name": "Byron", "address1": "1 Main St", "city": "Springfield",
+                         "zip": "12345", "country_code": "US"},
     "refunds": [],
 }
 
@@ -188,3 +191,30 @@ def test_a_message_the_margin_cannot_read_is_refused_with_its_reason(engine):
         gevent.sleep(0.02)
     [entry] = store.quarantine_list()
     assert entry.reason == "validation" and "a sale needs the order body with its line_items" in entry.traceback
+
+
+def test_an_order_the_flow_would_refuse_gets_no_margin_and_says_why(engine):
+    send, store, _ = engine
+    broken = {**ORDER, "line_items": [{**ORDER["line_items"][0], "quantity": -2}]}
+    send({"type": "sale", "body": broken})
+
+    with pytest.raises(ValidationError, match="order 5001 has no margin: the order was refused .*quantity"):
+        margin_of(store, "5001")
+    assert store.quarantine_list() == []  # the order's own entry is the operator's; none for its margin
+
+    send({"type": "sale", "body": {**ORDER, "updated_at": "2026-11-27T11:00:00Z"}})  # fixed in Shopify
+    assert margin_of(store, "5001")["revenue"]["amount"] == "84.00"
+
+
+@pytest.mark.parametrize("bad", [
+    {"price_set": {"shop_money": {"amount": "NaN"}, "presentment_money": {"amount": "1"}}},
+    {"price": "1e400"},
+    {"tax_lines": [{"price": "1.00", "price_set": {"nested": [[[[[[[[[[[]]]]]]]]]]]}}]},
+])
+def test_amounts_that_are_not_amounts_leave_nothing_in_the_state(engine, bad):
+    send, store, _ = engine
+    line = {**ORDER["line_items"][1], **bad}
+    send({"type": "sale", "body": {**ORDER, "line_items": [ORDER["line_items"][0], line, ORDER["line_items"][2]]}})
+
+    state, _ = store.get_state("margin", "5001")
+    assert "sale" not in state and ("line_items[1]" in state["refused"] or "line 2" in state["refused"])

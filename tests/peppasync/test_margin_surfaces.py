@@ -12,6 +12,7 @@ import requests
 
 from peppasync.clock import SystemClock
 from peppasync.config import parse_config
+from peppasync.http.webhooks import shopify_hmac
 from peppasync.runtime import Runtime
 
 from actors.costs import CostBook
@@ -36,6 +37,7 @@ def server(tmp_path):
         "server": {"listen": f"127.0.0.1:{port}", "ops_token": "ops-secret"},
         "store": {"url": f"sqlite:///{tmp_path}/margin.db"},
         "margin": {"fee_percent": 2.9, "fee_fixed": 0.30, "cost_percent": 50.0},
+        "shopify": {"webhook_secret": "hush"},
     }
     config = parse_config(raw, environ={})
     runtime = Runtime(config, clock=SystemClock(), kinds=[MarginActor], services=lambda config, metrics, clock: {
@@ -127,3 +129,19 @@ def test_a_recost_reads_the_costs_again(server):
 
     assert answer.status_code == 200 and answer.json()["recost"] == "5001"
     assert unknown.status_code == 404
+
+
+def test_a_webhook_reaches_the_margin_in_the_same_transaction_as_its_order(server):
+    runtime, base, _ = server
+    body = json.dumps(ORDER).encode()
+    headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": shopify_hmac("hush", body),
+               "X-Shopify-Event-Id": "evt-1", "Content-Type": "application/json"}
+
+    first = requests.post(f"{base}/webhooks/shopify", data=body, headers=headers, timeout=5)
+    again = requests.post(f"{base}/webhooks/shopify", data=body, headers=headers, timeout=5)
+
+    assert (first.json()["status"], again.json()["status"]) == ("accepted", "duplicate")
+    assert _settled(base, "84.00")["name"] == "#5001"
+    # The order actor is told the margin knows, so it does not pass the body on a second time.
+    [order] = runtime.store.pending("order", "5001", limit=10, now=time.time() + 1)
+    assert order.payload["margin_told"] is True

@@ -70,7 +70,9 @@ class ShipmentFeedActor(DurableActor):
             if not isinstance(row, dict) or not row.get("orderKey"):
                 continue
             if margins:
-                # Voided labels too: a void takes the label's cost off the order's margin.
-                self.send("margin", str(row["orderKey"]), label_message(row, received_at))
+                # Voided labels too: a void takes the label's cost off the order's margin. Its lag
+                # counts from now, when the label's cost is known (the fetch waits on the WMS's
+                # request window, which shipment_to_shopify measures).
+                self.send("margin", str(row["orderKey"]), label_message(row, self.clock.time()))
             if not row.get("voided"):
                 self.send("order", str(row["orderKey"]), shipment_message(row, received_at))

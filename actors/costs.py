@@ -49,7 +49,12 @@ class CostBook:
     """Unit costs by SKU, read through ``readers`` and kept for ``ttl`` seconds."""
 
     def __init__(self, readers: Sequence[CostReader], clock: Clock, *, ttl: float = 3600.0) -> None:
-        self._readers = {source: reader for reader in readers for source in reader.sources}
+        self._readers: dict[str, CostReader] = {}
+        for reader in readers:
+            for source in reader.sources:
+                if source in self._readers:
+                    raise ValueError(f"two readers answer for {source}")
+                self._readers[source] = reader
         self._clock = clock
         self._ttl = ttl
         self._kept: dict[tuple[int, str], tuple[float, Mapping[str, Decimal]]] = {}

@@ -11,6 +11,6 @@ the classification of failures into ``TransientError`` and ``RejectedError``.
 from .netsuite import NetsuiteErp
 from .netsuite_costs import NetsuiteItemCosts
 from .shipstation import ShipstationWms
-from .shopify import ShopifyStorefront, sale_facts
+from .shopify import ShopifyStorefront, ShopifyUnitCosts, sale_facts
 
-__all__ = ["NetsuiteErp", "NetsuiteItemCosts", "ShipstationWms", "ShopifyStorefront", "sale_facts"]
+__all__ = ["NetsuiteErp", "NetsuiteItemCosts", "ShipstationWms", "ShopifyStorefront", "ShopifyUnitCosts", "sale_facts"]

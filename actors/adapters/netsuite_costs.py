@@ -24,7 +24,7 @@ _FIELDS = {"erp.average_cost": "averageCost", "erp.last_purchase_price": "lastPu
 class NetsuiteItemCosts:
     """The ``CostReader`` on one NetSuite account's inventory items (by external id = SKU)."""
 
-    sources = tuple(_FIELDS)
+    sources: tuple[str, ...] = tuple(_FIELDS)
 
     def __init__(self, connector: NetsuiteConnector) -> None:
         self.connector = connector

@@ -17,7 +17,7 @@ from actors.connectors import ShopifyConnector, call
 from actors.domain import Shipment
 from actors.margin_model import Refund, RefundLine, SaleFacts, SoldLine
 
-__all__ = ["ShopifyStorefront", "sale_facts"]
+__all__ = ["ShopifyStorefront", "ShopifyUnitCosts", "sale_facts"]
 
 # Refunded units that went back on the shelf (returned, or never shipped), so they cost nothing.
 # https://shopify.dev/docs/api/admin-rest/latest/resources/refund#resource-object (restock_type)
@@ -34,6 +34,20 @@ class ShopifyStorefront:
     def fulfill(self, order_id: str, shipment: Shipment) -> None:
         call(self.name, self.connector.fulfill, order_id, shipment.tracking_number, shipment.carrier,
              shipment.tracking_url)
+
+
+class ShopifyUnitCosts:
+    """The cost book's reader of Shopify's ``InventoryItem.unitCost`` (the shop's default currency;
+    https://shopify.dev/docs/api/admin-graphql/latest/objects/InventoryItem)."""
+
+    sources: tuple[str, ...] = ("shopify.unit_cost",)
+
+    def __init__(self, connector: ShopifyConnector) -> None:
+        self.connector = connector
+
+    def unit_costs(self, sku: str) -> Mapping[str, Decimal]:
+        amount = call(self.connector.name, self.connector.unit_cost, sku)
+        return {} if amount is None else {"shopify.unit_cost": Decimal(amount)}
 
 
 def sale_facts(body: Mapping[str, Any]) -> SaleFacts:

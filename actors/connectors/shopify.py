@@ -23,8 +23,10 @@ from .shopify_queries import (
     ORDER_FULFILLMENT_ORDERS,
     ORDERS_UPDATED_SINCE,
     SET_QUANTITIES,
+    UNIT_COST,
     gid,
     levels_query,
+    search_value,
     variants_query,
 )
 
@@ -201,6 +203,17 @@ class ShopifyConnector(Connector):
                         found[sku] = node["inventoryItem"]["id"]
                         break
         return found
+
+    def unit_cost(self, sku: str) -> str | None:
+        """The SKU's ``InventoryItem.unitCost`` amount (shop currency), or None when none is set
+        or Shopify has no variant with exactly this SKU."""
+        data = self.graphql(UNIT_COST, {"query": f"sku:{search_value(str(sku))}"}, operation="unit_cost",
+                            estimate=12.0)
+        for node in (data.get("productVariants") or {}).get("nodes", []):
+            if node.get("sku") == str(sku):
+                cost = (node.get("inventoryItem") or {}).get("unitCost")
+                return str(cost["amount"]) if cost else None
+        return None
 
     def available(self, inventory_item_ids: Sequence[str | int], *,
                   priority: int = Priority.HIGH) -> dict[str | int, int | None]:

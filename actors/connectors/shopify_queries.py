@@ -10,6 +10,7 @@ __all__ = [
     "ORDERS_UPDATED_SINCE",
     "ORDER_FULFILLMENT_ORDERS",
     "SET_QUANTITIES",
+    "UNIT_COST",
     "gid",
     "levels_query",
     "search_value",
@@ -52,6 +53,16 @@ mutation SetAvailable($input: InventorySetQuantitiesInput!, $key: String!) {
   inventorySetQuantities(input: $input) @idempotent(key: $key) {
     inventoryAdjustmentGroup { id }
     userErrors { field message code }
+  }
+}
+"""
+
+
+# A variant's unit cost, in the shop's default currency (InventoryItem.unitCost).
+UNIT_COST = """
+query UnitCost($query: String!) {
+  productVariants(first: 5, query: $query) {
+    nodes { sku inventoryItem { unitCost { amount currencyCode } } }
   }
 }
 """

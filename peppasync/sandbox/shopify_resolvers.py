@@ -287,7 +287,8 @@ class ShopifyRoot:
                         {"name": n, "quantity": level.get(n, 0), "updatedAt": None} for n in names]}
 
         return {"id": gid("InventoryItem", item.inventory_item_id), "legacyResourceId": item.inventory_item_id,
-                "sku": item.sku, "tracked": not item.gift_card, "inventoryLevel": inventory_level}
+                "sku": item.sku, "tracked": not item.gift_card, "inventoryLevel": inventory_level,
+                "unitCost": {"amount": str(item.cost), "currencyCode": "USD"} if not item.gift_card else None}
 
     def _fulfillment_order(self, fo: dict[str, Any]) -> dict[str, Any]:
         order = self.state.orders[fo["order_id"]]

@@ -3,7 +3,7 @@
 It hears of the order from the order actor (every ``orders/*`` webhook and every order
 the reconciler imports, as a ``sale`` with the order body, and ``refunds/create`` as a
 ``refund``), of labels from the shipment feed (a ``label`` per WMS shipment, voided ones
-too) and of costs from the cost book. On each it gathers the facts
+too) and of unit costs from the cost book. On each it gathers the facts
 (``actors.adapters.shopify.sale_facts``), recomputes the margin
 (``actors.margin_model.compute_margin``) and keeps both in its state, which
 ``peppasync margin show`` and ``margin report`` read.
@@ -14,9 +14,13 @@ Rules:
 - Order bodies may arrive out of order: the one with the latest ``updated_at`` stands.
 - A refund is counted once whether it arrives in a ``refunds/create`` body, in a later
   order body, or both (by its id).
-- A cost source that fails (the ERP is down) is passed over for the next source in the
-  order, and every cost is read again on the order's next event; the margin never waits
-  for a cost. (No delayed message: it would hold the mailbox, which is FIFO, until due.)
+- The margin never waits for a cost: a cost not known yet is read in the background
+  (``actors.costs.CostBook``) and the order is told (``costs``) when it is, and recomputed;
+  meanwhile that cost is missing. Under a sale the ERP's queue holds thousands of sales
+  orders, and a margin read behind them would be minutes late.
+- A cost source that fails (the ERP is down) is passed over for the next in the order; a
+  cost taken that way is provisional and asked for again on the order's next event, once
+  the failed source may be asked again.
 """
 
 from __future__ import annotations
@@ -104,12 +108,12 @@ class MarginActor(DurableActor):
             self._take_refund(payload.get("body"))
         elif kind == "label":
             self._take_label(payload)
-        elif kind != "recost":
+        elif kind not in ("recost", "costs"):
             raise ValidationError(f"margin message of unknown type {kind!r}", field="type")
         if "sale" not in self.state:
             self.save_state()  # a label or refund before its order: kept until the order arrives
             return
-        self._recompute(payload.get("received_at"), fresh=kind == "recost" or bool(self.state.get("recost_due")))
+        self._recompute(payload.get("received_at"), fresh=kind == "recost")
 
     # -- facts -----------------------------------------------------------------
 
@@ -180,6 +184,10 @@ class MarginActor(DurableActor):
             self.state["lags"] = [*self.state.get("lags", ())[-(LAGS_KEPT - 1):], round(lag, 4)]
             self.on_success(partial(self.hooks.on_flow, "event_to_margin", lag))
 
+    def _told(self) -> None:
+        """A unit cost this order waited on is known now (called from the cost book's reader)."""
+        self._ctx.system.tell(MARGIN_KIND, self.key, margin_message("costs", self._ctx.clock.time()))
+
     def _snapshot(self, facts: SaleFacts, settings: MarginSettings, *, fresh: bool) -> dict[str, UnitCost]:
         """Each SKU's unit cost as first read for this order; read now for SKUs without one.
 
@@ -188,16 +196,19 @@ class MarginActor(DurableActor):
         """
         held: dict[str, Any] = self.state.setdefault("costs", {})
         sold = {line.sku for line in facts.lines if line.sku and not line.gift_card}
-        wanted = sorted(sold if fresh else sold - set(held))
+        # A cost taken from a lesser source because a better one failed is asked for again.
+        wanted = sorted(sold if fresh else {sku for sku in sold if sku not in held or held[sku].get("provisional")})
         book: CostBook | None = self._ctx.services.get("costs")
         if wanted and book is not None:
             failed = False
             for sku in wanted:
-                found = book.unit_cost(sku, settings.cost_sources, fresh=fresh)
-                failed = failed or bool(found.failed)
+                found = book.lookup(sku, settings.cost_sources, wait=fresh, fresh=fresh, then=self._told)
+                failed = failed or bool(found.failed) or found.pending
                 # A recost answered by a lesser source (a better one failed) keeps what the order had.
                 if found.cost is not None and not (fresh and found.failed and sku in held):
                     held[sku] = {"amount": str(found.cost.amount), "source": found.cost.source}
+                    if found.failed:
+                        held[sku]["provisional"] = True
             if failed:
                 self.state["recost_due"] = True
             else:

@@ -41,6 +41,8 @@ def margin_of(store: Store, order_id: str) -> dict[str, Any]:
         "cancelled": bool(sale.get("cancelled_at")),
         **state["margin"],
         "unit_costs": state.get("costs", {}),
+        # Some unit cost is being read, or was taken from a lesser source while a better one failed.
+        "cost_reads_pending": bool(state.get("recost_due")),
         "labels": state.get("labels", {}),
         "changed_at": state.get("changed_at"),
     }

@@ -119,6 +119,17 @@ def engine(tmp_path):
                 break
             gevent.sleep(0.02)
         assert not changes or version() > before, "the margin's state was not saved"
+        settle()
+
+    def settle():
+        """Until the margin has heard of every unit cost it waited on (they are read in the background)."""
+        for _ in range(250):
+            if not store.pending("margin", "5001", limit=1, now=float("inf")):
+                gevent.sleep(0.05)
+                if not store.pending("margin", "5001", limit=1, now=float("inf")):
+                    return
+            gevent.sleep(0.02)
+        raise AssertionError("the margin's mailbox never emptied")
 
     send.hooks = hooks
     yield send, store, erp

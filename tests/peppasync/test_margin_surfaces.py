@@ -60,7 +60,9 @@ def _send(runtime, *payloads):
 def _settled(base, revenue):
     for _ in range(200):
         answer = requests.get(f"{base}/api/v1/margin/5001", headers=OPS, timeout=5)
-        if answer.status_code == 200 and answer.json()["revenue"]["amount"] == revenue:
+        # Unit costs are read in the background: settled once none is awaited any more.
+        if (answer.status_code == 200 and answer.json()["revenue"]["amount"] == revenue
+                and answer.json()["cost_reads_pending"] is False):
             return answer.json()
         time.sleep(0.05)
     raise AssertionError(f"the margin never showed revenue {revenue}: {answer.status_code} {answer.text}")

@@ -3,6 +3,7 @@
 from dataclasses import replace
 from decimal import Decimal
 
+import gevent.event
 import pytest
 
 from peppasync.clock import SystemClock
@@ -37,8 +38,8 @@ def test_each_source_answers_in_the_configured_order(sandbox):
     item = sandbox.catalog.physical[0]
     book = _book(sandbox)
 
-    erp_first = book.unit_cost(item.sku, ("erp.average_cost", "shopify.unit_cost"))
-    shop_first = book.unit_cost(item.sku, ("shopify.unit_cost", "erp.average_cost"))
+    erp_first = book.lookup(item.sku, ("erp.average_cost", "shopify.unit_cost"), wait=True)
+    shop_first = book.lookup(item.sku, ("shopify.unit_cost", "erp.average_cost"), wait=True)
 
     assert (erp_first.cost.amount, erp_first.cost.source) == (item.cost, "erp.average_cost")
     assert (shop_first.cost.amount, shop_first.cost.source) == (item.cost, "shopify.unit_cost")
@@ -46,7 +47,7 @@ def test_each_source_answers_in_the_configured_order(sandbox):
 
 
 def test_a_sku_neither_system_knows_has_no_cost(sandbox):
-    found = _book(sandbox).unit_cost("NO-SUCH-SKU", ("erp.average_cost", "shopify.unit_cost"))
+    found = _book(sandbox).lookup("NO-SUCH-SKU", ("erp.average_cost", "shopify.unit_cost"), wait=True)
 
     assert (found.cost, found.failed) == (None, ())
 
@@ -61,11 +62,24 @@ def test_a_source_that_refuses_is_passed_over_for_the_next(sandbox):
             raise RejectedError("NetSuite refused: INVALID_LOGIN", connector="netsuite")
 
     book = CostBook([Refusing(), _readers(sandbox)[1]], SystemClock())
-    found = book.unit_cost(item.sku, ("erp.average_cost", "shopify.unit_cost"))
+    found = book.lookup(item.sku, ("erp.average_cost", "shopify.unit_cost"), wait=True)
 
     assert (found.cost.amount, found.cost.source, found.failed) == (item.cost, "shopify.unit_cost",
                                                                      ("erp.average_cost",))
     assert isinstance(found.cost.amount, Decimal)
+
+
+def test_without_waiting_a_cost_is_read_in_the_background_and_the_asker_told(sandbox):
+    item = sandbox.catalog.physical[1]
+    book = _book(sandbox)
+    told = gevent.event.Event()
+
+    first = book.lookup(item.sku, ("erp.average_cost",), wait=False, then=told.set)
+    assert told.wait(10)
+    after = book.lookup(item.sku, ("erp.average_cost",), wait=False)
+
+    assert (first.cost, first.pending) == (None, True)
+    assert (after.cost.amount, after.pending) == (item.cost, False)
 
 
 def test_two_readers_for_one_source_are_refused(sandbox):

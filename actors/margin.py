@@ -32,6 +32,8 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
+import gevent
+
 from peppasync.clock import parse_timestamp
 from peppasync.config import COST_SOURCES, MarginConfig
 from peppasync.errors import ValidationError
@@ -46,6 +48,7 @@ from actors.margin_model import (
     Margin,
     MarginRules,
     SaleFacts,
+    Transaction,
     UnitCost,
     compute_margin,
     sku_breakdown,
@@ -57,6 +60,8 @@ __all__ = ["MARGIN_KIND", "MarginActor", "MarginSettings", "margin_message"]
 log = logging.getLogger("peppasync.margin")
 
 MARGIN_KIND = "margin"
+#: Financial statuses of an order whose money was taken (its charges have fees to read).
+_PAID = ("paid", "partially_refunded", "refunded", "partially_paid")
 #: How many event-to-margin lags an order keeps.
 LAGS_KEPT = 10
 
@@ -108,6 +113,12 @@ class MarginActor(DurableActor):
             self._take_refund(payload.get("body"))
         elif kind == "label":
             self._take_label(payload)
+        elif kind == "payments":
+            self._take_payments(payload.get("charges"))
+        elif kind == "payments_failed":
+            self.state.pop("payments_asked", None)
+            self.save_state()
+            return
         elif kind not in ("recost", "costs"):
             raise ValidationError(f"margin message of unknown type {kind!r}", field="type")
         if "sale" not in self.state:
@@ -160,6 +171,44 @@ class MarginActor(DurableActor):
             "voided": bool(payload.get("voided")),
         }
 
+    def _take_payments(self, charges: Any) -> None:
+        self.state.pop("payments_due", None)
+        self.state["charges"] = [
+            {"amount": _amount(c.get("amount"), "charges.amount"),
+             "fees": None if c.get("fees") is None else _amount(c.get("fees"), "charges.fees")}
+            for c in _list(charges, "charges")
+        ]
+
+    def _ask_payments(self) -> None:
+        """Read the order's charges and fees from the storefront in the background, once paid.
+
+        The answer comes back as a ``payments`` message; a failure leaves the fees
+        estimated and is tried again on the order's next event.
+        """
+        payments = self._ctx.services.get("payments")
+        sale = self.state.get("sale") or {}
+        if (payments is None or "charges" in self.state or self.state.get("payments_asked")
+                or sale.get("financial_status") not in _PAID):
+            return
+        self.state["payments_asked"] = True
+        system, key, clock = self._ctx.system, self.key, self._ctx.clock
+
+        def ask() -> None:
+            try:
+                charges = payments.charges(key)
+            except Exception as exc:
+                log.warning("payment fees not read: estimated until the order's next event",
+                            extra={"order_id": key, "error": str(exc)})
+                system.tell(MARGIN_KIND, key, margin_message("payments_failed", clock.time()))
+                return
+            if charges is not None:
+                system.tell(MARGIN_KIND, key, margin_message(
+                    "payments", clock.time(),
+                    charges=[{"amount": str(c.amount), "fees": None if c.fees is None else str(c.fees)}
+                             for c in charges]))
+
+        self.on_success(lambda: gevent.spawn(ask))
+
     # -- the margin ------------------------------------------------------------
 
     def _recompute(self, received_at: Any, *, fresh: bool) -> None:
@@ -167,7 +216,11 @@ class MarginActor(DurableActor):
         sale = self.state["sale"]
         facts = sale_facts({**sale, "refunds": list(self.state.get("refunds", {}).values())})
         facts = replace(facts, labels=tuple(_label(x) for x in self.state.get("labels", {}).values()),
-                        costs=self._snapshot(facts, settings, fresh=fresh))
+                        costs=self._snapshot(facts, settings, fresh=fresh),
+                        transactions=tuple(Transaction(Decimal(c["amount"]),
+                                                       None if c["fees"] is None else Decimal(c["fees"]))
+                                           for c in self.state.get("charges", ())))
+        self._ask_payments()
         margin = compute_margin(facts, settings.rules)
         before = self.state.get("margin")
         record = _record(margin, sku_breakdown(facts, settings.rules))

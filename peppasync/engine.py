@@ -8,7 +8,14 @@ from peppasync.clock import Clock
 from peppasync.config import Config
 from peppasync.metrics import SWEEPS, Metrics
 
-from actors.adapters import NetsuiteErp, NetsuiteItemCosts, ShipstationWms, ShopifyStorefront, ShopifyUnitCosts
+from actors.adapters import (
+    NetsuiteErp,
+    NetsuiteItemCosts,
+    ShipstationWms,
+    ShopifyPayments,
+    ShopifyStorefront,
+    ShopifyUnitCosts,
+)
 from actors.catalog import Catalog
 from actors.connectors import (
     MetricsConnectorHooks,
@@ -80,6 +87,7 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         cost_readers.append(NetsuiteItemCosts(services["netsuite"]))
     if config.shopify.access_token:
         cost_readers.append(ShopifyUnitCosts(services["shopify"]))
+        services["payments"] = ShopifyPayments(services["shopify"])
     services["margin"] = MarginSettings.from_config(config.margin)
     services["costs"] = CostBook(cost_readers, clock, ttl=config.margin.cost_ttl)
     if config.wms.api_key:

@@ -11,6 +11,14 @@ the classification of failures into ``TransientError`` and ``RejectedError``.
 from .netsuite import NetsuiteErp
 from .netsuite_costs import NetsuiteItemCosts
 from .shipstation import ShipstationWms
-from .shopify import ShopifyStorefront, ShopifyUnitCosts, sale_facts
+from .shopify import ShopifyPayments, ShopifyStorefront, ShopifyUnitCosts, sale_facts
 
-__all__ = ["NetsuiteErp", "NetsuiteItemCosts", "ShipstationWms", "ShopifyStorefront", "ShopifyUnitCosts", "sale_facts"]
+__all__ = [
+    "NetsuiteErp",
+    "NetsuiteItemCosts",
+    "ShopifyPayments",
+    "ShipstationWms",
+    "ShopifyStorefront",
+    "ShopifyUnitCosts",
+    "sale_facts",
+]

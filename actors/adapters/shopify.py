@@ -15,9 +15,9 @@ from peppasync.money import MoneyBag
 
 from actors.connectors import ShopifyConnector, call
 from actors.domain import Shipment
-from actors.margin_model import Refund, RefundLine, SaleFacts, SoldLine
+from actors.margin_model import Refund, RefundLine, SaleFacts, SoldLine, Transaction
 
-__all__ = ["ShopifyStorefront", "ShopifyUnitCosts", "sale_facts"]
+__all__ = ["ShopifyPayments", "ShopifyStorefront", "ShopifyUnitCosts", "sale_facts"]
 
 # Refunded units that went back on the shelf (returned, or never shipped), so they cost nothing.
 # https://shopify.dev/docs/api/admin-rest/latest/resources/refund#resource-object (restock_type)
@@ -48,6 +48,35 @@ class ShopifyUnitCosts:
     def unit_costs(self, sku: str) -> Mapping[str, Decimal]:
         amount = call(self.connector.name, self.connector.unit_cost, sku)
         return {} if amount is None else {"shopify.unit_cost": Decimal(amount)}
+
+
+class ShopifyPayments:
+    """What an order's payments cost: its captured transactions and their fees.
+
+    Shopify reports fees on Shopify Payments transactions only
+    (https://shopify.dev/docs/api/admin-graphql/latest/objects/transactionfee); a charge
+    through another gateway has ``fees`` None, and the margin estimates them.
+    """
+
+    def __init__(self, connector: ShopifyConnector) -> None:
+        self.connector = connector
+
+    def charges(self, order_id: str) -> tuple[Transaction, ...] | None:
+        """The money taken (successful sales and captures), or None when Shopify has no such order."""
+        found = call(self.connector.name, self.connector.order_transactions, order_id)
+        if found is None:
+            return None
+        charges = []
+        for t in found:
+            if t.get("kind") not in ("SALE", "CAPTURE") or t.get("status") != "SUCCESS":
+                continue
+            fees = t.get("fees") or []
+            reported = t.get("gateway") == "shopify_payments" and bool(fees)
+            charges.append(Transaction(
+                Decimal(str(t["amountSet"]["shopMoney"]["amount"])),
+                sum((Decimal(str(f["amount"]["amount"])) for f in fees), Decimal(0)) if reported else None,
+            ))
+        return tuple(charges)
 
 
 def sale_facts(body: Mapping[str, Any]) -> SaleFacts:

@@ -21,6 +21,7 @@ from .retry import RetryPolicy
 from .shopify_queries import (
     FULFILLMENT_CREATE,
     ORDER_FULFILLMENT_ORDERS,
+    ORDER_TRANSACTIONS,
     ORDERS_UPDATED_SINCE,
     SET_QUANTITIES,
     UNIT_COST,
@@ -203,6 +204,13 @@ class ShopifyConnector(Connector):
                         found[sku] = node["inventoryItem"]["id"]
                         break
         return found
+
+    def order_transactions(self, order_id: str | int) -> list[dict[str, Any]] | None:
+        """The order's transactions (kind, status, gateway, amount, fees), or None when Shopify has no such order."""
+        data = self.graphql(ORDER_TRANSACTIONS, {"id": gid("Order", order_id)}, operation="order_transactions",
+                            estimate=60.0)
+        order = data.get("order")
+        return None if order is None else list(order.get("transactions") or [])
 
     def unit_cost(self, sku: str) -> str | None:
         """The SKU's ``InventoryItem.unitCost`` amount (shop currency), or None when none is set

@@ -9,6 +9,7 @@ __all__ = [
     "FULFILLMENT_CREATE",
     "ORDERS_UPDATED_SINCE",
     "ORDER_FULFILLMENT_ORDERS",
+    "ORDER_TRANSACTIONS",
     "SET_QUANTITIES",
     "UNIT_COST",
     "gid",
@@ -35,6 +36,20 @@ query OrderFulfillmentOrders($id: ID!) {
   order(id: $id) {
     id displayFulfillmentStatus cancelledAt
     fulfillmentOrders(first: 20) { nodes { id status } }
+  }
+}
+"""
+
+# What an order's payments cost: fees are reported for Shopify Payments transactions only.
+ORDER_TRANSACTIONS = """
+query OrderTransactions($id: ID!) {
+  order(id: $id) {
+    id
+    transactions(first: 50) {
+      kind status gateway
+      amountSet { shopMoney { amount currencyCode } }
+      fees { type amount { amount currencyCode } }
+    }
   }
 }
 """

@@ -95,6 +95,7 @@ type Order {
   presentmentCurrencyCode: CurrencyCode! taxesIncluded: Boolean!
   shippingLines(first: Int, after: String): ShippingLineConnection!
   refunds(first: Int): [Refund!]!
+  transactions(first: Int): [OrderTransaction!]!
   lineItems(first: Int, after: String): LineItemConnection!
   fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
   fulfillments(first: Int): [Fulfillment!]!
@@ -107,6 +108,11 @@ type LineItem {
   isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant
   discountAllocations: [DiscountAllocation!]! taxLines(first: Int): [TaxLine!]!
 }
+type OrderTransaction {
+  id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus! gateway: String amountSet: MoneyBag!
+  fees: [TransactionFee!]!
+}
+type TransactionFee { id: ID! amount: MoneyV2! flatFee: MoneyV2! rate: Decimal! type: String! taxAmount: MoneyV2! }
 type DiscountAllocation { allocatedAmountSet: MoneyBag! discountApplication: DiscountApplication! }
 interface DiscountApplication { index: Int! }
 type DiscountCodeApplication implements DiscountApplication { index: Int! code: String! }

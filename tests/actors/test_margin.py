@@ -12,6 +12,7 @@ from peppasync.store import open_store
 
 from actors.costs import CostBook
 from actors.margin import MarginActor, MarginSettings
+from actors.margin_model import Transaction
 from actors.margin_report import margin_of
 from actors.system import ActorSystem
 from tests.actors.conftest import CountingHooks, small_policy
@@ -86,8 +87,24 @@ REFUND = {
 }
 
 
+class Payments:
+    """The storefront's charges of an order and their fees (the external side of the payments port)."""
+
+    def __init__(self):
+        self.asked = []
+
+    def charges(self, order_id):
+        self.asked.append(order_id)
+        return (Transaction(Decimal("90.72"), Decimal("2.71")),)
+
+
 @pytest.fixture
-def engine(tmp_path):
+def payments():
+    return Payments()
+
+
+@pytest.fixture
+def engine(tmp_path, request):
     store = open_store(f"sqlite:///{tmp_path}/margin.db")
     store.migrate()
     config = parse_config({"margin": {"fee_percent": 2.9, "fee_fixed": 0.30, "per_order": {"packaging": 0.80},
@@ -99,6 +116,7 @@ def engine(tmp_path):
     system = ActorSystem(store, small_policy(), clock=clock, hooks=hooks, sweep_interval=0.05, services={
         "margin": MarginSettings.from_config(config.margin),
         "costs": CostBook([erp, shop], clock, ttl=3600),
+        **({"payments": request.getfixturevalue("payments")} if "payments" in request.fixturenames else {}),
     })
     system.register(MarginActor)
     system.start()
@@ -229,3 +247,14 @@ def test_amounts_that_are_not_amounts_leave_nothing_in_the_state(engine, bad):
 
     state, _ = store.get_state("margin", "5001")
     assert "sale" not in state and ("line_items[1]" in state["refused"] or "line 2" in state["refused"])
+
+
+def test_fees_shopify_reports_replace_the_estimate_once_the_order_is_paid(engine, payments):
+    send, store, _ = engine
+    send({"type": "sale", "body": {**ORDER, "financial_status": "paid"}})
+
+    fees = next(c for c in margin_of(store, "5001")["costs"] if c["name"] == "payment_fees")
+    send({"type": "label", "shipment_id": "72", "shipment_cost": 7.50, "insurance_cost": 0, "voided": False})
+
+    assert (fees["amount"], fees["source"], fees["basis"]) == ("2.71", "shopify.transaction_fees", "actual")
+    assert payments.asked == ["5001"]  # once, not on every event

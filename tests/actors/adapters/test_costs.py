@@ -11,7 +11,7 @@ from peppasync.config import parse_config
 from peppasync.errors import RejectedError
 from peppasync.sandbox import PROFILES
 
-from actors.adapters import NetsuiteItemCosts, ShopifyUnitCosts
+from actors.adapters import NetsuiteItemCosts, ShopifyPayments, ShopifyUnitCosts
 from actors.connectors import NetsuiteConnector, ShopifyConnector
 from actors.costs import CostBook
 from tests.sandboxes import sandbox_factory
@@ -85,3 +85,19 @@ def test_without_waiting_a_cost_is_read_in_the_background_and_the_asker_told(san
 def test_two_readers_for_one_source_are_refused(sandbox):
     with pytest.raises(ValueError, match="two readers answer for erp.average_cost"):
         CostBook([*_readers(sandbox), _readers(sandbox)[0]], SystemClock())
+
+
+def test_the_fees_of_a_shopify_payments_charge_are_read_and_another_gateways_are_not(sandbox):
+    placed = sandbox.place_orders(10, malformed_ratio=0.0, messy_ratio=0.0)
+    config = parse_config(sandbox.config_sections(), environ={})
+    payments = ShopifyPayments(ShopifyConnector(config.shopify))
+    by_card = next(p for p in placed if p.id % 5)
+    by_other = next((p for p in placed if p.id % 5 == 0), None)
+
+    [charge] = payments.charges(str(by_card.id))
+
+    total = Decimal(by_card.payload["total_price"])
+    assert (charge.amount, charge.fees) == (total, (total * Decimal("0.029") + Decimal("0.30")).quantize(Decimal("0.01")))
+    if by_other is not None:
+        assert payments.charges(str(by_other.id))[0].fees is None
+    assert payments.charges("999999999") is None

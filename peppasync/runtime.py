@@ -9,6 +9,7 @@ requests finish, stop the actors, flush the writer, close the store, exit 0.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from gevent import monkey
 
 from peppasync import __version__
 from peppasync.backlog import BacklogGauges
+from peppasync.backoff import Backoff
 from peppasync.clock import Clock, SystemClock
 from peppasync.config import Config
 from peppasync.errors import RuntimeStartError, StoreError, StoreUnavailableError
@@ -29,6 +31,7 @@ from peppasync.heap import tune_garbage_collector
 from peppasync.http import ConnectorControl, HttpServer, listen, make_app
 from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
+from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
 
 from actors.durable import DurableActor
@@ -37,15 +40,22 @@ from actors.host import ActorSystemHost
 from actors.system import ActorSystem
 from supervisors import (
     ChildSpec,
-    ExponentialBackoffStrategy,
     MetricsSupervisorHooks,
     OneForOneStrategy,
     PoisonPolicy,
     RestartIntensity,
+    RestartPolicy,
     start_root,
 )
 
-__all__ = ["DEDUP_WINDOW", "Runtime", "require_patched"]
+__all__ = ["DEDUP_WINDOW", "SYSTEM_RESTARTS", "Runtime", "require_patched"]
+
+#: Restarts of the actor system under the root: the third in a minute makes the process exit
+#: non-zero, and systemd starts it again.
+SYSTEM_RESTARTS = RestartPolicy(
+    intensity=RestartIntensity(max_restarts=3, period=60.0),
+    backoff=Backoff(base=1.0, cap=30.0, jitter=0.5),
+)
 
 #: Seconds a webhook's event id is remembered for deduplication. Shopify retries
 #: a webhook for 48 hours; a week covers that with room for a long outage.
@@ -149,11 +159,14 @@ class Runtime:
             if all(hasattr(service, a) for a in ("pause", "resume", "set_limit", "stats")):
                 self._connectors[name] = service
         engine = cfg.engine
+        # The outer retry layer (peppasync.retry): a message gets max_attempts attempts, with no
+        # deadline; each connector call inside it makes at most its own RetryPolicy's tries.
         policy = PoisonPolicy(
-            max_attempts=engine.max_attempts,
-            backoff=ExponentialBackoffStrategy(
-                min_delay=engine.retry_min_seconds, max_delay=engine.retry_max_seconds
-            ),
+            RetryPolicy(
+                max_attempts=engine.max_attempts,
+                deadline=math.inf,
+                backoff=Backoff(base=engine.retry_min_seconds, cap=engine.retry_max_seconds, jitter=0.5),
+            )
         )
         self.system = ActorSystem(
             self.store,
@@ -189,8 +202,8 @@ class Runtime:
             ],
             on_give_up=self._give_up,
             strategy=OneForOneStrategy(),
-            intensity=RestartIntensity(max_restarts=3, period=60.0),
-            backoff=ExponentialBackoffStrategy(min_delay=1.0, max_delay=30.0),
+            intensity=SYSTEM_RESTARTS.intensity,
+            backoff=SYSTEM_RESTARTS.backoff,
             clock=self.clock,
             hooks=MetricsSupervisorHooks(self.metrics),
         )

@@ -27,15 +27,16 @@ import pykka
 from greenlet import GreenletExit
 from pykka.typing import ActorMemberMixin, proxy_method
 
+from peppasync.backoff import Backoff
 from peppasync.clock import Clock, SystemClock
 from peppasync.errors import NotFoundError
 from peppasync.exits import Exit
 
-from .backoff import BackoffState, BackoffStrategy
 from .child import SupervisedActor
 from .errors import ChildExistsError, ChildStartError, RestartIntensityExceededError
 from .hooks import SupervisorHooks, as_hooks
 from .intensity import RestartHistory, RestartIntensity
+from .restart import RestartPolicy, Streak
 from .scheduler import GeventScheduler, Scheduled, Scheduler
 from .spec import ChildSpec, RestartType
 from .strategy import OneForOneStrategy, RestartStrategy
@@ -74,7 +75,7 @@ class _StartFailed:
 class _Child:
     """One child's record. Running: ``ref`` is set. Waiting for a restart: ``due`` is set."""
 
-    __slots__ = ("attempts", "backoff", "due", "dynamic", "incarnation", "ref", "restarts", "spec")
+    __slots__ = ("attempts", "due", "dynamic", "incarnation", "ref", "restarts", "spec", "streak")
 
     def __init__(self, spec: ChildSpec, *, dynamic: bool) -> None:
         self.spec = spec
@@ -84,7 +85,7 @@ class _Child:
         self.due = 0
         self.attempts = 0
         self.restarts = 0
-        self.backoff = BackoffState()
+        self.streak = Streak()
 
 
 class SupervisorActor(SupervisedActor):
@@ -103,7 +104,8 @@ class SupervisorActor(SupervisedActor):
         name: str = "supervisor",
         strategy: RestartStrategy | None = None,
         intensity: RestartIntensity | None = None,
-        backoff: BackoffStrategy | None = None,
+        backoff: Backoff | None = None,
+        reset_after: float | None = None,
         clock: Clock | None = None,
         scheduler: Scheduler | None = None,
         hooks: SupervisorHooks | Iterable[SupervisorHooks] | None = None,
@@ -121,15 +123,14 @@ class SupervisorActor(SupervisedActor):
         strategy = strategy if strategy is not None else OneForOneStrategy()
         if not isinstance(strategy, RestartStrategy):
             raise TypeError(f"supervisor {name!r}: strategy must be a RestartStrategy, got {strategy!r}")
-        intensity = intensity if intensity is not None else RestartIntensity()
-        if not isinstance(intensity, RestartIntensity):
-            raise TypeError(f"supervisor {name!r}: intensity must be a RestartIntensity, got {intensity!r}")
-        if backoff is not None and not isinstance(backoff, BackoffStrategy):
-            raise TypeError(f"supervisor {name!r}: backoff must be a BackoffStrategy, got {backoff!r}")
+        try:
+            policy = RestartPolicy(intensity, backoff, reset_after)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"supervisor {name!r}: {exc}") from None
         self.name = name
         self.strategy = strategy
-        self.intensity = intensity
-        self.backoff = backoff
+        self.policy = policy
+        self.intensity = policy.intensity
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.scheduler: Scheduler = scheduler if scheduler is not None else GeventScheduler()
         self._hooks = as_hooks(hooks)
@@ -254,8 +255,8 @@ class SupervisorActor(SupervisedActor):
                 del self._children[spec.id]
             return False
         now = self.clock.monotonic()
-        self._history = self.intensity.record(self._history, now)
-        if self.intensity.exceeded(self._history, now):
+        delay, self._history, child.streak = self.policy.decide(self._history, child.streak, now)
+        if delay is None:
             self._escalate(child, exit)
             return True
         members: list[str] = []
@@ -271,9 +272,6 @@ class SupervisorActor(SupervisedActor):
                     continue  # ended for good earlier (a transient child that finished)
             members.append(child_id)
         members.reverse()
-        delay = 0.0
-        if self.backoff is not None:
-            delay, child.backoff = self.backoff.next(child.backoff, now)
         token = self._next_token()
         for child_id in members:
             self._children[child_id].due = token
@@ -318,7 +316,7 @@ class SupervisorActor(SupervisedActor):
         child.ref = ref
         child.incarnation = incarnation
         child.due = 0
-        child.backoff = child.backoff.started(self.clock.monotonic())
+        child.streak = child.streak.started(self.clock.monotonic())
         self._hooks.on_child_started(self.name, spec.id, spec.kind)
         return None
 

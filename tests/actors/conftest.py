@@ -3,12 +3,14 @@ import os
 import gevent
 import pytest
 
+from peppasync.backoff import Backoff
 from peppasync.clock import SystemClock
+from peppasync.retry import RetryPolicy
 from peppasync.store import open_store
 
 from actors.hooks import ActorHooks
 from actors.system import ActorSystem
-from supervisors import ExponentialBackoffStrategy, PoisonPolicy
+from supervisors import PoisonPolicy
 
 
 class CountingHooks(ActorHooks):
@@ -37,10 +39,7 @@ class CountingHooks(ActorHooks):
 
 
 def small_policy(max_attempts: int = 3) -> PoisonPolicy:
-    return PoisonPolicy(
-        max_attempts=max_attempts,
-        backoff=ExponentialBackoffStrategy(min_delay=0.01, max_delay=0.05),
-    )
+    return PoisonPolicy(RetryPolicy(max_attempts=max_attempts, backoff=Backoff(base=0.01, cap=0.05)))
 
 
 @pytest.fixture

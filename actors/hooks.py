@@ -1,4 +1,7 @@
-"""Actor events for subscribers (metrics, logs): actors never call prometheus_client."""
+"""Actor events for subscribers (metrics, logs): actors never call prometheus_client.
+
+Restarts and escalations are supervision's events: ``supervisors.SupervisorHooks``.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +22,6 @@ class ActorHooks:
 
     def on_deactivated(self, kind: str, exit: Exit) -> None:
         """An actor of this kind ended (passivated, shut down or crashed)."""
-
-    def on_restart(self, kind: str) -> None:
-        """A crashed actor of this kind is being started again."""
 
     def on_flow(self, flow: str, seconds: float) -> None:
         """A change reached the system it was bound for, ``seconds`` after it began."""
@@ -57,9 +57,6 @@ class MetricsActorHooks(ActorHooks):
 
     def on_deactivated(self, kind: str, exit: Exit) -> None:
         self._m.actors_active.labels(actor=kind).dec()
-
-    def on_restart(self, kind: str) -> None:
-        self._m.actor_restarts_total.labels(actor=kind).inc()
 
     def on_flow(self, flow: str, seconds: float) -> None:
         self._m.sync_lag_seconds.labels(flow=flow).observe(max(0.0, seconds))
@@ -102,10 +99,6 @@ class HookList(ActorHooks):
     def on_deactivated(self, kind: str, exit: Exit) -> None:
         for h in self._hooks:
             h.on_deactivated(kind, exit)
-
-    def on_restart(self, kind: str) -> None:
-        for h in self._hooks:
-            h.on_restart(kind)
 
     def on_flow(self, flow: str, seconds: float) -> None:
         for h in self._hooks:

@@ -40,6 +40,7 @@ from actors.host import ActorSystemHost
 from actors.system import ActorSystem
 from supervisors import (
     ChildSpec,
+    KeyedSupervisor,
     MetricsSupervisorHooks,
     OneForOneStrategy,
     PoisonPolicy,
@@ -48,8 +49,15 @@ from supervisors import (
     start_root,
 )
 
-__all__ = ["DEDUP_WINDOW", "SYSTEM_RESTARTS", "Runtime", "require_patched"]
+__all__ = ["ACTOR_RESTARTS", "DEDUP_WINDOW", "SYSTEM_RESTARTS", "Runtime", "require_patched"]
 
+#: Restarts of crashed actors, per kind (see ``supervisors.KeyedSupervisor``): one key crashing
+#: over and over stays below the intensity (its backoff grows to 30 s); twenty crashes of a
+#: kind within a minute are a shared cause, and the kind escalates to the root.
+ACTOR_RESTARTS = RestartPolicy(
+    intensity=RestartIntensity(max_restarts=20, period=60.0),
+    backoff=Backoff(base=0.5, cap=30.0, jitter=0.5),
+)
 #: Restarts of the actor system under the root: the third in a minute makes the process exit
 #: non-zero, and systemd starts it again.
 SYSTEM_RESTARTS = RestartPolicy(
@@ -168,10 +176,12 @@ class Runtime:
                 backoff=Backoff(base=engine.retry_min_seconds, cap=engine.retry_max_seconds, jitter=0.5),
             )
         )
+        supervision_hooks = MetricsSupervisorHooks(self.metrics)
         self.system = ActorSystem(
             self.store,
             policy,
             clock=self.clock,
+            supervision=KeyedSupervisor(ACTOR_RESTARTS, clock=self.clock, hooks=supervision_hooks),
             hooks=MetricsActorHooks(self.metrics),
             prefetch=engine.prefetch,
             idle_seconds=engine.idle_seconds,
@@ -188,9 +198,10 @@ class Runtime:
         )
         self.http = HttpServer(app, cfg.server.host, cfg.server.port, listener=listener)
         timeout = cfg.server.shutdown_timeout
-        # The tree: root -> actor system. Past the intensity the root gives up
-        # and the process exits non-zero; systemd restarts it, the durable
-        # mailboxes make that safe.
+        # The tree: root -> actor system -> one supervisor per actor kind. A kind past its
+        # intensity fails the actor system, which the root restarts; past the root's
+        # intensity the root gives up and the process exits non-zero; systemd restarts
+        # it, the durable mailboxes make that safe.
         self._root = start_root(
             [
                 ChildSpec(
@@ -205,7 +216,7 @@ class Runtime:
             intensity=SYSTEM_RESTARTS.intensity,
             backoff=SYSTEM_RESTARTS.backoff,
             clock=self.clock,
-            hooks=MetricsSupervisorHooks(self.metrics),
+            hooks=supervision_hooks,
         )
         undo.append(lambda: self._stop_actors(timeout))
         self.http.start()

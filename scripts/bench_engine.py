@@ -43,7 +43,7 @@ from peppasync.store import open_store, ops  # noqa: E402
 from actors.durable import DurableActor  # noqa: E402
 from actors.hooks import ActorHooks  # noqa: E402
 from actors.system import ActorSystem  # noqa: E402
-from supervisors import PoisonPolicy  # noqa: E402
+from supervisors import KeyedSupervisor, PoisonPolicy, RestartPolicy  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -109,6 +109,7 @@ def _system(url: str, **options: float) -> tuple[object, Counter, ActorSystem]:
         store,
         PoisonPolicy(RetryPolicy(max_attempts=5, backoff=Backoff(base=0.1, cap=1.0))),
         clock=SystemClock(),
+        supervision=KeyedSupervisor(RestartPolicy(backoff=Backoff(base=0.1, cap=1.0)), clock=SystemClock()),
         hooks=hooks,
         **options,  # type: ignore[arg-type]
     )

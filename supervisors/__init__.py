@@ -17,6 +17,10 @@ A tree, OTP-style::
 actor runs and has it call ``on_exit(Exit)`` once when it ends (the child
 protocol, see ``ChildSpec``). ``SupervisedActor`` keeps that protocol for its
 subclasses and makes their specs with ``child_spec``.
+
+Virtual actors (started on demand by ``actors.ActorSystem``) are supervised by
+``KeyedSupervisor``: the same ``RestartPolicy`` (intensity and backoff), one
+restart history per actor kind, escalation to the actor system's supervisor.
 """
 
 from .child import SupervisedActor
@@ -28,6 +32,7 @@ from .errors import (
 )
 from .hooks import MetricsSupervisorHooks, SupervisorHooks, SupervisorHooksList
 from .intensity import RestartHistory, RestartIntensity
+from .keyed import KeyedSupervisor
 from .poison import PoisonPolicy
 from .restart import RestartPolicy, Streak
 from .scheduler import GeventScheduler, ManualScheduler, Scheduled, Scheduler
@@ -42,6 +47,7 @@ __all__ = [
     "ChildStartError",
     "GeventScheduler",
     "HandlerInterruptedError",
+    "KeyedSupervisor",
     "ManualScheduler",
     "MetricsSupervisorHooks",
     "OneForAllStrategy",

@@ -21,7 +21,7 @@ from peppasync.store import open_store  # noqa: E402
 from actors.durable import DurableActor  # noqa: E402
 from actors.hooks import ActorHooks  # noqa: E402
 from actors.system import ActorSystem  # noqa: E402
-from supervisors import PoisonPolicy  # noqa: E402
+from supervisors import KeyedSupervisor, PoisonPolicy, RestartIntensity, RestartPolicy  # noqa: E402
 
 url, effect_log = sys.argv[1], sys.argv[2]
 until_empty = "--until-empty" in sys.argv
@@ -61,6 +61,10 @@ system = ActorSystem(
     store,
     PoisonPolicy(RetryPolicy(max_attempts=5, backoff=Backoff(base=0.01, cap=0.1))),
     clock=SystemClock(),
+    supervision=KeyedSupervisor(
+        RestartPolicy(RestartIntensity(max_restarts=100, period=1.0), Backoff(base=0.01, cap=0.1)),
+        clock=SystemClock(),
+    ),
     hooks=Progress(),
     sweep_interval=0.05,
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from peppasync.exits import Exit
 from peppasync.metrics import Metrics
 
-__all__ = ["ActorHooks", "HookList", "MetricsActorHooks"]
+__all__ = ["ActorHooks", "MetricsActorHooks"]
 
 
 class ActorHooks:
@@ -81,45 +81,3 @@ class MetricsActorHooks(ActorHooks):
     def on_oversell(self, kind: str, units: int) -> None:
         self._m.oversells_total.inc()
 
-
-class HookList(ActorHooks):
-    """Several subscribers as one."""
-
-    def __init__(self, hooks: list[ActorHooks]) -> None:
-        self._hooks = list(hooks)
-
-    def on_message(self, kind: str, outcome: str, seconds: float) -> None:
-        for h in self._hooks:
-            h.on_message(kind, outcome, seconds)
-
-    def on_activated(self, kind: str) -> None:
-        for h in self._hooks:
-            h.on_activated(kind)
-
-    def on_deactivated(self, kind: str, exit: Exit) -> None:
-        for h in self._hooks:
-            h.on_deactivated(kind, exit)
-
-    def on_flow(self, flow: str, seconds: float) -> None:
-        for h in self._hooks:
-            h.on_flow(flow, seconds)
-
-    def on_state(self, kind: str, old: str | None, new: str) -> None:
-        for h in self._hooks:
-            h.on_state(kind, old, new)
-
-    def on_repair(self, kind: str) -> None:
-        for h in self._hooks:
-            h.on_repair(kind)
-
-    def on_sweep(self, sweep: str, seconds: float, at: float) -> None:
-        for h in self._hooks:
-            h.on_sweep(sweep, seconds, at)
-
-    def on_sweep_failed(self, sweep: str) -> None:
-        for h in self._hooks:
-            h.on_sweep_failed(sweep)
-
-    def on_oversell(self, kind: str, units: int) -> None:
-        for h in self._hooks:
-            h.on_oversell(kind, units)

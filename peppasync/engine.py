@@ -8,8 +8,18 @@ from peppasync.clock import Clock
 from peppasync.config import Config
 from peppasync.metrics import SWEEPS, Metrics
 
+from actors import (
+    Catalog,
+    DurableActor,
+    InventoryActor,
+    InventorySettings,
+    OrderActor,
+    ReconcilerActor,
+    ShipmentFeedActor,
+    StockFeedActor,
+    StockFlusherActor,
+)
 from actors.adapters import NetsuiteErp, ShipstationWms, ShopifyStorefront
-from actors.catalog import Catalog
 from actors.connectors import (
     MetricsConnectorHooks,
     NetsuiteConnector,
@@ -17,13 +27,7 @@ from actors.connectors import (
     WmsConnector,
     WmsInventoryConnector,
 )
-from actors.durable import DurableActor
-from actors.inventory import InventoryActor, InventorySettings
-from actors.order import OrderActor
-from actors.reconciler import ReconcilerActor, Settings
-from actors.shipments import ShipmentFeedActor
-from actors.stock_feed import StockFeedActor
-from actors.stock_flusher import StockFlusherActor
+from actors.reconciler import Settings
 
 __all__ = ["engine_kinds", "engine_services"]
 

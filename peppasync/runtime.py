@@ -34,10 +34,7 @@ from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
 
-from actors.durable import DurableActor
-from actors.hooks import MetricsActorHooks
-from actors.host import ActorSystemHost
-from actors.system import ActorSystem
+from actors import ActorSystem, ActorSystemHost, DurableActor, MetricsActorHooks
 from supervisors import (
     ChildSpec,
     KeyedSupervisor,
@@ -333,9 +330,6 @@ class Runtime:
 
     def connector(self, name: str) -> ConnectorControl | None:
         return self._connectors.get(name)
-
-    def add_connector(self, name: str, connector: ConnectorControl) -> None:
-        self._connectors[name] = connector
 
     def readiness(self) -> dict[str, bool]:
         return {"store": self.store.ping(), "actors": self._started}

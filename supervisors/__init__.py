@@ -25,8 +25,6 @@ restart history per actor kind, escalation to the actor system's supervisor.
 
 from .child import SupervisedActor
 from .errors import (
-    ChildExistsError,
-    ChildStartError,
     HandlerInterruptedError,
     RestartIntensityExceededError,
 )
@@ -42,9 +40,7 @@ from .supervisor import SupervisorActor, SupervisorProxy
 from .tree import start_root, supervisor_spec
 
 __all__ = [
-    "ChildExistsError",
     "ChildSpec",
-    "ChildStartError",
     "GeventScheduler",
     "HandlerInterruptedError",
     "KeyedSupervisor",

@@ -7,10 +7,11 @@ against the restart intensity, and one restart too many makes the supervisor
 stop all its children and end with a failure its parent handles. A backoff
 delays restarts through the scheduler, so the supervisor never sleeps.
 
-Each child is found by id in a dict that keeps start order, so starting,
-ending and terminating one child costs O(1) whatever the number of children;
-only the strategies that must look at siblings (one_for_all, rest_for_one)
-walk them.
+Each child is found by id in a dict that keeps start order, so a child's
+end costs O(1) whatever the number of children; only the strategies that must
+look at siblings (one_for_all, rest_for_one) walk them. Its children are the
+specs it was started with: children started on demand (the actors of
+``actors.ActorSystem``) are supervised by ``KeyedSupervisor`` instead.
 """
 
 from __future__ import annotations
@@ -29,11 +30,10 @@ from pykka.typing import ActorMemberMixin, proxy_method
 
 from peppasync.backoff import Backoff
 from peppasync.clock import Clock, SystemClock
-from peppasync.errors import NotFoundError
 from peppasync.exits import Exit
 
 from .child import SupervisedActor
-from .errors import ChildExistsError, ChildStartError, RestartIntensityExceededError
+from .errors import RestartIntensityExceededError
 from .hooks import SupervisorHooks, as_hooks
 from .intensity import RestartHistory, RestartIntensity
 from .restart import RestartPolicy, Streak
@@ -75,11 +75,10 @@ class _StartFailed:
 class _Child:
     """One child's record. Running: ``ref`` is set. Waiting for a restart: ``due`` is set."""
 
-    __slots__ = ("attempts", "due", "dynamic", "incarnation", "ref", "restarts", "spec", "streak")
+    __slots__ = ("attempts", "due", "incarnation", "ref", "restarts", "spec", "streak")
 
-    def __init__(self, spec: ChildSpec, *, dynamic: bool) -> None:
+    def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
-        self.dynamic = dynamic
         self.ref: pykka.ActorRef[Any] | None = None
         self.incarnation = 0
         self.due = 0
@@ -91,8 +90,8 @@ class _Child:
 class SupervisorActor(SupervisedActor):
     """Supervises children given as ``ChildSpec`` values; itself a child of its parent.
 
-    Message API (through ``proxy()``): ``start_child``, ``terminate_child``,
-    ``which_children``. A child whose start raises counts as a failed child.
+    Message API (through ``proxy()``): ``which_children``. A child whose start
+    raises counts as a failed child.
     """
 
     kind = "supervisor"
@@ -143,34 +142,6 @@ class SupervisorActor(SupervisedActor):
 
     # -- the message API -----------------------------------------------------
 
-    def start_child(self, spec: ChildSpec) -> pykka.ActorRef[Any]:
-        """Start a dynamic child and supervise it; raises ``ChildStartError`` if its start fails.
-
-        A dynamic child is forgotten once it ends without being restarted.
-        """
-        if not isinstance(spec, ChildSpec):
-            raise TypeError(f"supervisor {self.name!r}: start_child takes a ChildSpec, got {spec!r}")
-        if spec.id in self._children:
-            raise ChildExistsError(self.name, spec.id)
-        if self._stopping:
-            raise ChildStartError(self.name, spec.id, pykka.ActorDeadError("supervisor is stopping"))
-        child = _Child(spec, dynamic=True)
-        error = self._start(child)
-        if error is not None:
-            raise ChildStartError(self.name, spec.id, error) from error
-        self._children[spec.id] = child
-        assert child.ref is not None
-        return child.ref
-
-    def terminate_child(self, child_id: str) -> None:
-        """Stop a child (within its shutdown time) and forget it; raises ``NotFoundError``."""
-        child = self._children.pop(child_id, None)
-        if child is None:
-            raise NotFoundError("child", child_id)
-        child.due = 0
-        if child.ref is not None:
-            self._terminate(child)
-
     def which_children(self) -> list[tuple[str, bool, int]]:
         """Every child in start order as (id, alive, restarts so far)."""
         return [
@@ -183,7 +154,7 @@ class SupervisorActor(SupervisedActor):
     def on_start(self) -> None:
         token = self._next_token()
         for spec in self._specs:
-            child = _Child(spec, dynamic=False)
+            child = _Child(spec)
             child.due = token
             self._children[spec.id] = child
         try:
@@ -251,7 +222,7 @@ class SupervisorActor(SupervisedActor):
                 extra={"supervisor": self.name, "child": spec.id, "error": exit.detail},
             )
         if not spec.restart.restarts_after(exit):
-            if spec.restart is RestartType.TEMPORARY or child.dynamic:
+            if spec.restart is RestartType.TEMPORARY:
                 del self._children[spec.id]
             return False
         now = self.clock.monotonic()
@@ -376,6 +347,4 @@ def _report(supervisor: pykka.ActorRef[Any], child_id: str, incarnation: int, ex
 class SupervisorProxy(ActorMemberMixin, pykka.ActorProxy[SupervisorActor]):
     """The supervisor's message API, typed: ``cast(SupervisorProxy, ref.proxy())``; calls return futures."""
 
-    start_child = proxy_method(SupervisorActor.start_child)
-    terminate_child = proxy_method(SupervisorActor.terminate_child)
     which_children = proxy_method(SupervisorActor.which_children)

@@ -83,24 +83,6 @@ def test_backoff_and_intensity_compose_so_a_crash_loop_still_escalates(journal, 
     assert scheduler.pending() == []
 
 
-def test_terminating_a_child_that_waits_for_its_restart_cancels_the_restart(journal, clock, scheduler):
-    root = supervise(
-        journal,
-        workers(journal, "a", "b"),
-        backoff=_backoff(), reset_after=30.0,
-        intensity=ROOMY,
-        clock=clock,
-        scheduler=scheduler,
-    )
-    _crash_and_settle(journal, root, "a")
-
-    root.proxy().terminate_child("a").get(timeout=WAIT)
-    scheduler.advance(10.0)
-
-    assert which(root) == [("b", True, 0)]
-    assert journal.of("restarted") == []
-
-
 def test_stopping_the_supervisor_cancels_its_pending_restarts(journal, clock, scheduler):
     root = supervise(
         journal, workers(journal, "a"), backoff=_backoff(), reset_after=30.0, intensity=ROOMY, clock=clock,

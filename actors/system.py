@@ -6,10 +6,11 @@ messages wait in the store and a sweep activates their actors as room frees
 up, so memory stays bounded under any backlog and no caller ever blocks.
 
 A crashed actor is restarted as its supervisor decides (``supervision``, see
-``supervisors.KeyedSupervisor``): after a jittered backoff it is activated
-again, or, when its kind exceeded its restart intensity, the system reports
-the escalation to ``on_fault`` and its own supervisor (``ActorSystemHost``
-under the root) takes over.
+``supervisors.KeyedSupervisor``): it is held back, from wakes and sweeps
+alike, until its jittered backoff is over, then activated again; or, when its
+kind exceeded its restart intensity, the system reports the escalation to
+``on_fault`` and its own supervisor (``ActorSystemHost`` under the root)
+takes over.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class ActorSystem:
         self._rewake: set[tuple[str, str]] = set()
         self._activators: set[gevent.Greenlet] = set()
         self._to_load: deque[tuple[str, str]] = deque()  # in _activating, not yet read
+        self._restarting: dict[tuple[str, str], gevent.Greenlet] = {}  # crashed, waiting for their delay
         self._max_active = max_active
         self._sweep_interval = sweep_interval
         self._sweeper: gevent.Greenlet | None = None
@@ -134,6 +136,8 @@ class ActorSystem:
         if self._stopping or kind not in self._kinds:
             return
         ident = (kind, key)
+        if ident in self._restarting:
+            return  # crashed: it starts again, and reads its mailbox, when its delay is over
         actor = self._active.get(ident)
         if actor is not None:
             if reread:
@@ -195,6 +199,9 @@ class ActorSystem:
         self._to_load.clear()
         self._activating.clear()
         self._rewake.clear()
+        for timer in self._restarting.values():
+            timer.kill(block=False)
+        self._restarting.clear()
         refs = [actor.actor_ref for actor in self._active.values()]
         self._active.clear()
         self._woken.clear()
@@ -220,14 +227,15 @@ class ActorSystem:
         room = self._max_active - len(self._active) - len(self._activating)
         idle_before = self.clock.monotonic() - self._sweep_interval
         woken = 0
-        for kind, key in self.store.pending_keys(now=self.clock.time(), limit=max(room, 0) + len(self._active)):
+        limit = max(room, 0) + len(self._active) + len(self._restarting)
+        for kind, key in self.store.pending_keys(now=self.clock.time(), limit=limit):
             ident = (kind, key)
             actor = self._active.get(ident)
             if actor is not None:
                 if 0.0 < actor.idle_since <= idle_before and ident not in self._woken:
                     self.wake(kind, key, reread=True)
                 continue
-            if ident in self._activating or kind not in self._kinds:
+            if ident in self._activating or ident in self._restarting or kind not in self._kinds:
                 continue
             if len(self._active) + len(self._activating) >= self._max_active:
                 continue  # no room, but the active ones further on may still need a wake
@@ -264,16 +272,20 @@ class ActorSystem:
                 )
                 self._fault(restart.escalation)
                 return
+            self._restarting[ident] = gevent.spawn_later(restart.delay, self._restart, actor.kind, actor.key)
             log.error(
                 "actor crashed; restarting",
                 exc_info=exit.exc_info,
                 extra={"kind": actor.kind, "key": actor.key, "error": exit.detail, "delay": restart.delay},
             )
-            gevent.spawn_later(restart.delay, self.wake, actor.kind, actor.key)
         elif exit.kind is ExitKind.NORMAL:
             self.supervision.ended(actor.kind, actor.key)
 
     # -- internals -----------------------------------------------------------
+
+    def _restart(self, kind: str, key: str) -> None:
+        self._restarting.pop((kind, key), None)
+        self.wake(kind, key)
 
     def _activate(self, kind: str, key: str) -> None:
         # Activations asked for in the same moment share one read of their

@@ -6,8 +6,9 @@ One policy, used in two layers that compose:
    transient failure (timeout, reset, 429, THROTTLED, 5xx) a few times while the
    handler waits, to ride over a blip without a round trip through the store.
    The default, ``RetryPolicy()``, is 3 tries within a 30 second deadline: a wait
-   that would end past the deadline (a long ``Retry-After``) is not taken, so a
-   handler never blocks for long.
+   that would end past the deadline (a long ``Retry-After``) is not taken, so
+   retries never keep a handler past it (waiting for a connector slot or for the
+   API's own limiter comes on top).
 2. **Durably** (the poison policy, ``supervisors.PoisonPolicy``): when the
    connector gives up, the handler fails with a ``TransientError`` carrying the
    server's ``Retry-After``; the message goes back to the store and runs again
@@ -16,11 +17,11 @@ One policy, used in two layers that compose:
    counted in the store before the handler runs, so crashes count too.
 
 The layers multiply: one external call of one message is sent at most
-``max_tries(handler, durable)`` = 3 x 5 = 15 times with the defaults (it was 25
-when a connector tried 5 times itself). The connector enforces the inner factor
-(``Connector.exchange``), the store's attempt counter the outer one. Long waits
-belong to the outer layer, where the key waits in the store and holds no
-greenlet, no connector slot and no handler.
+``max_tries(handler, durable)`` = 3 x 5 = 15 times with the defaults. The
+connector enforces the inner factor (``Connector.exchange``), the store's attempt
+counter the outer one. A handler that makes several calls has this bound for
+each. Long waits belong to the outer layer, where the key waits in the store and
+holds no greenlet, no connector slot and no handler.
 """
 
 from __future__ import annotations

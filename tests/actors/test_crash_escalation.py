@@ -96,3 +96,19 @@ def test_under_its_intensity_a_crashed_actor_is_restarted_again_and_again(make_s
 
     assert restarted.done.wait(30)
     assert faults == []
+
+
+def test_a_crashed_actor_waits_out_its_restart_delay_even_when_a_sweep_finds_its_messages(make_system):
+    restarted = _Restarted(target=1)
+    an_hour = RestartPolicy(RestartIntensity(max_restarts=1000, period=60.0), Backoff(base=3600.0, cap=3600.0, jitter=0.0))
+    system = make_system(Unloadable, supervision=KeyedSupervisor(an_hour, clock=SystemClock(), hooks=restarted),
+                         sweep_interval=3600.0)
+    system.start()
+    system.tell("unloadable", "k1", {"n": 1})
+    assert restarted.done.wait(30)
+
+    woken = system.sweep()
+    system.wake("unloadable", "k1")
+
+    assert woken == 0
+    assert not system.is_active("unloadable", "k1")

@@ -1,4 +1,7 @@
-"""Actor events for subscribers (metrics, logs): actors never call prometheus_client."""
+"""Actor events for subscribers (metrics, logs): actors never call prometheus_client.
+
+Restarts and escalations are supervision's events: ``supervisors.SupervisorHooks``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from decimal import Decimal
 from peppasync.exits import Exit
 from peppasync.metrics import MARGIN_COMPONENTS, Metrics
 
-__all__ = ["ActorHooks", "HookList", "MetricsActorHooks"]
+__all__ = ["ActorHooks", "MetricsActorHooks"]
 
 
 class ActorHooks:
@@ -22,9 +25,6 @@ class ActorHooks:
 
     def on_deactivated(self, kind: str, exit: Exit) -> None:
         """An actor of this kind ended (passivated, shut down or crashed)."""
-
-    def on_restart(self, kind: str) -> None:
-        """A crashed actor of this kind is being started again."""
 
     def on_flow(self, flow: str, seconds: float) -> None:
         """A change reached the system it was bound for, ``seconds`` after it began."""
@@ -69,9 +69,6 @@ class MetricsActorHooks(ActorHooks):
     def on_deactivated(self, kind: str, exit: Exit) -> None:
         self._m.actors_active.labels(actor=kind).dec()
 
-    def on_restart(self, kind: str) -> None:
-        self._m.actor_restarts_total.labels(actor=kind).inc()
-
     def on_flow(self, flow: str, seconds: float) -> None:
         self._m.sync_lag_seconds.labels(flow=flow).observe(max(0.0, seconds))
 
@@ -107,50 +104,3 @@ class MetricsActorHooks(ActorHooks):
             self._m.margin_percent.observe(float(first_percent))
         if fell_below_floor:
             self._m.margin_below_floor_total.inc()
-
-
-class HookList(ActorHooks):
-    """Several subscribers as one."""
-
-    def __init__(self, hooks: list[ActorHooks]) -> None:
-        self._hooks = list(hooks)
-
-    def on_message(self, kind: str, outcome: str, seconds: float) -> None:
-        for h in self._hooks:
-            h.on_message(kind, outcome, seconds)
-
-    def on_activated(self, kind: str) -> None:
-        for h in self._hooks:
-            h.on_activated(kind)
-
-    def on_deactivated(self, kind: str, exit: Exit) -> None:
-        for h in self._hooks:
-            h.on_deactivated(kind, exit)
-
-    def on_restart(self, kind: str) -> None:
-        for h in self._hooks:
-            h.on_restart(kind)
-
-    def on_flow(self, flow: str, seconds: float) -> None:
-        for h in self._hooks:
-            h.on_flow(flow, seconds)
-
-    def on_state(self, kind: str, old: str | None, new: str) -> None:
-        for h in self._hooks:
-            h.on_state(kind, old, new)
-
-    def on_repair(self, kind: str) -> None:
-        for h in self._hooks:
-            h.on_repair(kind)
-
-    def on_sweep(self, sweep: str, seconds: float, at: float) -> None:
-        for h in self._hooks:
-            h.on_sweep(sweep, seconds, at)
-
-    def on_sweep_failed(self, sweep: str) -> None:
-        for h in self._hooks:
-            h.on_sweep_failed(sweep)
-
-    def on_oversell(self, kind: str, units: int) -> None:
-        for h in self._hooks:
-            h.on_oversell(kind, units)

@@ -2,9 +2,11 @@
 
 Durable actors do not crash on handler errors (the poison policy handles
 those); what they cannot survive is losing the store. The sweep notices that,
-and this actor turns it into a failure its supervisor acts on: restart with
-backoff, and past the restart intensity, escalate until the process exits and
-systemd starts it afresh (the durable mailboxes make that safe).
+and a kind whose actors crash more often than its restart intensity allows
+escalates; this actor turns either into a failure its supervisor acts on:
+restart with backoff, and past the restart intensity, escalate until the
+process exits and systemd starts it afresh (the durable mailboxes make that
+safe).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ __all__ = ["ActorSystemHost"]
 
 
 class _Fault:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+    def __init__(self, exit: Exit) -> None:
+        self.exit = exit
 
 
 class ActorSystemHost(pykka.ThreadingActor):
@@ -53,17 +55,17 @@ class ActorSystemHost(pykka.ThreadingActor):
             self._on_exit(Exit.failure(exc, "actor system failed to start"))
             self.stop()
 
-    def _fault(self, error: BaseException) -> None:
+    def _fault(self, exit: Exit) -> None:
         try:
-            self.actor_ref.tell(_Fault(error))
+            self.actor_ref.tell(_Fault(exit))
         except pykka.ActorDeadError:
             pass
 
     def on_receive(self, message: Any) -> Any:
-        if isinstance(message, _Fault):
+        if isinstance(message, _Fault) and not self._failed:
             self._failed = True
             self._system.stop(timeout=self._stop_timeout)
-            self._on_exit(Exit.failure(message.error, "store unreachable"))
+            self._on_exit(message.exit)
             self.stop()
         return None
 

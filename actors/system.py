@@ -4,6 +4,13 @@ The registry is a dict, so lookups stay O(1) with 100,000 actors (pykka's own
 registry is a list). The number of active actors is capped: beyond the cap,
 messages wait in the store and a sweep activates their actors as room frees
 up, so memory stays bounded under any backlog and no caller ever blocks.
+
+A crashed actor is restarted as its supervisor decides (``supervision``, see
+``supervisors.KeyedSupervisor``): it is held back, from wakes and sweeps
+alike, until its jittered backoff is over, then activated again; or, when its
+kind exceeded its restart intensity, the system reports the escalation to
+``on_fault`` and its own supervisor (``ActorSystemHost`` under the root)
+takes over.
 """
 
 from __future__ import annotations
@@ -12,24 +19,34 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 import pykka
 
 from peppasync.clock import Clock
-from peppasync.exits import Exit, ExitKind
+from peppasync.exits import Exit, ExitKind, Restart
 from peppasync.store import Message, Store, ops
 
 from actors.durable import PASSIVATE, WAKE, ActorContext, DurableActor, PoisonPolicy
 from actors.hooks import ActorHooks
 
-__all__ = ["ActorSystem"]
+__all__ = ["ActorSystem", "Supervision"]
 
 log = logging.getLogger("peppasync.actors")
 
 _ACTIVATORS = 2
 _ACTIVATION_BATCH = 500
+
+
+class Supervision(Protocol):
+    """Decides what a crashed actor deserves (implemented in ``supervisors/``)."""
+
+    def crashed(self, kind: str, key: str, exit: Exit) -> Restart: ...
+
+    def ended(self, kind: str, key: str) -> None: ...
+
+    def reset(self) -> None: ...
 
 
 class ActorSystem:
@@ -44,12 +61,12 @@ class ActorSystem:
         policy: PoisonPolicy,
         *,
         clock: Clock,
+        supervision: Supervision,
         hooks: ActorHooks | None = None,
         prefetch: int = DEFAULT_PREFETCH,
         idle_seconds: float = 60.0,
         max_active: int = 50_000,
         sweep_interval: float = 1.0,
-        restart_delay: float = 0.5,
         services: Mapping[str, Any] | None = None,
         max_sweep_failures: int = 30,
     ) -> None:
@@ -68,21 +85,23 @@ class ActorSystem:
         )
         self._kinds: dict[str, type[DurableActor]] = {}
         self._active: dict[tuple[str, str], DurableActor] = {}
-        self._crashes: dict[tuple[str, str], int] = {}
         self._woken: set[tuple[str, str]] = set()
         self._activating: dict[tuple[str, str], None] = {}
         self._rewake: set[tuple[str, str]] = set()
         self._activators: set[gevent.Greenlet] = set()
         self._to_load: deque[tuple[str, str]] = deque()  # in _activating, not yet read
+        self._restarting: dict[tuple[str, str], gevent.Greenlet] = {}  # crashed, waiting for their delay
         self._max_active = max_active
         self._sweep_interval = sweep_interval
-        self._restart_delay = restart_delay
         self._sweeper: gevent.Greenlet | None = None
         self._idler: gevent.Greenlet | None = None
         self._idle_seconds = idle_seconds
         self._stopping = False
         self._max_sweep_failures = max_sweep_failures
-        self.on_fault: Callable[[BaseException], None] | None = None
+        self.supervision = supervision
+        self._escalated = False
+        #: Told once when the system cannot go on (the store is gone, a kind gave up): its supervisor acts.
+        self.on_fault: Callable[[Exit], None] | None = None
 
     # -- configuration -------------------------------------------------------
 
@@ -117,6 +136,8 @@ class ActorSystem:
         if self._stopping or kind not in self._kinds:
             return
         ident = (kind, key)
+        if ident in self._restarting:
+            return  # crashed: it starts again, and reads its mailbox, when its delay is over
         actor = self._active.get(ident)
         if actor is not None:
             if reread:
@@ -157,6 +178,8 @@ class ActorSystem:
     def start(self) -> None:
         """Resume every mailbox with pending messages, then keep sweeping."""
         self._stopping = False
+        self._escalated = False
+        self.supervision.reset()
         self.store.listen(self._committed, claimer=self._claim)
         self.sweep()
         self._sweeper = gevent.spawn(self._sweep_forever)
@@ -176,6 +199,9 @@ class ActorSystem:
         self._to_load.clear()
         self._activating.clear()
         self._rewake.clear()
+        for timer in self._restarting.values():
+            timer.kill(block=False)
+        self._restarting.clear()
         refs = [actor.actor_ref for actor in self._active.values()]
         self._active.clear()
         self._woken.clear()
@@ -201,14 +227,15 @@ class ActorSystem:
         room = self._max_active - len(self._active) - len(self._activating)
         idle_before = self.clock.monotonic() - self._sweep_interval
         woken = 0
-        for kind, key in self.store.pending_keys(now=self.clock.time(), limit=max(room, 0) + len(self._active)):
+        limit = max(room, 0) + len(self._active) + len(self._restarting)
+        for kind, key in self.store.pending_keys(now=self.clock.time(), limit=limit):
             ident = (kind, key)
             actor = self._active.get(ident)
             if actor is not None:
                 if 0.0 < actor.idle_since <= idle_before and ident not in self._woken:
                     self.wake(kind, key, reread=True)
                 continue
-            if ident in self._activating or kind not in self._kinds:
+            if ident in self._activating or ident in self._restarting or kind not in self._kinds:
                 continue
             if len(self._active) + len(self._activating) >= self._max_active:
                 continue  # no room, but the active ones further on may still need a wake
@@ -236,20 +263,29 @@ class ActorSystem:
             self._woken.discard(ident)
         self.hooks.on_deactivated(actor.kind, exit)
         if exit.abnormal and not self._stopping:
-            crashes = self._crashes.get(ident, 0) + 1
-            self._crashes[ident] = crashes
-            delay = min(30.0, self._restart_delay * 2 ** (crashes - 1))
+            restart = self.supervision.crashed(actor.kind, actor.key, exit)
+            if restart.escalation is not None:
+                log.error(
+                    "actor crashed; its kind gave up restarting",
+                    exc_info=exit.exc_info,
+                    extra={"kind": actor.kind, "key": actor.key, "error": exit.detail},
+                )
+                self._fault(restart.escalation)
+                return
+            self._restarting[ident] = gevent.spawn_later(restart.delay, self._restart, actor.kind, actor.key)
             log.error(
                 "actor crashed; restarting",
                 exc_info=exit.exc_info,
-                extra={"kind": actor.kind, "key": actor.key, "error": exit.detail, "delay": delay},
+                extra={"kind": actor.kind, "key": actor.key, "error": exit.detail, "delay": restart.delay},
             )
-            self.hooks.on_restart(actor.kind)
-            gevent.spawn_later(delay, self.wake, actor.kind, actor.key)
         elif exit.kind is ExitKind.NORMAL:
-            self._crashes.pop(ident, None)
+            self.supervision.ended(actor.kind, actor.key)
 
     # -- internals -----------------------------------------------------------
+
+    def _restart(self, kind: str, key: str) -> None:
+        self._restarting.pop((kind, key), None)
+        self.wake(kind, key)
 
     def _activate(self, kind: str, key: str) -> None:
         # Activations asked for in the same moment share one read of their
@@ -362,10 +398,16 @@ class ActorSystem:
             except Exception as exc:
                 failures += 1
                 log.warning("mailbox sweep failed", extra={"error": repr(exc), "failures": failures})
-                if failures >= self._max_sweep_failures and self.on_fault is not None:
+                if failures >= self._max_sweep_failures:
                     # The store has not answered for a while: let supervision decide.
-                    self.on_fault(exc)
+                    self._fault(Exit.failure(exc, "store unreachable"))
                     return
+
+    def _fault(self, exit: Exit) -> None:
+        if self._escalated or self.on_fault is None:
+            return
+        self._escalated = True
+        self.on_fault(exit)
 
     def _check_kind(self, kind: str) -> None:
         if kind not in self._kinds:

@@ -8,6 +8,20 @@ from peppasync.clock import Clock
 from peppasync.config import Config
 from peppasync.metrics import SWEEPS, Metrics
 
+from actors import (
+    Catalog,
+    CostBook,
+    DurableActor,
+    InventoryActor,
+    InventorySettings,
+    MarginActor,
+    MarginSettings,
+    OrderActor,
+    ReconcilerActor,
+    ShipmentFeedActor,
+    StockFeedActor,
+    StockFlusherActor,
+)
 from actors.adapters import (
     NetsuiteErp,
     NetsuiteItemCosts,
@@ -16,7 +30,6 @@ from actors.adapters import (
     ShopifyStorefront,
     ShopifyUnitCosts,
 )
-from actors.catalog import Catalog
 from actors.connectors import (
     MetricsConnectorHooks,
     NetsuiteConnector,
@@ -24,15 +37,8 @@ from actors.connectors import (
     WmsConnector,
     WmsInventoryConnector,
 )
-from actors.costs import CostBook, CostReader
-from actors.durable import DurableActor
-from actors.inventory import InventoryActor, InventorySettings
-from actors.margin import MarginActor, MarginSettings
-from actors.order import OrderActor
-from actors.reconciler import ReconcilerActor, Settings
-from actors.shipments import ShipmentFeedActor
-from actors.stock_feed import StockFeedActor
-from actors.stock_flusher import StockFlusherActor
+from actors.costs import CostReader
+from actors.reconciler import Settings
 
 __all__ = ["engine_kinds", "engine_services"]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
-__all__ = ["Exit", "ExitKind", "ExitListener", "Verdict"]
+__all__ = ["Exit", "ExitKind", "ExitListener", "Restart", "Verdict"]
 
 
 class ExitKind(enum.Enum):
@@ -74,3 +74,24 @@ class Verdict:
     @classmethod
     def poison(cls, reason: str) -> Verdict:
         return cls(quarantine=True, reason=reason)
+
+
+@dataclass(frozen=True)
+class Restart:
+    """What a crashed actor's supervisor decided: start it again after ``delay`` seconds, or escalate.
+
+    ``escalation`` is set when the supervisor gave up (its restart intensity was
+    exceeded): the exit its parent is told of. Restart policies (in
+    ``supervisors/``) return it; the actor system (in ``actors/``) carries it out.
+    """
+
+    delay: float = 0.0
+    escalation: Exit | None = None
+
+    @classmethod
+    def after(cls, delay: float) -> Restart:
+        return cls(delay=delay)
+
+    @classmethod
+    def escalate(cls, exit: Exit) -> Restart:
+        return cls(escalation=exit)

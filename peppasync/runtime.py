@@ -9,6 +9,7 @@ requests finish, stop the actors, flush the writer, close the store, exit 0.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from gevent import monkey
 
 from peppasync import __version__
 from peppasync.backlog import BacklogGauges
+from peppasync.backoff import Backoff
 from peppasync.clock import Clock, SystemClock
 from peppasync.config import Config
 from peppasync.errors import RuntimeStartError, StoreError, StoreUnavailableError
@@ -29,23 +31,36 @@ from peppasync.heap import tune_garbage_collector
 from peppasync.http import ConnectorControl, HttpServer, listen, make_app
 from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
+from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
 
-from actors.durable import DurableActor
-from actors.hooks import MetricsActorHooks
-from actors.host import ActorSystemHost
-from actors.system import ActorSystem
+from actors import ActorSystem, ActorSystemHost, DurableActor, MetricsActorHooks
 from supervisors import (
     ChildSpec,
-    ExponentialBackoffStrategy,
+    KeyedSupervisor,
     MetricsSupervisorHooks,
     OneForOneStrategy,
     PoisonPolicy,
     RestartIntensity,
+    RestartPolicy,
     start_root,
 )
 
-__all__ = ["DEDUP_WINDOW", "Runtime", "require_patched"]
+__all__ = ["ACTOR_RESTARTS", "DEDUP_WINDOW", "SYSTEM_RESTARTS", "Runtime", "require_patched"]
+
+#: Restarts of crashed actors, per kind (see ``supervisors.KeyedSupervisor``): one key crashing
+#: over and over stays below the intensity (its backoff grows to 30 s); twenty crashes of a
+#: kind within a minute are a shared cause, and the kind escalates to the root.
+ACTOR_RESTARTS = RestartPolicy(
+    intensity=RestartIntensity(max_restarts=20, period=60.0),
+    backoff=Backoff(base=0.5, cap=30.0, jitter=0.5),
+)
+#: Restarts of the actor system under the root: the third in a minute makes the process exit
+#: non-zero, and systemd starts it again.
+SYSTEM_RESTARTS = RestartPolicy(
+    intensity=RestartIntensity(max_restarts=3, period=60.0),
+    backoff=Backoff(base=1.0, cap=30.0, jitter=0.5),
+)
 
 #: Seconds a webhook's event id is remembered for deduplication. Shopify retries
 #: a webhook for 48 hours; a week covers that with room for a long outage.
@@ -149,16 +164,21 @@ class Runtime:
             if all(hasattr(service, a) for a in ("pause", "resume", "set_limit", "stats")):
                 self._connectors[name] = service
         engine = cfg.engine
+        # The outer retry layer (peppasync.retry): a message gets max_attempts attempts, with no
+        # deadline; each connector call inside it makes at most its own RetryPolicy's tries.
         policy = PoisonPolicy(
-            max_attempts=engine.max_attempts,
-            backoff=ExponentialBackoffStrategy(
-                min_delay=engine.retry_min_seconds, max_delay=engine.retry_max_seconds
-            ),
+            RetryPolicy(
+                max_attempts=engine.max_attempts,
+                deadline=math.inf,
+                backoff=Backoff(base=engine.retry_min_seconds, cap=engine.retry_max_seconds, jitter=0.5),
+            )
         )
+        supervision_hooks = MetricsSupervisorHooks(self.metrics)
         self.system = ActorSystem(
             self.store,
             policy,
             clock=self.clock,
+            supervision=KeyedSupervisor(ACTOR_RESTARTS, clock=self.clock, hooks=supervision_hooks),
             hooks=MetricsActorHooks(self.metrics),
             prefetch=engine.prefetch,
             idle_seconds=engine.idle_seconds,
@@ -176,9 +196,10 @@ class Runtime:
         )
         self.http = HttpServer(app, cfg.server.host, cfg.server.port, listener=listener)
         timeout = cfg.server.shutdown_timeout
-        # The tree: root -> actor system. Past the intensity the root gives up
-        # and the process exits non-zero; systemd restarts it, the durable
-        # mailboxes make that safe.
+        # The tree: root -> actor system -> one supervisor per actor kind. A kind past its
+        # intensity fails the actor system, which the root restarts; past the root's
+        # intensity the root gives up and the process exits non-zero; systemd restarts
+        # it, the durable mailboxes make that safe.
         self._root = start_root(
             [
                 ChildSpec(
@@ -190,10 +211,10 @@ class Runtime:
             ],
             on_give_up=self._give_up,
             strategy=OneForOneStrategy(),
-            intensity=RestartIntensity(max_restarts=3, period=60.0),
-            backoff=ExponentialBackoffStrategy(min_delay=1.0, max_delay=30.0),
+            intensity=SYSTEM_RESTARTS.intensity,
+            backoff=SYSTEM_RESTARTS.backoff,
             clock=self.clock,
-            hooks=MetricsSupervisorHooks(self.metrics),
+            hooks=supervision_hooks,
         )
         undo.append(lambda: self._stop_actors(timeout))
         self.http.start()
@@ -310,9 +331,6 @@ class Runtime:
 
     def connector(self, name: str) -> ConnectorControl | None:
         return self._connectors.get(name)
-
-    def add_connector(self, name: str, connector: ConnectorControl) -> None:
-        self._connectors[name] = connector
 
     def readiness(self) -> dict[str, bool]:
         return {"store": self.store.ping(), "actors": self._started}

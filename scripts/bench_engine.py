@@ -34,14 +34,16 @@ import pykka  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from peppasync.backoff import Backoff  # noqa: E402
 from peppasync.clock import SystemClock  # noqa: E402
 from peppasync.heap import tune_garbage_collector  # noqa: E402
+from peppasync.retry import RetryPolicy  # noqa: E402
 from peppasync.store import open_store, ops  # noqa: E402
 
 from actors.durable import DurableActor  # noqa: E402
 from actors.hooks import ActorHooks  # noqa: E402
 from actors.system import ActorSystem  # noqa: E402
-from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
+from supervisors import KeyedSupervisor, PoisonPolicy, RestartPolicy  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -105,8 +107,9 @@ def _system(url: str, **options: float) -> tuple[object, Counter, ActorSystem]:
     hooks = Counter()
     system = ActorSystem(
         store,
-        PoisonPolicy(max_attempts=5, backoff=ExponentialBackoffStrategy(min_delay=0.1, max_delay=1)),
+        PoisonPolicy(RetryPolicy(max_attempts=5, backoff=Backoff(base=0.1, cap=1.0))),
         clock=SystemClock(),
+        supervision=KeyedSupervisor(RestartPolicy(backoff=Backoff(base=0.1, cap=1.0)), clock=SystemClock()),
         hooks=hooks,
         **options,  # type: ignore[arg-type]
     )

@@ -6,8 +6,6 @@ from peppasync.errors import PeppasyncError
 from peppasync.exits import Exit
 
 __all__ = [
-    "ChildExistsError",
-    "ChildStartError",
     "HandlerInterruptedError",
     "RestartIntensityExceededError",
 ]
@@ -28,28 +26,6 @@ class RestartIntensityExceededError(PeppasyncError):
             f"supervisor {supervisor!r} gave up: more restarts than {limit} "
             f"after child {child_id!r} ended ({cause.kind.value}: {cause.detail or 'no detail'})"
         )
-
-
-class ChildExistsError(PeppasyncError):
-    """Raised when a child is added under an id its supervisor already uses."""
-
-    def __init__(self, supervisor: str, child_id: str) -> None:
-        self.supervisor = supervisor
-        self.child_id = child_id
-        super().__init__(
-            f"supervisor {supervisor!r} already has a child {child_id!r}; "
-            "terminate it first or choose another id"
-        )
-
-
-class ChildStartError(PeppasyncError):
-    """Raised to the caller of ``start_child`` when the new child failed to start."""
-
-    def __init__(self, supervisor: str, child_id: str, cause: BaseException) -> None:
-        self.supervisor = supervisor
-        self.child_id = child_id
-        self.cause = cause
-        super().__init__(f"child {child_id!r} of supervisor {supervisor!r} failed to start: {cause!r}")
 
 
 class HandlerInterruptedError(PeppasyncError):

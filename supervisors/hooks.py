@@ -34,7 +34,11 @@ class SupervisorHooks:
         """Called when a child ended, on its own or stopped by its supervisor."""
 
     def on_child_restarted(self, supervisor: str, child_id: str, kind: str, exit: Exit, delay: float) -> None:
-        """Called when a child started again; ``exit`` caused it, after ``delay`` seconds."""
+        """Called when a child started again; ``exit`` caused it, after ``delay`` seconds.
+
+        A ``KeyedSupervisor`` calls it when it decides the restart: its host
+        activates the actor once ``delay`` is over.
+        """
 
     def on_escalated(self, supervisor: str, exit: Exit) -> None:
         """Called when a supervisor gave up and ended with ``exit``, leaving it to its parent."""

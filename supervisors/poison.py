@@ -2,7 +2,9 @@
 
 The durable actor receives this policy by injection and calls ``decide``
 after a handler failed. ``attempts`` counts the attempts made so far (the
-store counts one before each run), so the first failure arrives as 1.
+store counts one before each run), so the first failure arrives as 1. The
+retries are the outer layer of ``peppasync.retry``: its docstring says how
+they compose with a connector's own.
 """
 
 from __future__ import annotations
@@ -12,39 +14,41 @@ from collections.abc import Sequence
 
 from peppasync.errors import PermanentError
 from peppasync.exits import Verdict
-
-from .backoff import BackoffStrategy
+from peppasync.retry import RetryPolicy
 
 __all__ = ["PoisonPolicy"]
 
 
 class PoisonPolicy:
-    """Quarantine permanent failures at once and anything after ``max_attempts``; else back off.
+    """Quarantine permanent failures at once, and anything the retry policy gives up on; else back off.
 
-    The retry after attempt n waits ``backoff.delay(n - 1)``, or longer when
+    The retry after attempt n waits ``retry.backoff.delay(n)``, or longer when
     the error carries a ``retry_after`` (a ``TransientError``, a connector's
-    429): a retry never comes sooner than the other side asked for.
+    429): a retry never comes sooner than the other side asked for. The
+    policy's ``deadline`` is not used here: a message has no time limit, only
+    ``max_attempts``.
     """
 
     def __init__(
         self,
-        max_attempts: int,
-        backoff: BackoffStrategy,
+        retry: RetryPolicy,
         permanent: Sequence[type[BaseException]] = (PermanentError,),
     ) -> None:
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
-            raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
-        if not isinstance(backoff, BackoffStrategy):
+        if not isinstance(retry, RetryPolicy):
             raise TypeError(
-                f"backoff must be a BackoffStrategy (e.g. ExponentialBackoffStrategy), got {backoff!r}"
+                f"retry must be a peppasync.retry.RetryPolicy (e.g. RetryPolicy(max_attempts=5)), got {retry!r}"
             )
         kinds = tuple(permanent)
         bad = [k for k in kinds if not (isinstance(k, type) and issubclass(k, BaseException))]
         if bad:
             raise ValueError(f"permanent must list exception classes, got {bad!r}")
-        self.max_attempts = max_attempts
-        self.backoff = backoff
+        self.retry = retry
         self.permanent = kinds
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts a message gets before it is quarantined."""
+        return self.retry.max_attempts
 
     def decide(self, attempts: int, error: BaseException, now: float) -> Verdict:
         """What the message that failed its ``attempts``-th attempt at ``now`` deserves."""
@@ -52,19 +56,14 @@ class PoisonPolicy:
             raise ValueError(f"attempts counts the failed attempts from 1, got {attempts!r}")
         if isinstance(error, self.permanent):
             return Verdict.poison(_reason(error))
-        if attempts >= self.max_attempts:
+        if attempts >= self.retry.max_attempts:
             return Verdict.poison("max_attempts")
-        delay = self.backoff.delay(attempts - 1)
-        asked = _retry_after(error)
-        if asked is not None:
-            delay = max(delay, asked)
+        delay = self.retry.backoff.delay(attempts, _retry_after(error))
         return Verdict.retry(now + delay)
 
     def __repr__(self) -> str:
         names = ", ".join(k.__name__ for k in self.permanent)
-        return (
-            f"PoisonPolicy(max_attempts={self.max_attempts}, backoff={self.backoff!r}, permanent=({names}))"
-        )
+        return f"PoisonPolicy(retry={self.retry!r}, permanent=({names}))"
 
 
 def _reason(error: BaseException) -> str:

@@ -7,10 +7,11 @@ against the restart intensity, and one restart too many makes the supervisor
 stop all its children and end with a failure its parent handles. A backoff
 delays restarts through the scheduler, so the supervisor never sleeps.
 
-Each child is found by id in a dict that keeps start order, so starting,
-ending and terminating one child costs O(1) whatever the number of children;
-only the strategies that must look at siblings (one_for_all, rest_for_one)
-walk them.
+Each child is found by id in a dict that keeps start order, so a child's
+end costs O(1) whatever the number of children; only the strategies that must
+look at siblings (one_for_all, rest_for_one) walk them. Its children are the
+specs it was started with: children started on demand (the actors of
+``actors.ActorSystem``) are supervised by ``KeyedSupervisor`` instead.
 """
 
 from __future__ import annotations
@@ -27,15 +28,15 @@ import pykka
 from greenlet import GreenletExit
 from pykka.typing import ActorMemberMixin, proxy_method
 
+from peppasync.backoff import Backoff
 from peppasync.clock import Clock, SystemClock
-from peppasync.errors import NotFoundError
 from peppasync.exits import Exit
 
-from .backoff import BackoffState, BackoffStrategy
 from .child import SupervisedActor
-from .errors import ChildExistsError, ChildStartError, RestartIntensityExceededError
+from .errors import RestartIntensityExceededError
 from .hooks import SupervisorHooks, as_hooks
 from .intensity import RestartHistory, RestartIntensity
+from .restart import RestartPolicy, Streak
 from .scheduler import GeventScheduler, Scheduled, Scheduler
 from .spec import ChildSpec, RestartType
 from .strategy import OneForOneStrategy, RestartStrategy
@@ -74,24 +75,23 @@ class _StartFailed:
 class _Child:
     """One child's record. Running: ``ref`` is set. Waiting for a restart: ``due`` is set."""
 
-    __slots__ = ("attempts", "backoff", "due", "dynamic", "incarnation", "ref", "restarts", "spec")
+    __slots__ = ("attempts", "due", "incarnation", "ref", "restarts", "spec", "streak")
 
-    def __init__(self, spec: ChildSpec, *, dynamic: bool) -> None:
+    def __init__(self, spec: ChildSpec) -> None:
         self.spec = spec
-        self.dynamic = dynamic
         self.ref: pykka.ActorRef[Any] | None = None
         self.incarnation = 0
         self.due = 0
         self.attempts = 0
         self.restarts = 0
-        self.backoff = BackoffState()
+        self.streak = Streak()
 
 
 class SupervisorActor(SupervisedActor):
     """Supervises children given as ``ChildSpec`` values; itself a child of its parent.
 
-    Message API (through ``proxy()``): ``start_child``, ``terminate_child``,
-    ``which_children``. A child whose start raises counts as a failed child.
+    Message API (through ``proxy()``): ``which_children``. A child whose start
+    raises counts as a failed child.
     """
 
     kind = "supervisor"
@@ -103,7 +103,8 @@ class SupervisorActor(SupervisedActor):
         name: str = "supervisor",
         strategy: RestartStrategy | None = None,
         intensity: RestartIntensity | None = None,
-        backoff: BackoffStrategy | None = None,
+        backoff: Backoff | None = None,
+        reset_after: float | None = None,
         clock: Clock | None = None,
         scheduler: Scheduler | None = None,
         hooks: SupervisorHooks | Iterable[SupervisorHooks] | None = None,
@@ -121,15 +122,14 @@ class SupervisorActor(SupervisedActor):
         strategy = strategy if strategy is not None else OneForOneStrategy()
         if not isinstance(strategy, RestartStrategy):
             raise TypeError(f"supervisor {name!r}: strategy must be a RestartStrategy, got {strategy!r}")
-        intensity = intensity if intensity is not None else RestartIntensity()
-        if not isinstance(intensity, RestartIntensity):
-            raise TypeError(f"supervisor {name!r}: intensity must be a RestartIntensity, got {intensity!r}")
-        if backoff is not None and not isinstance(backoff, BackoffStrategy):
-            raise TypeError(f"supervisor {name!r}: backoff must be a BackoffStrategy, got {backoff!r}")
+        try:
+            policy = RestartPolicy(intensity, backoff, reset_after)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"supervisor {name!r}: {exc}") from None
         self.name = name
         self.strategy = strategy
-        self.intensity = intensity
-        self.backoff = backoff
+        self.policy = policy
+        self.intensity = policy.intensity
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.scheduler: Scheduler = scheduler if scheduler is not None else GeventScheduler()
         self._hooks = as_hooks(hooks)
@@ -141,34 +141,6 @@ class SupervisorActor(SupervisedActor):
         self._stopping = False
 
     # -- the message API -----------------------------------------------------
-
-    def start_child(self, spec: ChildSpec) -> pykka.ActorRef[Any]:
-        """Start a dynamic child and supervise it; raises ``ChildStartError`` if its start fails.
-
-        A dynamic child is forgotten once it ends without being restarted.
-        """
-        if not isinstance(spec, ChildSpec):
-            raise TypeError(f"supervisor {self.name!r}: start_child takes a ChildSpec, got {spec!r}")
-        if spec.id in self._children:
-            raise ChildExistsError(self.name, spec.id)
-        if self._stopping:
-            raise ChildStartError(self.name, spec.id, pykka.ActorDeadError("supervisor is stopping"))
-        child = _Child(spec, dynamic=True)
-        error = self._start(child)
-        if error is not None:
-            raise ChildStartError(self.name, spec.id, error) from error
-        self._children[spec.id] = child
-        assert child.ref is not None
-        return child.ref
-
-    def terminate_child(self, child_id: str) -> None:
-        """Stop a child (within its shutdown time) and forget it; raises ``NotFoundError``."""
-        child = self._children.pop(child_id, None)
-        if child is None:
-            raise NotFoundError("child", child_id)
-        child.due = 0
-        if child.ref is not None:
-            self._terminate(child)
 
     def which_children(self) -> list[tuple[str, bool, int]]:
         """Every child in start order as (id, alive, restarts so far)."""
@@ -182,7 +154,7 @@ class SupervisorActor(SupervisedActor):
     def on_start(self) -> None:
         token = self._next_token()
         for spec in self._specs:
-            child = _Child(spec, dynamic=False)
+            child = _Child(spec)
             child.due = token
             self._children[spec.id] = child
         try:
@@ -250,12 +222,12 @@ class SupervisorActor(SupervisedActor):
                 extra={"supervisor": self.name, "child": spec.id, "error": exit.detail},
             )
         if not spec.restart.restarts_after(exit):
-            if spec.restart is RestartType.TEMPORARY or child.dynamic:
+            if spec.restart is RestartType.TEMPORARY:
                 del self._children[spec.id]
             return False
         now = self.clock.monotonic()
-        self._history = self.intensity.record(self._history, now)
-        if self.intensity.exceeded(self._history, now):
+        delay, self._history, child.streak = self.policy.decide(self._history, child.streak, now)
+        if delay is None:
             self._escalate(child, exit)
             return True
         members: list[str] = []
@@ -271,9 +243,6 @@ class SupervisorActor(SupervisedActor):
                     continue  # ended for good earlier (a transient child that finished)
             members.append(child_id)
         members.reverse()
-        delay = 0.0
-        if self.backoff is not None:
-            delay, child.backoff = self.backoff.next(child.backoff, now)
         token = self._next_token()
         for child_id in members:
             self._children[child_id].due = token
@@ -318,7 +287,7 @@ class SupervisorActor(SupervisedActor):
         child.ref = ref
         child.incarnation = incarnation
         child.due = 0
-        child.backoff = child.backoff.started(self.clock.monotonic())
+        child.streak = child.streak.started(self.clock.monotonic())
         self._hooks.on_child_started(self.name, spec.id, spec.kind)
         return None
 
@@ -378,6 +347,4 @@ def _report(supervisor: pykka.ActorRef[Any], child_id: str, incarnation: int, ex
 class SupervisorProxy(ActorMemberMixin, pykka.ActorProxy[SupervisorActor]):
     """The supervisor's message API, typed: ``cast(SupervisorProxy, ref.proxy())``; calls return futures."""
 
-    start_child = proxy_method(SupervisorActor.start_child)
-    terminate_child = proxy_method(SupervisorActor.terminate_child)
     which_children = proxy_method(SupervisorActor.which_children)

@@ -11,10 +11,10 @@ import gevent
 import pykka
 from greenlet import GreenletExit
 
+from peppasync.backoff import Backoff
 from peppasync.clock import Clock
 from peppasync.exits import Exit, ExitListener
 
-from .backoff import BackoffStrategy
 from .hooks import SupervisorHooks
 from .intensity import RestartIntensity
 from .scheduler import Scheduler
@@ -33,7 +33,8 @@ def supervisor_spec(
     *,
     strategy: RestartStrategy | None = None,
     intensity: RestartIntensity | None = None,
-    backoff: BackoffStrategy | None = None,
+    backoff: Backoff | None = None,
+    reset_after: float | None = None,
     clock: Clock | None = None,
     scheduler: Scheduler | None = None,
     hooks: SupervisorHooks | Iterable[SupervisorHooks] | None = None,
@@ -53,6 +54,7 @@ def supervisor_spec(
         "strategy": strategy,
         "intensity": intensity,
         "backoff": backoff,
+        "reset_after": reset_after,
         "clock": clock,
         "scheduler": scheduler,
         "hooks": list(hooks) if hooks is not None and not isinstance(hooks, SupervisorHooks) else hooks,
@@ -73,7 +75,8 @@ def start_root(
     name: str = "root",
     strategy: RestartStrategy | None = None,
     intensity: RestartIntensity | None = None,
-    backoff: BackoffStrategy | None = None,
+    backoff: Backoff | None = None,
+    reset_after: float | None = None,
     clock: Clock | None = None,
     scheduler: Scheduler | None = None,
     hooks: SupervisorHooks | Iterable[SupervisorHooks] | None = None,
@@ -106,6 +109,7 @@ def start_root(
         strategy=strategy,
         intensity=intensity,
         backoff=backoff,
+        reset_after=reset_after,
         clock=clock,
         scheduler=scheduler,
         hooks=hooks,

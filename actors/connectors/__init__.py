@@ -12,6 +12,8 @@ transient failures are retried with jittered backoff, and what cannot succeed
 raises ``peppasync.errors.ConnectorError`` with ``transient`` set.
 """
 
+from peppasync.retry import RetryPolicy
+
 from .aimd import AimdLimit
 from .bucket import CostBucket
 from .calls import call
@@ -20,7 +22,6 @@ from .failure import PermanentFailure, TransientFailure
 from .hooks import OUTCOMES, ConnectorHooks, MetricsConnectorHooks
 from .limiter import ConcurrencyLimiter, Priority
 from .netsuite import NetsuiteConnector
-from .retry import RetryPolicy
 from .shopify import OrdersPage, SetResult, ShopifyConnector
 from .window import RequestWindow
 from .wms import ShipmentsPage, WmsConnector

@@ -10,12 +10,12 @@ import requests
 import requests.adapters
 
 from peppasync.errors import ConnectorError, ConnectorLimitError
+from peppasync.retry import RetryPolicy
 
 from .aimd import AimdLimit
 from .failure import PermanentFailure, TransientFailure
 from .hooks import ConnectorHooks
 from .limiter import ConcurrencyLimiter, Priority
-from .retry import RetryPolicy
 
 __all__ = ["Connector"]
 
@@ -34,8 +34,11 @@ class Connector:
     dropped), lets the subclass's API limiter
     admit it (``_admit``), sends, and hands the response to a classifier that returns
     the result or raises ``TransientFailure`` / ``PermanentFailure``. Transient
-    failures are retried per ``retry``; what cannot succeed raises ``ConnectorError``.
-    The calling greenlet blocks cooperatively until the call is done.
+    failures are retried per ``retry`` (default ``RetryPolicy()``: 3 tries within
+    30 s; see ``peppasync.retry`` for how this layer composes with the durable
+    retries of the message); what cannot succeed raises ``ConnectorError``, with
+    the server's ``Retry-After`` when it gave one. The calling greenlet blocks
+    cooperatively until the call is done.
     """
 
     def __init__(
@@ -144,7 +147,7 @@ class Connector:
             failure = self._try(method, url, classify, cost, priority, kwargs)
             if not isinstance(failure, TransientFailure):
                 return failure
-            wait = self.retry.next_delay(attempt, started, failure.retry_after)
+            wait = self.retry.next_delay(attempt, self.clock.monotonic() - started, failure.retry_after)
             if wait is None:
                 raise ConnectorError(
                     f"{self.name}: {method} {url} failed {attempt} time(s), last: {failure}",

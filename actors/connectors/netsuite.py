@@ -11,6 +11,7 @@ import requests
 import requests.auth
 
 from peppasync.config import NetsuiteConfig
+from peppasync.retry import RetryPolicy
 
 from .aimd import AimdLimit
 from .connector import Connector
@@ -18,7 +19,6 @@ from .failure import PermanentFailure, TransientFailure, classify_status, parse_
 from .hooks import ConnectorHooks
 from .limiter import Priority
 from .netsuite_account import NetsuiteAccount
-from .retry import RetryPolicy
 
 __all__ = ["NetsuiteConnector", "NetsuiteErrorBody", "TokenAuth", "parse_error_body"]
 

@@ -10,6 +10,7 @@ import requests
 
 from peppasync.config import ShopifyConfig
 from peppasync.errors import ConnectorError
+from peppasync.retry import RetryPolicy
 
 from .aimd import AimdLimit
 from .bucket import CostBucket
@@ -17,7 +18,6 @@ from .connector import Connector
 from .failure import PermanentFailure, TransientFailure, classify_status
 from .hooks import ConnectorHooks
 from .limiter import Priority
-from .retry import RetryPolicy
 from .shopify_queries import (
     FULFILLMENT_CREATE,
     ORDER_FULFILLMENT_ORDERS,

@@ -14,13 +14,13 @@ import requests
 
 from peppasync.config import WmsConfig
 from peppasync.errors import ConnectorError
+from peppasync.retry import RetryPolicy
 
 from .aimd import AimdLimit
 from .connector import Connector
 from .failure import TransientFailure, classify_status
 from .hooks import ConnectorHooks
 from .limiter import Priority
-from .retry import RetryPolicy
 from .window import RequestWindow
 
 __all__ = ["OPEN_STATUSES", "ShipmentsPage", "WmsConnector"]

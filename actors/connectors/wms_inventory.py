@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import requests
 
 from peppasync.config import WmsConfig
+from peppasync.retry import RetryPolicy
 
 from .aimd import AimdLimit
 from .bucket import CostBucket
@@ -24,7 +25,6 @@ from .connector import Connector
 from .failure import TransientFailure, classify_status
 from .hooks import ConnectorHooks
 from .limiter import Priority
-from .retry import RetryPolicy
 
 __all__ = ["StockLevel", "WmsInventoryConnector"]
 

@@ -3,12 +3,14 @@ import os
 import gevent
 import pytest
 
+from peppasync.backoff import Backoff
 from peppasync.clock import SystemClock
+from peppasync.retry import RetryPolicy
 from peppasync.store import open_store
 
 from actors.hooks import ActorHooks
 from actors.system import ActorSystem
-from supervisors import ExponentialBackoffStrategy, PoisonPolicy
+from supervisors import KeyedSupervisor, PoisonPolicy, RestartIntensity, RestartPolicy
 
 
 class CountingHooks(ActorHooks):
@@ -37,9 +39,14 @@ class CountingHooks(ActorHooks):
 
 
 def small_policy(max_attempts: int = 3) -> PoisonPolicy:
-    return PoisonPolicy(
-        max_attempts=max_attempts,
-        backoff=ExponentialBackoffStrategy(min_delay=0.01, max_delay=0.05),
+    return PoisonPolicy(RetryPolicy(max_attempts=max_attempts, backoff=Backoff(base=0.01, cap=0.05)))
+
+
+def roomy_supervision(clock=None) -> KeyedSupervisor:
+    """Restarts after 10 to 50 ms, and no kind gives up within a test."""
+    return KeyedSupervisor(
+        RestartPolicy(RestartIntensity(max_restarts=1000, period=60.0), Backoff(base=0.01, cap=0.05)),
+        clock=clock or SystemClock(),
     )
 
 
@@ -55,11 +62,12 @@ def store(tmp_path):
 def make_system(store):
     systems = []
 
-    def make(*kinds, hooks=None, policy=None, **options):
+    def make(*kinds, hooks=None, policy=None, supervision=None, **options):
         system = ActorSystem(
             store,
             policy or small_policy(),
             clock=SystemClock(),
+            supervision=supervision or roomy_supervision(),
             hooks=hooks or CountingHooks(),
             sweep_interval=options.pop("sweep_interval", 0.05),
             **options,

@@ -13,13 +13,15 @@ import sys  # noqa: E402
 
 import gevent  # noqa: E402
 
+from peppasync.backoff import Backoff  # noqa: E402
 from peppasync.clock import SystemClock  # noqa: E402
+from peppasync.retry import RetryPolicy  # noqa: E402
 from peppasync.store import open_store  # noqa: E402
 
 from actors.durable import DurableActor  # noqa: E402
 from actors.hooks import ActorHooks  # noqa: E402
 from actors.system import ActorSystem  # noqa: E402
-from supervisors import ExponentialBackoffStrategy, PoisonPolicy  # noqa: E402
+from supervisors import KeyedSupervisor, PoisonPolicy, RestartIntensity, RestartPolicy  # noqa: E402
 
 url, effect_log = sys.argv[1], sys.argv[2]
 until_empty = "--until-empty" in sys.argv
@@ -57,8 +59,12 @@ store = open_store(url)
 store.migrate()
 system = ActorSystem(
     store,
-    PoisonPolicy(max_attempts=5, backoff=ExponentialBackoffStrategy(min_delay=0.01, max_delay=0.1)),
+    PoisonPolicy(RetryPolicy(max_attempts=5, backoff=Backoff(base=0.01, cap=0.1))),
     clock=SystemClock(),
+    supervision=KeyedSupervisor(
+        RestartPolicy(RestartIntensity(max_restarts=100, period=1.0), Backoff(base=0.01, cap=0.1)),
+        clock=SystemClock(),
+    ),
     hooks=Progress(),
     sweep_interval=0.05,
 )

@@ -7,6 +7,7 @@ from dataclasses import replace
 import gevent
 import pytest
 
+from peppasync.backoff import Backoff
 from peppasync.clock import SystemClock
 from peppasync.config import parse_config
 from peppasync.errors import ConnectorError
@@ -30,7 +31,7 @@ def _shopify(sb: Sandbox, **config: str) -> ShopifyConnector:
     sections = sb.config_sections()
     sections["shopify"] = {**sections["shopify"], **config}
     return ShopifyConnector(parse_config(sections).shopify,
-                            retry=RetryPolicy(max_attempts=2, base=0.005, cap=0.01, budget=1.0))
+                            retry=RetryPolicy(max_attempts=2, deadline=1.0, backoff=Backoff(base=0.005, cap=0.01)))
 
 
 def _graphql_calls(sb: Sandbox) -> int:

@@ -9,7 +9,7 @@ from peppasync.store import open_store
 
 from actors.inventory import OVERSELL_LOG_INTERVAL, InventoryActor, InventorySettings
 from actors.system import ActorSystem
-from tests.actors.conftest import CountingHooks, small_policy
+from tests.actors.conftest import CountingHooks, roomy_supervision, small_policy
 
 
 class OversellHooks(CountingHooks):
@@ -34,7 +34,8 @@ def inventory(tmp_path):
     store = open_store(f"sqlite:///{tmp_path}/inventory.db", clock=clock)
     store.migrate()
     hooks = OversellHooks()
-    system = ActorSystem(store, small_policy(), clock=clock, hooks=hooks, sweep_interval=0.05,
+    system = ActorSystem(store, small_policy(), clock=clock, supervision=roomy_supervision(clock), hooks=hooks,
+                         sweep_interval=0.05,
                          services={"inventory": InventorySettings(), "catalog": Catalog()})
     system.register(InventoryActor)
     system.start()

@@ -15,7 +15,7 @@ from actors.margin import MarginActor, MarginSettings
 from actors.margin_model import Transaction
 from actors.margin_report import margin_of
 from actors.system import ActorSystem
-from tests.actors.conftest import CountingHooks, small_policy
+from tests.actors.conftest import CountingHooks, roomy_supervision, small_policy
 
 
 class Costs:
@@ -113,7 +113,8 @@ def engine(tmp_path, request):
     shop = Costs(("shopify.unit_cost",), {"TEE": {"shopify.unit_cost": "11.00"}, "MUG": {"shopify.unit_cost": "5"}})
     clock = SystemClock()
     hooks = MarginHooks()
-    system = ActorSystem(store, small_policy(), clock=clock, hooks=hooks, sweep_interval=0.05, services={
+    system = ActorSystem(store, small_policy(), clock=clock, supervision=roomy_supervision(clock), hooks=hooks,
+                         sweep_interval=0.05, services={
         "margin": MarginSettings.from_config(config.margin),
         "costs": CostBook([erp, shop], clock, ttl=3600),
         **({"payments": request.getfixturevalue("payments")} if "payments" in request.fixturenames else {}),

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from peppasync.backoff import Backoff
 from peppasync.clock import ManualClock
 from peppasync.config import parse_config
 from peppasync.contracts import check
@@ -36,7 +37,7 @@ from actors.validation import normalise_order
 from .conftest import CountingHooks
 
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0, shipment_delay=60.0)
-FAST_RETRY = RetryPolicy(max_attempts=12, base=0.005, cap=0.05, budget=30.0)
+FAST_RETRY = RetryPolicy(max_attempts=12, deadline=30.0, backoff=Backoff(base=0.005, cap=0.05))
 
 
 def wms_order(record: dict[str, Any], status: str = "awaiting_shipment") -> dict[str, Any]:

@@ -17,6 +17,7 @@ import gevent
 import gevent.event
 import pytest
 
+from peppasync.backoff import Backoff
 from peppasync.config import parse_config
 from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
@@ -29,7 +30,7 @@ from tests.sandboxes import sandbox_factory
 
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0, shipment_delay=0.05)
 # Two quick tries: a call that keeps failing gives up at once, as one that has used its budget would.
-SHORT_RETRY = RetryPolicy(max_attempts=2, base=0.005, cap=0.01, budget=5.0)
+SHORT_RETRY = RetryPolicy(max_attempts=2, deadline=5.0, backoff=Backoff(base=0.005, cap=0.01))
 
 
 def _iso(epoch: float) -> str:

@@ -83,17 +83,6 @@ def test_a_temporary_child_stopped_by_a_siblings_one_for_all_is_not_restarted(jo
     assert life(journal)[3:] == ["crash a", "stop c", "stop tmp", "start a", "start c"]
 
 
-def test_a_dynamic_transient_child_that_ends_normally_is_forgotten(journal, clock):
-    root = supervise(journal, [], clock=clock)
-    [spec] = workers(journal, "job", restart=RestartType.TRANSIENT)
-    root.proxy().start_child(spec).get(timeout=WAIT)
-
-    journal.refs["job"].tell(Finish())
-    journal.wait_count("exited", 1)
-
-    assert which(root) == []
-
-
 def test_exits_from_an_incarnation_already_replaced_are_ignored(journal, clock):
     listeners: list[ExitListener] = []
     refs: list[pykka.ActorRef[Any]] = []
@@ -113,23 +102,6 @@ def test_exits_from_an_incarnation_already_replaced_are_ignored(journal, clock):
     assert which(root) == [("bare", True, 1)]
     assert len(refs) == 2 and refs[1].is_alive()
     assert len(journal.of("exited")) == 1
-
-
-def test_exits_from_a_terminated_child_are_ignored(journal, clock):
-    listeners: list[ExitListener] = []
-
-    def start(on_exit: ExitListener) -> pykka.ActorRef[Any]:
-        listeners.append(on_exit)
-        return BareChild.start(on_exit)
-
-    root = supervise(journal, [], clock=clock)
-    root.proxy().start_child(ChildSpec("bare", start)).get(timeout=WAIT)
-    root.proxy().terminate_child("bare").get(timeout=WAIT)
-
-    listeners[0](Exit.failure(RuntimeError("crashed after it was terminated")))
-
-    assert which(root) == []
-    assert len(listeners) == 1 and journal.of("restarted") == []
 
 
 def test_a_plain_pykka_actor_keeping_the_protocol_by_hand_is_supervised_too(journal, clock):

@@ -39,7 +39,7 @@ def test_a_supervisor_refuses_two_children_with_one_id(journal):
         ({"name": ""}, ValueError, "a supervisor needs a non-empty name, got ''"),
         ({"strategy": "one_for_one"}, TypeError, "supervisor 'root': strategy must be a RestartStrategy"),
         ({"intensity": (1, 5)}, TypeError, "supervisor 'root': intensity must be a RestartIntensity"),
-        ({"backoff": 2.0}, TypeError, "supervisor 'root': backoff must be a BackoffStrategy"),
+        ({"backoff": 2.0}, TypeError, "supervisor 'root': backoff must be a peppasync.backoff.Backoff"),
         ({"hooks": [print]}, TypeError, "a supervisor hook must be a SupervisorHooks"),
     ],
 )

@@ -1,15 +1,12 @@
-"""A child whose start raises counts as a failed child; dynamic starts report failures to the caller."""
+"""A child whose start raises counts as a failed child."""
 
 import gevent.event
 import pytest
 
-from peppasync.errors import NotFoundError
 from peppasync.exits import Exit
 
 from supervisors import (
-    ChildExistsError,
     ChildSpec,
-    ChildStartError,
     RestartIntensity,
     RestartType,
     RestForOneStrategy,
@@ -113,30 +110,3 @@ def test_start_supervised_raises_what_on_start_raised_and_reports_the_failed_end
     assert [(e.kind.value, e.detail) for e in exits] == [
         ("failure", "failed to start: RuntimeError('w cannot start')")
     ]
-
-
-def test_a_dynamic_child_that_fails_to_start_is_reported_to_the_caller_and_not_kept(journal, clock):
-    root = supervise(journal, [], clock=clock)
-    spec = Worker.child_spec("job", journal, "job", fail_start=lambda: True)
-
-    with pytest.raises(ChildStartError) as raised:
-        root.proxy().start_child(spec).get(timeout=WAIT)
-
-    assert (raised.value.supervisor, raised.value.child_id) == ("root", "job")
-    assert isinstance(raised.value.cause, RuntimeError)
-    assert which(root) == []
-
-
-def test_a_dynamic_child_cannot_take_an_id_already_in_use(journal, clock):
-    root = supervise(journal, workers(journal, "a"), clock=clock)
-    [again] = workers(journal, "a")
-
-    with pytest.raises(ChildExistsError, match="supervisor 'root' already has a child 'a'"):
-        root.proxy().start_child(again).get(timeout=WAIT)
-
-
-def test_terminating_an_unknown_child_says_which_one(journal, clock):
-    root = supervise(journal, [], clock=clock)
-
-    with pytest.raises(NotFoundError, match="no child with id ghost"):
-        root.proxy().terminate_child("ghost").get(timeout=WAIT)

@@ -23,12 +23,13 @@ import gevent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
+from peppasync.backoff import Backoff
 from peppasync.config import parse_config
 from peppasync.sandbox import PROFILES, Sandbox
 
 from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector
 
-RETRY = RetryPolicy(max_attempts=12, base=0.05, cap=1.0, budget=60.0)
+RETRY = RetryPolicy(max_attempts=12, deadline=60.0, backoff=Backoff(base=0.05, cap=1.0))
 
 
 def netsuite(orders: int) -> None:

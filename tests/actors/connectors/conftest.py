@@ -12,9 +12,9 @@ import pytest
 from gevent.pywsgi import WSGIServer
 from gevent.server import StreamServer
 
+from peppasync.backoff import Backoff
 from peppasync.clock import ManualClock
-
-from actors.connectors import RetryPolicy
+from peppasync.retry import RetryPolicy
 
 # One request as a handler sees it: method, path, query, headers, body.
 Handler = Callable[[dict[str, Any]], tuple[int, dict[str, str], bytes]]
@@ -97,9 +97,9 @@ class FakeTime:
         self.clock.advance(max(0.0, seconds))
         gevent.sleep(0)
 
-    def policy(self, **kwargs: Any) -> RetryPolicy:
-        """A retry policy on this time; ``random`` returns 0.5 unless told otherwise."""
-        kwargs.setdefault("random", lambda: 0.5)
+    def policy(self, *, random: Callable[[], float] = lambda: 0.5, **kwargs: Any) -> RetryPolicy:
+        """The default retry policy on this time; its backoff draws ``random`` (0.5 unless told otherwise)."""
+        kwargs.setdefault("backoff", Backoff(random=random))
         return RetryPolicy(clock=self.clock, sleep=self.sleep, **kwargs)
 
 

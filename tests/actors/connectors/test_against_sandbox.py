@@ -11,6 +11,7 @@ import gevent
 import gevent.event
 import pytest
 
+from peppasync.backoff import Backoff
 from peppasync.clock import ManualClock
 from peppasync.config import Config, parse_config
 from peppasync.errors import ConnectorError
@@ -24,7 +25,7 @@ from .conftest import StubServer
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0,
                 shipment_delay=0.05)
 # Short real waits: the sandbox is a real server, so retries really wait, briefly.
-FAST_RETRY = RetryPolicy(max_attempts=12, base=0.005, cap=0.05, budget=30.0)
+FAST_RETRY = RetryPolicy(max_attempts=12, deadline=30.0, backoff=Backoff(base=0.005, cap=0.05))
 
 
 @pytest.fixture

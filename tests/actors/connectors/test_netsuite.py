@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 
+from peppasync.backoff import Backoff
 from peppasync.config import NetsuiteConfig, parse_config
 from peppasync.contracts import check
 from peppasync.errors import ConnectorError
@@ -31,7 +32,7 @@ from actors.validation import normalise_order
 from .conftest import Handler, StubServer, json_body
 
 QUIET = replace(PROFILES["calm"], name="quiet", erp_latency_median=0.001, erp_latency_sigma=0.0)
-FAST_RETRY = RetryPolicy(max_attempts=4, base=0.001, cap=0.005, budget=5.0)
+FAST_RETRY = RetryPolicy(max_attempts=4, deadline=5.0, backoff=Backoff(base=0.001, cap=0.005))
 # Which contract each write keeps, by record type in its URL.
 CONTRACTS = {("PUT", "customer"): "CustomerUpsert", ("PUT", "salesOrder"): "SalesOrderUpsert",
              ("PATCH", "salesOrder"): "SalesOrderCancel"}

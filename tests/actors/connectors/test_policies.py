@@ -1,12 +1,10 @@
-"""AIMD and retry policies: small values, tested without a clock that moves by itself."""
+"""AIMD: a small value, tested without a clock that moves by itself (retries: tests/peppasync/test_retry.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from peppasync.clock import ManualClock
-
-from actors.connectors import AimdLimit, RetryPolicy
+from actors.connectors import AimdLimit
 
 
 def test_aimd_cuts_the_limit_on_a_drop_and_grows_it_back_with_successes_under_load() -> None:
@@ -111,37 +109,3 @@ def test_a_bad_aimd_setting_is_refused_saying_which(kwargs: dict[str, float], me
     with pytest.raises(ValueError, match=message):
         AimdLimit(3, **kwargs)  # type: ignore[arg-type]
 
-
-def test_backoff_is_full_jitter_below_an_exponential_ceiling() -> None:
-    high = RetryPolicy(base=0.5, cap=4.0, random=lambda: 0.999999)
-    low = RetryPolicy(base=0.5, cap=4.0, random=lambda: 0.0)
-
-    ceilings = [round(high.delay(n), 3) for n in range(1, 7)]
-
-    assert ceilings == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    assert [low.delay(n) for n in range(1, 7)] == [0.0] * 6
-
-
-def test_retry_after_is_a_floor_under_the_jittered_wait() -> None:
-    policy = RetryPolicy(base=0.5, cap=4.0, random=lambda: 0.5)
-
-    assert policy.delay(1, retry_after=7.0) == 7.0
-    assert policy.delay(4, retry_after=0.1) == 2.0
-
-
-def test_retrying_stops_when_attempts_or_the_time_budget_run_out() -> None:
-    clock = ManualClock()
-    policy = RetryPolicy(max_attempts=3, budget=10.0, clock=clock, random=lambda: 0.5)
-    started = clock.monotonic()
-
-    assert policy.next_delay(1, started) == 0.25
-    assert policy.next_delay(3, started) is None
-    clock.advance(9.0)
-    assert policy.next_delay(1, started, retry_after=5.0) is None
-
-
-def test_a_bad_retry_policy_is_refused_saying_which() -> None:
-    with pytest.raises(ValueError, match="max_attempts must be at least 1, got 0"):
-        RetryPolicy(max_attempts=0)
-    with pytest.raises(ValueError, match="need 0 < base <= cap"):
-        RetryPolicy(base=2.0, cap=1.0)

@@ -94,7 +94,9 @@ class MarginSettings:
 
 
 def margin_message(kind: str, received_at: float, **fields: Any) -> dict[str, Any]:
-    """A message for a margin actor: ``sale`` (body), ``refund`` (body), ``label`` or ``recost``."""
+    """A message for a margin actor: ``sale`` and ``refund`` (a body), ``label``, ``recost`` (read the
+    unit costs again), and from its own background reads ``costs`` (known now), ``payments``
+    (the charges and their fees) and ``payments_failed``."""
     return {"type": kind, "received_at": received_at, **fields}
 
 
@@ -172,7 +174,6 @@ class MarginActor(DurableActor):
         }
 
     def _take_payments(self, charges: Any) -> None:
-        self.state.pop("payments_due", None)
         self.state["charges"] = [
             {"amount": _amount(c.get("amount"), "charges.amount"),
              "fees": None if c.get("fees") is None else _amount(c.get("fees"), "charges.fees")}

@@ -36,9 +36,6 @@ from peppasync.redact import Redactor, config_secrets
 from peppasync.store import QuarantineEntry, Store, open_store
 from peppasync.strict_json import parse_json
 
-from actors.margin_report import margin_of
-from actors.margin_report import margin_report as margin_report_of
-
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
 
 # Entries read per store query when the CLI lists every one.
@@ -282,6 +279,9 @@ def connector(args: argparse.Namespace) -> int:
 
 
 def margin_show(args: argparse.Namespace) -> int:
+    # Imported here: `serve` checks that the installed actors package is ours before any of it runs.
+    from actors.margin_report import margin_of
+
     config = load_for(args)
     if not args.order.isdigit():
         return fail(f"ORDER must be a Shopify order id (a whole number), got {args.order!r}", 2)
@@ -307,6 +307,8 @@ def margin_show(args: argparse.Namespace) -> int:
 
 
 def margin_report(args: argparse.Namespace) -> int:
+    from actors.margin_report import margin_report as margin_report_of
+
     config = load_for(args)
     since = None
     if args.since:

@@ -70,6 +70,9 @@ def _every_operation(sb: Sandbox, shop: ShopifyConnector) -> None:
     shop.set_available([(items[0], 3, levels[items[0]]), (items[1], 4, None)], "contract-1")
     shop.fulfill(order.id, "1Z999AA10123456784", "UPS", "https://www.ups.com/track?tracknum=1Z999AA10123456784")
     fetch_order(shop, f"gid://shopify/Order/{order.id}")
+    shop.unit_cost(AWKWARD_SKUS[0])
+    shop.unit_cost(sb.catalog.items[0].sku)
+    shop.order_transactions(order.id)
 
 
 def _documents_of_the_connector() -> set[str]:

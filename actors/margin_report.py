@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from peppasync.clock import parse_timestamp
 from peppasync.errors import NotFoundError, ValidationError
-from peppasync.store import Store
+from peppasync.store import Store, ops
 
-__all__ = ["GROUPINGS", "margin_lags", "margin_of", "margin_report"]
+__all__ = ["GROUPINGS", "margin_lags", "margin_of", "margin_report", "recost"]
 
 GROUPINGS = ("day", "sku", "order")
 Grouping = Literal["day", "sku", "order"]
@@ -153,3 +153,28 @@ def _finish(row: Mapping[str, Any], by: str) -> dict[str, Any]:
 def margin_lags(store: Store) -> list[float]:
     """Seconds from each margin-changing event's arrival to its margin, as kept by the orders (the last few each)."""
     return [float(lag) for _, state in store.states("margin") for lag in state.get("lags", ())]
+
+
+def recost(store: Store, *, order_id: str | None = None, sku: str | None = None, since: float | None = None,
+           now: float) -> list[str]:
+    """Ask orders to read their unit costs again: one order, or every order that sold ``sku``
+    at or after ``since`` (a landed cost or a freight bill booked after the sale). Returns the
+    orders asked, in one write; an actor in another process finds its message on its sweep.
+    """
+    if (order_id is None) == (sku is None):
+        raise ValueError("name one order, or a SKU")
+    if order_id is not None:
+        margin_of(store, order_id)  # not found: say so, rather than ask an order that has no margin
+        keys = [str(order_id)]
+    else:
+        keys = []
+        for key, state in store.states("margin"):
+            sale = state.get("sale") or {}
+            sold = parse_timestamp(sale.get("created_at"))
+            if since is not None and (sold is None or sold.timestamp() < since):
+                continue
+            if any(line.get("sku") == sku for line in sale.get("line_items") or ()):
+                keys.append(key)
+    if keys:
+        store.write([ops.Insert("margin", key, {"type": "recost", "received_at": now}) for key in keys])
+    return keys

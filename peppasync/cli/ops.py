@@ -342,6 +342,34 @@ def margin_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def margin_recost(args: argparse.Namespace) -> int:
+    import time
+
+    from actors.margin_report import recost
+
+    config = load_for(args)
+    if args.order is not None and not args.order.isdigit():
+        return fail(f"ORDER must be a Shopify order id (a whole number), got {args.order!r}", 2)
+    if args.since and args.order is not None:
+        return fail("--since goes with --sku: one order is recosted whenever it was sold", 2)
+    since = None
+    if args.since:
+        moment = parse_timestamp(args.since)
+        if moment is None:
+            return fail(f"--since must be a date or time such as 2026-11-01, got {args.since!r}", 2)
+        since = moment.timestamp()
+    with _store(config) as store:
+        keys = recost(store, order_id=args.order, sku=args.sku, since=since, now=time.time())
+    if args.json:
+        print_json({"recost": keys})
+    elif keys:
+        print(f"{len(keys)} orders will read their unit costs again: {', '.join(keys[:20])}"
+              + (" ..." if len(keys) > 20 else ""))
+    else:
+        print(f"no order with a margin sold {args.sku}" + (f" since {args.since}" if args.since else ""))
+    return 0
+
+
 def _bar(percent: str | None, width: int = 20) -> str:
     """A margin percent as a bar, one block per 5 %: a trend reads faster than a column of figures."""
     if percent is None:

@@ -17,7 +17,7 @@ from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
 from peppasync.metrics import Metrics
 from peppasync.store import Store
 
-from actors.margin_report import GROUPINGS, margin_of, margin_report
+from actors.margin_report import GROUPINGS, margin_of, margin_report, recost
 
 __all__ = ["ConnectorControl", "Engine", "make_app"]
 
@@ -101,6 +101,7 @@ def make_app(
     route("GET", "/api/v1/margin", ops_api.margin_report, auth=True)
     route("GET", r"/api/v1/margin/(?P<id>\d{1,20})", ops_api.margin_show, auth=True)
     route("POST", r"/api/v1/margin/(?P<id>\d{1,20})/recost", ops_api.margin_recost, auth=True)
+    route("POST", "/api/v1/margin/recost", ops_api.margin_recost_sku, auth=True)
     route("POST", r"/api/v1/connectors/(?P<name>[a-z_]+)/pause", ops_api.connector_pause, auth=True)
     route("POST", r"/api/v1/connectors/(?P<name>[a-z_]+)/resume", ops_api.connector_resume, auth=True)
     route("PUT", r"/api/v1/connectors/(?P<name>[a-z_]+)/limit", ops_api.connector_limit, auth=True)
@@ -265,11 +266,25 @@ class _OpsApi:
     def margin_recost(self, request: Request) -> Response:
         """Read the order's unit costs again (a landed cost was booked, say) and recompute its margin."""
         order_id = request.params["id"]
-        margin_of(self._engine.store, order_id)  # 404 for an order the engine has no margin of
-        message_id = self._engine.store.enqueue("margin", order_id, {"type": "recost",
-                                                                     "received_at": self._engine.now()})
+        recost(self._engine.store, order_id=order_id, now=self._engine.now())  # 404 for an order with no margin
         self._engine.wake("margin", order_id)
-        return json_response({"recost": order_id, "message_id": message_id})
+        return json_response({"recost": [order_id]})
+
+    def margin_recost_sku(self, request: Request) -> Response:
+        """Recost every order that sold a SKU (since a date): ``{"sku": "MUG", "since": "2026-11-01"}``."""
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("sku"), str) or not body["sku"]:
+            raise HttpError(400, 'expected {"sku": "SKU", "since": "2026-11-01"} (since is optional)')
+        since = None
+        if body.get("since") is not None:
+            moment = parse_timestamp(body["since"])
+            if moment is None:
+                raise HttpError(400, f"since must be a date or time such as 2026-11-01, got {body['since']!r}")
+            since = moment.timestamp()
+        keys = recost(self._engine.store, sku=body["sku"], since=since, now=self._engine.now())
+        for key in keys:
+            self._engine.wake("margin", key)
+        return json_response({"recost": keys})
 
     def _connector(self, request: Request) -> ConnectorControl:
         name = request.params["name"]

@@ -25,9 +25,10 @@ OPS = {"Authorization": "Bearer ops-secret"}
 
 class ErpCosts:
     sources = ("erp.average_cost",)
+    costs = {"MUG": {"erp.average_cost": Decimal("6.00")}, "TEE": {"erp.average_cost": Decimal("11.00")}}
 
     def unit_costs(self, sku):
-        return {"MUG": {"erp.average_cost": Decimal("6.00")}, "TEE": {"erp.average_cost": Decimal("11.00")}}.get(sku, {})
+        return self.costs.get(sku, {})
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ def test_a_recost_reads_the_costs_again(server):
     answer = requests.post(f"{base}/api/v1/margin/5001/recost", headers=OPS, timeout=5)
     unknown = requests.post(f"{base}/api/v1/margin/42/recost", headers=OPS, timeout=5)
 
-    assert answer.status_code == 200 and answer.json()["recost"] == "5001"
+    assert answer.status_code == 200 and answer.json()["recost"] == ["5001"]
     assert unknown.status_code == 404
 
 
@@ -147,3 +148,24 @@ def test_a_webhook_reaches_the_margin_in_the_same_transaction_as_its_order(serve
     # The order actor is told the margin knows, so it does not pass the body on a second time.
     [order] = runtime.store.pending("order", "5001", limit=10, now=time.time() + 1)
     assert order.payload["margin_told"] is True
+
+
+def test_a_cost_booked_late_reaches_every_order_that_sold_the_sku(server, monkeypatch):
+    runtime, base, config = server
+    _send(runtime, {"type": "sale", "body": ORDER})
+    _settled(base, "84.00")
+    monkeypatch.setitem(ErpCosts.costs, "MUG", {"erp.average_cost": Decimal("8.00")})  # a freight bill came in
+
+    asked = _cli(config, "margin", "recost", "--sku", "MUG", "--since", "2026-11-01")
+    nobody = _cli(config, "margin", "recost", "--sku", "MUG", "--since", "2026-12-01")
+    bad = requests.post(f"{base}/api/v1/margin/recost", json={"since": "2026-11-01"}, headers=OPS, timeout=5)
+
+    assert asked.returncode == 0 and "1 orders will read their unit costs again: 5001" in asked.stdout
+    assert "no order with a margin sold MUG since 2026-12-01" in nobody.stdout
+    assert bad.status_code == 400 and '"sku"' in bad.json()["error"]
+    for _ in range(200):  # the server's sweep finds a message another process stored
+        cogs = next(c for c in _settled(base, "84.00")["costs"] if c["name"] == "cogs")
+        if cogs["amount"] == "32.00":  # 2 x 8.00 + 11.00 + the poster at 50 % of 10.00
+            break
+        time.sleep(0.05)
+    assert cogs["amount"] == "32.00"

@@ -254,9 +254,12 @@ class MarginActor(DurableActor):
         wanted = sorted(sold if fresh else {sku for sku in sold if sku not in held or held[sku].get("provisional")})
         book: CostBook | None = self._ctx.services.get("costs")
         if wanted and book is not None:
-            failed = False
+            failed = waiting = False
             for sku in wanted:
-                found = book.lookup(sku, settings.cost_sources, wait=fresh, fresh=fresh, then=self._told)
+                # One call back per recompute is enough: the next recompute waits on what is still pending.
+                found = book.lookup(sku, settings.cost_sources, wait=fresh, fresh=fresh,
+                                    then=None if waiting else self._told)
+                waiting = waiting or found.pending
                 failed = failed or bool(found.failed) or found.pending
                 # A recost answered by a lesser source (a better one failed) keeps what the order had.
                 if found.cost is not None and not (fresh and found.failed and sku in held):

@@ -14,7 +14,7 @@ changes one of them (an edit, a refund, a label, a new cost) and tested by hand.
   labels left out, else the configured estimate.
 - **Payment fees** are the fees Shopify reports on a transaction (Shopify Payments only),
   else the configured rate on the amount charged. Fees stay when an order is refunded.
-- **Other** costs per order (packaging, handling) come from the configuration.
+- **Other** costs per order that ships (packaging, handling) come from the configuration.
 
 Each component says where it came from and whether it is ``actual``, ``estimated`` or
 ``missing``: a margin with a missing cost looks better than it is and is marked incomplete.
@@ -140,7 +140,8 @@ class MarginRules:
     fee_percent: Decimal = _ZERO  # payment fee rate, percent of the amount charged...
     fee_fixed: Decimal = _ZERO  # ...plus this much per charge
     fulfilment_estimate: Decimal | None = None  # per order that ships, without a label yet
-    per_order: Mapping[str, Decimal] = field(default_factory=dict)  # e.g. packaging, handling
+    # Costs of every order that ships (packaging, handling): a gift card sold alone has none.
+    per_order: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,8 @@ def compute_margin(facts: SaleFacts, rules: MarginRules) -> Margin:
         _cogs(facts, rules),
         _fulfilment(facts, rules),
         _payment_fees(facts, rules),
-        *(Component(name, amount, f"config.margin.{name}", "estimated") for name, amount in rules.per_order.items()),
+        *(Component(name, amount if facts.needs_shipping else _ZERO, f"config.margin.{name}", "estimated")
+          for name, amount in rules.per_order.items()),
     )
     return Margin(
         order_id=facts.order_id,

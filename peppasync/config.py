@@ -165,7 +165,7 @@ class MarginConfig:
     fee_fixed: float = 0.0
     # Label cost of an order that ships, until the warehouse's label is known (absent: missing).
     fulfilment_estimate: float | None = None
-    # Other costs of every order, by name, in the shop's currency: { packaging = 0.8, handling = 1.5 }.
+    # Other costs of every order that ships, by name, in the shop's currency: { packaging = 0.8, handling = 1.5 }.
     per_order: Mapping[str, float] = field(default_factory=dict)
     # Orders whose margin falls below this percentage are counted and alerted on (absent: no floor).
     floor_percent: float | None = None

@@ -127,12 +127,14 @@ def test_figures_round_to_the_currency_minor_unit():
 
 def test_an_order_without_revenue_has_no_margin_percent():
     facts = usd_eur_sale(lines=(SoldLine("GIFT-50", 1, MoneyBag.of("50.00", "45.00"), gift_card=True),),
-                         shipping=MoneyBag(), refunds=(), labels=())
+                         shipping=MoneyBag(), refunds=(), labels=(), needs_shipping=False)
 
     margin = compute_margin(facts, RULES)
 
     assert margin.revenue.amount == 0
     assert margin.percent is None
+    # A gift card sold alone is not packed: per-order costs are for orders that ship.
+    assert margin.component("packaging").amount == margin.component("handling").amount == 0
 
 
 def test_the_unit_cost_comes_from_the_first_configured_source_that_has_one():

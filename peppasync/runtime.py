@@ -33,6 +33,7 @@ from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
+from peppasync.store.node import NodeLock, hold_store
 
 from actors import ActorSystem, ActorSystemHost, DurableActor, MetricsActorHooks
 from supervisors import (
@@ -110,6 +111,7 @@ class Runtime:
         self._connectors: dict[str, ConnectorControl] = {}
         self._stopped = gevent.event.Event()
         self._exit_code = 0
+        self._node: NodeLock | None = None
         self._background: list[gevent.Greenlet] = []
         self.store: Store
         self.system: ActorSystem
@@ -149,6 +151,9 @@ class Runtime:
             )
             undo.append(self.store.close)
             applied = self.store.migrate()
+            # One serving node per store: a second one would handle every message again.
+            self._node = hold_store(cfg.store.url, on_lost=lambda: self.request_stop(1))
+            undo.append(self._release_node)
         except StoreError as exc:
             url = exc.url or redact_url(cfg.store.url)
             raise StoreUnavailableError(f"cannot open the store: {exc}", url=url) from exc
@@ -274,7 +279,13 @@ class Runtime:
         self._stop_actors(timeout)
         self._close_services()
         self.store.close()
+        self._release_node()
         log.info("stopped")
+
+    def _release_node(self) -> None:
+        if self._node is not None:
+            self._node.release()
+            self._node = None
 
     def _give_up(self, exit: Exit) -> None:
         log.critical("supervision gave up; exiting so the service manager restarts us",

@@ -17,6 +17,7 @@ import collections.abc
 import dataclasses
 import difflib
 import os
+import re
 import tomllib
 import types
 import typing
@@ -35,6 +36,7 @@ __all__ = [
     "LOG_LEVELS",
     "REQUIRED",
     "Config",
+    "ConsoleConfig",
     "EngineConfig",
     "InventoryConfig",
     "LogConfig",
@@ -174,6 +176,22 @@ class MarginConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The web console (``/console``) for people who do not use the CLI: who may sign in, as what."""
+
+    # Who may sign in, and their roles: { alice = "finance", bob = "design,factory" }.
+    users: Mapping[str, str] = field(default_factory=dict)
+    # Each user's sign-in token, long and random; best given as PEPPASYNC_CONSOLE_TOKENS = '{alice = "..."}'.
+    tokens: Mapping[str, str] = field(default_factory=dict)
+    # The roles that may read the margin page.
+    margin_roles: tuple[str, ...] = ("finance",)
+    # Hours a sign-in lasts.
+    session_hours: float = 12.0
+    # Send the session cookie over HTTPS only (set it when a TLS proxy serves the console).
+    secure_cookie: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; ``source`` is the file it came from."""
 
@@ -185,6 +203,7 @@ class Config:
     engine: EngineConfig = field(default_factory=EngineConfig)
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
     margin: MarginConfig = field(default_factory=MarginConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = "<defaults>"
 
@@ -422,6 +441,10 @@ def _convert(value: Any, hint: Any, *, from_env: bool) -> Any:
                 value = tomllib.loads(f"v = {value}")["v"]
             except tomllib.TOMLDecodeError:
                 return _Bad(f"expected an inline table such as {{SKU-1 = 5}}, got {value!r}")
+        if args[1] is str:
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                return _Bad(f"expected a table of name = \"text\", got {_describe(value, shown=False)}")
+            return types.MappingProxyType({str(k): v for k, v in value.items()})
         if args[1] is float:
             if not isinstance(value, dict):
                 return _Bad(f"expected a table of name = amount, got {_describe(value)}")
@@ -512,10 +535,27 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(config.inventory.poll_interval > 0, "inventory.poll_interval", "expected a positive number of seconds")
     need(config.inventory.flush_interval > 0, "inventory.flush_interval", "expected a positive number of seconds")
     _check_margin(config.margin, need)
+    _check_console(config.console, need)
     need(config.log.level.lower() in LOG_LEVELS, "log.level",
          f"expected one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
     need(config.log.format in LOG_FORMATS, "log.format",
          f"expected one of {', '.join(LOG_FORMATS)}, got {config.log.format!r}")
+
+
+def _check_console(c: ConsoleConfig, need: typing.Callable[[bool, str, str], None]) -> None:
+    for user, roles in c.users.items():
+        need(re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", user) is not None, "console.users",
+             f"expected user names of lower-case letters, digits, '.', '_' and '-', got {user!r}")
+        need(all(re.fullmatch(r"[a-z][a-z0-9_]*", r.strip()) for r in roles.split(",")), "console.users",
+             f"expected roles such as \"finance\" or \"design,factory\" for {user!r}, got {roles!r}")
+        token = c.tokens.get(user, "")
+        need(len(token) >= 24, "console.tokens",
+             f"user {user!r} needs a sign-in token of at least 24 characters (set PEPPASYNC_CONSOLE_TOKENS)")
+    for user in c.tokens:
+        need(user in c.users, "console.tokens", f"a token for {user!r}, who is not in [console] users")
+    tokens = [t for t in c.tokens.values() if t]
+    need(len(set(tokens)) == len(tokens), "console.tokens", "two users have the same token")
+    need(c.session_hours > 0, "console.session_hours", "expected a positive number of hours")
 
 
 def _check_margin(m: MarginConfig, need: typing.Callable[[bool, str, str], None]) -> None:

@@ -198,6 +198,7 @@ class Runtime:
             wms_token=cfg.wms.webhook_token,
             max_body=cfg.server.max_body_bytes,
             margins="margin" in self.system.kinds,
+            console=cfg.console,
         )
         self.http = HttpServer(app, cfg.server.host, cfg.server.port, listener=listener)
         timeout = cfg.server.shutdown_timeout

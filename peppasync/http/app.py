@@ -7,10 +7,14 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, is_dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from peppasync.clock import parse_timestamp
+from peppasync.config import ConsoleConfig
 from peppasync.errors import ConnectorLimitError, NotFoundError, PeppasyncError, StoreError, ValidationError
+from peppasync.http.console import Console
+from peppasync.http.console import handle as console_page
 from peppasync.http.exposition import metrics_handler
 from peppasync.http.request import HttpError, Request, Response, json_response
 from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
@@ -66,6 +70,7 @@ def make_app(
     max_body: int,
     late_webhook_seconds: float = LATE_AFTER_SECONDS,
     margins: bool = False,
+    console: ConsoleConfig | None = None,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """Build the WSGI callable; every route answers JSON, every error says what was wrong.
 
@@ -88,6 +93,10 @@ def make_app(
     def route(method: str, pattern: str, handler: Handler, *, auth: bool = False) -> None:
         routes.append((method, re.compile(f"^{pattern}$"), handler, auth))
 
+    if console is not None and console.users:
+        pages = Console(engine.store, console, engine.now)
+        for method, path, page in pages.routes:
+            route(method, path, partial(console_page, pages, page))
     route("GET", "/healthz", lambda r: json_response({"status": "alive"}))
     route("GET", "/readyz", lambda r: _readyz(engine))
     route("GET", "/metrics", metrics_handler(engine.metrics.registry))

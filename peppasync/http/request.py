@@ -14,7 +14,7 @@ from peppasync.strict_json import parse_json
 __all__ = ["HttpError", "Request", "Response", "json_response"]
 
 _REASONS = {
-    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 400: "Bad Request",
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 303: "See Other", 400: "Bad Request",
     401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
     409: "Conflict", 411: "Length Required", 413: "Payload Too Large", 415: "Unsupported Media Type",
     422: "Unprocessable Entity", 500: "Internal Server Error", 503: "Service Unavailable",

@@ -57,9 +57,14 @@ class KeyedSupervisor:
         self._history: dict[str, RestartHistory] = {}
         # Only keys that crashed and have not ended normally since: bounded by the crashes.
         self._streaks: dict[tuple[str, str], Streak] = {}
+        # Kinds that gave up, until the actor system starts afresh: a crash of another of their
+        # actors while the escalation is handled is the same escalation, reported once.
+        self._escalated: dict[str, Exit] = {}
 
     def crashed(self, kind: str, key: str, exit: Exit) -> Restart:
         """The decision for actor (kind, key) that ended with ``exit``."""
+        if kind in self._escalated:
+            return Restart.escalate(self._escalated[kind])
         now = self.clock.monotonic()
         ident = (kind, key)
         delay, self._history[kind], streak = self.policy.decide(
@@ -69,6 +74,7 @@ class KeyedSupervisor:
             error = RestartIntensityExceededError(kind, key, str(self.policy.intensity), exit)
             escalation = Exit.failure(error, detail="reached_max_restart_intensity")
             log.error("supervisor gave up", extra={"supervisor": kind, "error": str(error)})
+            self._escalated[kind] = escalation
             self._hooks.on_escalated(kind, escalation)
             return Restart.escalate(escalation)
         # The actor starts again once the delay is over: that is where a quiet period begins.
@@ -84,3 +90,4 @@ class KeyedSupervisor:
         """Forget every history: the actor system starts afresh, as a restarted OTP supervisor does."""
         self._history.clear()
         self._streaks.clear()
+        self._escalated.clear()

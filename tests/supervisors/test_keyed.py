@@ -112,3 +112,17 @@ def test_a_reset_forgets_every_history_as_a_restarted_supervisor_does():
     supervisor.reset()
 
     assert supervisor.crashed("order", "0", CRASH).escalation is None
+
+
+def test_a_kind_that_gave_up_escalates_once_until_the_system_starts_afresh():
+    metrics, clock = Metrics(process=False), ManualClock()
+    supervisor = _supervisor(metrics, clock, max_restarts=0)
+
+    first = supervisor.crashed("order", "1001", CRASH)
+    second = supervisor.crashed("order", "1002", CRASH)  # crashed while the escalation is handled
+
+    assert first.escalation is not None and second.escalation is first.escalation
+    assert _sample(metrics, "supervisor_escalations_total", supervisor="order") == 1
+    supervisor.reset()
+    assert supervisor.crashed("order", "1003", CRASH).escalation is not None
+    assert _sample(metrics, "supervisor_escalations_total", supervisor="order") == 2

@@ -153,8 +153,14 @@ class MarginActor(DurableActor):
             self.save_state()
             return False
         self.state.pop("refused", None)
+        known = self.state.setdefault("refunds", {})
+        if held is not None and _same_money(held, sale) and all(known.get(r["id"]) == r for r in refunds):
+            # Most updates change something else (fulfilment, tags, notes): nothing to recompute or
+            # to write; the newer version is remembered for ordering until the next write.
+            held["updated_at"] = sale["updated_at"]
+            return False
         self.state["sale"] = sale
-        self.state.setdefault("refunds", {}).update((r["id"], r) for r in refunds)
+        known.update((r["id"], r) for r in refunds)
         return True
 
     def _take_refund(self, body: Any) -> None:
@@ -384,6 +390,11 @@ def _compact_refund(refund: Mapping[str, Any]) -> dict[str, Any]:
                    for i, a in enumerate(_list(refund.get("order_adjustments"), "order_adjustments"))]
     return {"id": _text(refund.get("id"), "id"), "created_at": _text(refund.get("created_at"), "created_at"),
             "refund_line_items": lines, "order_adjustments": adjustments}
+
+
+def _same_money(held: Mapping[str, Any], offered: Mapping[str, Any]) -> bool:
+    return {k: v for k, v in held.items() if k != "updated_at"} == {k: v for k, v in offered.items()
+                                                                     if k != "updated_at"}
 
 
 def _later(held: Any, offered: Any) -> bool:

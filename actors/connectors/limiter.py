@@ -21,8 +21,12 @@ class Priority(IntEnum):
     everything else (new work, reads in bulk). ``RECONCILE`` is the reconciler's:
     connectors give it a reserved slot (see ``ConcurrencyLimiter``'s ``reserved``),
     so the sweep that finds what webhooks missed goes on however deep a surge is.
+    ``BACKGROUND`` is for reads nothing waits on (a margin's payment fees and unit
+    costs): admitted after every other lane (save the limiter's turn for the oldest
+    waiter), so a sale's stock numbers and orders do not queue behind them.
     """
 
+    BACKGROUND = -1
     NORMAL = 0
     HIGH = 1
     RECONCILE = 2

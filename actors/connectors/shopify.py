@@ -208,7 +208,7 @@ class ShopifyConnector(Connector):
     def order_transactions(self, order_id: str | int) -> list[dict[str, Any]] | None:
         """The order's transactions (kind, status, gateway, amount, fees), or None when Shopify has no such order."""
         data = self.graphql(ORDER_TRANSACTIONS, {"id": gid("Order", order_id)}, operation="order_transactions",
-                            estimate=60.0)
+                            estimate=60.0, priority=Priority.BACKGROUND)
         order = data.get("order")
         return None if order is None else list(order.get("transactions") or [])
 
@@ -216,7 +216,7 @@ class ShopifyConnector(Connector):
         """The SKU's ``InventoryItem.unitCost`` amount (shop currency), or None when none is set
         or Shopify has no variant with exactly this SKU."""
         data = self.graphql(UNIT_COST, {"query": f"sku:{search_value(str(sku))}"}, operation="unit_cost",
-                            estimate=12.0)
+                            estimate=12.0, priority=Priority.BACKGROUND)
         for node in (data.get("productVariants") or {}).get("nodes", []):
             if node.get("sku") == str(sku):
                 cost = (node.get("inventoryItem") or {}).get("unitCost")

@@ -259,3 +259,16 @@ def test_fees_shopify_reports_replace_the_estimate_once_the_order_is_paid(engine
 
     assert (fees["amount"], fees["source"], fees["basis"]) == ("2.71", "shopify.transaction_fees", "actual")
     assert payments.asked == ["5001"]  # once, not on every event
+
+
+def test_an_update_that_changes_no_money_writes_nothing(engine):
+    send, store, _ = engine
+    send({"type": "sale", "body": ORDER})
+    _, version = store.get_state("margin", "5001")
+
+    send({"type": "sale", "body": {**ORDER, "updated_at": "2026-11-27T12:00:00Z", "note": "gift wrap"}},
+         changes=False)
+    send({"type": "sale", "body": {**ORDER, "updated_at": "2026-11-27T11:00:00Z",
+                                   "shipping_lines": []}}, changes=False)  # older than the update above
+
+    assert store.get_state("margin", "5001")[1] == version

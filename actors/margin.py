@@ -334,6 +334,12 @@ def _priced(record: Mapping[str, Any], name: str, amount: str = "price", money: 
             money: _money_set(record.get(money), f"{name}.{money}")}
 
 
+def _units(quantity: Any, at: str) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity < 10**6:
+        raise ValidationError(f"{at}.quantity must be a whole number of units", field="quantity")
+    return quantity
+
+
 def _taxes(value: Any, name: str) -> list[dict[str, Any]]:
     return [_priced(t, f"{name}[{i}]") for i, t in enumerate(_list(value, name))]
 
@@ -342,12 +348,9 @@ def _compact_order(body: Mapping[str, Any]) -> dict[str, Any]:
     lines = []
     for i, line in enumerate(_list(body.get("line_items"), "line_items")):
         at = f"line_items[{i}]"
-        quantity = line.get("quantity")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity < 10**6:
-            raise ValidationError(f"{at}.quantity must be a whole number of units", field="quantity")
         lines.append({
             "id": _text(line.get("id"), f"{at}.id"), "sku": _text(line.get("sku"), f"{at}.sku"),
-            "quantity": quantity, **_priced(line, at),
+            "quantity": _units(line.get("quantity"), at), **_priced(line, at),
             "discount_allocations": [_priced(d, f"{at}.discount_allocations[{j}]", "amount", "amount_set")
                                      for j, d in enumerate(_list(line.get("discount_allocations"), at))],
             "tax_lines": _taxes(line.get("tax_lines"), f"{at}.tax_lines"),
@@ -375,12 +378,10 @@ def _compact_refund(refund: Mapping[str, Any]) -> dict[str, Any]:
     lines = []
     for i, given in enumerate(_list(refund.get("refund_line_items"), "refund_line_items")):
         at = f"refund_line_items[{i}]"
-        quantity = given.get("quantity")
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity < 10**6:
-            raise ValidationError(f"{at}.quantity must be a whole number of units", field="quantity")
         item = given.get("line_item")
         lines.append({
-            "line_item_id": _text(given.get("line_item_id"), f"{at}.line_item_id"), "quantity": quantity,
+            "line_item_id": _text(given.get("line_item_id"), f"{at}.line_item_id"),
+            "quantity": _units(given.get("quantity"), at),
             **_priced(given, at, "subtotal", "subtotal_set"), **_priced(given, at, "total_tax", "total_tax_set"),
             "restock_type": _text(given.get("restock_type"), f"{at}.restock_type"),
             "line_item": {"sku": _text(item.get("sku"), f"{at}.line_item.sku")} if isinstance(item, Mapping) else {},

@@ -109,18 +109,24 @@ def test_the_order_flow_reads_only_fields_the_contract_documents(kind):
     assert seen and seen <= documented, sorted(seen - documented)
 
 
-def test_an_order_read_back_by_the_reconciler_keeps_the_webhook_contract():
-    sb = _sandbox()
-    order = sb.place_orders(1, malformed_ratio=0.0, messy_ratio=1.0, messy_kinds=("discount",))[0]
+def _read_back(sb, order_id, *, refund=False):
+    """The order as the reconciler reads it from the sandbox's GraphQL (after a full refund, if asked)."""
     sb.start()
     try:
+        refunded = sb.refund_order(order_id) if refund else None
         response = requests.post(sb.graphql_url, json={"query": ORDER_QUERY,
-                                                       "variables": {"id": f"gid://shopify/Order/{order.id}"}},
+                                                       "variables": {"id": f"gid://shopify/Order/{order_id}"}},
                                  headers={"X-Shopify-Access-Token": sb.shopify.access_token}, timeout=10)
     finally:
         sb.stop()
+    return rest_order(response.json()["data"]["order"]), refunded
 
-    body = rest_order(response.json()["data"]["order"])
+
+def test_an_order_read_back_by_the_reconciler_keeps_the_webhook_contract():
+    sb = _sandbox()
+    order = sb.place_orders(1, malformed_ratio=0.0, messy_ratio=1.0, messy_kinds=("discount",))[0]
+
+    body, _ = _read_back(sb, order.id)
 
     assert check("shopify", "OrderWebhook", body) == []
     assert normalise_order(body) == {**normalise_order(order.payload), "updated_at": body["updated_at"]}
@@ -144,16 +150,8 @@ def test_the_margin_reads_only_fields_the_contract_documents(kind):
 def test_an_order_the_reconciler_reads_back_carries_the_money_its_webhook_did(kind):
     sb = _sandbox()
     placed = sb.place_orders(40, malformed_ratio=0.0, messy_ratio=1.0, messy_kinds=(kind,))[0]
-    sb.start()
-    try:
-        refund = sb.refund_order(placed.id)
-        response = requests.post(sb.graphql_url, json={"query": ORDER_QUERY,
-                                                       "variables": {"id": f"gid://shopify/Order/{placed.id}"}},
-                                 headers={"X-Shopify-Access-Token": sb.shopify.access_token}, timeout=10)
-    finally:
-        sb.stop()
 
-    body = rest_order(response.json()["data"]["order"])
+    body, refund = _read_back(sb, placed.id, refund=True)
 
     assert check("shopify", "OrderWebhook", body) == []
     # Lines, discounts, taxes, shipping and the refund, in both currencies, as the webhook stated them.

@@ -420,6 +420,8 @@ class OrderFlow:
                 # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
                 priority = Priority.HIGH
         erp.upsert_sales_order(order, priority=priority)
+        # The sales order exists: the payments captured for it are booked against it (once each).
+        erp.record_payments(order, priority=Priority.HIGH)
         self.state.erp_at = self.now()
 
     def _send_to_wms(self, order: Order) -> None:

@@ -14,13 +14,14 @@ from actors.validation import MAX_LINES
 
 __all__ = ["ORDER_QUERY", "fetch_order", "rest_order"]
 
-_ESTIMATE = 440  # points: 2 + 100 lines x 4 objects, and the order's own objects
+_ESTIMATE = 700  # points: 50 lines x 13 objects (price, discounts, tax lines in both currencies), and the order's
 
 ORDER_QUERY = """
 query OrderForSync($id: ID!, $lines: String) {
   order(id: $id) {
     id legacyResourceId name email test createdAt updatedAt cancelledAt currencyCode
-    totalPriceSet { shopMoney { amount } }
+    presentmentCurrencyCode taxesIncluded displayFinancialStatus
+    totalPriceSet { ...Both }
     subtotalPriceSet { shopMoney { amount } }
     totalTaxSet { shopMoney { amount } }
     totalDiscountsSet { shopMoney { amount } }
@@ -30,19 +31,26 @@ query OrderForSync($id: ID!, $lines: String) {
     currentTotalTaxSet { shopMoney { amount } }
     currentTotalDiscountsSet { shopMoney { amount } }
     totalRefundedShippingSet { shopMoney { amount } }
+    shippingLine {
+      title code discountedPriceSet { ...Both } taxLines { title rate priceSet { ...Both } }
+    }
     customer { id email firstName lastName }
     shippingAddress { ...Address }
     billingAddress { ...Address }
-    lineItems(first: 100, after: $lines) {
+    lineItems(first: 50, after: $lines) {
       pageInfo { hasNextPage endCursor }
       nodes {
         id sku title quantity currentQuantity requiresShipping isGiftCard
-        originalUnitPriceSet { shopMoney { amount } }
+        originalUnitPriceSet { ...Both }
+        discountAllocations { allocatedAmountSet { ...Both } }
+        taxLines { title rate priceSet { ...Both } }
         variant { id }
       }
     }
   }
 }
+
+fragment Both on MoneyBag { shopMoney { amount } presentmentMoney { amount } }
 
 fragment Address on MailingAddress {
   firstName lastName name company address1 address2 city province provinceCode zip country countryCodeV2 phone
@@ -55,6 +63,15 @@ def _amount(bag: Any) -> str:
         return str(bag["shopMoney"]["amount"])
     except (TypeError, KeyError):
         return "0"
+
+
+def _set(bag: Any, currency: str, presentment: str) -> dict[str, Any] | None:
+    """A GraphQL ``MoneyBag`` as the REST ``*_set`` a webhook carries."""
+    if not isinstance(bag, dict) or not isinstance(bag.get("shopMoney"), dict):
+        return None
+    shown = bag.get("presentmentMoney") or bag["shopMoney"]
+    return {"shop_money": {"amount": str(bag["shopMoney"].get("amount")), "currency_code": currency},
+            "presentment_money": {"amount": str(shown.get("amount")), "currency_code": presentment}}
 
 
 def _legacy(gid: Any) -> int | str:
@@ -70,6 +87,17 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
     )
     customer = node.get("customer")
     refunded_shipping = Decimal(_amount(node.get("totalRefundedShippingSet")))
+    currency = str(node.get("currencyCode") or "")
+    presentment = str(node.get("presentmentCurrencyCode") or currency)
+    shipping_line = node.get("shippingLine")
+    if isinstance(shipping_line, dict):
+        shipping_lines = [{
+            "title": shipping_line.get("title"), "code": shipping_line.get("code"), "price": str(shipping),
+            "discounted_price_set": _set(shipping_line.get("discountedPriceSet"), currency, presentment),
+            "tax_lines": [_tax_line(t, currency, presentment) for t in shipping_line.get("taxLines") or []],
+        }]
+    else:
+        shipping_lines = [{"code": "shipping", "price": str(shipping)}] if shipping else []
     return {
         "id": _legacy(node.get("legacyResourceId") or node.get("id")),
         "name": node.get("name"),
@@ -79,7 +107,11 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "updated_at": node.get("updatedAt"),
         "cancelled_at": node.get("cancelledAt"),
         "currency": node.get("currencyCode"),
+        "presentment_currency": presentment,
+        "taxes_included": bool(node.get("taxesIncluded")),
+        "financial_status": str(node.get("displayFinancialStatus") or "").lower() or None,
         "total_price": str(total),
+        "total_price_set": _set(node.get("totalPriceSet"), currency, presentment),
         "subtotal_price": str(subtotal),
         "total_tax": str(tax),
         "total_discounts": _amount(node.get("totalDiscountsSet")),
@@ -88,7 +120,7 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "current_subtotal_price": _amount(node.get("currentSubtotalPriceSet")),
         "current_total_tax": _amount(node.get("currentTotalTaxSet")),
         "current_total_discounts": _amount(node.get("currentTotalDiscountsSet")),
-        "shipping_lines": [{"code": "shipping", "price": str(shipping)}] if shipping else [],
+        "shipping_lines": shipping_lines,
         # The webhook states refunded shipping as a refund's adjustment; so does the order rebuilt here.
         "refunds": [] if not refunded_shipping else [{
             "id": 0, "order_id": _legacy(node.get("legacyResourceId") or node.get("id")),
@@ -112,12 +144,25 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
                 "current_quantity": line.get("currentQuantity", line.get("quantity")),
                 "variant_id": _legacy((line.get("variant") or {}).get("id")) or None,
                 "price": _amount(line.get("originalUnitPriceSet")),
+                "price_set": _set(line.get("originalUnitPriceSet"), currency, presentment),
+                "discount_allocations": [
+                    {"amount": _amount(d.get("allocatedAmountSet")),
+                     "amount_set": _set(d.get("allocatedAmountSet"), currency, presentment),
+                     # Which discount it came from is not read back; nothing downstream uses it.
+                     "discount_application_index": 0}
+                    for d in line.get("discountAllocations") or []],
+                "tax_lines": [_tax_line(t, currency, presentment) for t in line.get("taxLines") or []],
                 "requires_shipping": bool(line.get("requiresShipping")),
                 "gift_card": bool(line.get("isGiftCard")),
             }
             for line in ((node.get("lineItems") or {}).get("nodes") or [])
         ],
     }
+
+
+def _tax_line(line: dict[str, Any], currency: str, presentment: str) -> dict[str, Any]:
+    return {"title": str(line.get("title") or ""), "rate": line.get("rate") or 0,
+            "price": _amount(line.get("priceSet")), "price_set": _set(line.get("priceSet"), currency, presentment)}
 
 
 def _address(address: Any) -> dict[str, Any] | None:
@@ -143,8 +188,9 @@ def _address(address: Any) -> dict[str, Any] | None:
 def fetch_order(shopify: Any, order_gid: str, priority: int | None = None) -> dict[str, Any] | None:
     """One order, whole, by its GraphQL id; None when Shopify no longer has it.
 
-    Lines come 100 to a page: with their price and variant, 250 at once would cost more
-    than the 1,000 points Shopify allows one query (https://shopify.dev/docs/api/usage/limits).
+    Lines come 50 to a page: with their price, discounts, tax lines and variant, 100 at once
+    would cost more than the 1,000 points Shopify allows one query
+    (https://shopify.dev/docs/api/usage/limits).
     ``priority`` is the connector lane to wait in (its default when None).
     """
     node: dict[str, Any] | None = None

@@ -8,7 +8,7 @@ from peppasync.clock import Clock
 from peppasync.config import Config
 from peppasync.metrics import SWEEPS, Metrics
 
-from actors.adapters import NetsuiteErp, ShipstationWms, ShopifyStorefront
+from actors.adapters import NetsuiteErp, NetsuiteRules, ShipstationWms, ShopifyStorefront
 from actors.catalog import Catalog
 from actors.connectors import (
     MetricsConnectorHooks,
@@ -67,7 +67,7 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
     if config.netsuite.token_id:
         netsuite = NetsuiteConnector(config.netsuite, hooks=hooks)
         services["netsuite"] = netsuite
-        services["erp"] = NetsuiteErp(netsuite, non_sku_item=config.netsuite.non_sku_item)
+        services["erp"] = NetsuiteErp(netsuite, rules=NetsuiteRules.from_config(config.netsuite))
     if config.wms.api_key:
         wms = WmsConnector(config.wms, hooks=hooks)
         services["wms"] = wms

@@ -9,7 +9,8 @@ the classification of failures into ``TransientError`` and ``RejectedError``.
 """
 
 from .netsuite import NetsuiteErp
+from .netsuite_records import NetsuiteRules
 from .shipstation import ShipstationWms
 from .shopify import ShopifyStorefront, sale_facts
 
-__all__ = ["NetsuiteErp", "ShipstationWms", "ShopifyStorefront", "sale_facts"]
+__all__ = ["NetsuiteErp", "NetsuiteRules", "ShipstationWms", "ShopifyStorefront", "sale_facts"]

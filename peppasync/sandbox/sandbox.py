@@ -15,7 +15,7 @@ from peppasync.clock import Clock, SystemClock
 
 from .bucket import CostBucket
 from .catalog import Catalog
-from .erp import NON_SKU_ITEM_ID
+from .erp import DISCOUNT_ITEM_ID, NON_SKU_ITEM_ID, REFUND_ACCOUNT_ID, REFUND_ITEM_ID, TAX_CODE_ID
 from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder, price_order
 from .netsuite import NetSuiteSimulator
 from .profile import SandboxProfile, resolve_profile
@@ -151,7 +151,12 @@ class Sandbox:
                          "max_concurrency": self.netsuite.concurrency_limit, "non_sku_item": NON_SKU_ITEM_ID,
                          "guest_customer": self.netsuite.erp.guest_customer, "subsidiary": "1",
                          "currencies": {code: int(internal)
-                                        for internal, code in self.netsuite.erp.currencies.items()}},
+                                        for internal, code in self.netsuite.erp.currencies.items()},
+                         # The richest booking: discount lines, Shopify's tax per line, mapped ship methods.
+                         "discounts": "item", "discount_item": DISCOUNT_ITEM_ID, "tax": "lines",
+                         "tax_code": TAX_CODE_ID, "ship_methods": {name: int(internal) for internal, name
+                                                                   in self.netsuite.erp.ship_methods.items()},
+                         "refund_item": REFUND_ITEM_ID, "refund_account": REFUND_ACCOUNT_ID},
             "wms": {"base_url": self.wms_url, "api_key": self.wms.api_key, "api_secret": self.wms.api_secret,
                     "webhook_token": self.wms.webhook_token,
                     # V2's inventory API is served on the same port; its window is compressed with

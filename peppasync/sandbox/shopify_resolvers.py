@@ -27,6 +27,28 @@ def _money(amount: Any, currency: str) -> dict[str, Any]:
     return {"shopMoney": money, "presentmentMoney": money}
 
 
+def _money_set(given: Any, amount: Any, currency: str) -> dict[str, Any]:
+    """A REST ``*_set`` as a GraphQL ``MoneyBag``: both currencies when the order states them."""
+    if not isinstance(given, dict):
+        return _money(amount, currency)
+    shop, shown = given.get("shop_money") or {}, given.get("presentment_money") or {}
+    return {"shopMoney": {"amount": str(shop.get("amount")), "currencyCode": shop.get("currency_code") or currency},
+            "presentmentMoney": {"amount": str(shown.get("amount")),
+                                 "currencyCode": shown.get("currency_code") or currency}}
+
+
+def _shipping_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
+    return {"title": line.get("title"), "code": line.get("code"),
+            "discountedPriceSet": _money_set(line.get("discounted_price_set") or line.get("price_set"),
+                                             line.get("price"), currency),
+            "taxLines": [_tax_line(t, currency) for t in line.get("tax_lines") or []]}
+
+
+def _tax_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
+    return {"title": line.get("title"), "rate": line.get("rate"),
+            "priceSet": _money_set(line.get("price_set"), line.get("price"), currency)}
+
+
 def _address(a: dict[str, Any] | None) -> dict[str, Any] | None:
     if not a:
         return None
@@ -155,7 +177,10 @@ class ShopifyRoot:
             "cancelReason": (o.get("cancel_reason") or "").upper() or None, "currencyCode": currency,
             "displayFinancialStatus": (o.get("financial_status") or "paid").upper(),
             "displayFulfillmentStatus": self.state.fulfillment_status(order_id),
-            "totalPriceSet": _money(o.get("total_price"), currency),
+            "totalPriceSet": _money_set(o.get("total_price_set"), o.get("total_price"), currency),
+            "presentmentCurrencyCode": o.get("presentment_currency") or currency,
+            "taxesIncluded": bool(o.get("taxes_included")),
+            "shippingLine": _shipping_line(o["shipping_lines"][0], currency) if o.get("shipping_lines") else None,
             "subtotalPriceSet": _money(o.get("subtotal_price"), currency),
             "totalTaxSet": _money(o.get("total_tax"), currency),
             "totalDiscountsSet": _money(o.get("total_discounts"), currency),
@@ -190,7 +215,12 @@ class ShopifyRoot:
                 "title": line.get("title"), "quantity": line.get("quantity"),
                 "currentQuantity": line.get("current_quantity", line.get("quantity")),
                 "requiresShipping": bool(line.get("requires_shipping")), "isGiftCard": bool(line.get("gift_card")),
-                "originalUnitPriceSet": _money(line.get("price"), currency),
+                "originalUnitPriceSet": _money_set(line.get("price_set"), line.get("price"), currency),
+                "discountAllocations": [
+                    {"allocatedAmountSet": _money_set(d.get("amount_set"), d.get("amount"), currency)}
+                    for d in line.get("discount_allocations") or []],
+                "taxLines": lambda info, first=None: [_tax_line(t, currency)
+                                                      for t in line.get("tax_lines") or []][: first or None],
                 "variant": self._variant(item) if item else self._bare_variant(line)}
 
     @staticmethod

@@ -85,8 +85,9 @@ type MailingAddress {
 type Order {
   id: ID! legacyResourceId: UnsignedInt64! name: String! email: String test: Boolean!
   createdAt: DateTime! updatedAt: DateTime! cancelledAt: DateTime cancelReason: OrderCancelReason
-  currencyCode: CurrencyCode! displayFinancialStatus: OrderDisplayFinancialStatus
-  displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
+  currencyCode: CurrencyCode! presentmentCurrencyCode: CurrencyCode! taxesIncluded: Boolean!
+  displayFinancialStatus: OrderDisplayFinancialStatus
+  displayFulfillmentStatus: OrderDisplayFulfillmentStatus! shippingLine: ShippingLine
   totalPriceSet: MoneyBag! subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalDiscountsSet: MoneyBag
   totalShippingPriceSet: MoneyBag!
   currentTotalPriceSet: MoneyBag! currentSubtotalPriceSet: MoneyBag! currentTotalTaxSet: MoneyBag!
@@ -102,7 +103,11 @@ type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo!
 type LineItem {
   id: ID! sku: String name: String! title: String! quantity: Int! currentQuantity: Int! requiresShipping: Boolean!
   isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant
+  discountAllocations: [DiscountAllocation!]! taxLines(first: Int): [TaxLine!]!
 }
+type DiscountAllocation { allocatedAmountSet: MoneyBag! }
+type TaxLine { title: String! rate: Float priceSet: MoneyBag! }
+type ShippingLine { title: String! code: String discountedPriceSet: MoneyBag! taxLines: [TaxLine!]! }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
 

@@ -11,7 +11,7 @@ import pytest
 from peppasync.errors import RejectedError, TransientError, ValidationError
 
 from actors.connectors import Priority
-from actors.domain import Customer, Order, Shipment, WmsOrder, WmsStatus
+from actors.domain import Customer, Order, Refund, Shipment, WmsOrder, WmsStatus
 from actors.order_flow import (
     Advance,
     Moved,
@@ -42,6 +42,15 @@ class Erp:
 
     def cancel_sales_order(self, order: Order) -> None:
         self.calls.append(("cancel", order.id, Priority.NORMAL))
+
+    def record_payments(self, order: Order, *, priority: int) -> None:
+        self.calls.append(("payments", order.id, priority))
+
+    def upsert_refund(self, order: Order, refund: Refund, *, priority: int) -> None:
+        self.calls.append(("refund", refund.id, priority))
+
+    def open_return(self, order: Order, *, priority: int) -> None:
+        self.calls.append(("return", order.id, priority))
 
 
 class Wms:
@@ -128,14 +137,15 @@ def test_a_new_order_is_received_holds_its_stock_and_asks_for_its_first_step() -
     assert order.ports.erp.calls == []
 
 
-def test_the_steps_book_the_customer_then_the_order_in_the_erp_then_place_it_at_the_warehouse() -> None:
+def test_the_steps_book_the_customer_the_order_and_its_payments_in_the_erp_then_place_it_at_the_warehouse() -> None:
     order = Order_()
     order.handle(Webhook("orders/create", body(), "e1", received_at=90.0))
 
     order.handle(Advance())
     order.handle(Advance())
 
-    assert order.ports.erp.calls == [("customer", "77", Priority.NORMAL), ("sales order", "5001", Priority.HIGH)]
+    assert order.ports.erp.calls == [("customer", "77", Priority.NORMAL), ("sales order", "5001", Priority.HIGH),
+                                     ("payments", "5001", Priority.HIGH)]
     assert order.ports.wms.calls == [("place", "5001", None)]
     assert order.state.status == "sent_to_wms"
     assert order.state.wms_order_id == 41
@@ -152,7 +162,7 @@ def test_a_customer_already_in_the_erp_is_not_sent_again_and_the_order_goes_in_t
     second.handle(Webhook("orders/create", body(id=5002, name="#5002"), "e2"))
     second.handle(Advance())
 
-    assert ports.erp.calls[2:] == [("sales order", "5002", Priority.NORMAL)]
+    assert ports.erp.calls[3:] == [("sales order", "5002", Priority.NORMAL), ("payments", "5002", Priority.HIGH)]
 
 
 def test_an_event_seen_before_and_an_older_update_change_nothing() -> None:
@@ -177,7 +187,7 @@ def test_a_changed_order_already_in_the_erp_is_synced_again_on_its_next_step() -
     assert order.sends == [ADVANCE]
     order.handle(Advance())
 
-    assert order.ports.erp.calls[-1][:2] == ("sales order", "5001")
+    assert [call[:2] for call in order.ports.erp.calls[-2:]] == [("sales order", "5001"), ("payments", "5001")]
     assert order.state.resync is False
 
 

@@ -86,6 +86,7 @@ class Sandbox:
         self._generator = OrderGenerator(self.catalog, seed)
         self._pace = random.Random(f"{seed}:pace")
         self.placed: list[PlacedOrder] = []
+        self.refunds: list[dict[str, Any]] = []  # every refunds/create body sent
         # When each order was placed, by the sandbox's clock (payload timestamps keep whole seconds).
         self.placed_at: dict[int, float] = {}
 
@@ -270,6 +271,10 @@ class Sandbox:
                                    "amount_set": money_set(-shipping, currency), "tax_amount": "0.00"}]
             if shipping else [],
         }
+        if restock_type in ("return", "cancel"):
+            for line in lines:
+                shop.restock(str(line["line_item"].get("sku") or ""), int(line["quantity"]))
+        self.refunds.append(refund)
         self.webhooks.send("refunds/create", refund)
         return refund
 

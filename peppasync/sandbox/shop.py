@@ -156,6 +156,16 @@ class ShopState:
         fo_line["total"] += delta
         fo_line["remaining"] += delta
 
+    def restock(self, sku: str, quantity: int) -> None:
+        """Put refunded units back in ``available``, as Shopify does for a refund that restocks them."""
+        with self.lock:
+            item = self.catalog.get(sku)
+            if item is None or item.gift_card or quantity <= 0:
+                return
+            level = self.levels[item.inventory_item_id]
+            level["available"] += quantity
+            level["updated_at"] = self.clock.time()
+
     def touch(self, order_id: int, **changes: Any) -> dict[str, Any]:
         """Change an order and bump its `updated_at`; returns the order as it now is."""
         with self.lock:

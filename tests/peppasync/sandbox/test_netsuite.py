@@ -361,3 +361,51 @@ def test_injected_5xx_faults_follow_the_seed_and_the_request_identity(make_sandb
     assert statuses_first == statuses_second
     assert {500, 503} & set(statuses_first) and 200 in statuses_first
     assert all(_errors(r)[0]["o:errorCode"] == "UNEXPECTED_ERROR" for r in answers_first if r.status_code >= 500)
+
+
+# -- the money records ---------------------------------------------------------------------------
+
+def test_netsuite_totals_a_sales_order_from_its_lines_discounts_shipping_and_tax(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+
+    assert netsuite(sb, "PUT", "salesOrder/eid:600", TAXED).status_code == 204
+    order = sb.ledger()["netsuite"]["state"]["sales_orders"]["600"]
+
+    # 39.00 - 3.90 + 5.00 shipping + 2.81 + 0.40 tax
+    assert (order["subtotal"], order["discountTotal"], order["taxTotal"], order["total"]) == (35.1, -3.9, 3.21, 43.31)
+
+
+def test_tax_details_that_name_no_line_are_refused_at_their_reference(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+    body = {**TAXED, "taxDetails": {"items": [{"taxDetailsReference": "line-9", "taxCode": {"id": "9001"},
+                                               "taxAmount": 1.0}]}}
+
+    response = netsuite(sb, "PUT", "salesOrder/eid:601", body)
+
+    assert response.status_code == 400
+    assert [(d["o:errorCode"], d["o:errorPath"]) for d in _errors(response)] == [
+        ("INVALID_CONTENT", "taxDetails.items[0].taxDetailsReference")]
+
+
+def test_a_deposit_or_return_for_a_sales_order_netsuite_does_not_have_is_refused(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+
+    deposit = netsuite(sb, "PUT", "customerDeposit/eid:shopify-payment-1", {**DEPOSIT, "salesOrder": {"externalId": "9"}})
+    back = netsuite(sb, "PUT", "returnAuthorization/eid:shopify-return-9", {**RETURN, "createdFrom": {"externalId": "9"}})
+
+    assert [(r.status_code, [d["o:errorPath"] for d in _errors(r)]) for r in (deposit, back)] == [
+        (400, ["salesOrder"]), (400, ["createdFrom"])]
+
+
+def test_a_refund_booked_as_both_a_credit_memo_and_a_cash_refund_shows_as_two_documents(
+        make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+
+    netsuite(sb, "PUT", "creditMemo/eid:shopify-refund-77", REFUND)
+    netsuite(sb, "PUT", "cashRefund/eid:shopify-refund-77", REFUND)
+
+    assert sb.netsuite.erp.credit_documents() == {"shopify-refund-77": ["creditMemo", "cashRefund"]}

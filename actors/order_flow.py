@@ -381,8 +381,11 @@ class OrderFlow:
                 # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
                 priority = Priority.HIGH
         erp.upsert_sales_order(order, priority=priority)
-        # The sales order exists: the payments captured for it are booked against it (once each).
-        erp.record_payments(order, priority=Priority.HIGH)
+        # The sales order exists: payments captured for it and not booked yet are booked against it.
+        new = [p.id for p in order.payments if p.id not in self.state.payments_booked]
+        if new:
+            erp.record_payments(order, priority=Priority.HIGH)
+            self.state.payments_booked.extend(new)
         self.state.erp_at = self.now()
 
     def _send_to_wms(self, order: Order) -> None:

@@ -44,8 +44,9 @@ class OrderState:
     shipment_received_at: float | None = None
     erp_at: float | None = None
     shipped_before_cancel: bool = False
-    # The storefront refunds booked in the ERP, by id.
+    # The storefront refunds booked in the ERP, by id; the payments, by ``Payment.id``.
     refunds: list[str] = field(default_factory=list)
+    payments_booked: list[str] = field(default_factory=list)
     # Whether the ERP has a return open for goods shipped before a cancellation.
     return_opened: bool = False
     # When the order entered each status after ``received``.
@@ -54,7 +55,8 @@ class OrderState:
     other: dict[str, Any] = field(default_factory=dict)
 
     _KEYS = ("status", "order", "received_at", "events", "stock", "resync", "wms_order_id", "shipment",
-             "shipment_received_at", "erp_at", "shipped_before_cancel", "refunds_booked", "return_opened")
+             "shipment_received_at", "erp_at", "shipped_before_cancel", "refunds_booked", "return_opened",
+             "payments_booked")
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
@@ -74,6 +76,7 @@ class OrderState:
             shipped_before_cancel=bool(saved.get("shipped_before_cancel")),
             refunds=[str(r) for r in saved.get("refunds_booked") or []],
             return_opened=bool(saved.get("return_opened")),
+            payments_booked=[str(p) for p in saved.get("payments_booked") or []],
             entered=entered,
             other={k: v for k, v in saved.items() if k not in known},
         )
@@ -87,6 +90,7 @@ class OrderState:
             "shipment_received_at": self.shipment_received_at, "erp_at": self.erp_at,
             "shipped_before_cancel": self.shipped_before_cancel or None,
             "refunds_booked": self.refunds, "return_opened": self.return_opened or None,
+            "payments_booked": self.payments_booked,
         }
         saved.update({k: v for k, v in values.items() if v is not None and v != [] and v != {}})
         if self.status is not None:

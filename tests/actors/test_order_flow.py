@@ -137,15 +137,14 @@ def test_a_new_order_is_received_holds_its_stock_and_asks_for_its_first_step() -
     assert order.ports.erp.calls == []
 
 
-def test_the_steps_book_the_customer_the_order_and_its_payments_in_the_erp_then_place_it_at_the_warehouse() -> None:
+def test_the_steps_book_the_customer_then_the_order_in_the_erp_then_place_it_at_the_warehouse() -> None:
     order = Order_()
     order.handle(Webhook("orders/create", body(), "e1", received_at=90.0))
 
     order.handle(Advance())
     order.handle(Advance())
 
-    assert order.ports.erp.calls == [("customer", "77", Priority.NORMAL), ("sales order", "5001", Priority.HIGH),
-                                     ("payments", "5001", Priority.HIGH)]
+    assert order.ports.erp.calls == [("customer", "77", Priority.NORMAL), ("sales order", "5001", Priority.HIGH)]
     assert order.ports.wms.calls == [("place", "5001", None)]
     assert order.state.status == "sent_to_wms"
     assert order.state.wms_order_id == 41
@@ -162,7 +161,7 @@ def test_a_customer_already_in_the_erp_is_not_sent_again_and_the_order_goes_in_t
     second.handle(Webhook("orders/create", body(id=5002, name="#5002"), "e2"))
     second.handle(Advance())
 
-    assert ports.erp.calls[3:] == [("sales order", "5002", Priority.NORMAL), ("payments", "5002", Priority.HIGH)]
+    assert ports.erp.calls[2:] == [("sales order", "5002", Priority.NORMAL)]
 
 
 def test_an_event_seen_before_and_an_older_update_change_nothing() -> None:
@@ -187,8 +186,20 @@ def test_a_changed_order_already_in_the_erp_is_synced_again_on_its_next_step() -
     assert order.sends == [ADVANCE]
     order.handle(Advance())
 
-    assert [call[:2] for call in order.ports.erp.calls[-2:]] == [("sales order", "5001"), ("payments", "5001")]
+    assert order.ports.erp.calls[-1][:2] == ("sales order", "5001")
     assert order.state.resync is False
+
+
+def test_a_paid_order_books_its_payment_after_its_sales_order_once_however_often_it_is_synced() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(financial_status="paid"), "e1"))
+    order.handle(Advance())
+
+    order.handle(Webhook("orders/updated", body(financial_status="paid", updated_at="2026-11-27T00:09:00Z"), "e2"))
+    order.handle(Advance())
+
+    assert [c[0] for c in order.ports.erp.calls] == ["customer", "sales order", "payments", "sales order"]
+    assert order.state.payments_booked == ["5001"]
 
 
 def test_a_cancellation_without_a_cancelled_at_time_is_refused_and_cancels_nothing() -> None:

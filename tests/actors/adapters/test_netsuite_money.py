@@ -22,6 +22,7 @@ from peppasync.sandbox import PROFILES, Sandbox
 from peppasync.sandbox.shop import money_set
 
 from actors.adapters import NetsuiteErp, NetsuiteRules
+from actors.adapters.netsuite import sales_order_record
 from actors.connectors import NetsuiteConnector, RetryPolicy
 from actors.domain import Order
 from actors.validation import normalise_order
@@ -217,3 +218,22 @@ def test_a_money_set_in_one_currency_keeps_the_record_as_before() -> None:
 
     assert (record["presentment_currency"], record["exchange_rate"]) == ("USD", None)
     assert Order.from_record(record).in_presentment().currency == "USD"
+
+
+def test_an_order_record_saved_before_money_was_kept_still_books_its_lines_with_the_discount_shared() -> None:
+    old = {"id": "7001", "name": "#7001", "email": "", "currency": "USD", "created_at": "2026-11-01T00:00:00Z",
+           "updated_at": "2026-11-01T00:00:00Z", "test": False, "cancelled": False, "customer_id": None,
+           "customer": {}, "needs_shipping": True, "shipping_address": None, "billing_address": None,
+           "subtotal": "27.00", "discounts": "3.00", "tax": "0", "total": "32.00",
+           "lines": [{"sku": "A", "title": "A", "quantity": 2, "price": "10.00", "gift_card": False,
+                      "non_sku": False, "requires_shipping": True},
+                     {"sku": "B", "title": "B", "quantity": 1, "price": "10.00", "gift_card": False,
+                      "non_sku": False, "requires_shipping": True}]}
+
+    order = Order.from_record(old)
+    body = sales_order_record(order, rules=NetsuiteRules())
+
+    assert (order.shipping, order.payments, order.presentment_currency, order.lines[0].discount) == (
+        (), (), "USD", None)
+    assert [line["amount"] for line in body["item"]["items"]] == [18, 9]
+    assert "shippingCost" not in body and "taxDetails" not in body

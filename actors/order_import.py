@@ -12,7 +12,7 @@ from typing import Any
 
 from actors.validation import MAX_LINES
 
-__all__ = ["ORDER_QUERY", "fetch_order", "rest_order"]
+__all__ = ["ORDER_QUERY", "REFUNDS_QUERY", "fetch_order", "fetch_refunds", "rest_order", "rest_refund"]
 
 _ESTIMATE = 700  # points: 50 lines x 13 objects (price, discounts, tax lines in both currencies), and the order's
 
@@ -56,6 +56,29 @@ fragment Address on MailingAddress {
   firstName lastName name company address1 address2 city province provinceCode zip country countryCodeV2 phone
 }
 """
+
+
+REFUNDS_QUERY = """
+query OrderRefunds($id: ID!) {
+  order(id: $id) {
+    id legacyResourceId
+    refunds(first: 10) {
+      id legacyResourceId createdAt note
+      refundLineItems(first: 25) {
+        nodes {
+          quantity restockType subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } }
+          lineItem { id sku title isGiftCard }
+        }
+      }
+      transactions(first: 5) { nodes { kind status amountSet { shopMoney { amount } } } }
+      refundShippingLines(first: 3) {
+        nodes { subtotalAmountSet { shopMoney { amount } } taxAmountSet { shopMoney { amount } } }
+      }
+    }
+  }
+}
+"""
+_REFUNDS_ESTIMATE = 190  # points, as Shopify's cost rules price this query (10 refunds, each with its connections)
 
 
 def _amount(bag: Any) -> str:
@@ -163,6 +186,52 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
 def _tax_line(line: dict[str, Any], currency: str, presentment: str) -> dict[str, Any]:
     return {"title": str(line.get("title") or ""), "rate": line.get("rate") or 0,
             "price": _amount(line.get("priceSet")), "price_set": _set(line.get("priceSet"), currency, presentment)}
+
+
+def rest_refund(node: dict[str, Any], order_id: int | str) -> dict[str, Any]:
+    """A GraphQL ``Refund`` node as the REST refund JSON a ``refunds/create`` webhook would have carried.
+
+    Each refunded line's ``line_item`` carries only what the engine reads of it (id, SKU, title, gift card).
+    """
+    return {
+        "id": _legacy(node.get("legacyResourceId") or node.get("id")),
+        "order_id": order_id,
+        "created_at": node.get("createdAt"),
+        "note": node.get("note"),
+        "refund_line_items": [
+            {"line_item_id": _legacy((line.get("lineItem") or {}).get("id")), "quantity": line.get("quantity"),
+             "restock_type": str(line.get("restockType") or "NO_RESTOCK").lower(),
+             "subtotal": _amount(line.get("subtotalSet")), "total_tax": _amount(line.get("totalTaxSet")),
+             "line_item": {"id": _legacy((line.get("lineItem") or {}).get("id")),
+                           "sku": (line.get("lineItem") or {}).get("sku"),
+                           "title": (line.get("lineItem") or {}).get("title"),
+                           "gift_card": bool((line.get("lineItem") or {}).get("isGiftCard"))}}
+            for line in ((node.get("refundLineItems") or {}).get("nodes") or [])
+        ],
+        "transactions": [
+            {"kind": str(t.get("kind") or "").lower(), "status": str(t.get("status") or "").lower(),
+             "amount": _amount(t.get("amountSet"))}
+            for t in ((node.get("transactions") or {}).get("nodes") or [])
+        ],
+        # Refunded shipping is stated as an adjustment, negative for money given back, as in the webhook.
+        "order_adjustments": [
+            {"kind": "shipping_refund", "amount": str(-Decimal(_amount(s.get("subtotalAmountSet")))),
+             "tax_amount": str(-Decimal(_amount(s.get("taxAmountSet"))))}
+            for s in ((node.get("refundShippingLines") or {}).get("nodes") or [])
+        ],
+    }
+
+
+def fetch_refunds(shopify: Any, order_gid: str, priority: int | None = None) -> list[dict[str, Any]]:
+    """An order's refunds (its latest ten), each as a ``refunds/create`` body; none when Shopify has no such order."""
+    lane = {} if priority is None else {"priority": priority}
+    data = shopify.graphql(REFUNDS_QUERY, {"id": order_gid}, operation="order_refunds", estimate=_REFUNDS_ESTIMATE,
+                           **lane)
+    order = data.get("order")
+    if not order:
+        return []
+    order_id = _legacy(order.get("legacyResourceId") or order.get("id"))
+    return [rest_refund(node, order_id) for node in order.get("refunds") or []]
 
 
 def _address(address: Any) -> dict[str, Any] | None:

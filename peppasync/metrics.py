@@ -24,7 +24,7 @@ __all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "Metrics", "REPAIR_KINDS", "SWE
 FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify")
 ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher")
 CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
-REPAIR_KINDS = ("missed_order", "missed_shipment", "stock_drift")
+REPAIR_KINDS = ("missed_order", "missed_refund", "missed_shipment", "stock_drift")
 # The reconciler's sweeps: Shopify's orders, the WMS's shipments, Shopify's stock.
 SWEEPS = ("orders", "shipments", "stock")
 

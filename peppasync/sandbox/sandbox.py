@@ -274,6 +274,8 @@ class Sandbox:
         if restock_type in ("return", "cancel"):
             for line in lines:
                 shop.restock(str(line["line_item"].get("sku") or ""), int(line["quantity"]))
+        with shop.lock:
+            shop.refunds.setdefault(order_id, []).append(refund)
         self.refunds.append(refund)
         self.webhooks.send("refunds/create", refund)
         return refund

@@ -59,6 +59,8 @@ class ShopState:
         self.inventory_sets: list[tuple[float, int, int]] = []
         # Called with an order's new state when the API (not the sandbox's driver) changed it.
         self.listeners: list[Callable[[dict[str, Any]], object]] = []
+        # Each order's refunds (REST refund bodies), as GraphQL's Order.refunds answers them.
+        self.refunds: dict[int, list[dict[str, Any]]] = {}
         self._next_id = 5_000_000_000
 
     def new_id(self) -> int:

@@ -181,6 +181,8 @@ class ShopifyRoot:
             "presentmentCurrencyCode": o.get("presentment_currency") or currency,
             "taxesIncluded": bool(o.get("taxes_included")),
             "shippingLine": _shipping_line(o["shipping_lines"][0], currency) if o.get("shipping_lines") else None,
+            "refunds": lambda info, first=None: [self._refund(r, currency)
+                                                  for r in self.state.refunds.get(order_id, [])][: first or None],
             "subtotalPriceSet": _money(o.get("subtotal_price"), currency),
             "totalTaxSet": _money(o.get("total_tax"), currency),
             "totalDiscountsSet": _money(o.get("total_discounts"), currency),
@@ -208,6 +210,29 @@ class ShopifyRoot:
             "fulfillments": lambda info, **a: [self._fulfillment(f) for f in self.state.fulfillments.values()
                                                if f["order_id"] == order_id][: a.get("first") or None],
         }
+
+    def _refund(self, r: dict[str, Any], currency: str) -> dict[str, Any]:
+        shipping = [a for a in r.get("order_adjustments") or [] if a.get("kind") == "shipping_refund"]
+        return {
+            "id": gid("Refund", r["id"]), "legacyResourceId": r["id"], "createdAt": r.get("created_at"),
+            "note": r.get("note"),
+            "refundLineItems": lambda info, **a: self._page(info, r.get("refund_line_items") or [], lambda x: [x["id"]],
+                                                            lambda x: self._refund_line(x, currency), a),
+            "transactions": lambda info, **a: self._page(
+                info, r.get("transactions") or [], lambda x: [x["id"]], lambda x: {
+                    "kind": str(x.get("kind") or "").upper(), "status": str(x.get("status") or "").upper(),
+                    "amountSet": _money(x.get("amount"), currency)}, a),
+            "refundShippingLines": lambda info, **a: self._page(
+                info, shipping, lambda x: [id(x)], lambda x: {
+                    "subtotalAmountSet": _money(-Decimal(str(x.get("amount") or 0)), currency),
+                    "taxAmountSet": _money(-Decimal(str(x.get("tax_amount") or 0)), currency)}, a),
+        }
+
+    def _refund_line(self, x: dict[str, Any], currency: str) -> dict[str, Any]:
+        return {"quantity": x["quantity"], "restockType": str(x.get("restock_type") or "no_restock").upper(),
+                "lineItem": self._line(x["line_item"], currency),
+                "subtotalSet": _money_set(x.get("subtotal_set"), x.get("subtotal"), currency),
+                "totalTaxSet": _money_set(x.get("total_tax_set"), x.get("total_tax"), currency)}
 
     def _line(self, line: dict[str, Any], currency: str) -> dict[str, Any]:
         item = self.state.catalog.get(line.get("sku"))

@@ -53,6 +53,9 @@ directive @idempotent(key: String!) on FIELD
 enum OrderSortKeys { CREATED_AT ID PROCESSED_AT UPDATED_AT }
 enum ProductVariantSortKeys { ID }
 enum CurrencyCode { USD EUR GBP CAD AUD JPY CHF SEK }
+enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
+enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID }
+enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
 
 type QueryRoot {
   shop: Shop!
@@ -88,6 +91,7 @@ type Order {
   currencyCode: CurrencyCode! presentmentCurrencyCode: CurrencyCode! taxesIncluded: Boolean!
   displayFinancialStatus: OrderDisplayFinancialStatus
   displayFulfillmentStatus: OrderDisplayFulfillmentStatus! shippingLine: ShippingLine
+  refunds(first: Int): [Refund!]!
   totalPriceSet: MoneyBag! subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalDiscountsSet: MoneyBag
   totalShippingPriceSet: MoneyBag!
   currentTotalPriceSet: MoneyBag! currentSubtotalPriceSet: MoneyBag! currentTotalTaxSet: MoneyBag!
@@ -107,6 +111,21 @@ type LineItem {
 }
 type DiscountAllocation { allocatedAmountSet: MoneyBag! }
 type TaxLine { title: String! rate: Float priceSet: MoneyBag! }
+type Refund {
+  id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime note: String
+  refundLineItems(first: Int, after: String): RefundLineItemConnection!
+  transactions(first: Int, after: String): OrderTransactionConnection!
+  refundShippingLines(first: Int, after: String): RefundShippingLineConnection!
+}
+type RefundLineItem {
+  quantity: Int! restockType: RefundLineItemRestockType! lineItem: LineItem! subtotalSet: MoneyBag!
+  totalTaxSet: MoneyBag!
+}
+type RefundLineItemConnection { nodes: [RefundLineItem!]! pageInfo: PageInfo! }
+type OrderTransaction { kind: OrderTransactionKind! status: OrderTransactionStatus! amountSet: MoneyBag! }
+type OrderTransactionConnection { nodes: [OrderTransaction!]! pageInfo: PageInfo! }
+type RefundShippingLine { subtotalAmountSet: MoneyBag! taxAmountSet: MoneyBag! }
+type RefundShippingLineConnection { nodes: [RefundShippingLine!]! pageInfo: PageInfo! }
 type ShippingLine { title: String! code: String discountedPriceSet: MoneyBag! taxLines: [TaxLine!]! }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }

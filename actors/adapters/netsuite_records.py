@@ -381,15 +381,15 @@ def _as_line(line: RefundLine) -> Line:
 def return_record(order: Order, rules: NetsuiteRules) -> dict[str, Any]:
     """A return authorization for the units of an order cancelled after it shipped (contract:
     ReturnAuthorizationUpsert), created from its sales order."""
-    unit = minor_unit(order.currency)
-    shippable = tuple(line for line in order.lines if line.requires_shipping and not line.gift_card)
-    amounts = net_amounts(shippable, order.discounts, unit) if shippable else []
+    amounts = net_amounts(order.lines, order.discounts, minor_unit(order.currency))
+    shipped = [(line, amount) for line, amount in zip(order.lines, amounts)
+               if line.requires_shipping and not line.gift_card]
     body: dict[str, Any] = {
         "externalId": return_external_id(order),
         "createdFrom": {"externalId": order.id},
         "otherRefNum": order.name,
         "memo": f"Shopify {order.name} cancelled after it shipped: goods to come back",
-        "item": {"items": [_item_line(line, amount, rules, "") for line, amount in zip(shippable, amounts)]},
+        "item": {"items": [_item_line(line, amount, rules, "") for line, amount in shipped]},
     }
     _dated(body, order.updated_at or order.created_at)
     if order.customer is not None:

@@ -10,11 +10,23 @@ stays the stored form, so state written by earlier versions still loads.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal
 
-__all__ = ["Address", "Customer", "Line", "Order", "Shipment", "WmsOrder", "WmsStatus"]
+__all__ = [
+    "Address",
+    "Customer",
+    "Line",
+    "Order",
+    "Payment",
+    "Refund",
+    "RefundLine",
+    "Shipment",
+    "Shipping",
+    "WmsOrder",
+    "WmsStatus",
+]
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,31 @@ class Line:
     # A line sold without a SKU (a custom item): the ERP books it on a configured item.
     non_sku: bool = False
     requires_shipping: bool = True
+    # The discount and tax of the whole line (all its live units), as the storefront
+    # allocated them; None in records written before they were kept.
+    discount: Decimal | None = None
+    tax: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Shipping:
+    """The shipping charged on an order: its method (title and code) and amount net of shipping discounts."""
+
+    title: str
+    code: str
+    amount: Decimal
+    tax: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Payment:
+    """Money the storefront captured for an order; ``id`` is unique per order."""
+
+    id: str
+    amount: Decimal
+    gateway: str = ""
+    # The same amount in the buyer's currency, when known.
+    presentment_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +154,16 @@ class Order:
     discounts: Decimal = Decimal(0)
     tax: Decimal = Decimal(0)
     total: Decimal = Decimal(0)
+    shipping: tuple[Shipping, ...] = ()
+    # Whether prices include tax (then line prices and shipping have their tax inside them).
+    taxes_included: bool = False
+    # The buyer's currency and how many units of ``currency`` one of it was worth
+    # (None: the same currency, or not known).
+    presentment_currency: str = ""
+    exchange_rate: Decimal | None = None
+    payments: tuple[Payment, ...] = ()
+    # The order's amounts in the buyer's currency (``in_presentment``), when the storefront gave them.
+    presentment: Mapping[str, Any] | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Order:
@@ -146,6 +193,8 @@ class Order:
                     gift_card=bool(line.get("gift_card")),
                     non_sku=bool(line.get("non_sku")),
                     requires_shipping=bool(line.get("requires_shipping", True)),
+                    discount=_maybe(line.get("discount")),
+                    tax=_maybe(line.get("tax")),
                 )
                 for line in record["lines"]
             ),
@@ -159,6 +208,49 @@ class Order:
             discounts=Decimal(str(record.get("discounts") or 0)),
             tax=Decimal(str(record.get("tax") or 0)),
             total=Decimal(str(record.get("total") or 0)),
+            shipping=tuple(
+                Shipping(title=str(s.get("title") or ""), code=str(s.get("code") or ""),
+                         amount=Decimal(str(s.get("amount") or 0)), tax=Decimal(str(s.get("tax") or 0)))
+                for s in record.get("shipping") or ()
+            ),
+            taxes_included=bool(record.get("taxes_included")),
+            presentment_currency=str(record.get("presentment_currency") or record["currency"]),
+            exchange_rate=_maybe(record.get("exchange_rate")),
+            payments=tuple(
+                Payment(id=str(p["id"]), amount=Decimal(str(p["amount"])), gateway=str(p.get("gateway") or ""),
+                        presentment_amount=_maybe(p.get("presentment_amount")))
+                for p in record.get("payments") or ()
+            ),
+            presentment=record.get("presentment") if isinstance(record.get("presentment"), Mapping) else None,
+        )
+
+    def in_presentment(self) -> Order:
+        """This order with every amount in the buyer's currency, as the storefront stated them there.
+
+        Itself when the buyer paid in the shop's currency, or when the record lacks the
+        buyer's amounts (written before they were kept). The exchange rate stays.
+        """
+        given = self.presentment
+        if not given or self.presentment_currency == self.currency:
+            return self
+        lines = given.get("lines") or []
+        shipping = given.get("shipping") or []
+        if len(lines) != len(self.lines) or len(shipping) != len(self.shipping):
+            return self
+        return replace(
+            self,
+            currency=self.presentment_currency,
+            lines=tuple(replace(line, price=Decimal(str(p["price"])), discount=_maybe(p.get("discount")),
+                                tax=_maybe(p.get("tax"))) for line, p in zip(self.lines, lines)),
+            shipping=tuple(replace(s, amount=Decimal(str(p["amount"])), tax=Decimal(str(p.get("tax") or 0)))
+                           for s, p in zip(self.shipping, shipping)),
+            subtotal=Decimal(str(given.get("subtotal") or 0)),
+            discounts=Decimal(str(given.get("discounts") or 0)),
+            tax=Decimal(str(given.get("tax") or 0)),
+            total=Decimal(str(given.get("total") or 0)),
+            payments=tuple(replace(p, amount=p.presentment_amount) for p in self.payments
+                           if p.presentment_amount is not None),
+            presentment=None,
         )
 
     @property
@@ -168,6 +260,55 @@ class Order:
             return self.customer.full_name
         email = self.email or (self.customer.email if self.customer is not None else "")
         return email or f"Shopify order {self.name}"
+
+
+def _maybe(value: Any) -> Decimal | None:
+    return None if value is None or value == "" else Decimal(str(value))
+
+
+@dataclass(frozen=True)
+class RefundLine:
+    """Units given back: ``amount`` is what was refunded for them, tax excluded; ``tax`` their tax."""
+
+    sku: str
+    title: str
+    quantity: int
+    amount: Decimal
+    tax: Decimal = Decimal(0)
+    # Back on the shelf: returned, or cancelled before they shipped.
+    restocked: bool = False
+    gift_card: bool = False
+    non_sku: bool = False
+
+
+@dataclass(frozen=True)
+class Refund:
+    """Money a storefront refund gave back for an order, in the order's (shop) currency.
+
+    ``shipping`` and ``shipping_tax`` are the refunded shipping; ``other`` any amount
+    beyond lines and shipping (a goodwill or discrepancy amount), all positive.
+    ``total`` is what went back to the buyer (the refund's successful transactions).
+    """
+
+    id: str
+    order_id: str
+    currency: str
+    created_at: str = ""
+    lines: tuple[RefundLine, ...] = ()
+    shipping: Decimal = Decimal(0)
+    shipping_tax: Decimal = Decimal(0)
+    other: Decimal = Decimal(0)
+    total: Decimal = Decimal(0)
+    note: str = ""
+
+    @property
+    def restocked(self) -> dict[str, int]:
+        """Units per SKU that went back on the shelf."""
+        back: dict[str, int] = {}
+        for line in self.lines:
+            if line.restocked and line.sku and not line.gift_card:
+                back[line.sku] = back.get(line.sku, 0) + line.quantity
+        return back
 
 
 @dataclass(frozen=True)

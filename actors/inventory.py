@@ -2,7 +2,8 @@
 
 It hears of stock from the WMS feed, of orders from the order actors (commit
 when an order arrives, allocated when the WMS has it, release when it is
-cancelled), and of its pushes from the flusher. After each message it asks the
+cancelled, restocked when a refund put units back in Shopify's stock), and of
+its pushes from the flusher. After each message it asks the
 ledger (``actors.stock_ledger``) whether Shopify needs a new number and, if so,
 sends a *want* to the one flusher, which batches the wants of every SKU into
 ``inventorySetQuantities`` calls. A SKU actor alone cannot batch across SKUs;
@@ -93,6 +94,8 @@ class InventoryActor(DurableActor):
             ledger.release(str(payload["order_id"]))
         elif kind == "allocated":
             ledger.allocated(str(payload["order_id"]), float(payload["at"]))
+        elif kind == "restocked":
+            ledger.restocked(_int(payload, "quantity"))
         elif kind == "pushed":
             self._stock_pushed(ledger, payload, now)
         elif kind == "observed":

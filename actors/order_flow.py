@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from peppasync.clock import parse_timestamp
 from peppasync.errors import RejectedError, TransientError, ValidationError
@@ -30,7 +30,9 @@ from peppasync.errors import RejectedError, TransientError, ValidationError
 from actors.connectors import Priority
 from actors.customer_sync import already_synced, customer_version, synced_record
 from actors.domain import Order, Shipment
+from actors.order_state import PAST_CANCELLING, PAST_SHIPPING, STAMPED, SYNCED, OrderState, Status
 from actors.ports import Erp, Storefront, Wms
+from actors.refund import read_refund
 from actors.validation import normalise_order
 
 __all__ = [
@@ -53,16 +55,7 @@ __all__ = [
 
 log = logging.getLogger("peppasync.order")
 
-Status = Literal["received", "erp_synced", "sent_to_wms", "shipped", "fulfilled", "cancelled"]
-#: In the ERP, and maybe at the warehouse: a changed order is synced again.
-SYNCED: tuple[Status, ...] = ("erp_synced", "sent_to_wms")
-_PAST_SHIPPING: tuple[Status, ...] = ("shipped", "fulfilled")
-#: Too late to cancel: cancelled already, or on its way.
-PAST_CANCELLING: tuple[Status, ...] = ("cancelled", "shipped", "fulfilled")
 _EVENTS_KEPT = 50
-# When the order entered each status is kept as ``<status>_at``; for ``received`` that
-# key is ``received_at``, the time its first event arrived, which entering does not move.
-_STAMPED: tuple[Status, ...] = ("erp_synced", "sent_to_wms", "shipped", "fulfilled", "cancelled")
 
 
 # -- messages ----------------------------------------------------------------------
@@ -149,77 +142,6 @@ class Timed:
     seconds: float
 
 
-# -- state -------------------------------------------------------------------------
-
-
-@dataclass
-class OrderState:
-    """What an order actor keeps; stored as JSON under the keys ``to_json`` writes."""
-
-    status: Status | None = None
-    # The order as ``normalise_order`` left it (``Order.from_record`` reads it); for a
-    # cancellation the engine had not seen before, the raw body.
-    record: dict[str, Any] | None = None
-    received_at: float | None = None
-    events: list[str] = field(default_factory=list)
-    # The units of each SKU this order holds (told to the inventory actors).
-    stock: dict[str, int] = field(default_factory=dict)
-    resync: bool = False
-    wms_order_id: int | None = None
-    shipment: dict[str, Any] | None = None
-    shipment_received_at: float | None = None
-    erp_at: float | None = None
-    shipped_before_cancel: bool = False
-    # When the order entered each status after ``received``.
-    entered: dict[str, float] = field(default_factory=dict)
-    # Keys this version does not know, kept as they were.
-    other: dict[str, Any] = field(default_factory=dict)
-
-    _KEYS = ("status", "order", "received_at", "events", "stock", "resync", "wms_order_id", "shipment",
-             "shipment_received_at", "erp_at", "shipped_before_cancel")
-
-    @classmethod
-    def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
-        entered: dict[str, float] = {s: float(saved[f"{s}_at"]) for s in _STAMPED if saved.get(f"{s}_at") is not None}
-        known = set(cls._KEYS) | {f"{s}_at" for s in _STAMPED}
-        return cls(
-            status=saved.get("status"),
-            record=saved.get("order"),
-            received_at=saved.get("received_at"),
-            events=list(saved.get("events") or []),
-            stock=dict(saved.get("stock") or {}),
-            resync=bool(saved.get("resync")),
-            wms_order_id=saved.get("wms_order_id"),
-            shipment=saved.get("shipment"),
-            shipment_received_at=saved.get("shipment_received_at"),
-            erp_at=saved.get("erp_at"),
-            shipped_before_cancel=bool(saved.get("shipped_before_cancel")),
-            entered=entered,
-            other={k: v for k, v in saved.items() if k not in known},
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        saved: dict[str, Any] = dict(self.other)
-        values = {
-            "status": self.status, "order": self.record, "received_at": self.received_at,
-            "events": self.events, "stock": self.stock, "resync": self.resync or None,
-            "wms_order_id": self.wms_order_id, "shipment": self.shipment,
-            "shipment_received_at": self.shipment_received_at, "erp_at": self.erp_at,
-            "shipped_before_cancel": self.shipped_before_cancel or None,
-        }
-        saved.update({k: v for k, v in values.items() if v is not None and v != [] and v != {}})
-        if self.status is not None:
-            saved["stock"] = self.stock  # an empty holding is a holding
-        saved.update({f"{s}_at": at for s, at in self.entered.items()})
-        return saved
-
-    @property
-    def order(self) -> Order:
-        if self.record is None:
-            raise ValueError("this order has no record yet")
-        return Order.from_record(self.record)
-
-
 # -- what a transition uses ------------------------------------------------------------
 
 
@@ -299,7 +221,7 @@ class OrderFlow:
         elif event.topic == "orders/cancelled":
             self._cancel(event)
         elif event.topic == "refunds/create":
-            pass  # the order's own update carries what a refund changed (current_* figures)
+            self._refund(event)
         else:
             raise ValidationError(f"order webhook of unknown topic {event.topic!r}", field="topic")
         if event.event_id:
@@ -318,7 +240,7 @@ class OrderFlow:
         if current and record["updated_at"] and current["updated_at"] and record["updated_at"] < current["updated_at"]:
             return  # an older version arrived late
         state.record = record
-        if status not in _PAST_SHIPPING:
+        if status not in PAST_SHIPPING:
             self._reserve(Order.from_record(record))
         if status is None:
             state.received_at = event.received_at if event.received_at is not None else self.now()
@@ -337,6 +259,10 @@ class OrderFlow:
                                   field="cancelled_at")
         state = self.state
         status = state.status
+        if status in PAST_SHIPPING:
+            # On its way or delivered: too late to cancel, so the goods are to come back.
+            self._open_return()
+            return
         if status in PAST_CANCELLING:
             return
         if status is not None:
@@ -348,6 +274,8 @@ class OrderFlow:
                 self._cancel_at_wms(order)
             if status in SYNCED:
                 self.ports.erp.cancel_sales_order(order)
+            if state.shipped_before_cancel:
+                self._open_return()
         else:
             state.received_at = event.received_at if event.received_at is not None else self.now()
             state.record = body
@@ -355,6 +283,39 @@ class OrderFlow:
             self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
         state.stock = {}
         self._move("cancelled")
+
+    def _refund(self, event: Webhook) -> None:
+        """Book a refund in the ERP as its one credit document, and give restocked units back.
+
+        The order's own update carries what the refund changed in the order (its ``current_*``
+        figures); the refund itself is the money given back. It waits for the order's sales
+        order; an order that never reached the ERP (cancelled first) has nothing to credit.
+        """
+        state = self.state
+        if state.status in (None, "received"):
+            raise TransientError("refund for an order whose sales order is not in the ERP yet", retry_after=5.0)
+        if state.record is None or state.erp_at is None or "lines" not in state.record:
+            log.info("refund of an order that never reached the ERP; nothing to credit there",
+                     extra={"order_id": self.key})
+            return
+        refund = read_refund(event.body, state.record)
+        if refund.id in state.refunds:
+            return
+        self.ports.erp.upsert_refund(state.order, refund, priority=Priority.NORMAL)
+        if self.ports.tracks_stock:
+            for sku, quantity in refund.restocked.items():
+                self.sends.append(Send("inventory", sku, {"type": "restocked", "order_id": self.key,
+                                                          "refund_id": refund.id, "quantity": quantity}))
+        state.refunds.append(refund.id)
+
+    def _open_return(self) -> None:
+        """Open the ERP's return for an order cancelled after it shipped (once)."""
+        state = self.state
+        if state.return_opened or state.record is None or state.erp_at is None or "lines" not in state.record:
+            return
+        self.ports.erp.open_return(state.order, priority=Priority.HIGH)
+        state.return_opened = True
+        log.info("order cancelled after it shipped: a return is open in the ERP", extra={"order_id": self.key})
 
     def _shipment(self, message: ShipmentArrived) -> None:
         state = self.state
@@ -420,6 +381,11 @@ class OrderFlow:
                 # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
                 priority = Priority.HIGH
         erp.upsert_sales_order(order, priority=priority)
+        # The sales order exists: payments captured for it and not booked yet are booked against it.
+        new = [p.id for p in order.payments if p.id not in self.state.payments_booked]
+        if new:
+            erp.record_payments(order, priority=Priority.HIGH)
+            self.state.payments_booked.extend(new)
         self.state.erp_at = self.now()
 
     def _send_to_wms(self, order: Order) -> None:
@@ -489,7 +455,7 @@ class OrderFlow:
         if old == new:
             return
         self.state.status = new
-        if new in _STAMPED:
+        if new in STAMPED:
             self.state.entered[new] = self.now()
         self.notices.append(Moved(old, new))
 

@@ -12,18 +12,16 @@ from typing import Any
 
 from actors.validation import MAX_LINES
 
-__all__ = ["ORDER_QUERY", "fetch_order", "rest_order"]
+__all__ = ["ORDER_QUERY", "REFUNDS_QUERY", "fetch_order", "fetch_refunds", "rest_order", "rest_refund"]
 
-# Points, as Shopify counts them: 50 lines with their money, discounts and taxes, up to 10 refunds
-# of up to 20 lines each, and the order's own objects; under the 1,000 one query may cost.
-_ESTIMATE = 913
+_ESTIMATE = 700  # points: 50 lines x 13 objects (price, discounts, tax lines in both currencies), and the order's
 
 ORDER_QUERY = """
 query OrderForSync($id: ID!, $lines: String) {
   order(id: $id) {
-    id legacyResourceId name email test createdAt updatedAt cancelledAt currencyCode presentmentCurrencyCode
-    taxesIncluded
-    totalPriceSet { ...Money }
+    id legacyResourceId name email test createdAt updatedAt cancelledAt currencyCode
+    presentmentCurrencyCode taxesIncluded displayFinancialStatus
+    totalPriceSet { ...Both }
     subtotalPriceSet { shopMoney { amount } }
     totalTaxSet { shopMoney { amount } }
     totalDiscountsSet { shopMoney { amount } }
@@ -33,47 +31,54 @@ query OrderForSync($id: ID!, $lines: String) {
     currentTotalTaxSet { shopMoney { amount } }
     currentTotalDiscountsSet { shopMoney { amount } }
     totalRefundedShippingSet { shopMoney { amount } }
+    shippingLine {
+      title code discountedPriceSet { ...Both } taxLines { title rate priceSet { ...Both } }
+    }
     customer { id email firstName lastName }
     shippingAddress { ...Address }
     billingAddress { ...Address }
-    shippingLines(first: 5) {
-      nodes { title code originalPriceSet { ...Money } discountedPriceSet { ...Money } taxLines { ...Tax } }
-    }
-    refunds(first: 10) {
-      id legacyResourceId createdAt
-      refundLineItems(first: 20) {
-        nodes {
-          quantity restockType subtotalSet { ...Money } totalTaxSet { ...Money }
-          lineItem { id sku }
-        }
-      }
-      refundShippingLines(first: 2) { nodes { subtotalAmountSet { ...Money } taxAmountSet { ...Money } } }
-    }
     lineItems(first: 50, after: $lines) {
       pageInfo { hasNextPage endCursor }
       nodes {
         id sku title quantity currentQuantity requiresShipping isGiftCard
-        originalUnitPriceSet { ...Money }
-        discountAllocations { allocatedAmountSet { ...Money } discountApplication { index } }
-        taxLines(first: 5) { ...Tax }
+        originalUnitPriceSet { ...Both }
+        discountAllocations { allocatedAmountSet { ...Both } }
+        taxLines { title rate priceSet { ...Both } }
         variant { id }
       }
     }
   }
 }
 
-fragment Money on MoneyBag {
-  shopMoney { amount currencyCode } presentmentMoney { amount currencyCode }
-}
-
-fragment Tax on TaxLine {
-  title rate priceSet { ...Money }
-}
+fragment Both on MoneyBag { shopMoney { amount } presentmentMoney { amount } }
 
 fragment Address on MailingAddress {
   firstName lastName name company address1 address2 city province provinceCode zip country countryCodeV2 phone
 }
 """
+
+
+REFUNDS_QUERY = """
+query OrderRefunds($id: ID!) {
+  order(id: $id) {
+    id legacyResourceId
+    refunds(first: 10) {
+      id legacyResourceId createdAt note
+      refundLineItems(first: 25) {
+        nodes {
+          quantity restockType subtotalSet { shopMoney { amount } } totalTaxSet { shopMoney { amount } }
+          lineItem { id sku title isGiftCard }
+        }
+      }
+      transactions(first: 5) { nodes { kind status amountSet { shopMoney { amount } } } }
+      refundShippingLines(first: 3) {
+        nodes { subtotalAmountSet { shopMoney { amount } } taxAmountSet { shopMoney { amount } } }
+      }
+    }
+  }
+}
+"""
+_REFUNDS_ESTIMATE = 190  # points, as Shopify's cost rules price this query (10 refunds, each with its connections)
 
 
 def _amount(bag: Any) -> str:
@@ -83,59 +88,13 @@ def _amount(bag: Any) -> str:
         return "0"
 
 
-def _set(bag: Any) -> dict[str, Any] | None:
-    """A GraphQL MoneyBag as the REST ``*_set`` of the webhook body (None without one)."""
-    try:
-        return {"shop_money": {"amount": str(bag["shopMoney"]["amount"]),
-                               "currency_code": bag["shopMoney"].get("currencyCode")},
-                "presentment_money": {"amount": str(bag["presentmentMoney"]["amount"]),
-                                      "currency_code": bag["presentmentMoney"].get("currencyCode")}}
-    except (TypeError, KeyError):
+def _set(bag: Any, currency: str, presentment: str) -> dict[str, Any] | None:
+    """A GraphQL ``MoneyBag`` as the REST ``*_set`` a webhook carries."""
+    if not isinstance(bag, dict) or not isinstance(bag.get("shopMoney"), dict):
         return None
-
-
-def _taxes(lines: Any) -> list[dict[str, Any]]:
-    return [{"title": t.get("title"), "rate": t.get("rate"), "price": _amount(t.get("priceSet")),
-             "price_set": _set(t.get("priceSet"))} for t in lines or ()]
-
-
-def _nodes(connection: Any) -> list[Any]:
-    return list((connection or {}).get("nodes") or []) if isinstance(connection, dict) else []
-
-
-def _refund(node: Any, order_id: int | str, lines: dict[Any, dict[str, Any]]) -> dict[str, Any]:
-    shipping = [(Decimal(_amount(s.get("subtotalAmountSet"))), Decimal(_amount(s.get("taxAmountSet"))))
-                for s in _nodes(node.get("refundShippingLines"))]
-    def item(given: Any) -> dict[str, Any]:
-        line = given.get("lineItem") or {}
-        return lines.get(_legacy(line.get("id"))) or {"id": _legacy(line.get("id")), "sku": line.get("sku")}
-
-    return {
-        "id": _legacy(node.get("legacyResourceId") or node.get("id")), "order_id": order_id,
-        "created_at": node.get("createdAt"),
-        "refund_line_items": [
-            {"line_item_id": _legacy((given.get("lineItem") or {}).get("id")), "line_item": item(given),
-             "quantity": given.get("quantity"), "restock_type": str(given.get("restockType") or "").lower(),
-             "subtotal": _amount(given.get("subtotalSet")), "subtotal_set": _set(given.get("subtotalSet")),
-             "total_tax": _amount(given.get("totalTaxSet")), "total_tax_set": _set(given.get("totalTaxSet"))}
-            for given in _nodes(node.get("refundLineItems"))
-        ],
-        # The webhook states refunded shipping as a negative adjustment of kind shipping_refund.
-        "order_adjustments": [
-            {"kind": "shipping_refund", "amount": str(-amount), "tax_amount": str(-tax),
-             "amount_set": _set(_negated(s.get("subtotalAmountSet")))}
-            for s, (amount, tax) in zip(_nodes(node.get("refundShippingLines")), shipping, strict=True)
-        ],
-        "transactions": [],
-    }
-
-
-def _negated(bag: Any) -> Any:
-    try:
-        return {side: {**bag[side], "amount": str(-Decimal(str(bag[side]["amount"])))}
-                for side in ("shopMoney", "presentmentMoney")}
-    except (TypeError, KeyError):
-        return None
+    shown = bag.get("presentmentMoney") or bag["shopMoney"]
+    return {"shop_money": {"amount": str(bag["shopMoney"].get("amount")), "currency_code": currency},
+            "presentment_money": {"amount": str(shown.get("amount")), "currency_code": presentment}}
 
 
 def _legacy(gid: Any) -> int | str:
@@ -150,47 +109,20 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         for k in ("totalPriceSet", "subtotalPriceSet", "totalTaxSet", "totalShippingPriceSet")
     )
     customer = node.get("customer")
-    order_id = _legacy(node.get("legacyResourceId") or node.get("id"))
     refunded_shipping = Decimal(_amount(node.get("totalRefundedShippingSet")))
-    line_items = [
-        {
-            "id": _legacy(line.get("id")),
-            "sku": line.get("sku"),
-            "title": line.get("title"),
-            "quantity": line.get("quantity"),
-            "current_quantity": line.get("currentQuantity", line.get("quantity")),
-            "variant_id": _legacy((line.get("variant") or {}).get("id")) or None,
-            "price": _amount(line.get("originalUnitPriceSet")),
-            "price_set": _set(line.get("originalUnitPriceSet")),
-            "discount_allocations": [
-                {"amount": _amount(d.get("allocatedAmountSet")), "amount_set": _set(d.get("allocatedAmountSet")),
-                 "discount_application_index": (d.get("discountApplication") or {}).get("index", 0)}
-                for d in line.get("discountAllocations") or ()
-            ],
-            "tax_lines": _taxes(line.get("taxLines")),
-            "requires_shipping": bool(line.get("requiresShipping")),
-            "gift_card": bool(line.get("isGiftCard")),
-        }
-        for line in ((node.get("lineItems") or {}).get("nodes") or [])
-    ]
-    by_id = {line["id"]: line for line in line_items}
-    refunds = [_refund(r, order_id, by_id) for r in node.get("refunds") or () if isinstance(r, dict)]
-    if refunded_shipping and not any(r["order_adjustments"] for r in refunds):
-        # An order read without its refunds' shipping lines still says what shipping came back.
-        refunds.append({
-            "id": 0, "order_id": order_id, "created_at": node.get("updatedAt"), "refund_line_items": [],
-            "transactions": [], "order_adjustments": [{"kind": "shipping_refund", "amount": str(-refunded_shipping)}],
-        })
-    shipping_lines = [
-        {"title": s.get("title"), "code": s.get("code"), "price": _amount(s.get("originalPriceSet")),
-         "price_set": _set(s.get("originalPriceSet")), "discounted_price": _amount(s.get("discountedPriceSet")),
-         "discounted_price_set": _set(s.get("discountedPriceSet")), "tax_lines": _taxes(s.get("taxLines"))}
-        for s in _nodes(node.get("shippingLines"))
-    ]
-    if not shipping_lines and shipping:
-        shipping_lines = [{"code": "shipping", "price": str(shipping)}]
+    currency = str(node.get("currencyCode") or "")
+    presentment = str(node.get("presentmentCurrencyCode") or currency)
+    shipping_line = node.get("shippingLine")
+    if isinstance(shipping_line, dict):
+        shipping_lines = [{
+            "title": shipping_line.get("title"), "code": shipping_line.get("code"), "price": str(shipping),
+            "discounted_price_set": _set(shipping_line.get("discountedPriceSet"), currency, presentment),
+            "tax_lines": [_tax_line(t, currency, presentment) for t in shipping_line.get("taxLines") or []],
+        }]
+    else:
+        shipping_lines = [{"code": "shipping", "price": str(shipping)}] if shipping else []
     return {
-        "id": order_id,
+        "id": _legacy(node.get("legacyResourceId") or node.get("id")),
         "name": node.get("name"),
         "email": node.get("email"),
         "test": bool(node.get("test")),
@@ -198,10 +130,11 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "updated_at": node.get("updatedAt"),
         "cancelled_at": node.get("cancelledAt"),
         "currency": node.get("currencyCode"),
-        "presentment_currency": node.get("presentmentCurrencyCode") or node.get("currencyCode"),
+        "presentment_currency": presentment,
         "taxes_included": bool(node.get("taxesIncluded")),
+        "financial_status": str(node.get("displayFinancialStatus") or "").lower() or None,
         "total_price": str(total),
-        "total_price_set": _set(node.get("totalPriceSet")),
+        "total_price_set": _set(node.get("totalPriceSet"), currency, presentment),
         "subtotal_price": str(subtotal),
         "total_tax": str(tax),
         "total_discounts": _amount(node.get("totalDiscountsSet")),
@@ -211,7 +144,12 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         "current_total_tax": _amount(node.get("currentTotalTaxSet")),
         "current_total_discounts": _amount(node.get("currentTotalDiscountsSet")),
         "shipping_lines": shipping_lines,
-        "refunds": refunds,
+        # The webhook states refunded shipping as a refund's adjustment; so does the order rebuilt here.
+        "refunds": [] if not refunded_shipping else [{
+            "id": 0, "order_id": _legacy(node.get("legacyResourceId") or node.get("id")),
+            "created_at": node.get("updatedAt"), "refund_line_items": [], "transactions": [],
+            "order_adjustments": [{"kind": "shipping_refund", "amount": str(-refunded_shipping)}],
+        }],
         "customer": None if not customer else {
             "id": _legacy(customer.get("id")),
             "email": customer.get("email"),
@@ -220,8 +158,80 @@ def rest_order(node: dict[str, Any]) -> dict[str, Any]:
         },
         "shipping_address": _address(node.get("shippingAddress")),
         "billing_address": _address(node.get("billingAddress")),
-        "line_items": line_items,
+        "line_items": [
+            {
+                "id": _legacy(line.get("id")),
+                "sku": line.get("sku"),
+                "title": line.get("title"),
+                "quantity": line.get("quantity"),
+                "current_quantity": line.get("currentQuantity", line.get("quantity")),
+                "variant_id": _legacy((line.get("variant") or {}).get("id")) or None,
+                "price": _amount(line.get("originalUnitPriceSet")),
+                "price_set": _set(line.get("originalUnitPriceSet"), currency, presentment),
+                "discount_allocations": [
+                    {"amount": _amount(d.get("allocatedAmountSet")),
+                     "amount_set": _set(d.get("allocatedAmountSet"), currency, presentment),
+                     # Which discount it came from is not read back; nothing downstream uses it.
+                     "discount_application_index": 0}
+                    for d in line.get("discountAllocations") or []],
+                "tax_lines": [_tax_line(t, currency, presentment) for t in line.get("taxLines") or []],
+                "requires_shipping": bool(line.get("requiresShipping")),
+                "gift_card": bool(line.get("isGiftCard")),
+            }
+            for line in ((node.get("lineItems") or {}).get("nodes") or [])
+        ],
     }
+
+
+def _tax_line(line: dict[str, Any], currency: str, presentment: str) -> dict[str, Any]:
+    return {"title": str(line.get("title") or ""), "rate": line.get("rate") or 0,
+            "price": _amount(line.get("priceSet")), "price_set": _set(line.get("priceSet"), currency, presentment)}
+
+
+def rest_refund(node: dict[str, Any], order_id: int | str) -> dict[str, Any]:
+    """A GraphQL ``Refund`` node as the REST refund JSON a ``refunds/create`` webhook would have carried.
+
+    Each refunded line's ``line_item`` carries only what the engine reads of it (id, SKU, title, gift card).
+    """
+    return {
+        "id": _legacy(node.get("legacyResourceId") or node.get("id")),
+        "order_id": order_id,
+        "created_at": node.get("createdAt"),
+        "note": node.get("note"),
+        "refund_line_items": [
+            {"line_item_id": _legacy((line.get("lineItem") or {}).get("id")), "quantity": line.get("quantity"),
+             "restock_type": str(line.get("restockType") or "NO_RESTOCK").lower(),
+             "subtotal": _amount(line.get("subtotalSet")), "total_tax": _amount(line.get("totalTaxSet")),
+             "line_item": {"id": _legacy((line.get("lineItem") or {}).get("id")),
+                           "sku": (line.get("lineItem") or {}).get("sku"),
+                           "title": (line.get("lineItem") or {}).get("title"),
+                           "gift_card": bool((line.get("lineItem") or {}).get("isGiftCard"))}}
+            for line in ((node.get("refundLineItems") or {}).get("nodes") or [])
+        ],
+        "transactions": [
+            {"kind": str(t.get("kind") or "").lower(), "status": str(t.get("status") or "").lower(),
+             "amount": _amount(t.get("amountSet"))}
+            for t in ((node.get("transactions") or {}).get("nodes") or [])
+        ],
+        # Refunded shipping is stated as an adjustment, negative for money given back, as in the webhook.
+        "order_adjustments": [
+            {"kind": "shipping_refund", "amount": str(-Decimal(_amount(s.get("subtotalAmountSet")))),
+             "tax_amount": str(-Decimal(_amount(s.get("taxAmountSet"))))}
+            for s in ((node.get("refundShippingLines") or {}).get("nodes") or [])
+        ],
+    }
+
+
+def fetch_refunds(shopify: Any, order_gid: str, priority: int | None = None) -> list[dict[str, Any]]:
+    """An order's refunds (its latest ten), each as a ``refunds/create`` body; none when Shopify has no such order."""
+    lane = {} if priority is None else {"priority": priority}
+    data = shopify.graphql(REFUNDS_QUERY, {"id": order_gid}, operation="order_refunds", estimate=_REFUNDS_ESTIMATE,
+                           **lane)
+    order = data.get("order")
+    if not order:
+        return []
+    order_id = _legacy(order.get("legacyResourceId") or order.get("id"))
+    return [rest_refund(node, order_id) for node in order.get("refunds") or []]
 
 
 def _address(address: Any) -> dict[str, Any] | None:
@@ -247,9 +257,9 @@ def _address(address: Any) -> dict[str, Any] | None:
 def fetch_order(shopify: Any, order_gid: str, priority: int | None = None) -> dict[str, Any] | None:
     """One order, whole, by its GraphQL id; None when Shopify no longer has it.
 
-    Lines come 50 to a page: with their money, discounts and taxes, 100 at once would cost more
-    than the 1,000 points Shopify allows one query (https://shopify.dev/docs/api/usage/limits).
-    A refund's first 20 lines are read (a refund of more lines is read in part).
+    Lines come 50 to a page: with their price, discounts, tax lines and variant, 100 at once
+    would cost more than the 1,000 points Shopify allows one query
+    (https://shopify.dev/docs/api/usage/limits).
     ``priority`` is the connector lane to wait in (its default when None).
     """
     node: dict[str, Any] | None = None

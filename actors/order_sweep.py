@@ -1,8 +1,8 @@
 """The orders sweep: Shopify orders updated since the cursor, one page a step; missed ones are repaired.
 
-Whatever webhooks missed (an order never seen, an update or cancellation lost)
-is sent to the order actor as the webhook would have been, and counted as a
-repair. An order whose mailbox already holds a webhook with this update is in
+Whatever webhooks missed (an order never seen, an update or cancellation lost,
+a refund not booked) is sent to the order actor as the webhook would have been,
+and counted as a repair. An order whose mailbox already holds a webhook with this update is in
 flight, not missed; one whose mailbox holds only its own steps is judged like
 any other. A step reads a page (or goes on with the one it read) and repairs at
 most ``Settings.repairs_per_step`` orders, each a whole-order read of about 430
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from peppasync.clock import parse_timestamp
 
 from actors.connectors import Priority, call
-from actors.order_flow import PAST_CANCELLING, OrderState
-from actors.order_import import fetch_order
+from actors.order_import import fetch_order, fetch_refunds
+from actors.order_state import PAST_CANCELLING, OrderState
 
 if TYPE_CHECKING:
     from actors.reconciler import ReconcilerActor, Settings
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = ["OrdersSweep", "iso"]
 
 _MAILBOX_LOOK = 50  # an order's mailbox holds a few steps and webhooks, rarely more
+# Orders whose refunds are looked up: Shopify's financial status once money went back.
+_REFUNDED = frozenset({"REFUNDED", "PARTIALLY_REFUNDED"})
 
 
 def iso(moment: datetime) -> str:
@@ -36,7 +38,8 @@ def iso(moment: datetime) -> str:
 def _summary(node: dict[str, Any]) -> dict[str, Any]:
     """What a step keeps of an order summary between steps."""
     return {"id": node.get("id"), "legacyResourceId": node.get("legacyResourceId"),
-            "updatedAt": node.get("updatedAt"), "cancelledAt": node.get("cancelledAt")}
+            "updatedAt": node.get("updatedAt"), "cancelledAt": node.get("cancelledAt"),
+            "displayFinancialStatus": node.get("displayFinancialStatus")}
 
 
 class OrdersSweep:
@@ -84,15 +87,50 @@ class OrdersSweep:
         return True
 
     def _judge(self, node: dict[str, Any], held: set[str]) -> int:
+        """Repair the order if webhooks missed this version of it, and its refunds if their webhooks were
+        lost; the number of repairs sent."""
+        order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
+        # An order an operator has to look at is not missed: resending it would only quarantine it twice.
+        if not order_id or order_id in held:
+            return 0
+        found = self._actor.store.get_state("order", order_id)
+        state = OrderState.from_json(found[0] if found else {})
+        return self._judge_order(node, order_id, state) + self._judge_refunds(node, order_id, state)
+
+    def _judge_refunds(self, node: dict[str, Any], order_id: str, state: OrderState) -> int:
+        """Send each refund of a refunded order that the order has not booked and no webhook brings."""
+        if str(node.get("displayFinancialStatus") or "") not in _REFUNDED or state.erp_at is None:
+            return 0
+        actor = self._actor
+        repaired: dict[str, str] = actor.state.setdefault("repaired", {})
+        refunds = call("shopify", fetch_refunds, actor.service("shopify"), str(node.get("id")), Priority.RECONCILE)
+        waiting = self._refunds_on_their_way(order_id)
+        sent = 0
+        for body in refunds:
+            refund_id = str(body.get("id"))
+            if refund_id in state.refunds or refund_id in waiting or f"refund:{refund_id}" in repaired:
+                continue
+            repaired[f"refund:{refund_id}"] = str(node.get("updatedAt"))
+            actor.send("order", order_id, {
+                "type": "webhook", "topic": "refunds/create", "event_id": f"reconcile:refund:{refund_id}",
+                "received_at": actor.clock.time(), "body": body, "source": "reconciler",
+            })
+            actor.on_success(lambda: actor.hooks.on_repair("missed_refund"))
+            sent += 1
+        return sent
+
+    def _refunds_on_their_way(self, order_id: str) -> set[str]:
+        """The refunds whose ``refunds/create`` webhook the order's mailbox already holds."""
+        return {str(m.payload["body"].get("id"))
+                for m in self._actor.store.pending("order", order_id, limit=_MAILBOX_LOOK, now=float("inf"))
+                if m.payload.get("topic") == "refunds/create" and isinstance(m.payload.get("body"), dict)}
+
+    def _judge_order(self, node: dict[str, Any], order_id: str, state: OrderState) -> int:
         """Repair the order if webhooks missed this version of it; 1 when a repair was sent."""
         actor = self._actor
         updated = parse_timestamp(node.get("updatedAt"))
-        order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
-        # An order an operator has to look at is not missed: resending it would only quarantine it twice.
-        if not order_id or order_id in held or self._on_its_way(order_id, updated, bool(node.get("cancelledAt"))):
+        if self._on_its_way(order_id, updated, bool(node.get("cancelledAt"))):
             return 0
-        found = actor.store.get_state("order", order_id)
-        state = OrderState.from_json(found[0] if found else {})
         status = state.status
         known = parse_timestamp((state.record or {}).get("updated_at"))
         if status is None:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actors.domain import Customer, Order, Shipment, WmsOrder
+from actors.domain import Customer, Order, Refund, Shipment, WmsOrder
 
 __all__ = ["Erp", "Storefront", "Wms"]
 
 
 class Erp(Protocol):
-    """The ERP's sales orders and customers."""
+    """The ERP's sales orders and customers, and the money around them: payments, refunds, returns."""
 
     #: The connector's name, as in metrics, logs and quarantine entries.
     name: str
@@ -46,6 +46,21 @@ class Erp(Protocol):
 
     def cancel_sales_order(self, order: Order) -> None:
         """Cancel the ERP's sales order for ``order.id``; done already is done."""
+
+    def record_payments(self, order: Order, *, priority: int) -> None:
+        """Book each of ``order.payments`` against the order's sales order (a deposit), once per payment id.
+
+        Called after ``upsert_sales_order``; does nothing when the account books no payments.
+        """
+
+    def upsert_refund(self, order: Order, refund: Refund, *, priority: int) -> None:
+        """Create or update the ERP's one credit document for ``refund.id``: its lines, shipping and amounts.
+
+        The order's sales order exists already.
+        """
+
+    def open_return(self, order: Order, *, priority: int) -> None:
+        """Open the ERP's return for ``order`` (cancelled after it shipped): exactly one per order."""
 
 
 class Wms(Protocol):

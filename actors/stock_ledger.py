@@ -176,6 +176,18 @@ class StockLedger:
         """A cancelled order gives its units back; True when it held any."""
         return self.state["orders"].pop(order_id, None) is not None
 
+    def restocked(self, quantity: int) -> None:
+        """A refund put ``quantity`` units back in Shopify's stock (restocked on a return or a
+        cancellation): Shopify raised its own ``available`` by that much, so the belief follows.
+
+        The warehouse's count is not moved: returned goods are sellable once the WMS has them.
+        A push in flight meanwhile may answer with a number from before the restock; its
+        compare then fails once and the flusher's re-read sets the belief right.
+        """
+        s = self.state
+        if quantity > 0 and s["shopify"] is not None:
+            s["shopify"] = int(s["shopify"]) + quantity
+
     def allocated(self, order_id: str, at: float) -> None:
         """The WMS took the order at ``at``: it leaves ``committed`` once a later read counts it."""
         s = self.state

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any
 
 from peppasync.errors import ValidationError
@@ -120,6 +121,7 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
     if len(currency) != 3 or not currency.isalpha():
         raise ValidationError(f"order currency {order.get('currency')!r} is not an ISO 4217 code", field="currency")
     lines = []
+    presentment_lines: list[dict[str, str]] = []
     needs_shipping = False
     line_total = Decimal(0)
     for n, item in enumerate(items, 1):
@@ -152,6 +154,9 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
         requires_shipping = bool(item.get("requires_shipping", not gift_card)) and not non_sku
         needs_shipping = needs_shipping or requires_shipping
         line_total += price * quantity
+        share = Fraction(quantity, int(item["quantity"]))
+        line_discount = _allocated(item.get("discount_allocations"), "amount", share, n, "discount_allocations")
+        line_tax = _allocated(item.get("tax_lines"), "price", share, n, "tax_lines")
         lines.append({
             "sku": sku,
             "title": title,
@@ -160,7 +165,11 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
             "gift_card": gift_card,
             "non_sku": non_sku,
             "requires_shipping": requires_shipping,
+            "discount": str(line_discount.shop),
+            "tax": str(line_tax.shop),
         })
+        presentment_lines.append({"price": str(_bag(item.get("price_set"), price).presentment),
+                                  "discount": str(line_discount.presentment), "tax": str(line_tax.presentment)})
     if not lines:
         raise ValidationError("every line of the order has been removed or refunded", field="line_items")
     address = order.get("shipping_address")
@@ -207,6 +216,20 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
         raise ValidationError(f"customer id {str(customer_id)[:40]!r} is not a Shopify id (a whole number)",
                               field="customer.id")
     billing = order.get("billing_address")
+    shipping = _shipping_lines(order)
+    presentment_currency = str(order.get("presentment_currency") or currency).strip().upper()
+    placed_total = _money(order.get("total_price"), "total_price") if order.get("total_price") else total
+    total_bag = _bag(order.get("total_price_set"), placed_total)
+    exchange_rate = None
+    if presentment_currency != currency and total_bag.presentment > 0 and total_bag.shop > 0:
+        exchange_rate = (total_bag.shop / total_bag.presentment).quantize(Decimal("0.0000000001"))
+    p_discounts = sum((Decimal(p["discount"]) for p in presentment_lines), Decimal(0))
+    p_line_total = sum((Decimal(p["price"]) * int(str(line["quantity"]))
+                        for p, line in zip(presentment_lines, lines)), Decimal(0))
+    p_tax = (sum((Decimal(p["tax"]) for p in presentment_lines), Decimal(0))
+             + sum((Decimal(s["presentment"]["tax"]) for s in shipping), Decimal(0)))
+    p_shipping = sum((Decimal(s["presentment"]["amount"]) for s in shipping), Decimal(0))
+    taxes_included = bool(order.get("taxes_included"))
     return {
         "id": str(order_id),
         "name": str(order.get("name") or f"#{order_id}"),
@@ -226,4 +249,78 @@ def normalise_order(order: Any, known_sku: Callable[[str], bool] | None = None, 
         "discounts": str(discounts),
         "tax": str(tax),
         "total": str(total),
+        "shipping": [{k: v for k, v in s.items() if k != "presentment"} for s in shipping],
+        "taxes_included": taxes_included,
+        "presentment_currency": presentment_currency,
+        "exchange_rate": None if exchange_rate is None else str(exchange_rate),
+        "payments": _payments(order, total_bag),
+        "presentment": {
+            "lines": presentment_lines,
+            "shipping": [s["presentment"] for s in shipping],
+            "subtotal": str(p_line_total - p_discounts),
+            "discounts": str(p_discounts),
+            "tax": str(p_tax),
+            "total": str(p_line_total - p_discounts + p_tax + p_shipping - (p_tax if taxes_included else 0)),
+        },
     }
+
+
+class _Bag:
+    """An amount in the shop's currency and in the buyer's."""
+
+    def __init__(self, shop: Decimal, presentment: Decimal) -> None:
+        self.shop = shop
+        self.presentment = presentment
+
+
+def _bag(money_set: Any, fallback: Decimal) -> _Bag:
+    """A REST ``*_set`` as both amounts; the plain amount twice when there is no set."""
+    shop = _dig(money_set, "shop_money", "amount")
+    presentment = _dig(money_set, "presentment_money", "amount")
+    if shop is None:
+        return _Bag(fallback, fallback)
+    first = _money(shop, "shop_money.amount")
+    return _Bag(first, _money(presentment, "presentment_money.amount") if presentment is not None else first)
+
+
+def _allocated(entries: Any, key: str, share: Fraction, n: int, where: str) -> _Bag:
+    """The sum of a line's discount allocations or tax lines, for its live share of the units ordered.
+
+    Shopify allocates them to all the units ordered; after units were removed or refunded,
+    the live units' part is taken in proportion (the order's own figures settle the cents).
+    """
+    shop = presentment = Decimal(0)
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            raise ValidationError(f"line {n} has a {where} entry that is not an object", field=where)
+        amount = _money(entry.get(key), f"line {n} {where}.{key}")
+        bag = _bag(entry.get(f"{key}_set"), amount)
+        shop += bag.shop
+        presentment += bag.presentment
+    if share != 1:
+        shop = shop * share.numerator / share.denominator
+        presentment = presentment * share.numerator / share.denominator
+    return _Bag(shop, presentment)
+
+
+def _shipping_lines(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each shipping line: its title, code, amount net of shipping discounts and its tax, in both currencies."""
+    out = []
+    for s in order.get("shipping_lines") or []:
+        if not isinstance(s, dict):
+            continue
+        price = _money(s.get("price"), "shipping_lines.price")
+        amount = _bag(s.get("discounted_price_set") or s.get("price_set"), price)
+        tax = _allocated(s.get("tax_lines"), "price", Fraction(1), 0, "shipping_lines.tax_lines")
+        out.append({"title": str(s.get("title") or ""), "code": str(s.get("code") or ""),
+                    "amount": str(amount.shop), "tax": str(tax.shop),
+                    "presentment": {"amount": str(amount.presentment), "tax": str(tax.presentment)}})
+    return out
+
+
+def _payments(order: Mapping[str, Any], placed: _Bag) -> list[dict[str, str]]:
+    """Money captured for the order: an order webhook carries no transactions, so a paid
+    order counts as one payment of its total as placed (what was charged), keyed by the order id."""
+    if order.get("financial_status") == "paid" and placed.shop > 0:
+        return [{"id": str(order.get("id")), "amount": str(placed.shop), "presentment_amount": str(placed.presentment)}]
+    return []

@@ -34,6 +34,7 @@ __all__ = [
     "COST_SOURCES",
     "LOG_FORMATS",
     "LOG_LEVELS",
+    "NETSUITE_CHOICES",
     "REQUIRED",
     "Config",
     "ConsoleConfig",
@@ -102,6 +103,43 @@ class NetsuiteConfig:
     guest_customer: str = ""
     subsidiary: str = ""
     currencies: Mapping[str, int] = field(default_factory=dict)
+    # How an order's money is booked (``actors.adapters.NetsuiteRules``). Shipping: "ship_method"
+    # (shippingCost with the shipping item named by the Shopify shipping line's title or code in
+    # ship_methods, else default_ship_method) or "item" (a line on shipping_item).
+    shipping: str = "ship_method"
+    ship_methods: Mapping[str, int] = field(default_factory=dict)
+    default_ship_method: str = ""
+    shipping_item: str = ""
+    # Discounts: "net" (each line net of its discount) or "item" (a discount_item line after it).
+    discounts: str = "net"
+    discount_item: str = ""
+    # Tax: "erp" (NetSuite's tax engine) or "lines" (Shopify's tax per line, under tax_code).
+    tax: str = "erp"
+    tax_code: str = ""
+    # Book in the shop's currency ("shop") or the buyer's at Shopify's rate ("presentment").
+    book_currency: str = "shop"
+    # Gift cards sold: this item (internal id); empty: the item whose external id is the SKU.
+    gift_card_item: str = ""
+    # Captured payments become customer deposits on the sales order.
+    deposits: bool = True
+    # Refunds: "credit_memo" or "cash_refund" (from refund_account, when given); amounts beyond
+    # lines and shipping go on refund_item (else non_sku_item).
+    refunds: str = "credit_memo"
+    refund_account: str = ""
+    refund_item: str = ""
+
+
+#: The choices of each ``[netsuite]`` booking key, the first the default.
+NETSUITE_CHOICES: Mapping[str, tuple[str, ...]] = types.MappingProxyType({
+    "shipping": ("ship_method", "item"),
+    "discounts": ("net", "item"),
+    "tax": ("erp", "lines"),
+    "book_currency": ("shop", "presentment"),
+    "refunds": ("credit_memo", "cash_refund"),
+})
+# Which internal id each choice needs.
+_NETSUITE_NEEDS = {("shipping", "item"): "shipping_item", ("discounts", "item"): "discount_item",
+                   ("tax", "lines"): "tax_code"}
 
 
 @dataclass(frozen=True)
@@ -455,7 +493,7 @@ def _convert(value: Any, hint: Any, *, from_env: bool) -> Any:
                 amounts[str(k)] = float(v)
             return types.MappingProxyType(amounts)
         if not isinstance(value, dict):
-            return _Bad(f"expected a table of SKU = integer, got {_describe(value)}")
+            return _Bad(f"expected a table of NAME = integer, got {_describe(value)}")
         out: dict[str, int] = {}
         for k, v in value.items():
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -511,7 +549,19 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
         need(not value or parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
              f"expected an http(s) URL, got {value!r}")
     need(config.netsuite.max_concurrency >= 1, "netsuite.max_concurrency", "expected an integer of at least 1")
-    for key in ("guest_customer", "subsidiary"):
+    ns = config.netsuite
+    for key, choices in NETSUITE_CHOICES.items():
+        value = getattr(ns, key)
+        need(value in choices, f"netsuite.{key}", f"expected one of {', '.join(map(repr, choices))}, got {value!r}")
+    for (key, choice), id_key in _NETSUITE_NEEDS.items():
+        need(getattr(ns, key) != choice or bool(getattr(ns, id_key)), f"netsuite.{id_key}",
+             f"is empty, but [netsuite] {key} = {choice!r} needs it: set it to the internal id of that NetSuite "
+             f"record, or choose {key} = {NETSUITE_CHOICES[key][0]!r}")
+    for name, internal in ns.ship_methods.items():
+        need(internal >= 1, "netsuite.ship_methods",
+             f"expected the shipping item's internal id (at least 1) for {name!r}, got {internal}")
+    for key in ("guest_customer", "subsidiary", "default_ship_method", "shipping_item", "discount_item", "tax_code",
+                "gift_card_item", "refund_account", "refund_item"):
         value = getattr(config.netsuite, key)
         need(value == "" or (value.isascii() and value.isdigit()), f"netsuite.{key}",
              f"expected the record's internal id (digits, as NetSuite shows it), got {value!r}")

@@ -126,6 +126,9 @@ def _summary(result: Consistency, elapsed: float, out: TextIO) -> None:
         ("valid orders missing in the ERP", d["erp_missing"]),
         ("duplicate creates in the ERP", d["erp_duplicate_creates"]),
         ("ERP orders with wrong lines", d["wrong_lines"]),
+        ("ERP orders not adding up to Shopify's total", d["wrong_totals"]),
+        ("refunds / credit documents in the ERP", f"{d['refunds']} / {d['credit_documents']}"),
+        ("refunds without exactly one credit document", d["refunds_not_credited_once"]),
         ("orders missing in the WMS", d["wms_missing"]),
         ("cancelled orders still open in the WMS", d["wms_not_cancelled"]),
         ("shipments not fulfilled in Shopify", d["unfulfilled_shipments"]),
@@ -140,8 +143,8 @@ def _summary(result: Consistency, elapsed: float, out: TextIO) -> None:
     for label, value in rows:
         print(f"  {label:<{width}}  {value}", file=out)
     verdict = "CONSISTENT" if result.consistent else "NOT CONSISTENT"
-    print(f"\n  {verdict}: every valid order in the ERP once with its lines, in the WMS, shipped ones "
-          f"fulfilled with tracking; malformed ones in quarantine." if result.consistent else
+    print(f"\n  {verdict}: every valid order in the ERP once with its lines adding up to Shopify's total, "
+          f"in the WMS, shipped ones fulfilled with tracking; malformed ones in quarantine." if result.consistent else
           f"\n  {verdict}: see the counts above; `peppasync quarantine list` shows what was set aside.",
           file=out)
 
@@ -180,11 +183,15 @@ def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     last_print = 0.0
     deadline = started + max(120.0, args.orders * 0.5)
     result: Consistency | None = None
+    refunded = False
     try:
         while time.monotonic() < deadline:
             gevent.sleep(0.5)
             elapsed = time.monotonic() - started
             progress = _progress(sandbox, runtime)
+            if placer.ready() and not refunded and progress["erp"]:
+                refunded = True
+                _refund_some(sandbox, max(1, args.orders // 50))
             if tty:
                 print("\r" + _line(progress, elapsed), end="", file=out, flush=True)
             elif elapsed - last_print >= 5:
@@ -213,6 +220,25 @@ def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         runtime.stop()
         sandbox.stop()
     return 0 if result is not None and result.consistent else 1
+
+
+def _refund_some(sandbox: Sandbox, count: int) -> None:
+    """Refund one unit of the first line of ``count`` orders already in the ERP, the unit returned to stock,
+    as customers do after a sale: each refund must reach the ERP as one credit document."""
+    in_erp = sandbox.netsuite.erp.sales_orders()
+    shop = sandbox.shopify.shop
+    chosen = []
+    for placed in sandbox.placed:
+        with shop.lock:
+            order = shop.orders.get(placed.id) or {}
+            cancelled = bool(order.get("cancelled_at"))
+        if placed.valid and not cancelled and str(placed.id) in in_erp and placed.payload["line_items"][0].get("sku"):
+            chosen.append(placed)
+        if len(chosen) == count:
+            break
+    for placed in chosen:
+        sku = str(placed.payload["line_items"][0]["sku"])
+        sandbox.refund_order(placed.id, "demo: one unit returned", units={sku: 1}, restock_type="return")
 
 
 def _wait_for_signal(runtime: Runtime) -> None:

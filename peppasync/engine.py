@@ -25,6 +25,7 @@ from actors import (
 from actors.adapters import (
     NetsuiteErp,
     NetsuiteItemCosts,
+    NetsuiteRules,
     ShipstationWms,
     ShopifyPayments,
     ShopifyStorefront,
@@ -87,7 +88,7 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
     if config.netsuite.token_id:
         netsuite = NetsuiteConnector(config.netsuite, hooks=hooks)
         services["netsuite"] = netsuite
-        services["erp"] = NetsuiteErp(netsuite, non_sku_item=config.netsuite.non_sku_item)
+        services["erp"] = NetsuiteErp(netsuite, rules=NetsuiteRules.from_config(config.netsuite))
     cost_readers: list[CostReader] = []
     if config.netsuite.token_id:
         cost_readers.append(NetsuiteItemCosts(services["netsuite"]))

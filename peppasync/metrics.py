@@ -26,7 +26,7 @@ ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "s
 # The parts of an order's margin: revenue, the costs it always has, and "other" for the configured per-order costs.
 MARGIN_COMPONENTS = ("revenue", "cogs", "fulfilment", "payment_fees", "other")
 CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
-REPAIR_KINDS = ("missed_order", "missed_shipment", "stock_drift")
+REPAIR_KINDS = ("missed_order", "missed_refund", "missed_shipment", "stock_drift")
 # The reconciler's sweeps: Shopify's orders, the WMS's shipments, Shopify's stock.
 SWEEPS = ("orders", "shipments", "stock")
 

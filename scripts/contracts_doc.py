@@ -5,7 +5,7 @@ from pathlib import Path
 from peppasync.contracts.docs import graphql_section, render
 
 import actors.connectors.shopify_queries as queries
-from actors.order_import import ORDER_QUERY
+from actors.order_import import ORDER_QUERY, REFUNDS_QUERY
 
 
 def shopify_documents() -> dict[str, str]:
@@ -15,6 +15,7 @@ def shopify_documents() -> dict[str, str]:
     documents["shopify_queries.variants_query()"] = queries.variants_query(["SKU"])[0]
     documents["shopify_queries.levels_query()"] = queries.levels_query(["gid://shopify/InventoryItem/1"], "L")[0]
     documents["order_import.ORDER_QUERY"] = ORDER_QUERY
+    documents["order_import.REFUNDS_QUERY"] = REFUNDS_QUERY
     return documents
 
 

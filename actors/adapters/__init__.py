@@ -10,14 +10,16 @@ the classification of failures into ``TransientError`` and ``RejectedError``.
 
 from .netsuite import NetsuiteErp
 from .netsuite_costs import NetsuiteItemCosts
+from .netsuite_records import NetsuiteRules
 from .shipstation import ShipstationWms
 from .shopify import ShopifyPayments, ShopifyStorefront, ShopifyUnitCosts, sale_facts
 
 __all__ = [
     "NetsuiteErp",
     "NetsuiteItemCosts",
-    "ShopifyPayments",
+    "NetsuiteRules",
     "ShipstationWms",
+    "ShopifyPayments",
     "ShopifyStorefront",
     "ShopifyUnitCosts",
     "sale_facts",

@@ -1,25 +1,36 @@
 """NetsuiteErp: the ``Erp`` port on NetSuite's REST record API (contracts: peppasync/contracts/netsuite.json).
 
 A sales order is upserted by external id (the storefront's order id) with all its
-lines in one record, a customer by ``shopify-customer-{id}``. NetSuite computes
-totals and tax itself (read-only), so the order's discount goes into the lines.
+lines, shipping, discounts and tax in one record, a customer by
+``shopify-customer-{id}``, a captured payment as a customer deposit by
+``shopify-payment-{id}``, a refund as a credit memo or cash refund by
+``shopify-refund-{id}`` and a return after a late cancellation as a return
+authorization by ``shopify-return-{order id}``. The records' shapes are in
+``actors.adapters.netsuite_records``.
 """
 
 from __future__ import annotations
 
-import re
-from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from actors.connectors import NetsuiteConnector, Priority, call
-from actors.domain import Customer, Line, Order
-from actors.validation import minor_unit
+from actors.domain import Customer, Order, Refund
 
-__all__ = ["GIFT_CARD_ITEM", "NetsuiteErp", "customer_record", "sales_order_record"]
+from .netsuite_records import (
+    GIFT_CARD_ITEM,
+    NetsuiteRules,
+    deposit_external_id,
+    deposit_record,
+    net_amounts,
+    refund_external_id,
+    refund_record,
+    return_external_id,
+    return_record,
+    sales_order_record,
+)
 
-# The NetSuite item that stands for a gift card sold without a SKU.
-GIFT_CARD_ITEM = "GIFT-CARD"
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+__all__ = ["GIFT_CARD_ITEM", "NetsuiteErp", "NetsuiteRules", "customer_record", "net_amounts",
+           "sales_order_record"]
 
 
 def customer_record(customer: Customer) -> dict[str, Any]:
@@ -41,76 +52,52 @@ def customer_record(customer: Customer) -> dict[str, Any]:
     return body
 
 
-def sales_order_record(order: Order, non_sku_item: str = "") -> dict[str, Any]:
-    """The NetSuite sales order for an order: all its lines in one record (contract: SalesOrderUpsert).
-
-    Each line's ``amount`` is its price times quantity less its share of the discount. Two
-    references are the account's to complete (``NetsuiteAccount``): an order without a
-    customer gets the guest customer, and the currency, named here by its ISO code, gets its
-    record's internal id. A line without a SKU is booked on ``non_sku_item`` (an internal id)
-    with its own title and price.
-    """
-    amounts = net_amounts(order.lines, order.discounts, minor_unit(order.currency))
-    body: dict[str, Any] = {
-        "externalId": order.id,
-        "otherRefNum": order.name,
-        "memo": f"Shopify {order.name}" + (" (test order)" if order.test else ""),
-        "currency": {"refName": order.currency},
-        "item": {
-            "items": [
-                {
-                    "item": {"id": non_sku_item} if line.non_sku else {"externalId": line.sku or GIFT_CARD_ITEM},
-                    "quantity": line.quantity,
-                    "rate": float(line.price),
-                    "amount": float(amount),
-                    "description": line.title,
-                }
-                for line, amount in zip(order.lines, amounts)
-            ]
-        },
-    }
-    day = order.created_at[:10]
-    if _DAY.fullmatch(day):
-        body["tranDate"] = day  # the shop's own date: a late sync must not book the order a day later
-    if order.customer is not None:
-        body["entity"] = {"externalId": f"shopify-customer-{order.customer.id}"}
-    return body
-
-
-def net_amounts(lines: tuple[Line, ...], discount: Decimal, unit: Decimal) -> list[Decimal]:
-    """Each line's price times quantity less its share of ``discount``, in the currency's minor
-    ``unit`` (cents; whole yen), summing exactly.
-
-    Shares follow the lines' amounts; gift cards take none (Shopify does not discount them).
-    What rounding leaves over goes to the largest line.
-    """
-    gross = [line.price * line.quantity for line in lines]
-    eligible = [Decimal(0) if line.gift_card else g for line, g in zip(lines, gross)]
-    base = sum(eligible, Decimal(0))
-    if discount <= 0 or base <= 0:
-        return gross
-    discount = min(discount, base)
-    shares = [(discount * e / base).quantize(unit, rounding=ROUND_DOWN) for e in eligible]
-    largest = max(range(len(lines)), key=lambda n: eligible[n])
-    shares[largest] += discount - sum(shares, Decimal(0))
-    return [g - s for g, s in zip(gross, shares)]
-
-
 class NetsuiteErp:
-    """The ``Erp`` port on one NetSuite account."""
+    """The ``Erp`` port on one NetSuite account, booking money by ``rules``."""
 
-    def __init__(self, connector: NetsuiteConnector, *, non_sku_item: str = "") -> None:
+    def __init__(self, connector: NetsuiteConnector, *, non_sku_item: str = "",
+                 rules: NetsuiteRules | None = None) -> None:
         self.connector = connector
         self.name = connector.name
-        self.non_sku_item = non_sku_item
-        self.books_non_sku_lines = bool(non_sku_item)
+        self.rules = rules or NetsuiteRules(non_sku_item=non_sku_item)
+        self.non_sku_item = non_sku_item or self.rules.non_sku_item
+        self.books_non_sku_lines = bool(self.non_sku_item)
 
     def upsert_customer(self, customer: Customer, *, priority: int = Priority.NORMAL) -> None:
         call(self.name, self.connector.upsert_customer, customer.id, customer_record(customer), priority=priority)
 
     def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
-        call(self.name, self.connector.upsert_sales_order, order.id, sales_order_record(order, self.non_sku_item),
-             priority=priority)
+        def send() -> None:
+            self.connector.upsert_sales_order(order.id, sales_order_record(order, self.non_sku_item,
+                                                                           rules=self.rules), priority=priority)
+
+        call(self.name, send)
 
     def cancel_sales_order(self, order: Order) -> None:
         call(self.name, self.connector.cancel_sales_order, order.id)
+
+    def record_payments(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
+        if not self.rules.deposits:
+            return
+        for payment in order.payments:
+            def send(payment: Any = payment) -> None:
+                self.connector.upsert_transaction("customerDeposit", deposit_external_id(payment),
+                                                  deposit_record(order, payment, self.rules), priority=priority)
+
+            call(self.name, send)
+
+    def upsert_refund(self, order: Order, refund: Refund, *, priority: int = Priority.NORMAL) -> None:
+        kind = "cashRefund" if self.rules.refunds == "cash_refund" else "creditMemo"
+
+        def send() -> None:
+            self.connector.upsert_transaction(kind, refund_external_id(refund),
+                                              refund_record(order, refund, self.rules), priority=priority)
+
+        call(self.name, send)
+
+    def open_return(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
+        def send() -> None:
+            self.connector.upsert_transaction("returnAuthorization", return_external_id(order),
+                                              return_record(order, self.rules), priority=priority)
+
+        call(self.name, send)

@@ -26,6 +26,8 @@ _ROOT = "/services/rest/record/v1/"
 # Over the concurrency limit REST answers 429; RESTlets answer 400 with SSS_REQUEST_LIMIT_EXCEEDED.
 _THROTTLE_CODES = {"SSS_REQUEST_LIMIT_EXCEEDED", "CONCURRENCY_LIMIT_EXCEEDED"}
 # A write's answer: 204 No Content, the record's URL (and so its internal id) in Location.
+# The transactions besides the sales order that an order's money becomes.
+_TRANSACTIONS = ("customerDeposit", "creditMemo", "cashRefund", "returnAuthorization")
 _LOCATION = re.compile(r"/services/rest/record/v1/(?P<kind>[A-Za-z]+)/(?P<id>[0-9]+)/?$")
 
 
@@ -162,11 +164,23 @@ class NetsuiteConnector(Connector):
         """Create or update ``salesOrder/eid:{order_id}`` (204 + Location); returns the internal id.
 
         ``replace=item``: on an update the lines sent become the order's lines; without it NetSuite
-        adds them to the lines it has, and a changed order would be booked twice. The account
+        adds them to the lines it has, and a changed order would be booked twice (the same for
+        the tax details, when the body sets them). The account
         fills in the guest customer and the currency's internal id (``NetsuiteAccount``).
         """
-        path = f"salesOrder/eid:{_eid(order_id)}?replace=item"
+        path = f"salesOrder/eid:{_eid(order_id)}?replace={_replaced(body)}"
         return self._write("PUT", "salesOrder", path, self.account.sales_order(body), priority=priority)
+
+    def upsert_transaction(self, kind: str, external_id: str, body: dict[str, Any], *,
+                           priority: int = Priority.NORMAL) -> str:
+        """Create or update ``{kind}/eid:{external_id}`` (a customerDeposit, creditMemo, cashRefund or
+        returnAuthorization); returns the internal id. The account completes the customer (the
+        deposit's is ``customer``, every other's ``entity``) and the currency."""
+        if kind not in _TRANSACTIONS:
+            raise ValueError(f"not a transaction this connector writes: {kind!r}")
+        path = f"{kind}/eid:{_eid(external_id)}" + (f"?replace={_replaced(body)}" if kind != "customerDeposit" else "")
+        body = self.account.transaction(body, "customer" if kind == "customerDeposit" else "entity")
+        return self._write("PUT", kind, path, body, priority=priority)
 
     def cancel_sales_order(self, order_id: str | int) -> None:
         """Set the sales order's status to Cancelled (``C``)."""
@@ -205,6 +219,11 @@ class NetsuiteConnector(Connector):
             return None
         return {key: float(value) for key in ("averageCost", "lastPurchasePrice", "cost")
                 if isinstance(value := record.get(key), (int, float)) and not isinstance(value, bool)}
+
+
+def _replaced(body: dict[str, Any]) -> str:
+    """The sublists an update replaces rather than adds to: the lines, and the tax details when set."""
+    return "item,taxDetails" if "taxDetails" in body else "item"
 
 
 def _eid(value: str | int) -> str:

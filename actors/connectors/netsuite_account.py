@@ -33,13 +33,18 @@ class NetsuiteAccount:
 
     def sales_order(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """The body to send: the entity and currency set by internal id where the order could not."""
+        return self.transaction(body)
+
+    def transaction(self, body: Mapping[str, Any], entity: str = "entity") -> dict[str, Any]:
+        """Any transaction's body (a sales order, deposit, credit memo, cash refund, return
+        authorization) with its customer (the field ``entity``) and currency completed."""
         out = dict(body)
-        if "entity" not in out:
+        if entity not in out:
             if not self.guest_customer:
                 raise _unconfigured("guest_customer", "this order has no Shopify customer and NetSuite requires a "
                                     "customer on every sales order: set [netsuite] guest_customer to the internal "
                                     "id of the customer that takes guest orders")
-            out["entity"] = {"id": self.guest_customer}
+            out[entity] = {"id": self.guest_customer}
         currency = out.get("currency")
         if isinstance(currency, Mapping) and not {"id", "externalId"} & set(currency):
             code = str(currency.get("refName") or "")

@@ -15,6 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from peppasync.clock import Clock
@@ -22,19 +23,47 @@ from peppasync.contracts import contract
 
 from .catalog import Catalog
 
-__all__ = ["ACCOUNT_CURRENCIES", "NON_SKU_ITEM_ID", "ErpError", "ErpState", "ErrorDetail"]
+__all__ = [
+    "ACCOUNT_CURRENCIES",
+    "CREDIT_KINDS",
+    "DISCOUNT_ITEM_ID",
+    "NON_SKU_ITEM_ID",
+    "REFUND_ACCOUNT_ID",
+    "REFUND_ITEM_ID",
+    "SHIPPING_ITEM_ID",
+    "SHIP_METHODS",
+    "TAX_CODE_ID",
+    "ErpError",
+    "ErpState",
+    "ErrorDetail",
+]
 
 # The account's currencies by internal id, in the order NetSuite creates them in a US account.
 ACCOUNT_CURRENCIES = {"1": "USD", "2": "GBP", "3": "CAD", "4": "EUR", "5": "JPY"}
 # The internal id of the account's non-inventory item for lines without a SKU ("Custom line").
 NON_SKU_ITEM_ID = "7001"
+# The account's other items an order's money is booked on: shipping as a line, discounts, refund amounts.
+SHIPPING_ITEM_ID = "7002"
+DISCOUNT_ITEM_ID = "7003"
+REFUND_ITEM_ID = "7004"
+# Shipping items (Ship Via) by internal id, the tax code for Shopify's tax, the account refunds come from.
+SHIP_METHODS = {"8001": "Standard", "8002": "Express"}
+TAX_CODE_ID = "9001"
+REFUND_ACCOUNT_ID = "1100"
+#: The records a refund may become: one of them, once, per refund.
+CREDIT_KINDS = ("creditMemo", "cashRefund")
+# Records whose item lines, shipping and tax NetSuite totals (read-only fields it answers).
+_TOTALLED = ("salesOrder", "creditMemo", "cashRefund", "returnAuthorization")
 _SUBSIDIARIES = {"1": "Peppa Sandbox Inc."}
 _STATUS_NAMES = {"A": "Pending Approval", "B": "Pending Fulfillment", "C": "Cancelled", "D": "Partially Fulfilled",
                  "E": "Pending Billing/Partially Fulfilled", "F": "Pending Billing", "G": "Billed", "H": "Closed"}
 # Which contract a write must keep: (HTTP method, record type) -> body name.
 _CONTRACTS = {("PUT", "salesOrder"): "SalesOrderUpsert", ("POST", "salesOrder"): "SalesOrderUpsert",
               ("PATCH", "salesOrder"): "SalesOrderCancel",
-              ("PUT", "customer"): "CustomerUpsert", ("POST", "customer"): "CustomerUpsert"}
+              ("PUT", "customer"): "CustomerUpsert", ("POST", "customer"): "CustomerUpsert",
+              ("PUT", "creditMemo"): "CreditMemoUpsert", ("PUT", "cashRefund"): "CashRefundUpsert",
+              ("PUT", "customerDeposit"): "CustomerDepositUpsert",
+              ("PUT", "returnAuthorization"): "ReturnAuthorizationUpsert"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +134,7 @@ class ErpState:
     customer (``guest_customer``, an internal id) for orders placed without a Shopify customer.
     """
 
-    TYPES = ("salesOrder", "customer")
+    TYPES = ("salesOrder", "customer", "creditMemo", "cashRefund", "customerDeposit", "returnAuthorization")
 
     def __init__(self, catalog: Catalog, clock: Clock) -> None:
         self.catalog = catalog
@@ -120,6 +149,12 @@ class ErpState:
         self._next_id = 10_000
         self._items = {str(item.inventory_item_id): item.sku for item in catalog.items}
         self._items[NON_SKU_ITEM_ID] = "Custom line (non-inventory)"
+        self._items[SHIPPING_ITEM_ID] = "Shipping (non-inventory)"
+        self._items[DISCOUNT_ITEM_ID] = "Shopify discount (discount item)"
+        self._items[REFUND_ITEM_ID] = "Refund adjustment (non-inventory)"
+        self.ship_methods = dict(SHIP_METHODS)
+        self.tax_codes = {TAX_CODE_ID: "Shopify tax"}
+        self.accounts = {REFUND_ACCOUNT_ID: "Checking"}
         self._customer_ids: set[str] = set()
         guest = {"companyName": "Shopify Guest", "isPerson": False, "subsidiary": {"id": "1"}}
         self.guest_customer = str(self._create("customer", "", guest))
@@ -146,13 +181,27 @@ class ErpState:
         refs: list[tuple[str, dict[str, Any], Container[str], Container[str]]] = []
         if "subsidiary" in body:
             refs.append(("subsidiary", body["subsidiary"], self.subsidiaries, ()))
-        if kind == "salesOrder":
+        if kind in _TOTALLED:
             if "entity" in body:
                 refs.append(("entity", body["entity"], self._customer_ids, self.records["customer"]))
-            if "currency" in body:
-                refs.append(("currency", body["currency"], self.currencies, ()))
             for n, line in enumerate((body.get("item") or {}).get("items", [])):
                 refs.append((f"item.items[{n}].item", line["item"], self._items, self.catalog))
+            if "shipMethod" in body:
+                refs.append(("shipMethod", body["shipMethod"], self.ship_methods, ()))
+            for n, detail in enumerate((body.get("taxDetails") or {}).get("items", [])):
+                refs.append((f"taxDetails.items[{n}].taxCode", detail["taxCode"], self.tax_codes, ()))
+        if kind == "customerDeposit":
+            refs.append(("customer", body["customer"], self._customer_ids, self.records["customer"]))
+            if "salesOrder" in body:
+                refs.append(("salesOrder", body["salesOrder"], self._internal_ids("salesOrder"),
+                             self.records["salesOrder"]))
+        if kind == "returnAuthorization" and "createdFrom" in body:
+            refs.append(("createdFrom", body["createdFrom"], self._internal_ids("salesOrder"),
+                         self.records["salesOrder"]))
+        if "currency" in body:
+            refs.append(("currency", body["currency"], self.currencies, ()))
+        if "account" in body:
+            refs.append(("account", body["account"], self.accounts, ()))
         details = []
         for path, ref, by_id, by_external_id in refs:
             key = str(ref["id"]) if "id" in ref else str(ref["externalId"])
@@ -160,7 +209,10 @@ class ErpState:
                 details.append(ErrorDetail(
                     "INVALID_CONTENT", "Error while accessing resource: You have entered an Invalid Field Value "
                     f"{key} for the following field: {path.rsplit('.', 1)[-1]}", path))
-        return details
+        return details + _tax_references(body)
+
+    def _internal_ids(self, kind: str) -> set[str]:
+        return {str(r["id"]) for r in self.records[kind].values()}
 
     # -- writes -----------------------------------------------------------------
 
@@ -176,6 +228,8 @@ class ErpState:
             if existing is not None:
                 self._update(existing, body, set(replace))
                 existing["externalId"] = external_id
+                if kind in _TOTALLED:
+                    existing.update(totals(existing))
                 self.updates[(kind, external_id)] += 1
                 return int(existing["id"]), False
             return self._create(kind, external_id, body), True
@@ -198,6 +252,8 @@ class ErpState:
                       createdDate=self._clock.time(), lastModifiedDate=self._clock.time())
         if kind == "salesOrder":
             record["orderStatus"] = _status(record.get("orderStatus") or "B")
+        if kind in _TOTALLED:
+            record.update(totals(record))
         self.records[kind][external_id or f"internal:{self._next_id}"] = record
         if kind == "customer":
             self._customer_ids.add(record["id"])
@@ -242,19 +298,94 @@ class ErpState:
         with self.lock:
             return copy.deepcopy(self.records["salesOrder"])
 
+    def records_of(self, kind: str) -> dict[str, dict[str, Any]]:
+        """Records of one type by external id, as stored (with the totals NetSuite computes)."""
+        with self.lock:
+            return copy.deepcopy(self.records[kind])
+
+    def credit_documents(self) -> dict[str, list[str]]:
+        """Per refund external id, the types of the credit documents that carry it (one each, if right)."""
+        out: dict[str, list[str]] = {}
+        with self.lock:
+            for kind in CREDIT_KINDS:
+                for eid in self.records[kind]:
+                    out.setdefault(eid, []).append(kind)
+                for (k, eid), n in self.creates.items():
+                    if k == kind and n > 1:
+                        out.setdefault(eid, []).extend([kind] * (n - 1))
+        return out
+
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
             return {
                 "sales_orders": {eid: {"id": r["id"], "status": (r.get("orderStatus") or {}).get("id"),
                                        "lines": [{"sku": (line.get("item") or {}).get("externalId"),
                                                   "quantity": line.get("quantity")}
-                                                 for line in (r.get("item") or {}).get("items", [])]}
+                                                 for line in (r.get("item") or {}).get("items", [])],
+                                       **_money_of(r)}
                                  for eid, r in self.records["salesOrder"].items()},
                 "customers": sorted(k for k in self.records["customer"] if k not in self._seeded),
+                "credit_memos": {eid: _money_of(r) for eid, r in self.records["creditMemo"].items()},
+                "cash_refunds": {eid: _money_of(r) for eid, r in self.records["cashRefund"].items()},
+                "customer_deposits": {eid: {"salesOrder": (r.get("salesOrder") or {}).get("externalId"),
+                                            "payment": r.get("payment"),
+                                            "currency": (r.get("currency") or {}).get("id")}
+                                      for eid, r in self.records["customerDeposit"].items()},
+                "return_authorizations": {eid: {"createdFrom": (r.get("createdFrom") or {}).get("externalId"),
+                                                **_money_of(r)}
+                                          for eid, r in self.records["returnAuthorization"].items()},
                 "creates": {f"{k}/{e}": n for (k, e), n in self.creates.items()},
                 "duplicates": {f"{k}/{e}": n for (k, e), n in self.duplicates.items()},
                 "repeat_creates": {f"{k}/{e}": n for (k, e), n in self.creates.items() if n > 1},
             }
+
+
+def totals(record: dict[str, Any]) -> dict[str, Any]:
+    """The read-only totals NetSuite answers on a transaction, from its lines, shipping and tax.
+
+    ``subtotal`` sums the item lines (a discount item's negative line included), ``discountTotal``
+    the discount lines alone, ``taxTotal`` the tax details when they were set (the sandbox has no
+    tax engine: without an override its tax is unknown and left out), ``total`` all of it.
+    """
+    lines = (record.get("item") or {}).get("items", [])
+    amounts = [_decimal(line.get("amount", (line.get("rate") or 0) * (line.get("quantity") or 1))) for line in lines]
+    subtotal = sum(amounts, Decimal(0))
+    discount = sum((a for a in amounts if a < 0), Decimal(0))
+    shipping = _decimal(record.get("shippingCost") or 0)
+    out: dict[str, Any] = {"subtotal": float(subtotal), "discountTotal": float(discount)}
+    total = subtotal + shipping
+    if record.get("taxDetailsOverride"):
+        tax = sum((_decimal(d.get("taxAmount") or 0) for d in (record.get("taxDetails") or {}).get("items", [])),
+                  Decimal(0))
+        out["taxTotal"] = float(tax)
+        total += tax
+    out["total"] = float(total)
+    return out
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _money_of(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: record[k] for k in ("subtotal", "discountTotal", "shippingCost", "taxTotal", "total", "exchangeRate")
+            if k in record} | {"currency": (record.get("currency") or {}).get("id")}
+
+
+def _tax_references(body: dict[str, Any]) -> list[ErrorDetail]:
+    """Tax details that name no line of the record (nor its shipping), as NetSuite refuses a dangling reference."""
+    known = {str(line.get("taxDetailsReference")) for line in (body.get("item") or {}).get("items", [])
+             if line.get("taxDetailsReference")}
+    if "shippingCost" in body:
+        known.add("SHIPPING")
+    details = []
+    for n, detail in enumerate((body.get("taxDetails") or {}).get("items", [])):
+        if str(detail.get("taxDetailsReference")) not in known:
+            details.append(ErrorDetail(
+                "INVALID_CONTENT", "Error while accessing a resource. The tax details reference "
+                f"{detail.get('taxDetailsReference')!r} matches no line of this transaction.",
+                f"taxDetails.items[{n}].taxDetailsReference"))
+    return details
 
 
 def _status(value: Any) -> Any:

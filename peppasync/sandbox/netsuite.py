@@ -24,7 +24,8 @@ from .signature import OAuthCredentials, OAuthVerifier
 __all__ = ["NetSuiteSimulator"]
 
 _ROOT = "/services/rest/record/v1/"
-_RECORD = re.compile(r"^(?P<kind>salesOrder|customer|inventoryItem)(?:/eid:(?P<eid>[A-Za-z0-9_\-]+))?$")
+_RECORD = re.compile(r"^(?P<kind>salesOrder|customer|inventoryItem|creditMemo|cashRefund|customerDeposit"
+                     r"|returnAuthorization)(?:/eid:(?P<eid>[A-Za-z0-9_\-]+))?$")
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 # NetSuite's `type` is the status's section of RFC 2616 (429 is not in it: the chapter itself).

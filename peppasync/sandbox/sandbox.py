@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import random
 import threading
 import time
@@ -16,7 +15,7 @@ from peppasync.clock import Clock, SystemClock
 
 from .bucket import CostBucket
 from .catalog import Catalog
-from .erp import NON_SKU_ITEM_ID
+from .erp import DISCOUNT_ITEM_ID, NON_SKU_ITEM_ID, REFUND_ACCOUNT_ID, REFUND_ITEM_ID, TAX_CODE_ID
 from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder, price_order
 from .netsuite import NetSuiteSimulator
 from .profile import SandboxProfile, resolve_profile
@@ -87,6 +86,7 @@ class Sandbox:
         self._generator = OrderGenerator(self.catalog, seed)
         self._pace = random.Random(f"{seed}:pace")
         self.placed: list[PlacedOrder] = []
+        self.refunds: list[dict[str, Any]] = []  # every refunds/create body sent
         # When each order was placed, by the sandbox's clock (payload timestamps keep whole seconds).
         self.placed_at: dict[int, float] = {}
 
@@ -152,7 +152,12 @@ class Sandbox:
                          "max_concurrency": self.netsuite.concurrency_limit, "non_sku_item": NON_SKU_ITEM_ID,
                          "guest_customer": self.netsuite.erp.guest_customer, "subsidiary": "1",
                          "currencies": {code: int(internal)
-                                        for internal, code in self.netsuite.erp.currencies.items()}},
+                                        for internal, code in self.netsuite.erp.currencies.items()},
+                         # The richest booking: discount lines, Shopify's tax per line, mapped ship methods.
+                         "discounts": "item", "discount_item": DISCOUNT_ITEM_ID, "tax": "lines",
+                         "tax_code": TAX_CODE_ID, "ship_methods": {name: int(internal) for internal, name
+                                                                   in self.netsuite.erp.ship_methods.items()},
+                         "refund_item": REFUND_ITEM_ID, "refund_account": REFUND_ACCOUNT_ID},
             "wms": {"base_url": self.wms_url, "api_key": self.wms.api_key, "api_secret": self.wms.api_secret,
                     "webhook_token": self.wms.webhook_token,
                     # V2's inventory API is served on the same port; its window is compressed with
@@ -219,42 +224,59 @@ class Sandbox:
         self.webhooks.send("orders/updated", order)
         return order
 
-    def refund_order(self, order_id: int, note: str = "sandbox refund") -> dict[str, Any]:
-        """Refund every line of an order and its shipping, and send refunds/create.
+    def refund_order(self, order_id: int, note: str = "sandbox refund", *, units: dict[str, int] | None = None,
+                     restock_type: str = "no_restock") -> dict[str, Any]:
+        """Refund an order and send refunds/create: every line and its shipping, or only ``units``
+        ({SKU: units}, no shipping), each restocked as ``restock_type`` says.
 
-        Each refunded line carries what was refunded for it (its price less its discounts)
-        and its tax, in both currencies; the shipping comes back as a ``shipping_refund``
-        adjustment, negative as Shopify states money given back.
+        Each refunded line carries what was refunded for it (its price less its discounts, for
+        the units refunded) and its tax, in both currencies; the shipping comes back as a
+        ``shipping_refund`` adjustment, negative as Shopify states money given back; the
+        refund transaction is what all of it adds up to.
         """
         shop = self.shopify.shop
-        order = shop.touch(order_id, financial_status="refunded")
+        order = shop.touch(order_id, financial_status="refunded" if units is None else "partially_refunded")
         currency = order.get("currency") or "USD"
+        unit = Decimal(1) if currency == "JPY" else Decimal("0.01")
 
         def amount(value: Any) -> Decimal:
             return Decimal(str(value or 0))
 
         lines = []
+        given_back = Decimal(0)
         for line in order.get("line_items", []):
+            quantity = line["quantity"] if units is None else min(units.get(line.get("sku") or "", 0), line["quantity"])
+            if quantity <= 0:
+                continue
+            share = Decimal(quantity) / Decimal(line["quantity"])
             discount = sum((amount(d.get("amount")) for d in line.get("discount_allocations") or ()), Decimal(0))
             tax = sum((amount(t.get("price")) for t in line.get("tax_lines") or ()), Decimal(0))
-            subtotal = amount(line["price"]) * line["quantity"] - discount
-            lines.append({"id": shop.new_id(), "line_item_id": line["id"], "quantity": line["quantity"],
-                          "restock_type": "no_restock", "line_item": line,
+            tax = (tax * share).quantize(unit)
+            subtotal = ((amount(line["price"]) * line["quantity"] - discount) * share).quantize(unit)
+            given_back += subtotal + tax
+            lines.append({"id": shop.new_id(), "line_item_id": line["id"], "quantity": quantity,
+                          "restock_type": restock_type, "line_item": line,
                           "subtotal": str(subtotal), "subtotal_set": money_set(subtotal, currency),
                           "total_tax": str(tax), "total_tax_set": money_set(tax, currency)})
-        shipping = sum((amount(s.get("price")) for s in order.get("shipping_lines") or ()), Decimal(0))
+        shipping = Decimal(0) if units is not None else sum(
+            (amount(s.get("price")) for s in order.get("shipping_lines") or ()), Decimal(0))
+        given_back += shipping
         refund = {
             "id": shop.new_id(), "order_id": order_id, "created_at": order["updated_at"],
-            "note": note, "restock": False, "refund_line_items": lines,
+            "note": note, "restock": restock_type != "no_restock", "refund_line_items": lines,
             "transactions": [{"id": shop.new_id(), "order_id": order_id, "kind": "refund",
-                              "amount": order.get("total_price"), "currency": currency,
+                              "amount": str(given_back), "currency": currency,
                               "gateway": "bogus", "status": "success"}],
             "order_adjustments": [{"kind": "shipping_refund", "amount": str(-shipping),
                                    "amount_set": money_set(-shipping, currency), "tax_amount": "0.00"}]
             if shipping else [],
         }
-        with shop.lock:  # the order lists its refunds, as Shopify's order resource and Order.refunds do
-            shop.orders[order_id].setdefault("refunds", []).append(copy.deepcopy(refund))
+        if restock_type in ("return", "cancel"):
+            for line in lines:
+                shop.restock(str(line["line_item"].get("sku") or ""), int(line["quantity"]))
+        with shop.lock:
+            shop.refunds.setdefault(order_id, []).append(refund)
+        self.refunds.append(refund)
         self.webhooks.send("refunds/create", refund)
         return refund
 

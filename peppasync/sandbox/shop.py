@@ -59,6 +59,8 @@ class ShopState:
         self.inventory_sets: list[tuple[float, int, int]] = []
         # Called with an order's new state when the API (not the sandbox's driver) changed it.
         self.listeners: list[Callable[[dict[str, Any]], object]] = []
+        # Each order's refunds (REST refund bodies), as GraphQL's Order.refunds answers them.
+        self.refunds: dict[int, list[dict[str, Any]]] = {}
         self._next_id = 5_000_000_000
 
     def new_id(self) -> int:
@@ -155,6 +157,16 @@ class ShopState:
             open_fos[0]["lines"].append(fo_line)
         fo_line["total"] += delta
         fo_line["remaining"] += delta
+
+    def restock(self, sku: str, quantity: int) -> None:
+        """Put refunded units back in ``available``, as Shopify does for a refund that restocks them."""
+        with self.lock:
+            item = self.catalog.get(sku)
+            if item is None or item.gift_card or quantity <= 0:
+                return
+            level = self.levels[item.inventory_item_id]
+            level["available"] += quantity
+            level["updated_at"] = self.clock.time()
 
     def touch(self, order_id: int, **changes: Any) -> dict[str, Any]:
         """Change an order and bump its `updated_at`; returns the order as it now is."""

@@ -27,19 +27,26 @@ def _money(amount: Any, currency: str) -> dict[str, Any]:
     return {"shopMoney": money, "presentmentMoney": money}
 
 
-def _bag(money_set: Any, amount: Any, currency: str) -> dict[str, Any]:
-    """A REST ``*_set`` (shop and presentment money) as a GraphQL MoneyBag; the plain amount without one."""
-    if not isinstance(money_set, dict):
+def _money_set(given: Any, amount: Any, currency: str) -> dict[str, Any]:
+    """A REST ``*_set`` as a GraphQL ``MoneyBag``: both currencies when the order states them."""
+    if not isinstance(given, dict):
         return _money(amount, currency)
-    shop, shown = money_set["shop_money"], money_set["presentment_money"]
-    return {"shopMoney": {"amount": str(shop["amount"]), "currencyCode": shop.get("currency_code") or currency},
-            "presentmentMoney": {"amount": str(shown["amount"]),
+    shop, shown = given.get("shop_money") or {}, given.get("presentment_money") or {}
+    return {"shopMoney": {"amount": str(shop.get("amount")), "currencyCode": shop.get("currency_code") or currency},
+            "presentmentMoney": {"amount": str(shown.get("amount")),
                                  "currencyCode": shown.get("currency_code") or currency}}
 
 
-def _tax_lines(lines: Any, currency: str) -> list[dict[str, Any]]:
-    return [{"title": t.get("title") or "Tax", "rate": t.get("rate"),
-             "priceSet": _bag(t.get("price_set"), t.get("price"), currency)} for t in lines or ()]
+def _shipping_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
+    return {"title": line.get("title"), "code": line.get("code"),
+            "discountedPriceSet": _money_set(line.get("discounted_price_set") or line.get("price_set"),
+                                             line.get("price"), currency),
+            "taxLines": [_tax_line(t, currency) for t in line.get("tax_lines") or []]}
+
+
+def _tax_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
+    return {"title": line.get("title"), "rate": line.get("rate"),
+            "priceSet": _money_set(line.get("price_set"), line.get("price"), currency)}
 
 
 def _address(a: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -50,12 +57,6 @@ def _address(a: dict[str, Any] | None) -> dict[str, Any] | None:
             "city": a.get("city"), "province": a.get("province"), "provinceCode": a.get("province_code"),
             "zip": a.get("zip"), "country": a.get("country"), "countryCodeV2": a.get("country_code"),
             "phone": a.get("phone")}
-
-
-def _negated(money_set: Any) -> Any:
-    if not isinstance(money_set, dict):
-        return None
-    return {side: {**money, "amount": str(-Decimal(str(money["amount"])))} for side, money in money_set.items()}
 
 
 class ShopifyRoot:
@@ -176,9 +177,12 @@ class ShopifyRoot:
             "cancelReason": (o.get("cancel_reason") or "").upper() or None, "currencyCode": currency,
             "displayFinancialStatus": (o.get("financial_status") or "paid").upper(),
             "displayFulfillmentStatus": self.state.fulfillment_status(order_id),
+            "totalPriceSet": _money_set(o.get("total_price_set"), o.get("total_price"), currency),
             "presentmentCurrencyCode": o.get("presentment_currency") or currency,
             "taxesIncluded": bool(o.get("taxes_included")),
-            "totalPriceSet": _bag(o.get("total_price_set"), o.get("total_price"), currency),
+            "shippingLine": _shipping_line(o["shipping_lines"][0], currency) if o.get("shipping_lines") else None,
+            "refunds": lambda info, first=None: [self._refund(r, currency)
+                                                  for r in self.state.refunds.get(order_id, [])][: first or None],
             "subtotalPriceSet": _money(o.get("subtotal_price"), currency),
             "totalTaxSet": _money(o.get("total_tax"), currency),
             "totalDiscountsSet": _money(o.get("total_discounts"), currency),
@@ -200,12 +204,8 @@ class ShopifyRoot:
             "requiresShipping": any(line.get("requires_shipping") for line in lines),
             "lineItems": lambda info, **a: self._page(
                 info, lines, lambda x: [x["id"]], lambda x: self._line(x, currency), a),
-            "shippingLines": lambda info, **a: self._page(
-                info, list(enumerate(o.get("shipping_lines") or [])), lambda x: [x[0]],
-                lambda x: self._shipping_line(x[1], currency), a),
-            "refunds": lambda info, **a: [self._refund(r, lines, currency)
-                                          for r in o.get("refunds") or []][: a.get("first") or None],
-            "transactions": lambda info, **a: self._transactions(o, currency)[: a.get("first") or None],
+            "transactions": lambda info, **a: self._transactions(o, self.state.refunds.get(order_id, []),
+                                                                 currency)[: a.get("first") or None],
             "fulfillmentOrders": lambda info, **a: self._page(
                 info, [fo for fo in self.state.fulfillment_orders.values() if fo["order_id"] == order_id],
                 lambda fo: [fo["id"]], self._fulfillment_order, a),
@@ -213,31 +213,45 @@ class ShopifyRoot:
                                                if f["order_id"] == order_id][: a.get("first") or None],
         }
 
+    def _refund(self, r: dict[str, Any], currency: str) -> dict[str, Any]:
+        shipping = [a for a in r.get("order_adjustments") or [] if a.get("kind") == "shipping_refund"]
+        return {
+            "id": gid("Refund", r["id"]), "legacyResourceId": r["id"], "createdAt": r.get("created_at"),
+            "note": r.get("note"),
+            "refundLineItems": lambda info, **a: self._page(info, r.get("refund_line_items") or [], lambda x: [x["id"]],
+                                                            lambda x: self._refund_line(x, currency), a),
+            "transactions": lambda info, **a: self._page(
+                info, r.get("transactions") or [], lambda x: [x["id"]], lambda x: {
+                    "kind": str(x.get("kind") or "").upper(), "status": str(x.get("status") or "").upper(),
+                    "amountSet": _money(x.get("amount"), currency)}, a),
+            "refundShippingLines": lambda info, **a: self._page(
+                info, shipping, lambda x: [id(x)], lambda x: {
+                    "subtotalAmountSet": _money(-Decimal(str(x.get("amount") or 0)), currency),
+                    "taxAmountSet": _money(-Decimal(str(x.get("tax_amount") or 0)), currency)}, a),
+        }
+
+    def _refund_line(self, x: dict[str, Any], currency: str) -> dict[str, Any]:
+        return {"quantity": x["quantity"], "restockType": str(x.get("restock_type") or "no_restock").upper(),
+                "lineItem": self._line(x["line_item"], currency),
+                "subtotalSet": _money_set(x.get("subtotal_set"), x.get("subtotal"), currency),
+                "totalTaxSet": _money_set(x.get("total_tax_set"), x.get("total_tax"), currency)}
+
     def _line(self, line: dict[str, Any], currency: str) -> dict[str, Any]:
         item = self.state.catalog.get(line.get("sku"))
         return {"id": gid("LineItem", line["id"]), "sku": line.get("sku"), "name": line.get("title"),
                 "title": line.get("title"), "quantity": line.get("quantity"),
                 "currentQuantity": line.get("current_quantity", line.get("quantity")),
                 "requiresShipping": bool(line.get("requires_shipping")), "isGiftCard": bool(line.get("gift_card")),
-                "originalUnitPriceSet": _bag(line.get("price_set"), line.get("price"), currency),
-                "discountAllocations": [{"allocatedAmountSet": _bag(d.get("amount_set"), d.get("amount"), currency),
-                                         "discountApplication": {"__typename": "DiscountCodeApplication",
-                                                                 "index": d.get("discount_application_index", 0),
-                                                                 "code": "SANDBOX"}}
-                                        for d in line.get("discount_allocations") or ()],
-                "taxLines": lambda info, **a: _tax_lines(line.get("tax_lines"), currency)[: a.get("first") or None],
+                "originalUnitPriceSet": _money_set(line.get("price_set"), line.get("price"), currency),
+                "discountAllocations": [
+                    {"allocatedAmountSet": _money_set(d.get("amount_set"), d.get("amount"), currency)}
+                    for d in line.get("discount_allocations") or []],
+                "taxLines": lambda info, first=None: [_tax_line(t, currency)
+                                                      for t in line.get("tax_lines") or []][: first or None],
                 "variant": self._variant(item) if item else self._bare_variant(line)}
 
     @staticmethod
-    def _shipping_line(line: dict[str, Any], currency: str) -> dict[str, Any]:
-        price = _bag(line.get("price_set"), line.get("price"), currency)
-        return {"title": line.get("title") or "Shipping", "code": line.get("code"), "originalPriceSet": price,
-                "discountedPriceSet": _bag(line.get("discounted_price_set"), line.get("discounted_price"), currency)
-                if line.get("discounted_price_set") or line.get("discounted_price") is not None else price,
-                "taxLines": _tax_lines(line.get("tax_lines"), currency)}
-
-    @staticmethod
-    def _transactions(o: dict[str, Any], currency: str) -> list[dict[str, Any]]:
+    def _transactions(o: dict[str, Any], refunds: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:
         """The sale, and the refunds' transactions. Four orders in five are paid through Shopify
         Payments, whose transactions carry their fees (here 2.9 % + 0.30); the rest through
         another gateway, whose fees Shopify does not know
@@ -250,7 +264,7 @@ class ShopifyRoot:
         sale = {
             "id": gid("OrderTransaction", order_id * 10), "kind": "SALE", "status": "SUCCESS",
             "gateway": "shopify_payments" if shopify_payments else "paypal",
-            "amountSet": _bag(o.get("total_price_set"), total, currency),
+            "amountSet": _money_set(o.get("total_price_set"), total, currency),
             "fees": [{"id": gid("TransactionFee", order_id * 10), "type": "payment_processing",
                       "amount": {"amount": str(fee), "currencyCode": currency},
                       "flatFee": {"amount": str(flat), "currencyCode": currency}, "rate": str(rate),
@@ -259,33 +273,9 @@ class ShopifyRoot:
         refunds = [
             {"id": gid("OrderTransaction", t.get("id") or order_id * 10 + n), "kind": "REFUND", "status": "SUCCESS",
              "gateway": sale["gateway"], "amountSet": _money(t.get("amount"), currency), "fees": []}
-            for n, r in enumerate(o.get("refunds") or [], start=1) for t in r.get("transactions") or []
+            for n, r in enumerate(refunds, start=1) for t in r.get("transactions") or []
         ]
         return [sale, *refunds]
-
-    def _refund(self, refund: dict[str, Any], lines: list[dict[str, Any]], currency: str) -> dict[str, Any]:
-        by_id = {line["id"]: line for line in lines}
-        given = [
-            {"lineItem": self._line(by_id.get(r.get("line_item_id")) or r.get("line_item") or {"id": 0}, currency),
-             "quantity": r.get("quantity"), "restockType": str(r.get("restock_type") or "no_restock").upper(),
-             "subtotalSet": _bag(r.get("subtotal_set"), r.get("subtotal"), currency),
-             "totalTaxSet": _bag(r.get("total_tax_set"), r.get("total_tax"), currency)}
-            for r in refund.get("refund_line_items") or ()
-        ]
-        # Shopify's order resource states refunded shipping as an adjustment of kind shipping_refund,
-        # negative; GraphQL states it as a refund shipping line, positive.
-        shipping = [
-            {"subtotalAmountSet": _bag(_negated(a.get("amount_set")), -Decimal(str(a.get("amount") or 0)), currency),
-             "taxAmountSet": _money(-Decimal(str(a.get("tax_amount") or 0)), currency)}
-            for a in refund.get("order_adjustments") or () if a.get("kind") == "shipping_refund"
-        ]
-        return {
-            "id": gid("Refund", refund["id"]), "legacyResourceId": refund["id"], "createdAt": refund.get("created_at"),
-            "refundLineItems": lambda info, **a: self._page(
-                info, list(enumerate(given)), lambda x: [x[0]], lambda x: x[1], a),
-            "refundShippingLines": lambda info, **a: self._page(
-                info, list(enumerate(shipping)), lambda x: [x[0]], lambda x: x[1], a),
-        }
 
     @staticmethod
     def _bare_variant(line: dict[str, Any]) -> dict[str, Any] | None:

@@ -53,6 +53,9 @@ directive @idempotent(key: String!) on FIELD
 enum OrderSortKeys { CREATED_AT ID PROCESSED_AT UPDATED_AT }
 enum ProductVariantSortKeys { ID }
 enum CurrencyCode { USD EUR GBP CAD AUD JPY CHF SEK }
+enum RefundLineItemRestockType { CANCEL LEGACY_RESTOCK NO_RESTOCK RETURN }
+enum OrderTransactionKind { AUTHORIZATION CAPTURE CHANGE EMV_AUTHORIZATION REFUND SALE SUGGESTED_REFUND VOID }
+enum OrderTransactionStatus { AWAITING_RESPONSE ERROR FAILURE PENDING SUCCESS UNKNOWN }
 
 type QueryRoot {
   shop: Shop!
@@ -85,16 +88,15 @@ type MailingAddress {
 type Order {
   id: ID! legacyResourceId: UnsignedInt64! name: String! email: String test: Boolean!
   createdAt: DateTime! updatedAt: DateTime! cancelledAt: DateTime cancelReason: OrderCancelReason
-  currencyCode: CurrencyCode! displayFinancialStatus: OrderDisplayFinancialStatus
-  displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
+  currencyCode: CurrencyCode! presentmentCurrencyCode: CurrencyCode! taxesIncluded: Boolean!
+  displayFinancialStatus: OrderDisplayFinancialStatus
+  displayFulfillmentStatus: OrderDisplayFulfillmentStatus! shippingLine: ShippingLine
+  refunds(first: Int): [Refund!]!
   totalPriceSet: MoneyBag! subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalDiscountsSet: MoneyBag
   totalShippingPriceSet: MoneyBag!
   currentTotalPriceSet: MoneyBag! currentSubtotalPriceSet: MoneyBag! currentTotalTaxSet: MoneyBag!
   currentTotalDiscountsSet: MoneyBag! totalRefundedShippingSet: MoneyBag!
   customer: Customer shippingAddress: MailingAddress billingAddress: MailingAddress requiresShipping: Boolean!
-  presentmentCurrencyCode: CurrencyCode! taxesIncluded: Boolean!
-  shippingLines(first: Int, after: String): ShippingLineConnection!
-  refunds(first: Int): [Refund!]!
   transactions(first: Int): [OrderTransaction!]!
   lineItems(first: Int, after: String): LineItemConnection!
   fulfillmentOrders(first: Int, after: String): FulfillmentOrderConnection!
@@ -108,36 +110,28 @@ type LineItem {
   isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant
   discountAllocations: [DiscountAllocation!]! taxLines(first: Int): [TaxLine!]!
 }
+type TransactionFee { id: ID! amount: MoneyV2! flatFee: MoneyV2! rate: Decimal! type: String! taxAmount: MoneyV2! }
+type DiscountAllocation { allocatedAmountSet: MoneyBag! }
+type TaxLine { title: String! rate: Float priceSet: MoneyBag! }
+type Refund {
+  id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime note: String
+  refundLineItems(first: Int, after: String): RefundLineItemConnection!
+  transactions(first: Int, after: String): OrderTransactionConnection!
+  refundShippingLines(first: Int, after: String): RefundShippingLineConnection!
+}
+type RefundLineItem {
+  quantity: Int! restockType: RefundLineItemRestockType! lineItem: LineItem! subtotalSet: MoneyBag!
+  totalTaxSet: MoneyBag!
+}
+type RefundLineItemConnection { nodes: [RefundLineItem!]! pageInfo: PageInfo! }
 type OrderTransaction {
   id: ID! kind: OrderTransactionKind! status: OrderTransactionStatus! gateway: String amountSet: MoneyBag!
   fees: [TransactionFee!]!
 }
-type TransactionFee { id: ID! amount: MoneyV2! flatFee: MoneyV2! rate: Decimal! type: String! taxAmount: MoneyV2! }
-type DiscountAllocation { allocatedAmountSet: MoneyBag! discountApplication: DiscountApplication! }
-interface DiscountApplication { index: Int! }
-type DiscountCodeApplication implements DiscountApplication { index: Int! code: String! }
-type TaxLine { title: String! rate: Float priceSet: MoneyBag! }
-type ShippingLine {
-  title: String! code: String originalPriceSet: MoneyBag! discountedPriceSet: MoneyBag! taxLines: [TaxLine!]!
-}
-type ShippingLineEdge { cursor: String! node: ShippingLine! }
-type ShippingLineConnection { nodes: [ShippingLine!]! edges: [ShippingLineEdge!]! pageInfo: PageInfo! }
-type Refund {
-  id: ID! legacyResourceId: UnsignedInt64! createdAt: DateTime
-  refundLineItems(first: Int, after: String): RefundLineItemConnection!
-  refundShippingLines(first: Int, after: String): RefundShippingLineConnection!
-}
-type RefundLineItem {
-  quantity: Int! restockType: RefundLineItemRestockType! subtotalSet: MoneyBag! totalTaxSet: MoneyBag!
-  lineItem: LineItem!
-}
-type RefundLineItemEdge { cursor: String! node: RefundLineItem! }
-type RefundLineItemConnection { nodes: [RefundLineItem!]! edges: [RefundLineItemEdge!]! pageInfo: PageInfo! }
+type OrderTransactionConnection { nodes: [OrderTransaction!]! pageInfo: PageInfo! }
 type RefundShippingLine { subtotalAmountSet: MoneyBag! taxAmountSet: MoneyBag! }
-type RefundShippingLineEdge { cursor: String! node: RefundShippingLine! }
-type RefundShippingLineConnection {
-  nodes: [RefundShippingLine!]! edges: [RefundShippingLineEdge!]! pageInfo: PageInfo!
-}
+type RefundShippingLineConnection { nodes: [RefundShippingLine!]! pageInfo: PageInfo! }
+type ShippingLine { title: String! code: String discountedPriceSet: MoneyBag! taxLines: [TaxLine!]! }
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
 

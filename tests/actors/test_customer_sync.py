@@ -34,6 +34,9 @@ class RecordingErp:
     def cancel_sales_order(self, order: Order) -> None:
         self.calls.append(("cancel", order.id, order, Priority.NORMAL))
 
+    def record_payments(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
+        pass  # payments are not what these tests are about
+
 
 class RecordingWms:
     name = "wms"

@@ -305,3 +305,21 @@ def test_the_unseen_estimate_never_lets_shopify_show_more_than_is_free():
 def test_a_negative_commit_is_refused_with_the_sku_named(quantity):
     with pytest.raises(ValueError, match="SKU-9"):
         StockLedger("SKU-9", {}).commit("o", quantity)
+
+
+def test_units_a_refund_restocked_in_shopify_are_believed_there_so_the_next_push_compares_right():
+    shop = CasShop(**{"SKU-1": 10})
+    ledger = StockLedger("SKU-1", {})
+    ledger.stock(on_hand=10, allocated=0, as_of=1.0)
+    _flush(shop, ledger, buffer=0)
+    assert shop.checkout("SKU-1", 2)
+    ledger.commit("order-1", 2)
+    shop.levels["SKU-1"] += 2  # the refund restocked both units in Shopify
+    ledger.restocked(2)
+    ledger.release("order-1")  # and the order no longer holds them
+    reads = len(shop.reads)
+
+    ledger.stock(on_hand=10, allocated=0, as_of=2.0)
+    _flush(shop, ledger, buffer=0)
+
+    assert (shop.levels["SKU-1"], len(shop.reads) - reads, ledger.belief) == (10, 0, 10)

@@ -247,7 +247,7 @@ def test_amounts_that_are_not_amounts_leave_nothing_in_the_state(engine, bad):
     send({"type": "sale", "body": {**ORDER, "line_items": [ORDER["line_items"][0], line, ORDER["line_items"][2]]}})
 
     state, _ = store.get_state("margin", "5001")
-    assert "sale" not in state and ("line_items[1]" in state["refused"] or "line 2" in state["refused"])
+    assert "sale" not in state and "amount" in state["refused"]  # the reason names what was wrong
 
 
 def test_fees_shopify_reports_replace_the_estimate_once_the_order_is_paid(engine, payments):

@@ -11,7 +11,7 @@ import pytest
 from peppasync.errors import RejectedError, TransientError, ValidationError
 
 from actors.connectors import Priority
-from actors.domain import Customer, Order, Shipment, WmsOrder, WmsStatus
+from actors.domain import Customer, Order, Refund, Shipment, WmsOrder, WmsStatus
 from actors.order_flow import (
     Advance,
     Moved,
@@ -42,6 +42,15 @@ class Erp:
 
     def cancel_sales_order(self, order: Order) -> None:
         self.calls.append(("cancel", order.id, Priority.NORMAL))
+
+    def record_payments(self, order: Order, *, priority: int) -> None:
+        self.calls.append(("payments", order.id, priority))
+
+    def upsert_refund(self, order: Order, refund: Refund, *, priority: int) -> None:
+        self.calls.append(("refund", refund.id, priority))
+
+    def open_return(self, order: Order, *, priority: int) -> None:
+        self.calls.append(("return", order.id, priority))
 
 
 class Wms:
@@ -181,6 +190,18 @@ def test_a_changed_order_already_in_the_erp_is_synced_again_on_its_next_step() -
     assert order.state.resync is False
 
 
+def test_a_paid_order_books_its_payment_after_its_sales_order_once_however_often_it_is_synced() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(financial_status="paid"), "e1"))
+    order.handle(Advance())
+
+    order.handle(Webhook("orders/updated", body(financial_status="paid", updated_at="2026-11-27T00:09:00Z"), "e2"))
+    order.handle(Advance())
+
+    assert [c[0] for c in order.ports.erp.calls] == ["customer", "sales order", "payments", "sales order"]
+    assert order.state.payments_booked == ["5001"]
+
+
 def test_a_cancellation_without_a_cancelled_at_time_is_refused_and_cancels_nothing() -> None:
     order = Order_()
     order.handle(Webhook("orders/create", body(), "e1"))
@@ -214,6 +235,67 @@ def test_a_cancellation_after_the_warehouse_shipped_is_booked_and_flagged_for_a_
 
     assert order.state.status == "cancelled"
     assert order.state.shipped_before_cancel is True
+    assert order.ports.erp.calls[-2:] == [("cancel", "5001", Priority.NORMAL), ("return", "5001", Priority.HIGH)]
+    assert order.state.return_opened is True
+
+
+def test_a_cancellation_of_an_order_already_shipped_opens_one_return_and_changes_nothing_else() -> None:
+    order = Order_()
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance(),
+                    ShipmentArrived(Shipment("1Z1")), Advance()):
+        order.handle(message)
+
+    order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+    order.handle(Webhook("orders/updated", body(cancelled_at="2026-11-27T01:00:00Z"), "e3"))
+
+    assert [c for c in order.ports.erp.calls if c[0] in ("return", "cancel")] == [("return", "5001", Priority.HIGH)]
+    assert order.state.status == "fulfilled"
+
+
+def _refund(refund_id: int = 901, restock: str = "return") -> dict[str, Any]:
+    return {"id": refund_id, "order_id": 5001, "created_at": "2026-11-28T00:00:00Z", "note": "too small",
+            "refund_line_items": [
+                {"line_item_id": 1, "quantity": 1, "restock_type": restock, "subtotal": "10.00", "total_tax": "0.80",
+                 "line_item": {"id": 1, "sku": "SKU-1", "title": "Mug"}},
+                {"line_item_id": 2, "quantity": 1, "restock_type": "no_restock", "subtotal": "10.00",
+                 "total_tax": "0.80", "line_item": {"id": 2, "sku": "SKU-2", "title": "Cap"}}],
+            "transactions": [{"kind": "refund", "status": "success", "amount": "21.60"}],
+            "order_adjustments": []}
+
+
+def test_a_refund_is_booked_once_in_the_erp_and_its_restocked_units_go_back_to_their_inventory() -> None:
+    order = Order_()
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+
+    order.handle(Webhook("refunds/create", _refund(), "r1"))
+    sends = order.sends
+    order.handle(Webhook("refunds/create", _refund(), "r2"))  # the same refund, delivered again
+
+    assert [c for c in order.ports.erp.calls if c[0] == "refund"] == [("refund", "901", Priority.NORMAL)]
+    assert sends == [Send("inventory", "SKU-1", {"type": "restocked", "order_id": "5001", "refund_id": "901",
+                                                 "quantity": 1})]
+    assert order.sends == []
+    assert order.state.refunds == ["901"]
+
+
+def test_a_refund_before_the_order_is_in_the_erp_waits_for_it() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(), "e1"))
+
+    with pytest.raises(TransientError):
+        order.handle(Webhook("refunds/create", _refund(), "r1"))
+
+
+def test_a_refund_of_an_order_cancelled_before_it_reached_the_erp_credits_nothing() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(), "e1"))
+    order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+
+    order.handle(Webhook("refunds/create", _refund(), "r1"))
+
+    assert [c for c in order.ports.erp.calls if c[0] == "refund"] == []
+    assert order.state.status == "cancelled"
 
 
 @pytest.mark.parametrize("held", ["with_provider", "other"])

@@ -260,3 +260,41 @@ def test_a_cursor_kept_by_the_single_sweep_of_an_earlier_version_is_taken_over(m
     assert _state(store, "orders")["cursor"] == _iso(now - 10)
     assert _state(store, "shipments")["cursor"] == _iso(now - 20)
     assert "orders_cursor" not in store.get_state("reconciler", "main")[0]
+
+
+def _refund_node(refund_id: int) -> dict[str, Any]:
+    return {"legacyResourceId": refund_id, "createdAt": "2026-11-28T00:00:00Z", "note": None,
+            "refundLineItems": {"nodes": [{"quantity": 1, "restockType": "RETURN",
+                                           "subtotalSet": {"shopMoney": {"amount": "10.00"}},
+                                           "totalTaxSet": {"shopMoney": {"amount": "0.80"}},
+                                           "lineItem": {"id": "gid://shopify/LineItem/1", "sku": "SKU-1",
+                                                        "title": "Mug", "isGiftCard": False}}]},
+            "transactions": {"nodes": [{"kind": "REFUND", "status": "SUCCESS",
+                                        "amountSet": {"shopMoney": {"amount": "10.80"}}}]},
+            "refundShippingLines": {"nodes": []}}
+
+
+def test_a_refund_whose_webhook_was_lost_is_sent_once_unless_booked_or_its_webhook_is_waiting(
+        make_system, store) -> None:
+    now = time.time()
+    updated = _iso(now - 30)
+    shopify = Shopify({"paid-back": {"updatedAt": updated, "cancelledAt": None,
+                                     "displayFinancialStatus": "PARTIALLY_REFUNDED",
+                                     "refunds": [_refund_node(71), _refund_node(72), _refund_node(73)]}})
+    # Refund 71 is booked; 73's webhook waits in the mailbox; 72's webhook was lost.
+    store.write([ops.PutState("order", "paid-back", {"status": "sent_to_wms", "erp_at": now - 100,
+                                                     "order": {"updated_at": updated}, "refunds_booked": ["71"]})])
+    store.write([ops.Insert("order", "paid-back", {"type": "webhook", "topic": "refunds/create", "event_id": "e-73",
+                                                   "body": {"id": 73, "order_id": "paid-back"}})])
+    events = SweepEvents()
+    system = make_system(ReconcilerActor, hooks=events, services={
+        "reconcile": Settings(interval=0.05, overlap=2.0), "wms": Wms([]), "shopify": shopify})
+    _boot(system)
+
+    assert events.wait(lambda: events.finished.get("orders", 0) >= 4)  # a few sweeps: nothing is sent twice
+
+    [_, repair] = _mailbox(store, "paid-back")
+    assert (repair["topic"], repair["source"], repair["body"]["id"]) == ("refunds/create", "reconciler", 72)
+    assert [(line["line_item"]["sku"], line["restock_type"], line["subtotal"])
+            for line in repair["body"]["refund_line_items"]] == [("SKU-1", "return", "10.00")]
+    assert events.repairs == {"missed_refund": 1}

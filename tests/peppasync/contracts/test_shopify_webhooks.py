@@ -12,7 +12,7 @@ from peppasync.contracts import check
 from peppasync.sandbox import MESSY_KINDS, PROFILES, Sandbox
 
 from actors.adapters import sale_facts
-from actors.order_import import ORDER_QUERY, rest_order
+from actors.order_import import ORDER_QUERY, REFUNDS_QUERY, rest_order, rest_refund
 from actors.validation import normalise_order
 
 QUIET = PROFILES["calm"]
@@ -110,23 +110,26 @@ def test_the_order_flow_reads_only_fields_the_contract_documents(kind):
 
 
 def _read_back(sb, order_id, *, refund=False):
-    """The order as the reconciler reads it from the sandbox's GraphQL (after a full refund, if asked)."""
+    """The order, and its refunds, as the reconciler reads them from the sandbox's GraphQL (after a full
+    refund, if asked), and the refund's webhook body."""
     sb.start()
     try:
         refunded = sb.refund_order(order_id) if refund else None
-        response = requests.post(sb.graphql_url, json={"query": ORDER_QUERY,
+        answers = [requests.post(sb.graphql_url, json={"query": query,
                                                        "variables": {"id": f"gid://shopify/Order/{order_id}"}},
-                                 headers={"X-Shopify-Access-Token": sb.shopify.access_token}, timeout=10)
+                                 headers={"X-Shopify-Access-Token": sb.shopify.access_token}, timeout=10).json()
+                   for query in (ORDER_QUERY, REFUNDS_QUERY)]
     finally:
         sb.stop()
-    return rest_order(response.json()["data"]["order"]), refunded
+    order, refunds = (answer["data"]["order"] for answer in answers)
+    return rest_order(order), [rest_refund(node, order_id) for node in refunds["refunds"]], refunded
 
 
 def test_an_order_read_back_by_the_reconciler_keeps_the_webhook_contract():
     sb = _sandbox()
     order = sb.place_orders(1, malformed_ratio=0.0, messy_ratio=1.0, messy_kinds=("discount",))[0]
 
-    body, _ = _read_back(sb, order.id)
+    body, _, _ = _read_back(sb, order.id)
 
     assert check("shopify", "OrderWebhook", body) == []
     assert normalise_order(body) == {**normalise_order(order.payload), "updated_at": body["updated_at"]}
@@ -151,8 +154,13 @@ def test_an_order_the_reconciler_reads_back_carries_the_money_its_webhook_did(ki
     sb = _sandbox()
     placed = sb.place_orders(40, malformed_ratio=0.0, messy_ratio=1.0, messy_kinds=(kind,))[0]
 
-    body, refund = _read_back(sb, placed.id, refund=True)
+    body, refunds, refund = _read_back(sb, placed.id, refund=True)
 
     assert check("shopify", "OrderWebhook", body) == []
-    # Lines, discounts, taxes, shipping and the refund, in both currencies, as the webhook stated them.
-    assert sale_facts(body) == sale_facts(placed.payload | {"refunds": [refund]})
+    # Lines, discounts, taxes and shipping in both currencies, as the webhook stated them...
+    assert sale_facts(body) == sale_facts(placed.payload)
+    # ...and the refund, read on its own (in the shop's currency, as the reconciler books it).
+    [read] = sale_facts(body | {"refunds": refunds}).refunds
+    [sent] = sale_facts(placed.payload | {"refunds": [refund]}).refunds
+    assert ([(g.sku, g.quantity, g.amount.shop) for g in read.lines], read.shipping.shop) == (
+        [(g.sku, g.quantity, g.amount.shop) for g in sent.lines], sent.shipping.shop)

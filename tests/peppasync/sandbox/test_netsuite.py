@@ -32,6 +32,24 @@ PERSON = {"externalId": "shopify-customer-9", "isPerson": True, "firstName": "Ad
           "email": "ada@example.com", "subsidiary": {"id": "1"}}
 COMPANY = {"isPerson": False, "companyName": "Acme Corp", "subsidiary": {"id": "1"}}
 CANCEL = {"orderStatus": {"id": "C"}}
+# The same order as the engine books it in full: shipping by ship method, Shopify's tax per line.
+TAXED = {**ORDER, "shippingCost": 5.0, "shipMethod": {"id": "8001"}, "taxDetailsOverride": True,
+         "item": {"items": [{"item": {"externalId": "PS-0001"}, "quantity": 2, "rate": 19.5, "amount": 39.0,
+                             "taxDetailsReference": "line-1"},
+                            {"item": {"id": "7003"}, "rate": -3.9, "amount": -3.9}]},
+         "taxDetails": {"items": [{"taxDetailsReference": "line-1", "taxCode": {"id": "9001"}, "taxBasis": 35.1,
+                                   "taxAmount": 2.81},
+                                  {"taxDetailsReference": "SHIPPING", "taxCode": {"id": "9001"}, "taxAmount": 0.4}]}}
+REFUND = {"externalId": "shopify-refund-77", "entity": {"externalId": "shopify-customer-9"},
+          "currency": {"id": "4"}, "shippingCost": 5.0,
+          "item": {"items": [{"item": {"externalId": "PS-0001"}, "quantity": 1, "rate": 17.55, "amount": 17.55,
+                              "taxDetailsReference": "line-1"}]}, "taxDetailsOverride": True,
+          "taxDetails": {"items": [{"taxDetailsReference": "line-1", "taxCode": {"id": "9001"}, "taxAmount": 1.4}]}}
+DEPOSIT = {"externalId": "shopify-payment-500", "customer": {"externalId": "shopify-customer-9"},
+           "salesOrder": {"externalId": "500"}, "payment": 44.31, "currency": {"id": "4"}}
+RETURN = {"externalId": "shopify-return-500", "entity": {"externalId": "shopify-customer-9"},
+          "createdFrom": {"externalId": "500"},
+          "item": {"items": [{"item": {"externalId": "PS-0001"}, "quantity": 2, "rate": 19.5, "amount": 39.0}]}}
 
 
 def _with_customer(sb: Sandbox) -> None:
@@ -70,10 +88,16 @@ def _required(schema: dict[str, Any], path: tuple[str | int, ...] = ()) -> Itera
 
 # A body that keeps each contract (and the branch of a conditional), and how it is sent.
 VALID: dict[tuple[str, str], dict[str, Any]] = {
-    ("SalesOrderUpsert", ""): ORDER, ("SalesOrderCancel", ""): CANCEL, ("CustomerUpsert", ""): PERSON,
-    ("CustomerUpsert", "then"): PERSON, ("CustomerUpsert", "else"): COMPANY}
+    ("SalesOrderUpsert", ""): TAXED, ("SalesOrderCancel", ""): CANCEL, ("CustomerUpsert", ""): PERSON,
+    ("CustomerUpsert", "then"): PERSON, ("CustomerUpsert", "else"): COMPANY,
+    ("CreditMemoUpsert", ""): REFUND, ("CashRefundUpsert", ""): {**REFUND, "account": {"id": "1100"}},
+    ("CustomerDepositUpsert", ""): DEPOSIT, ("ReturnAuthorizationUpsert", ""): RETURN}
 SENT = {"SalesOrderUpsert": ("PUT", "salesOrder/eid:501"), "SalesOrderCancel": ("PATCH", "salesOrder/eid:500"),
-        "CustomerUpsert": ("PUT", "customer/eid:shopify-customer-10")}
+        "CustomerUpsert": ("PUT", "customer/eid:shopify-customer-10"),
+        "CreditMemoUpsert": ("PUT", "creditMemo/eid:shopify-refund-77"),
+        "CashRefundUpsert": ("PUT", "cashRefund/eid:shopify-refund-77"),
+        "CustomerDepositUpsert": ("PUT", "customerDeposit/eid:shopify-payment-500"),
+        "ReturnAuthorizationUpsert": ("PUT", "returnAuthorization/eid:shopify-return-500")}
 REQUIRED = [(name, branch, path) for name in SENT for path, branch in _required(CONTRACT["$defs"][name])]
 
 
@@ -104,7 +128,13 @@ def test_the_contract_requires_what_netsuite_requires_of_the_bodies_we_send() ->
             ("SalesOrderUpsert", "", "item.items"), ("SalesOrderUpsert", "", "item.items[0].item"),
             ("SalesOrderCancel", "", "orderStatus"), ("CustomerUpsert", "", "subsidiary"),
             ("CustomerUpsert", "then", "firstName"), ("CustomerUpsert", "then", "lastName"),
-            ("CustomerUpsert", "else", "companyName")} == found
+            ("CustomerUpsert", "else", "companyName")} | {
+            (name, "", path) for name in ("SalesOrderUpsert", "CreditMemoUpsert", "CashRefundUpsert")
+            for path in ("taxDetails.items", "taxDetails.items[0].taxDetailsReference",
+                         "taxDetails.items[0].taxCode", "taxDetails.items[0].taxAmount")} | {
+            (name, "", path) for name in ("CreditMemoUpsert", "CashRefundUpsert", "ReturnAuthorizationUpsert")
+            for path in ("entity", "item", "item.items", "item.items[0].item")} | {
+            ("CustomerDepositUpsert", "", "customer"), ("CustomerDepositUpsert", "", "payment")} == found
 
 
 @pytest.mark.parametrize(("name", "branch"), sorted(VALID))
@@ -331,3 +361,51 @@ def test_injected_5xx_faults_follow_the_seed_and_the_request_identity(make_sandb
     assert statuses_first == statuses_second
     assert {500, 503} & set(statuses_first) and 200 in statuses_first
     assert all(_errors(r)[0]["o:errorCode"] == "UNEXPECTED_ERROR" for r in answers_first if r.status_code >= 500)
+
+
+# -- the money records ---------------------------------------------------------------------------
+
+def test_netsuite_totals_a_sales_order_from_its_lines_discounts_shipping_and_tax(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+
+    assert netsuite(sb, "PUT", "salesOrder/eid:600", TAXED).status_code == 204
+    order = sb.ledger()["netsuite"]["state"]["sales_orders"]["600"]
+
+    # 39.00 - 3.90 + 5.00 shipping + 2.81 + 0.40 tax
+    assert (order["subtotal"], order["discountTotal"], order["taxTotal"], order["total"]) == (35.1, -3.9, 3.21, 43.31)
+
+
+def test_tax_details_that_name_no_line_are_refused_at_their_reference(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+    body = {**TAXED, "taxDetails": {"items": [{"taxDetailsReference": "line-9", "taxCode": {"id": "9001"},
+                                               "taxAmount": 1.0}]}}
+
+    response = netsuite(sb, "PUT", "salesOrder/eid:601", body)
+
+    assert response.status_code == 400
+    assert [(d["o:errorCode"], d["o:errorPath"]) for d in _errors(response)] == [
+        ("INVALID_CONTENT", "taxDetails.items[0].taxDetailsReference")]
+
+
+def test_a_deposit_or_return_for_a_sales_order_netsuite_does_not_have_is_refused(make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+
+    deposit = netsuite(sb, "PUT", "customerDeposit/eid:shopify-payment-1", {**DEPOSIT, "salesOrder": {"externalId": "9"}})
+    back = netsuite(sb, "PUT", "returnAuthorization/eid:shopify-return-9", {**RETURN, "createdFrom": {"externalId": "9"}})
+
+    assert [(r.status_code, [d["o:errorPath"] for d in _errors(r)]) for r in (deposit, back)] == [
+        (400, ["salesOrder"]), (400, ["createdFrom"])]
+
+
+def test_a_refund_booked_as_both_a_credit_memo_and_a_cash_refund_shows_as_two_documents(
+        make_sandbox: MakeSandbox) -> None:
+    sb = make_sandbox()
+    _with_customer(sb)
+
+    netsuite(sb, "PUT", "creditMemo/eid:shopify-refund-77", REFUND)
+    netsuite(sb, "PUT", "cashRefund/eid:shopify-refund-77", REFUND)
+
+    assert sb.netsuite.erp.credit_documents() == {"shopify-refund-77": ["creditMemo", "cashRefund"]}

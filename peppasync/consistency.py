@@ -64,7 +64,7 @@ def check_consistency(sandbox: Sandbox, store: Store) -> Consistency:
     """Judge the sandbox's final state and our quarantine against the orders it placed (as they are now)."""
     card = sandbox.scorecard()
     quarantined = {e.key for e in store.quarantine_list(kind="order")}
-    sales = sandbox.netsuite.erp.sales_orders()
+    sales = sandbox.erp.booked()
     shop = sandbox.shopify.shop
     with shop.lock:
         now = {oid: order["line_items"] for oid, order in shop.orders.items()}
@@ -74,10 +74,7 @@ def check_consistency(sandbox: Sandbox, store: Store) -> Consistency:
     for p in placed:
         record = sales.get(str(p.id))
         if p.valid and record is not None:
-            erp_lines = Counter(
-                (str((line.get("item") or {}).get("externalId") or ""), int(line.get("quantity") or 0))
-                for line in (record.get("item") or {}).get("items", [])
-            )
+            erp_lines = Counter(record.lines)
             if erp_lines != _lines(now.get(p.id, p.payload["line_items"])):
                 wrong.append(p.id)
     return Consistency(

@@ -128,7 +128,8 @@ def _summary(result: Consistency, elapsed: float, out: TextIO) -> None:
         ("tracking numbers that differ", d["tracking_mismatches"]),
         ("malformed orders quarantined", f"{d['quarantined_found']} of {d['quarantined_expected']}"),
         ("valid orders quarantined", d["valid_quarantined"]),
-        ("ERP 429s (throttled calls)", result.scorecard.throttled.get("netsuite", 0)),
+        ("ERP 429s (throttled calls)", sum(n for k, n in result.scorecard.throttled.items() if k not in
+                                           ("shopify", "wms"))),
         ("time", f"{elapsed:.1f} s"),
     ]
     width = max(len(r[0]) for r in rows)

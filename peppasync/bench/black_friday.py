@@ -104,7 +104,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                   else "timed out")
         placed_at = replay.sandbox.placed_at
         lags = [created[p.id] - placed_at[p.id] for p in replay.sandbox.placed if p.id in created]
-        figures = erp_figures(replay.sandbox.netsuite.ledger.entries(), replay.sandbox.netsuite.concurrency_limit,
+        figures = erp_figures(replay.sandbox.erp.ledger.entries(), replay.sandbox.erp.concurrency_limit,
                               since=began, until=erp_end)
         progress = replay.progress()
         lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)

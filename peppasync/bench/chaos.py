@@ -103,13 +103,13 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
                 last_fault = time.monotonic()
             else:
                 seconds = rng.uniform(10.0, 40.0) / options.time_scale
-                replay.sandbox.netsuite.inject(fault, seconds)
+                replay.sandbox.erp.inject(fault, seconds)
                 last_fault = time.monotonic() + seconds
             done.append(fault)
         result, healed = _heal(replay, bar, deadline)
         heal = healed - last_fault if healed is not None else None
         bar.close(f"healed {heal:.1f} s after the last fault" if heal is not None else "did not heal in time")
-        outcomes = replay.sandbox.netsuite.ledger.outcomes()
+        outcomes = replay.sandbox.erp.ledger.outcomes()
         plans = replay.sandbox.webhooks.plans
         counts = _counts(result)
         lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)

@@ -92,9 +92,8 @@ class Replay:
         if self._placer is not None and self._placer.ready():
             self._placer.get()  # a failure to place orders ends the run here, with its cause
         self._catch_up()
-        erp = sb.netsuite.erp
-        with erp.lock:
-            in_erp = sum(1 for eid in self._valid if eid in erp.records["salesOrder"])
+        booked = sb.erp.booked_ids()
+        in_erp = sum(1 for eid in self._valid if eid in booked)
         return Progress(
             placed=len(sb.placed), valid_in_erp=in_erp, valid_placed=len(self._valid),
             wms=len(sb.wms.warehouse.orders), shipped=len(sb.wms.warehouse.shipments),
@@ -111,10 +110,8 @@ class Replay:
     def erp_created(self) -> dict[int, float]:
         """When each placed valid order's sales order was created in the ERP (sandbox clock)."""
         self._catch_up()
-        erp = self.sandbox.netsuite.erp
-        with erp.lock:
-            records = erp.records["salesOrder"]
-            return {int(eid): float(records[eid]["createdDate"]) for eid in self._valid if eid in records}
+        booked = self.sandbox.erp.booked()
+        return {int(eid): booked[eid].created for eid in self._valid if eid in booked}
 
     def shipped_orders(self) -> set[int]:
         """Orders the WMS has shipped so far."""

@@ -8,8 +8,9 @@ the classification of failures into ``TransientError`` and ``RejectedError``.
     erp.upsert_sales_order(Order.from_record(record), priority=Priority.NORMAL)
 """
 
+from .business_central import BusinessCentralErp
 from .netsuite import NetsuiteErp
 from .shipstation import ShipstationWms
 from .shopify import ShopifyStorefront, sale_facts
 
-__all__ = ["NetsuiteErp", "ShipstationWms", "ShopifyStorefront", "sale_facts"]
+__all__ = ["BusinessCentralErp", "NetsuiteErp", "ShipstationWms", "ShopifyStorefront", "sale_facts"]

@@ -14,6 +14,7 @@ raises ``peppasync.errors.ConnectorError`` with ``transient`` set.
 
 from .aimd import AimdLimit
 from .bucket import CostBucket
+from .business_central import BusinessCentralConnector
 from .calls import call
 from .connector import Connector
 from .failure import PermanentFailure, TransientFailure
@@ -29,6 +30,7 @@ from .wms_inventory import StockLevel, WmsInventoryConnector
 __all__ = [
     "OUTCOMES",
     "AimdLimit",
+    "BusinessCentralConnector",
     "ConcurrencyLimiter",
     "Connector",
     "ConnectorHooks",

@@ -8,9 +8,10 @@ from peppasync.clock import Clock
 from peppasync.config import Config
 from peppasync.metrics import SWEEPS, Metrics
 
-from actors.adapters import NetsuiteErp, ShipstationWms, ShopifyStorefront
+from actors.adapters import BusinessCentralErp, NetsuiteErp, ShipstationWms, ShopifyStorefront
 from actors.catalog import Catalog
 from actors.connectors import (
+    BusinessCentralConnector,
     MetricsConnectorHooks,
     NetsuiteConnector,
     ShopifyConnector,
@@ -64,7 +65,13 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         services["shopify"] = shopify
         services["storefront"] = ShopifyStorefront(shopify)
         services["catalog"] = Catalog(shopify, clock)
-    if config.netsuite.token_id:
+    bc = config.business_central
+    if config.erp.kind == "business_central" and bc.client_secret:
+        business_central = BusinessCentralConnector(bc, hooks=hooks)
+        services["business_central"] = business_central
+        services["erp"] = BusinessCentralErp(business_central, guest_customer=bc.guest_customer,
+                                             non_sku_item=bc.non_sku_item)
+    elif config.erp.kind == "netsuite" and config.netsuite.token_id:
         netsuite = NetsuiteConnector(config.netsuite, hooks=hooks)
         services["netsuite"] = netsuite
         services["erp"] = NetsuiteErp(netsuite, non_sku_item=config.netsuite.non_sku_item)

@@ -57,13 +57,14 @@ class Replay:
     """
 
     def __init__(self, directory: Path, *, profile: str | SandboxProfile, seed: int, time_scale: float,
-                 engine: dict[str, Any] | None = None) -> None:
+                 engine: dict[str, Any] | None = None, erp: str = "netsuite") -> None:
         if directory.exists():
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
         self.directory = directory
         listen = f"127.0.0.1:{free_port()}"
-        self.sandbox: Sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen)
+        self.sandbox: Sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen,
+                                             erp=erp)
         self.sandbox.start()
         self.database = directory / "engine.db"
         raw = engine_config(self.sandbox, self.database, listen=listen, engine=engine)

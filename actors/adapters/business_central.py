@@ -114,8 +114,7 @@ class BusinessCentralErp:
         call(self.name, self._upsert_customer, customer, priority)
 
     def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
-        if order.customer is not None:
-            self.upsert_customer(order.customer, priority=priority)
+        """The order flow upserts the order's customer first (``upsert_customer``), when it changed."""
         call(self.name, self._upsert_sales_order, order, priority)
 
     def cancel_sales_order(self, order: Order) -> None:

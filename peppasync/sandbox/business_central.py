@@ -77,6 +77,7 @@ class BusinessCentralSimulator:
         self._open = gevent.event.Event()
         self._open.set()
         self._fault: tuple[str, float] | None = None
+        self._lost_answers = 0
         self._root = (f"/v2.0/{credentials.tenant}/{credentials.environment}/api/v2.0/"
                       f"companies({self.company.id})/")
         self._route_re = re.compile("^" + _SEGMENT + _LINES + "$")
@@ -107,6 +108,19 @@ class BusinessCentralSimulator:
         with self._lock:
             self._fault = (fault, self._clock.monotonic() + seconds)
         self.ledger.note(f"injected_{fault}")
+
+    def lose_answers(self, writes: int) -> None:
+        """Apply the next ``writes`` POSTs, then drop their connections unanswered: the answer is lost, not
+        the change (a proxy or network failing after Business Central committed)."""
+        with self._lock:
+            self._lost_answers = writes
+
+    def _lose_answer(self, request: Request) -> bool:
+        with self._lock:
+            if request.method != "POST" or self._lost_answers <= 0:
+                return False
+            self._lost_answers -= 1
+            return True
 
     def _current_fault(self) -> str | None:
         with self._lock:
@@ -197,6 +211,12 @@ class BusinessCentralSimulator:
         latency *= 1.0 + p.erp_load_factor * (load - 1) / max(1, self.concurrency_limit)
         gevent.sleep(latency / self._scale)
         self._open.wait()
+        if self._lose_answer(request):
+            try:
+                self._route(request)
+            except BcError:
+                pass
+            return Response(0, reset=True), "reset", "answer lost after the write"
         fault = self._current_fault()
         if fault == "reset":
             if chance(self._seed, "reset-after", identity, attempt) < 0.5:

@@ -79,6 +79,13 @@ def _order(sb: Sandbox, kind: str = "customer") -> Order:
     return Order.from_record(normalise_order(payload, non_sku_lines=True))
 
 
+def _sync(wire: Wire, order: Order) -> None:
+    """What the order flow does with the ERP for an order: its customer first, then the sales order."""
+    if order.customer is not None:
+        wire.erp.upsert_customer(order.customer)
+    wire.erp.upsert_sales_order(order)
+
+
 def _lines(sb: Sandbox, order: Order) -> list[tuple[str, int]]:
     assert sb.business_central is not None
     return list(sb.business_central.booked()[order.id].lines)
@@ -93,7 +100,7 @@ def test_every_body_sent_for_an_order_keeps_the_contract_and_business_central_ho
     wire = Wire(sandbox)
     order = _order(sandbox, kind)
 
-    wire.erp.upsert_sales_order(order)
+    _sync(wire, order)
 
     writes = wire.writes()
     assert [name for name, _ in writes] == (["SalesOrderCreate"] if kind == "guest"
@@ -111,23 +118,38 @@ def test_an_order_sent_again_is_found_by_its_external_document_number_and_not_cr
     wire = Wire(sandbox)
     order = _order(sandbox)
 
-    wire.erp.upsert_sales_order(order)
-    wire.erp.upsert_sales_order(order)
+    _sync(wire, order)
+    _sync(wire, order)
 
     assert sandbox.erp.duplicate_creates() == 0
     assert [name for name, _ in wire.writes()] == ["CustomerCreate", "SalesOrderCreate"]
     assert sandbox.erp.booked_ids() == {order.id}
 
 
-def test_a_create_whose_answer_was_lost_is_refused_as_a_taken_number_and_the_order_stays_single(
+def test_a_create_whose_answer_was_lost_is_sent_again_into_a_taken_number_and_the_order_stays_single(
+        sandbox: Sandbox) -> None:
+    wire = Wire(sandbox)
+    order = _order(sandbox, "guest")
+    assert sandbox.business_central is not None
+    sandbox.business_central.lose_answers(1)  # Business Central saves the order; its answer never arrives
+
+    wire.erp.upsert_sales_order(order)  # the connector sends the create again
+
+    outcomes = sandbox.erp.ledger.outcomes()
+    assert (outcomes["reset"], outcomes["duplicate"]) == (1, 1)
+    assert sandbox.erp.duplicate_creates() == 0
+    assert sandbox.erp.booked_ids() == {order.id}
+    assert _lines(sandbox, order) == [(line.sku, line.quantity) for line in order.lines]
+
+
+def test_a_create_sent_twice_by_a_crash_between_look_up_and_answer_is_refused_the_second_time(
         sandbox: Sandbox) -> None:
     wire = Wire(sandbox)
     order = _order(sandbox, "guest")
     body = sales_order_record(order, guest_customer="GUEST")
-    first = wire.connector.create_sales_order(body)  # its answer reached us; suppose it had not
 
-    wire.erp.upsert_sales_order(order)  # the retry: look-up misses nothing, the number is the key
-    again = wire.connector.create_sales_order(body)  # a blind second create
+    first = wire.connector.create_sales_order(body)
+    again = wire.connector.create_sales_order(body)  # a second process that looked before the first wrote
 
     assert first is not None and first["number"] == sales_order_number(order.id)
     assert again is None
@@ -140,7 +162,7 @@ def test_a_changed_order_has_exactly_its_new_lines_after_the_update(sandbox: San
     order = _order(sandbox)
     extra = sandbox.catalog.items[-2]
     bigger = replace(order, lines=(*order.lines, replace(order.lines[0], sku=extra.sku, quantity=2)))
-    wire.erp.upsert_sales_order(bigger)
+    _sync(wire, bigger)
 
     fewer = replace(order, lines=(replace(order.lines[0], quantity=order.lines[0].quantity + 1),))
     wire.erp.upsert_sales_order(fewer)
@@ -154,7 +176,7 @@ def test_a_changed_order_has_exactly_its_new_lines_after_the_update(sandbox: San
 def test_a_cancelled_order_is_deleted_and_a_second_cancel_is_done_already(sandbox: Sandbox) -> None:
     wire = Wire(sandbox)
     order = _order(sandbox)
-    wire.erp.upsert_sales_order(order)
+    _sync(wire, order)
 
     wire.erp.cancel_sales_order(order)
     wire.erp.cancel_sales_order(order)
@@ -179,7 +201,7 @@ def test_a_customer_is_found_by_its_number_and_updated_not_created_again(sandbox
 def test_a_refused_token_is_fetched_again_once_and_the_call_goes_through(sandbox: Sandbox) -> None:
     wire = Wire(sandbox)
     order = _order(sandbox)
-    wire.erp.upsert_sales_order(order)
+    _sync(wire, order)
     assert sandbox.business_central is not None
     issued = sandbox.erp.ledger.events()["tokens_issued"]
 

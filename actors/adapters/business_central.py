@@ -4,13 +4,14 @@ Contracts: ``peppasync/contracts/business_central.json``.
 
 Business Central has no upsert by external id, so creation is made idempotent by a key of
 our own: a sales order's number is ``SH{Shopify order id}`` and a customer's
-``SHC{Shopify customer id}``. The order is looked up by its externalDocumentNumber (the
-Shopify order id) first; when it is missing it is created with all its lines in one
-request (deep insert). A create repeated after a crash, or retried after its answer was
-lost, meets the number already taken and is refused by Business Central itself
-(``Internal_EntityWithSameKeyExists``), so no sequence of crashes makes a second order.
-An order found is brought to the lines wanted (``reconcile``): changed lines patched,
-missing ones added, extra ones deleted, then read again until they match.
+``SHC{Shopify customer id}``. An order is created with all its lines in one request (deep
+insert). A create repeated after a crash, or retried after its answer was lost, meets the
+number already taken and is refused by Business Central itself
+(``Internal_EntityWithSameKeyExists``), so no sequence of crashes makes a second order;
+the order is then looked up by its externalDocumentNumber (the Shopify order id) and
+brought to the lines wanted (``reconcile``): changed lines patched, missing ones added,
+extra ones deleted, then read again until they match. Creating first costs a new order
+one call; an order synced again pays one refused create for it.
 """
 
 from __future__ import annotations
@@ -125,42 +126,38 @@ class BusinessCentralErp:
     def _upsert_customer(self, customer: Customer, priority: int) -> None:
         body = customer_record(customer)
         bc = self.connector
-        found = bc.find_customer(body["number"], priority=priority)
+        if bc.create_customer(body, priority=priority) is not None:
+            return
+        found = bc.find_customer(body["number"], priority=priority)  # the number is taken: it is ours
         if found is None:
-            found = bc.create_customer(body, priority=priority)
-            if found is not None:
-                return
-            found = bc.find_customer(body["number"], priority=priority)  # created meanwhile
-            if found is None:
-                raise TransientError(f"{self.name}: customer {body['number']} exists yet cannot be read")
+            raise TransientError(f"{self.name}: customer {body['number']} exists yet cannot be read")
         changes = {k: v for k, v in body.items() if k != "number" and found.get(k) != v}
         if changes:
             bc.update_customer(str(found["id"]), changes, priority=priority)
 
     def _upsert_sales_order(self, order: Order, priority: int) -> None:
-        bc = self.connector
+        body = sales_order_record(order, guest_customer=self.guest_customer, non_sku_item=self.non_sku_item)
+        if not body["customerNumber"]:
+            raise ConnectorError(f"{self.name}: this order has no Shopify customer and Business Central "
+                                 "requires one on every sales order: set [business_central] guest_customer "
+                                 "to the number of the customer that takes guest orders",
+                                 connector=self.name, code="CONFIG_GUEST_CUSTOMER", transient=False)
+        # Create first: a new order costs one call. When its number is taken, the order exists
+        # (an earlier sync, or a create whose answer was lost): find it and make its lines right.
+        if self.connector.create_sales_order(body, priority=priority) is not None:
+            return
         record = self._find(order, priority)
         if record is None:
-            body = sales_order_record(order, guest_customer=self.guest_customer, non_sku_item=self.non_sku_item)
-            if not body["customerNumber"]:
-                raise ConnectorError(f"{self.name}: this order has no Shopify customer and Business Central "
-                                     "requires one on every sales order: set [business_central] guest_customer "
-                                     "to the number of the customer that takes guest orders",
-                                     connector=self.name, code="CONFIG_GUEST_CUSTOMER", transient=False)
-            if bc.create_sales_order(body, priority=priority) is not None:
-                return
-            # Taken: an earlier attempt created it and its answer was lost. Make it right.
-            record = bc.find_sales_order(body["number"], priority=priority)
-            if record is None:
-                raise TransientError(f"{self.name}: sales order {body['number']} exists yet cannot be read")
+            raise TransientError(f"{self.name}: sales order {body['number']} exists yet cannot be read")
         self._reconcile(str(record["id"]), order_lines(order, self.non_sku_item), priority)
 
     def _find(self, order: Order, priority: int) -> Mapping[str, Any] | None:
-        """The order's sales order: ours (by number) among those with its externalDocumentNumber."""
+        """The order's sales order: the one with our number among those with its externalDocumentNumber."""
+        number = sales_order_number(order.id)
         found = self.connector.find_sales_orders(order.id, priority=priority)
-        ours = [r for r in found if r.get("number") == sales_order_number(order.id)]
-        candidates = ours or found
-        return candidates[0] if candidates else None
+        ours = next((r for r in found if r.get("number") == number), None)
+        # Someone changed its externalDocumentNumber in Business Central: the number still says it is ours.
+        return ours if ours is not None else self.connector.find_sales_order(number, priority=priority)
 
     def _reconcile(self, order_id: str, wanted: Sequence[Mapping[str, Any]], priority: int) -> None:
         """Bring the order's lines to ``wanted``, line by line in sequence; read back until they match."""

@@ -160,26 +160,29 @@ class BusinessCentralErp:
         return ours if ours is not None else self.connector.find_sales_order(number, priority=priority)
 
     def _reconcile(self, order_id: str, wanted: Sequence[Mapping[str, Any]], priority: int) -> None:
-        """Bring the order's lines to ``wanted``, line by line in sequence; read back until they match."""
+        """Bring the order's lines to ``wanted`` in their order; read back until they match.
+
+        Lines that hold the wanted item in the wanted place are patched where they differ; from
+        the first place where the items part, the order's lines are deleted and the wanted ones
+        added, so the lines keep Shopify's order in one pass.
+        """
         bc = self.connector
         for _ in range(_PASSES):
             have = bc.sales_order_lines(order_id, priority=priority)
             if _same(have, wanted):
                 return
-            for n, line in enumerate(wanted):
-                if n >= len(have):
-                    bc.add_sales_order_line(order_id, dict(line), priority=priority)
-                    continue
-                current = have[n]
-                if current.get("lineObjectNumber") != line["lineObjectNumber"] or current.get("lineType") != "Item":
-                    bc.delete_sales_order_line(order_id, str(current["id"]), priority=priority)
-                    bc.add_sales_order_line(order_id, dict(line), priority=priority)
-                    continue
+            kept = 0
+            while (kept < min(len(have), len(wanted)) and have[kept].get("lineType") == "Item"
+                   and have[kept].get("lineObjectNumber") == wanted[kept]["lineObjectNumber"]):
+                kept += 1
+            for current, line in zip(have[:kept], wanted[:kept]):
                 changes = {k: line.get(k, 0) for k in _COMPARED if not _equal(current.get(k), line.get(k, 0))}
                 if changes:
                     bc.update_sales_order_line(order_id, str(current["id"]), changes, priority=priority)
-            for extra in have[len(wanted):]:
+            for extra in have[kept:]:
                 bc.delete_sales_order_line(order_id, str(extra["id"]), priority=priority)
+            for line in wanted[kept:]:
+                bc.add_sales_order_line(order_id, dict(line), priority=priority)
         raise TransientError(f"{self.name}: the lines of sales order {order_id} did not settle in {_PASSES} passes")
 
     def _cancel(self, order: Order) -> None:

@@ -175,6 +175,20 @@ def test_a_changed_order_has_exactly_its_new_lines_after_the_update(sandbox: San
     assert all(check("business_central", name, body) == [] for name, body in wire.writes())
 
 
+def test_a_line_changed_to_another_item_keeps_shopifys_line_order(sandbox: Sandbox) -> None:
+    wire = Wire(sandbox)
+    order = _order(sandbox, "guest")
+    first, second = sandbox.catalog.items[1], sandbox.catalog.items[2]
+    two = replace(order, lines=(replace(order.lines[0], sku=first.sku, quantity=1),
+                                replace(order.lines[0], sku=second.sku, quantity=2)))
+    _sync(wire, two)
+    other = sandbox.catalog.items[4]
+
+    _sync(wire, replace(two, lines=(replace(two.lines[0], sku=other.sku), two.lines[1])))
+
+    assert _lines(sandbox, order) == [(other.sku, 1), (second.sku, 2)]
+
+
 def test_a_cancelled_order_is_deleted_and_a_second_cancel_is_done_already(sandbox: Sandbox) -> None:
     wire = Wire(sandbox)
     order = _order(sandbox)

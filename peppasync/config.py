@@ -5,9 +5,10 @@ Every key can be overridden by an environment variable
 each with the file, the key, and what was expected; unknown keys name the
 closest valid one.
 
-The URLs and credentials of Shopify, NetSuite and the WMS have no defaults:
+The URLs and credentials of Shopify, the ERP and the WMS have no defaults:
 ``complete=True`` (what ``serve`` and ``check-config`` ask for) requires every
-key of ``REQUIRED``. Only the sandbox supplies working values for them
+key of ``REQUIRED``, with the section of the ERP ``[erp] kind`` names
+(``ERP_REQUIRED``) in place of ``[netsuite]``. Only the sandbox supplies working values for them
 (``Sandbox.config_sections()``), for ``demo``, ``sandbox`` and the tests.
 """
 
@@ -32,13 +33,16 @@ from peppasync.redact import is_secret_name
 
 __all__ = [
     "COST_SOURCES",
+    "ERP_KINDS",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "NETSUITE_CHOICES",
     "REQUIRED",
+    "BusinessCentralConfig",
     "Config",
     "ConsoleConfig",
     "EngineConfig",
+    "ErpConfig",
     "InventoryConfig",
     "LogConfig",
     "MarginConfig",
@@ -142,6 +146,34 @@ _NETSUITE_NEEDS = {("shipping", "item"): "shipping_item", ("discounts", "item"):
                    ("tax", "lines"): "tax_code"}
 
 
+#: What ``[erp] kind`` accepts: the ERP whose section the engine uses.
+ERP_KINDS = ("netsuite", "business_central")
+
+
+@dataclass(frozen=True)
+class ErpConfig:
+    kind: str = "netsuite"
+
+
+@dataclass(frozen=True)
+class BusinessCentralConfig:
+    """One company of a Business Central environment, reached with an app's client credentials."""
+
+    base_url: str = "https://api.businesscentral.dynamics.com"
+    login_url: str = "https://login.microsoftonline.com"
+    tenant: str = ""
+    environment: str = ""
+    company_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scope: str = "https://api.businesscentral.dynamics.com/.default"
+    max_concurrency: int = 5
+    # The customer number that takes orders placed without a Shopify customer.
+    guest_customer: str = ""
+    # The item number that books order lines without a SKU; empty: such orders are quarantined.
+    non_sku_item: str = ""
+
+
 @dataclass(frozen=True)
 class WmsConfig:
     base_url: str = ""
@@ -237,6 +269,8 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     shopify: ShopifyConfig = field(default_factory=ShopifyConfig)
     netsuite: NetsuiteConfig = field(default_factory=NetsuiteConfig)
+    erp: ErpConfig = field(default_factory=ErpConfig)
+    business_central: BusinessCentralConfig = field(default_factory=BusinessCentralConfig)
     wms: WmsConfig = field(default_factory=WmsConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
@@ -280,6 +314,20 @@ REQUIRED: Mapping[str, Mapping[str, str]] = types.MappingProxyType({
         # ShipStation V1 has no inventory resource: without V2's, Shopify's stock is never set.
         "inventory_api_key": "the ShipStation API V2 key that reads stock levels (GET /v2/inventory)",
     }),
+})
+
+
+#: The section each ERP needs in place of ``REQUIRED["netsuite"]``, by ``[erp] kind``.
+ERP_REQUIRED: Mapping[str, Mapping[str, Mapping[str, str]]] = types.MappingProxyType({
+    "netsuite": types.MappingProxyType({"netsuite": REQUIRED["netsuite"]}),
+    "business_central": types.MappingProxyType({"business_central": types.MappingProxyType({
+        "tenant": "the Microsoft Entra tenant id (a GUID) or its domain",
+        "environment": "the environment's name, such as production",
+        "company_id": "the company's id (a GUID, GET .../api/v2.0/companies lists them)",
+        "client_id": "the app registration's client id",
+        "client_secret": "the app registration's client secret",
+        "guest_customer": "the number of the customer that takes orders placed without a Shopify customer",
+    })}),
 })
 
 
@@ -350,7 +398,12 @@ def _env_name(section: str, key: str) -> str:
 def _check_complete(raw: Mapping[str, Any], source: str, env: Mapping[str, str]) -> list[ConfigProblem]:
     """A problem for each section of ``REQUIRED`` given nowhere, else for each key missing or empty."""
     problems: list[ConfigProblem] = []
-    for section, keys in REQUIRED.items():
+    erp = raw.get("erp")
+    kind = env.get(_env_name("erp", "kind"), erp.get("kind") if isinstance(erp, dict) else None) or "netsuite"
+    required: dict[str, Mapping[str, str]] = {}
+    for name, keys in REQUIRED.items():  # the ERP's section where [netsuite] stands; an unknown kind: none
+        required.update(ERP_REQUIRED.get(str(kind), {}) if name == "netsuite" else {name: keys})
+    for section, keys in required.items():
         given = raw.get(section)
         if given is not None and not isinstance(given, dict):
             continue  # reported as "expected a [table]"
@@ -543,7 +596,9 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(url.startswith(("sqlite:///", "postgresql://", "postgres://")), "store.url",
          f"expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, got {url!r}")
     need(config.store.batch_max >= 1, "store.batch_max", "expected an integer of at least 1")
-    for section, key in (("shopify", "shop_url"), ("netsuite", "base_url"), ("wms", "base_url")):
+    need(config.erp.kind in ERP_KINDS, "erp.kind", f"expected one of {', '.join(ERP_KINDS)}, got {config.erp.kind!r}")
+    for section, key in (("shopify", "shop_url"), ("netsuite", "base_url"), ("wms", "base_url"),
+                         ("business_central", "base_url"), ("business_central", "login_url")):
         value = getattr(getattr(config, section), key)
         parsed = urlparse(value)
         need(not value or parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
@@ -565,6 +620,8 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
         value = getattr(config.netsuite, key)
         need(value == "" or (value.isascii() and value.isdigit()), f"netsuite.{key}",
              f"expected the record's internal id (digits, as NetSuite shows it), got {value!r}")
+    need(config.business_central.max_concurrency >= 1, "business_central.max_concurrency",
+         "expected an integer of at least 1")
     for code, internal in config.netsuite.currencies.items():
         need(len(code) == 3 and code.isalpha() and code.isupper(), "netsuite.currencies",
              f"expected ISO 4217 codes such as USD as keys, got {code!r}")

@@ -1,6 +1,6 @@
 """``peppasync demo``: the sandbox and the engine together, on an embedded SQLite store.
 
-It starts the simulated Shopify, NetSuite and WMS, points a real engine (HTTP
+It starts the simulated Shopify, ERP (NetSuite or Business Central) and WMS, points a real engine (HTTP
 server, store, actors, connectors) at them, places orders at the profile's
 pace (a few malformed on purpose), shows the flow live, and ends with the
 consistency summary read from the simulators' own ledgers.
@@ -29,9 +29,12 @@ from actors.margin_report import margin_report
 
 __all__ = ["build_demo", "demo_sandbox", "engine_config", "run_demo", "start_engine"]
 
+_ERP_NAMES = {"netsuite": "NetSuite", "business_central": "Business Central"}
 
-def demo_sandbox(*, profile: str | SandboxProfile, seed: int, time_scale: float, listen: str) -> Sandbox:
-    """A sandbox (not yet started) whose webhooks go to an engine listening on `listen`."""
+
+def demo_sandbox(*, profile: str | SandboxProfile, seed: int, time_scale: float, listen: str,
+                 erp: str = "netsuite") -> Sandbox:
+    """A sandbox (not yet started) simulating ``erp``, whose webhooks go to an engine listening on `listen`."""
     host, _, port = listen.rpartition(":")
     return Sandbox(
         profile,
@@ -39,6 +42,7 @@ def demo_sandbox(*, profile: str | SandboxProfile, seed: int, time_scale: float,
         time_scale=time_scale,
         webhook_url=f"http://{host}:{port}/webhooks/shopify",
         wms_webhook_url=f"http://{host}:{port}/webhooks/wms",
+        erp=erp,
     )
 
 
@@ -73,12 +77,13 @@ def build_demo(
     time_scale: float,
     listen: str,
     engine: dict[str, Any] | None = None,
+    erp: str = "netsuite",
 ) -> tuple[Sandbox, Runtime]:
     """A started sandbox and a started runtime wired to it, with a fresh SQLite store."""
     directory.mkdir(parents=True, exist_ok=True)
     for old in directory.glob("demo.db*"):
         old.unlink()
-    sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen)
+    sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen, erp=erp)
     sandbox.start()
     raw = engine_config(sandbox, directory / "demo.db", listen=listen, engine=engine)
     return sandbox, start_engine(sandbox, parse_config(raw, source="demo", environ={}))
@@ -135,7 +140,8 @@ def _summary(result: Consistency, elapsed: float, out: TextIO) -> None:
         ("tracking numbers that differ", d["tracking_mismatches"]),
         ("malformed orders quarantined", f"{d['quarantined_found']} of {d['quarantined_expected']}"),
         ("valid orders quarantined", d["valid_quarantined"]),
-        ("ERP 429s (throttled calls)", result.scorecard.throttled.get("netsuite", 0)),
+        ("ERP 429s (throttled calls)", sum(n for k, n in result.scorecard.throttled.items()
+                                           if k not in ("shopify", "wms"))),
         ("time", f"{elapsed:.1f} s"),
     ]
     width = max(len(r[0]) for r in rows)
@@ -169,13 +175,14 @@ def _margin_summary(runtime: Runtime, out: TextIO) -> None:
 
 def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     directory = Path(args.dir)
+    erp = getattr(args, "erp", "netsuite")
     sandbox, runtime = build_demo(
-        directory, profile=args.profile, seed=args.seed, time_scale=args.time_scale, listen=args.listen
+        directory, profile=args.profile, seed=args.seed, time_scale=args.time_scale, listen=args.listen, erp=erp
     )
     print(f"peppasync demo: {args.orders} orders, profile {args.profile}, seed {args.seed}, "
-          f"time x{args.time_scale:g}", file=out)
+          f"time x{args.time_scale:g}, ERP {erp}", file=out)
     print(f"  engine  {runtime.http.url}  (metrics at /metrics, store {directory}/demo.db)", file=out)
-    print(f"  sandbox Shopify {sandbox.shopify_url}  NetSuite {sandbox.netsuite_url}  WMS {sandbox.wms_url}\n",
+    print(f"  sandbox Shopify {sandbox.shopify_url}  {_ERP_NAMES[erp]} {sandbox.erp_url}  WMS {sandbox.wms_url}\n",
           file=out)
     started = time.monotonic()
     placer = gevent.spawn(sandbox.place_orders, args.orders, malformed_ratio=0.02, messy_ratio=0.05, paced=True)

@@ -23,6 +23,7 @@ from actors import (
     StockFlusherActor,
 )
 from actors.adapters import (
+    BusinessCentralErp,
     NetsuiteErp,
     NetsuiteItemCosts,
     NetsuiteRules,
@@ -32,6 +33,7 @@ from actors.adapters import (
     ShopifyUnitCosts,
 )
 from actors.connectors import (
+    BusinessCentralConnector,
     MetricsConnectorHooks,
     NetsuiteConnector,
     ShopifyConnector,
@@ -85,12 +87,18 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         services["shopify"] = shopify
         services["storefront"] = ShopifyStorefront(shopify)
         services["catalog"] = Catalog(shopify, clock)
-    if config.netsuite.token_id:
+    bc = config.business_central
+    if config.erp.kind == "business_central" and bc.client_secret:
+        business_central = BusinessCentralConnector(bc, hooks=hooks)
+        services["business_central"] = business_central
+        services["erp"] = BusinessCentralErp(business_central, guest_customer=bc.guest_customer,
+                                             non_sku_item=bc.non_sku_item)
+    elif config.erp.kind == "netsuite" and config.netsuite.token_id:
         netsuite = NetsuiteConnector(config.netsuite, hooks=hooks)
         services["netsuite"] = netsuite
         services["erp"] = NetsuiteErp(netsuite, rules=NetsuiteRules.from_config(config.netsuite))
     cost_readers: list[CostReader] = []
-    if config.netsuite.token_id:
+    if "netsuite" in services:
         cost_readers.append(NetsuiteItemCosts(services["netsuite"]))
     if config.shopify.access_token:
         cost_readers.append(ShopifyUnitCosts(services["shopify"]))

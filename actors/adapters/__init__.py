@@ -8,6 +8,7 @@ the classification of failures into ``TransientError`` and ``RejectedError``.
     erp.upsert_sales_order(Order.from_record(record), priority=Priority.NORMAL)
 """
 
+from .business_central import BusinessCentralErp
 from .netsuite import NetsuiteErp
 from .netsuite_costs import NetsuiteItemCosts
 from .netsuite_records import NetsuiteRules
@@ -15,6 +16,7 @@ from .shipstation import ShipstationWms
 from .shopify import ShopifyPayments, ShopifyStorefront, ShopifyUnitCosts, sale_facts
 
 __all__ = [
+    "BusinessCentralErp",
     "NetsuiteErp",
     "NetsuiteItemCosts",
     "NetsuiteRules",

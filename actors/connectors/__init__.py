@@ -16,6 +16,7 @@ from peppasync.retry import RetryPolicy
 
 from .aimd import AimdLimit
 from .bucket import CostBucket
+from .business_central import BusinessCentralConnector
 from .calls import call
 from .connector import Connector
 from .failure import PermanentFailure, TransientFailure
@@ -30,6 +31,7 @@ from .wms_inventory import StockLevel, WmsInventoryConnector
 __all__ = [
     "OUTCOMES",
     "AimdLimit",
+    "BusinessCentralConnector",
     "ConcurrencyLimiter",
     "Connector",
     "ConnectorHooks",

@@ -20,6 +20,8 @@ from peppasync.sandbox import PlacedOrder, Sandbox, SandboxProfile
 
 from actors.connectors.netsuite import TokenAuth
 
+from .baseline_business_central import SequentialBusinessCentral
+
 __all__ = ["BaselineResult", "SequentialMiddleware", "run_baseline"]
 
 _ROOT = "/services/rest/record/v1/"
@@ -101,12 +103,13 @@ class BaselineResult:
 
 
 def run_baseline(profile: str | SandboxProfile, *, seed: int, time_scale: float, orders: int,
-                 malformed_ratio: float, lines_mean: float, sample: int, budget: float) -> BaselineResult:
-    """Run the baseline on a fresh sandbox with the same orders, for ``sample`` orders or ``budget`` s."""
-    with Sandbox(profile, seed=seed, time_scale=time_scale) as sandbox:
+                 malformed_ratio: float, lines_mean: float, sample: int, budget: float,
+                 erp: str = "netsuite") -> BaselineResult:
+    """Run the baseline on a fresh sandbox of ``erp`` with the same orders, for ``sample`` orders or ``budget`` s."""
+    with Sandbox(profile, seed=seed, time_scale=time_scale, erp=erp) as sandbox:
         placed = sandbox.place_orders(orders, malformed_ratio=malformed_ratio, lines_mean=lines_mean)
         valid = [p for p in placed if p.valid]
-        middleware = SequentialMiddleware(sandbox)
+        middleware = SequentialMiddleware(sandbox) if erp == "netsuite" else SequentialBusinessCentral(sandbox)
         began = time.monotonic()
         done = 0
         try:
@@ -118,7 +121,7 @@ def run_baseline(profile: str | SandboxProfile, *, seed: int, time_scale: float,
         finally:
             middleware.close()
         elapsed = time.monotonic() - began
-        entries = [e for e in sandbox.netsuite.ledger.entries() if e.outcome != "throttled"]
+        entries = [e for e in sandbox.erp.ledger.entries() if e.outcome not in ("throttled", "unauthorized", "token")]
         latency = sum(e.duration for e in entries) / len(entries) if entries else 0.0
         return BaselineResult(measured=done, seconds_measured=elapsed, calls=middleware.calls,
                               mean_latency=latency, valid=len(valid))

@@ -59,6 +59,7 @@ class BlackFridayOptions:
     clean_run: bool = True
     timeout: float | None = None
     fulfilment_grace: float = 60.0
+    erp: str = "netsuite"
 
     def __post_init__(self) -> None:
         if self.orders < 1:
@@ -76,7 +77,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
     """One engine run: place, wait until every valid order is in the ERP and, with ``fulfilment``,
     until every order the WMS had shipped by then is fulfilled in Shopify."""
     replay = Replay(options.directory / name.replace(" ", "-").replace(",", ""), profile=options.profile,
-                    seed=options.seed, time_scale=options.time_scale)
+                    seed=options.seed, time_scale=options.time_scale, erp=options.erp)
     try:
         replay.start()
         bar = ProgressBar(out, name, options.orders)
@@ -107,7 +108,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                   else "timed out")
         placed_at = replay.sandbox.placed_at
         lags = [created[p.id] - placed_at[p.id] for p in replay.sandbox.placed if p.id in created]
-        figures = erp_figures(replay.sandbox.netsuite.ledger.entries(), replay.sandbox.netsuite.concurrency_limit,
+        figures = erp_figures(replay.sandbox.erp.ledger.entries(), replay.sandbox.erp.concurrency_limit,
                               since=began, until=erp_end)
         progress = replay.progress()
         lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
@@ -141,7 +142,7 @@ def run_black_friday(options: BlackFridayOptions, out: TextIO) -> dict[str, Any]
     """Run the three parts and return every figure (JSON-ready); progress goes to ``out``."""
     print(f"peppasync bench black-friday: {options.orders} orders, {options.malformed_ratio:.0%} malformed, "
           f"{options.lines_mean:g} lines on average, profile {options.profile}, seed {options.seed}, "
-          f"time x{options.time_scale:g}", file=out, flush=True)
+          f"time x{options.time_scale:g}, ERP {options.erp}", file=out, flush=True)
     main = _engine_run(options, "engine", options.malformed_ratio, out)
     clean = (_engine_run(options, "engine, none malformed", 0.0, out, fulfilment=False)
              if options.clean_run else None)
@@ -149,7 +150,7 @@ def run_black_friday(options: BlackFridayOptions, out: TextIO) -> dict[str, Any]
     baseline = run_baseline(options.profile, seed=options.seed, time_scale=options.time_scale,
                             orders=options.orders, malformed_ratio=options.malformed_ratio,
                             lines_mean=options.lines_mean, sample=options.baseline_sample,
-                            budget=options.baseline_budget)
+                            budget=options.baseline_budget, erp=options.erp)
     bar.close(f"{baseline.measured} orders in {baseline.seconds_measured:.1f} s")
     return _figures(options, main, clean, baseline.as_dict())
 
@@ -164,7 +165,7 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
     shopify_calls = sum(main["shopify"].values())
     figures: dict[str, Any] = {
         "orders": options.orders, "valid": c["valid"], "malformed": c["malformed"],
-        "lines_mean": options.lines_mean, "profile": options.profile, "seed": options.seed,
+        "lines_mean": options.lines_mean, "profile": options.profile, "seed": options.seed, "erp": options.erp,
         "time_scale": options.time_scale,
         "time_to_consistency_seconds": round(main["time_to_consistency"], 3)
         if main["time_to_consistency"] is not None else None,

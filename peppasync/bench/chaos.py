@@ -51,6 +51,7 @@ class ChaosOptions:
     kills: int = 2
     erp_bursts: int = 2
     heal_timeout: float = 180.0
+    erp: str = "netsuite"
 
     def __post_init__(self) -> None:
         if self.rounds < 1 or self.orders < 1:
@@ -80,7 +81,7 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
     events = sorted([(rng.uniform(0.05, 0.85), "kill") for _ in range(options.kills)]
                     + [(rng.uniform(0.05, 0.85), rng.choice(("5xx", "reset"))) for _ in range(options.erp_bursts)])
     replay = Replay(options.directory / f"round-{n:02d}", profile=chaos_profile(), seed=seed,
-                    time_scale=options.time_scale)
+                    time_scale=options.time_scale, erp=options.erp)
     try:
         replay.start()
         bar = ProgressBar(out, f"round {n}/{options.rounds}", options.orders)
@@ -103,13 +104,13 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
                 last_fault = time.monotonic()
             else:
                 seconds = rng.uniform(10.0, 40.0) / options.time_scale
-                replay.sandbox.netsuite.inject(fault, seconds)
+                replay.sandbox.erp.inject(fault, seconds)
                 last_fault = time.monotonic() + seconds
             done.append(fault)
         result, healed = _heal(replay, bar, deadline)
         heal = healed - last_fault if healed is not None else None
         bar.close(f"healed {heal:.1f} s after the last fault" if heal is not None else "did not heal in time")
-        outcomes = replay.sandbox.netsuite.ledger.outcomes()
+        outcomes = replay.sandbox.erp.ledger.outcomes()
         plans = replay.sandbox.webhooks.plans
         counts = _counts(result)
         lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
@@ -150,7 +151,8 @@ def _heal(replay: Replay, bar: ProgressBar, deadline: float) -> tuple[Consistenc
 def run_chaos(options: ChaosOptions, out: TextIO) -> dict[str, Any]:
     """Run every round; returns the options and one result per round (JSON-ready)."""
     print(f"peppasync bench chaos: {options.rounds} rounds of {options.orders} orders, {options.kills} SIGKILLs "
-          f"and {options.erp_bursts} ERP fault bursts per round, time x{options.time_scale:g}", file=out, flush=True)
+          f"and {options.erp_bursts} ERP fault bursts per round, time x{options.time_scale:g}, ERP {options.erp}",
+          file=out, flush=True)
     rounds = [_round(options, n, out) for n in range(1, options.rounds + 1)]
     return {"options": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(options).items()},
             "rounds": rounds, "ok": all(r["ok"] for r in rounds), "lost_webhooks": lost_webhooks(rounds)}

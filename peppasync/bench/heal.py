@@ -99,7 +99,7 @@ def heal_figures(sandbox: Sandbox, interval: float, *, since: float = -math.inf)
         cancelled = {oid for oid, order in shop.orders.items() if order.get("cancelled_at")}
     lost = [p for p in sandbox.placed if p.valid and p.id not in cancelled
             and sandbox.webhooks.plan("orders/create", str(p.id)).dropped]
-    sales = sandbox.netsuite.erp.sales_orders()
+    sales = sandbox.erp.booked()
     wms_entries = sandbox.wms.ledger.entries()
     in_wms: dict[str, float] = {}
     for entry in wms_entries:
@@ -112,14 +112,14 @@ def heal_figures(sandbox: Sandbox, interval: float, *, since: float = -math.inf)
         record = sales.get(str(order.id))
         if record is None:
             continue
-        erp_at = float(record["createdDate"])
+        erp_at = record.created
         to_erp.append(erp_at - placed)
         ships = any(line.get("requires_shipping") for line in order.payload["line_items"])
         if not ships:
             to_consistent.append(erp_at - placed)
         elif str(order.id) in in_wms:
             to_consistent.append(max(erp_at, in_wms[str(order.id)]) - placed)
-    erp = erp_figures(sandbox.netsuite.ledger.entries(), sandbox.netsuite.concurrency_limit, since=since)
+    erp = erp_figures(sandbox.erp.ledger.entries(), sandbox.erp.concurrency_limit, since=since)
     window = sandbox.wms.window
     return HealFigures(
         interval=interval, lost=len(lost), to_erp=tuple(to_erp), to_consistent=tuple(to_consistent),

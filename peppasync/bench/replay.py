@@ -57,13 +57,14 @@ class Replay:
     """
 
     def __init__(self, directory: Path, *, profile: str | SandboxProfile, seed: int, time_scale: float,
-                 engine: dict[str, Any] | None = None) -> None:
+                 engine: dict[str, Any] | None = None, erp: str = "netsuite") -> None:
         if directory.exists():
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
         self.directory = directory
         listen = f"127.0.0.1:{free_port()}"
-        self.sandbox: Sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen)
+        self.sandbox: Sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen,
+                                             erp=erp)
         self.sandbox.start()
         self.database = directory / "engine.db"
         raw = engine_config(self.sandbox, self.database, listen=listen, engine=engine)
@@ -92,9 +93,8 @@ class Replay:
         if self._placer is not None and self._placer.ready():
             self._placer.get()  # a failure to place orders ends the run here, with its cause
         self._catch_up()
-        erp = sb.netsuite.erp
-        with erp.lock:
-            in_erp = sum(1 for eid in self._valid if eid in erp.records["salesOrder"])
+        booked = sb.erp.booked_ids()
+        in_erp = sum(1 for eid in self._valid if eid in booked)
         return Progress(
             placed=len(sb.placed), valid_in_erp=in_erp, valid_placed=len(self._valid),
             wms=len(sb.wms.warehouse.orders), shipped=len(sb.wms.warehouse.shipments),
@@ -111,10 +111,8 @@ class Replay:
     def erp_created(self) -> dict[int, float]:
         """When each placed valid order's sales order was created in the ERP (sandbox clock)."""
         self._catch_up()
-        erp = self.sandbox.netsuite.erp
-        with erp.lock:
-            records = erp.records["salesOrder"]
-            return {int(eid): float(records[eid]["createdDate"]) for eid in self._valid if eid in records}
+        booked = self.sandbox.erp.booked()
+        return {int(eid): booked[eid].created for eid in self._valid if eid in booked}
 
     def shipped_orders(self) -> set[int]:
         """Orders the WMS has shipped so far."""

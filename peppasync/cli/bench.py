@@ -37,6 +37,8 @@ def _common(p: argparse.ArgumentParser, orders: int, directory: str) -> None:
     p.add_argument("--time-scale", type=_scale, default=20.0, help="sandbox speed-up (default 20)")
     p.add_argument("--dir", default=directory, help=f"where runs keep stores and logs (default {directory})")
     p.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
+    p.add_argument("--erp", choices=("netsuite", "business_central"), default="netsuite",
+                   help="the ERP the sandbox simulates and the engine books orders in (default netsuite)")
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +66,7 @@ def black_friday(args: argparse.Namespace) -> int:
     setup_logging("error", json_lines=False)
     options = BlackFridayOptions(orders=args.orders, seed=args.seed, time_scale=args.time_scale,
                                  directory=Path(args.dir), baseline_sample=args.baseline_sample,
-                                 clean_run=not args.no_clean_run)
+                                 clean_run=not args.no_clean_run, erp=args.erp)
     figures = run_black_friday(options, sys.stdout)
     print("", flush=True)
     print_rows(("figure", "value", "target"), black_friday_rows(figures), sys.stdout)
@@ -91,7 +93,7 @@ def chaos(args: argparse.Namespace) -> int:
         return 2
     setup_logging("error", json_lines=False)
     options = ChaosOptions(rounds=args.rounds, orders=args.orders, seed=args.seed, time_scale=args.time_scale,
-                           directory=Path(args.dir), kills=args.kills, erp_bursts=args.erp_bursts)
+                           directory=Path(args.dir), kills=args.kills, erp_bursts=args.erp_bursts, erp=args.erp)
     result = run_chaos(options, sys.stdout)
     print("", flush=True)
     print_rows(CHAOS_HEADERS, chaos_rows(result["rounds"]), sys.stdout)

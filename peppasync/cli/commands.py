@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from peppasync.cli.configfile import exposure, load_for
-from peppasync.config import Config, load_config
+from peppasync.config import ERP_KINDS, Config, load_config
 from peppasync.errors import RuntimeStartError
 from peppasync.installation import check_installation
 from peppasync.logs import capture_uncaught, setup_logging
@@ -71,7 +71,12 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"  store: {redactor.text(config.store.url)}")
     print(f"  listen: {config.server.listen}")
     print(f"  shopify: {redactor.text(config.shopify.shop_url)}")
-    print(f"  netsuite: {redactor.text(config.netsuite.base_url)} (account {config.netsuite.account_id})")
+    if config.erp.kind == "business_central":
+        bc = config.business_central
+        print(f"  business central: {redactor.text(bc.base_url)} (tenant {bc.tenant}, environment {bc.environment}, "
+              f"company {bc.company_id})")
+    else:
+        print(f"  netsuite: {redactor.text(config.netsuite.base_url)} (account {config.netsuite.account_id})")
     print(f"  wms: {redactor.text(config.wms.base_url)}")
     print(f"  log: {config.log.level.lower()}, {config.log.format}")
     if not config.server.ops_token:
@@ -122,6 +127,8 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default=".peppasync-demo", help="where the demo keeps its SQLite store")
     parser.add_argument("--listen", default="127.0.0.1:8470")
     parser.add_argument("--serve", action="store_true", help="keep serving after the run, until Ctrl-C")
+    parser.add_argument("--erp", choices=ERP_KINDS, default="netsuite",
+                        help="the ERP the sandbox simulates and the engine books orders in (default netsuite)")
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -12,15 +12,16 @@ __all__ = ["VENDORS", "graphql_section", "render"]
 VENDORS = {
     "shopify": "Shopify (webhook bodies; the GraphQL documents are checked against Shopify's own schema)",
     "netsuite": "NetSuite (SuiteTalk REST record API)",
+    "business_central": "Microsoft Dynamics 365 Business Central (API v2.0)",
     "shipstation": "ShipStation (V1 orders, shipments and webhooks; V2 inventory)",
 }
 
 _HEAD = """# External contracts
 
-Every field Peppasync sends to, or reads from, Shopify, NetSuite and ShipStation, with the vendor's page
-that states it. The tables are rendered from the contract files in `peppasync/contracts/` (JSON Schema, one
-file per vendor): the connectors' tests check every body they build against those files, and the sandbox
-refuses what they refuse, with the vendor's error shape. When the sandbox and a vendor's documentation
+Every field Peppasync sends to, or reads from, Shopify, NetSuite, Business Central and ShipStation, with the
+vendor's page that states it. The tables are rendered from the contract files in `peppasync/contracts/`
+(JSON Schema, one file per vendor): the connectors' tests check every body they build against those files,
+and the sandbox refuses what they refuse, with the vendor's error shape. When the sandbox and a vendor's documentation
 disagree, the documentation wins: change the contract file, then the code.
 
 Regenerate this page with `.venv/bin/python scripts/contracts_doc.py` (a test fails while it is stale).

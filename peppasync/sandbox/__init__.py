@@ -1,4 +1,5 @@
-"""The sandbox: loopback simulators of Shopify, NetSuite and a WMS that keep the external contracts.
+"""The sandbox: loopback simulators of Shopify, an ERP (NetSuite or Business Central) and a WMS that keep the
+external contracts.
 
     from peppasync.sandbox import Sandbox
     with Sandbox("black-friday", seed=7, time_scale=20,
@@ -17,6 +18,7 @@ divides every delay and window. The simulators run on gevent: patch it first, as
 """
 
 from .catalog import GIFT_CARD_SKU, Catalog, CatalogItem
+from .erp_book import ERP_KINDS, BookedOrder, ErpSimulator
 from .generator import MALFORMED_KINDS, MESSY_KINDS, PlacedOrder
 from .ledger import Ledger, LedgerEntry
 from .profile import PROFILES, SandboxProfile
@@ -25,12 +27,15 @@ from .scorecard import Scorecard
 from .webhooks import WebhookPlan, sign
 
 __all__ = [
+    "ERP_KINDS",
     "GIFT_CARD_SKU",
     "MALFORMED_KINDS",
     "MESSY_KINDS",
     "PROFILES",
+    "BookedOrder",
     "Catalog",
     "CatalogItem",
+    "ErpSimulator",
     "Ledger",
     "LedgerEntry",
     "PlacedOrder",

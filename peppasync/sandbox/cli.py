@@ -10,6 +10,7 @@ import sys
 import gevent
 import gevent.event
 
+from .erp_book import ERP_KINDS
 from .profile import PROFILES
 from .sandbox import Sandbox
 
@@ -53,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="place this many orders at the profile's pace once serving (default 0)")
     parser.add_argument("--malformed-ratio", type=float, default=0.01, help="share of malformed orders")
     parser.add_argument("--json", action="store_true", help="print the configuration as JSON")
+    parser.add_argument("--erp", choices=ERP_KINDS, default="netsuite",
+                        help="the ERP to simulate (default netsuite); it is served on the second port")
 
 
 def command(args: argparse.Namespace) -> int:
@@ -60,7 +63,8 @@ def command(args: argparse.Namespace) -> int:
     try:
         sandbox = Sandbox(args.profile, seed=args.seed, time_scale=args.time_scale, host=args.host,
                           ports=tuple(args.ports), webhook_url=getattr(args, "webhook_url", None),
-                          wms_webhook_url=getattr(args, "wms_webhook_url", None))
+                          wms_webhook_url=getattr(args, "wms_webhook_url", None),
+                          erp=getattr(args, "erp", "netsuite"))
         sandbox.start()
     except (ValueError, OSError) as exc:
         print(f"peppasync sandbox: cannot start: {exc}", file=sys.stderr)
@@ -78,7 +82,11 @@ def command(args: argparse.Namespace) -> int:
     else:
         print(f"sandbox profile {sandbox.profile.name}, seed {sandbox.seed}, time scale {sandbox.time_scale}")
         print(f"  Shopify GraphQL  {sandbox.graphql_url}")
-        print(f"  NetSuite REST    {sandbox.netsuite_url}/services/rest/record/v1/")
+        if sandbox.business_central is not None:
+            print(f"  Business Central {sandbox.erp_url}/v2.0/{sandbox.business_central.credentials.tenant}/"
+                  f"{sandbox.business_central.credentials.environment}/api/v2.0/ (token and API)")
+        else:
+            print(f"  NetSuite REST    {sandbox.netsuite_url}/services/rest/record/v1/")
         print(f"  WMS              {sandbox.wms_url}")
         print("  ledgers          GET /_sandbox/ledger on each")
         print("configuration for peppasync.toml:")

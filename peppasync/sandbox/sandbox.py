@@ -1,4 +1,4 @@
-"""The sandbox: Shopify, NetSuite and WMS simulators served together on loopback."""
+"""The sandbox: Shopify, an ERP (NetSuite or Business Central) and WMS simulators served together on loopback."""
 
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ import gevent
 
 from peppasync.clock import Clock, SystemClock
 
+from .bc_company import GUEST_CUSTOMER, NON_SKU_ITEM
 from .bucket import CostBucket
+from .business_central import BcCredentials, BusinessCentralSimulator
 from .catalog import Catalog
 from .erp import DISCOUNT_ITEM_ID, NON_SKU_ITEM_ID, REFUND_ACCOUNT_ID, REFUND_ITEM_ID, TAX_CODE_ID
+from .erp_book import ERP_KINDS, ErpSimulator, NetSuiteBook
 from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder, price_order
 from .netsuite import NetSuiteSimulator
 from .profile import SandboxProfile, resolve_profile
@@ -37,12 +40,17 @@ class Sandbox:
 
     `start()` serves them on OS-assigned ports (or `ports`); `config_sections()` gives the
     engine what it needs to talk to them; `place_orders()` drives traffic; `stop()` ends it.
+    `erp` chooses the ERP: "netsuite" (`self.netsuite`) or "business_central"
+    (`self.business_central`); either is `self.erp`, the face the scorecard reads.
     """
 
     def __init__(self, profile: str | SandboxProfile = "calm", *, seed: int = 1, time_scale: float = 1.0,
                  host: str = "127.0.0.1", webhook_url: str | None = None, wms_webhook_url: str | None = None,
                  clock: Clock | None = None, ports: tuple[int, int, int] = (0, 0, 0),
-                 catalog_size: int = 40, catalog_stock: int = 500, extra_skus: Sequence[str] = ()) -> None:
+                 catalog_size: int = 40, catalog_stock: int = 500, extra_skus: Sequence[str] = (),
+                 erp: str = "netsuite") -> None:
+        if erp not in ERP_KINDS:
+            raise ValueError(f"unknown ERP {erp!r}; the sandbox simulates {', '.join(ERP_KINDS)}")
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
         if len(ports) != 3 or any(not 0 <= p <= 65535 for p in ports):
@@ -69,6 +77,15 @@ class Sandbox:
             self.catalog, self.clock, profile=p, seed=seed, time_scale=scale,
             credentials=OAuthCredentials(f"{1234567 + seed}_SB1", f"ck-sandbox-{seed}", f"cs-sandbox-{seed}",
                                          f"tk-sandbox-{seed}", f"ts-sandbox-{seed}"))
+        self.erp_kind = erp
+        self.business_central: BusinessCentralSimulator | None = None
+        self.erp: ErpSimulator = NetSuiteBook(self.netsuite)
+        if erp == "business_central":
+            self.business_central = BusinessCentralSimulator(
+                self.catalog, self.clock, profile=p, seed=seed, time_scale=scale,
+                credentials=BcCredentials(f"tenant-{seed}.onmicrosoft.com", "sandbox", f"bc-client-{seed}",
+                                          f"bc-secret-{seed}"))
+            self.erp = self.business_central
         warehouse = WarehouseState(self.catalog, self.clock, seed=seed, shipment_delay=p.shipment_delay / scale,
                                    consumption_rate=p.channel_consumption_rate * scale)
         self.wms = WmsSimulator(self.catalog, self.clock, api_key=f"wms-key-{seed}", api_secret=f"wms-secret-{seed}",
@@ -78,7 +95,7 @@ class Sandbox:
                                                                 self.clock),
                                  webhook_url=wms_webhook_url, webhook_token=f"wms-token-{seed}")
         self._changed = threading.Condition()
-        for ledger in (self.shopify.ledger, self.webhooks.ledger, self.netsuite.ledger, self.wms.ledger,
+        for ledger in (self.shopify.ledger, self.webhooks.ledger, self.erp.ledger, self.wms.ledger,
                        self.wms.webhook_ledger):
             ledger.listeners.append(self._on_change)
         self._ports = ports
@@ -92,10 +109,10 @@ class Sandbox:
 
     # Lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Serve the three simulators; their URLs are then in shopify_url, netsuite_url, wms_url."""
+        """Serve the three simulators; their URLs are then in shopify_url, erp_url, wms_url."""
         if self._servers:
             raise RuntimeError("the sandbox is already started")
-        handlers = (self.shopify.handle, self.netsuite.handle, self.wms.handle)
+        handlers = (self.shopify.handle, self.erp.handle, self.wms.handle)
         for handler, port in zip(handlers, self._ports):
             server = SimulatorServer(handler, self.host, port)
             server.start()
@@ -106,7 +123,7 @@ class Sandbox:
         """Stop serving and abandon webhook deliveries still pending."""
         self.webhooks.stop()
         self.wms.stop()
-        self.netsuite.resume()
+        self.erp.resume()
         for server in self._servers:
             server.stop()
         self._servers.clear()
@@ -128,7 +145,14 @@ class Sandbox:
         return self._url(0)
 
     @property
+    def erp_url(self) -> str:
+        """The ERP simulator's URL (Business Central's token endpoint and API share it)."""
+        return self._url(1)
+
+    @property
     def netsuite_url(self) -> str:
+        if self.erp_kind != "netsuite":
+            raise RuntimeError(f"this sandbox simulates {self.erp_kind}, not NetSuite")
         return self._url(1)
 
     @property
@@ -140,13 +164,14 @@ class Sandbox:
         return f"{self.shopify_url}/admin/api/{self.api_version}/graphql.json"
 
     def config_sections(self) -> dict[str, dict[str, Any]]:
-        """The [shopify], [netsuite] and [wms] tables for `peppasync.config.parse_config`."""
+        """The [shopify], ERP ([netsuite], or [erp] and [business_central]) and [wms] tables for
+        `peppasync.config.parse_config`."""
         ns = self.netsuite.credentials
-        return {
+        sections: dict[str, dict[str, Any]] = {
             "shopify": {"shop_url": self.shopify_url, "api_version": self.api_version,
                         "access_token": self.shopify.access_token, "webhook_secret": self.webhook_secret,
                         "location_id": gid("Location", LOCATION_ID)},
-            "netsuite": {"base_url": self.netsuite_url, "account_id": ns.account_id,
+            "netsuite": {"base_url": self.erp_url, "account_id": ns.account_id,
                          "consumer_key": ns.consumer_key, "consumer_secret": ns.consumer_secret,
                          "token_id": ns.token_id, "token_secret": ns.token_secret,
                          "max_concurrency": self.netsuite.concurrency_limit, "non_sku_item": NON_SKU_ITEM_ID,
@@ -165,6 +190,17 @@ class Sandbox:
                     "inventory_url": self.wms_url, "inventory_api_key": self.wms.inventory.api_key,
                     "inventory_rate_limit": max(1, int(self.profile.inventory_window_limit * self.time_scale))},
         }
+        if self.business_central is not None:
+            bc = self.business_central.credentials
+            del sections["netsuite"]
+            sections["erp"] = {"kind": "business_central"}
+            sections["business_central"] = {
+                "base_url": self.erp_url, "login_url": self.erp_url, "tenant": bc.tenant,
+                "environment": bc.environment, "company_id": self.business_central.company.id,
+                "client_id": bc.client_id, "client_secret": bc.client_secret,
+                "max_concurrency": self.business_central.concurrency_limit, "guest_customer": GUEST_CUSTOMER,
+                "non_sku_item": NON_SKU_ITEM}
+        return sections
 
     # Traffic ---------------------------------------------------------------------------------
     def place_orders(self, n: int, malformed_ratio: float = 0.01, lines_mean: float = 3.0, *,
@@ -311,7 +347,7 @@ class Sandbox:
         return {
             "shopify": {"ledger": self.shopify.ledger.snapshot(), "webhooks": self.webhooks.ledger.snapshot(),
                         "state": self.shopify.shop.snapshot()},
-            "netsuite": {"ledger": self.netsuite.ledger.snapshot(), "state": self.netsuite.erp.snapshot()},
+            self.erp_kind: {"ledger": self.erp.ledger.snapshot(), "state": self.erp.snapshot()},
             "wms": {"ledger": self.wms.ledger.snapshot(), "webhooks": self.wms.webhook_ledger.snapshot(),
                     "state": self.wms.warehouse.snapshot()},
         }

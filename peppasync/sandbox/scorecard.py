@@ -6,6 +6,7 @@ import bisect
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from .erp_book import BookedOrder
 from .warehouse import OPEN_STATUSES
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ __all__ = ["Scorecard", "StockLags", "oversold_units", "score", "stock_lags"]
 class Scorecard:
     """What an integration got right and wrong, by Shopify order id.
 
-    ERP sales orders are matched by external id `{order id}` or `shopify-{order id}`;
+    ERP sales orders are matched by Shopify order id (`ErpSimulator.booked`);
     WMS orders by orderKey. Stock drift is Shopify's available minus the WMS's
     (onHand - allocated) per SKU, before any safety buffer the engine keeps.
     Oversold units are those no stock was left for (see `oversold_units`);
@@ -58,9 +59,8 @@ class Scorecard:
 def score(sandbox: Sandbox) -> Scorecard:
     """Compare what the sandbox placed with what each simulator holds now."""
     shop = sandbox.shopify.shop
-    erp = sandbox.netsuite.erp
     warehouse = sandbox.wms.warehouse
-    sales = erp.sales_orders()
+    sales = sandbox.erp.booked()
     with shop.lock:
         orders = {oid: dict(o) for oid, o in shop.orders.items()}
         fulfilled = {oid: shop.fulfillment_status(oid) for oid in orders}
@@ -76,8 +76,8 @@ def score(sandbox: Sandbox) -> Scorecard:
             shipped.setdefault(str(s["orderKey"]), set()).add(s["trackingNumber"])
         wms_available = {sku: v["onHand"] - v["allocated"] for sku, v in warehouse.stock.items()}
 
-    def in_erp(order_id: int) -> dict[str, Any] | None:
-        return sales.get(str(order_id)) or sales.get(f"shopify-{order_id}")
+    def in_erp(order_id: int) -> BookedOrder | None:
+        return sales.get(str(order_id))
 
     placed = sandbox.placed
     valid = [p for p in placed if p.valid]
@@ -87,7 +87,7 @@ def score(sandbox: Sandbox) -> Scorecard:
     not_cancelled = tuple(
         oid for oid, o in orders.items()
         if o.get("cancelled_at") and (record := in_erp(oid)) is not None
-        and (record.get("orderStatus") or {}).get("id") != "C")
+        and not record.cancelled)
     needs_shipping = [p for p in valid if any(line.get("requires_shipping") for line in p.payload["line_items"])]
     wms_missing = tuple(p.id for p in needs_shipping
                         if str(p.id) not in wms_orders and not orders[p.id].get("cancelled_at"))
@@ -97,7 +97,7 @@ def score(sandbox: Sandbox) -> Scorecard:
                         if key.isdigit() and int(key) in orders and fulfilled[int(key)] != "FULFILLED"
                         and not orders[int(key)].get("cancelled_at"))
     mismatched = tuple(oid for oid, numbers in tracking.items() if not numbers <= shipped.get(str(oid), set()))
-    duplicates = sum(erp.duplicates.values()) + sum(n - 1 for n in erp.creates.values() if n > 1)
+    duplicates = sandbox.erp.duplicate_creates()
     drift = {sku: available[sku] - wms_available[sku] for sku in wms_available
              if sku in available and available[sku] != wms_available[sku]}
     return Scorecard(
@@ -107,9 +107,9 @@ def score(sandbox: Sandbox) -> Scorecard:
         wms_not_cancelled=wms_not_cancelled, unfulfilled_shipments=unfulfilled,
         tracking_mismatches=mismatched, stock_drift=drift,
         throttled={"shopify": sandbox.shopify.ledger.outcomes().get("throttled", 0),
-                   "netsuite": sandbox.netsuite.ledger.outcomes().get("throttled", 0),
+                   sandbox.erp_kind: sandbox.erp.ledger.outcomes().get("throttled", 0),
                    "wms": sandbox.wms.ledger.outcomes().get("throttled", 0)},
-        erp_max_in_flight=sandbox.netsuite.ledger.max_in_flight,
+        erp_max_in_flight=sandbox.erp.ledger.max_in_flight,
         oversold_units=sum(oversold_units(sandbox).values()),
         shopify_points_spent=sandbox.shopify.ledger.events().get("points_spent", 0),
         webhooks={**sandbox.webhooks.ledger.outcomes(), **sandbox.webhooks.ledger.events(),

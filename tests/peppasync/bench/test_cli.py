@@ -56,3 +56,35 @@ def test_a_short_chaos_round_heals_with_nothing_lost_duplicated_or_mismatched(tm
     assert (round_["lost"], round_["duplicated"], round_["mismatched"]) == (0, 0, 0)
     assert round_["heal_seconds"] is not None
     assert "1 of 1 rounds healed with nothing lost, duplicated or mismatched" in out
+
+
+def test_a_short_chaos_round_with_business_central_survives_sigkills_with_every_order_in_it_once(tmp_path, capsys):
+    report = tmp_path / "chaos.json"
+
+    code = run(["bench", "chaos", "--rounds", "1", "--orders", "60", "--time-scale", "40", "--erp",
+                "business_central", "--dir", str(tmp_path / "runs"), "--json", str(report)])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads(report.read_text())
+    (round_,) = result["rounds"]
+    assert result["options"]["erp"] == "business_central" and "ERP business_central" in out
+    assert round_["kills"] == 2
+    assert (round_["lost"], round_["duplicated"], round_["mismatched"]) == (0, 0, 0)
+    assert round_["consistency"]["erp_duplicate_creates"] == round_["consistency"]["wrong_lines"] == 0
+
+
+def test_a_short_black_friday_run_with_business_central_loses_and_duplicates_nothing(tmp_path, capsys):
+    report = tmp_path / "black-friday.json"
+
+    code = run(["bench", "black-friday", "--orders", "80", "--time-scale", "40", "--baseline-sample", "5",
+                "--no-clean-run", "--erp", "business_central", "--dir", str(tmp_path / "runs"),
+                "--json", str(report)])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    figures = json.loads(report.read_text())
+    assert figures["erp"] == "business_central"
+    assert (figures["lost"], figures["duplicates"], figures["wrong_lines"]) == (0, 0, 0)
+    assert figures["quarantined_found"] == figures["quarantined_expected"]
+    assert figures["baseline"]["orders_measured"] == 5 and figures["baseline"]["calls"] > 5

@@ -174,9 +174,9 @@ class Mailbox:
         return first, claimed
 
     def hold(self, rest: Iterable[Message], claimed: Collection[int]) -> list[ops.Op]:
-        """The message before ``rest`` waits (a retry, or not due yet): so do they.
+        """A message waits (a retry, or not due yet), and so does ``rest``, the batch behind it.
 
-        FIFO: returns the Releases that give back the claims of ``rest`` (those
+        FIFO: returns the Releases that give back the claims in ``rest`` (those
         attempts were not used) and forgets what was handed over; the actor
         reads the store again when the waiting message is due.
         """
@@ -209,6 +209,8 @@ class Delivery:
         self._rewake: set[_Ident] = set()  # activating, and a message committed meanwhile
         self._to_load: deque[_Ident] = deque()  # in _activating, not yet read
         self._activators: set[gevent.Greenlet] = set()
+        self._to_wake: dict[_Ident, None] = {}  # committed, to tell or activate (``_wake_committed``)
+        self._waking = False
         self._stopping = False
         #: Whether the store tells us of its commits (between ``open`` and ``close``).
         self.listening = False
@@ -232,6 +234,7 @@ class Delivery:
         self._to_load.clear()
         self._activating.clear()
         self._rewake.clear()
+        self._to_wake.clear()
         actors = list(self._active.values())
         self._active.clear()
         self._woken.clear()
@@ -240,17 +243,43 @@ class Delivery:
     # -- the way in ----------------------------------------------------------
 
     def committed(self, added: list[Committed]) -> None:
-        """The store's commit listener: called in the writer, in id order, before any writer hears "ok"."""
-        active = self._active
+        """The store's commit listener: called in the writer, in id order, before any writer hears "ok".
+
+        What must be decided at the commit is decided here; the wakes and
+        activations it asks for run in a hub callback, before the writers are
+        told, so that the writer greenlet goes on to its next commit at once.
+        """
+        active, woken, to_wake = self._active, self._woken, self._to_wake
         for item in added:
             op = item[1]
             ident = (op.kind, op.key)
             actor = active.get(ident)
             if actor is not None:
                 actor.mailbox.offer(*item)
-                if ident in self._woken or self._tell(ident, actor):
+                if ident in woken:
+                    continue  # a wake is queued: the actor reads what it was handed
+            elif ident in self._activating:
+                # No lost wake: its activation may have read the mailbox before this commit.
+                self._rewake.add(ident)
+                continue
+            to_wake[ident] = None
+        if to_wake and not self._waking:
+            self._waking = True
+            gevent.get_hub().loop.run_callback(self._wake_committed)
+
+    def _wake_committed(self) -> None:
+        # An actor active at the commit was handed the message: tell it. One
+        # that was not is activated; one activated since read after the commit.
+        self._waking = False
+        idents, self._to_wake = self._to_wake, {}
+        try:
+            for ident in idents:
+                actor = self._active.get(ident)
+                if actor is not None and (ident in self._woken or self._tell(ident, actor)):
                     continue
-            self._wake_inactive(ident, committed=True)
+                self._wake_inactive(ident, committed=False)
+        except Exception:  # noqa: BLE001 - never in the hub; the sweep finds what was left
+            log.exception("waking actors after a commit failed")
 
     def claim(self, kind: str, key: str, promised: int) -> bool:
         """The store's claimer: whether a message for (kind, key) is stored with its first attempt counted."""

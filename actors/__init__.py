@@ -9,14 +9,17 @@ Kinds: ``OrderActor`` (one per Shopify order), ``InventoryActor`` (one per SKU),
 ``StockFlusherActor`` and ``StockFeedActor`` (stock to and from Shopify and the
 WMS), ``ShipmentFeedActor`` (shipments from the WMS) and ``ReconcilerActor``
 (the self-healing sweep), ``MarginActor`` (one per order: its true margin, over the
-unit costs of ``CostBook``). The policies an ``ActorSystem`` is given
-(``PoisonPolicy``, ``Supervision``) are implemented in ``supervisors``.
+unit costs of ``CostBook``). How a committed message reaches its actor, and the
+FIFO and at-least-once rules, are ``Delivery``'s (``actors.delivery``). The
+policies an ``ActorSystem`` is given (``PoisonPolicy``, ``Supervision``) are
+implemented in ``supervisors``.
 Subpackages: ``actors.connectors`` (one per external system) and
 ``actors.adapters`` (the ports of ``actors.ports`` over them).
 """
 
 from .catalog import Catalog
 from .costs import CostBook
+from .delivery import Delivery
 from .durable import ActorContext, DurableActor, HandlerCrashedError, PoisonPolicy
 from .hooks import ActorHooks, MetricsActorHooks
 from .host import ActorSystemHost
@@ -36,6 +39,7 @@ __all__ = [
     "ActorSystemHost",
     "Catalog",
     "CostBook",
+    "Delivery",
     "DurableActor",
     "HandlerCrashedError",
     "InventoryActor",

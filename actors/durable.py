@@ -1,11 +1,13 @@
 """The durable actor: pykka's mailbox in front, the store's mailbox of record behind.
 
-A message is in the store before anyone is told of it. The actor claims its
-messages in FIFO order, counts the attempt in the store *before* the handler
-runs (so a process killed mid-message cannot loop on it forever), and marks it
-done in the same transaction as the state it saved and the messages it sent.
-A failing handler never stops the actor: the poison policy decides between a
-later retry (the key waits, so order holds) and quarantine (the key moves on).
+A message is in the store before anyone is told of it; how it reaches the
+actor, and the FIFO and at-least-once rules, are ``actors.delivery``'s. The
+actor handles what its ``Mailbox`` gives it: it counts the attempt in the
+store *before* the handler runs (so a process killed mid-message cannot loop
+on it forever), and marks it done in the same transaction as the state it
+saved and the messages it sent. A failing handler never stops the actor: the
+poison policy decides between a later retry (the key waits, so order holds)
+and quarantine (the key moves on).
 
 A busy actor counts the attempts of the messages it has read (at most
 ``prefetch``) in one commit, and the messages it has handled are marked done
@@ -18,7 +20,6 @@ quarantines.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import pickle
 import traceback
@@ -37,6 +38,7 @@ from peppasync.errors import NotFoundError, PeppasyncError
 from peppasync.exits import Exit, ExitListener, Verdict
 from peppasync.store import Message, Store, ops
 
+from actors.delivery import WAKE, Mailbox
 from actors.hooks import ActorHooks
 
 if TYPE_CHECKING:
@@ -76,11 +78,6 @@ class ActorContext:
 
 
 @dataclass(frozen=True)
-class _Wake:
-    pass
-
-
-@dataclass(frozen=True)
 class _Idle:
     token: int | None  # None: passivate now, whatever the timer says
 
@@ -90,7 +87,6 @@ class _Fault:
     error: BaseException
 
 
-WAKE = _Wake()
 PASSIVATE = _Idle(None)
 
 
@@ -105,6 +101,7 @@ class DurableActor(pykka.ThreadingActor):
         context: ActorContext,
         on_exit: ExitListener | None = None,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
+        claimed: Collection[int] = (),
     ) -> None:
         super().__init__()
         self.key = key
@@ -122,13 +119,8 @@ class DurableActor(pykka.ThreadingActor):
         self.__wake_at = 0.0
         self.__passivated = False
         self.__reported = False
-        # Messages committed to this mailbox after our last read, in id order,
-        # as the system hands them over (so a wake needs no read). ``_stale``
-        # means the store may hold messages we were not handed: read it.
-        self.__pushed: list[tuple[int, ops.Insert, float, bool]] = []
-        self.__stale = preload is None  # a preload is a read made for us
-        self.__preclaimed: set[int] = set()
-        self.__known_id = 0
+        #: What delivery handed over since the last read (``actors.delivery``).
+        self.mailbox = Mailbox(context.prefetch, preload[1] if preload is not None else None, claimed)
 
     # -- what subclasses use -------------------------------------------------
 
@@ -202,8 +194,7 @@ class DurableActor(pykka.ThreadingActor):
 
         ``claimed``: ids of preloaded messages whose attempt is already counted.
         """
-        obj = cls(key, context, None, preload)
-        obj.__preclaimed = {m.id for m in preload[1] if m.id in claimed} if preload is not None else set()
+        obj = cls(key, context, None, preload, claimed)
         obj._start_actor_loop()
         return obj
 
@@ -242,15 +233,17 @@ class DurableActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         try:
-            if isinstance(message, _Wake):
+            if message is WAKE:
                 if self.__passivated:
-                    self._ctx.system.wake(self.kind, self.key)
+                    # Told after we stopped taking messages: a new activation reads them.
+                    self._ctx.system.delivery.wake(self.kind, self.key)
                 else:
                     self.__drain()
             elif isinstance(message, _Idle):
-                idle = message.token in (self.__idle_token, None) and not (message.token and self.__pushed)
+                idle = message.token in (self.__idle_token, None) and not (message.token and self.mailbox.handed)
                 if idle and not self.__passivated:
                     self.__passivated = True
+                    self.mailbox.closed = True
                     self.__settle()  # a successor must not read what we are still committing
                     self._ctx.system.passivate(self)
             elif isinstance(message, _Fault):
@@ -272,55 +265,9 @@ class DurableActor(pykka.ThreadingActor):
 
     # -- the mailbox loop ----------------------------------------------------
 
-    def takes(self, promised: int) -> bool:
-        """Whether a message committed now would be handed over (``promised`` more are on their way)."""
-        return not self.__stale and not self.__passivated and len(self.__pushed) + promised < self._ctx.prefetch
-
-    def offer(self, message_id: int, op: ops.Insert, committed_at: float, claimed: bool) -> None:
-        """A message for this mailbox has just committed (the system calls this in id order).
-
-        A claimed one was stored with its first attempt counted: no Start needed.
-        """
-        if message_id <= self.__known_id or self.__stale:
-            return  # already read, or the next drain reads the store anyway
-        if len(self.__pushed) >= self._ctx.prefetch or op.available_at is not None:
-            self.__stale = True  # prefetch full, or a delayed message: the store keeps it
-            self.__pushed = []
-            return
-        self.__pushed.append((message_id, op, committed_at, claimed))
-
     def idle_message(self) -> object:
         """The message that passivates this actor unless it handles something first."""
         return _Idle(self.__idle_token)
-
-    def mark_stale(self) -> None:
-        """The mailbox changed in a way we were not told of (a quarantined message retried)."""
-        self.__stale = True
-        self.__pushed = []
-
-    def __next_batch(self, first: list[Message] | None) -> tuple[list[Message], set[int]]:
-        """The next messages in id order, and which of them were claimed when stored."""
-        if first is None and not self.__stale:
-            pushed, self.__pushed = self.__pushed, []
-            return [_pushed_message(m) for m in pushed], {m[0] for m in pushed if m[3]}
-        if first is None:
-            self.__stale = False
-            self.__pushed = []
-            self.__settle()
-            first = self._ctx.store.pending(self.kind, self.key, limit=self._ctx.prefetch, now=_ALL)
-        # Handed-over messages that the read already holds are dropped; a full
-        # read may have left more behind it in the store. (An offer that did
-        # not fit while we read has marked us stale again.)
-        if first:
-            self.__known_id = max(self.__known_id, first[-1].id)
-        if len(first) >= self._ctx.prefetch:
-            self.__stale = True
-        if self.__stale:
-            self.__pushed = []
-        else:
-            self.__pushed = [m for m in self.__pushed if m[0] > self.__known_id]
-        claimed, self.__preclaimed = self.__preclaimed, set()
-        return first, claimed
 
     def __drain(self, first: list[Message] | None = None) -> None:
         # Zero while draining: the system's sweeps read it as "busy", not "idle since".
@@ -332,10 +279,11 @@ class DurableActor(pykka.ThreadingActor):
 
     def __drain_batches(self, first: list[Message] | None) -> None:
         ctx = self._ctx
+        delivery, mailbox = ctx.system.delivery, self.mailbox
         carry: list[ops.Op] = []
         while not self.__passivated:
-            ctx.system.draining(self.kind, self.key)
-            batch, claimed = self.__next_batch(first)
+            delivery.draining(self.kind, self.key)
+            batch, claimed = mailbox.next_batch(first, self.__read)
             first = None
             if not batch:
                 break
@@ -345,8 +293,7 @@ class DurableActor(pykka.ThreadingActor):
             for i, msg in enumerate(batch):
                 now = ctx.clock.time()
                 if msg.available_at > now:
-                    self.__commit([*carry, *_release(batch[i:], claimed)])
-                    self.mark_stale()
+                    self.__commit([*carry, *mailbox.hold(batch[i:], claimed)])
                     self.__schedule_wake(msg.available_at - now)
                     return
                 if msg.state == "running" and msg.id not in claimed:
@@ -373,9 +320,8 @@ class DurableActor(pykka.ThreadingActor):
                 if verdict is None or verdict.quarantine:
                     carry += done
                 else:
-                    # The messages behind it wait (FIFO): their attempts were not used.
-                    self.__commit([*carry, *done, *_release(batch[i + 1:], claimed)])
-                    self.mark_stale()
+                    # FIFO: the messages behind it wait; their attempts were not used.
+                    self.__commit([*carry, *done, *mailbox.hold(batch[i + 1:], claimed)])
                     self.__schedule_wake(max(0.0, verdict.retry_at - ctx.clock.time()))
                     return
             # The batch's last completion commits while we look for more: a
@@ -383,6 +329,10 @@ class DurableActor(pykka.ThreadingActor):
             self.__commit(carry, wait=False)
             carry = []
         self.__idle_token += 1
+
+    def __read(self) -> list[Message]:
+        self.__settle()  # what we are still committing changes what the read finds
+        return self._ctx.store.pending(self.kind, self.key, limit=self._ctx.prefetch, now=_ALL)
 
     def __start_all(
         self, batch: list[Message], claimed: set[int], carry: list[ops.Op]
@@ -436,6 +386,7 @@ class DurableActor(pykka.ThreadingActor):
                 return [_quarantine(msg, verdict, exc)], verdict
             ctx.hooks.on_message(self.kind, "retry", seconds)
             return [ops.Retry(msg.id, verdict.retry_at, _describe(exc))], verdict
+        # At least once: the message is done only when this Done commits (``actors.delivery``).
         out: list[ops.Op] = [ops.Done(msg.id), *self.__outbox]
         if self.__state_dirty:
             out.append(_SAVE_STATE)  # encoded when it commits: one copy for every message in the commit
@@ -476,15 +427,13 @@ class DurableActor(pykka.ThreadingActor):
             unacked.wait(timeout=30)
 
     def __after_commit(self, operations: list[ops.Op]) -> None:
+        # What we sent reached its actor with the commit (``actors.delivery``);
+        # a delayed message to ourselves needs our own timer.
         for op in operations:
-            if type(op) is not ops.Insert:
-                continue
-            delay = (op.available_at or 0.0) - self._ctx.clock.time()
-            if delay > 0 and (op.kind, op.key) == (self.kind, self.key):
-                self.__schedule_wake(delay)
-            else:
-                # The commit has handed it over (or marked its actor stale).
-                self._ctx.system.wake(op.kind, op.key)
+            if type(op) is ops.Insert and op.available_at is not None and (op.kind, op.key) == (self.kind, self.key):
+                delay = op.available_at - self._ctx.clock.time()
+                if delay > 0:
+                    self.__schedule_wake(delay)
 
     # -- timers --------------------------------------------------------------
 
@@ -543,10 +492,6 @@ def _restore(saved: bytes | dict[str, Any]) -> dict[str, Any]:
     return restored
 
 
-def _release(rest: list[Message], claimed: Collection[int]) -> list[ops.Op]:
-    return [ops.Release(m.id) for m in rest if m.id in claimed]
-
-
 _SAVE_STATE: Any = object()  # in a list of ops: "and the actor's state as it is at commit"
 
 
@@ -555,14 +500,6 @@ def _running(m: Message, attempts: int) -> Message:
     # field walk per message.
     return Message(m.id, m.kind, m.key, m.payload, "running", attempts, m.available_at, m.created_at,
                    m.updated_at, m.last_error)
-
-
-def _pushed_message(pushed: tuple[int, ops.Insert, float, bool]) -> Message:
-    message_id, op, at, claimed = pushed
-    # Decoded afresh: the sender may still hold (and change) the dict it sent.
-    # A claimed one is running already, its first attempt counted.
-    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "running" if claimed else "pending",
-                   1 if claimed else 0, at, at, at, None)
 
 
 def _quarantine(msg: Message, verdict: Verdict, exc: BaseException) -> ops.Quarantine:

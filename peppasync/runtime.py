@@ -339,6 +339,7 @@ class Runtime:
         return self.clock.time()
 
     def wake(self, kind: str, key: str, *, reread: bool = False) -> None:
+        """Have (kind, key) look at its mailbox: only for messages no commit of this process stored."""
         self.system.wake(kind, key, reread=reread)
 
     def connector(self, name: str) -> ConnectorControl | None:

@@ -54,8 +54,6 @@ class Engine(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
-    def wake(self, kind: str, key: str, *, reread: bool = False) -> None: ...
-
     def connector(self, name: str) -> ConnectorControl | None: ...
 
     def now(self) -> float: ...
@@ -82,7 +80,6 @@ def make_app(
         engine.metrics,
         shopify_secret=shopify_secret,
         wms_token=wms_token,
-        wake=engine.wake,
         now=engine.now,
         late_after=late_webhook_seconds,
         margins=margins,
@@ -242,8 +239,8 @@ class _OpsApi:
         entry = self._engine.store.quarantine_get(qid)
         if entry.state != "open":
             raise HttpError(409, f"quarantine entry {qid} is already {entry.state}")
+        # The requeue's commit hands the message to its actor (``actors.delivery``).
         message_id = self._engine.store.quarantine_retry(qid, who=request.environ["REMOTE_USER"], payload=payload)
-        self._engine.wake(entry.kind, entry.key, reread=True)
         return json_response({"retried": qid, "message_id": message_id})
 
     def quarantine_discard(self, request: Request) -> Response:
@@ -276,7 +273,6 @@ class _OpsApi:
         """Read the order's unit costs again (a landed cost was booked, say) and recompute its margin."""
         order_id = request.params["id"]
         recost(self._engine.store, order_id=order_id, now=self._engine.now())  # 404 for an order with no margin
-        self._engine.wake("margin", order_id)
         return json_response({"recost": [order_id]})
 
     def margin_recost_sku(self, request: Request) -> Response:
@@ -291,8 +287,6 @@ class _OpsApi:
                 raise HttpError(400, f"since must be a date or time such as 2026-11-01, got {body['since']!r}")
             since = moment.timestamp()
         keys = recost(self._engine.store, sku=body["sku"], since=since, now=self._engine.now())
-        for key in keys:
-            self._engine.wake("margin", key)
         return json_response({"recost": keys})
 
     def _connector(self, request: Request) -> ConnectorControl:

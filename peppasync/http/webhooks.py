@@ -21,7 +21,7 @@ import hmac
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from peppasync.clock import parse_timestamp
 from peppasync.http.request import HttpError, Request, Response, json_response
@@ -43,10 +43,6 @@ _IDENT = re.compile(r"[!-~]{1,255}")
 _ORDER_ID = re.compile(r"[1-9][0-9]{0,19}")
 
 
-class Waker(Protocol):
-    def __call__(self, kind: str, key: str) -> None: ...
-
-
 def shopify_hmac(secret: str, body: bytes) -> str:
     """The value Shopify puts in ``X-Shopify-Hmac-Sha256`` for ``body``."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
@@ -63,7 +59,6 @@ class WebhookIngest:
         *,
         shopify_secret: str,
         wms_token: str,
-        wake: Waker,
         now: Any,
         late_after: float = LATE_AFTER_SECONDS,
         margins: bool = False,
@@ -72,7 +67,6 @@ class WebhookIngest:
         self._metrics = metrics
         self._secret = shopify_secret
         self._wms_token = wms_token
-        self._wake = wake
         self._now = now
         self._late_after = late_after
         self._margins = margins
@@ -172,10 +166,8 @@ class WebhookIngest:
                 extra={"source": source, "topic": topic, "event_id": event_id, "key": key,
                        "message_id": admission.message_id},
             )
+        # The commit handed the messages to their actors (``actors.delivery``): nobody need be woken.
         self._count(source, topic, "accepted")
-        self._wake(kind, key)
-        for other, _ in also:
-            self._wake(other, key)
         return json_response({"status": "accepted", "event_id": event_id, "message_id": admission.message_id})
 
     def _note_late(self, topic: str, event_id: str, triggered_at: str, received_at: float) -> None:

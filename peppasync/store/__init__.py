@@ -34,6 +34,7 @@ from peppasync.store.records import (
     NewMessage,
     QuarantineEntry,
     QuarantinePage,
+    Requeued,
 )
 from peppasync.store.store import Store
 
@@ -45,6 +46,7 @@ __all__ = [
     "NewMessage",
     "QuarantineEntry",
     "QuarantinePage",
+    "Requeued",
     "Store",
     "open_store",
     "ops",

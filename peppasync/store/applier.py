@@ -10,7 +10,7 @@ from typing import Any
 from peppasync.errors import NotFoundError, StoreError
 from peppasync.store import ops
 from peppasync.store.backend import Session
-from peppasync.store.records import Admission
+from peppasync.store.records import Admission, Requeued
 
 __all__ = ["INSERT_SQL", "apply_batch", "apply_ops"]
 
@@ -149,7 +149,7 @@ def _open_entry(s: Session, quarantine_id: int) -> tuple[int, str, str, str]:
     return int(message_id), kind, key, payload
 
 
-def _requeue(s: Session, op: ops.Requeue, now: float) -> int:
+def _requeue(s: Session, op: ops.Requeue, now: float) -> Requeued:
     message_id, kind, key, payload = _open_entry(s, op.quarantine_id)
     edited = op.encoded is not None
     new_id = _new_id(s, INSERT_SQL, (kind, key, op.encoded if edited else payload, 0, now, now, now))
@@ -157,7 +157,12 @@ def _requeue(s: Session, op: ops.Requeue, now: float) -> int:
     s.execute(_DROP_QUARANTINED, (message_id,))
     detail = {"kind": kind, "key": key, "message_id": new_id, "payload_edited": edited}
     s.execute(_AUDIT, (now, op.who, "quarantine.retry", f"quarantine/{op.quarantine_id}", json.dumps(detail)))
-    return new_id
+    try:
+        body = op.payload if op.payload is not None else json.loads(payload)
+        message: ops.Insert | None = ops.Insert(kind, key, body)
+    except (TypeError, ValueError, RecursionError):
+        message = None
+    return Requeued(new_id, message)
 
 
 def _discard(s: Session, op: ops.Discard, now: float) -> None:

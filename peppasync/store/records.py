@@ -7,7 +7,9 @@ from typing import Any
 
 from peppasync.store.ops import Insert
 
-__all__ = ["Admission", "AuditEntry", "MailboxStats", "Message", "NewMessage", "QuarantineEntry", "QuarantinePage"]
+__all__ = [
+    "Admission", "AuditEntry", "MailboxStats", "Message", "NewMessage", "QuarantineEntry", "QuarantinePage", "Requeued",
+]
 
 #: A message about to be written: the same value as ``ops.Insert``.
 NewMessage = Insert
@@ -24,6 +26,18 @@ class Admission:
     message_id: int | None
     reused: bool = False
     also: tuple[int, ...] = ()  # the ids of ``InsertOnce.also``, in order
+
+
+@dataclass(frozen=True)
+class Requeued:
+    """What ``ops.Requeue`` did: the id of the message put back, and that message as an Insert.
+
+    ``message`` is what the commit listener hands to the actor (None if the
+    stored payload could not be rebuilt as one; the actor then finds it on a read).
+    """
+
+    message_id: int
+    message: Insert | None
 
 
 @dataclass(frozen=True)

@@ -422,7 +422,7 @@ class Store:
 
     def quarantine_retry(self, qid: int, *, who: str, payload: dict[str, Any] | None = None) -> int:
         """Send an open entry back to its mailbox (optionally with an edited payload); the new message id."""
-        return int(self.write([ops.Requeue(qid, who, payload)])[0])
+        return int(self.write([ops.Requeue(qid, who, payload)])[0].message_id)
 
     def quarantine_discard(self, qid: int, *, who: str) -> None:
         """Close an open entry for good; audited."""

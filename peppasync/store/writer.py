@@ -29,7 +29,8 @@ from peppasync.store.backend import Backend, Session
 
 __all__ = ["Claimer", "CommitListener", "GroupWriter", "as_store_error"]
 
-#: Told, in the writer greenlet and in id order, of every message a commit added:
+#: Told, in the writer greenlet and in id order, of every message a commit added
+#: (by ``Insert``, ``InsertOnce`` with its ``also``, or ``Requeue``):
 #: ``(message id, the Insert, commit time, claimed)``; it runs before any writer hears "ok".
 CommitListener = Callable[[list[tuple[int, ops.Insert, float, bool]]], None]
 #: Asked before a batch is applied whether (kind, key) takes a new message at
@@ -204,6 +205,8 @@ class GroupWriter:
                 elif type(op) is ops.InsertOnce and r.message_id is not None:  # type: ignore[attr-defined]
                     added.append((r.message_id, op.message, now, False))  # type: ignore[attr-defined]
                     added.extend((i, m, now, False) for i, m in zip(r.also, op.also, strict=True))  # type: ignore[attr-defined]
+                elif type(op) is ops.Requeue and r.message is not None:  # type: ignore[attr-defined]
+                    added.append((r.message_id, r.message, now, False))  # type: ignore[attr-defined]
         if not added:
             return
         added.sort(key=lambda a: a[0])

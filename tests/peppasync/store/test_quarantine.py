@@ -224,3 +224,15 @@ def test_an_entry_whose_stored_payload_cannot_be_read_back_is_still_listed_and_s
     assert shown.payload["type"] == "unreadable"
     assert "nests deeper than 256 levels" in shown.payload["error"]
     assert store.quarantine_get(fine).payload == {"id": "fine"}
+
+
+def test_a_retried_entry_is_told_to_the_commit_listener_as_a_new_message_with_its_edited_payload(
+    store: Store,
+) -> None:
+    qid = _quarantined(store, key="1003")
+    told: list[tuple[int, str, str, dict[str, object], bool]] = []
+    store.listen(lambda added: told.extend((i, op.kind, op.key, op.payload, c) for i, op, _, c in added))
+
+    new_id = store.quarantine_retry(qid, who="alice", payload={"id": "1003", "fixed": True})
+
+    assert told == [(new_id, "orders", "1003", {"id": "1003", "fixed": True}, False)]

@@ -1,0 +1,464 @@
+"""Delivery: how a committed message reaches its actor, and the rules it keeps.
+
+A message is in the store before any actor hears of it, and it reaches its
+actor one way: the store's writer tells ``Delivery.committed`` of every message
+a commit of this process added (``ops.Insert``, ``ops.InsertOnce`` and its
+``also``, ``ops.Requeue``), in id order, before whoever wrote it hears "ok". An
+active actor is handed the message (``Mailbox.offer``, no read) and told to
+look (``WAKE``); an inactive one is activated, with others of the same moment,
+in one read (``Delivery._activate_batch``). So nobody who writes through the
+process's store calls ``wake``. What no commit of ours can tell is covered so:
+
+- a message stored by another process (``peppasync quarantine retry``, another
+  engine on the same PostgreSQL): ``Delivery.sweep``, every ``sweep_interval``,
+  activates the mailboxes with a ready message and no active actor, and tells
+  an active actor idle for a whole interval to read its mailbox again;
+- a message that is not due yet (a delayed send, a retry): the actor's own
+  timer, or the sweep once it is due.
+
+``Delivery.wake`` stays for callers who know of such a change (``reread``).
+
+The rules, and the code that enforces each (marked with its rule below):
+
+FIFO per actor: one message at a time, in id order; a message retried holds
+the ones behind it.
+  - One actor per (kind, key) in this process: ``_active``; no activation
+    starts while one is active or being activated (``_wake_inactive``).
+  - In id order: the writer tells commits in id order; ``Mailbox.offer`` keeps
+    what it is handed only while it holds every message after its last read,
+    else forgets it all and the next batch is read from the store, oldest
+    first (``Mailbox.next_batch``).
+  - One at a time: the actor handles a batch in order on its own greenlet and
+    asks ``Mailbox.next_batch`` for more only when the batch is done
+    (``DurableActor``).
+  - A retried message, or one not due yet, holds the ones behind it:
+    ``Mailbox.hold`` gives back their claims and forgets what was handed over;
+    the actor reads the store again only when the held message is due.
+
+At least once: a message is done only when its ``Done`` commits; a crash
+re-delivers what was claimed but not done, at most one prefetch batch per actor.
+  - A message leaves its mailbox only by ``ops.Done`` (or quarantine),
+    committed with the state and the sends of its handler (``DurableActor``).
+  - A claimed message (attempt counted by ``ops.Start``, or at insert through
+    ``Delivery.claim``) stays ``running`` until then; reads take running
+    messages too (``Store.load_many``, ``Store.pending``), so after a crash
+    they are delivered again with the attempt already counted.
+  - An actor holds at most ``prefetch`` claimed messages: it reads at most
+    ``prefetch`` (``Mailbox.next_batch``, ``_activate_batch``), and a message
+    is claimed at insert only while the batch in hand and what was handed over
+    leave room (``Mailbox.takes``).
+
+No lost wake: a message committed while its actor is being activated is seen.
+  - ``Delivery.committed`` notes it (``_rewake``) and the activator tells the
+    actor to read its mailbox again once it has started (``_activate_batch``).
+  - A wake for an actor that has one queued is dropped (``_woken``) only until
+    the actor starts reading (``Delivery.draining``).
+  - An actor that stopped taking messages to passivate passes a wake it still
+    receives back to ``Delivery.wake`` once it is forgotten (``DurableActor``):
+    a new activation reads the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import gevent
+import pykka
+
+from peppasync.store import Message, Store, ops
+
+if TYPE_CHECKING:
+    from actors.durable import ActorContext, DurableActor
+
+__all__ = ["WAKE", "Committed", "Delivery", "Mailbox"]
+
+log = logging.getLogger("peppasync.actors")
+
+#: What the writer tells of a message it committed: (id, the Insert, commit time, claimed).
+Committed = tuple[int, ops.Insert, float, bool]
+_Ident = tuple[str, str]
+
+_ACTIVATORS = 2
+_ACTIVATION_BATCH = 500
+
+
+@dataclass(frozen=True)
+class _Wake:
+    pass
+
+
+#: Told to an actor: look at your mailbox.
+WAKE = _Wake()
+
+
+class Mailbox:
+    """One actor's side of delivery: what it was handed since it last read the store."""
+
+    __slots__ = ("_claimed", "_in_hand", "_known_id", "_prefetch", "_pushed", "_stale", "closed")
+
+    def __init__(self, prefetch: int, preload: list[Message] | None = None, claimed: Collection[int] = ()) -> None:
+        self._prefetch = prefetch
+        # Messages committed after our last read, in id order, as the writer
+        # told them (so a wake needs no read). Stale: the store may hold
+        # messages we were not handed, so the next batch is read from it.
+        self._pushed: list[Committed] = []
+        self._stale = preload is None  # a preload is a read made for us
+        # Preloaded messages whose attempt the activation already counted.
+        self._claimed = {m.id for m in preload if m.id in claimed} if preload else set()
+        self._known_id = 0
+        self._in_hand = 0  # messages of the batch being handled (claimed, not known done)
+        #: The actor is passivating: it takes nothing more at insert.
+        self.closed = False
+
+    @property
+    def handed(self) -> bool:
+        """Whether messages were handed over that the actor has not taken yet."""
+        return bool(self._pushed)
+
+    def takes(self, promised: int) -> bool:
+        """Whether a message committed now would be handed over (``promised`` more are on their way)."""
+        # At least once: claimed at insert only while the batch in hand, what was
+        # handed over and what is promised stay within one prefetch; a crash
+        # re-delivers no more than that.
+        return (not self._stale and not self.closed
+                and len(self._pushed) + self._in_hand + promised < self._prefetch)
+
+    def offer(self, message_id: int, op: ops.Insert, committed_at: float, claimed: bool) -> None:
+        """A message for this mailbox has just committed (told in id order).
+
+        A claimed one was stored with its first attempt counted: no Start needed.
+        """
+        if message_id <= self._known_id or self._stale:
+            return  # already read, or the next batch is read from the store anyway
+        if len(self._pushed) >= self._prefetch or op.available_at is not None:
+            # FIFO: rather than skip one, forget all; the store keeps them in order.
+            self.mark_stale()
+            return
+        self._pushed.append((message_id, op, committed_at, claimed))
+
+    def mark_stale(self) -> None:
+        """The store may hold messages not handed over: read it for the next batch."""
+        self._stale = True
+        self._pushed = []
+
+    def next_batch(
+        self, first: list[Message] | None, read: Callable[[], list[Message]]
+    ) -> tuple[list[Message], set[int]]:
+        """The next messages in id order (``first``, else handed over, else ``read``), and the claimed ids."""
+        if first is None and not self._stale:
+            pushed, self._pushed = self._pushed, []
+            self._in_hand = len(pushed)
+            return [_pushed_message(m) for m in pushed], {m[0] for m in pushed if m[3]}
+        if first is None:
+            self._stale = False
+            self._pushed = []
+            first = read()  # FIFO: oldest first, at most prefetch
+        # Handed-over messages the read already holds are dropped; a full read
+        # may have left more behind it in the store. (An offer that did not
+        # fit while we read has marked us stale again.)
+        if first:
+            self._known_id = max(self._known_id, first[-1].id)
+        if len(first) >= self._prefetch:
+            self._stale = True
+        if self._stale:
+            self._pushed = []
+        else:
+            self._pushed = [m for m in self._pushed if m[0] > self._known_id]
+        claimed, self._claimed = self._claimed, set()
+        self._in_hand = len(first)
+        return first, claimed
+
+    def hold(self, rest: Iterable[Message], claimed: Collection[int]) -> list[ops.Op]:
+        """A message waits (a retry, or not due yet), and so does ``rest``, the batch behind it.
+
+        FIFO: returns the Releases that give back the claims in ``rest`` (those
+        attempts were not used) and forgets what was handed over; the actor
+        reads the store again when the waiting message is due.
+        """
+        self.mark_stale()
+        self._in_hand = 0
+        return [ops.Release(m.id) for m in rest if m.id in claimed]
+
+
+class Delivery:
+    """Hands every committed message to its actor, activating it when it is not active."""
+
+    def __init__(
+        self,
+        context: ActorContext,
+        kinds: Mapping[str, type[DurableActor]],
+        *,
+        max_active: int,
+        sweep_interval: float,
+        held: Collection[_Ident],
+    ) -> None:
+        self._ctx = context
+        self._store: Store = context.store
+        self._kinds = kinds
+        self._max_active = max_active
+        self._sweep_interval = sweep_interval
+        self._held = held  # crashed, waiting out their restart delay: delivered to when they start
+        self._active: dict[_Ident, DurableActor] = {}
+        self._woken: set[_Ident] = set()  # told WAKE, not yet reading
+        self._activating: dict[_Ident, None] = {}
+        self._rewake: set[_Ident] = set()  # activating, and a message committed meanwhile
+        self._to_load: deque[_Ident] = deque()  # in _activating, not yet read
+        self._activators: set[gevent.Greenlet] = set()
+        self._to_wake: dict[_Ident, None] = {}  # committed, to tell or activate (``_wake_committed``)
+        self._waking = False
+        self._stopping = False
+        #: Whether the store tells us of its commits (between ``open`` and ``close``).
+        self.listening = False
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def open(self) -> None:
+        """Listen to the store's commits (and claim at insert for active actors)."""
+        self._stopping = False
+        self._store.listen(self.committed, claimer=self.claim)
+        self.listening = True
+
+    def close(self) -> list[DurableActor]:
+        """Stop delivering; returns the actors that were active (for their host to stop)."""
+        self._stopping = True
+        self._store.unlisten(self.committed)
+        self.listening = False
+        for activator in list(self._activators):
+            activator.kill()
+        self._activators.clear()
+        self._to_load.clear()
+        self._activating.clear()
+        self._rewake.clear()
+        self._to_wake.clear()
+        actors = list(self._active.values())
+        self._active.clear()
+        self._woken.clear()
+        return actors
+
+    # -- the way in ----------------------------------------------------------
+
+    def committed(self, added: list[Committed]) -> None:
+        """The store's commit listener: called in the writer, in id order, before any writer hears "ok".
+
+        What must be decided at the commit is decided here; the wakes and
+        activations it asks for run in a hub callback, before the writers are
+        told, so that the writer greenlet goes on to its next commit at once.
+        """
+        active, woken, to_wake = self._active, self._woken, self._to_wake
+        for item in added:
+            op = item[1]
+            ident = (op.kind, op.key)
+            actor = active.get(ident)
+            if actor is not None:
+                actor.mailbox.offer(*item)
+                if ident in woken:
+                    continue  # a wake is queued: the actor reads what it was handed
+            elif ident in self._activating:
+                # No lost wake: its activation may have read the mailbox before this commit.
+                self._rewake.add(ident)
+                continue
+            to_wake[ident] = None
+        if to_wake and not self._waking:
+            self._waking = True
+            gevent.get_hub().loop.run_callback(self._wake_committed)
+
+    def _wake_committed(self) -> None:
+        # An actor active at the commit was handed the message: tell it. One
+        # that was not is activated; one activated since read after the commit.
+        self._waking = False
+        idents, self._to_wake = self._to_wake, {}
+        try:
+            for ident in idents:
+                actor = self._active.get(ident)
+                if actor is not None and (ident in self._woken or self._tell(ident, actor)):
+                    continue
+                self._wake_inactive(ident, committed=False)
+        except Exception:  # noqa: BLE001 - never in the hub; the sweep finds what was left
+            log.exception("waking actors after a commit failed")
+
+    def claim(self, kind: str, key: str, promised: int) -> bool:
+        """The store's claimer: whether a message for (kind, key) is stored with its first attempt counted."""
+        actor = self._active.get((kind, key))
+        return actor is not None and actor.mailbox.takes(promised)
+
+    def wake(self, kind: str, key: str, *, reread: bool = False) -> None:
+        """Make sure (kind, key) looks at its mailbox: tell it, or activate it.
+
+        Only for what no commit of this process told: ``reread`` says the
+        mailbox changed otherwise (another process stored a message), so the
+        actor must read it.
+        """
+        if self._stopping or kind not in self._kinds:
+            return
+        ident = (kind, key)
+        actor = self._active.get(ident)
+        if actor is not None:
+            if reread:
+                actor.mailbox.mark_stale()
+            if ident in self._woken or self._tell(ident, actor):
+                return
+        self._wake_inactive(ident, committed=reread)
+
+    def sweep(self) -> int:
+        """Activate actors whose messages are ready but who are not active; returns how many.
+
+        An active actor that has sat idle for a whole sweep interval while a
+        message of its is ready is told to read its mailbox: that message was
+        stored where no commit of ours could hand it over (another process).
+        """
+        if self._stopping:
+            return 0
+        room = self._max_active - len(self._active) - len(self._activating)
+        idle_before = self._ctx.clock.monotonic() - self._sweep_interval
+        woken = 0
+        limit = max(room, 0) + len(self._active) + len(self._held)
+        for kind, key in self._store.pending_keys(now=self._ctx.clock.time(), limit=limit):
+            ident = (kind, key)
+            actor = self._active.get(ident)
+            if actor is not None:
+                if 0.0 < actor.idle_since <= idle_before and ident not in self._woken:
+                    self.wake(kind, key, reread=True)
+                continue
+            if ident in self._activating or ident in self._held or kind not in self._kinds:
+                continue
+            if len(self._active) + len(self._activating) >= self._max_active:
+                continue  # no room, but the active ones further on may still need a wake
+            self._activate(ident)
+            woken += 1
+        return woken
+
+    # -- what actors and their host tell -------------------------------------
+
+    def draining(self, kind: str, key: str) -> None:
+        """The actor is about to read its mailbox: a later message needs a new wake."""
+        self._woken.discard((kind, key))
+
+    def forget(self, actor: DurableActor) -> None:
+        """The actor passivated or exited: what comes for its key activates a new one."""
+        ident = (actor.kind, actor.key)
+        if self._active.get(ident) is actor:
+            del self._active[ident]
+            self._woken.discard(ident)
+
+    def actors(self) -> list[DurableActor]:
+        return list(self._active.values())
+
+    def idle(self, since: float) -> list[DurableActor]:
+        """Active actors idle since ``since`` (monotonic) or before, with no wake queued."""
+        woken = self._woken
+        return [a for ident, a in self._active.items() if 0.0 < a.idle_since <= since and ident not in woken]
+
+    def active(self, kind: str | None = None) -> int:
+        if kind is None:
+            return len(self._active)
+        return sum(1 for k, _ in self._active if k == kind)
+
+    def is_active(self, kind: str, key: str) -> bool:
+        return (kind, key) in self._active
+
+    # -- internals -----------------------------------------------------------
+
+    def _tell(self, ident: _Ident, actor: DurableActor) -> bool:
+        try:
+            actor.actor_ref.tell(WAKE)
+        except pykka.ActorDeadError:
+            self._active.pop(ident, None)
+            return False
+        self._woken.add(ident)
+        return True
+
+    def _wake_inactive(self, ident: _Ident, *, committed: bool) -> None:
+        if self._stopping or ident in self._held or ident[0] not in self._kinds:
+            return  # held: it reads its mailbox when its restart delay is over
+        if ident in self._activating:
+            if committed:
+                # No lost wake: its activation may have read the mailbox before this change.
+                self._rewake.add(ident)
+            return
+        if len(self._active) + len(self._activating) >= self._max_active:
+            return  # the sweep activates it when there is room
+        self._activate(ident)
+
+    def _activate(self, ident: _Ident) -> None:
+        # Activations asked for in the same moment share one read of their
+        # state and first messages: one query for a burst, not two per actor.
+        self._activating[ident] = None
+        self._to_load.append(ident)
+        # Two activators: one reads the next batch (on the second reader
+        # connection) while the other starts the actors of the batch before.
+        if len(self._activators) < _ACTIVATORS and not self._stopping:
+            self._activators.add(gevent.spawn(self._activate_batch))
+
+    def _activate_batch(self) -> None:
+        try:
+            gevent.sleep(0)  # let the wakes of this moment gather
+            while self._to_load and not self._stopping:
+                batch: list[_Ident] = []
+                while self._to_load and len(batch) < _ACTIVATION_BATCH:
+                    ident = self._to_load.popleft()
+                    if ident in self._activating:
+                        batch.append(ident)
+                by_kind: dict[str, list[str]] = {}
+                for kind, key in batch:
+                    by_kind.setdefault(kind, []).append(key)
+                for kind, keys in by_kind.items():
+                    self._start(kind, keys)
+        finally:
+            self._activators.discard(gevent.getcurrent())
+            if self._to_load and len(self._activators) < _ACTIVATORS and not self._stopping:
+                self._activators.add(gevent.spawn(self._activate_batch))
+
+    def _start(self, kind: str, keys: list[str]) -> None:
+        ctx = self._ctx
+        try:
+            # At least once: running messages are read too (a crash left them claimed).
+            loaded = self._store.load_many(kind, keys, limit=ctx.prefetch)
+        except Exception as exc:
+            log.warning("activation read failed; the sweep retries", extra={"error": repr(exc)})
+            loaded = {}
+        claimed = self._claim_first(loaded)
+        for key in keys:
+            ident = (kind, key)
+            if key not in loaded or ident in self._active:
+                self._activating.pop(ident, None)
+                continue
+            state, messages = loaded[key]
+            if messages and messages[0].id in claimed:
+                messages = [replace(messages[0], attempts=claimed[messages[0].id]), *messages[1:]]
+            # Starting may yield to other greenlets: the key stays in
+            # _activating meanwhile, so a commit then is noted, not lost.
+            self._active[ident] = self._kinds[kind].spawn(key, ctx, (state, messages), claimed)
+            self._activating.pop(ident, None)
+            # No lost wake: a commit since the read, so the actor reads once
+            # it has handled what it was given.
+            if ident in self._rewake:
+                self._rewake.discard(ident)
+                self.wake(kind, key, reread=True)
+
+    def _claim_first(self, loaded: Mapping[str, tuple[Any, list[Message]]]) -> dict[int, int]:
+        # Count the first attempt of each actor's first message in one commit
+        # for the whole batch, instead of one Start round trip per actor.
+        now = self._ctx.clock.time()
+        firsts = [msgs[0].id for _, msgs in loaded.values()
+                  if msgs and msgs[0].state == "pending" and msgs[0].available_at <= now]
+        submitted = [(message_id, self._store.submit([ops.Start(message_id)])) for message_id in firsts]
+        claimed: dict[int, int] = {}
+        for message_id, result in submitted:
+            try:
+                claimed[message_id] = int(result.get()[0])
+            except Exception:  # noqa: BLE001 - the actor's own Start finds out what is wrong
+                pass
+        return claimed
+
+
+def _pushed_message(pushed: Committed) -> Message:
+    message_id, op, at, claimed = pushed
+    # Decoded afresh: the sender may still hold (and change) the dict it sent.
+    # A claimed one is running already, its first attempt counted.
+    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "running" if claimed else "pending",
+                   1 if claimed else 0, at, at, at, None)

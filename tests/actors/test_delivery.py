@@ -1,0 +1,180 @@
+"""The delivery rules of ``actors.delivery``: one way in, FIFO per actor, no lost wake.
+
+Every system here sweeps once an hour: what reaches an actor reaches it through
+the commit that stored it, not through a sweep.
+"""
+
+import collections
+
+import gevent
+import gevent.event
+
+from peppasync.errors import TransientError, ValidationError
+from peppasync.store import ops
+
+from actors.durable import DurableActor
+from tests.actors.conftest import CountingHooks
+
+seen: dict[tuple[str, str], list[int]] = collections.defaultdict(list)
+
+
+class Note(DurableActor):
+    kind = "note"
+
+    def handle(self, message):
+        if message.payload.get("poison"):
+            raise ValidationError("malformed", field="n")
+        seen[(self.kind, self.key)].append(message.payload["n"])
+
+
+class Margin(Note):
+    kind = "margin"
+
+
+class Stubborn(DurableActor):
+    """Fails message 0 transiently on its first two attempts; records the rest as they come."""
+
+    kind = "stubborn"
+
+    def handle(self, message):
+        n = message.payload["n"]
+        if n == 0 and message.attempts < 3:
+            raise TransientError("not yet", retry_after=0.05)
+        seen[(self.kind, self.key)].append(n)
+
+
+def setup_function():
+    seen.clear()
+
+
+def test_a_message_written_through_the_store_activates_its_actor_without_a_wake(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Note, hooks=hooks, sweep_interval=3600)
+    system.start()
+
+    store.write([ops.Insert("note", "cold", {"n": 1})])
+    hooks.wait_finished(1, timeout=10)
+
+    assert seen[("note", "cold")] == [1]
+
+
+def test_a_message_written_through_the_store_reaches_an_active_actor_without_a_wake(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Note, hooks=hooks, sweep_interval=3600, idle_seconds=3600)
+    system.start()
+    store.write([ops.Insert("note", "warm", {"n": 1})])
+    hooks.wait_finished(1, timeout=10)
+    assert system.is_active("note", "warm")
+
+    store.write([ops.Insert("note", "warm", {"n": 2})])
+    hooks.wait_finished(2, timeout=10)
+
+    assert seen[("note", "warm")] == [1, 2]
+
+
+def test_an_event_and_the_messages_it_makes_for_other_kinds_reach_all_their_actors_without_a_wake(
+    make_system, store
+):
+    hooks = CountingHooks()
+    system = make_system(Note, Margin, hooks=hooks, sweep_interval=3600)
+    system.start()
+
+    store.write([ops.InsertOnce("shopify", "event-1", ops.Insert("note", "1001", {"n": 1}),
+                                also=(ops.Insert("margin", "1001", {"n": 2}),))])
+    hooks.wait_finished(2, timeout=10)
+
+    assert seen == {("note", "1001"): [1], ("margin", "1001"): [2]}
+
+
+def test_a_quarantine_entry_retried_through_the_store_reaches_its_active_actor_without_a_wake(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Note, hooks=hooks, sweep_interval=3600, idle_seconds=3600)
+    system.start()
+    system.tell("note", "fixme", {"n": 1, "poison": True})
+    hooks.wait_finished(1, timeout=10)
+    store.write([])  # the writer is FIFO: the quarantine the actor sent is in
+    [entry] = store.quarantine_list()
+    assert system.is_active("note", "fixme")
+
+    store.quarantine_retry(entry.id, who="test", payload={"n": 1})
+    hooks.wait_finished(2, timeout=10)
+
+    assert seen[("note", "fixme")] == [1]
+
+
+def test_a_message_committed_while_its_actor_is_being_activated_is_handled(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Note, hooks=hooks, sweep_interval=3600)
+    real_load_many = store.load_many
+    late: list[int] = []
+
+    def load_many_then_commit(kind, keys, *, limit):
+        loaded = real_load_many(kind, keys, limit=limit)
+        if not late:  # between the activation's read and the actor's start
+            late.extend(store.write([ops.Insert("note", "busy", {"n": 2})]))
+        return loaded
+
+    store.load_many = load_many_then_commit
+    system.start()
+
+    store.write([ops.Insert("note", "busy", {"n": 1})])
+    hooks.wait_finished(2, timeout=10)
+
+    assert late
+    assert seen[("note", "busy")] == [1, 2]
+
+
+def test_a_retried_message_holds_the_ones_behind_it_even_those_handed_over_meanwhile(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(Stubborn, hooks=hooks, sweep_interval=3600, prefetch=4)
+    system.start()
+    for n in range(3):
+        system.tell("stubborn", "s", {"n": n})
+
+    with gevent.Timeout(10):
+        while hooks.outcomes.get("retry", 0) < 1:
+            gevent.sleep(0.005)
+    for n in range(3, 12):  # committed while message 0 waits for its retry
+        system.tell("stubborn", "s", {"n": n})
+    hooks.wait_finished(12, timeout=10)
+    store.write([])
+
+    assert seen[("stubborn", "s")] == list(range(12))
+    assert hooks.outcomes["retry"] == 2
+    assert store.pending("stubborn", "s", limit=10) == []
+
+
+release = gevent.event.Event()
+entered = gevent.event.Event()
+
+
+class Blocking(DurableActor):
+    """Waits in its first message's handler until the test lets it go."""
+
+    kind = "blocking"
+
+    def handle(self, message):
+        n = message.payload["n"]
+        if n == 0:
+            entered.set()
+            release.wait(10)
+        seen[(self.kind, self.key)].append(n)
+
+
+def test_a_busy_actor_holds_no_more_than_one_prefetch_of_claimed_messages(make_system, store):
+    release.clear()
+    entered.clear()
+    hooks = CountingHooks()
+    system = make_system(Blocking, hooks=hooks, sweep_interval=3600, prefetch=4)
+    system.start()
+    system.tell("blocking", "b", {"n": 0})
+    assert entered.wait(10)
+
+    for n in range(1, 20):
+        system.tell("blocking", "b", {"n": n})
+    claimed = [m.id for m in store.pending("blocking", "b", limit=100) if m.attempts > 0]
+    release.set()
+    hooks.wait_finished(20, timeout=10)
+
+    assert len(claimed) == 4  # what a crash now would deliver again, its attempt spent
+    assert seen[("blocking", "b")] == list(range(20))

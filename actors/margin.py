@@ -1,9 +1,10 @@
 """The margin actor: one per order, keeping its true margin current as the facts arrive.
 
-It hears of the order from the order actor (every ``orders/*`` webhook and every order
-the reconciler imports, as a ``sale`` with the order body, and ``refunds/create`` as a
-``refund``), of labels from the shipment feed (a ``label`` per WMS shipment, voided ones
-too) and of unit costs from the cost book. On each it gathers the facts
+It hears of the order from the webhook receiver, in the webhook's own transaction (every
+``orders/*`` body as a ``sale``, ``refunds/create`` as a ``refund``), and from the order actor
+for what came another way (orders and refunds the reconciler imports, retried quarantine
+entries); of labels from the shipment feed and sweep (a ``label`` per WMS shipment, voided
+ones too); of unit costs from the cost book and of payment fees from the storefront. On each it gathers the facts
 (``actors.adapters.shopify.sale_facts``), recomputes the margin
 (``actors.margin_model.compute_margin``) and keeps both in its state, which
 ``peppasync margin show`` and ``margin report`` read.
@@ -11,6 +12,7 @@ too) and of unit costs from the cost book. On each it gathers the facts
 Rules:
 - The unit costs are a snapshot taken when the order is first seen (the time of sale);
   a later cost change reaches the order only by a ``recost`` (``peppasync margin recost``).
+- An order body that changes no money (most updates) writes nothing.
 - Order bodies may arrive out of order: the one with the latest ``updated_at`` stands.
 - A refund is counted once whether it arrives in a ``refunds/create`` body, in a later
   order body, or both (by its id).

@@ -27,7 +27,7 @@ from .bc_company import NON_SKU_ITEM, BcError, Company
 from .catalog import Catalog
 from .erp_book import BookedOrder
 from .ledger import Ledger
-from .profile import SandboxProfile, chance, lognormal
+from .profile import SandboxProfile, chance, erp_latency
 from .server import Request, Response, json_response
 from .window import RequestWindow
 
@@ -206,10 +206,8 @@ class BusinessCentralSimulator:
         with self._lock:
             attempt = self._attempts[identity]
             self._attempts[identity] += 1
-        p = self._profile
-        latency = lognormal(self._seed, p.erp_latency_median, p.erp_latency_sigma, identity, attempt)
-        latency *= 1.0 + p.erp_load_factor * (load - 1) / max(1, self.concurrency_limit)
-        gevent.sleep(latency / self._scale)
+        gevent.sleep(erp_latency(self._profile, self._seed, identity, attempt, load, self.concurrency_limit)
+                     / self._scale)
         self._open.wait()
         if self._lose_answer(request):
             try:
@@ -225,7 +223,7 @@ class BusinessCentralSimulator:
                 except BcError:
                     pass
             return Response(0, reset=True), "reset", "injected connection reset"
-        if fault == "5xx" or chance(self._seed, "5xx", identity, attempt) < p.erp_error_rate:
+        if fault == "5xx" or chance(self._seed, "5xx", identity, attempt) < self._profile.erp_error_rate:
             status = 503 if chance(self._seed, "5xx-kind", identity, attempt) < 0.5 else 500
             error = BcError(status, "Internal_ServerError" if status == 500 else "Internal_TenantUnavailable",
                             "An unexpected error occurred; try again.")

@@ -17,7 +17,7 @@ from peppasync.clock import Clock
 from .catalog import Catalog
 from .erp import ErpError, ErpState, ErrorDetail
 from .ledger import Ledger
-from .profile import SandboxProfile, chance, lognormal
+from .profile import SandboxProfile, chance, erp_latency
 from .server import Request, Response, json_response
 from .signature import OAuthCredentials, OAuthVerifier
 
@@ -141,10 +141,8 @@ class NetSuiteSimulator:
         with self._lock:
             attempt = self._attempts[identity]
             self._attempts[identity] += 1
-        p = self._profile
-        latency = lognormal(self._seed, p.erp_latency_median, p.erp_latency_sigma, identity, attempt)
-        latency *= 1.0 + p.erp_load_factor * (load - 1) / max(1, self.concurrency_limit)
-        gevent.sleep(latency / self._scale)
+        gevent.sleep(erp_latency(self._profile, self._seed, identity, attempt, load, self.concurrency_limit)
+                     / self._scale)
         self._open.wait()
         fault = self._current_fault()
         if fault == "reset":
@@ -154,7 +152,7 @@ class NetSuiteSimulator:
                 except ErpError:
                     pass
             return Response(0, reset=True), "reset", "injected connection reset"
-        if fault == "5xx" or chance(self._seed, "5xx", identity, attempt) < p.erp_error_rate:
+        if fault == "5xx" or chance(self._seed, "5xx", identity, attempt) < self._profile.erp_error_rate:
             status = 503 if chance(self._seed, "5xx-kind", identity, attempt) < 0.5 else 500
             body = error_body(status, "UNEXPECTED_ERROR", "An unexpected error occurred. Error ID: "
                               f"sandbox-{int(chance(self._seed, 'error-id', identity, attempt) * 10**8):08d}")

@@ -6,7 +6,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 
-__all__ = ["PROFILES", "SandboxProfile", "chance", "lognormal", "resolve_profile"]
+__all__ = ["PROFILES", "SandboxProfile", "chance", "erp_latency", "lognormal", "resolve_profile"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +122,10 @@ def lognormal(seed: int, median: float, sigma: float, *identity: object) -> floa
     u2 = chance(seed, "ln2", *identity)
     normal = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
     return median * math.exp(sigma * normal)
+
+
+def erp_latency(profile: SandboxProfile, seed: int, identity: str, attempt: int, load: int, limit: int) -> float:
+    """Seconds an ERP takes to answer a request (log-normal, fixed by seed, request and attempt), longer
+    as more of its ``limit`` concurrent requests are in flight (``load``): an ERP slows under load."""
+    latency = lognormal(seed, profile.erp_latency_median, profile.erp_latency_sigma, identity, attempt)
+    return latency * (1.0 + profile.erp_load_factor * (load - 1) / max(1, limit))

@@ -26,6 +26,7 @@ from peppasync.clock import Clock
 from .bc_company import NON_SKU_ITEM, BcError, Company
 from .catalog import Catalog
 from .erp_book import BookedOrder
+from .erp_faults import ErpFaults
 from .ledger import Ledger
 from .profile import SandboxProfile, chance, erp_latency
 from .server import Request, Response, json_response
@@ -54,7 +55,7 @@ class BusinessCentralSimulator:
     """One company behind a token endpoint, a concurrency limit and a request window."""
 
     name = "business_central"
-    FAULTS = ("5xx", "reset")
+    FAULTS = ErpFaults.KINDS
 
     def __init__(self, catalog: Catalog, clock: Clock, *, credentials: BcCredentials, profile: SandboxProfile,
                  seed: int, time_scale: float, token_lifetime: int = 3599,
@@ -74,9 +75,7 @@ class BusinessCentralSimulator:
         self._attempts: Counter[str] = Counter()
         self._tokens: dict[str, float] = {}  # token -> expiry, by the clock's monotonic time
         self._issued = 0
-        self._open = gevent.event.Event()
-        self._open.set()
-        self._fault: tuple[str, float] | None = None
+        self.faults = ErpFaults(clock, self.ledger)
         self._lost_answers = 0
         self._root = (f"/v2.0/{credentials.tenant}/{credentials.environment}/api/v2.0/"
                       f"companies({self.company.id})/")
@@ -91,23 +90,16 @@ class BusinessCentralSimulator:
         with self._lock:
             self._tokens.clear()
 
-    # -- faults, as the NetSuite simulator's -----------------------------------------
+    # -- faults: the same as every simulated ERP's (``ErpFaults``) ---------------------
 
     def pause(self) -> None:
-        self._open.clear()
+        self.faults.pause()
 
     def resume(self) -> None:
-        self._open.set()
+        self.faults.resume()
 
     def inject(self, fault: str, seconds: float) -> None:
-        """For the next ``seconds``, every admitted request fails: "5xx", or "reset" (half applied first)."""
-        if fault not in self.FAULTS:
-            raise ValueError(f"unknown ERP fault {fault!r}; choose one of {', '.join(self.FAULTS)}")
-        if not seconds > 0:
-            raise ValueError(f"a fault lasts a positive number of seconds, got {seconds!r}")
-        with self._lock:
-            self._fault = (fault, self._clock.monotonic() + seconds)
-        self.ledger.note(f"injected_{fault}")
+        self.faults.inject(fault, seconds)
 
     def lose_answers(self, writes: int) -> None:
         """Apply the next ``writes`` POSTs, then drop their connections unanswered: the answer is lost, not
@@ -121,12 +113,6 @@ class BusinessCentralSimulator:
                 return False
             self._lost_answers -= 1
             return True
-
-    def _current_fault(self) -> str | None:
-        with self._lock:
-            if self._fault is None or self._clock.monotonic() >= self._fault[1]:
-                return None
-            return self._fault[0]
 
     # -- HTTP ------------------------------------------------------------------------
 
@@ -208,14 +194,14 @@ class BusinessCentralSimulator:
             self._attempts[identity] += 1
         gevent.sleep(erp_latency(self._profile, self._seed, identity, attempt, load, self.concurrency_limit)
                      / self._scale)
-        self._open.wait()
+        self.faults.wait_open()
         if self._lose_answer(request):
             try:
                 self._route(request)
             except BcError:
                 pass
             return Response(0, reset=True), "reset", "answer lost after the write"
-        fault = self._current_fault()
+        fault = self.faults.current()
         if fault == "reset":
             if chance(self._seed, "reset-after", identity, attempt) < 0.5:
                 try:

@@ -16,6 +16,7 @@ from peppasync.clock import Clock
 
 from .catalog import Catalog
 from .erp import ErpError, ErpState, ErrorDetail
+from .erp_faults import ErpFaults
 from .ledger import Ledger
 from .profile import SandboxProfile, chance, erp_latency
 from .server import Request, Response, json_response
@@ -56,7 +57,7 @@ class NetSuiteSimulator:
     `inject()` makes every request fail for a while (a burst of 5xx, or dropped connections).
     """
 
-    FAULTS = ("5xx", "reset")
+    FAULTS = ErpFaults.KINDS
 
     def __init__(self, catalog: Catalog, clock: Clock, *, credentials: OAuthCredentials,
                  profile: SandboxProfile, seed: int, time_scale: float) -> None:
@@ -71,37 +72,17 @@ class NetSuiteSimulator:
         self._active = 0
         self._lock = threading.Lock()
         self._attempts: Counter[str] = Counter()
-        self._open = gevent.event.Event()
-        self._open.set()
         self._clock = clock
-        self._fault: tuple[str, float] | None = None  # (kind, until), by the clock's monotonic time
+        self.faults = ErpFaults(clock, self.ledger)
 
     def pause(self) -> None:
-        """Hold every admitted request before it is answered (they still count against the limit)."""
-        self._open.clear()
+        self.faults.pause()
 
     def resume(self) -> None:
-        self._open.set()
+        self.faults.resume()
 
     def inject(self, fault: str, seconds: float) -> None:
-        """For the next `seconds` (real time), every admitted request fails with `fault`.
-
-        "5xx" answers 503 or 500 after the usual latency; "reset" drops the connection unanswered, half
-        of the time after the write was applied (the answer is lost, not the change).
-        """
-        if fault not in self.FAULTS:
-            raise ValueError(f"unknown ERP fault {fault!r}; choose one of {', '.join(self.FAULTS)}")
-        if not seconds > 0:
-            raise ValueError(f"a fault lasts a positive number of seconds, got {seconds!r}")
-        with self._lock:
-            self._fault = (fault, self._clock.monotonic() + seconds)
-        self.ledger.note(f"injected_{fault}")
-
-    def _current_fault(self) -> str | None:
-        with self._lock:
-            if self._fault is None or self._clock.monotonic() >= self._fault[1]:
-                return None
-            return self._fault[0]
+        self.faults.inject(fault, seconds)
 
     def handle(self, request: Request) -> Response:
         """Serve one HTTP request (the WSGI server calls this)."""
@@ -143,8 +124,8 @@ class NetSuiteSimulator:
             self._attempts[identity] += 1
         gevent.sleep(erp_latency(self._profile, self._seed, identity, attempt, load, self.concurrency_limit)
                      / self._scale)
-        self._open.wait()
-        fault = self._current_fault()
+        self.faults.wait_open()
+        fault = self.faults.current()
         if fault == "reset":
             if chance(self._seed, "reset-after", identity, attempt) < 0.5:
                 try:

@@ -17,11 +17,24 @@ from peppasync.clock import parse_timestamp
 from peppasync.errors import NotFoundError, ValidationError
 from peppasync.store import Store, ops
 
-__all__ = ["GROUPINGS", "margin_lags", "margin_of", "margin_report", "recost"]
+__all__ = ["GROUPINGS", "margin_lags", "margin_of", "margin_report", "recost", "since_epoch"]
 
 GROUPINGS = ("day", "sku", "order")
 Grouping = Literal["day", "sku", "order"]
 _ZERO = Decimal(0)
+
+
+def since_epoch(text: Any) -> float | None:
+    """A report's or a recost's "since" as epoch seconds (None when not given: ``None``).
+
+    Raises ``ValueError`` saying what form is expected; the caller names its own parameter.
+    """
+    if text is None:
+        return None
+    moment = parse_timestamp(text)
+    if moment is None:
+        raise ValueError(f"must be a date or time such as 2026-11-27 or 2026-11-27T00:00:00Z, got {text!r}")
+    return moment.timestamp()
 
 
 def margin_of(store: Store, order_id: str) -> dict[str, Any]:

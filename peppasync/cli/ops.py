@@ -29,7 +29,6 @@ import requests
 
 from peppasync.cli.configfile import load_for
 from peppasync.cli.output import fail, print_json, print_table
-from peppasync.clock import parse_timestamp
 from peppasync.config import Config
 from peppasync.errors import JsonInputError, StoreError
 from peppasync.redact import Redactor, config_secrets
@@ -308,15 +307,13 @@ def margin_show(args: argparse.Namespace) -> int:
 
 def margin_report(args: argparse.Namespace) -> int:
     from actors.margin_report import margin_report as margin_report_of
+    from actors.margin_report import since_epoch
 
     config = load_for(args)
-    since = None
-    if args.since:
-        moment = parse_timestamp(args.since)
-        if moment is None:
-            return fail(f"--since must be a date or time such as 2026-11-27 or 2026-11-27T00:00:00Z, "
-                        f"got {args.since!r}", 2)
-        since = moment.timestamp()
+    try:
+        since = since_epoch(args.since or None)
+    except ValueError as exc:
+        return fail(f"--since {exc}", 2)
     with _store(config) as store:
         report = margin_report_of(store, since=since, by=args.by, worst=args.worst)
     if args.json:
@@ -345,19 +342,17 @@ def margin_report(args: argparse.Namespace) -> int:
 def margin_recost(args: argparse.Namespace) -> int:
     import time
 
-    from actors.margin_report import recost
+    from actors.margin_report import recost, since_epoch
 
     config = load_for(args)
     if args.order is not None and not args.order.isdigit():
         return fail(f"ORDER must be a Shopify order id (a whole number), got {args.order!r}", 2)
     if args.since and args.order is not None:
         return fail("--since goes with --sku: one order is recosted whenever it was sold", 2)
-    since = None
-    if args.since:
-        moment = parse_timestamp(args.since)
-        if moment is None:
-            return fail(f"--since must be a date or time such as 2026-11-01, got {args.since!r}", 2)
-        since = moment.timestamp()
+    try:
+        since = since_epoch(args.since or None)
+    except ValueError as exc:
+        return fail(f"--since {exc}", 2)
     with _store(config) as store:
         keys = recost(store, order_id=args.order, sku=args.sku, since=since, now=time.time())
     if args.json:

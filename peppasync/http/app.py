@@ -10,7 +10,6 @@ from dataclasses import asdict, is_dataclass
 from functools import partial
 from typing import Any, Protocol
 
-from peppasync.clock import parse_timestamp
 from peppasync.config import ConsoleConfig
 from peppasync.errors import ConnectorLimitError, NotFoundError, PeppasyncError, StoreError, ValidationError
 from peppasync.http.console import Console
@@ -21,7 +20,7 @@ from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
 from peppasync.metrics import Metrics
 from peppasync.store import Store
 
-from actors.margin_report import GROUPINGS, margin_of, margin_report, recost
+from actors.margin_report import GROUPINGS, margin_of, margin_report, recost, since_epoch
 
 __all__ = ["ConnectorControl", "Engine", "make_app"]
 
@@ -175,6 +174,13 @@ def _check_token(request: Request, ops_token: str) -> str:
     return OPS_TOKEN_PRINCIPAL
 
 
+def _since(text: Any) -> float | None:
+    try:
+        return since_epoch(text)
+    except ValueError as exc:
+        raise HttpError(400, f"since {exc}") from None
+
+
 def _readyz(engine: Engine) -> Response:
     checks = engine.readiness()
     ok = all(checks.values())
@@ -259,13 +265,7 @@ class _OpsApi:
         by = query.get("by", "day")
         if by not in GROUPINGS:
             raise HttpError(400, f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
-        since = None
-        if query.get("since"):
-            moment = parse_timestamp(query["since"])
-            if moment is None:
-                raise HttpError(400, f"since must be a date or time such as 2026-11-27 or 2026-11-27T00:00:00Z, "
-                                     f"got {query['since']!r}")
-            since = moment.timestamp()
+        since = _since(query.get("since") or None)
         worst = _whole(query, "worst", default=10, low=0, high=MAX_PAGE)
         return json_response(margin_report(self._engine.store, since=since, by=by, worst=worst))
 
@@ -280,13 +280,7 @@ class _OpsApi:
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("sku"), str) or not body["sku"]:
             raise HttpError(400, 'expected {"sku": "SKU", "since": "2026-11-01"} (since is optional)')
-        since = None
-        if body.get("since") is not None:
-            moment = parse_timestamp(body["since"])
-            if moment is None:
-                raise HttpError(400, f"since must be a date or time such as 2026-11-01, got {body['since']!r}")
-            since = moment.timestamp()
-        keys = recost(self._engine.store, sku=body["sku"], since=since, now=self._engine.now())
+        keys = recost(self._engine.store, sku=body["sku"], since=_since(body.get("since")), now=self._engine.now())
         return json_response({"recost": keys})
 
     def _connector(self, request: Request) -> ConnectorControl:

@@ -25,7 +25,6 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from peppasync.clock import parse_timestamp
 from peppasync.config import ConsoleConfig
 from peppasync.http.request import HttpError, Request, Response
 from peppasync.store import Store
@@ -109,16 +108,14 @@ class Console:
     # -- pages -----------------------------------------------------------------
 
     def margin(self, request: Request) -> Response:
-        from actors.margin_report import margin_report
+        from actors.margin_report import margin_report, since_epoch
 
         session = self._require(request, roles=self._config.margin_roles)
         since_text = request.query.get("since", "").strip()
-        since = None
-        if since_text:
-            moment = parse_timestamp(since_text)
-            if moment is None:
-                raise HttpError(400, f"since must be a date such as 2026-11-27, got {since_text!r}")
-            since = moment.timestamp()
+        try:
+            since = since_epoch(since_text or None)
+        except ValueError as exc:
+            raise HttpError(400, f"since {exc}") from None
         by_day = margin_report(self._store, since=since, by="day", worst=10)
         body = f"""<h1>True margin</h1>
 <form method="get" action="/console/margin"><label>Sold since <input name="since" type="date"

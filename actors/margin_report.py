@@ -73,6 +73,26 @@ def margin_report(store: Store, *, since: float | None = None, by: Grouping = "d
     orders = list(_orders(store, since))
     cancelled = sum(1 for o in orders if o["cancelled"])
     live = [o for o in orders if not o["cancelled"]]
+    listed = _rows(live, by)
+    skus = _rows(live, "sku") if by != "sku" and worst else listed
+    return {
+        "by": by,
+        "since": since,
+        "orders": len(live),
+        "cancelled_orders": cancelled,
+        "incomplete_orders": sum(1 for o in live if not o["complete"]),
+        "rows": listed,
+        "worst_orders": [
+            {"order_id": o["order_id"], "name": o["name"], "currency": o["currency"], "margin": str(o["margin"]),
+             "percent": o["percent"], "complete": o["complete"]}
+            for o in sorted(live, key=lambda o: (o["margin"], o["order_id"]))[:worst]
+        ],
+        "worst_skus": skus[:worst],
+    }
+
+
+def _rows(live: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """The orders added up by day, SKU or order; days in order, the rest worst margin first."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for order in live:
         if by == "sku":
@@ -95,21 +115,7 @@ def margin_report(store: Store, *, since: float | None = None, by: Grouping = "d
         listed.sort(key=lambda r: (r["group"], r["currency"]))
     else:
         listed.sort(key=lambda r: (Decimal(r["margin"]), r["group"]))
-    skus = margin_report(store, since=since, by="sku", worst=0)["rows"] if by != "sku" and worst else listed
-    return {
-        "by": by,
-        "since": since,
-        "orders": len(live),
-        "cancelled_orders": cancelled,
-        "incomplete_orders": sum(1 for o in live if not o["complete"]),
-        "rows": listed,
-        "worst_orders": [
-            {"order_id": o["order_id"], "name": o["name"], "currency": o["currency"], "margin": str(o["margin"]),
-             "percent": o["percent"], "complete": o["complete"]}
-            for o in sorted(live, key=lambda o: (o["margin"], o["order_id"]))[:worst]
-        ],
-        "worst_skus": skus[:worst],
-    }
+    return listed
 
 
 def _orders(store: Store, since: float | None) -> Iterable[dict[str, Any]]:

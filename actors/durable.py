@@ -49,6 +49,9 @@ __all__ = ["PASSIVATE", "WAKE", "ActorContext", "DurableActor", "HandlerCrashedE
 log = logging.getLogger("peppasync.actors")
 
 _ALL = float("inf")
+#: How long what handled messages decided may wait to commit with the next one's: handlers
+#: that take longer (a vendor call) commit their results on their own, without waiting.
+_CARRY_FOR = 0.01
 
 
 class PoisonPolicy(Protocol):
@@ -281,6 +284,7 @@ class DurableActor(pykka.ThreadingActor):
         ctx = self._ctx
         delivery, mailbox = ctx.system.delivery, self.mailbox
         carry: list[ops.Op] = []
+        carried_at = ctx.clock.monotonic()
         while not self.__passivated:
             delivery.draining(self.kind, self.key)
             batch, claimed = mailbox.next_batch(first, self.__read)
@@ -316,9 +320,16 @@ class DurableActor(pykka.ThreadingActor):
                         continue
                     carry = []
                     running = _running(msg, attempts)
+                if not carry:
+                    carried_at = ctx.clock.monotonic()
                 done, verdict = self.__run(running, attempts)
                 if verdict is None or verdict.quarantine:
                     carry += done
+                    if ctx.clock.monotonic() - carried_at > _CARRY_FOR:
+                        # A slow handler (or many): what it decided (messages to other actors)
+                        # does not wait for the next handler, which may be as slow.
+                        self.__commit(carry, wait=False)
+                        carry = []
                 else:
                     # FIFO: the messages behind it wait; their attempts were not used.
                     self.__commit([*carry, *done, *mailbox.hold(batch[i + 1:], claimed)])

@@ -321,3 +321,33 @@ def test_a_failed_handler_leaves_no_trace_of_its_changes_in_the_state(make_syste
 
     assert store.get_state("halfway", "h")[0] == {"seen": {"list": [1, 2, 3]}}
     assert hooks.outcomes["retry"] == 3
+
+
+class SlowForwarder(DurableActor):
+    """Takes a while per message (a vendor call), then tells a recorder."""
+
+    kind = "forwarder"
+
+    def handle(self, message):
+        gevent.sleep(0.2)
+        self.send("recorder", "out", {"n": message.payload["n"]})
+
+
+def test_what_a_slow_handler_sends_reaches_its_actor_without_waiting_for_the_next_handler(make_system, store):
+    hooks = CountingHooks()
+    system = make_system(SlowForwarder, Recorder, hooks=hooks, prefetch=16)
+    system.start()
+    system.tell("forwarder", "f", {"n": 0})
+    gevent.sleep(0.1)
+    for n in range(1, 6):  # handed to the busy forwarder at once, its first attempts counted as they commit
+        system.tell("forwarder", "f", {"n": n})
+    with gevent.Timeout(0.5):
+        while not order_seen["out"]:
+            gevent.sleep(0.01)
+
+    # Each message takes 0.2 s; what the second sent is handled long before the sixth is done.
+    with gevent.Timeout(0.7):
+        while len(order_seen["out"]) < 2:
+            gevent.sleep(0.01)
+    hooks.wait_finished(12)
+    assert order_seen["out"] == list(range(6))

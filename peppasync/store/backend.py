@@ -1,8 +1,18 @@
 """Database connections and where their calls run: the only module that opens peewee databases.
 
-SQLite blocks in C, so its calls never run on the gevent hub: a writer thread
-owns one connection, and two reader threads one each (gevent thread pools).
-WAL lets readers see committed data while the writer holds its lock.
+SQLite blocks in C, so nothing that may wait runs on the gevent hub: scans run
+on two reader threads with a connection each (a gevent thread pool), and a
+commit that would wait for the write lock (another process holds it) on the
+writer's thread. WAL lets readers see committed data while the writer holds its
+lock. What cannot wait runs on the hub: the group commit, once it holds the
+write lock (taken without waiting), and a point read (one row by its key, one
+mailbox's first messages, an activation batch's states and first messages: rows
+found through an index), on a connection of its own. Each takes microseconds to
+milliseconds of work that needs the GIL anyway, while a hop to a thread under
+load costs far more: the thread waits for the GIL each time SQLite gives it
+back. In a sale, that made commits take seconds and left thousands of actors
+reading their state in a queue behind two readers. A point read that would
+wait for a lock goes to a reader thread too.
 psycopg 3 cooperates with gevent, so PostgreSQL calls run in the calling
 greenlet: the writer owns one connection, readers borrow from a small pool.
 """
@@ -35,13 +45,14 @@ T = TypeVar("T")
 # a commit's cost grows with the pages it dirties, and a batch of messages for
 # many mailboxes dirties index pages all over; 8 KiB pages halve that count and
 # keep typical order payloads (a few KiB) off overflow pages.
+_BUSY_TIMEOUT_MS = 10_000
 SQLITE_PRAGMAS: tuple[tuple[str, object], ...] = (
     ("page_size", 8192),
     ("journal_mode", "wal"),
     ("synchronous", "full"),
     ("foreign_keys", 1),
     ("cache_size", -64000),
-    ("busy_timeout", 10000),
+    ("busy_timeout", _BUSY_TIMEOUT_MS),
 )
 
 _READ_POOL_SIZE = 4
@@ -71,6 +82,7 @@ class Session:
         self._pg = backend == "postgresql"
         self._sql: dict[str, str] = {}
         self._cursor: Any = None
+        self._locked = False
 
     def _text(self, sql: str) -> str:
         text = self._sql.get(sql)
@@ -102,6 +114,9 @@ class Session:
         # IMMEDIATE takes SQLite's write lock up front, so a transaction never
         # fails half-way with "database is locked" when it first writes.
         if not self._pg:
+            if self._locked:
+                self._locked = False  # taken by ``lock_now`` for this transaction
+                return
             if self._db.connection().in_transaction:  # type: ignore[no-untyped-call]
                 self.execute("ROLLBACK")  # left open by a caller that never finished
             self.execute("BEGIN IMMEDIATE")
@@ -121,6 +136,32 @@ class Session:
             self.reset()
             self.ensure()
             self.execute("BEGIN")
+
+    def unlock(self) -> None:
+        """Give back a lock ``lock_now`` took that no transaction used."""
+        if self._locked:
+            self._locked = False
+            self.rollback()
+
+    def lock_now(self) -> bool:
+        """SQLite: begin the next transaction now if the write lock is free, without waiting.
+
+        False when another connection holds it; True when the transaction is open, and
+        the next ``begin`` uses it.
+        """
+        if self._db.connection().in_transaction:  # type: ignore[no-untyped-call]
+            self.execute("ROLLBACK")  # left open by a caller that never finished
+        self.execute("PRAGMA busy_timeout = 0")
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return False
+        finally:
+            self.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        self._locked = True
+        return True
 
     def broken(self) -> bool:
         """True when the connection is gone or unusable (PostgreSQL only; SQLite files do not drop)."""
@@ -171,8 +212,11 @@ class Backend:
         """Run ``fn`` on the writer's connection (one caller at a time: the writer)."""
         raise NotImplementedError
 
-    def read(self, fn: Callable[[Session], T]) -> T:
-        """Run ``fn`` on a reading connection."""
+    def read(self, fn: Callable[[Session], T], *, point: bool = False) -> T:
+        """Run ``fn`` on a reading connection.
+
+        ``point``: ``fn`` reads a few rows through an index, nothing the size of a table.
+        """
         raise NotImplementedError
 
     def close(self) -> None:
@@ -195,18 +239,39 @@ class SqliteBackend(Backend):
         for session in self._readers:
             self._idle.put(session)
         self._read_pool = ThreadPool(_SQLITE_READERS)
+        # Never waits for a lock: a point read that would goes to a reader thread.
+        self._point = self._session(path, timeout=0)
+        self._point_lock = gevent.monkey.get_original("_thread", "allocate_lock")()
 
     @staticmethod
-    def _session(path: str) -> Session:
-        db = peewee.SqliteDatabase(
-            path, pragmas=list(SQLITE_PRAGMAS), timeout=10, check_same_thread=False, thread_safe=False
-        )
+    def _session(path: str, timeout: float = 10) -> Session:
+        pragmas = [(name, int(timeout * 1000) if name == "busy_timeout" else value) for name, value in SQLITE_PRAGMAS]
+        db = peewee.SqliteDatabase(path, pragmas=pragmas, timeout=timeout, check_same_thread=False, thread_safe=False)
         return Session(db, "sqlite")
 
     def write(self, fn: Callable[[Session], T]) -> T:
-        return self._write_pool.apply(_call, (self._writer, fn))  # type: ignore[no-any-return]
+        # The writer is one greenlet: its connection is never used by two threads at once.
+        writer = self._writer
+        writer.ensure()
+        if writer.lock_now():
+            try:
+                return fn(writer)
+            finally:
+                writer.unlock()
+        return self._write_pool.apply(_call, (writer, fn))  # type: ignore[no-any-return]
 
-    def read(self, fn: Callable[[Session], T]) -> T:
+    def read(self, fn: Callable[[Session], T], *, point: bool = False) -> T:
+        # An OS lock taken without waiting: the connection is used by one thread at a time
+        # (a greenlet cannot switch inside a SQLite call, so none of the hub's can be inside it).
+        if point and self._point_lock.acquire(False):
+            try:
+                return _call(self._point, fn)
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                # It would wait on a lock (a checkpoint, a recovery): a reader thread waits instead.
+            finally:
+                self._point_lock.release()
         session = self._idle.get()
         task = self._read_pool.spawn(_call, session, fn)
         try:
@@ -229,6 +294,8 @@ class SqliteBackend(Backend):
             for _ in self._readers:
                 session = self._idle.get(timeout=30)
                 self._read_pool.apply(session.reset)
+            with self._point_lock:
+                self._point.reset()
         finally:
             self._write_pool.kill()
             self._read_pool.kill()
@@ -277,7 +344,7 @@ class PostgresBackend(Backend):
     def write(self, fn: Callable[[Session], T]) -> T:
         return _call(self._writer, fn)
 
-    def read(self, fn: Callable[[Session], T]) -> T:
+    def read(self, fn: Callable[[Session], T], *, point: bool = False) -> T:
         with self._borrow() as session:
             try:
                 return _call(session, fn)

@@ -133,11 +133,11 @@ class Store:
         """Transactions the writer has committed since the store was opened."""
         return self._writer.commits
 
-    def _read(self, fn: Callable[[Session], T]) -> T:
+    def _read(self, fn: Callable[[Session], T], *, point: bool = False) -> T:
         if self._closed:
             raise StoreError(f"store {self.url} is closed", url=self.url)
         try:
-            return self._backend.read(fn)
+            return self._backend.read(fn, point=point)
         except Exception as exc:
             raise as_store_error(exc, self.url) from exc
 
@@ -229,7 +229,7 @@ class Store:
         params = (_text("kind", kind), _text("key", key), self._now(now), _limit("limit", limit))
         sql = (f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE kind = ? AND key = ?"
                " AND state <> 'quarantined' AND available_at <= ? ORDER BY id LIMIT ?")
-        return [_message(r) for r in self._read(lambda s: s.all(sql, params))]
+        return [_message(r) for r in self._read(lambda s: s.all(sql, params), point=True)]
 
     def load_many(
         self, kind: str, keys: Sequence[str], *, limit: int
@@ -268,7 +268,7 @@ class Store:
                     out[k] = (states.get(k), messages[k])
             return out
 
-        return self._read(query)
+        return self._read(query, point=True)
 
     def pending_keys(
         self, kind: str | None = None, *, now: float | None = None, limit: int = 10000
@@ -314,7 +314,7 @@ class Store:
         """When the earliest pending message of a mailbox becomes available, or None."""
         sql = "SELECT MIN(available_at) FROM messages WHERE kind = ? AND key = ? AND state = 'pending'"
         params = (_text("kind", kind), _text("key", key))
-        value = self._read(lambda s: s.one(sql, params))[0]
+        value = self._read(lambda s: s.one(sql, params), point=True)[0]
         return None if value is None else float(value)
 
     def mailbox_stats(self, now: float | None = None) -> dict[str, MailboxStats]:
@@ -330,7 +330,8 @@ class Store:
     def get_state(self, kind: str, key: str) -> tuple[dict[str, Any], int] | None:
         """An actor's persisted state and its version, or None if it never saved one."""
         params = (_text("kind", kind), _text("key", key))
-        row = self._read(lambda s: s.one("SELECT state, version FROM actor_state WHERE kind = ? AND key = ?", params))
+        row = self._read(lambda s: s.one("SELECT state, version FROM actor_state WHERE kind = ? AND key = ?", params),
+                         point=True)
         return None if row is None else (json.loads(row[0]), int(row[1]))
 
     def states(self, kind: str, *, changed_since: float | None = None,

@@ -115,7 +115,7 @@ def test_a_slow_sqlite_write_does_not_freeze_other_greenlets(tmp_path: Path) -> 
     store = open_store(f"sqlite:///{tmp_path}/store.db")
     store.migrate()
     # Another connection holds SQLite's write lock, so the store's next write
-    # waits inside sqlite3 (busy timeout) until the lock goes.
+    # waits for it (busy timeout) on the writer's thread, never on the hub.
     blocker = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     ticks = 0
@@ -167,6 +167,32 @@ def test_a_sqlite_read_runs_while_the_writer_is_blocked(tmp_path: Path) -> None:
 
     assert [m.id for m in pending] == [existing]
     assert still_waiting
+
+
+def test_an_actor_state_read_does_not_queue_behind_long_sqlite_reads(tmp_path: Path) -> None:
+    import time
+
+    store = open_store(f"sqlite:///{tmp_path}/store.db")
+    store.migrate()
+    store.write([ops.PutState("order", "1", {"status": "erp_synced"})])
+    # Every reader thread busy with a long read (a backlog scan over millions of rows).
+    scans = [gevent.spawn(store._read, lambda s: time.sleep(1.0)) for _ in range(4)]
+    gevent.sleep(0.05)
+
+    try:
+        with gevent.Timeout(0.5):
+            state = store.get_state("order", "1")
+            pending = store.pending("order", "1", limit=10)
+            loaded = store.load_many("order", ["1", "2"], limit=10)
+        scanning = [not scan.ready() for scan in scans]
+    finally:
+        gevent.joinall(scans)
+        store.close()
+
+    assert state == ({"status": "erp_synced"}, 1)
+    assert pending == []
+    assert loaded == {"1": (({"status": "erp_synced"}, 1), []), "2": (None, [])}
+    assert all(scanning)
 
 
 def _nested(depth: int) -> list[object]:
@@ -241,9 +267,11 @@ def test_a_killed_writer_fails_its_waiting_requests_and_the_next_write_works(sto
     store.enqueue("orders", "1", {"n": 0})
     writer = store._writer._greenlet  # what a stray kill at shutdown would hit
     assert writer is not None
+    # It dies at its next switch, before it takes what is queued now (a SQLite commit runs
+    # on the hub once it holds the lock, so a kill cannot land inside one).
+    writer.kill(block=False)
     waiting = store.submit([ops.Insert("orders", "1", {"n": 1})])
-
-    writer.kill()
+    writer.join(timeout=5)
     later = store.enqueue("orders", "1", {"n": 2})
 
     with pytest.raises(StoreError, match="the writer stopped"):

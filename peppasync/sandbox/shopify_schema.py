@@ -71,6 +71,8 @@ type QueryRoot {
 
 type Mutation {
   fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
+  fulfillmentOrderHold(fulfillmentHold: FulfillmentOrderHoldInput!, id: ID!): FulfillmentOrderHoldPayload
+  fulfillmentOrderReleaseHold(externalId: String, holdIds: [ID!], id: ID!): FulfillmentOrderReleaseHoldPayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
 }
 
@@ -152,6 +154,22 @@ type FulfillmentOrder {
   id: ID! status: FulfillmentOrderStatus! orderId: ID! orderName: String! createdAt: DateTime! updatedAt: DateTime!
   assignedLocation: FulfillmentOrderAssignedLocation!
   lineItems(first: Int, after: String): FulfillmentOrderLineItemConnection!
+  fulfillmentHolds: [FulfillmentHold!]!
+}
+type FulfillmentHold {
+  id: ID! handle: String reason: FulfillmentHoldReason! reasonNotes: String heldByRequestingApp: Boolean!
+  displayReason: String!
+}
+type FulfillmentOrderHoldUserError { field: [String!] message: String! code: FulfillmentOrderHoldUserErrorCode }
+type FulfillmentOrderHoldPayload {
+  fulfillmentHold: FulfillmentHold fulfillmentOrder: FulfillmentOrder remainingFulfillmentOrder: FulfillmentOrder
+  userErrors: [FulfillmentOrderHoldUserError!]!
+}
+type FulfillmentOrderReleaseHoldUserError {
+  field: [String!] message: String! code: FulfillmentOrderReleaseHoldUserErrorCode
+}
+type FulfillmentOrderReleaseHoldPayload {
+  fulfillmentOrder: FulfillmentOrder userErrors: [FulfillmentOrderReleaseHoldUserError!]!
 }
 type FulfillmentOrderAssignedLocation { name: String! location: Location }
 type FulfillmentOrderEdge { cursor: String! node: FulfillmentOrder! }

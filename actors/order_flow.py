@@ -29,10 +29,11 @@ from peppasync.errors import RejectedError, TransientError, ValidationError
 
 from actors.connectors import Priority
 from actors.customer_sync import already_synced, customer_version, synced_record
-from actors.domain import Order, Shipment
+from actors.domain import Order, Shipment, StorefrontHold
 from actors.order_state import PAST_CANCELLING, PAST_SHIPPING, STAMPED, SYNCED, OrderState, Status
 from actors.ports import Erp, Storefront, Wms
 from actors.refund import read_refund
+from actors.storefront_holds import HoldPolicy
 from actors.validation import normalise_order
 
 __all__ = [
@@ -73,7 +74,9 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Advance:
-    """Take the next step."""
+    """Take the next step; ``check`` numbers the look at a storefront hold this step was scheduled as."""
+
+    check: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,8 @@ def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
             event_id += ":" + str(payload["digest"])[:16]
         return Webhook(str(payload.get("topic")), payload.get("body"), event_id, received_at)
     if kind == "advance":
-        return Advance()
+        check = payload.get("check")
+        return Advance(check if isinstance(check, int) and not isinstance(check, bool) else None)
     if kind == "shipment":
         return ShipmentArrived(
             Shipment(
@@ -119,11 +123,12 @@ def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
 
 @dataclass(frozen=True)
 class Send:
-    """A durable message to send once the transition is committed."""
+    """A durable message to send once the transition is committed, due ``delay`` seconds after."""
 
     kind: str
     key: str
     payload: dict[str, Any]
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,10 @@ class OrderPorts(Protocol):
     @property
     def tracks_stock(self) -> bool: ...
 
+    #: Which storefront holds keep an order from the warehouse, and how often to look again.
+    @property
+    def holds(self) -> HoldPolicy: ...
+
 
 # -- transitions -------------------------------------------------------------------------
 
@@ -203,7 +212,7 @@ class OrderFlow:
         if isinstance(message, Webhook):
             self._webhook(message)
         elif isinstance(message, Advance):
-            self._advance()
+            self._advance(message)
         else:
             self._shipment(message)
 
@@ -282,6 +291,7 @@ class OrderFlow:
         for sku in state.stock:
             self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
         state.stock = {}
+        state.held = None
         self._move("cancelled")
 
     def _refund(self, event: Webhook) -> None:
@@ -334,39 +344,81 @@ class OrderFlow:
 
     # -- steps -----------------------------------------------------------------
 
-    def _advance(self) -> None:
+    def _advance(self, message: Advance) -> None:
         state = self.state
         status = state.status
         if status not in ("received", "erp_synced", "sent_to_wms", "shipped"):
             return
         order = state.order if status != "shipped" else None
+        if state.held is not None and message.check != state.hold_checks:
+            # Held: the look scheduled last is the order's next step. This one (a repeat, or
+            # the step an update asked for) only brings the ERP up to date.
+            if state.resync and status in SYNCED and order is not None:
+                state.resync = False
+                self._sync_erp(order)
+                self.changed = True
+            return
         if status == "received" and order is not None:
             self._sync_erp(order)
             self._move("erp_synced")
             self._timed("order_to_erp", state.received_at)
             if order.needs_shipping:
                 self._next()
-        elif status == "erp_synced" and state.resync and order is not None:
+        elif status == "erp_synced" and state.resync and order is not None and message.check is None:
             state.resync = False
             self._sync_erp(order)
         elif status == "erp_synced" and order is not None and order.needs_shipping:
-            self._send_to_wms(order)
-            self._move("sent_to_wms")
-            self._timed("order_to_wms", state.received_at)
+            if state.resync:
+                state.resync = False
+                self._sync_erp(order)
+            holding = self.ports.holds.keeping_from_warehouse(self.ports.storefront.holds(self.key))
+            if holding:
+                self._wait_for(holding, "warehouse")
+            else:
+                self._lifted()
+                self._send_to_wms(order)
+                self._move("sent_to_wms")
+                self._timed("order_to_wms", state.received_at)
         elif status == "sent_to_wms" and state.resync and order is not None:
             state.resync = False
             self._sync_erp(order)
             self._send_to_wms(order)
         elif status == "shipped":
             ship = state.shipment or {}
-            self.ports.storefront.fulfill(self.key, Shipment(
+            holding = self.ports.storefront.fulfill(self.key, Shipment(
                 tracking_number=str(ship.get("tracking_number") or ""),
                 carrier=str(ship.get("carrier") or ""),
                 tracking_url=str(ship.get("tracking_url") or ""),
             ))
-            self._move("fulfilled")
-            self._timed("shipment_to_shopify", state.shipment_received_at)
+            if holding:
+                self._wait_for(holding, "fulfillment")
+            else:
+                self._lifted()
+                self._move("fulfilled")
+                self._timed("shipment_to_shopify", state.shipment_received_at)
         self.changed = True
+
+    def _wait_for(self, holds: tuple[StorefrontHold, ...], what: str) -> None:
+        """Keep the order where it is while ``holds`` stand, and look again later."""
+        state = self.state
+        reasons = sorted({h.reason for h in holds})
+        if state.held is None or state.held.get("for") != what or state.held.get("reasons") != reasons:
+            log.info("order held in the storefront (%s; %s): its %s waits until the hold is lifted",
+                     ", ".join(reasons), "ours" if any(h.ours for h in holds) else "placed by another app", what,
+                     extra={"order_id": self.key})
+            state.held = {"for": what, "reasons": reasons, "ours": any(h.ours for h in holds),
+                          "since": state.held["since"] if state.held else self.now()}
+        state.hold_checks += 1
+        self.sends.append(Send(self.kind, self.key, {"type": "advance", "check": state.hold_checks},
+                               delay=self.ports.holds.recheck_seconds))
+
+    def _lifted(self) -> None:
+        held = self.state.held
+        if held is not None:
+            log.info("the storefront hold on the order is lifted after %.0f s: its %s goes on",
+                     self.now() - float(held.get("since") or self.now()), held.get("for"),
+                     extra={"order_id": self.key})
+            self.state.held = None
 
     def _sync_erp(self, order: Order) -> None:
         erp = self.ports.erp

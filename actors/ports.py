@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actors.domain import Customer, Order, Refund, Shipment, WmsOrder
+from actors.domain import Customer, Order, Refund, Shipment, StorefrontHold, WmsOrder
 
 __all__ = ["Erp", "Storefront", "Wms"]
 
@@ -88,5 +88,12 @@ class Storefront(Protocol):
 
     name: str
 
-    def fulfill(self, order_id: str, shipment: Shipment) -> None:
-        """Mark the order fulfilled with the shipment's tracking; done already is done."""
+    def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
+        """The holds on the order's fulfillment, whoever placed them; () when nothing holds it."""
+
+    def fulfill(self, order_id: str, shipment: Shipment) -> tuple[StorefrontHold, ...]:
+        """Mark the order fulfilled with the shipment's tracking; done already is done.
+
+        While the order's fulfillment is on hold nothing is fulfilled, and the holds are
+        returned for the caller to try again once they are lifted; () means fulfilled.
+        """

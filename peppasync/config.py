@@ -34,6 +34,7 @@ from peppasync.redact import is_secret_name
 __all__ = [
     "COST_SOURCES",
     "ERP_KINDS",
+    "FULFILLMENT_HOLD_REASONS",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "NETSUITE_CHOICES",
@@ -87,6 +88,19 @@ class ShopifyConfig:
     access_token: str = ""
     webhook_secret: str = ""
     location_id: str = ""
+    # An order whose fulfillment is on hold in Shopify (another app's fraud check, a deposit app...)
+    # waits before the warehouse, unless every hold has one of these reasons (FULFILLMENT_HOLD_REASONS).
+    ship_despite_holds: tuple[str, ...] = ()
+    # Seconds between looks at a held order's holds.
+    hold_recheck_seconds: float = 30.0
+
+
+#: Shopify's ``FulfillmentHoldReason`` values
+#: (https://shopify.dev/docs/api/admin-graphql/latest/enums/FulfillmentHoldReason).
+FULFILLMENT_HOLD_REASONS = (
+    "AWAITING_PAYMENT", "AWAITING_RETURN_ITEMS", "HIGH_RISK_OF_FRAUD", "INCORRECT_ADDRESS", "INVENTORY_OUT_OF_STOCK",
+    "ONLINE_STORE_POST_PURCHASE_CROSS_SELL", "OTHER", "UNKNOWN_DELIVERY_DATE",
+)
 
 
 @dataclass(frozen=True)
@@ -604,6 +618,11 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
         need(not value or parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
              f"expected an http(s) URL, got {value!r}")
     need(config.netsuite.max_concurrency >= 1, "netsuite.max_concurrency", "expected an integer of at least 1")
+    for reason in config.shopify.ship_despite_holds:
+        need(reason in FULFILLMENT_HOLD_REASONS, "shopify.ship_despite_holds",
+             f"unknown hold reason {reason!r}; Shopify's reasons: {', '.join(FULFILLMENT_HOLD_REASONS)}")
+    need(config.shopify.hold_recheck_seconds > 0, "shopify.hold_recheck_seconds",
+         "expected a positive number of seconds")
     ns = config.netsuite
     for key, choices in NETSUITE_CHOICES.items():
         value = getattr(ns, key)

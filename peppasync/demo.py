@@ -55,6 +55,8 @@ def engine_config(
     run reconciles and retries as often, in simulated time, as a real one.
     """
     raw: dict[str, Any] = sandbox.config_sections()
+    # A held order looks at its holds again as often, in simulated time, as a real one would.
+    raw["shopify"]["hold_recheck_seconds"] = max(0.25, 30.0 / sandbox.time_scale)
     raw["server"] = {"listen": listen, "ops_token": secrets.token_hex(16), "shutdown_timeout": 5.0}
     raw["store"] = {"url": f"sqlite:///{database.resolve()}"}
     # The estimates a shop would configure: a card rate for fees, packaging per order, a floor.

@@ -42,6 +42,7 @@ from actors.connectors import (
 )
 from actors.costs import CostReader
 from actors.reconciler import Settings
+from actors.storefront_holds import HoldPolicy
 
 __all__ = ["engine_kinds", "engine_services"]
 
@@ -72,6 +73,7 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         metrics.reconcile_last_success_timestamp_seconds.labels(sweep=sweep).set(clock.time())
     services: dict[str, Any] = {
         "reconcile": Settings(config.engine.reconcile_interval),
+        "holds": HoldPolicy(frozenset(config.shopify.ship_despite_holds), config.shopify.hold_recheck_seconds),
         "inventory": InventorySettings(
             default_buffer=inventory.default_buffer,
             buffers=inventory.buffers,

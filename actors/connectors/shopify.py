@@ -20,6 +20,7 @@ from .hooks import ConnectorHooks
 from .limiter import Priority
 from .shopify_queries import (
     FULFILLMENT_CREATE,
+    FULFILLMENT_HOLDS,
     ORDER_FULFILLMENT_ORDERS,
     ORDER_TRANSACTIONS,
     ORDERS_UPDATED_SINCE,
@@ -243,17 +244,36 @@ class ShopifyConnector(Connector):
 
     # -- writes --------------------------------------------------------------------
 
+    def fulfillment_holds(self, order_id: str | int) -> list[dict[str, Any]]:
+        """The holds on the order's fulfillment orders (``FulfillmentHold``: id, handle, reason,
+        heldByRequestingApp), each with its ``fulfillmentOrderId``; [] when none is held."""
+        order_gid = gid("Order", order_id)
+        data = self.graphql(FULFILLMENT_HOLDS, {"id": order_gid}, operation="fulfillment_holds", estimate=12.0,
+                            priority=Priority.HIGH)
+        order = data.get("order")
+        if order is None:
+            raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
+                                 code="NOT_FOUND")
+        return _holds(order["fulfillmentOrders"]["nodes"])
+
     def fulfill(self, order_id: str | int, tracking_number: str, company: str, url: str = "") -> dict[str, Any]:
         """Fulfil every open fulfillment order of the order with this tracking; already fulfilled is success.
 
-        Returns ``{"fulfillment_id": ..., "already_fulfilled": bool}``.
+        Returns ``{"fulfillment_id": ..., "already_fulfilled": bool, "held": [...]}``. While a
+        fulfillment order is on hold, nothing is fulfilled and ``held`` lists its holds (as
+        ``fulfillment_holds`` does): Shopify refuses to fulfil a held fulfillment order, and
+        fulfilling the rest would tell the customer half a story.
         """
         order_gid = gid("Order", order_id)
         for _ in range(2):
-            open_ids, status = self._open_fulfillment_orders(order_gid)
+            nodes, status = self._fulfillment_orders(order_gid)
+            held = _holds(nodes)
+            if held:
+                return {"fulfillment_id": None, "already_fulfilled": False, "held": held}
+            open_ids = [n["id"] for n in nodes if n["status"] in _OPEN]
             if not open_ids:
                 if status == "FULFILLED":
-                    return {"fulfillment_id": None, "already_fulfilled": True}
+                    return {"fulfillment_id": None, "already_fulfilled": True, "held": []}
                 raise ConnectorError(f"{self.name}: order {order_id} has no open fulfillment orders "
                                      f"(status {status})", connector=self.name, code="NO_OPEN_FULFILLMENT_ORDERS")
             tracking: dict[str, Any] = {"number": tracking_number, "company": company}
@@ -265,21 +285,20 @@ class ShopifyConnector(Connector):
                                 priority=Priority.HIGH)
             payload = data["fulfillmentCreate"]
             if not payload["userErrors"]:
-                return {"fulfillment_id": payload["fulfillment"]["id"], "already_fulfilled": False}
+                return {"fulfillment_id": payload["fulfillment"]["id"], "already_fulfilled": False, "held": []}
             errors = payload["userErrors"]
         # Someone else fulfilled in between, or Shopify refused: a second look decided neither way.
         raise ConnectorError(f"{self.name}: fulfillmentCreate for order {order_id} refused: "
                              + "; ".join(e["message"] for e in errors), connector=self.name, code="USER_ERROR")
 
-    def _open_fulfillment_orders(self, order_gid: str) -> tuple[list[str], str]:
+    def _fulfillment_orders(self, order_gid: str) -> tuple[list[dict[str, Any]], str]:
         data = self.graphql(ORDER_FULFILLMENT_ORDERS, {"id": order_gid}, operation="fulfillment_orders",
-                            estimate=25.0, priority=Priority.HIGH)
+                            estimate=42.0, priority=Priority.HIGH)
         order = data.get("order")
         if order is None:
             raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
                                  code="NOT_FOUND")
-        nodes = order["fulfillmentOrders"]["nodes"]
-        return [n["id"] for n in nodes if n["status"] in _OPEN], order["displayFulfillmentStatus"]
+        return list(order["fulfillmentOrders"]["nodes"]), order["displayFulfillmentStatus"]
 
     def set_available(self, quantities: Sequence[tuple[str | int, int, int | None]],
                       idempotency_key: str, *, reason: str = "correction") -> list[SetResult]:
@@ -329,6 +348,11 @@ class ShopifyConnector(Connector):
             raise ConnectorError(f"{self.name}: shopify.location_id is not configured", connector=self.name,
                                  code="CONFIG")
         return gid("Location", self.config.location_id)
+
+
+def _holds(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**hold, "fulfillmentOrderId": node["id"]} for node in nodes if node["status"] == "ON_HOLD"
+            for hold in node.get("fulfillmentHolds") or ()]
 
 
 def _code(error: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from actors.adapters.netsuite import sales_order_record
 from actors.connectors import Priority
 from actors.customer_sync import already_synced, customer_version, synced_record
-from actors.domain import Customer, Order, WmsOrder
+from actors.domain import Customer, Order, StorefrontHold, WmsOrder
 from actors.order import OrderActor
 from actors.validation import normalise_order
 
@@ -48,6 +48,13 @@ class RecordingWms:
         return WmsOrder(1, "cancelled")
 
 
+class UnheldStorefront:
+    name = "shopify"
+
+    def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
+        return ()
+
+
 def _order(order_id: int, updated_at: str, **customer: Any) -> dict[str, Any]:
     body = copy.deepcopy(GOOD)
     body.update(id=order_id, name=f"#{order_id}", created_at=updated_at, updated_at=updated_at)
@@ -62,7 +69,7 @@ def _webhook(body: dict[str, Any]) -> dict[str, Any]:
 
 def _run(make_system: Any, hooks: CountingHooks, orders: list[dict[str, Any]]) -> RecordingErp:
     erp = RecordingErp()
-    system = make_system(services={"erp": erp, "warehouse": RecordingWms()}, hooks=hooks)
+    system = make_system(services={"erp": erp, "warehouse": RecordingWms(), "storefront": UnheldStorefront()}, hooks=hooks)
     system.register(OrderActor)
     system.start()
     for n, body in enumerate(orders):

@@ -184,7 +184,25 @@ def test_fulfilling_twice_is_one_fulfillment_and_then_success(make_sandbox: Call
     second = shop.fulfill(order.id, "1Z999AA10123456784", "UPS")
 
     assert first["already_fulfilled"] is False and first["fulfillment_id"]
-    assert second == {"fulfillment_id": None, "already_fulfilled": True}
+    assert second == {"fulfillment_id": None, "already_fulfilled": True, "held": []}
+
+
+def test_a_held_order_is_not_fulfilled_and_its_holds_say_whose_they_are_until_they_are_lifted(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=16)
+    order = sb.place_orders(1, malformed_ratio=0.0)[0]
+    [hold] = sb.other_app.hold(order.id, 3600.0, reason="HIGH_RISK_OF_FRAUD")
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    while_held = shop.fulfill(order.id, "1Z999AA10123456784", "UPS")
+    holds = shop.fulfillment_holds(order.id)
+    sb.shopify.shop.release(hold["fo_id"], [hold["id"]])
+    after = shop.fulfill(order.id, "1Z999AA10123456784", "UPS")
+
+    assert while_held["fulfillment_id"] is None and while_held["held"] == holds
+    assert [(h["reason"], h["heldByRequestingApp"]) for h in holds] == [("HIGH_RISK_OF_FRAUD", False)]
+    assert sb.shopify.shop.fulfillments and after["fulfillment_id"] and after["held"] == []
+    assert shop.fulfillment_holds(order.id) == []
 
 
 def test_fulfilling_an_unknown_order_is_permanent(make_sandbox: Callable[..., Sandbox]) -> None:

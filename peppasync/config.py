@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from peppasync.config_gates import GatesConfig, parse_gates
 from peppasync.errors import ConfigError, ConfigProblem
 from peppasync.redact import is_secret_name
 
@@ -44,6 +45,7 @@ __all__ = [
     "ConsoleConfig",
     "EngineConfig",
     "ErpConfig",
+    "GatesConfig",
     "InventoryConfig",
     "LogConfig",
     "MarginConfig",
@@ -290,6 +292,7 @@ class Config:
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
     margin: MarginConfig = field(default_factory=MarginConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    gates: GatesConfig = field(default_factory=GatesConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = "<defaults>"
 
@@ -391,6 +394,9 @@ def parse_config(
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         table = raw.get(name, {})
+        if name == "gates":  # nested tables: peppasync.config_gates
+            sections[name] = parse_gates(table if isinstance(table, dict) else {}, source, env, problems)
+            continue
         sections[name] = _build_section(
             name, cls, table if isinstance(table, dict) else {}, source, env, problems
         )
@@ -582,6 +588,7 @@ def _check_env_names(env: Mapping[str, str], problems: list[ConfigProblem]) -> N
         _env_name(s, f.name)
         for s, cls in _SECTIONS.items()
         for f in dataclasses.fields(cls)
+        if s != "gates" or f.name == "on_reject"  # workflows and gates are tables: in the file only
     }
     for var in env:
         if not var.startswith(ENV_PREFIX) or var in known:
@@ -662,6 +669,11 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(config.inventory.flush_interval > 0, "inventory.flush_interval", "expected a positive number of seconds")
     _check_margin(config.margin, need)
     _check_console(config.console, need)
+    known_roles = {r.strip() for roles in config.console.users.values() for r in roles.split(",")}
+    for gate in config.gates.gates.values():
+        for role in (gate.owner, gate.escalate_to):
+            need(not role or not config.console.users or role in known_roles, f"gates.{gate.name}",
+                 f"role {role!r} is no [console] user's: nobody could act on this gate in the console")
     need(config.log.level.lower() in LOG_LEVELS, "log.level",
          f"expected one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
     need(config.log.format in LOG_FORMATS, "log.format",

@@ -336,6 +336,8 @@ class StorefrontHold:
     reason: str
     handle: str = ""
     ours: bool = False
+    # The held fulfillment order's id: a hold is released on it.
+    fulfillment_order_id: str = ""
 
 
 #: Where an order stands at the warehouse. ``open`` can still be changed; ``with_provider``

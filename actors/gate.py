@@ -16,7 +16,8 @@ an expiry), so an early, late or repeated tick is harmless.
 
 The rule a gate follows is read from the configuration on every message: a changed workflow
 applies to the gates not yet passed, and the gate says so in the log. A gate that passes opens
-the next one; the last one passed, or any one rejected, is told to the order (``gate``).
+the next one; every gate passed or rejected is told to the order (``gate``), which lets the
+ERP approve the order when its first gate passes and the warehouse ship it after the last.
 """
 
 from __future__ import annotations
@@ -127,7 +128,6 @@ class GateActor(DurableActor):
             if after is not None:
                 self.send(GATE_KIND, gate_key(order_id, after.name), {
                     "type": "open", "workflow": workflow, "due": self.state.get("due") or {}})
-                return
         if event in ("passed", "rejected"):
             self.send("order", order_id, {
                 "type": "gate", "gate": gate.gate, "event": event, "workflow": workflow,

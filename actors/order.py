@@ -16,6 +16,7 @@ from peppasync.store import Message, ops
 
 from actors.customer_sync import CUSTOMER_KIND
 from actors.durable import DurableActor
+from actors.gate_workflows import GateSettings
 from actors.order_flow import Moved, OrderFlow, OrderState, Timed, Webhook, parse_message
 from actors.ports import Erp, Storefront, Wms
 from actors.storefront_holds import HoldPolicy
@@ -72,6 +73,11 @@ class _ActorPorts:
     @property
     def tracks_stock(self) -> bool:
         return "inventory" in self._actor._ctx.system.kinds
+
+    @property
+    def gates(self) -> GateSettings:
+        settings = self._actor._ctx.services.get("gates")
+        return settings if isinstance(settings, GateSettings) else GateSettings()
 
     @property
     def holds(self) -> HoldPolicy:

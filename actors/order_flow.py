@@ -30,6 +30,8 @@ from peppasync.errors import RejectedError, TransientError, ValidationError
 from actors.connectors import Priority
 from actors.customer_sync import already_synced, customer_version, synced_record
 from actors.domain import Order, Shipment, StorefrontHold
+from actors.gate_workflows import GateSettings
+from actors.order_gates import GatedSteps
 from actors.order_state import PAST_CANCELLING, PAST_SHIPPING, STAMPED, SYNCED, OrderState, Status
 from actors.ports import Erp, Storefront, Wms
 from actors.refund import read_refund
@@ -41,6 +43,7 @@ __all__ = [
     "SYNCED",
     "Advance",
     "CustomerRecords",
+    "GateNews",
     "Moved",
     "OrderFlow",
     "OrderMessage",
@@ -80,6 +83,13 @@ class Advance:
 
 
 @dataclass(frozen=True)
+class GateNews:
+    """A gate of this build-to-order order passed or was rejected (``actors.gate``)."""
+
+    news: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class ShipmentArrived:
     """The warehouse shipped the order."""
 
@@ -87,7 +97,7 @@ class ShipmentArrived:
     received_at: float | None = None
 
 
-OrderMessage = Webhook | Advance | ShipmentArrived
+OrderMessage = Webhook | Advance | ShipmentArrived | GateNews
 
 
 def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
@@ -104,6 +114,8 @@ def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
     if kind == "advance":
         check = payload.get("check")
         return Advance(check if isinstance(check, int) and not isinstance(check, bool) else None)
+    if kind == "gate":
+        return GateNews(dict(payload))
     if kind == "shipment":
         return ShipmentArrived(
             Shipment(
@@ -189,11 +201,15 @@ class OrderPorts(Protocol):
     @property
     def holds(self) -> HoldPolicy: ...
 
+    #: The build-to-order workflows (none: no order passes any gate).
+    @property
+    def gates(self) -> GateSettings: ...
+
 
 # -- transitions -------------------------------------------------------------------------
 
 
-class OrderFlow:
+class OrderFlow(GatedSteps):
     """One order's transitions. ``handle`` one message, then read ``state``, ``sends`` and ``notices``."""
 
     kind = "order"
@@ -213,6 +229,9 @@ class OrderFlow:
             self._webhook(message)
         elif isinstance(message, Advance):
             self._advance(message)
+        elif isinstance(message, GateNews):
+            self._gate_news(message.news)
+            self.changed = True
         else:
             self._shipment(message)
 
@@ -254,7 +273,10 @@ class OrderFlow:
         if status is None:
             state.received_at = event.received_at if event.received_at is not None else self.now()
             self._move("received")
+            self._gates_begin(event.body)
             self._next()
+        elif state.gates is not None:
+            self._gates_paid(event.body)
         elif status in SYNCED and current != record:
             state.resync = True
             self._next()
@@ -359,6 +381,7 @@ class OrderFlow:
                 self.changed = True
             return
         if status == "received" and order is not None:
+            self._hold_in_storefront()
             self._sync_erp(order)
             self._move("erp_synced")
             self._timed("order_to_erp", state.received_at)
@@ -371,7 +394,7 @@ class OrderFlow:
             if state.resync:
                 state.resync = False
                 self._sync_erp(order)
-            holding = self.ports.holds.keeping_from_warehouse(self.ports.storefront.holds(self.key))
+            holding = () if self.gated else self._holding()
             if holding:
                 self._wait_for(holding, "warehouse")
             else:
@@ -379,6 +402,16 @@ class OrderFlow:
                 self._send_to_wms(order)
                 self._move("sent_to_wms")
                 self._timed("order_to_wms", state.received_at)
+        elif status == "sent_to_wms" and state.gates is not None and state.gates["released"] \
+                and not state.gates.get("shipping") and order is not None:
+            # The last gate passed: the warehouse may ship it once no other app's hold keeps it.
+            holding = self._holding()
+            if holding:
+                self._wait_for(holding, "warehouse")
+            else:
+                self._lifted()
+                state.gates["shipping"] = True
+                self._send_to_wms(order)
         elif status == "sent_to_wms" and state.resync and order is not None:
             state.resync = False
             self._sync_erp(order)
@@ -397,6 +430,10 @@ class OrderFlow:
                 self._move("fulfilled")
                 self._timed("shipment_to_shopify", state.shipment_received_at)
         self.changed = True
+
+    def _holding(self) -> tuple[StorefrontHold, ...]:
+        """The storefront holds, other than our gates', that keep the order from the warehouse."""
+        return self.ports.holds.keeping_from_warehouse(self._not_ours(self.ports.storefront.holds(self.key)))
 
     def _wait_for(self, holds: tuple[StorefrontHold, ...], what: str) -> None:
         """Keep the order where it is while ``holds`` stand, and look again later."""
@@ -432,7 +469,7 @@ class OrderFlow:
                 records.put(customer.id, synced_record(version, order.updated_at))
                 # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
                 priority = Priority.HIGH
-        erp.upsert_sales_order(order, priority=priority)
+        erp.upsert_sales_order(order, priority=priority, pending_approval=self._pending_approval())
         # The sales order exists: payments captured for it and not booked yet are booked against it.
         new = [p.id for p in order.payments if p.id not in self.state.payments_booked]
         if new:
@@ -449,11 +486,14 @@ class OrderFlow:
         is refused for an operator to look at.
         """
         wms = self.ports.wms
-        held = wms.place_order(order, held_id=self.state.wms_order_id, priority=Priority.NORMAL)
+        hold = self._warehouse_hold_note() if self.gated else ""
+        held = wms.place_order(order, held_id=self.state.wms_order_id, priority=Priority.NORMAL, hold=hold)
         self.state.wms_order_id = held.id
         if held.status == "cancelled":
             raise RejectedError(f"the WMS holds order {self.key} as cancelled, so it will not ship; reopen it in "
                                 "the WMS, then retry this message", connector=wms.name, code="CANCELLED_AT_WMS")
+        if hold:
+            return  # on hold, the warehouse allocates nothing yet
         # Stamped after the warehouse answered: a stock read begun later counts the allocation.
         at = self.now()
         for sku in self.state.stock:
@@ -501,6 +541,29 @@ class OrderFlow:
 
     def _next(self) -> None:
         self.sends.append(Send(self.kind, self.key, {"type": "advance"}))
+
+    def _send(self, kind: str, key: str, payload: dict[str, Any]) -> None:
+        self.sends.append(Send(kind, key, payload))
+
+    def _place_at_wms(self, order: Order) -> None:
+        self._send_to_wms(order)
+
+    def _cancel_for_gate(self) -> None:
+        """A rejected gate cancels the order: at the warehouse first, then in the ERP; Shopify keeps our holds."""
+        state = self.state
+        status = state.status
+        if status in PAST_CANCELLING or status is None:
+            return
+        order = state.order
+        if status == "sent_to_wms" or (status == "erp_synced" and order.needs_shipping):
+            self._cancel_at_wms(order)
+        if status in SYNCED:
+            self.ports.erp.cancel_sales_order(order)
+        for sku in state.stock:
+            self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
+        state.stock = {}
+        state.held = None
+        self._move("cancelled")
 
     def _move(self, new: Status) -> None:
         old = self.state.status

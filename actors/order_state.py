@@ -56,12 +56,15 @@ class OrderState:
     # scheduled, so that only the latest one acts.
     held: dict[str, Any] | None = None
     hold_checks: int = 0
+    # A build-to-order order's gates (``actors.order_gates``): its workflow, the gates, those passed,
+    # a rejection, our Shopify holds, whether the ERP approved it and whether it was let go.
+    gates: dict[str, Any] | None = None
     # Keys this version does not know, kept as they were.
     other: dict[str, Any] = field(default_factory=dict)
 
     _KEYS = ("status", "order", "received_at", "events", "stock", "resync", "wms_order_id", "shipment",
              "shipment_received_at", "erp_at", "shipped_before_cancel", "refunds_booked", "return_opened",
-             "payments_booked", "held", "hold_checks")
+             "payments_booked", "held", "hold_checks", "gates")
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
@@ -85,6 +88,7 @@ class OrderState:
             entered=entered,
             held=saved.get("held"),
             hold_checks=int(saved.get("hold_checks") or 0),
+            gates=saved.get("gates"),
             other={k: v for k, v in saved.items() if k not in known},
         )
 
@@ -98,6 +102,7 @@ class OrderState:
             "shipped_before_cancel": self.shipped_before_cancel or None,
             "refunds_booked": self.refunds, "return_opened": self.return_opened or None,
             "payments_booked": self.payments_booked, "held": self.held, "hold_checks": self.hold_checks or None,
+            "gates": self.gates,
         }
         saved.update({k: v for k, v in values.items() if v is not None and v != [] and v != {}})
         if self.status is not None:

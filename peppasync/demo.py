@@ -80,6 +80,7 @@ def build_demo(
     listen: str,
     engine: dict[str, Any] | None = None,
     erp: str = "netsuite",
+    gates: dict[str, Any] | None = None,
 ) -> tuple[Sandbox, Runtime]:
     """A started sandbox and a started runtime wired to it, with a fresh SQLite store."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -88,6 +89,8 @@ def build_demo(
     sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen, erp=erp)
     sandbox.start()
     raw = engine_config(sandbox, directory / "demo.db", listen=listen, engine=engine)
+    if gates is not None:
+        raw["gates"] = gates
     return sandbox, start_engine(sandbox, parse_config(raw, source="demo", environ={}))
 
 

@@ -34,6 +34,14 @@ class ShopifyStorefront:
     def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
         return _holds(call(self.name, self.connector.fulfillment_holds, order_id))
 
+    def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
+        return _holds(call(self.name, self.connector.hold_fulfillment, order_id, handle, notes))
+
+    def release(self, order_id: str, holds: tuple[StorefrontHold, ...]) -> None:
+        mine = [(h.fulfillment_order_id, h.id) for h in holds if h.ours]
+        if mine:
+            call(self.name, self.connector.release_holds, mine)
+
     def fulfill(self, order_id: str, shipment: Shipment) -> tuple[StorefrontHold, ...]:
         done = call(self.name, self.connector.fulfill, order_id, shipment.tracking_number, shipment.carrier,
                     shipment.tracking_url)
@@ -144,7 +152,8 @@ def _refund(refund: Mapping[str, Any], skus: Mapping[Any, str], taxes_included: 
 def _holds(found: Iterable[Mapping[str, Any]]) -> tuple[StorefrontHold, ...]:
     """Shopify's ``FulfillmentHold`` objects as the order flow's values."""
     return tuple(StorefrontHold(str(h["id"]), str(h["reason"]), str(h.get("handle") or ""),
-                                bool(h.get("heldByRequestingApp"))) for h in found)
+                                bool(h.get("heldByRequestingApp")), str(h.get("fulfillmentOrderId") or ""))
+                 for h in found)
 
 
 def _bag(money_set: Mapping[str, Any] | None, amount: Any) -> MoneyBag:

@@ -21,6 +21,8 @@ from .limiter import Priority
 from .shopify_queries import (
     FULFILLMENT_CREATE,
     FULFILLMENT_HOLDS,
+    FULFILLMENT_ORDER_HOLD,
+    FULFILLMENT_ORDER_RELEASE_HOLD,
     ORDER_FULFILLMENT_ORDERS,
     ORDER_TRANSACTIONS,
     ORDERS_UPDATED_SINCE,
@@ -247,6 +249,9 @@ class ShopifyConnector(Connector):
     def fulfillment_holds(self, order_id: str | int) -> list[dict[str, Any]]:
         """The holds on the order's fulfillment orders (``FulfillmentHold``: id, handle, reason,
         heldByRequestingApp), each with its ``fulfillmentOrderId``; [] when none is held."""
+        return _holds(self._hold_nodes(order_id))
+
+    def _hold_nodes(self, order_id: str | int) -> list[dict[str, Any]]:
         order_gid = gid("Order", order_id)
         data = self.graphql(FULFILLMENT_HOLDS, {"id": order_gid}, operation="fulfillment_holds", estimate=12.0,
                             priority=Priority.HIGH)
@@ -254,7 +259,43 @@ class ShopifyConnector(Connector):
         if order is None:
             raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
                                  code="NOT_FOUND")
-        return _holds(order["fulfillmentOrders"]["nodes"])
+        return list(order["fulfillmentOrders"]["nodes"])
+
+    def hold_fulfillment(self, order_id: str | int, handle: str, notes: str,
+                         reason: str = "OTHER") -> list[dict[str, Any]]:
+        """Hold every open fulfillment order of the order with our hold ``handle``; returns our holds
+        with that handle (as ``fulfillment_holds`` gives them). A fulfillment order that has our
+        hold with that handle already is left as it is, so holding again changes nothing."""
+        nodes = self._hold_nodes(order_id)
+        for node in nodes:
+            if node["status"] not in (*_OPEN, "ON_HOLD") or any(
+                    h.get("heldByRequestingApp") and h.get("handle") == handle for h in node["fulfillmentHolds"]):
+                continue
+            data = self.graphql(FULFILLMENT_ORDER_HOLD, {"id": node["id"], "hold": {
+                "reason": reason, "handle": handle, "reasonNotes": notes}}, operation="hold", priority=Priority.HIGH)
+            errors = data["fulfillmentOrderHold"]["userErrors"]
+            if errors and not all(e.get("code") == "DUPLICATE_FULFILLMENT_HOLD_HANDLE" for e in errors):
+                raise ConnectorError(f"{self.name}: fulfillmentOrderHold on {node['id']} refused: "
+                                     + "; ".join(e["message"] for e in errors), connector=self.name,
+                                     code=errors[0].get("code") or "USER_ERROR")
+        return [h for h in _holds(self._hold_nodes(order_id), held_only=False)
+                if h.get("heldByRequestingApp") and h.get("handle") == handle]
+
+    def release_holds(self, holds: Sequence[tuple[str, str]]) -> None:
+        """Release these holds, ``(fulfillment order id, hold id)``, and no other; one released already is done."""
+        by_order: dict[str, list[str]] = {}
+        for fo_id, hold_id in holds:
+            by_order.setdefault(fo_id, []).append(hold_id)
+        for fo_id, hold_ids in by_order.items():
+            if not fo_id or not hold_ids:
+                raise ValueError(f"release_holds needs fulfillment order and hold ids, got {fo_id!r}, {hold_ids!r}")
+            data = self.graphql(FULFILLMENT_ORDER_RELEASE_HOLD, {"id": fo_id, "holdIds": hold_ids},
+                                operation="release_hold", priority=Priority.HIGH)
+            errors = data["fulfillmentOrderReleaseHold"]["userErrors"]
+            if errors:
+                raise ConnectorError(f"{self.name}: fulfillmentOrderReleaseHold on {fo_id} refused: "
+                                     + "; ".join(e["message"] for e in errors), connector=self.name,
+                                     code=errors[0].get("code") or "USER_ERROR")
 
     def fulfill(self, order_id: str | int, tracking_number: str, company: str, url: str = "") -> dict[str, Any]:
         """Fulfil every open fulfillment order of the order with this tracking; already fulfilled is success.
@@ -350,8 +391,8 @@ class ShopifyConnector(Connector):
         return gid("Location", self.config.location_id)
 
 
-def _holds(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**hold, "fulfillmentOrderId": node["id"]} for node in nodes if node["status"] == "ON_HOLD"
+def _holds(nodes: list[dict[str, Any]], *, held_only: bool = True) -> list[dict[str, Any]]:
+    return [{**hold, "fulfillmentOrderId": node["id"]} for node in nodes if node["status"] == "ON_HOLD" or not held_only
             for hold in node.get("fulfillmentHolds") or ()]
 
 

@@ -8,6 +8,8 @@ from typing import Any
 __all__ = [
     "FULFILLMENT_CREATE",
     "FULFILLMENT_HOLDS",
+    "FULFILLMENT_ORDER_HOLD",
+    "FULFILLMENT_ORDER_RELEASE_HOLD",
     "ORDERS_UPDATED_SINCE",
     "ORDER_FULFILLMENT_ORDERS",
     "ORDER_TRANSACTIONS",
@@ -77,6 +79,28 @@ query FulfillmentHolds($id: ID!) {
     fulfillmentOrders(first: 5) {
       nodes { id status fulfillmentHolds { id handle reason heldByRequestingApp } }
     }
+  }
+}
+"""
+
+# Our own hold, told apart from other apps' by its handle; several holds per fulfillment order since
+# 2025-01 (https://shopify.dev/docs/api/admin-graphql/latest/mutations/fulfillmentOrderHold).
+FULFILLMENT_ORDER_HOLD = """
+mutation FulfillmentOrderHold($id: ID!, $hold: FulfillmentOrderHoldInput!) {
+  fulfillmentOrderHold(id: $id, fulfillmentHold: $hold) {
+    fulfillmentHold { id handle reason heldByRequestingApp }
+    userErrors { field message code }
+  }
+}
+"""
+
+# Always with holdIds: without them every hold is released, other apps' too
+# (https://shopify.dev/docs/api/admin-graphql/latest/mutations/fulfillmentorderreleasehold).
+FULFILLMENT_ORDER_RELEASE_HOLD = """
+mutation FulfillmentOrderReleaseHold($id: ID!, $holdIds: [ID!]!) {
+  fulfillmentOrderReleaseHold(id: $id, holdIds: $holdIds) {
+    fulfillmentOrder { id status }
+    userErrors { field message code }
   }
 }
 """

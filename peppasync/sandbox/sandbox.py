@@ -210,11 +210,14 @@ class Sandbox:
     # Traffic ---------------------------------------------------------------------------------
     def place_orders(self, n: int, malformed_ratio: float = 0.01, lines_mean: float = 3.0, *,
                      messy_ratio: float = 0.0, malformed_kinds: tuple[str, ...] = MALFORMED_KINDS,
-                     messy_kinds: tuple[str, ...] = MESSY_KINDS, paced: bool = False) -> list[PlacedOrder]:
+                     messy_kinds: tuple[str, ...] = MESSY_KINDS, paced: bool = False, tags: str = "",
+                     unpaid: bool = False) -> list[PlacedOrder]:
         """Create n orders in the Shopify simulator and send their orders/create webhooks.
 
         Order k of a sandbox depends only on the seed and k. With `paced`, orders arrive at the
         profile's rate and burst shape (divided by the time scale); otherwise all at once.
+        `tags` (comma-separated) are the orders' tags, such as a build-to-order workflow's;
+        `unpaid` orders are authorized and nothing is captured yet (all of it outstanding).
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -232,6 +235,10 @@ class Sandbox:
                 gevent.sleep(self._pace.expovariate(self.profile.order_rate / burst) / self.time_scale)
             order = self._generator.next(self.clock.time(), malformed_ratio=malformed_ratio, messy_ratio=messy_ratio,
                                          lines_mean=lines_mean, kinds=malformed_kinds, messy_kinds=messy_kinds)
+            if tags:
+                order.payload["tags"] = tags
+            if unpaid and order.valid:
+                order.payload.update(financial_status="authorized", total_outstanding=order.payload["total_price"])
             self.shopify.shop.add_order(order.payload)
             self.other_app.at_checkout(order.id)
             self.placed_at[order.id] = self.clock.time()

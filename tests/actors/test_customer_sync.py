@@ -28,7 +28,8 @@ class RecordingErp:
     def upsert_customer(self, customer: Customer, *, priority: int = Priority.NORMAL) -> None:
         self.calls.append(("customer", customer.id, customer, priority))
 
-    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
+    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL,
+                           pending_approval: bool | None = None) -> None:
         self.calls.append(("salesOrder", order.id, order, priority))
 
     def cancel_sales_order(self, order: Order) -> None:
@@ -41,7 +42,8 @@ class RecordingErp:
 class RecordingWms:
     name = "wms"
 
-    def place_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL) -> WmsOrder:
+    def place_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL,
+                    hold: str = "") -> WmsOrder:
         return WmsOrder(1, "open")
 
     def cancel_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL) -> WmsOrder:

@@ -115,7 +115,7 @@ def test_an_approval_sent_twice_is_applied_once_with_who_and_why_and_opens_the_n
     assert [(who, action) for _, who, action in trail] == [("workflow", "gate.opened"), ("alice", "gate.passed")]
 
 
-def test_finance_passes_by_itself_when_half_is_paid_and_the_last_gate_tells_the_order(gates: Gates) -> None:
+def test_finance_passes_by_itself_when_half_is_paid_and_each_gate_passed_is_told_to_the_order(gates: Gates) -> None:
     _opened(gates)
 
     gates.tell("1001:finance", {"type": "paid", "share": "0.5"})
@@ -124,10 +124,12 @@ def test_finance_passes_by_itself_when_half_is_paid_and_the_last_gate_tells_the_
     gates.wait(lambda: gates.gate("1001:production").get("status") == "open")
     gates.tell("1001:production", {"type": "signal", "action": "approve", "who": "factory-7", "why": "built",
                                    "signal_id": "p1"})
-    gates.wait(lambda: bool(gates.orders_told()))
+    gates.wait(lambda: len(gates.orders_told()) == 3)
 
-    assert gates.orders_told() == [{"type": "gate", "gate": "production", "event": "passed", "workflow": "custom",
-                                    "who": "factory-7", "why": "built", "cancel": False}]
+    assert [(m["gate"], m["event"], m["who"]) for m in gates.orders_told()] == [
+        ("finance", "passed", "rule"), ("design", "passed", "bob"), ("production", "passed", "factory-7")]
+    assert gates.orders_told()[-1] == {"type": "gate", "gate": "production", "event": "passed", "workflow": "custom",
+                                       "who": "factory-7", "why": "built", "cancel": False}
 
 
 def test_a_rejection_tells_the_order_with_the_reason_and_a_later_approval_is_kept_as_refused(

@@ -34,12 +34,14 @@ class Erp:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, int]] = []
+        self.approvals: list[bool | None] = []
 
     def upsert_customer(self, customer: Customer, *, priority: int) -> None:
         self.calls.append(("customer", customer.id, priority))
 
-    def upsert_sales_order(self, order: Order, *, priority: int) -> None:
+    def upsert_sales_order(self, order: Order, *, priority: int, pending_approval: bool | None = None) -> None:
         self.calls.append(("sales order", order.id, priority))
+        self.approvals.append(pending_approval)
 
     def cancel_sales_order(self, order: Order) -> None:
         self.calls.append(("cancel", order.id, Priority.NORMAL))
@@ -60,9 +62,11 @@ class Wms:
     def __init__(self, answer: WmsStatus = "open") -> None:
         self.answer: WmsStatus = answer
         self.calls: list[tuple[str, str, int | None]] = []
+        self.holds: list[str] = []
 
-    def place_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
+    def place_order(self, order: Order, *, held_id: int | None, priority: int, hold: str = "") -> WmsOrder:
         self.calls.append(("place", order.id, held_id))
+        self.holds.append(hold)
         return WmsOrder(41, self.answer, self.answer)
 
     def cancel_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
@@ -77,10 +81,20 @@ class Storefront:
         self.fulfilled: list[tuple[str, Shipment]] = []
         self.held: tuple[StorefrontHold, ...] = ()
         self.looks = 0
+        self.ours: dict[str, tuple[StorefrontHold, str]] = {}
 
     def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
         self.looks += 1
         return self.held
+
+    def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
+        ours = StorefrontHold(f"h-{handle}", "OTHER", handle, True, "fo-1")
+        self.ours[handle] = (ours, notes)
+        return (ours,)
+
+    def release(self, order_id: str, holds: tuple[StorefrontHold, ...]) -> None:
+        for hold in holds:
+            self.ours.pop(hold.handle, None)
 
     def fulfill(self, order_id: str, shipment: Shipment) -> tuple[StorefrontHold, ...]:
         if self.held:

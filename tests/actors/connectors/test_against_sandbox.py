@@ -205,6 +205,24 @@ def test_a_held_order_is_not_fulfilled_and_its_holds_say_whose_they_are_until_th
     assert shop.fulfillment_holds(order.id) == []
 
 
+def test_our_hold_is_placed_once_per_handle_and_releasing_it_leaves_another_apps_hold_in_place(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=17)
+    order = sb.place_orders(1, malformed_ratio=0.0)[0]
+    sb.other_app.hold(order.id, 3600.0, reason="HIGH_RISK_OF_FRAUD")
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    ours = shop.hold_fulfillment(order.id, "peppasync-gates", "build to order: waiting for design")
+    again = shop.hold_fulfillment(order.id, "peppasync-gates", "build to order: waiting for design")
+    shop.release_holds([(h["fulfillmentOrderId"], h["id"]) for h in ours])
+    left = shop.fulfillment_holds(order.id)
+
+    assert [(h["handle"], h["reason"], h["heldByRequestingApp"]) for h in ours] == [
+        ("peppasync-gates", "OTHER", True)]
+    assert again == ours
+    assert [(h["reason"], h["heldByRequestingApp"]) for h in left] == [("HIGH_RISK_OF_FRAUD", False)]
+
+
 def test_fulfilling_an_unknown_order_is_permanent(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(seed=15)
     shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)

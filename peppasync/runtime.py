@@ -35,7 +35,7 @@ from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
 from peppasync.store.node import NodeLock, hold_store
 
-from actors import ActorSystem, ActorSystemHost, DurableActor, MetricsActorHooks
+from actors import ActorSystem, ActorSystemHost, DurableActor, GateSettings, MetricsActorHooks
 from supervisors import (
     ChildSpec,
     KeyedSupervisor,
@@ -199,6 +199,7 @@ class Runtime:
             max_body=cfg.server.max_body_bytes,
             margins="margin" in self.system.kinds,
             console=cfg.console,
+            gates=GateSettings.from_config(cfg.gates),
         )
         self.http = HttpServer(app, cfg.server.host, cfg.server.port, listener=listener)
         timeout = cfg.server.shutdown_timeout

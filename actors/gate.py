@@ -68,6 +68,7 @@ class GateActor(DurableActor):
             raise ValidationError(f"workflow {workflow!r} has no gate {name!r} in [gates]: restore it in the "
                                   "configuration, or discard this message", field="workflow")
         now = self.clock.time()
+        before = gate.status if saved else None
         self._follow(gate, rule)
         if kind == "open":
             due = payload.get("due") or {}
@@ -87,7 +88,20 @@ class GateActor(DurableActor):
             self._tell(event, gate, rule, settings, workflow, order_id)
         self._schedule(gate, rule, now)
         self.state["gate"] = gate.to_json()
+        self.state["status"] = gate.status
         self.save_state()
+        self._count(before, gate, events, now)
+
+    def _count(self, before: str | None, gate: Gate, events: list[str], now: float) -> None:
+        """The metrics, once the message's work is committed."""
+        hooks, name, after = self.hooks, gate.gate, gate.status
+        if "breached" in events:
+            self.on_success(lambda: hooks.on_gate_breach(name))
+        if after != before and after != "waiting":
+            seconds = now - gate.opened_at if gate.opened_at is not None and after in ("passed", "rejected") else None
+            breached = gate.breached
+            self.on_success(lambda: hooks.on_gate(name, before if before != "waiting" else None, after,
+                                                  breached=breached, seconds=seconds))
 
     def _signal(self, gate: Gate, rule: GateRule, payload: dict[str, Any], now: float) -> list[str]:
         action, who = str(payload.get("action") or ""), str(payload.get("who") or "")

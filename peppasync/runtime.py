@@ -162,6 +162,7 @@ class Runtime:
         # Orders by state start from what the store holds; the actors' transitions move them on.
         for status, count in self.store.count_by_status("order").items():
             self.metrics.orders.labels(state=status).set(count)
+        self._count_gates()
         if self._make_services is not None:
             self.services = self._make_services(cfg, self.metrics, self.clock)
             undo.append(self._close_services)
@@ -251,6 +252,22 @@ class Runtime:
         if self._root.is_alive():
             self._root.stop(timeout=timeout + 10)
         self.system.stop(timeout=timeout)
+
+    def _count_gates(self) -> None:
+        """Open gates by gate and state, and the overdue ones, start from what the store holds."""
+        open_gates: dict[tuple[str, str], int] = {}
+        overdue: dict[str, int] = {}
+        for _key, state in self.store.states("gate"):
+            gate = state.get("gate") or {}
+            name, status = str(gate.get("gate") or ""), str(gate.get("status") or "")
+            if name and status in ("open", "held"):
+                open_gates[(name, status)] = open_gates.get((name, status), 0) + 1
+                if gate.get("breached"):
+                    overdue[name] = overdue.get(name, 0) + 1
+        for (name, status), count in open_gates.items():
+            self.metrics.gates.labels(gate=name, state=status).set(count)
+        for name, count in overdue.items():
+            self.metrics.gates_overdue.labels(gate=name).set(count)
 
     def _close_services(self) -> None:
         for service in self.services.values():

@@ -91,6 +91,16 @@ def test_an_approval_from_the_cli_moves_the_order_to_its_next_gate_which_goes_ov
     assert [(r["order_id"], r["gate"], r["overdue"]) for r in as_json["gates"]] == [("1001", "design", True)]
     trail = runtime.store.get_state("gate", "1001:finance")[0]["gate"]["history"]
     assert (trail[-1]["who"], trail[-1]["action"], trail[-1]["why"]) == ("alice", "approve", "deposit received")
+    metrics = _until(lambda: _breached(base))
+    assert 'peppasync_gates{gate="design",state="open"} 1.0' in metrics
+    assert 'peppasync_gates{gate="finance",state="open"} 1.0' in metrics
+    assert 'peppasync_gates_overdue{gate="design"} 1.0' in metrics
+    assert 'peppasync_gate_seconds_count{gate="finance",outcome="passed"} 1.0' in metrics
+
+
+def _breached(base: str) -> str:
+    text = requests.get(f"{base}/metrics", timeout=5).text
+    return text if 'peppasync_gate_sla_breaches_total{gate="design"} 1.0' in text else ""
 
 
 def test_the_api_takes_a_rejection_with_who_and_why_and_refuses_what_the_gate_cannot_take(server) -> None:

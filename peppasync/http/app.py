@@ -93,7 +93,7 @@ def make_app(
         routes.append((method, re.compile(f"^{pattern}$"), handler, auth))
 
     if console is not None and console.users:
-        pages = Console(engine.store, console, engine.now)
+        pages = Console(engine.store, console, engine.now, gates=gates)
         for method, path, page in pages.routes:
             route(method, path, partial(console_page, pages, page))
     route("GET", "/healthz", lambda r: json_response({"status": "alive"}))

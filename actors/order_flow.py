@@ -314,6 +314,7 @@ class OrderFlow(GatedSteps):
             self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
         state.stock = {}
         state.held = None
+        self._gates_cancelled()
         self._move("cancelled")
 
     def _refund(self, event: Webhook) -> None:

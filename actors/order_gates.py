@@ -167,6 +167,20 @@ class GatedSteps:
         else:
             raise ValidationError(f"gate news of unknown event {event!r}", field="event")
 
+    def _gates_cancelled(self) -> None:
+        """Cancelled in Shopify: its open gate is rejected, so nobody is asked to decide on it any more."""
+        gates = self.state.gates
+        if gates is None or gates["released"] or gates.get("rejected"):
+            return
+        current = next((g for g in gates["gates"] if g not in gates["passed"]), None)
+        if current is None:
+            return
+        why = "the order was cancelled in Shopify"
+        gates["rejected"] = {"gate": current, "who": "shopify", "why": why}
+        self._send(GATE_KIND, gate_key(self.key, current), {
+            "type": "signal", "action": "reject", "who": "shopify", "why": why, "signal_id": f"cancelled:{self.key}",
+            "workflow": gates["workflow"]})
+
     def _gates_passed(self, status: Status | None) -> None:
         """The last gate passed: release our Shopify hold; the warehouse gets the order to ship."""
         gates = self.state.gates

@@ -66,7 +66,8 @@ def _waiting(n: int) -> str:
 def _table(gate: str, rows: list[GateRow], csrf: str) -> str:
     body = []
     for r in rows:
-        due = _when(r.due_at) + (' <strong class="bad">overdue</strong>' if r.overdue else "")
+        due = _when(r.due_at) + (' <strong class="bad">overdue</strong>' if r.overdue else "") + (
+            ' <strong class="bad">escalated</strong>' if r.escalated else "")
         last = f"{r.last_action} by {r.last_who}" + (f": {r.last_why}" if r.last_why else "") if r.last_action else ""
         body.append(f"<tr><td>{html.escape(r.order_id)}</td><td>{html.escape(r.status)}</td><td>{due}</td>"
                     f"<td>{html.escape(last)}</td><td>{_form(r, csrf)}</td></tr>")

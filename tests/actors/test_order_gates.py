@@ -135,3 +135,19 @@ def test_gate_news_twice_changes_nothing_the_second_time() -> None:
     order.handle(news("finance"))
 
     assert order.ports.erp.approvals == [True, False]
+
+
+def test_an_order_cancelled_in_shopify_rejects_its_open_gate_so_nobody_is_asked_to_decide() -> None:
+    order = gated()
+    for message in (Webhook("orders/create", custom(), "e1"), Advance(), Advance(), news("finance")):
+        order.handle(message)
+
+    order.handle(Webhook("orders/cancelled", custom(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+    told = [s for s in order.sends if s.kind == "gate"]
+    order.handle(news("design", "rejected", who="shopify", why="the order was cancelled in Shopify"))
+
+    assert order.state.status == "cancelled"
+    assert told == [Send("gate", "5001:design", {
+        "type": "signal", "action": "reject", "who": "shopify", "why": "the order was cancelled in Shopify",
+        "signal_id": "cancelled:5001", "workflow": "custom"})]
+    assert "peppasync-rejected" not in order.ports.storefront.ours

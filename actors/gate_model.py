@@ -68,12 +68,15 @@ class Workflow:
     gates: tuple[GateRule, ...]
     tags: frozenset[str] = frozenset()  # an order with one of these tags...
     sku_prefixes: tuple[str, ...] = ()  # ...or a line whose SKU starts so...
-    line_properties: frozenset[str] = frozenset()  # ...or a line carrying one of these properties
+    line_properties: frozenset[str] = frozenset()  # ...or a line carrying one of these properties...
+    product_tags: frozenset[str] = frozenset()  # ...or a line of a product with one of these tags
 
-    def matches(self, tags: Iterable[str], skus: Iterable[str], properties: Iterable[str] = ()) -> bool:
+    def matches(self, tags: Iterable[str], skus: Iterable[str], properties: Iterable[str] = (),
+                product_tags: Iterable[str] = ()) -> bool:
         return bool(self.tags & {t.strip().lower() for t in tags}) or any(
             sku.startswith(self.sku_prefixes) for sku in skus if self.sku_prefixes) or bool(
-            self.line_properties & {p.strip() for p in properties})
+            self.line_properties & {p.strip() for p in properties}) or bool(
+            self.product_tags & {t.strip().lower() for t in product_tags})
 
     def rule(self, gate: str) -> GateRule | None:
         return next((g for g in self.gates if g.name == gate), None)

@@ -1,16 +1,17 @@
 """The ``[gates]`` configuration as the gate model's values, and which workflow an order takes.
 
 An order is built to order when a workflow matches it: by the order's tags, a line's SKU
-prefix, or a property on a line (a Shopify line item's ``properties``, such as an engraving
-text). A gate may be due at a date the order itself carries (a note attribute, ISO 8601)
-instead of after its SLA. The facts are read from the order's webhook body, the REST order
+prefix, a property on a line (a Shopify line item's ``properties``, such as an engraving
+text), or a tag of a line's product (read from Shopify, as the webhook does not carry it).
+A gate may be due at a date the order itself carries (a note attribute, ISO 8601) instead
+of after its SLA. The facts are read from the order's webhook body, the REST order
 resource (``peppasync/contracts/shopify.json``: ``tags``, ``line_items[].properties``,
 ``note_attributes``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,8 @@ class GateSettings:
         }
         workflows = tuple(
             Workflow(w.name, tuple(rules[g] for g in w.gates), tags=frozenset(w.order_tags),
-                     sku_prefixes=w.sku_prefixes, line_properties=frozenset(w.line_properties))
+                     sku_prefixes=w.sku_prefixes, line_properties=frozenset(w.line_properties),
+                     product_tags=frozenset(w.product_tags))
             for w in config.workflows)
         return cls(workflows, config.on_reject,
                    {name: g.due_attribute for name, g in config.gates.items() if g.due_attribute},
@@ -73,14 +75,23 @@ class GateSettings:
         found = self.workflow(workflow)
         return found.rule(gate) if found is not None else None
 
-    def for_order(self, body: Mapping[str, Any]) -> Workflow | None:
-        """The first workflow that takes this order (its webhook body), or None: not built to order."""
+    def for_order(self, body: Mapping[str, Any],
+                  product_tags: Callable[[], Iterable[str]] | None = None) -> Workflow | None:
+        """The first workflow that takes this order (its webhook body), or None: not built to order.
+
+        The body carries no product's tags: ``product_tags`` reads them (from the storefront),
+        only when a workflow takes orders by product tag and nothing in the body decided.
+        """
         tags = [t for t in str(body.get("tags") or "").split(",") if t.strip()]
         items = [i for i in body.get("line_items") or () if isinstance(i, Mapping)]
         skus = [str(i.get("sku") or "") for i in items]
         properties = [str(p.get("name") or "") for i in items for p in i.get("properties") or ()
                       if isinstance(p, Mapping)]
-        return next((w for w in self.workflows if w.matches(tags, skus, properties)), None)
+        found = next((w for w in self.workflows if w.matches(tags, skus, properties)), None)
+        if found is not None or product_tags is None or not any(w.product_tags for w in self.workflows):
+            return found
+        read = list(product_tags())
+        return next((w for w in self.workflows if w.matches(tags, skus, properties, read)), None)
 
     def due_at(self, gate: str, body: Mapping[str, Any]) -> float | None:
         """When the order says ``gate`` is due (its configured attribute, an ISO 8601 date), if it says."""

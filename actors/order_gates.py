@@ -80,7 +80,8 @@ class GatedSteps:
     def _gates_begin(self, body: Mapping[str, Any]) -> None:
         """A new order: when a workflow takes it, open its first gate and remember the workflow."""
         settings = self._gates()
-        workflow = settings.for_order(body) if settings is not None else None
+        workflow = settings.for_order(body, lambda: self.ports.storefront.product_tags(self.key)) \
+            if settings is not None else None
         if settings is None or workflow is None:
             return
         names = [g.name for g in workflow.gates]

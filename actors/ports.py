@@ -94,6 +94,9 @@ class Storefront(Protocol):
     def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
         """The holds on the order's fulfillment, whoever placed them; () when nothing holds it."""
 
+    def product_tags(self, order_id: str) -> frozenset[str]:
+        """The tags of the products the order's lines are of."""
+
     def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
         """Hold the order's fulfillment with our own hold, told apart by ``handle``; returns our holds.
 

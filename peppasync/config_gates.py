@@ -10,7 +10,8 @@ reminders and escalation, its automatic rules)::
     [gates.workflows.custom]
     order_tags = ["custom"]            # an order is built to order when it has one of these tags,
     sku_prefixes = ["BTO-"]            # or a line whose SKU starts so,
-    line_properties = ["Engraving"]    # or a line carrying one of these properties
+    line_properties = ["Engraving"]    # or a line carrying one of these properties,
+    product_tags = ["made-to-order"]   # or a line of a product with one of these tags (read from Shopify)
     gates = ["finance", "design", "production", "qc"]
 
     [gates.finance]
@@ -51,7 +52,7 @@ GATE_ON_EXPIRY = ("approve", "cancel")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _GATE_KEYS = ("owner", "sla_hours", "due_attribute", "remind_hours", "escalate_hours", "escalate_to",
               "pass_at_paid_percent", "expire_days", "on_expiry")
-_WORKFLOW_KEYS = ("order_tags", "sku_prefixes", "line_properties", "gates")
+_WORKFLOW_KEYS = ("order_tags", "sku_prefixes", "line_properties", "product_tags", "gates")
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class WorkflowConfig:
     order_tags: tuple[str, ...] = ()
     sku_prefixes: tuple[str, ...] = ()
     line_properties: tuple[str, ...] = ()
+    product_tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -199,10 +201,10 @@ def _workflow(name: str, table: Mapping[str, Any], gates: Mapping[str, GateConfi
     if len(set(lists["gates"])) != len(lists["gates"]):
         bad(f"{where}.gates", "a gate is named twice")
         ok = False
-    if not (lists["order_tags"] or lists["sku_prefixes"] or lists["line_properties"]):
-        bad(where, "takes no order: give order_tags, sku_prefixes or line_properties")
+    if not (lists["order_tags"] or lists["sku_prefixes"] or lists["line_properties"] or lists["product_tags"]):
+        bad(where, "takes no order: give order_tags, sku_prefixes, line_properties or product_tags")
         ok = False
     if not ok:
         return None
     return WorkflowConfig(name, lists["gates"], tuple(t.lower() for t in lists["order_tags"]), lists["sku_prefixes"],
-                          lists["line_properties"])
+                          lists["line_properties"], tuple(t.lower() for t in lists["product_tags"]))

@@ -34,6 +34,9 @@ class ShopifyStorefront:
     def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
         return _holds(call(self.name, self.connector.fulfillment_holds, order_id))
 
+    def product_tags(self, order_id: str) -> frozenset[str]:
+        return frozenset(call(self.name, self.connector.order_product_tags, order_id))
+
     def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
         return _holds(call(self.name, self.connector.hold_fulfillment, order_id, handle, notes))
 

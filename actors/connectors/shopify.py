@@ -24,6 +24,7 @@ from .shopify_queries import (
     FULFILLMENT_ORDER_HOLD,
     FULFILLMENT_ORDER_RELEASE_HOLD,
     ORDER_FULFILLMENT_ORDERS,
+    ORDER_PRODUCT_TAGS,
     ORDER_TRANSACTIONS,
     ORDERS_UPDATED_SINCE,
     SET_QUANTITIES,
@@ -214,6 +215,18 @@ class ShopifyConnector(Connector):
                             estimate=60.0, priority=Priority.BACKGROUND)
         order = data.get("order")
         return None if order is None else list(order.get("transactions") or [])
+
+    def order_product_tags(self, order_id: str | int) -> set[str]:
+        """The tags of the products on the order's first 25 lines (lines without a product have none)."""
+        order_gid = gid("Order", order_id)
+        data = self.graphql(ORDER_PRODUCT_TAGS, {"id": order_gid}, operation="product_tags", estimate=52.0,
+                            priority=Priority.NORMAL)
+        order = data.get("order")
+        if order is None:
+            raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
+                                 code="NOT_FOUND")
+        return {str(tag) for node in order["lineItems"]["nodes"] for tag in (node.get("product") or {}).get("tags")
+                or ()}
 
     def unit_cost(self, sku: str) -> str | None:
         """The SKU's ``InventoryItem.unitCost`` amount (shop currency), or None when none is set

@@ -12,6 +12,7 @@ __all__ = [
     "FULFILLMENT_ORDER_RELEASE_HOLD",
     "ORDERS_UPDATED_SINCE",
     "ORDER_FULFILLMENT_ORDERS",
+    "ORDER_PRODUCT_TAGS",
     "ORDER_TRANSACTIONS",
     "SET_QUANTITIES",
     "UNIT_COST",
@@ -101,6 +102,17 @@ mutation FulfillmentOrderReleaseHold($id: ID!, $holdIds: [ID!]!) {
   fulfillmentOrderReleaseHold(id: $id, holdIds: $holdIds) {
     fulfillmentOrder { id status }
     userErrors { field message code }
+  }
+}
+"""
+
+# The tags of the products on an order's lines (Product.tags), for workflows that take orders by
+# product tag (https://shopify.dev/docs/api/admin-graphql/latest/objects/LineItem#field-product).
+ORDER_PRODUCT_TAGS = """
+query OrderProductTags($id: ID!) {
+  order(id: $id) {
+    id
+    lineItems(first: 25) { nodes { product { id tags } } }
   }
 }
 """

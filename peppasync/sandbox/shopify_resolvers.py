@@ -259,7 +259,9 @@ class ShopifyRoot:
                     for d in line.get("discount_allocations") or []],
                 "taxLines": lambda info, first=None: [_tax_line(t, currency)
                                                       for t in line.get("tax_lines") or []][: first or None],
-                "variant": self._variant(item) if item else self._bare_variant(line)}
+                "variant": self._variant(item) if item else self._bare_variant(line),
+                "product": {"id": gid("Product", line["product_id"]), "title": line.get("title"),
+                            "tags": list(item.tags if item else ())} if line.get("product_id") else None}
 
     @staticmethod
     def _transactions(o: dict[str, Any], refunds: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:

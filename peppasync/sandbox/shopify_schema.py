@@ -109,7 +109,7 @@ type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo!
 
 type LineItem {
   id: ID! sku: String name: String! title: String! quantity: Int! currentQuantity: Int! requiresShipping: Boolean!
-  isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant
+  isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant product: Product
   discountAllocations: [DiscountAllocation!]! taxLines(first: Int): [TaxLine!]!
 }
 type TransactionFee { id: ID! amount: MoneyV2! flatFee: MoneyV2! rate: Decimal! type: String! taxAmount: MoneyV2! }
@@ -137,6 +137,7 @@ type ShippingLine { title: String! code: String discountedPriceSet: MoneyBag! ta
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
 
+type Product { id: ID! title: String! tags: [String!]! }
 type ProductVariant {
   id: ID! legacyResourceId: UnsignedInt64! sku: String title: String! displayName: String! price: Money!
   inventoryQuantity: Int inventoryItem: InventoryItem!

@@ -82,10 +82,16 @@ class Storefront:
         self.held: tuple[StorefrontHold, ...] = ()
         self.looks = 0
         self.ours: dict[str, tuple[StorefrontHold, str]] = {}
+        self.tags: frozenset[str] = frozenset()
+        self.tag_reads = 0
 
     def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
         self.looks += 1
         return self.held
+
+    def product_tags(self, order_id: str) -> frozenset[str]:
+        self.tag_reads += 1
+        return self.tags
 
     def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
         ours = StorefrontHold(f"h-{handle}", "OTHER", handle, True, "fo-1")

@@ -151,3 +151,19 @@ def test_an_order_cancelled_in_shopify_rejects_its_open_gate_so_nobody_is_asked_
         "type": "signal", "action": "reject", "who": "shopify", "why": "the order was cancelled in Shopify",
         "signal_id": "cancelled:5001", "workflow": "custom"})]
     assert "peppasync-rejected" not in order.ports.storefront.ours
+
+
+def test_a_workflow_by_product_tag_reads_the_products_tags_only_when_the_body_does_not_decide() -> None:
+    workflows = {"custom": {"order_tags": ["custom"], "gates": ["finance"]},
+                 "made": {"product_tags": ["Made-To-Order"], "gates": ["design"]}}
+    by_product, by_tag, plain = gated(workflows=workflows), gated(workflows=workflows), gated(workflows=workflows)
+    by_product.ports.storefront.tags = frozenset({"made-to-order", "cotton"})
+
+    by_product.handle(Webhook("orders/create", body(), "e1"))
+    by_tag.handle(Webhook("orders/create", custom(), "e1"))
+    plain.handle(Webhook("orders/create", body(), "e1"))
+
+    assert by_product.state.gates is not None and by_product.state.gates["workflow"] == "made"
+    assert by_tag.state.gates is not None and by_tag.state.gates["workflow"] == "custom"
+    assert by_tag.ports.storefront.tag_reads == 0
+    assert plain.state.gates is None and plain.ports.storefront.tag_reads == 1

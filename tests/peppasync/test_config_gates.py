@@ -12,7 +12,7 @@ from peppasync.errors import ConfigError
 GATES = {
     "on_reject": "cancel",
     "workflows": {"custom": {"order_tags": ["Custom"], "sku_prefixes": ["BTO-"], "line_properties": ["Engraving"],
-                             "gates": ["finance", "design", "production"]}},
+                             "product_tags": ["Made-To-Order"], "gates": ["finance", "design", "production"]}},
     "finance": {"owner": "finance", "sla_hours": 24, "pass_at_paid_percent": 50},
     "design": {"owner": "design", "sla_hours": 72, "remind_hours": 24, "escalate_hours": 96, "escalate_to": "ops",
                "expire_days": 14, "on_expiry": "approve", "due_attribute": "design_due"},
@@ -33,6 +33,7 @@ def test_a_workflow_and_its_gates_are_read_in_order_with_durations_in_seconds():
     design = gates.gates["design"]
     assert (workflow.name, workflow.gates, workflow.order_tags) == ("custom", ("finance", "design", "production"),
                                                                    ("custom",))
+    assert workflow.product_tags == ("made-to-order",)
     assert gates.on_reject == "cancel"
     assert gates.gates["finance"].pass_at_paid_share == Decimal("0.5")
     assert (design.sla, design.remind_every, design.escalate_after, design.expire_after, design.on_expiry) == (
@@ -67,7 +68,7 @@ def test_a_workflow_that_takes_no_order_and_an_unknown_rejection_policy_are_refu
 
     assert _problems(gates) == [
         "p.toml: gates.on_reject: expected one of 'hold', 'cancel', got 'ignore'",
-        "p.toml: gates.workflows.custom: takes no order: give order_tags, sku_prefixes or line_properties",
+        "p.toml: gates.workflows.custom: takes no order: give order_tags, sku_prefixes, line_properties or product_tags",
     ]
 
 

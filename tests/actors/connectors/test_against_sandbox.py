@@ -223,6 +223,19 @@ def test_our_hold_is_placed_once_per_handle_and_releasing_it_leaves_another_apps
     assert [(h["reason"], h["heldByRequestingApp"]) for h in left] == [("HIGH_RISK_OF_FRAUD", False)]
 
 
+def test_an_orders_product_tags_are_read_from_its_lines_products(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=18)
+    placed = sb.place_orders(12, malformed_ratio=0.0)
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    tags = {p.id: shop.order_product_tags(p.id) for p in placed}
+
+    expected = {p.id: {t for line in p.payload["line_items"] if (item := sb.catalog.get(line.get("sku")))
+                       for t in item.tags} for p in placed}
+    assert tags == expected
+    assert any(tags.values()) and not all(tags.values())
+
+
 def test_fulfilling_an_unknown_order_is_permanent(make_sandbox: Callable[..., Sandbox]) -> None:
     sb = make_sandbox(seed=15)
     shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)

@@ -71,6 +71,7 @@ def _every_operation(sb: Sandbox, shop: ShopifyConnector) -> None:
     levels = shop.available(items)
     shop.set_available([(items[0], 3, levels[items[0]]), (items[1], 4, None)], "contract-1")
     shop.fulfillment_holds(order.id)
+    shop.order_product_tags(order.id)
     shop.fulfill(order.id, "1Z999AA10123456784", "UPS", "https://www.ups.com/track?tracknum=1Z999AA10123456784")
     fetch_order(shop, f"gid://shopify/Order/{order.id}")
     shop.unit_cost(AWKWARD_SKUS[0])

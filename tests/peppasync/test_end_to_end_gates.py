@@ -101,3 +101,26 @@ def test_custom_orders_wait_at_their_gates_everywhere_and_go_on_only_when_the_la
 def _erp_status(sandbox: Sandbox, order_id: int) -> str | None:
     found = sandbox.erp.snapshot()["sales_orders"].get(str(order_id))
     return None if found is None else found["status"]
+
+
+@pytest.mark.slow
+def test_a_gate_rejected_where_rejection_cancels_cancels_the_order_at_the_warehouse_and_in_the_erp(
+        tmp_path: Path) -> None:
+    sandbox, runtime = build_demo(tmp_path, profile=PROFILE, seed=29, time_scale=10.0,
+                                  listen=f"127.0.0.1:{free_port()}", gates={**GATES, "on_reject": "cancel"})
+    warehouse = sandbox.wms.warehouse
+    try:
+        [order] = sandbox.place_orders(1, malformed_ratio=0.0, tags="custom", unpaid=True)
+        _until(lambda: str(order.id) in warehouse.orders and _gate(runtime, order.id, "finance").get("status") == "open")
+        _signal(runtime, order.id, "finance", "reject", "alice", "card declined twice")
+        _until(lambda: warehouse.orders[str(order.id)]["orderStatus"] == "cancelled")
+        _until(lambda: _erp_status(sandbox, order.id) == "C")
+        state = runtime.store.get_state("order", str(order.id))
+    finally:
+        runtime.stop()
+        sandbox.stop()
+
+    assert state is not None and state[0]["status"] == "cancelled"
+    assert state[0]["gates"]["rejected"] == {"gate": "finance", "who": "alice", "why": "card declined twice"}
+    assert [s for _, k, s in warehouse.status_log if k == str(order.id)] == ["on_hold", "cancelled"]
+    assert not sandbox.shopify.shop.fulfillments

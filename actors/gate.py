@@ -15,7 +15,9 @@ the model decides what is due at that moment (an SLA breach once, a reminder, an
 an expiry), so an early, late or repeated tick is harmless.
 
 The rule a gate follows is read from the configuration on every message: a changed workflow
-applies to the gates not yet passed, and the gate says so in the log. A gate that passes opens
+applies to the gates not yet passed, and the gate says so in the log. The server tells every
+open gate whose rule changed to look at the time when it starts (``changed_gates``), so an SLA
+made shorter breaches at its new time, not at the one its timer was set for. A gate that passes opens
 the next one; every gate passed or rejected is told to the order (``gate``), which lets the
 ERP approve the order when its first gate passes and the warehouse ship it after the last.
 """
@@ -35,7 +37,7 @@ from actors.durable import DurableActor
 from actors.gate_model import Gate, GateError, GateRule, next_wake, open_gate, paid, signal, tick
 from actors.gate_workflows import GATE_KIND, GATE_TIMER_KIND, GateSettings, gate_key, split_gate_key
 
-__all__ = ["GateActor", "GateTimerActor"]
+__all__ = ["GateActor", "GateTimerActor", "changed_gates", "rule_fingerprint"]
 
 log = logging.getLogger("peppasync.gates")
 
@@ -118,7 +120,7 @@ class GateActor(DurableActor):
 
     def _follow(self, gate: Gate, rule: GateRule) -> None:
         """Take the configured rule; when it changed and the gate is not decided, say so and apply it."""
-        now_rule = json.dumps(asdict(rule), default=str, sort_keys=True)
+        now_rule = rule_fingerprint(rule)
         before = self.state.get("rule")
         self.state["rule"] = now_rule
         if before is None or before == now_rule or gate.status in ("passed", "rejected"):
@@ -161,6 +163,11 @@ class GateActor(DurableActor):
         self.state["timer_at"] = wake
 
 
+def rule_fingerprint(rule: GateRule) -> str:
+    """The rule as a gate keeps it: a gate whose saved fingerprint differs follows a changed rule."""
+    return json.dumps(asdict(rule), default=str, sort_keys=True)
+
+
 class GateTimerActor(DurableActor):
     """A gate's timer: when its message is due, it tells the gate to look at the time."""
 
@@ -171,6 +178,17 @@ class GateTimerActor(DurableActor):
         if message.payload.get("type") != "wake" or not isinstance(target, str):
             raise ValidationError("a gate timer message is {type: wake, gate: <order id>:<gate>}", field="gate")
         self.send(GATE_KIND, target, {"type": "tick"})
+
+
+def changed_gates(states: list[tuple[str, dict[str, Any]]], settings: GateSettings) -> list[str]:
+    """The keys of the open or held gates, among saved ``states``, whose configured rule is not the one they follow."""
+    keys = []
+    for key, state in states:
+        gate = state.get("gate") or {}
+        rule = settings.rule(str(state.get("workflow") or ""), str(gate.get("gate") or ""))
+        if gate.get("status") in ("open", "held") and rule is not None and state.get("rule") != rule_fingerprint(rule):
+            keys.append(key)
+    return keys
 
 
 def _float(value: Any) -> float | None:

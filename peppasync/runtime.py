@@ -36,6 +36,7 @@ from peppasync.store import Store, open_store, redact_url
 from peppasync.store.node import NodeLock, hold_store
 
 from actors import ActorSystem, ActorSystemHost, DurableActor, GateSettings, MetricsActorHooks
+from actors.gate import changed_gates
 from supervisors import (
     ChildSpec,
     KeyedSupervisor,
@@ -227,6 +228,11 @@ class Runtime:
         undo.append(lambda: self._stop_actors(timeout))
         self.http.start()
         undo.append(lambda: self.http.stop(timeout=timeout))
+        if "gate" in self.system.kinds:
+            # A changed [gates] rule applies to open gates now, not when their old timer fires.
+            settings = GateSettings.from_config(cfg.gates)
+            for key in changed_gates(self.store.states("gate"), settings):
+                self.system.tell("gate", key, {"type": "tick"})
         for kind in self._kinds:
             boot_key = getattr(kind, "boot_key", None)
             if boot_key is not None:

@@ -266,8 +266,9 @@ class ShopifyConnector(Connector):
 
     def _hold_nodes(self, order_id: str | int) -> list[dict[str, Any]]:
         order_gid = gid("Order", order_id)
+        # The normal lane: this decides whether new work goes ahead, as the ERP's first calls do.
         data = self.graphql(FULFILLMENT_HOLDS, {"id": order_gid}, operation="fulfillment_holds", estimate=12.0,
-                            priority=Priority.HIGH)
+                            priority=Priority.NORMAL)
         order = data.get("order")
         if order is None:
             raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,

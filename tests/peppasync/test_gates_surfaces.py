@@ -126,3 +126,29 @@ def test_the_api_takes_a_rejection_with_who_and_why_and_refuses_what_the_gate_ca
     assert (cli.returncode, cli.stderr.strip()) == (1, "peppasync: finance of order 1002 is rejected already")
     audit = [(e.who, e.action) for e in runtime.store.audit_list() if e.target == "gate:1002:finance"]
     assert ("api:ops_token", "gate.signal.reject") in audit
+
+
+def test_an_sla_made_shorter_while_the_server_was_down_breaches_at_its_new_time_after_the_restart(
+        tmp_path: Path) -> None:
+    def serve(finance_hours: float) -> Runtime:
+        gates = {**GATES, "finance": {"owner": "finance", "sla_hours": finance_hours}}
+        raw = {"server": {"listen": f"127.0.0.1:{free_port()}"}, "store": {"url": f"sqlite:///{tmp_path}/gates.db"},
+               "gates": gates}
+        runtime = Runtime(parse_config(raw, environ={}), clock=SystemClock(), kinds=[GateActor, GateTimerActor],
+                          services=lambda config, metrics, clock: {"gates": GateSettings.from_config(config.gates)})
+        runtime.start()
+        return runtime
+
+    first = serve(24)
+    first.system.tell("gate", "1001:finance", {"type": "open", "workflow": "custom"})
+    _until(lambda: first.store.get_state("gate", "1001:finance"))
+    first.stop()
+    second = serve(1 / 3600)
+    try:
+        gate = _until(lambda: (found := second.store.get_state("gate", "1001:finance")) and found[0]["gate"]["breached"]
+                      and found[0]["gate"])
+    finally:
+        second.stop()
+
+    assert gate["due_at"] == gate["opened_at"] + 1.0
+    assert [h["action"] for h in gate["history"]] == ["open", "breach"]

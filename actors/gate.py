@@ -77,10 +77,15 @@ class GateActor(DurableActor):
             events = open_gate(gate, rule, now, due_at=_float(due.get(name)))
             self.state["due"] = due
             self.state["due_from_order"] = _float(due.get(name)) is not None
+            if events and self.state.get("paid_share") is not None:
+                # Paid before this gate opened: its rule applies now.
+                events += paid(gate, rule, _share(self.state["paid_share"]), now)
         elif kind == "signal":
             events = self._signal(gate, rule, payload, now)
         elif kind == "paid":
-            events = paid(gate, rule, _share(payload.get("share")), now)
+            share = _share(payload.get("share"))
+            self.state["paid_share"] = str(share)
+            events = paid(gate, rule, share, now)
         elif kind == "tick":
             events = tick(gate, rule, now)
         else:

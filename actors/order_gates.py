@@ -102,7 +102,8 @@ class GatedSteps:
         share = paid_share(body)
         for rule in workflow.gates:
             if rule.pass_at_paid_share is not None and rule.name not in gates["passed"]:
-                self._send(GATE_KIND, gate_key(self.key, rule.name), {"type": "paid", "share": str(share)})
+                self._send(GATE_KIND, gate_key(self.key, rule.name), {"type": "paid", "share": str(share),
+                                                                      "workflow": workflow.name})
 
     # -- what the steps ask ----------------------------------------------------------
 

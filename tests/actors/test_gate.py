@@ -191,3 +191,16 @@ def test_a_changed_sla_applies_to_an_open_gate_after_a_restart_and_its_timer_fol
     gates.advance(2 * HOUR)
 
     gates.wait(lambda: gates.gate("1001:finance")["breached"])
+
+
+def test_money_paid_before_a_gate_opens_passes_it_as_soon_as_it_opens(gates: Gates) -> None:
+    gates.gates = settings(workflows={"custom": {"order_tags": ["custom"], "gates": ["design", "finance"]}})
+    gates.restart()
+    gates.tell("1001:design", {"type": "open", "workflow": "custom"})
+    gates.tell("1001:finance", {"type": "paid", "share": "0.6", "workflow": "custom"})
+
+    gates.tell("1001:design", {"type": "signal", "action": "approve", "who": "bob", "signal_id": "d1"})
+
+    gates.wait(lambda: gates.gate("1001:finance").get("status") == "passed")
+    assert gates.gate("1001:finance")["history"][-1]["why"] == "60% of the total paid, 50% needed"
+    assert gates.hooks.outcomes.get("quarantined", 0) == 0

@@ -53,7 +53,7 @@ def test_a_custom_order_opens_its_first_gate_with_the_paid_share_and_the_due_dat
 
     assert order.sends[-3:-1] == [
         Send("gate", "5001:finance", {"type": "open", "workflow": "custom", "due": {"design": 1798070400.0}}),
-        Send("gate", "5001:finance", {"type": "paid", "share": "1"}),
+        Send("gate", "5001:finance", {"type": "paid", "share": "1", "workflow": "custom"}),
     ]
 
 

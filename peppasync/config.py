@@ -671,9 +671,9 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     _check_console(config.console, need)
     known_roles = {r.strip() for roles in config.console.users.values() for r in roles.split(",")}
     for gate in config.gates.gates.values():
-        for role in (gate.owner, gate.escalate_to):
-            need(not role or not config.console.users or role in known_roles, f"gates.{gate.name}",
-                 f"role {role!r} is no [console] user's: nobody could act on this gate in the console")
+        # The owner acts on the gate; whom it escalates to may be a team told some other way.
+        need(not gate.owner or not config.console.users or gate.owner in known_roles, f"gates.{gate.name}",
+             f"role {gate.owner!r} is no [console] user's: nobody could act on this gate in the console")
     need(config.log.level.lower() in LOG_LEVELS, "log.level",
          f"expected one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
     need(config.log.format in LOG_FORMATS, "log.format",

@@ -9,10 +9,11 @@ Kinds: ``OrderActor`` (one per Shopify order), ``InventoryActor`` (one per SKU),
 ``StockFlusherActor`` and ``StockFeedActor`` (stock to and from Shopify and the
 WMS), ``ShipmentFeedActor`` (shipments from the WMS) and ``ReconcilerActor``
 (the self-healing sweep), ``MarginActor`` (one per order: its true margin, over the
-unit costs of ``CostBook``). How a committed message reaches its actor, and the
-FIFO and at-least-once rules, are ``Delivery``'s (``actors.delivery``). The
-policies an ``ActorSystem`` is given (``PoisonPolicy``, ``Supervision``) are
-implemented in ``supervisors``.
+unit costs of ``CostBook``), ``GateActor`` and ``GateTimerActor`` (one per build-to-order
+order and gate, and its durable timers; the workflows are ``GateSettings``). How a
+committed message reaches its actor, and the FIFO and at-least-once rules, are
+``Delivery``'s (``actors.delivery``). The policies an ``ActorSystem`` is given
+(``PoisonPolicy``, ``Supervision``) are implemented in ``supervisors``.
 Subpackages: ``actors.connectors`` (one per external system) and
 ``actors.adapters`` (the ports of ``actors.ports`` over them).
 """
@@ -21,6 +22,8 @@ from .catalog import Catalog
 from .costs import CostBook
 from .delivery import Delivery
 from .durable import ActorContext, DurableActor, HandlerCrashedError, PoisonPolicy
+from .gate import GateActor, GateTimerActor
+from .gate_workflows import GateSettings
 from .hooks import ActorHooks, MetricsActorHooks
 from .host import ActorSystemHost
 from .inventory import InventoryActor, InventorySettings
@@ -41,6 +44,9 @@ __all__ = [
     "CostBook",
     "Delivery",
     "DurableActor",
+    "GateActor",
+    "GateSettings",
+    "GateTimerActor",
     "HandlerCrashedError",
     "InventoryActor",
     "InventorySettings",

@@ -24,6 +24,7 @@ __all__ = [
     "RefundLine",
     "Shipment",
     "Shipping",
+    "StorefrontHold",
     "WmsOrder",
     "WmsStatus",
 ]
@@ -320,6 +321,23 @@ class Shipment:
     tracking_url: str = ""
     shipped_at: str = ""
     label_cost: str | None = None
+
+
+@dataclass(frozen=True)
+class StorefrontHold:
+    """A hold on an order's fulfillment in the storefront: nothing of it may be fulfilled while it stands.
+
+    ``reason`` is the storefront's (Shopify's ``FulfillmentHoldReason``, such as
+    ``HIGH_RISK_OF_FRAUD``); ``ours`` says whether this engine placed it, else another
+    app or a person did, and only they lift it.
+    """
+
+    id: str
+    reason: str
+    handle: str = ""
+    ours: bool = False
+    # The held fulfillment order's id: a hold is released on it.
+    fulfillment_order_id: str = ""
 
 
 #: Where an order stands at the warehouse. ``open`` can still be changed; ``with_provider``

@@ -114,7 +114,7 @@ class DurableActor(pykka.ThreadingActor):
         self.__on_exit = on_exit
         self.__unacked: AsyncResult | None = None  # the last commit, when not waited for
         self.__state_dirty = False
-        self.__outbox: list[ops.Insert] = []
+        self.__outbox: list[ops.Insert | ops.Audit] = []
         self.__after: list[Callable[[], None]] = []
         self.__idle_token = 0
         self.idle_since = 0.0  # monotonic; read by the system's idle sweep
@@ -135,6 +135,10 @@ class DurableActor(pykka.ThreadingActor):
         """Send a durable message, committed together with this message's completion."""
         at = self._ctx.clock.time() + delay if delay > 0 else None
         self.__outbox.append(ops.Insert(kind, key, payload, at))
+
+    def audit(self, who: str, action: str, detail: dict[str, Any]) -> None:
+        """Append to the audit log, committed together with this message's completion."""
+        self.__outbox.append(ops.Audit(who, action, f"{self.kind}:{self.key}", detail))
 
     def on_success(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` once this message's handler has succeeded (events, metrics)."""

@@ -56,6 +56,8 @@ class GateRule:
     expire_after: float | None = None  # then ``on_expiry`` is applied...
     on_expiry: Literal["approve", "reject"] | None = None
     pass_at_paid_share: Decimal | None = None  # passes by itself once this share of the total is paid
+    escalate_after: float | None = None  # still open this long after it opened: tell ``escalate_to``
+    escalate_to: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,11 +67,19 @@ class Workflow:
     name: str
     gates: tuple[GateRule, ...]
     tags: frozenset[str] = frozenset()  # an order with one of these tags...
-    sku_prefixes: tuple[str, ...] = ()  # ...or a line whose SKU starts so
+    sku_prefixes: tuple[str, ...] = ()  # ...or a line whose SKU starts so...
+    line_properties: frozenset[str] = frozenset()  # ...or a line carrying one of these properties...
+    product_tags: frozenset[str] = frozenset()  # ...or a line of a product with one of these tags
 
-    def matches(self, tags: Iterable[str], skus: Iterable[str]) -> bool:
+    def matches(self, tags: Iterable[str], skus: Iterable[str], properties: Iterable[str] = (),
+                product_tags: Iterable[str] = ()) -> bool:
         return bool(self.tags & {t.strip().lower() for t in tags}) or any(
-            sku.startswith(self.sku_prefixes) for sku in skus if self.sku_prefixes)
+            sku.startswith(self.sku_prefixes) for sku in skus if self.sku_prefixes) or bool(
+            self.line_properties & {p.strip() for p in properties}) or bool(
+            self.product_tags & {t.strip().lower() for t in product_tags})
+
+    def rule(self, gate: str) -> GateRule | None:
+        return next((g for g in self.gates if g.name == gate), None)
 
     def after(self, gate: str) -> GateRule | None:
         """The gate that opens when ``gate`` passes (None after the last)."""
@@ -88,6 +98,7 @@ class Gate:
     opened_at: float | None = None
     due_at: float | None = None
     breached: bool = False
+    escalated: bool = False
     reminded_at: float | None = None
     closed_at: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -167,6 +178,10 @@ def tick(gate: Gate, rule: GateRule, now: float) -> list[str]:
         gate.breached = True
         gate._log(now, "rule", "breach", f"due {gate.due_at:.0f}")
         events.append("breached")
+    if rule.escalate_after is not None and now >= gate.opened_at + rule.escalate_after and not gate.escalated:
+        gate.escalated = True
+        gate._log(now, "rule", "escalate", f"to {rule.escalate_to}")
+        events.append("escalated")
     if gate.status == "open" and rule.expire_after is not None and rule.on_expiry is not None \
             and now >= gate.opened_at + rule.expire_after:
         gate._log(now, "rule", rule.on_expiry, f"no answer in {rule.expire_after / 86400:g} days")
@@ -183,6 +198,8 @@ def next_wake(gate: Gate, rule: GateRule) -> float | None:
     if gate.status not in ("open", "held") or gate.opened_at is None:
         return None
     due = [gate.due_at if gate.due_at is not None and not gate.breached else None]
+    if rule.escalate_after is not None and not gate.escalated:
+        due.append(gate.opened_at + rule.escalate_after)
     if gate.status == "open":
         due.append(_next_reminder(gate, rule))
         if rule.expire_after is not None and rule.on_expiry is not None:

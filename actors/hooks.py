@@ -53,6 +53,14 @@ class ActorHooks:
         """
 
 
+    def on_gate(self, gate: str, old: str | None, new: str, *, breached: bool, seconds: float | None) -> None:
+        """A build-to-order gate moved from ``old`` to ``new`` (open, held, passed, rejected);
+        ``breached``: past its due time; ``seconds``: how long it was open, once it is decided."""
+
+    def on_gate_breach(self, gate: str) -> None:
+        """A gate went past its due time (once per gate and order)."""
+
+
 class MetricsActorHooks(ActorHooks):
     """Keeps the message and activation metrics of DESIGN.md up to date."""
 
@@ -104,3 +112,20 @@ class MetricsActorHooks(ActorHooks):
             self._m.margin_percent.observe(float(first_percent))
         if fell_below_floor:
             self._m.margin_below_floor_total.inc()
+
+    def on_gate(self, gate: str, old: str | None, new: str, *, breached: bool, seconds: float | None) -> None:
+        if old in _OPEN_GATE:
+            self._m.gates.labels(gate=gate, state=old).dec()
+            if breached and new not in _OPEN_GATE:
+                self._m.gates_overdue.labels(gate=gate).dec()
+        if new in _OPEN_GATE:
+            self._m.gates.labels(gate=gate, state=new).inc()
+        elif seconds is not None:
+            self._m.gate_seconds.labels(gate=gate, outcome=new).observe(max(0.0, seconds))
+
+    def on_gate_breach(self, gate: str) -> None:
+        self._m.gate_sla_breaches_total.labels(gate=gate).inc()
+        self._m.gates_overdue.labels(gate=gate).inc()
+
+
+_OPEN_GATE = ("open", "held")

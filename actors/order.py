@@ -16,8 +16,10 @@ from peppasync.store import Message, ops
 
 from actors.customer_sync import CUSTOMER_KIND
 from actors.durable import DurableActor
+from actors.gate_workflows import GateSettings
 from actors.order_flow import Moved, OrderFlow, OrderState, Timed, Webhook, parse_message
 from actors.ports import Erp, Storefront, Wms
+from actors.storefront_holds import HoldPolicy
 
 __all__ = ["OrderActor"]
 
@@ -72,6 +74,16 @@ class _ActorPorts:
     def tracks_stock(self) -> bool:
         return "inventory" in self._actor._ctx.system.kinds
 
+    @property
+    def gates(self) -> GateSettings:
+        settings = self._actor._ctx.services.get("gates")
+        return settings if isinstance(settings, GateSettings) else GateSettings()
+
+    @property
+    def holds(self) -> HoldPolicy:
+        policy = self._actor._ctx.services.get("holds")
+        return policy if isinstance(policy, HoldPolicy) else HoldPolicy()
+
 
 class OrderActor(DurableActor):
     """One storefront order, from webhook to fulfillment."""
@@ -90,7 +102,7 @@ class OrderActor(DurableActor):
             self.send("margin", self.key, {"type": kind, "body": parsed.body,
                                            "received_at": parsed.received_at or self.clock.time()})
         for send in flow.sends:
-            self.send(send.kind, send.key, send.payload)
+            self.send(send.kind, send.key, send.payload, delay=send.delay)
         for notice in flow.notices:
             self.on_success(partial(self._notify, notice))
         if flow.changed:

@@ -29,10 +29,13 @@ from peppasync.errors import RejectedError, TransientError, ValidationError
 
 from actors.connectors import Priority
 from actors.customer_sync import already_synced, customer_version, synced_record
-from actors.domain import Order, Shipment
+from actors.domain import Order, Shipment, StorefrontHold
+from actors.gate_workflows import GateSettings
+from actors.order_gates import GatedSteps
 from actors.order_state import PAST_CANCELLING, PAST_SHIPPING, STAMPED, SYNCED, OrderState, Status
 from actors.ports import Erp, Storefront, Wms
 from actors.refund import read_refund
+from actors.storefront_holds import HoldPolicy
 from actors.validation import normalise_order
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "SYNCED",
     "Advance",
     "CustomerRecords",
+    "GateNews",
     "Moved",
     "OrderFlow",
     "OrderMessage",
@@ -73,7 +77,16 @@ class Webhook:
 
 @dataclass(frozen=True)
 class Advance:
-    """Take the next step."""
+    """Take the next step; ``check`` numbers the look at a storefront hold this step was scheduled as."""
+
+    check: int | None = None
+
+
+@dataclass(frozen=True)
+class GateNews:
+    """A gate of this build-to-order order passed or was rejected (``actors.gate``)."""
+
+    news: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,7 @@ class ShipmentArrived:
     received_at: float | None = None
 
 
-OrderMessage = Webhook | Advance | ShipmentArrived
+OrderMessage = Webhook | Advance | ShipmentArrived | GateNews
 
 
 def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
@@ -99,7 +112,10 @@ def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
             event_id += ":" + str(payload["digest"])[:16]
         return Webhook(str(payload.get("topic")), payload.get("body"), event_id, received_at)
     if kind == "advance":
-        return Advance()
+        check = payload.get("check")
+        return Advance(check if isinstance(check, int) and not isinstance(check, bool) else None)
+    if kind == "gate":
+        return GateNews(dict(payload))
     if kind == "shipment":
         return ShipmentArrived(
             Shipment(
@@ -119,11 +135,12 @@ def parse_message(payload: Mapping[str, Any]) -> OrderMessage:
 
 @dataclass(frozen=True)
 class Send:
-    """A durable message to send once the transition is committed."""
+    """A durable message to send once the transition is committed, due ``delay`` seconds after."""
 
     kind: str
     key: str
     payload: dict[str, Any]
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -180,11 +197,19 @@ class OrderPorts(Protocol):
     @property
     def tracks_stock(self) -> bool: ...
 
+    #: Which storefront holds keep an order from the warehouse, and how often to look again.
+    @property
+    def holds(self) -> HoldPolicy: ...
+
+    #: The build-to-order workflows (none: no order passes any gate).
+    @property
+    def gates(self) -> GateSettings: ...
+
 
 # -- transitions -------------------------------------------------------------------------
 
 
-class OrderFlow:
+class OrderFlow(GatedSteps):
     """One order's transitions. ``handle`` one message, then read ``state``, ``sends`` and ``notices``."""
 
     kind = "order"
@@ -203,7 +228,10 @@ class OrderFlow:
         if isinstance(message, Webhook):
             self._webhook(message)
         elif isinstance(message, Advance):
-            self._advance()
+            self._advance(message)
+        elif isinstance(message, GateNews):
+            self._gate_news(message.news)
+            self.changed = True
         else:
             self._shipment(message)
 
@@ -245,7 +273,10 @@ class OrderFlow:
         if status is None:
             state.received_at = event.received_at if event.received_at is not None else self.now()
             self._move("received")
+            self._gates_begin(event.body)
             self._next()
+        elif state.gates is not None:
+            self._gates_paid(event.body)
         elif status in SYNCED and current != record:
             state.resync = True
             self._next()
@@ -282,6 +313,8 @@ class OrderFlow:
         for sku in state.stock:
             self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
         state.stock = {}
+        state.held = None
+        self._gates_cancelled()
         self._move("cancelled")
 
     def _refund(self, event: Webhook) -> None:
@@ -334,39 +367,96 @@ class OrderFlow:
 
     # -- steps -----------------------------------------------------------------
 
-    def _advance(self) -> None:
+    def _advance(self, message: Advance) -> None:
         state = self.state
         status = state.status
         if status not in ("received", "erp_synced", "sent_to_wms", "shipped"):
             return
         order = state.order if status != "shipped" else None
+        if state.held is not None and message.check != state.hold_checks:
+            # Held: the look scheduled last is the order's next step. This one (a repeat, or
+            # the step an update asked for) only brings the ERP up to date.
+            if state.resync and status in SYNCED and order is not None:
+                state.resync = False
+                self._sync_erp(order)
+                self.changed = True
+            return
         if status == "received" and order is not None:
+            self._hold_in_storefront()
             self._sync_erp(order)
             self._move("erp_synced")
             self._timed("order_to_erp", state.received_at)
             if order.needs_shipping:
                 self._next()
-        elif status == "erp_synced" and state.resync and order is not None:
+        elif status == "erp_synced" and state.resync and order is not None and message.check is None:
             state.resync = False
             self._sync_erp(order)
         elif status == "erp_synced" and order is not None and order.needs_shipping:
-            self._send_to_wms(order)
-            self._move("sent_to_wms")
-            self._timed("order_to_wms", state.received_at)
+            if state.resync:
+                state.resync = False
+                self._sync_erp(order)
+            holding = () if self.gated else self._holding()
+            if holding:
+                self._wait_for(holding, "warehouse")
+            else:
+                self._lifted()
+                self._send_to_wms(order)
+                self._move("sent_to_wms")
+                self._timed("order_to_wms", state.received_at)
+        elif status == "sent_to_wms" and state.gates is not None and state.gates["released"] \
+                and not state.gates.get("shipping") and order is not None:
+            # The last gate passed: the warehouse may ship it once no other app's hold keeps it.
+            holding = self._holding()
+            if holding:
+                self._wait_for(holding, "warehouse")
+            else:
+                self._lifted()
+                state.gates["shipping"] = True
+                self._send_to_wms(order)
         elif status == "sent_to_wms" and state.resync and order is not None:
             state.resync = False
             self._sync_erp(order)
             self._send_to_wms(order)
         elif status == "shipped":
             ship = state.shipment or {}
-            self.ports.storefront.fulfill(self.key, Shipment(
+            holding = self.ports.storefront.fulfill(self.key, Shipment(
                 tracking_number=str(ship.get("tracking_number") or ""),
                 carrier=str(ship.get("carrier") or ""),
                 tracking_url=str(ship.get("tracking_url") or ""),
             ))
-            self._move("fulfilled")
-            self._timed("shipment_to_shopify", state.shipment_received_at)
+            if holding:
+                self._wait_for(holding, "fulfillment")
+            else:
+                self._lifted()
+                self._move("fulfilled")
+                self._timed("shipment_to_shopify", state.shipment_received_at)
         self.changed = True
+
+    def _holding(self) -> tuple[StorefrontHold, ...]:
+        """The storefront holds, other than our gates', that keep the order from the warehouse."""
+        return self.ports.holds.keeping_from_warehouse(self._not_ours(self.ports.storefront.holds(self.key)))
+
+    def _wait_for(self, holds: tuple[StorefrontHold, ...], what: str) -> None:
+        """Keep the order where it is while ``holds`` stand, and look again later."""
+        state = self.state
+        reasons = sorted({h.reason for h in holds})
+        if state.held is None or state.held.get("for") != what or state.held.get("reasons") != reasons:
+            log.info("order held in the storefront (%s; %s): its %s waits until the hold is lifted",
+                     ", ".join(reasons), "ours" if any(h.ours for h in holds) else "placed by another app", what,
+                     extra={"order_id": self.key})
+            state.held = {"for": what, "reasons": reasons, "ours": any(h.ours for h in holds),
+                          "since": state.held["since"] if state.held else self.now()}
+        state.hold_checks += 1
+        self.sends.append(Send(self.kind, self.key, {"type": "advance", "check": state.hold_checks},
+                               delay=self.ports.holds.recheck_seconds))
+
+    def _lifted(self) -> None:
+        held = self.state.held
+        if held is not None:
+            log.info("the storefront hold on the order is lifted after %.0f s: its %s goes on",
+                     self.now() - float(held.get("since") or self.now()), held.get("for"),
+                     extra={"order_id": self.key})
+            self.state.held = None
 
     def _sync_erp(self, order: Order) -> None:
         erp = self.ports.erp
@@ -380,7 +470,7 @@ class OrderFlow:
                 records.put(customer.id, synced_record(version, order.updated_at))
                 # This order's ERP work has begun: its next call goes ahead of new orders' first ones.
                 priority = Priority.HIGH
-        erp.upsert_sales_order(order, priority=priority)
+        erp.upsert_sales_order(order, priority=priority, pending_approval=self._pending_approval())
         # The sales order exists: payments captured for it and not booked yet are booked against it.
         new = [p.id for p in order.payments if p.id not in self.state.payments_booked]
         if new:
@@ -397,11 +487,14 @@ class OrderFlow:
         is refused for an operator to look at.
         """
         wms = self.ports.wms
-        held = wms.place_order(order, held_id=self.state.wms_order_id, priority=Priority.NORMAL)
+        hold = self._warehouse_hold_note() if self.gated else ""
+        held = wms.place_order(order, held_id=self.state.wms_order_id, priority=Priority.NORMAL, hold=hold)
         self.state.wms_order_id = held.id
         if held.status == "cancelled":
             raise RejectedError(f"the WMS holds order {self.key} as cancelled, so it will not ship; reopen it in "
                                 "the WMS, then retry this message", connector=wms.name, code="CANCELLED_AT_WMS")
+        if hold:
+            return  # on hold, the warehouse allocates nothing yet
         # Stamped after the warehouse answered: a stock read begun later counts the allocation.
         at = self.now()
         for sku in self.state.stock:
@@ -449,6 +542,29 @@ class OrderFlow:
 
     def _next(self) -> None:
         self.sends.append(Send(self.kind, self.key, {"type": "advance"}))
+
+    def _send(self, kind: str, key: str, payload: dict[str, Any]) -> None:
+        self.sends.append(Send(kind, key, payload))
+
+    def _place_at_wms(self, order: Order) -> None:
+        self._send_to_wms(order)
+
+    def _cancel_for_gate(self) -> None:
+        """A rejected gate cancels the order: at the warehouse first, then in the ERP; Shopify keeps our holds."""
+        state = self.state
+        status = state.status
+        if status in PAST_CANCELLING or status is None:
+            return
+        order = state.order
+        if status == "sent_to_wms" or (status == "erp_synced" and order.needs_shipping):
+            self._cancel_at_wms(order)
+        if status in SYNCED:
+            self.ports.erp.cancel_sales_order(order)
+        for sku in state.stock:
+            self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
+        state.stock = {}
+        state.held = None
+        self._move("cancelled")
 
     def _move(self, new: Status) -> None:
         old = self.state.status

@@ -51,12 +51,20 @@ class OrderState:
     return_opened: bool = False
     # When the order entered each status after ``received``.
     entered: dict[str, float] = field(default_factory=dict)
+    # While a storefront hold keeps the order waiting: for what ("warehouse" or "fulfillment"),
+    # the holds' reasons, whether any is ours, since when. ``hold_checks`` counts the looks
+    # scheduled, so that only the latest one acts.
+    held: dict[str, Any] | None = None
+    hold_checks: int = 0
+    # A build-to-order order's gates (``actors.order_gates``): its workflow, the gates, those passed,
+    # a rejection, our Shopify holds, whether the ERP approved it and whether it was let go.
+    gates: dict[str, Any] | None = None
     # Keys this version does not know, kept as they were.
     other: dict[str, Any] = field(default_factory=dict)
 
     _KEYS = ("status", "order", "received_at", "events", "stock", "resync", "wms_order_id", "shipment",
              "shipment_received_at", "erp_at", "shipped_before_cancel", "refunds_booked", "return_opened",
-             "payments_booked")
+             "payments_booked", "held", "hold_checks", "gates")
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
@@ -78,6 +86,9 @@ class OrderState:
             return_opened=bool(saved.get("return_opened")),
             payments_booked=[str(p) for p in saved.get("payments_booked") or []],
             entered=entered,
+            held=saved.get("held"),
+            hold_checks=int(saved.get("hold_checks") or 0),
+            gates=saved.get("gates"),
             other={k: v for k, v in saved.items() if k not in known},
         )
 
@@ -90,7 +101,8 @@ class OrderState:
             "shipment_received_at": self.shipment_received_at, "erp_at": self.erp_at,
             "shipped_before_cancel": self.shipped_before_cancel or None,
             "refunds_booked": self.refunds, "return_opened": self.return_opened or None,
-            "payments_booked": self.payments_booked,
+            "payments_booked": self.payments_booked, "held": self.held, "hold_checks": self.hold_checks or None,
+            "gates": self.gates,
         }
         saved.update({k: v for k, v in values.items() if v is not None and v != [] and v != {}})
         if self.status is not None:

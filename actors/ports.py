@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from actors.domain import Customer, Order, Refund, Shipment, WmsOrder
+from actors.domain import Customer, Order, Refund, Shipment, StorefrontHold, WmsOrder
 
 __all__ = ["Erp", "Storefront", "Wms"]
 
@@ -37,11 +37,13 @@ class Erp(Protocol):
     def upsert_customer(self, customer: Customer, *, priority: int) -> None:
         """Create or update the ERP's customer for the storefront's ``customer.id``."""
 
-    def upsert_sales_order(self, order: Order, *, priority: int) -> None:
+    def upsert_sales_order(self, order: Order, *, priority: int, pending_approval: bool | None = None) -> None:
         """Create or update the ERP's sales order for ``order.id``: exactly one, with exactly these lines.
 
         The order's customer is upserted first (``upsert_customer``); an order
-        without one is booked on the ERP's guest customer.
+        without one is booked on the ERP's guest customer. ``pending_approval``: True
+        writes it waiting for approval (a build-to-order order before its finance gate),
+        False approved, None as the ERP does by default.
         """
 
     def cancel_sales_order(self, order: Order) -> None:
@@ -68,12 +70,13 @@ class Wms(Protocol):
 
     name: str
 
-    def place_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
+    def place_order(self, order: Order, *, held_id: int | None, priority: int, hold: str = "") -> WmsOrder:
         """Create or update the warehouse's order for ``order.id`` (its shippable lines) to be shipped.
 
         ``held_id``: the warehouse's id from an earlier write, when known. When the
         warehouse will not change the order because of where it stands (shipped,
-        cancelled), it is returned as it stands and the caller decides.
+        cancelled), it is returned as it stands and the caller decides. ``hold``: the
+        order is placed on hold, not to be picked, with this reason for the warehouse's staff.
         """
 
     def cancel_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
@@ -88,5 +91,24 @@ class Storefront(Protocol):
 
     name: str
 
-    def fulfill(self, order_id: str, shipment: Shipment) -> None:
-        """Mark the order fulfilled with the shipment's tracking; done already is done."""
+    def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
+        """The holds on the order's fulfillment, whoever placed them; () when nothing holds it."""
+
+    def product_tags(self, order_id: str) -> frozenset[str]:
+        """The tags of the products the order's lines are of."""
+
+    def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
+        """Hold the order's fulfillment with our own hold, told apart by ``handle``; returns our holds.
+
+        Holding again with the same handle changes nothing.
+        """
+
+    def release(self, order_id: str, holds: tuple[StorefrontHold, ...]) -> None:
+        """Release these holds of ours, and no other: another app's holds stay."""
+
+    def fulfill(self, order_id: str, shipment: Shipment) -> tuple[StorefrontHold, ...]:
+        """Mark the order fulfilled with the shipment's tracking; done already is done.
+
+        While the order's fulfillment is on hold nothing is fulfilled, and the holds are
+        returned for the caller to try again once they are lifted; () means fulfilled.
+        """

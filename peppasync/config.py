@@ -28,12 +28,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from peppasync.config_gates import GatesConfig, parse_gates
 from peppasync.errors import ConfigError, ConfigProblem
 from peppasync.redact import is_secret_name
 
 __all__ = [
     "COST_SOURCES",
     "ERP_KINDS",
+    "FULFILLMENT_HOLD_REASONS",
     "LOG_FORMATS",
     "LOG_LEVELS",
     "NETSUITE_CHOICES",
@@ -43,6 +45,7 @@ __all__ = [
     "ConsoleConfig",
     "EngineConfig",
     "ErpConfig",
+    "GatesConfig",
     "InventoryConfig",
     "LogConfig",
     "MarginConfig",
@@ -87,6 +90,19 @@ class ShopifyConfig:
     access_token: str = ""
     webhook_secret: str = ""
     location_id: str = ""
+    # An order whose fulfillment is on hold in Shopify (another app's fraud check, a deposit app...)
+    # waits before the warehouse, unless every hold has one of these reasons (FULFILLMENT_HOLD_REASONS).
+    ship_despite_holds: tuple[str, ...] = ()
+    # Seconds between looks at a held order's holds.
+    hold_recheck_seconds: float = 30.0
+
+
+#: Shopify's ``FulfillmentHoldReason`` values
+#: (https://shopify.dev/docs/api/admin-graphql/latest/enums/FulfillmentHoldReason).
+FULFILLMENT_HOLD_REASONS = (
+    "AWAITING_PAYMENT", "AWAITING_RETURN_ITEMS", "HIGH_RISK_OF_FRAUD", "INCORRECT_ADDRESS", "INVENTORY_OUT_OF_STOCK",
+    "ONLINE_STORE_POST_PURCHASE_CROSS_SELL", "OTHER", "UNKNOWN_DELIVERY_DATE",
+)
 
 
 @dataclass(frozen=True)
@@ -276,6 +292,7 @@ class Config:
     inventory: InventoryConfig = field(default_factory=InventoryConfig)
     margin: MarginConfig = field(default_factory=MarginConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    gates: GatesConfig = field(default_factory=GatesConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = "<defaults>"
 
@@ -377,6 +394,9 @@ def parse_config(
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         table = raw.get(name, {})
+        if name == "gates":  # nested tables: peppasync.config_gates
+            sections[name] = parse_gates(table if isinstance(table, dict) else {}, source, env, problems)
+            continue
         sections[name] = _build_section(
             name, cls, table if isinstance(table, dict) else {}, source, env, problems
         )
@@ -568,6 +588,7 @@ def _check_env_names(env: Mapping[str, str], problems: list[ConfigProblem]) -> N
         _env_name(s, f.name)
         for s, cls in _SECTIONS.items()
         for f in dataclasses.fields(cls)
+        if s != "gates" or f.name == "on_reject"  # workflows and gates are tables: in the file only
     }
     for var in env:
         if not var.startswith(ENV_PREFIX) or var in known:
@@ -604,6 +625,11 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
         need(not value or parsed.scheme in ("http", "https") and bool(parsed.netloc), f"{section}.{key}",
              f"expected an http(s) URL, got {value!r}")
     need(config.netsuite.max_concurrency >= 1, "netsuite.max_concurrency", "expected an integer of at least 1")
+    for reason in config.shopify.ship_despite_holds:
+        need(reason in FULFILLMENT_HOLD_REASONS, "shopify.ship_despite_holds",
+             f"unknown hold reason {reason!r}; Shopify's reasons: {', '.join(FULFILLMENT_HOLD_REASONS)}")
+    need(config.shopify.hold_recheck_seconds > 0, "shopify.hold_recheck_seconds",
+         "expected a positive number of seconds")
     ns = config.netsuite
     for key, choices in NETSUITE_CHOICES.items():
         value = getattr(ns, key)
@@ -643,6 +669,11 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(config.inventory.flush_interval > 0, "inventory.flush_interval", "expected a positive number of seconds")
     _check_margin(config.margin, need)
     _check_console(config.console, need)
+    known_roles = {r.strip() for roles in config.console.users.values() for r in roles.split(",")}
+    for gate in config.gates.gates.values():
+        # The owner acts on the gate; whom it escalates to may be a team told some other way.
+        need(not gate.owner or not config.console.users or gate.owner in known_roles, f"gates.{gate.name}",
+             f"role {gate.owner!r} is no [console] user's: nobody could act on this gate in the console")
     need(config.log.level.lower() in LOG_LEVELS, "log.level",
          f"expected one of {', '.join(LOG_LEVELS)}, got {config.log.level!r}")
     need(config.log.format in LOG_FORMATS, "log.format",

@@ -55,6 +55,8 @@ def engine_config(
     run reconciles and retries as often, in simulated time, as a real one.
     """
     raw: dict[str, Any] = sandbox.config_sections()
+    # A held order looks at its holds again as often, in simulated time, as a real one would.
+    raw["shopify"]["hold_recheck_seconds"] = max(0.25, 30.0 / sandbox.time_scale)
     raw["server"] = {"listen": listen, "ops_token": secrets.token_hex(16), "shutdown_timeout": 5.0}
     raw["store"] = {"url": f"sqlite:///{database.resolve()}"}
     # The estimates a shop would configure: a card rate for fees, packaging per order, a floor.
@@ -78,6 +80,7 @@ def build_demo(
     listen: str,
     engine: dict[str, Any] | None = None,
     erp: str = "netsuite",
+    gates: dict[str, Any] | None = None,
 ) -> tuple[Sandbox, Runtime]:
     """A started sandbox and a started runtime wired to it, with a fresh SQLite store."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -86,6 +89,8 @@ def build_demo(
     sandbox = demo_sandbox(profile=profile, seed=seed, time_scale=time_scale, listen=listen, erp=erp)
     sandbox.start()
     raw = engine_config(sandbox, directory / "demo.db", listen=listen, engine=engine)
+    if gates is not None:
+        raw["gates"] = gates
     return sandbox, start_engine(sandbox, parse_config(raw, source="demo", environ={}))
 
 

@@ -12,6 +12,9 @@ from actors import (
     Catalog,
     CostBook,
     DurableActor,
+    GateActor,
+    GateSettings,
+    GateTimerActor,
     InventoryActor,
     InventorySettings,
     MarginActor,
@@ -42,17 +45,21 @@ from actors.connectors import (
 )
 from actors.costs import CostReader
 from actors.reconciler import Settings
+from actors.storefront_holds import HoldPolicy
 
 __all__ = ["engine_kinds", "engine_services"]
 
 
 def engine_kinds(config: Config | None = None) -> list[type[DurableActor]]:
-    """Every durable actor kind the server hosts (margins only when ``[margin] enabled``)."""
+    """Every durable actor kind the server hosts (margins only when ``[margin] enabled``, gates
+    only when ``[gates]`` has a workflow)."""
     kinds: list[type[DurableActor]] = [
         OrderActor, ShipmentFeedActor, ReconcilerActor, InventoryActor, StockFlusherActor, StockFeedActor,
     ]
     if config is None or config.margin.enabled:
         kinds.append(MarginActor)
+    if config is None or config.gates.workflows:
+        kinds.extend([GateActor, GateTimerActor])
     return kinds
 
 
@@ -72,6 +79,8 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         metrics.reconcile_last_success_timestamp_seconds.labels(sweep=sweep).set(clock.time())
     services: dict[str, Any] = {
         "reconcile": Settings(config.engine.reconcile_interval),
+        "gates": GateSettings.from_config(config.gates),
+        "holds": HoldPolicy(frozenset(config.shopify.ship_despite_holds), config.shopify.hold_recheck_seconds),
         "inventory": InventorySettings(
             default_buffer=inventory.default_buffer,
             buffers=inventory.buffers,

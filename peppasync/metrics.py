@@ -22,7 +22,8 @@ from prometheus_client import (
 __all__ = ["ACTOR_KINDS", "CONNECTORS", "FLOWS", "MARGIN_COMPONENTS", "Metrics", "REPAIR_KINDS", "SWEEPS"]
 
 FLOWS = ("order_to_erp", "order_to_wms", "shipment_to_shopify", "stock_to_shopify", "event_to_margin")
-ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher", "margin")
+ACTOR_KINDS = ("order", "shipments", "reconciler", "inventory", "stock_feed", "stock_flusher", "margin", "gate",
+               "gate_timer")
 # The parts of an order's margin: revenue, the costs it always has, and "other" for the configured per-order costs.
 MARGIN_COMPONENTS = ("revenue", "cogs", "fulfilment", "payment_fees", "other")
 CONNECTORS = ("shopify", "netsuite", "wms", "wms_inventory")
@@ -37,6 +38,9 @@ _DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 _LAG_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
 # A sweep takes a page or a few (under a second) up to a catch-up over a day of history (an hour).
 _SWEEP_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+# Time in a build-to-order gate: an automatic rule (seconds), a same-day approval, days of design, weeks of production.
+_GATE_BUCKETS = (60, 900, 3600, 4 * 3600, 12 * 3600, 86400, 2 * 86400, 3 * 86400, 7 * 86400, 14 * 86400,
+                 30 * 86400, 60 * 86400)
 # Margin percent of an order: losses, thin, typical retail (30 to 60) and digital goods.
 _MARGIN_BUCKETS = (-50, -25, -10, 0, 5, 10, 15, 20, 30, 40, 50, 60, 80, 100)
 
@@ -210,6 +214,21 @@ class Metrics:
         self.margin_below_floor_total = Counter(
             p + "margin_below_floor_total",
             "Orders whose margin fell below the configured floor ([margin] floor_percent).",
+            registry=r,
+        )
+        # Build-to-order gates; the gate label is a gate's name from [gates], a bounded set.
+        self.gates = Gauge(p + "gates", "Build-to-order gates open or held, by gate and state.", ["gate", "state"],
+                           registry=r)
+        self.gates_overdue = Gauge(
+            p + "gates_overdue", "Gates still open or held past their due time (their SLA breached).", ["gate"],
+            registry=r,
+        )
+        self.gate_seconds = Histogram(
+            p + "gate_seconds", "Time from a gate's opening to its passing or rejection.", ["gate", "outcome"],
+            buckets=_GATE_BUCKETS, registry=r,
+        )
+        self.gate_sla_breaches_total = Counter(
+            p + "gate_sla_breaches_total", "Gates that went past their due time, each counted once.", ["gate"],
             registry=r,
         )
         # Store

@@ -35,7 +35,8 @@ from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
 from peppasync.store.node import NodeLock, hold_store
 
-from actors import ActorSystem, ActorSystemHost, DurableActor, MetricsActorHooks
+from actors import ActorSystem, ActorSystemHost, DurableActor, GateSettings, MetricsActorHooks
+from actors.gate import changed_gates
 from supervisors import (
     ChildSpec,
     KeyedSupervisor,
@@ -162,6 +163,7 @@ class Runtime:
         # Orders by state start from what the store holds; the actors' transitions move them on.
         for status, count in self.store.count_by_status("order").items():
             self.metrics.orders.labels(state=status).set(count)
+        self._count_gates()
         if self._make_services is not None:
             self.services = self._make_services(cfg, self.metrics, self.clock)
             undo.append(self._close_services)
@@ -199,6 +201,7 @@ class Runtime:
             max_body=cfg.server.max_body_bytes,
             margins="margin" in self.system.kinds,
             console=cfg.console,
+            gates=GateSettings.from_config(cfg.gates),
         )
         self.http = HttpServer(app, cfg.server.host, cfg.server.port, listener=listener)
         timeout = cfg.server.shutdown_timeout
@@ -225,6 +228,11 @@ class Runtime:
         undo.append(lambda: self._stop_actors(timeout))
         self.http.start()
         undo.append(lambda: self.http.stop(timeout=timeout))
+        if "gate" in self.system.kinds:
+            # A changed [gates] rule applies to open gates now, not when their old timer fires.
+            settings = GateSettings.from_config(cfg.gates)
+            for key in changed_gates(self.store.states("gate"), settings):
+                self.system.tell("gate", key, {"type": "tick"})
         for kind in self._kinds:
             boot_key = getattr(kind, "boot_key", None)
             if boot_key is not None:
@@ -250,6 +258,22 @@ class Runtime:
         if self._root.is_alive():
             self._root.stop(timeout=timeout + 10)
         self.system.stop(timeout=timeout)
+
+    def _count_gates(self) -> None:
+        """Open gates by gate and state, and the overdue ones, start from what the store holds."""
+        open_gates: dict[tuple[str, str], int] = {}
+        overdue: dict[str, int] = {}
+        for _key, state in self.store.states("gate"):
+            gate = state.get("gate") or {}
+            name, status = str(gate.get("gate") or ""), str(gate.get("status") or "")
+            if name and status in ("open", "held"):
+                open_gates[(name, status)] = open_gates.get((name, status), 0) + 1
+                if gate.get("breached"):
+                    overdue[name] = overdue.get(name, 0) + 1
+        for (name, status), count in open_gates.items():
+            self.metrics.gates.labels(gate=name, state=status).set(count)
+        for name, count in overdue.items():
+            self.metrics.gates_overdue.labels(gate=name).set(count)
 
     def _close_services(self) -> None:
         for service in self.services.values():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Only these modules wire the layers together.
-WIRING = {"peppasync.runtime", "peppasync.engine", "peppasync.demo", "peppasync.bench"}
+WIRING = {"peppasync.runtime", "peppasync.engine", "peppasync.demo", "peppasync.demo_bto", "peppasync.bench"}
 WIRING_PACKAGES = ("peppasync.cli", "peppasync.http", "peppasync.bench")
 
 

@@ -114,8 +114,13 @@ class BusinessCentralErp:
     def upsert_customer(self, customer: Customer, *, priority: int = Priority.NORMAL) -> None:
         call(self.name, self._upsert_customer, customer, priority)
 
-    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
-        """The order flow upserts the order's customer first (``upsert_customer``), when it changed."""
+    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL,
+                           pending_approval: bool | None = None) -> None:
+        """The order flow upserts the order's customer first (``upsert_customer``), when it changed.
+
+        ``pending_approval`` is not written: this adapter maps no approval of Business Central's
+        sales orders yet; a build-to-order order is kept from the warehouse and Shopify instead.
+        """
         call(self.name, self._upsert_sales_order, order, priority)
 
     def cancel_sales_order(self, order: Order) -> None:

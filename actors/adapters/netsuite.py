@@ -66,10 +66,16 @@ class NetsuiteErp:
     def upsert_customer(self, customer: Customer, *, priority: int = Priority.NORMAL) -> None:
         call(self.name, self.connector.upsert_customer, customer.id, customer_record(customer), priority=priority)
 
-    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
+    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL,
+                           pending_approval: bool | None = None) -> None:
         def send() -> None:
-            self.connector.upsert_sales_order(order.id, sales_order_record(order, self.non_sku_item,
-                                                                           rules=self.rules), priority=priority)
+            record = sales_order_record(order, self.non_sku_item, rules=self.rules)
+            if pending_approval is not None:
+                # A Pending Approval, B Pending Fulfillment (approved); approval cannot be taken back
+                # once the order is partly fulfilled, and is never asked to be here
+                # (https://docs.oracle.com/en/cloud/saas/netsuite/ns-online-help/section_159795516182.html).
+                record["orderStatus"] = {"id": "A" if pending_approval else "B"}
+            self.connector.upsert_sales_order(order.id, record, priority=priority)
 
         call(self.name, send)
 

@@ -42,11 +42,12 @@ def _address(address: Address, name: str) -> dict[str, Any]:
     }
 
 
-def createorder_record(order: Order, status: str = "awaiting_shipment") -> dict[str, Any]:
+def createorder_record(order: Order, status: str = "awaiting_shipment", notes: str = "") -> dict[str, Any]:
     """The whole createorder body for an order, keyed by its id.
 
     billTo is the billing address, else the shipping address, else just the buyer's
-    name (or email); never empty.
+    name (or email); never empty. ``notes`` go in ``internalNotes``, which the warehouse
+    staff see and the customer does not (why an order is on hold, say).
     """
     who = order.buyer
     shipping = order.shipping_address or Address()
@@ -79,6 +80,7 @@ def createorder_record(order: Order, status: str = "awaiting_shipment") -> dict[
             for line in order.lines
             if line.requires_shipping
         ],
+        **({"internalNotes": notes} if notes else {}),
     }
 
 
@@ -96,9 +98,12 @@ class ShipstationWms:
         self.connector = connector
         self.name = connector.name
 
-    def place_order(self, order: Order, *, held_id: int | None = None,
-                    priority: int = Priority.NORMAL) -> WmsOrder:
-        return self._write(createorder_record(order), held_id, priority)
+    def place_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL,
+                    hold: str = "") -> WmsOrder:
+        # on_hold keeps it from being picked until it is written again as awaiting_shipment
+        # (https://www.shipstation.com/docs/api/orders/create-update-order/: both are updatable).
+        status = "on_hold" if hold else "awaiting_shipment"
+        return self._write(createorder_record(order, status, hold), held_id, priority)
 
     def cancel_order(self, order: Order, *, held_id: int | None = None,
                      priority: int = Priority.NORMAL) -> WmsOrder:

@@ -14,7 +14,7 @@ from typing import Any
 from peppasync.money import MoneyBag
 
 from actors.connectors import ShopifyConnector, call
-from actors.domain import Shipment
+from actors.domain import Shipment, StorefrontHold
 from actors.margin_model import Refund, RefundLine, SaleFacts, SoldLine, Transaction
 
 __all__ = ["ShopifyPayments", "ShopifyStorefront", "ShopifyUnitCosts", "sale_facts"]
@@ -31,9 +31,24 @@ class ShopifyStorefront:
         self.connector = connector
         self.name = connector.name
 
-    def fulfill(self, order_id: str, shipment: Shipment) -> None:
-        call(self.name, self.connector.fulfill, order_id, shipment.tracking_number, shipment.carrier,
-             shipment.tracking_url)
+    def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
+        return _holds(call(self.name, self.connector.fulfillment_holds, order_id))
+
+    def product_tags(self, order_id: str) -> frozenset[str]:
+        return frozenset(call(self.name, self.connector.order_product_tags, order_id))
+
+    def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
+        return _holds(call(self.name, self.connector.hold_fulfillment, order_id, handle, notes))
+
+    def release(self, order_id: str, holds: tuple[StorefrontHold, ...]) -> None:
+        mine = [(h.fulfillment_order_id, h.id) for h in holds if h.ours]
+        if mine:
+            call(self.name, self.connector.release_holds, mine)
+
+    def fulfill(self, order_id: str, shipment: Shipment) -> tuple[StorefrontHold, ...]:
+        done = call(self.name, self.connector.fulfill, order_id, shipment.tracking_number, shipment.carrier,
+                    shipment.tracking_url)
+        return _holds(done["held"])
 
 
 class ShopifyUnitCosts:
@@ -135,6 +150,13 @@ def _refund(refund: Mapping[str, Any], skus: Mapping[Any, str], taxes_included: 
         else:
             other = other + given_back
     return Refund(str(refund["id"]), tuple(lines), shipping, other)
+
+
+def _holds(found: Iterable[Mapping[str, Any]]) -> tuple[StorefrontHold, ...]:
+    """Shopify's ``FulfillmentHold`` objects as the order flow's values."""
+    return tuple(StorefrontHold(str(h["id"]), str(h["reason"]), str(h.get("handle") or ""),
+                                bool(h.get("heldByRequestingApp")), str(h.get("fulfillmentOrderId") or ""))
+                 for h in found)
 
 
 def _bag(money_set: Mapping[str, Any] | None, amount: Any) -> MoneyBag:

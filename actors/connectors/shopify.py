@@ -20,7 +20,11 @@ from .hooks import ConnectorHooks
 from .limiter import Priority
 from .shopify_queries import (
     FULFILLMENT_CREATE,
+    FULFILLMENT_HOLDS,
+    FULFILLMENT_ORDER_HOLD,
+    FULFILLMENT_ORDER_RELEASE_HOLD,
     ORDER_FULFILLMENT_ORDERS,
+    ORDER_PRODUCT_TAGS,
     ORDER_TRANSACTIONS,
     ORDERS_UPDATED_SINCE,
     SET_QUANTITIES,
@@ -212,6 +216,18 @@ class ShopifyConnector(Connector):
         order = data.get("order")
         return None if order is None else list(order.get("transactions") or [])
 
+    def order_product_tags(self, order_id: str | int) -> set[str]:
+        """The tags of the products on the order's first 25 lines (lines without a product have none)."""
+        order_gid = gid("Order", order_id)
+        data = self.graphql(ORDER_PRODUCT_TAGS, {"id": order_gid}, operation="product_tags", estimate=52.0,
+                            priority=Priority.NORMAL)
+        order = data.get("order")
+        if order is None:
+            raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
+                                 code="NOT_FOUND")
+        return {str(tag) for node in order["lineItems"]["nodes"] for tag in (node.get("product") or {}).get("tags")
+                or ()}
+
     def unit_cost(self, sku: str) -> str | None:
         """The SKU's ``InventoryItem.unitCost`` amount (shop currency), or None when none is set
         or Shopify has no variant with exactly this SKU."""
@@ -243,17 +259,76 @@ class ShopifyConnector(Connector):
 
     # -- writes --------------------------------------------------------------------
 
+    def fulfillment_holds(self, order_id: str | int) -> list[dict[str, Any]]:
+        """The holds on the order's fulfillment orders (``FulfillmentHold``: id, handle, reason,
+        heldByRequestingApp), each with its ``fulfillmentOrderId``; [] when none is held."""
+        return _holds(self._hold_nodes(order_id))
+
+    def _hold_nodes(self, order_id: str | int) -> list[dict[str, Any]]:
+        order_gid = gid("Order", order_id)
+        # The normal lane: this decides whether new work goes ahead, as the ERP's first calls do.
+        data = self.graphql(FULFILLMENT_HOLDS, {"id": order_gid}, operation="fulfillment_holds", estimate=12.0,
+                            priority=Priority.NORMAL)
+        order = data.get("order")
+        if order is None:
+            raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
+                                 code="NOT_FOUND")
+        return list(order["fulfillmentOrders"]["nodes"])
+
+    def hold_fulfillment(self, order_id: str | int, handle: str, notes: str,
+                         reason: str = "OTHER") -> list[dict[str, Any]]:
+        """Hold every open fulfillment order of the order with our hold ``handle``; returns our holds
+        with that handle (as ``fulfillment_holds`` gives them). A fulfillment order that has our
+        hold with that handle already is left as it is, so holding again changes nothing."""
+        nodes = self._hold_nodes(order_id)
+        for node in nodes:
+            if node["status"] not in (*_OPEN, "ON_HOLD") or any(
+                    h.get("heldByRequestingApp") and h.get("handle") == handle for h in node["fulfillmentHolds"]):
+                continue
+            data = self.graphql(FULFILLMENT_ORDER_HOLD, {"id": node["id"], "hold": {
+                "reason": reason, "handle": handle, "reasonNotes": notes}}, operation="hold", priority=Priority.HIGH)
+            errors = data["fulfillmentOrderHold"]["userErrors"]
+            if errors and not all(e.get("code") == "DUPLICATE_FULFILLMENT_HOLD_HANDLE" for e in errors):
+                raise ConnectorError(f"{self.name}: fulfillmentOrderHold on {node['id']} refused: "
+                                     + "; ".join(e["message"] for e in errors), connector=self.name,
+                                     code=errors[0].get("code") or "USER_ERROR")
+        return [h for h in _holds(self._hold_nodes(order_id), held_only=False)
+                if h.get("heldByRequestingApp") and h.get("handle") == handle]
+
+    def release_holds(self, holds: Sequence[tuple[str, str]]) -> None:
+        """Release these holds, ``(fulfillment order id, hold id)``, and no other; one released already is done."""
+        by_order: dict[str, list[str]] = {}
+        for fo_id, hold_id in holds:
+            by_order.setdefault(fo_id, []).append(hold_id)
+        for fo_id, hold_ids in by_order.items():
+            if not fo_id or not hold_ids:
+                raise ValueError(f"release_holds needs fulfillment order and hold ids, got {fo_id!r}, {hold_ids!r}")
+            data = self.graphql(FULFILLMENT_ORDER_RELEASE_HOLD, {"id": fo_id, "holdIds": hold_ids},
+                                operation="release_hold", priority=Priority.HIGH)
+            errors = data["fulfillmentOrderReleaseHold"]["userErrors"]
+            if errors:
+                raise ConnectorError(f"{self.name}: fulfillmentOrderReleaseHold on {fo_id} refused: "
+                                     + "; ".join(e["message"] for e in errors), connector=self.name,
+                                     code=errors[0].get("code") or "USER_ERROR")
+
     def fulfill(self, order_id: str | int, tracking_number: str, company: str, url: str = "") -> dict[str, Any]:
         """Fulfil every open fulfillment order of the order with this tracking; already fulfilled is success.
 
-        Returns ``{"fulfillment_id": ..., "already_fulfilled": bool}``.
+        Returns ``{"fulfillment_id": ..., "already_fulfilled": bool, "held": [...]}``. While a
+        fulfillment order is on hold, nothing is fulfilled and ``held`` lists its holds (as
+        ``fulfillment_holds`` does): Shopify refuses to fulfil a held fulfillment order, and
+        fulfilling the rest would tell the customer half a story.
         """
         order_gid = gid("Order", order_id)
         for _ in range(2):
-            open_ids, status = self._open_fulfillment_orders(order_gid)
+            nodes, status = self._fulfillment_orders(order_gid)
+            held = _holds(nodes)
+            if held:
+                return {"fulfillment_id": None, "already_fulfilled": False, "held": held}
+            open_ids = [n["id"] for n in nodes if n["status"] in _OPEN]
             if not open_ids:
                 if status == "FULFILLED":
-                    return {"fulfillment_id": None, "already_fulfilled": True}
+                    return {"fulfillment_id": None, "already_fulfilled": True, "held": []}
                 raise ConnectorError(f"{self.name}: order {order_id} has no open fulfillment orders "
                                      f"(status {status})", connector=self.name, code="NO_OPEN_FULFILLMENT_ORDERS")
             tracking: dict[str, Any] = {"number": tracking_number, "company": company}
@@ -265,21 +340,20 @@ class ShopifyConnector(Connector):
                                 priority=Priority.HIGH)
             payload = data["fulfillmentCreate"]
             if not payload["userErrors"]:
-                return {"fulfillment_id": payload["fulfillment"]["id"], "already_fulfilled": False}
+                return {"fulfillment_id": payload["fulfillment"]["id"], "already_fulfilled": False, "held": []}
             errors = payload["userErrors"]
         # Someone else fulfilled in between, or Shopify refused: a second look decided neither way.
         raise ConnectorError(f"{self.name}: fulfillmentCreate for order {order_id} refused: "
                              + "; ".join(e["message"] for e in errors), connector=self.name, code="USER_ERROR")
 
-    def _open_fulfillment_orders(self, order_gid: str) -> tuple[list[str], str]:
+    def _fulfillment_orders(self, order_gid: str) -> tuple[list[dict[str, Any]], str]:
         data = self.graphql(ORDER_FULFILLMENT_ORDERS, {"id": order_gid}, operation="fulfillment_orders",
-                            estimate=25.0, priority=Priority.HIGH)
+                            estimate=42.0, priority=Priority.HIGH)
         order = data.get("order")
         if order is None:
             raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
                                  code="NOT_FOUND")
-        nodes = order["fulfillmentOrders"]["nodes"]
-        return [n["id"] for n in nodes if n["status"] in _OPEN], order["displayFulfillmentStatus"]
+        return list(order["fulfillmentOrders"]["nodes"]), order["displayFulfillmentStatus"]
 
     def set_available(self, quantities: Sequence[tuple[str | int, int, int | None]],
                       idempotency_key: str, *, reason: str = "correction") -> list[SetResult]:
@@ -329,6 +403,11 @@ class ShopifyConnector(Connector):
             raise ConnectorError(f"{self.name}: shopify.location_id is not configured", connector=self.name,
                                  code="CONFIG")
         return gid("Location", self.config.location_id)
+
+
+def _holds(nodes: list[dict[str, Any]], *, held_only: bool = True) -> list[dict[str, Any]]:
+    return [{**hold, "fulfillmentOrderId": node["id"]} for node in nodes if node["status"] == "ON_HOLD" or not held_only
+            for hold in node.get("fulfillmentHolds") or ()]
 
 
 def _code(error: Any) -> str:

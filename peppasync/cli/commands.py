@@ -129,10 +129,16 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--serve", action="store_true", help="keep serving after the run, until Ctrl-C")
     parser.add_argument("--erp", choices=ERP_KINDS, default="netsuite",
                         help="the ERP the sandbox simulates and the engine books orders in (default netsuite)")
+    parser.add_argument("--bto", action="store_true",
+                        help="custom orders through their stage gates instead (--orders of them, 4 to 40)")
 
 
 def demo(args: argparse.Namespace) -> int:
     from peppasync.demo import run_demo
 
     setup_logging("warning", json_lines=False)
+    if args.bto:
+        from peppasync.demo_bto import run_bto_demo
+
+        return run_bto_demo(args)
     return run_demo(args)

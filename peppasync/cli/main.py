@@ -10,6 +10,7 @@ from collections.abc import Callable
 from peppasync import __version__
 from peppasync.cli import bench, commands, ops
 from peppasync.cli.configfile import CONFIG_VARIABLE, SYSTEM_CONFIG
+from peppasync.cli.gates import add_gates_arguments
 from peppasync.cli.output import fail
 from peppasync.config import LOG_FORMATS, LOG_LEVELS
 from peppasync.errors import ConfigError, InstallationError, PeppasyncError
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "retry":
             p.add_argument("--payload", metavar="FILE", help="JSON file with an edited payload")
         p.set_defaults(func=func)
+
+    add_gates_arguments(sub, _config_arg)
 
     m = sub.add_parser("margin", help="true margin per order: one order's, or a report over many")
     msub = m.add_subparsers(dest="action", metavar="ACTION")

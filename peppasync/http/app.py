@@ -20,6 +20,8 @@ from peppasync.http.webhooks import LATE_AFTER_SECONDS, WebhookIngest
 from peppasync.metrics import Metrics
 from peppasync.store import Store
 
+from actors.gate_board import gate_rows, send_signal
+from actors.gate_workflows import GateSettings
 from actors.margin_report import GROUPINGS, margin_of, margin_report, recost, since_epoch
 
 __all__ = ["ConnectorControl", "Engine", "make_app"]
@@ -68,6 +70,7 @@ def make_app(
     late_webhook_seconds: float = LATE_AFTER_SECONDS,
     margins: bool = False,
     console: ConsoleConfig | None = None,
+    gates: GateSettings | None = None,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """Build the WSGI callable; every route answers JSON, every error says what was wrong.
 
@@ -90,7 +93,7 @@ def make_app(
         routes.append((method, re.compile(f"^{pattern}$"), handler, auth))
 
     if console is not None and console.users:
-        pages = Console(engine.store, console, engine.now)
+        pages = Console(engine.store, console, engine.now, gates=gates)
         for method, path, page in pages.routes:
             route(method, path, partial(console_page, pages, page))
     route("GET", "/healthz", lambda r: json_response({"status": "alive"}))
@@ -103,6 +106,10 @@ def make_app(
     route("GET", r"/api/v1/quarantine/(?P<id>\d+)", ops_api.quarantine_show, auth=True)
     route("POST", r"/api/v1/quarantine/(?P<id>\d+)/retry", ops_api.quarantine_retry, auth=True)
     route("POST", r"/api/v1/quarantine/(?P<id>\d+)/discard", ops_api.quarantine_discard, auth=True)
+    gate_api = _GatesApi(engine, gates or GateSettings())
+    route("GET", "/api/v1/gates", gate_api.list, auth=True)
+    route("POST", r"/api/v1/gates/(?P<order>\d{1,20})/(?P<gate>[a-z][a-z0-9_]{0,31})/(?P<action>[a-z]+)",
+          gate_api.signal, auth=True)
     route("GET", "/api/v1/margin", ops_api.margin_report, auth=True)
     route("GET", r"/api/v1/margin/(?P<id>\d{1,20})", ops_api.margin_show, auth=True)
     route("POST", r"/api/v1/margin/(?P<id>\d{1,20})/recost", ops_api.margin_recost, auth=True)
@@ -207,6 +214,39 @@ def _whole(query: Mapping[str, str], name: str, *, default: int, low: int, high:
 
 def _plain(value: Any) -> Any:
     return asdict(value) if is_dataclass(value) and not isinstance(value, type) else value
+
+
+class _GatesApi:
+    """``GET /api/v1/gates?gate=&overdue=1&all=1``; ``POST /api/v1/gates/{order}/{gate}/{action}``
+    with ``{"by": "who decided", "note": "why"}``."""
+
+    def __init__(self, engine: Engine, settings: GateSettings) -> None:
+        self._engine = engine
+        self._settings = settings
+
+    def list(self, request: Request) -> Response:
+        query = request.query
+        flags = {}
+        for name in ("overdue", "all"):
+            value = query.get(name, "0")
+            if value not in ("0", "1", "true", "false"):
+                raise HttpError(400, f"{name} must be 1 or 0, got {value!r}")
+            flags[name] = value in ("1", "true")
+        rows = gate_rows(self._engine.store, self._settings, self._engine.now(), gate=query.get("gate") or None,
+                         overdue=flags["overdue"], closed=flags["all"])
+        return json_response({"gates": [_plain(r) for r in rows], "now": self._engine.now()})
+
+    def signal(self, request: Request) -> Response:
+        body = request.json()
+        if not isinstance(body, dict) or not isinstance(body.get("by"), str) or not isinstance(
+                body.get("note", ""), str):
+            raise HttpError(400, 'expected {"by": "the approver\'s name", "note": "why"} (note is optional)')
+        params = request.params
+        signal_id = send_signal(self._engine.store, self._settings, params["order"], params["gate"],
+                                params["action"], who=body["by"], why=body.get("note", ""),
+                                via=request.environ["REMOTE_USER"], now=self._engine.now())
+        return json_response({"order": params["order"], "gate": params["gate"], "action": params["action"],
+                              "signal_id": signal_id}, 202)
 
 
 class _OpsApi:

@@ -9,7 +9,8 @@ something carries a token derived from the session (CSRF), and a request whose
 ``Origin`` is another site is refused. Pages are plain HTML with inline SVG charts: no
 script, no build step, and a Content-Security-Policy that allows none.
 
-Pages: ``/console/login``, ``/console/margin`` (the roles of ``margin_roles``).
+Pages: ``/console/login``, ``/console/margin`` (the roles of ``margin_roles``), ``/console/gates``
+(the owners of build-to-order gates: ``peppasync.http.console_gates``).
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from peppasync.config import ConsoleConfig
+from peppasync.http.console_gates import gate_roles, gates_page, gates_signal
 from peppasync.http.request import HttpError, Request, Response
 from peppasync.store import Store
+
+from actors.gate_workflows import GateSettings
 
 __all__ = ["COOKIE", "Console"]
 
@@ -46,7 +50,8 @@ header{background:#1d2733;color:#fff;padding:.6em 1.2em;display:flex;justify-con
 header form{margin:0} main{padding:1em 1.2em;max-width:70em}
 table{border-collapse:collapse;background:#fff;margin:.6em 0} th,td{padding:.3em .7em;border-bottom:1px solid #e3e6ea}
 th{text-align:left} td.n{text-align:right;font-variant-numeric:tabular-nums}
-.bad{color:#b42318} .err{background:#fde8e7;border:1px solid #f4b4ae;padding:.5em .8em}
+.bad{color:#b42318} .ok{background:#e7f6ec;border:1px solid #a6d9b8;padding:.5em .8em}
+.err{background:#fde8e7;border:1px solid #f4b4ae;padding:.5em .8em}
 svg{background:#fff;border:1px solid #e3e6ea} button{cursor:pointer}
 """
 
@@ -55,11 +60,12 @@ class Console:
     """The console's handlers; ``routes`` lists them for the HTTP application."""
 
     def __init__(self, store: Store, config: ConsoleConfig, now: Callable[[], float],
-                 key: bytes | None = None) -> None:
+                 key: bytes | None = None, gates: GateSettings | None = None) -> None:
         self._store = store
         self._config = config
         self._now = now
         self._key = key or secrets.token_bytes(32)
+        self._gates = gates or GateSettings()
 
     @property
     def routes(self) -> list[tuple[str, str, Callable[[Request], Response]]]:
@@ -69,12 +75,18 @@ class Console:
             ("POST", "/console/login", self.login),
             ("POST", "/console/logout", self.logout),
             ("GET", "/console/margin", self.margin),
+            ("GET", "/console/gates", self.gates),
+            ("POST", "/console/gates/signal", self.gate_signal),
         ]
 
     # -- signing in ------------------------------------------------------------
 
     def home(self, request: Request) -> Response:
-        return _redirect("/console/margin" if self._session(request) else "/console/login")
+        session = self._session(request)
+        if session is None:
+            return _redirect("/console/login")
+        owners = {r for roles in gate_roles(self._gates).values() for r in roles}
+        return _redirect("/console/gates" if owners & session["roles"] else "/console/margin")
 
     def login_form(self, request: Request, *, problem: str = "", status: int = 200) -> Response:
         error = f'<p class="err" role="alert">{html.escape(problem)}</p>' if problem else ""
@@ -98,7 +110,7 @@ class Console:
         payload = _b64(json.dumps({"u": user, "exp": expires, "n": secrets.token_hex(8)}).encode())
         cookie = f"{payload}.{self._sign(payload)}"
         flags = "; Path=/console; HttpOnly; SameSite=Strict" + ("; Secure" if self._config.secure_cookie else "")
-        return _redirect("/console/margin", [("Set-Cookie", f"{COOKIE}={cookie}{flags}")])
+        return _redirect("/console", [("Set-Cookie", f"{COOKIE}={cookie}{flags}")])
 
     def logout(self, request: Request) -> Response:
         session = self._require(request)
@@ -127,6 +139,18 @@ it is); {by_day['cancelled_orders']} cancelled, left out.</p>
 <h2>Worst orders</h2>{_worst_orders(by_day['worst_orders'])}
 <h2>Worst SKUs</h2>{_worst_skus(by_day['worst_skus'])}"""
         return _page("True margin", body, session=session, csrf=self._csrf(session))
+
+    def gates(self, request: Request) -> Response:
+        session = self._require(request)
+        body = gates_page(self._store, self._gates, self._now(), session, self._csrf(session),
+                          done=request.query.get("done", "")[:200])
+        return _page("Gates", body, session=session, csrf=self._csrf(session))
+
+    def gate_signal(self, request: Request) -> Response:
+        session = self._require(request)
+        self._check_csrf(request, session)
+        done = gates_signal(self._store, self._gates, self._now, session, _form(request))
+        return _redirect("/console/gates?" + urlencode({"done": done}))
 
     # -- sessions ----------------------------------------------------------------
 

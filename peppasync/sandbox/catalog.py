@@ -29,6 +29,8 @@ class CatalogItem:
     inventory_item_id: int
     requires_shipping: bool = True
     gift_card: bool = False
+    # The product's tags in Shopify: every fifth product is made to order.
+    tags: tuple[str, ...] = ()
 
 
 class Catalog:
@@ -52,6 +54,7 @@ class Catalog:
                 variant_id=40_000_000_000 + n,
                 product_id=7_000_000_000 + n,
                 inventory_item_id=42_000_000_000 + n,
+                tags=("made-to-order",) if n % 5 == 0 else (),
             ))
         items.append(CatalogItem(
             sku=GIFT_CARD_SKU, title="Gift Card $50", price=Decimal("50.00"), cost=Decimal("0.00"),

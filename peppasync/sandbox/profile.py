@@ -46,10 +46,17 @@ class SandboxProfile:
     inventory_window_limit: int = 200
     shipment_delay: float = 5.0
     channel_consumption_rate: float = 0.0
+    # Another app (a fraud filter) holds this share of orders' fulfillment orders right after
+    # checkout, and this share when the warehouse ships them (an address check the warehouse did
+    # not wait for), for other_app_hold_min to other_app_hold_max seconds.
+    other_app_hold_rate: float = 0.0
+    other_app_ship_hold_rate: float = 0.0
+    other_app_hold_min: float = 6.0
+    other_app_hold_max: float = 12.0
 
     def __post_init__(self) -> None:
         for name in ("webhook_duplicate_rate", "webhook_drop_rate", "webhook_reorder_rate",
-                     "webhook_late_rate", "erp_error_rate"):
+                     "webhook_late_rate", "erp_error_rate", "other_app_hold_rate", "other_app_ship_hold_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"profile {self.name!r}: {name} must be within [0, 1], got {value!r}")
@@ -57,6 +64,9 @@ class SandboxProfile:
                      "webhook_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"profile {self.name!r}: {name} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.other_app_hold_min <= self.other_app_hold_max:
+            raise ValueError(f"profile {self.name!r}: expected 0 <= other_app_hold_min <= other_app_hold_max, got "
+                             f"{self.other_app_hold_min!r} and {self.other_app_hold_max!r}")
         if self.erp_concurrency_limit < 1 or self.wms_window_limit < 1 or self.inventory_window_limit < 1:
             raise ValueError(f"profile {self.name!r}: limits must be at least 1")
 

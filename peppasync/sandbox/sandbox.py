@@ -21,6 +21,7 @@ from .erp import DISCOUNT_ITEM_ID, NON_SKU_ITEM_ID, REFUND_ACCOUNT_ID, REFUND_IT
 from .erp_book import ERP_KINDS, ErpSimulator, NetSuiteBook
 from .generator import MALFORMED_KINDS, MESSY_KINDS, OrderGenerator, PlacedOrder, price_order
 from .netsuite import NetSuiteSimulator
+from .other_app import OtherApp
 from .profile import SandboxProfile, resolve_profile
 from .scorecard import Scorecard, score
 from .server import SimulatorServer
@@ -94,6 +95,9 @@ class Sandbox:
                                  inventory_window=RequestWindow(p.inventory_window_limit, p.wms_window_seconds / scale,
                                                                 self.clock),
                                  webhook_url=wms_webhook_url, webhook_token=f"wms-token-{seed}")
+        # Another app that holds some orders' fulfillment orders for a while (the profile says which share).
+        self.other_app = OtherApp(self.shopify.shop, self.clock, profile=p, seed=seed, time_scale=scale)
+        warehouse.ship_listeners.append(self.other_app.at_shipment)
         self._changed = threading.Condition()
         for ledger in (self.shopify.ledger, self.webhooks.ledger, self.erp.ledger, self.wms.ledger,
                        self.wms.webhook_ledger):
@@ -122,6 +126,7 @@ class Sandbox:
     def stop(self) -> None:
         """Stop serving and abandon webhook deliveries still pending."""
         self.webhooks.stop()
+        self.other_app.stop()
         self.wms.stop()
         self.erp.resume()
         for server in self._servers:
@@ -205,11 +210,14 @@ class Sandbox:
     # Traffic ---------------------------------------------------------------------------------
     def place_orders(self, n: int, malformed_ratio: float = 0.01, lines_mean: float = 3.0, *,
                      messy_ratio: float = 0.0, malformed_kinds: tuple[str, ...] = MALFORMED_KINDS,
-                     messy_kinds: tuple[str, ...] = MESSY_KINDS, paced: bool = False) -> list[PlacedOrder]:
+                     messy_kinds: tuple[str, ...] = MESSY_KINDS, paced: bool = False, tags: str = "",
+                     unpaid: bool = False) -> list[PlacedOrder]:
         """Create n orders in the Shopify simulator and send their orders/create webhooks.
 
         Order k of a sandbox depends only on the seed and k. With `paced`, orders arrive at the
         profile's rate and burst shape (divided by the time scale); otherwise all at once.
+        `tags` (comma-separated) are the orders' tags, such as a build-to-order workflow's;
+        `unpaid` orders are authorized and nothing is captured yet (all of it outstanding).
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -227,7 +235,12 @@ class Sandbox:
                 gevent.sleep(self._pace.expovariate(self.profile.order_rate / burst) / self.time_scale)
             order = self._generator.next(self.clock.time(), malformed_ratio=malformed_ratio, messy_ratio=messy_ratio,
                                          lines_mean=lines_mean, kinds=malformed_kinds, messy_kinds=messy_kinds)
+            if tags:
+                order.payload["tags"] = tags
+            if unpaid and order.valid:
+                order.payload.update(financial_status="authorized", total_outstanding=order.payload["total_price"])
             self.shopify.shop.add_order(order.payload)
+            self.other_app.at_checkout(order.id)
             self.placed_at[order.id] = self.clock.time()
             self.webhooks.send("orders/create", order.payload, key=str(order.id))
             placed.append(order)

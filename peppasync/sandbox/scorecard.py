@@ -44,13 +44,16 @@ class Scorecard:
     webhooks: dict[str, int]
     oversold_units: int = 0
     shopify_points_spent: int = 0
+    # Orders the WMS was told to ship (awaiting_shipment) while their fulfillment order was on hold in Shopify.
+    released_while_held: tuple[int, ...] = ()
 
     @property
     def consistent(self) -> bool:
-        """Every valid order in the ERP and WMS once, nothing malformed let through, shipments fulfilled."""
+        """Every valid order in the ERP and WMS once, nothing malformed let through, shipments fulfilled,
+        nothing sent to be shipped while Shopify held it."""
         return not (self.erp_missing or self.erp_malformed or self.erp_duplicate_creates or self.erp_not_cancelled
                     or self.wms_missing or self.wms_not_cancelled or self.unfulfilled_shipments
-                    or self.tracking_mismatches)
+                    or self.tracking_mismatches or self.released_while_held)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "consistent": self.consistent}
@@ -68,6 +71,7 @@ def score(sandbox: Sandbox) -> Scorecard:
         for f in shop.fulfillments.values():
             tracking.setdefault(f["order_id"], set()).update(t["number"] for t in f["tracking"] if t["number"])
         available = {item.sku: shop.levels[item.inventory_item_id]["available"] for item in shop.catalog.items}
+        holds = [dict(h) for h in shop.hold_log]
     with warehouse.lock:
         wms_orders = set(warehouse.orders)
         wms_open = {key for key, o in warehouse.orders.items() if o["orderStatus"] in OPEN_STATUSES}
@@ -75,6 +79,7 @@ def score(sandbox: Sandbox) -> Scorecard:
         for s in warehouse.shipments:
             shipped.setdefault(str(s["orderKey"]), set()).add(s["trackingNumber"])
         wms_available = {sku: v["onHand"] - v["allocated"] for sku, v in warehouse.stock.items()}
+        to_ship = [(at, key) for at, key, status in warehouse.status_log if status == "awaiting_shipment"]
 
     def in_erp(order_id: int) -> BookedOrder | None:
         return sales.get(str(order_id))
@@ -98,6 +103,9 @@ def score(sandbox: Sandbox) -> Scorecard:
                         and not orders[int(key)].get("cancelled_at"))
     mismatched = tuple(oid for oid, numbers in tracking.items() if not numbers <= shipped.get(str(oid), set()))
     duplicates = sandbox.erp.duplicate_creates()
+    released_while_held = tuple(sorted({
+        int(key) for at, key in to_ship for h in holds
+        if str(h["order_id"]) == key and h["placed"] <= at and (h["released"] is None or at < h["released"])}))
     drift = {sku: available[sku] - wms_available[sku] for sku in wms_available
              if sku in available and available[sku] != wms_available[sku]}
     return Scorecard(
@@ -105,7 +113,7 @@ def score(sandbox: Sandbox) -> Scorecard:
         erp_missing=erp_missing, erp_malformed=erp_malformed, erp_duplicate_creates=duplicates,
         erp_not_cancelled=not_cancelled, wms_missing=wms_missing,
         wms_not_cancelled=wms_not_cancelled, unfulfilled_shipments=unfulfilled,
-        tracking_mismatches=mismatched, stock_drift=drift,
+        tracking_mismatches=mismatched, stock_drift=drift, released_while_held=released_while_held,
         throttled={"shopify": sandbox.shopify.ledger.outcomes().get("throttled", 0),
                    sandbox.erp_kind: sandbox.erp.ledger.outcomes().get("throttled", 0),
                    "wms": sandbox.wms.ledger.outcomes().get("throttled", 0)},

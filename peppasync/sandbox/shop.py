@@ -1,4 +1,12 @@
-"""The simulated shop's data: orders, fulfillment orders, fulfillments and inventory levels."""
+"""The simulated shop's data: orders, fulfillment orders and their holds, fulfillments and inventory levels.
+
+Fulfillment holds follow Shopify's Admin API: since 2025-01 a fulfillment order can carry
+several holds, each app up to 10 per fulfillment order, told apart by a ``handle`` unique per
+app and fulfillment order; a held fulfillment order is ``ON_HOLD`` and cannot be fulfilled;
+releasing without hold ids releases every hold, other apps' too
+(https://shopify.dev/docs/api/admin-graphql/latest/mutations/fulfillmentOrderHold ,
+https://shopify.dev/docs/api/admin-graphql/latest/mutations/fulfillmentorderreleasehold).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +22,23 @@ from peppasync.clock import Clock
 
 from .catalog import Catalog
 
-__all__ = ["LOCATION_ID", "ShopState", "gid", "iso", "money_set", "parse_gid"]
+__all__ = ["HOLD_LIMIT", "LOCATION_ID", "OUR_APP", "HoldError", "ShopState", "gid", "iso", "money_set", "parse_gid"]
 
 LOCATION_ID = 61_000_000_001
+#: The app that calls the Admin API with the sandbox's access token (the engine).
+OUR_APP = "peppasync"
+#: Active holds one app may place on one fulfillment order.
+HOLD_LIMIT = 10
+
+
+class HoldError(Exception):
+    """A refused hold or release: Shopify's user error ``code`` and its message."""
+
+    def __init__(self, code: str, message: str, field: tuple[str, ...] = ("id",)) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = list(field)
 
 
 def gid(kind: str, number: int) -> str:
@@ -61,6 +83,8 @@ class ShopState:
         self.listeners: list[Callable[[dict[str, Any]], object]] = []
         # Each order's refunds (REST refund bodies), as GraphQL's Order.refunds answers them.
         self.refunds: dict[int, list[dict[str, Any]]] = {}
+        # Every fulfillment hold ever placed, in order: hold and order ids, app, reason, placed and released times.
+        self.hold_log: list[dict[str, Any]] = []
         self._next_id = 5_000_000_000
 
     def new_id(self) -> int:
@@ -89,7 +113,7 @@ class ShopState:
                 fo_id = self.new_id()
                 self.fulfillment_orders[fo_id] = {
                     "id": fo_id, "order_id": order["id"], "status": "OPEN", "lines": lines,
-                    "created_at": self.clock.time(), "updated_at": self.clock.time(),
+                    "created_at": self.clock.time(), "updated_at": self.clock.time(), "holds": [],
                 }
 
     def try_order(self, order: dict[str, Any]) -> bool:
@@ -189,10 +213,64 @@ class ShopState:
                         self.sold[item.sku] -= max(0, line["quantity"])
                         self.sales.append((self.clock.time(), item.sku, -max(0, line["quantity"])))
             for fo in self.fulfillment_orders.values():
-                if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS"):
+                if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS", "ON_HOLD"):
                     fo["status"] = "CANCELLED"
             now = iso(self.clock.time())
             return self.touch(order_id, cancelled_at=now, cancel_reason=reason, closed_at=now)
+
+    def hold(self, fo_id: int, *, reason: str, app: str, handle: str = "", notes: str | None = None
+             ) -> dict[str, Any]:
+        """Place a hold on a fulfillment order as ``app``; returns the hold.
+
+        Refused as Shopify refuses it: an unknown or closed fulfillment order, a handle the
+        app already uses on it, an app's eleventh hold.
+        """
+        with self.lock:
+            fo = self.fulfillment_orders.get(fo_id)
+            if fo is None or fo["status"] not in ("OPEN", "IN_PROGRESS", "ON_HOLD"):
+                raise HoldError("FULFILLMENT_ORDER_NOT_FOUND", f"Fulfillment order {fo_id} could not be held.")
+            own = [h for h in fo["holds"] if h["app"] == app]
+            if any(h["handle"] == handle for h in own):
+                raise HoldError("DUPLICATE_FULFILLMENT_HOLD_HANDLE",
+                                f"This app already has a hold with handle {handle!r} on this fulfillment order.",
+                                ("fulfillmentHold", "handle"))
+            if len(own) >= HOLD_LIMIT:
+                raise HoldError("FULFILLMENT_ORDER_HOLD_LIMIT_REACHED",
+                                f"An app can place at most {HOLD_LIMIT} holds on a fulfillment order.")
+            hold = {"id": self.new_id(), "fo_id": fo_id, "app": app, "handle": handle, "reason": reason,
+                    "notes": notes}
+            if not fo["holds"]:
+                fo["held_from"] = fo["status"]
+            fo["holds"].append(hold)
+            fo["status"] = "ON_HOLD"
+            fo["updated_at"] = self.clock.time()
+            self.hold_log.append({"hold_id": hold["id"], "order_id": fo["order_id"], "app": app, "reason": reason,
+                                  "placed": self.clock.time(), "released": None})
+            return dict(hold)
+
+    def release(self, fo_id: int, hold_ids: list[int] | None) -> list[dict[str, Any]]:
+        """Release the listed holds of a fulfillment order (ids of another one's are ignored), or
+        every hold when ``hold_ids`` is None; returns the holds released."""
+        with self.lock:
+            fo = self.fulfillment_orders.get(fo_id)
+            if fo is None:
+                raise HoldError("FULFILLMENT_ORDER_NOT_FOUND", f"Fulfillment order {fo_id} does not exist.")
+            released = [h for h in fo["holds"] if hold_ids is None or h["id"] in hold_ids]
+            fo["holds"] = [h for h in fo["holds"] if h not in released]
+            now = self.clock.time()
+            for entry in self.hold_log:
+                if entry["released"] is None and any(entry["hold_id"] == h["id"] for h in released):
+                    entry["released"] = now
+            if released and not fo["holds"] and fo["status"] == "ON_HOLD":
+                fo["status"] = fo.pop("held_from", "OPEN")
+                fo["updated_at"] = now
+            return released
+
+    def open_fulfillment_order_ids(self, order_id: int) -> list[int]:
+        """The ids of an order's fulfillment orders that can still be fulfilled or held."""
+        with self.lock:
+            return [fo["id"] for fo in self.fulfillment_orders.values()
+                    if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS", "ON_HOLD")]
 
     def fulfillment_status(self, order_id: int) -> str:
         with self.lock:

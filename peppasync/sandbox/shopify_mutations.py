@@ -1,15 +1,19 @@
-"""The two Shopify mutations that change state: fulfillmentCreate and inventorySetQuantities."""
+"""The Shopify mutations that change state: fulfillmentCreate, fulfillmentOrderHold,
+fulfillmentOrderReleaseHold and inventorySetQuantities."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .shop import LOCATION_ID, gid, iso, parse_gid
+from graphql import GraphQLError
+
+from .shop import LOCATION_ID, OUR_APP, HoldError, gid, iso, parse_gid
 
 if TYPE_CHECKING:
     from .shopify_resolvers import ShopifyRoot
 
-__all__ = ["REASONS", "create_fulfillment", "set_quantities"]
+__all__ = ["REASONS", "create_fulfillment", "hold_fulfillment_order", "release_fulfillment_order_holds",
+           "set_quantities"]
 
 REASONS = frozenset({"correction", "cycle_count_available", "damaged", "movement_created", "movement_updated",
                      "movement_received", "movement_canceled", "other", "promotion", "quality_control",
@@ -91,6 +95,45 @@ def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any
     for listener in shop.listeners:
         listener(order)  # Shopify follows a fulfillment with orders/updated
     return {"fulfillment": root._fulfillment(record), "userErrors": []}
+
+
+def hold_fulfillment_order(root: ShopifyRoot, fo_gid: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Hold a whole fulfillment order as the calling app (holding some lines, which splits it, is not simulated)."""
+    shop = root.state
+    if data.get("fulfillmentOrderLineItems"):
+        raise GraphQLError("holding some lines of a fulfillment order is not simulated; hold it whole",
+                           extensions={"code": "NOT_SIMULATED"})
+    fo_id = parse_gid(fo_gid, "FulfillmentOrder")
+    try:
+        if fo_id is None:
+            raise HoldError("FULFILLMENT_ORDER_NOT_FOUND", f"Fulfillment order {fo_gid} does not exist.")
+        hold = shop.hold(fo_id, reason=data["reason"], app=OUR_APP, handle=data.get("handle") or "",
+                         notes=data.get("reasonNotes"))
+    except HoldError as exc:
+        return {"fulfillmentHold": None, "fulfillmentOrder": None, "remainingFulfillmentOrder": None,
+                "userErrors": [{"field": exc.field, "message": exc.message, "code": exc.code}]}
+    with shop.lock:
+        fo = root._fulfillment_order(shop.fulfillment_orders[hold["fo_id"]])
+    return {"fulfillmentHold": root.fulfillment_hold(hold), "fulfillmentOrder": fo,
+            "remainingFulfillmentOrder": None, "userErrors": []}
+
+
+def release_fulfillment_order_holds(root: ShopifyRoot, fo_gid: str, hold_ids: list[str] | None) -> dict[str, Any]:
+    """Release the named holds of the fulfillment order, or all of them (other apps' too) without ids."""
+    shop = root.state
+    fo_id = parse_gid(fo_gid, "FulfillmentOrder")
+    wanted = None if hold_ids is None else [n for n in (parse_gid(h, "FulfillmentHold") for h in hold_ids)
+                                            if n is not None]
+    try:
+        if fo_id is None:
+            raise HoldError("FULFILLMENT_ORDER_NOT_FOUND", f"Fulfillment order {fo_gid} does not exist.")
+        shop.release(fo_id, wanted)
+    except HoldError as exc:
+        return {"fulfillmentOrder": None, "userErrors": [{"field": exc.field, "message": exc.message,
+                                                          "code": exc.code}]}
+    with shop.lock:
+        fo = root._fulfillment_order(shop.fulfillment_orders[fo_id])
+    return {"fulfillmentOrder": fo, "userErrors": []}
 
 
 def set_quantities(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from graphql import (
 )
 
 from .paging import paginate, parse_search
-from .shop import LOCATION_ID, ShopState, gid, iso, parse_gid
+from .shop import LOCATION_ID, OUR_APP, ShopState, gid, iso, parse_gid
 from .shopify_schema import connection_item_cost
 
 __all__ = ["ShopifyRoot"]
@@ -116,7 +116,7 @@ class ShopifyRoot:
         search = parse_search(args.get("query"))
         with self.state.lock:
             fos = [fo for fo in self.state.fulfillment_orders.values()
-                   if (args.get("includeClosed") or fo["status"] in ("OPEN", "IN_PROGRESS"))
+                   if (args.get("includeClosed") or fo["status"] in ("OPEN", "IN_PROGRESS", "ON_HOLD"))
                    and search.matches({"order_id": fo["order_id"], "status": fo["status"], "id": fo["id"]})]
             return self._page(info, fos, lambda fo: [fo["id"]], self._fulfillment_order, args)
 
@@ -136,6 +136,17 @@ class ShopifyRoot:
         from .shopify_mutations import create_fulfillment
 
         return create_fulfillment(self, fulfillment)
+
+    def fulfillmentOrderHold(self, info: Info, fulfillmentHold: dict[str, Any], id: str) -> dict[str, Any]:
+        from .shopify_mutations import hold_fulfillment_order
+
+        return hold_fulfillment_order(self, id, fulfillmentHold)
+
+    def fulfillmentOrderReleaseHold(self, info: Info, id: str, holdIds: list[str] | None = None,
+                                    externalId: str | None = None) -> dict[str, Any]:
+        from .shopify_mutations import release_fulfillment_order_holds
+
+        return release_fulfillment_order_holds(self, id, holdIds)
 
     def inventorySetQuantities(self, info: Info, input: dict[str, Any]) -> dict[str, Any]:
         from .shopify_mutations import set_quantities
@@ -248,7 +259,9 @@ class ShopifyRoot:
                     for d in line.get("discount_allocations") or []],
                 "taxLines": lambda info, first=None: [_tax_line(t, currency)
                                                       for t in line.get("tax_lines") or []][: first or None],
-                "variant": self._variant(item) if item else self._bare_variant(line)}
+                "variant": self._variant(item) if item else self._bare_variant(line),
+                "product": {"id": gid("Product", line["product_id"]), "title": line.get("title"),
+                            "tags": list(item.tags if item else ())} if line.get("product_id") else None}
 
     @staticmethod
     def _transactions(o: dict[str, Any], refunds: list[dict[str, Any]], currency: str) -> list[dict[str, Any]]:
@@ -317,11 +330,19 @@ class ShopifyRoot:
             "orderId": gid("Order", fo["order_id"]), "orderName": order.get("name"),
             "createdAt": iso(fo["created_at"]), "updatedAt": iso(fo["updated_at"]),
             "assignedLocation": {"name": "Sandbox Warehouse", "location": self.location(None)},  # type: ignore[arg-type]
+            "fulfillmentHolds": [self.fulfillment_hold(h) for h in fo.get("holds") or []],
             "lineItems": lambda info, **a: self._page(info, fo["lines"], lambda x: [x["id"]], lambda x: {
                 "id": gid("FulfillmentOrderLineItem", x["id"]), "sku": x["sku"], "totalQuantity": x["total"],
                 "remainingQuantity": x["remaining"], "lineItem": self._line(by_id[x["line_item_id"]], currency),
             }, a),
         }
+
+    @staticmethod
+    def fulfillment_hold(h: dict[str, Any]) -> dict[str, Any]:
+        """A hold as ``FulfillmentHold``; every API call here is made by ``OUR_APP``."""
+        return {"id": gid("FulfillmentHold", h["id"]), "handle": h["handle"] or None, "reason": h["reason"],
+                "reasonNotes": h["notes"], "heldByRequestingApp": h["app"] == OUR_APP,
+                "displayReason": h["reason"].replace("_", " ").capitalize()}
 
     def _fulfillment(self, f: dict[str, Any]) -> dict[str, Any]:
         return {"id": gid("Fulfillment", f["id"]), "name": f["name"], "status": f["status"],

@@ -71,6 +71,8 @@ type QueryRoot {
 
 type Mutation {
   fulfillmentCreate(fulfillment: FulfillmentInput!, message: String): FulfillmentCreatePayload
+  fulfillmentOrderHold(fulfillmentHold: FulfillmentOrderHoldInput!, id: ID!): FulfillmentOrderHoldPayload
+  fulfillmentOrderReleaseHold(externalId: String, holdIds: [ID!], id: ID!): FulfillmentOrderReleaseHoldPayload
   inventorySetQuantities(input: InventorySetQuantitiesInput!): InventorySetQuantitiesPayload
 }
 
@@ -107,7 +109,7 @@ type OrderConnection { nodes: [Order!]! edges: [OrderEdge!]! pageInfo: PageInfo!
 
 type LineItem {
   id: ID! sku: String name: String! title: String! quantity: Int! currentQuantity: Int! requiresShipping: Boolean!
-  isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant
+  isGiftCard: Boolean! originalUnitPriceSet: MoneyBag! variant: ProductVariant product: Product
   discountAllocations: [DiscountAllocation!]! taxLines(first: Int): [TaxLine!]!
 }
 type TransactionFee { id: ID! amount: MoneyV2! flatFee: MoneyV2! rate: Decimal! type: String! taxAmount: MoneyV2! }
@@ -135,6 +137,7 @@ type ShippingLine { title: String! code: String discountedPriceSet: MoneyBag! ta
 type LineItemEdge { cursor: String! node: LineItem! }
 type LineItemConnection { nodes: [LineItem!]! edges: [LineItemEdge!]! pageInfo: PageInfo! }
 
+type Product { id: ID! title: String! tags: [String!]! }
 type ProductVariant {
   id: ID! legacyResourceId: UnsignedInt64! sku: String title: String! displayName: String! price: Money!
   inventoryQuantity: Int inventoryItem: InventoryItem!
@@ -152,6 +155,22 @@ type FulfillmentOrder {
   id: ID! status: FulfillmentOrderStatus! orderId: ID! orderName: String! createdAt: DateTime! updatedAt: DateTime!
   assignedLocation: FulfillmentOrderAssignedLocation!
   lineItems(first: Int, after: String): FulfillmentOrderLineItemConnection!
+  fulfillmentHolds: [FulfillmentHold!]!
+}
+type FulfillmentHold {
+  id: ID! handle: String reason: FulfillmentHoldReason! reasonNotes: String heldByRequestingApp: Boolean!
+  displayReason: String!
+}
+type FulfillmentOrderHoldUserError { field: [String!] message: String! code: FulfillmentOrderHoldUserErrorCode }
+type FulfillmentOrderHoldPayload {
+  fulfillmentHold: FulfillmentHold fulfillmentOrder: FulfillmentOrder remainingFulfillmentOrder: FulfillmentOrder
+  userErrors: [FulfillmentOrderHoldUserError!]!
+}
+type FulfillmentOrderReleaseHoldUserError {
+  field: [String!] message: String! code: FulfillmentOrderReleaseHoldUserErrorCode
+}
+type FulfillmentOrderReleaseHoldPayload {
+  fulfillmentOrder: FulfillmentOrder userErrors: [FulfillmentOrderReleaseHoldUserError!]!
 }
 type FulfillmentOrderAssignedLocation { name: String! location: Location }
 type FulfillmentOrderEdge { cursor: String! node: FulfillmentOrder! }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,10 @@ class WarehouseState:
         self.channel_log: list[tuple[float, str]] = []
         self.consumed_by_sku: Counter[str] = Counter()
         self._pending: list[_Pending] = []
+        # (time, orderKey, status) of every status an order was written with or moved to, in order.
+        self.status_log: list[tuple[float, str, str]] = []
+        # Called with each new shipment, outside the lock.
+        self.ship_listeners: list[Callable[[dict[str, Any]], object]] = []
         self._next_id = 100_000
         self._last_tick = clock.time()
         self._owed = 0.0
@@ -138,6 +143,7 @@ class WarehouseState:
                          createDate=existing["createDate"] if existing else iso(now), modifyDate=iso(now))
             self.orders[key] = order
             self.order_keys[order["orderId"]] = key
+            self.status_log.append((now, key, status))
             self._pending = [p for p in self._pending if p.order_key != key]
             if status == "awaiting_shipment":
                 for sku, quantity in _units(order, self.stock):
@@ -168,6 +174,9 @@ class WarehouseState:
             self._pending = [p for p in self._pending if p.due > now]
             for pending in due:
                 shipped.append(self._ship(self.orders[pending.order_key], now))
+        for shipment in shipped:
+            for listener in self.ship_listeners:
+                listener(shipment)
         return shipped
 
     def _ship(self, order: dict[str, Any], now: float) -> dict[str, Any]:
@@ -180,6 +189,7 @@ class WarehouseState:
             level["onHand"] -= quantity
             level["modified"] = now
         order.update(orderStatus="shipped", modifyDate=iso(now))
+        self.status_log.append((now, key, "shipped"))
         shipment = {
             "shipmentId": self._id(), "orderId": order["orderId"], "orderKey": key,
             "orderNumber": order["orderNumber"], "createDate": iso(now), "shipDate": iso(now)[:10],

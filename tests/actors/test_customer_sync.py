@@ -8,7 +8,7 @@ from typing import Any
 from actors.adapters.netsuite import sales_order_record
 from actors.connectors import Priority
 from actors.customer_sync import already_synced, customer_version, synced_record
-from actors.domain import Customer, Order, WmsOrder
+from actors.domain import Customer, Order, StorefrontHold, WmsOrder
 from actors.order import OrderActor
 from actors.validation import normalise_order
 
@@ -28,7 +28,8 @@ class RecordingErp:
     def upsert_customer(self, customer: Customer, *, priority: int = Priority.NORMAL) -> None:
         self.calls.append(("customer", customer.id, customer, priority))
 
-    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL) -> None:
+    def upsert_sales_order(self, order: Order, *, priority: int = Priority.NORMAL,
+                           pending_approval: bool | None = None) -> None:
         self.calls.append(("salesOrder", order.id, order, priority))
 
     def cancel_sales_order(self, order: Order) -> None:
@@ -41,11 +42,19 @@ class RecordingErp:
 class RecordingWms:
     name = "wms"
 
-    def place_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL) -> WmsOrder:
+    def place_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL,
+                    hold: str = "") -> WmsOrder:
         return WmsOrder(1, "open")
 
     def cancel_order(self, order: Order, *, held_id: int | None = None, priority: int = Priority.NORMAL) -> WmsOrder:
         return WmsOrder(1, "cancelled")
+
+
+class UnheldStorefront:
+    name = "shopify"
+
+    def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
+        return ()
 
 
 def _order(order_id: int, updated_at: str, **customer: Any) -> dict[str, Any]:
@@ -62,7 +71,7 @@ def _webhook(body: dict[str, Any]) -> dict[str, Any]:
 
 def _run(make_system: Any, hooks: CountingHooks, orders: list[dict[str, Any]]) -> RecordingErp:
     erp = RecordingErp()
-    system = make_system(services={"erp": erp, "warehouse": RecordingWms()}, hooks=hooks)
+    system = make_system(services={"erp": erp, "warehouse": RecordingWms(), "storefront": UnheldStorefront()}, hooks=hooks)
     system.register(OrderActor)
     system.start()
     for n, body in enumerate(orders):

@@ -88,3 +88,20 @@ def test_a_gate_round_trips_through_its_saved_form():
     signal(gate, FINANCE, "note", who="alice", why="deposit by wire", signal_id="n1", now=101.0)
 
     assert Gate.from_json(gate.to_json()) == gate
+
+
+def test_a_gate_still_open_after_its_escalation_time_escalates_once_to_the_named_role():
+    rule = GateRule("design", "design", escalate_after=4 * DAY, escalate_to="ops")
+    gate = opened(rule)
+
+    assert next_wake(gate, rule) == 4 * DAY
+    assert tick(gate, rule, 4 * DAY) == ["escalated"]
+    assert tick(gate, rule, 5 * DAY) == []
+    assert gate.history[-1] == {"at": 4 * DAY, "who": "rule", "action": "escalate", "why": "to ops"}
+    assert next_wake(gate, rule) is None
+
+
+def test_a_workflow_matches_a_line_carrying_one_of_its_properties():
+    engraved = Workflow("engraved", (DESIGN,), line_properties=frozenset({"Engraving"}))
+
+    assert engraved.matches([], ["MUG"], ["Engraving"]) and not engraved.matches([], ["MUG"], ["Gift wrap"])

@@ -26,9 +26,9 @@ from peppasync.sandbox.catalog import GIFT_CARD_SKU, Catalog
 from peppasync.sandbox.generator import OrderGenerator
 from peppasync.store import Store, ops
 
-from actors.adapters import NetsuiteErp, ShipstationWms
+from actors.adapters import NetsuiteErp, ShipstationWms, ShopifyStorefront
 from actors.adapters.shipstation import createorder_record
-from actors.connectors import NetsuiteConnector, RetryPolicy, WmsConnector
+from actors.connectors import NetsuiteConnector, RetryPolicy, ShopifyConnector, WmsConnector
 from actors.domain import Order
 from actors.order import OrderActor
 from actors.system import ActorSystem
@@ -139,7 +139,8 @@ class World:
         self.sandbox.start()
         config = parse_config(self.sandbox.config_sections())
         self.services = {"erp": NetsuiteErp(NetsuiteConnector(config.netsuite, retry=FAST_RETRY)),
-                         "warehouse": ShipstationWms(WmsConnector(config.wms, retry=FAST_RETRY))}
+                         "warehouse": ShipstationWms(WmsConnector(config.wms, retry=FAST_RETRY)),
+                         "storefront": ShopifyStorefront(ShopifyConnector(config.shopify, retry=FAST_RETRY))}
         self.store = store
         self._make_system = make_system
         self.hooks = CountingHooks()

@@ -11,7 +11,7 @@ import pytest
 from peppasync.errors import RejectedError, TransientError, ValidationError
 
 from actors.connectors import Priority
-from actors.domain import Customer, Order, Refund, Shipment, WmsOrder, WmsStatus
+from actors.domain import Customer, Order, Refund, Shipment, StorefrontHold, WmsOrder, WmsStatus
 from actors.order_flow import (
     Advance,
     Moved,
@@ -23,6 +23,7 @@ from actors.order_flow import (
     Webhook,
     parse_message,
 )
+from actors.storefront_holds import HoldPolicy
 
 from .test_validation import GOOD
 
@@ -33,12 +34,14 @@ class Erp:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, int]] = []
+        self.approvals: list[bool | None] = []
 
     def upsert_customer(self, customer: Customer, *, priority: int) -> None:
         self.calls.append(("customer", customer.id, priority))
 
-    def upsert_sales_order(self, order: Order, *, priority: int) -> None:
+    def upsert_sales_order(self, order: Order, *, priority: int, pending_approval: bool | None = None) -> None:
         self.calls.append(("sales order", order.id, priority))
+        self.approvals.append(pending_approval)
 
     def cancel_sales_order(self, order: Order) -> None:
         self.calls.append(("cancel", order.id, Priority.NORMAL))
@@ -59,9 +62,11 @@ class Wms:
     def __init__(self, answer: WmsStatus = "open") -> None:
         self.answer: WmsStatus = answer
         self.calls: list[tuple[str, str, int | None]] = []
+        self.holds: list[str] = []
 
-    def place_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
+    def place_order(self, order: Order, *, held_id: int | None, priority: int, hold: str = "") -> WmsOrder:
         self.calls.append(("place", order.id, held_id))
+        self.holds.append(hold)
         return WmsOrder(41, self.answer, self.answer)
 
     def cancel_order(self, order: Order, *, held_id: int | None, priority: int) -> WmsOrder:
@@ -74,9 +79,34 @@ class Storefront:
 
     def __init__(self) -> None:
         self.fulfilled: list[tuple[str, Shipment]] = []
+        self.held: tuple[StorefrontHold, ...] = ()
+        self.looks = 0
+        self.ours: dict[str, tuple[StorefrontHold, str]] = {}
+        self.tags: frozenset[str] = frozenset()
+        self.tag_reads = 0
 
-    def fulfill(self, order_id: str, shipment: Shipment) -> None:
+    def holds(self, order_id: str) -> tuple[StorefrontHold, ...]:
+        self.looks += 1
+        return self.held
+
+    def product_tags(self, order_id: str) -> frozenset[str]:
+        self.tag_reads += 1
+        return self.tags
+
+    def hold(self, order_id: str, handle: str, notes: str) -> tuple[StorefrontHold, ...]:
+        ours = StorefrontHold(f"h-{handle}", "OTHER", handle, True, "fo-1")
+        self.ours[handle] = (ours, notes)
+        return (ours,)
+
+    def release(self, order_id: str, holds: tuple[StorefrontHold, ...]) -> None:
+        for hold in holds:
+            self.ours.pop(hold.handle, None)
+
+    def fulfill(self, order_id: str, shipment: Shipment) -> tuple[StorefrontHold, ...]:
+        if self.held:
+            return self.held
         self.fulfilled.append((order_id, shipment))
+        return ()
 
 
 class Customers(dict[str, Mapping[str, Any]]):
@@ -93,6 +123,7 @@ class Ports:
         self.books_non_sku_lines = False
         self.known_sku: Callable[[str], bool] | None = None
         self.tracks_stock = True
+        self.holds = HoldPolicy(frozenset({"UNKNOWN_DELIVERY_DATE"}), recheck_seconds=30.0)
 
 
 class Order_:
@@ -346,6 +377,96 @@ def test_a_shipment_is_passed_to_the_storefront_with_its_tracking_and_the_order_
     assert order.ports.storefront.fulfilled == [("5001", Shipment("1Z999", "ups", "https://ups.example/1Z999"))]
     assert order.state.status == "fulfilled"
     assert Timed("shipment_to_shopify", 4.0) in order.notices
+
+
+FRAUD = StorefrontHold("gid://shopify/FulfillmentHold/1", "HIGH_RISK_OF_FRAUD", "review")
+
+
+def test_an_order_another_app_holds_waits_before_the_warehouse_and_goes_on_when_the_hold_is_lifted() -> None:
+    order = Order_()
+    order.ports.storefront.held = (FRAUD,)
+    for message in (Webhook("orders/create", body(), "e1"), Advance()):
+        order.handle(message)
+
+    order.handle(Advance())
+    waiting = (order.state.status, order.state.held, order.sends)
+    order.ports.storefront.held = ()
+    order.handle(parse_message(order.sends[0].payload))
+
+    assert waiting == ("erp_synced", {"for": "warehouse", "reasons": ["HIGH_RISK_OF_FRAUD"], "ours": False,
+                                      "since": 102.0},
+                       [Send("order", "5001", {"type": "advance", "check": 1}, delay=30.0)])
+    assert order.ports.wms.calls == [("place", "5001", None)]
+    assert order.state.status == "sent_to_wms" and order.state.held is None
+
+
+def test_while_an_order_is_held_only_the_latest_look_acts_and_a_repeated_step_changes_nothing() -> None:
+    order = Order_()
+    order.ports.storefront.held = (FRAUD,)
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+    looks = order.ports.storefront.looks
+
+    order.handle(Advance())
+    order.handle(Advance(check=0))
+    repeats = (order.sends, order.ports.storefront.looks - looks)
+    order.handle(Advance(check=1))
+
+    assert repeats == ([], 0)
+    assert order.sends == [Send("order", "5001", {"type": "advance", "check": 2}, delay=30.0)]
+    assert order.ports.wms.calls == []
+
+
+def test_an_update_while_held_reaches_the_erp_and_the_order_still_waits_for_the_hold() -> None:
+    order = Order_()
+    order.ports.storefront.held = (FRAUD,)
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+
+    order.handle(Webhook("orders/updated", body(updated_at="2026-11-27T00:09:00Z", email="new@example.com"), "e2"))
+    order.handle(Advance())
+
+    assert [c[0] for c in order.ports.erp.calls].count("sales order") == 2
+    assert order.ports.wms.calls == [] and order.state.held is not None
+
+
+def test_a_hold_whose_reason_is_let_through_does_not_keep_the_order_from_the_warehouse() -> None:
+    order = Order_()
+    order.ports.storefront.held = (StorefrontHold("h2", "UNKNOWN_DELIVERY_DATE"),)
+
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+
+    assert order.state.status == "sent_to_wms"
+
+
+def test_a_cancellation_while_held_cancels_and_the_scheduled_look_then_does_nothing() -> None:
+    order = Order_()
+    order.ports.storefront.held = (FRAUD,)
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance()):
+        order.handle(message)
+
+    order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+    order.handle(Advance(check=1))
+
+    assert order.state.status == "cancelled" and order.state.held is None
+    assert order.ports.wms.calls == [("cancel", "5001", None)]
+
+
+def test_a_shipment_that_meets_a_held_fulfillment_is_fulfilled_with_its_tracking_once_the_hold_is_lifted() -> None:
+    order = Order_()
+    for message in (Webhook("orders/create", body(), "e1"), Advance(), Advance(), ShipmentArrived(Shipment("1Z9"))):
+        order.handle(message)
+    order.ports.storefront.held = (StorefrontHold("h3", "INCORRECT_ADDRESS"),)
+
+    order.handle(Advance())
+    waiting = (order.state.status, list(order.ports.storefront.fulfilled), order.sends)
+    order.ports.storefront.held = ()
+    order.handle(Advance(check=1))
+
+    assert waiting == ("shipped", [], [Send("order", "5001", {"type": "advance", "check": 1}, delay=30.0)])
+    assert order.ports.storefront.fulfilled == [("5001", Shipment("1Z9"))]
+    assert order.state.status == "fulfilled"
 
 
 def test_a_gift_card_only_order_is_booked_in_the_erp_and_never_sent_to_the_warehouse() -> None:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from peppasync.config import REQUIRED, load_config, parse_config
+from peppasync.config import FULFILLMENT_HOLD_REASONS, REQUIRED, load_config, parse_config
+from peppasync.contracts import shopify_admin_schema
 from peppasync.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -235,3 +236,21 @@ def test_a_service_url_that_is_given_must_be_an_http_url():
         parse_config(raw, environ={}, complete=True)
 
     assert "shopify.shop_url: expected an http(s) URL, got 'shop.myshopify.com'" in str(caught.value)
+
+
+def test_a_hold_reason_shopify_does_not_have_is_refused_naming_shopifys_reasons():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"shopify": {"ship_despite_holds": ["FRAUD"], "hold_recheck_seconds": 0}}, environ={})
+
+    assert [str(p) for p in caught.value.problems] == [
+        "<defaults>: shopify.ship_despite_holds: unknown hold reason 'FRAUD'; Shopify's reasons: AWAITING_PAYMENT, "
+        "AWAITING_RETURN_ITEMS, HIGH_RISK_OF_FRAUD, INCORRECT_ADDRESS, INVENTORY_OUT_OF_STOCK, "
+        "ONLINE_STORE_POST_PURCHASE_CROSS_SELL, OTHER, UNKNOWN_DELIVERY_DATE",
+        "<defaults>: shopify.hold_recheck_seconds: expected a positive number of seconds",
+    ]
+
+
+def test_the_hold_reasons_the_configuration_accepts_are_shopifys_own():
+    reasons = shopify_admin_schema().get_type("FulfillmentHoldReason")
+
+    assert set(FULFILLMENT_HOLD_REASONS) == set(reasons.values)

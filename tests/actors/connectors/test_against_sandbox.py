@@ -184,7 +184,56 @@ def test_fulfilling_twice_is_one_fulfillment_and_then_success(make_sandbox: Call
     second = shop.fulfill(order.id, "1Z999AA10123456784", "UPS")
 
     assert first["already_fulfilled"] is False and first["fulfillment_id"]
-    assert second == {"fulfillment_id": None, "already_fulfilled": True}
+    assert second == {"fulfillment_id": None, "already_fulfilled": True, "held": []}
+
+
+def test_a_held_order_is_not_fulfilled_and_its_holds_say_whose_they_are_until_they_are_lifted(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=16)
+    order = sb.place_orders(1, malformed_ratio=0.0)[0]
+    [hold] = sb.other_app.hold(order.id, 3600.0, reason="HIGH_RISK_OF_FRAUD")
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    while_held = shop.fulfill(order.id, "1Z999AA10123456784", "UPS")
+    holds = shop.fulfillment_holds(order.id)
+    sb.shopify.shop.release(hold["fo_id"], [hold["id"]])
+    after = shop.fulfill(order.id, "1Z999AA10123456784", "UPS")
+
+    assert while_held["fulfillment_id"] is None and while_held["held"] == holds
+    assert [(h["reason"], h["heldByRequestingApp"]) for h in holds] == [("HIGH_RISK_OF_FRAUD", False)]
+    assert sb.shopify.shop.fulfillments and after["fulfillment_id"] and after["held"] == []
+    assert shop.fulfillment_holds(order.id) == []
+
+
+def test_our_hold_is_placed_once_per_handle_and_releasing_it_leaves_another_apps_hold_in_place(
+        make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=17)
+    order = sb.place_orders(1, malformed_ratio=0.0)[0]
+    sb.other_app.hold(order.id, 3600.0, reason="HIGH_RISK_OF_FRAUD")
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    ours = shop.hold_fulfillment(order.id, "peppasync-gates", "build to order: waiting for design")
+    again = shop.hold_fulfillment(order.id, "peppasync-gates", "build to order: waiting for design")
+    shop.release_holds([(h["fulfillmentOrderId"], h["id"]) for h in ours])
+    left = shop.fulfillment_holds(order.id)
+
+    assert [(h["handle"], h["reason"], h["heldByRequestingApp"]) for h in ours] == [
+        ("peppasync-gates", "OTHER", True)]
+    assert again == ours
+    assert [(h["reason"], h["heldByRequestingApp"]) for h in left] == [("HIGH_RISK_OF_FRAUD", False)]
+
+
+def test_an_orders_product_tags_are_read_from_its_lines_products(make_sandbox: Callable[..., Sandbox]) -> None:
+    sb = make_sandbox(seed=18)
+    placed = sb.place_orders(12, malformed_ratio=0.0)
+    shop = ShopifyConnector(_config(sb).shopify, retry=FAST_RETRY)
+
+    tags = {p.id: shop.order_product_tags(p.id) for p in placed}
+
+    expected = {p.id: {t for line in p.payload["line_items"] if (item := sb.catalog.get(line.get("sku")))
+                       for t in item.tags} for p in placed}
+    assert tags == expected
+    assert any(tags.values()) and not all(tags.values())
 
 
 def test_fulfilling_an_unknown_order_is_permanent(make_sandbox: Callable[..., Sandbox]) -> None:

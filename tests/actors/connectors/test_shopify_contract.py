@@ -62,12 +62,16 @@ def _operation(body: dict[str, Any]) -> str:
 
 def _every_operation(sb: Sandbox, shop: ShopifyConnector) -> None:
     """Each call of the connector's API that talks to Shopify, with awkward inputs where it takes them."""
-    order = sb.place_orders(2, malformed_ratio=0.0)[0]
+    order, other = sb.place_orders(2, malformed_ratio=0.0)
+    ours = shop.hold_fulfillment(other.id, "peppasync-gates", "build to order: waiting for design")
+    shop.release_holds([(h["fulfillmentOrderId"], h["id"]) for h in ours])
     list(shop.orders_updated_since("2000-01-01T00:00:00Z", page_size=1))
     found = shop.variants_by_sku([*AWKWARD_SKUS, sb.catalog.items[0].sku, "NO-SUCH-SKU", 12345])
     items = list(found.values())
     levels = shop.available(items)
     shop.set_available([(items[0], 3, levels[items[0]]), (items[1], 4, None)], "contract-1")
+    shop.fulfillment_holds(order.id)
+    shop.order_product_tags(order.id)
     shop.fulfill(order.id, "1Z999AA10123456784", "UPS", "https://www.ups.com/track?tracknum=1Z999AA10123456784")
     fetch_order(shop, f"gid://shopify/Order/{order.id}")
     shop.unit_cost(AWKWARD_SKUS[0])

@@ -64,8 +64,8 @@ import json
 import logging
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import gevent
 import pykka
@@ -421,39 +421,24 @@ class Delivery:
         except Exception as exc:
             log.warning("activation read failed; the sweep retries", extra={"error": repr(exc)})
             loaded = {}
-        claimed = self._claim_first(loaded)
         for key in keys:
             ident = (kind, key)
             if key not in loaded or ident in self._active:
                 self._activating.pop(ident, None)
                 continue
-            state, messages = loaded[key]
-            if messages and messages[0].id in claimed:
-                messages = [replace(messages[0], attempts=claimed[messages[0].id]), *messages[1:]]
+            # Each actor counts its first attempts itself (``DurableActor``): those commits run
+            # side by side, and the next batch is read and started meanwhile. (Waiting here for
+            # one commit of the batch's first attempts held every activation behind the
+            # writer: seconds, in a sale.)
             # Starting may yield to other greenlets: the key stays in
             # _activating meanwhile, so a commit then is noted, not lost.
-            self._active[ident] = self._kinds[kind].spawn(key, ctx, (state, messages), claimed)
+            self._active[ident] = self._kinds[kind].spawn(key, ctx, loaded[key], ())
             self._activating.pop(ident, None)
             # No lost wake: a commit since the read, so the actor reads once
             # it has handled what it was given.
             if ident in self._rewake:
                 self._rewake.discard(ident)
                 self.wake(kind, key, reread=True)
-
-    def _claim_first(self, loaded: Mapping[str, tuple[Any, list[Message]]]) -> dict[int, int]:
-        # Count the first attempt of each actor's first message in one commit
-        # for the whole batch, instead of one Start round trip per actor.
-        now = self._ctx.clock.time()
-        firsts = [msgs[0].id for _, msgs in loaded.values()
-                  if msgs and msgs[0].state == "pending" and msgs[0].available_at <= now]
-        submitted = [(message_id, self._store.submit([ops.Start(message_id)])) for message_id in firsts]
-        claimed: dict[int, int] = {}
-        for message_id, result in submitted:
-            try:
-                claimed[message_id] = int(result.get()[0])
-            except Exception:  # noqa: BLE001 - the actor's own Start finds out what is wrong
-                pass
-        return claimed
 
 
 def _pushed_message(pushed: Committed) -> Message:

@@ -1,18 +1,17 @@
 """Database connections and where their calls run: the only module that opens peewee databases.
 
-SQLite blocks in C, so nothing that may wait runs on the gevent hub: scans run
-on two reader threads with a connection each (a gevent thread pool), and a
-commit that would wait for the write lock (another process holds it) on the
-writer's thread. WAL lets readers see committed data while the writer holds its
-lock. What cannot wait runs on the hub: the group commit, once it holds the
-write lock (taken without waiting), and a point read (one row by its key, one
-mailbox's first messages, an activation batch's states and first messages: rows
-found through an index), on a connection of its own. Each takes microseconds to
-milliseconds of work that needs the GIL anyway, while a hop to a thread under
-load costs far more: the thread waits for the GIL each time SQLite gives it
-back. In a sale, that made commits take seconds and left thousands of actors
-reading their state in a queue behind two readers. A point read that would
-wait for a lock goes to a reader thread too.
+SQLite blocks in C, so what may wait or take long never runs on the gevent hub:
+a writer thread owns one connection, and two reader threads one each (gevent
+thread pools); the writer's thread commits while the hub runs actors. WAL lets
+readers see committed data while the writer holds its lock. A point read (one
+row by its key, one mailbox's first messages, an activation batch's states and
+first messages: rows found through an index) runs on the hub instead, on a
+connection of its own: it takes microseconds of work that needs the GIL
+anyway, while a hop to a reader thread under load costs milliseconds (the
+thread waits for the GIL each time SQLite gives it back), and in a sale
+thousands of actors reading their state queued behind two readers, with
+activations behind them. A point read that would wait for a lock goes to a
+reader thread too.
 psycopg 3 cooperates with gevent, so PostgreSQL calls run in the calling
 greenlet: the writer owns one connection, readers borrow from a small pool.
 """
@@ -82,7 +81,6 @@ class Session:
         self._pg = backend == "postgresql"
         self._sql: dict[str, str] = {}
         self._cursor: Any = None
-        self._locked = False
 
     def _text(self, sql: str) -> str:
         text = self._sql.get(sql)
@@ -114,9 +112,6 @@ class Session:
         # IMMEDIATE takes SQLite's write lock up front, so a transaction never
         # fails half-way with "database is locked" when it first writes.
         if not self._pg:
-            if self._locked:
-                self._locked = False  # taken by ``lock_now`` for this transaction
-                return
             if self._db.connection().in_transaction:  # type: ignore[no-untyped-call]
                 self.execute("ROLLBACK")  # left open by a caller that never finished
             self.execute("BEGIN IMMEDIATE")
@@ -136,32 +131,6 @@ class Session:
             self.reset()
             self.ensure()
             self.execute("BEGIN")
-
-    def unlock(self) -> None:
-        """Give back a lock ``lock_now`` took that no transaction used."""
-        if self._locked:
-            self._locked = False
-            self.rollback()
-
-    def lock_now(self) -> bool:
-        """SQLite: begin the next transaction now if the write lock is free, without waiting.
-
-        False when another connection holds it; True when the transaction is open, and
-        the next ``begin`` uses it.
-        """
-        if self._db.connection().in_transaction:  # type: ignore[no-untyped-call]
-            self.execute("ROLLBACK")  # left open by a caller that never finished
-        self.execute("PRAGMA busy_timeout = 0")
-        try:
-            self.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            return False
-        finally:
-            self.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        self._locked = True
-        return True
 
     def broken(self) -> bool:
         """True when the connection is gone or unusable (PostgreSQL only; SQLite files do not drop)."""
@@ -250,15 +219,7 @@ class SqliteBackend(Backend):
         return Session(db, "sqlite")
 
     def write(self, fn: Callable[[Session], T]) -> T:
-        # The writer is one greenlet: its connection is never used by two threads at once.
-        writer = self._writer
-        writer.ensure()
-        if writer.lock_now():
-            try:
-                return fn(writer)
-            finally:
-                writer.unlock()
-        return self._write_pool.apply(_call, (writer, fn))  # type: ignore[no-any-return]
+        return self._write_pool.apply(_call, (self._writer, fn))  # type: ignore[no-any-return]
 
     def read(self, fn: Callable[[Session], T], *, point: bool = False) -> T:
         # An OS lock taken without waiting: the connection is used by one thread at a time

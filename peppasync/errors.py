@@ -12,6 +12,7 @@ __all__ = [
     "ConfigProblem",
     "ConnectorError",
     "ConnectorLimitError",
+    "FencedError",
     "InstallationError",
     "JsonInputError",
     "ListenError",
@@ -63,6 +64,22 @@ class StoreError(PeppasyncError):
     def __init__(self, message: str, *, url: str = "") -> None:
         self.url = url
         super().__init__(message)
+
+
+class FencedError(StoreError):
+    """A write was refused: the lease it was made under has moved on (another node owns those keys now).
+
+    ``lease`` names the lease, ``epoch`` the one the write carried, ``current``
+    the lease's epoch now (0 when the lease does not exist).
+    """
+
+    def __init__(self, lease: str, epoch: int, current: int) -> None:
+        self.lease = lease
+        self.epoch = epoch
+        self.current = current
+        super().__init__(
+            f"write refused: lease {lease} is at epoch {current}, the write was made under epoch {epoch};"
+            " another node owns these keys now")
 
 
 class InstallationError(PeppasyncError):

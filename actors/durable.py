@@ -34,7 +34,7 @@ from gevent.event import AsyncResult
 from greenlet import GreenletExit
 
 from peppasync.clock import Clock
-from peppasync.errors import NotFoundError, PeppasyncError
+from peppasync.errors import FencedError, NotFoundError, PeppasyncError
 from peppasync.exits import Exit, ExitListener, Verdict
 from peppasync.store import Message, Store, ops
 
@@ -94,6 +94,8 @@ class DurableActor(pykka.ThreadingActor):
     """Base of every actor addressed by (kind, key); subclasses implement ``handle``."""
 
     kind: ClassVar[str] = "actor"
+    #: One per cluster, whatever its key: on a cluster it runs on the leader (``peppasync.store.leases``).
+    singleton: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -102,9 +104,12 @@ class DurableActor(pykka.ThreadingActor):
         on_exit: ExitListener | None = None,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
         claimed: Collection[int] = (),
+        fence: ops.Fence | None = None,
     ) -> None:
         super().__init__()
         self.key = key
+        # On a cluster: in front of every write, so none commits once our lease moved on.
+        self.__fence = fence
         self.__preload = preload
         self.state: dict[str, Any] = {}
         self._ctx = context
@@ -189,12 +194,14 @@ class DurableActor(pykka.ThreadingActor):
         cls, key: str, context: ActorContext,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
         claimed: Collection[int] = (),
+        fence: ops.Fence | None = None,
     ) -> DurableActor:
         """Start one and return the actor itself (the system hands it messages directly).
 
-        ``claimed``: ids of preloaded messages whose attempt is already counted.
+        ``claimed``: ids of preloaded messages whose attempt is already counted;
+        ``fence``: its lease on a cluster, as it was before ``preload`` was read.
         """
-        obj = cls(key, context, None, preload, claimed)
+        obj = cls(key, context, None, preload, claimed, fence)
         obj._start_actor_loop()
         return obj
 
@@ -226,7 +233,7 @@ class DurableActor(pykka.ThreadingActor):
             self._ctx.hooks.on_activated(self.kind)
             self.__drain(preload[1] if preload is not None else None)
         except BaseException as exc:  # noqa: BLE001 - nothing may reach pykka's loop
-            self.__report(Exit.failure(exc, "failed to start"))
+            self.__report(_fenced(exc) or Exit.failure(exc, "failed to start"))
             self.stop()
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 raise
@@ -250,8 +257,9 @@ class DurableActor(pykka.ThreadingActor):
                 raise message.error
         except (Exception, gevent.Timeout, GreenletExit) as exc:
             # The store failed under us: crash cleanly so the host restarts us;
-            # every message is still in the store.
-            self.__report(Exit.failure(exc, "mailbox failure"))
+            # every message is still in the store. Fenced: another node owns us
+            # now, and we just stop.
+            self.__report(_fenced(exc) or Exit.failure(exc, "mailbox failure"))
             self.stop()
         return None
 
@@ -404,6 +412,8 @@ class DurableActor(pykka.ThreadingActor):
             # The state now is the state after the last message these ops complete.
             operations = [op for op in operations if op is not _SAVE_STATE]
             operations.append(ops.PutState(self.kind, self.key, self.state))
+        if self.__fence is not None:
+            operations = [self.__fence, *operations]
         if not wait:
             unacked = self.__unacked = self._ctx.store.submit(operations)
             unacked.rawlink(lambda result: self.__acked(operations, result))
@@ -468,6 +478,14 @@ class DurableActor(pykka.ThreadingActor):
         finally:
             if self.__on_exit is not None:
                 self.__on_exit(exit)
+
+
+def _fenced(exc: BaseException) -> Exit | None:
+    if not isinstance(exc, FencedError):
+        return None
+    log.info("actor stopped: another node owns its key now",
+             extra={"lease": exc.lease, "epoch": exc.epoch, "current": exc.current})
+    return Exit.shutdown("fenced")
 
 
 def _describe(exc: BaseException) -> str:

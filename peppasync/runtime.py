@@ -33,6 +33,7 @@ from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
+from peppasync.store.membership import Membership
 from peppasync.store.node import NodeLock, hold_store
 
 from actors import ActorSystem, ActorSystemHost, DurableActor, MetricsActorHooks
@@ -112,6 +113,8 @@ class Runtime:
         self._stopped = gevent.event.Event()
         self._exit_code = 0
         self._node: NodeLock | None = None
+        #: This node's membership of a cluster (``[cluster] enabled``), else None.
+        self.membership: Membership | None = None
         self._background: list[gevent.Greenlet] = []
         self.store: Store
         self.system: ActorSystem
@@ -151,9 +154,18 @@ class Runtime:
             )
             undo.append(self.store.close)
             applied = self.store.migrate()
-            # One serving node per store: a second one would handle every message again.
-            self._node = hold_store(cfg.store.url, on_lost=lambda: self.request_stop(1))
-            undo.append(self._release_node)
+            cluster = cfg.cluster
+            if not cluster.enabled or cluster.wakeups == "notify":
+                # One serving node per store, or only nodes of a cluster: a single node beside
+                # others would handle every message again. (Behind PgBouncer's transaction
+                # pooling a session lock does not hold; there the leases alone decide.)
+                self._node = hold_store(cfg.store.url, on_lost=lambda: self.request_stop(1),
+                                        cluster=cluster.enabled)
+                undo.append(self._release_node)
+            if cluster.enabled:
+                self.membership = Membership(
+                    cfg.store.url, node_id=cluster.node_id, listen=cfg.server.listen, ttl=cluster.lease_ttl,
+                    interval=cluster.heartbeat_interval, wakeups=cluster.wakeups)
         except StoreError as exc:
             url = exc.url or redact_url(cfg.store.url)
             raise StoreUnavailableError(f"cannot open the store: {exc}", url=url) from exc
@@ -188,9 +200,21 @@ class Runtime:
             prefetch=engine.prefetch,
             idle_seconds=engine.idle_seconds,
             services=self.services,
+            ownership=self.membership,
+            sweep_interval=1.0 if self.membership is None or self.membership.wakeups == "notify" else 0.5,
         )
         for kind in self._kinds:
             self.system.register(kind)
+        membership = self.membership
+        if membership is not None:
+            # Leases first: the actor system starts delivering to what this node owns.
+            membership.listener = self.system.delivery.leases_changed
+            membership.on_hint = self.system.delivery.sweep_soon
+            try:
+                membership.start()
+            except StoreError as exc:
+                raise StoreUnavailableError(f"cannot join the cluster: {exc}", url=redact_url(cfg.store.url)) from exc
+            undo.append(self._leave_cluster)
         app = make_app(
             self,
             ops_token=cfg.server.ops_token,
@@ -263,6 +287,8 @@ class Runtime:
 
     def _prune_dedup(self, now: float) -> None:
         """Forget webhook event ids older than the dedup window; Shopify stops retrying long before."""
+        if self.membership is not None and not self.membership.leads:
+            return  # the cluster's leader prunes
         pruned = self.store.prune_dedup(before=now - self._dedup_window)
         if pruned:
             log.info("webhook dedup keys pruned", extra={"pruned": pruned, "window": self._dedup_window})
@@ -280,8 +306,14 @@ class Runtime:
         self._stop_actors(timeout)
         self._close_services()
         self.store.close()
+        # After the last commit of our actors: the leases go at once, and the others take over now.
+        self._leave_cluster()
         self._release_node()
         log.info("stopped")
+
+    def _leave_cluster(self) -> None:
+        if self.membership is not None:
+            self.membership.stop()
 
     def _release_node(self) -> None:
         if self._node is not None:

@@ -1,0 +1,247 @@
+"""This node in a cluster on one PostgreSQL: heartbeats, its share of the partitions, the leader lease.
+
+Every ``interval`` seconds a round runs on a connection of its own
+(``peppasync.store.leases``): beat, renew what the node holds, note what it
+lost (a lease it did not renew in time was taken by another node), then move
+towards its fair share of the partitions, ``ceil(PARTITIONS / live nodes)``:
+claim free or expired ones when below it, hand the surplus over when above it
+(a node joined). No node ever takes a partition that is not free or expired,
+so the share only decides how fast the cluster converges, never who may write:
+that is the epoch's job (``ops.Fence``).
+
+The listener hears every change, synchronously and before the lease is given
+up: ``lost`` first (stop the actors of those leases), then ``gained`` (look at
+their mailboxes). A node that cannot renew for a whole ``ttl`` counts every
+lease as lost: others are taking them over.
+
+Wake-ups: in ``notify`` mode a node that commits a message for a lease it does
+not hold sends ``NOTIFY peppasync_wake`` with the lease's name, and the owner
+sweeps at once; it is only a hint (the sweep polls anyway). In ``poll`` mode
+(behind PgBouncer's transaction pooling, where LISTEN does not work) only the
+sweep finds them.
+
+``stop`` resigns: every lease is released at once (its epoch moved on) and the
+node leaves, so the others take over in their next round, not after the TTL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import gevent
+import gevent.event
+
+from peppasync.store import ops
+from peppasync.store.leases import LEADER, PARTITIONS, LeaseBook, LeaseRow, NodeRow, default_node_id, lease_of
+
+__all__ = ["WAKE_CHANNEL", "LeaseListener", "Membership"]
+
+log = logging.getLogger("peppasync.cluster")
+
+#: The NOTIFY channel of wake-up hints; the payload is a lease's name.
+WAKE_CHANNEL = "peppasync_wake"
+_CHANGE_CHANNEL = "peppasync_members"
+
+#: Told what this node gained and lost: ``(gained, lost)`` lease names.
+LeaseListener = Callable[[set[str], set[str]], None]
+
+
+class Membership:
+    """One node's membership; ``fence`` and ``owns`` answer for its actors."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        node_id: str = "",
+        listen: str = "",
+        ttl: float = 10.0,
+        interval: float = 2.0,
+        wakeups: str = "notify",
+    ) -> None:
+        if not 0 < interval < ttl:
+            raise ValueError(
+                f"the heartbeat interval ({interval} s) must be positive and below the lease TTL ({ttl} s)")
+        if wakeups not in ("notify", "poll"):
+            raise ValueError(f"wakeups must be 'notify' or 'poll', got {wakeups!r}")
+        self.node_id = node_id or default_node_id()
+        self._url = url
+        self._listen = listen
+        self.ttl = ttl
+        self.interval = interval
+        self.wakeups = wakeups
+        self._book = LeaseBook(url)
+        self._hints = LeaseBook(url)
+        #: The leases this node holds, each with the epoch its writes carry.
+        self.held: dict[str, int] = {}
+        self.nodes: list[NodeRow] = []
+        self.listener: LeaseListener = lambda gained, lost: None
+        #: Told when another node hinted that a mailbox of ours has a message.
+        self.on_hint: Callable[[], None] = lambda: None
+        self.changes = 0  # leases gained or lost since start: the flapping alert's counter
+        self._renewed_at = 0.0
+        self._loop: gevent.Greenlet | None = None
+        self._listener_loop: gevent.Greenlet | None = None
+        self._kick = gevent.event.Event()
+        self._pending_hints: set[str] = set()
+        self._hinter: gevent.Greenlet | None = None
+        self._stopped = False
+
+    # -- what actors and delivery ask -----------------------------------------
+
+    @property
+    def leads(self) -> bool:
+        return LEADER in self.held
+
+    def fence(self, kind: str, key: str, singleton: bool = False) -> ops.Fence | None:
+        """The fence for a write of (kind, key), or None when this node does not own it."""
+        lease = lease_of(kind, key, singleton)
+        epoch = self.held.get(lease)
+        return None if epoch is None else ops.Fence(lease, epoch)
+
+    def owns(self, kind: str, key: str, singleton: bool = False) -> bool:
+        return lease_of(kind, key, singleton) in self.held
+
+    def hint(self, leases: set[str]) -> None:
+        """Messages were committed here for leases another node holds: tell it (a hint, never needed)."""
+        if self.wakeups != "notify" or not leases:
+            return
+        self._pending_hints |= leases
+        if self._hinter is None or self._hinter.dead:
+            self._hinter = gevent.spawn(self._send_hints)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Join: the partition rows exist, a first round has run, then rounds every ``interval``."""
+        self._book.ensure_partitions()
+        self._round()
+        with contextlib.suppress(Exception):
+            self._book.notify(_CHANGE_CHANNEL, self.node_id)  # the others hand over our share at once
+        self._loop = gevent.spawn(self._rounds)
+        if self.wakeups == "notify":
+            self._listener_loop = gevent.spawn(self._listen_forever)
+
+    def stop(self) -> None:
+        """Resign: release every lease at once and leave (the actors were stopped before); once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for greenlet in (self._loop, self._listener_loop, self._hinter):
+            if greenlet is not None:
+                greenlet.kill()
+        try:
+            released = self._book.release(self.node_id)
+            self._book.leave(self.node_id)
+            self._book.notify(_CHANGE_CHANNEL, self.node_id)
+            log.info("left the cluster; leases released", extra={"node": self.node_id, "released": len(released)})
+        except Exception as exc:  # noqa: BLE001 - the leases then expire after their TTL
+            log.warning("could not release the leases on leaving; they expire after the TTL",
+                        extra={"node": self.node_id, "error": repr(exc)})
+        self.held = {}
+        self._book.close()
+        self._hints.close()
+
+    def leases(self) -> list[LeaseRow]:
+        """Every lease of the cluster, as the table holds it."""
+        return self._book.leases()
+
+    # -- rounds ----------------------------------------------------------------
+
+    def _rounds(self) -> None:
+        while True:
+            self._kick.wait(timeout=self.interval)
+            self._kick.clear()
+            try:
+                self._round()
+            except Exception as exc:  # noqa: BLE001 - the store is away: try again next round
+                log.warning("cluster round failed", extra={"node": self.node_id, "error": repr(exc)})
+                if self.held and gevent.get_hub().loop.now() - self._renewed_at > self.ttl:
+                    # Not renewed for a whole TTL: others take our leases over now.
+                    lost, self.held = set(self.held), {}
+                    self._tell(set(), lost)
+
+    def _round(self) -> None:
+        book, me = self._book, self.node_id
+        self.nodes = book.beat(me, self._listen, self.ttl)
+        renewed = book.renew(me, self.ttl)
+        self._renewed_at = gevent.get_hub().loop.now()
+        lost = {name for name, epoch in self.held.items() if renewed.get(name) != epoch}
+        if lost:
+            log.warning("leases taken over by another node", extra={"node": me, "leases": sorted(lost)})
+        held = dict(renewed)
+        if LEADER not in held:
+            epoch = book.lead(me, self.ttl)
+            if epoch is not None:
+                held[LEADER] = epoch
+                log.info("this node leads the cluster", extra={"node": me, "epoch": epoch})
+        live = max(1, len(self.nodes))
+        share = math.ceil(PARTITIONS / live)
+        mine = sorted(name for name in held if name != LEADER)
+        surplus: list[str] = []
+        if len(mine) < share:
+            held.update(book.claim(me, self.ttl, share - len(mine)))
+        elif len(mine) > share:
+            surplus = mine[share:]
+        gained = {name for name in held if name not in self.held or self.held[name] != held[name]}
+        if surplus:
+            # Hand over: stop their actors first, then release (their epochs move on).
+            for name in surplus:
+                del held[name]
+            self.held = held
+            self._tell(gained, lost | set(surplus))
+            book.release(me, surplus)
+            with contextlib.suppress(Exception):
+                book.notify(_CHANGE_CHANNEL, me)  # the joining node claims them now
+            log.info("partitions handed over to a joining node", extra={"node": me, "released": len(surplus)})
+            return
+        self.held = held
+        self._tell(gained, lost)
+
+    def _tell(self, gained: set[str], lost: set[str]) -> None:
+        if not gained and not lost:
+            return
+        self.changes += len(gained) + len(lost)
+        try:
+            self.listener(gained, lost)
+        except Exception:
+            log.exception("lease listener failed")
+
+    # -- hints -----------------------------------------------------------------
+
+    def _send_hints(self) -> None:
+        while self._pending_hints:
+            leases, self._pending_hints = self._pending_hints, set()
+            for lease in sorted(leases):
+                try:
+                    self._hints.notify(WAKE_CHANNEL, lease)
+                except Exception as exc:  # noqa: BLE001 - a hint lost: the owner's sweep finds the message
+                    log.debug("wake-up hint not sent", extra={"error": repr(exc)})
+                    return
+
+    def _listen_forever(self) -> None:
+        import psycopg
+
+        while True:
+            conn: Any = None
+            try:
+                conn = psycopg.connect(self._url, autocommit=True, application_name="peppasync-listen",
+                                       connect_timeout=10)
+                conn.execute(f"LISTEN {WAKE_CHANNEL}")
+                conn.execute(f"LISTEN {_CHANGE_CHANNEL}")
+                for note in conn.notifies():
+                    if note.channel == _CHANGE_CHANNEL:
+                        self._kick.set()  # a node left or joined: rebalance now
+                    elif note.payload in self.held:
+                        self.on_hint()
+            except Exception as exc:  # noqa: BLE001 - hints are optional: polling goes on
+                log.debug("wake-up listener lost its connection", extra={"error": repr(exc)})
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.close()
+            gevent.sleep(self.interval)

@@ -33,6 +33,7 @@ from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
+from peppasync.store.limits import SharedLimit
 from peppasync.store.membership import Membership
 from peppasync.store.node import NodeLock, hold_store
 
@@ -115,6 +116,8 @@ class Runtime:
         self._node: NodeLock | None = None
         #: This node's membership of a cluster (``[cluster] enabled``), else None.
         self.membership: Membership | None = None
+        #: On a cluster, the vendor caps this node holds with the others (the ERP's concurrency).
+        self.shared_limits: list[SharedLimit] = []
         self._background: list[gevent.Greenlet] = []
         self.store: Store
         self.system: ActorSystem
@@ -215,6 +218,7 @@ class Runtime:
             except StoreError as exc:
                 raise StoreUnavailableError(f"cannot join the cluster: {exc}", url=redact_url(cfg.store.url)) from exc
             undo.append(self._leave_cluster)
+            self._share_limits(cfg, membership)
         app = make_app(
             self,
             ops_token=cfg.server.ops_token,
@@ -311,7 +315,25 @@ class Runtime:
         self._release_node()
         log.info("stopped")
 
+    def _share_limits(self, cfg: Config, membership: Membership) -> None:
+        """The ERP's concurrency cap is the account's, not each node's: hold it with the other nodes."""
+        for name in ("netsuite", "business_central"):
+            connector = self.services.get(name)
+            limiter = getattr(connector, "limiter", None)
+            if connector is None or limiter is None:
+                continue
+            shared = SharedLimit(
+                cfg.store.url, f"{name}:concurrency", int(connector.max_limit), node_id=membership.node_id,
+                demand=_demand_of(limiter),
+                apply=limiter.set_share, ttl=cfg.cluster.lease_ttl)
+            limiter.on_wait = shared.kick
+            shared.start()
+            self.shared_limits.append(shared)
+
     def _leave_cluster(self) -> None:
+        for shared in self.shared_limits:
+            shared.stop()
+        self.shared_limits = []
         if self.membership is not None:
             self.membership.stop()
 
@@ -394,6 +416,11 @@ class Runtime:
             "quarantine": {f"{k}/{r}": n for (k, r), n in sorted(self.store.quarantine_counts().items())},
             "connectors": {name: dict(c.stats()) for name, c in sorted(self._connectors.items())},
         }
+
+
+def _demand_of(limiter: Any) -> Callable[[], tuple[int, int]]:
+    """What a connector's limiter wants of a shared cap: (waiting + in flight, in flight)."""
+    return lambda: (limiter.waiting + limiter.inflight_shared, limiter.inflight_shared)
 
 
 def _log_greenlet_stacks() -> None:

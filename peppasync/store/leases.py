@@ -118,7 +118,8 @@ class LeaseBook:
                 raise StoreError(f"cannot reach the store for its leases: {exc}") from exc
         return self._conn
 
-    def _run(self, sql: str, params: Iterable[object] = ()) -> list[Any]:
+    def run(self, sql: str, params: Iterable[object] = ()) -> list[Any]:
+        """Run one statement in a transaction of its own; its rows (none for a statement without)."""
         conn = self._connection()
         try:
             with conn.transaction():
@@ -142,13 +143,13 @@ class LeaseBook:
     def ensure_partitions(self) -> None:
         """Create the partition rows that do not exist yet (idempotent, safe on every start)."""
         names = [partition_lease(p) for p in range(PARTITIONS)]
-        self._run("INSERT INTO leases (name) SELECT unnest(%s::text[]) ON CONFLICT (name) DO NOTHING", (names,))
+        self.run("INSERT INTO leases (name) SELECT unnest(%s::text[]) ON CONFLICT (name) DO NOTHING", (names,))
 
     # -- nodes -----------------------------------------------------------------
 
     def beat(self, node_id: str, listen: str, ttl: float) -> list[NodeRow]:
         """Record this node's heartbeat; returns the nodes that beat within ``ttl`` (this one included)."""
-        self._run(
+        self.run(
             f"INSERT INTO cluster_nodes (node_id, host, pid, listen, started_at, heartbeat_at)"
             f" VALUES (%s, %s, %s, %s, {_NOW}, {_NOW}) ON CONFLICT (node_id) DO UPDATE"
             f" SET heartbeat_at = {_NOW}, listen = excluded.listen",
@@ -158,17 +159,17 @@ class LeaseBook:
     def nodes(self, within: float | None = None) -> list[NodeRow]:
         """Every node known (or only those that beat within ``within`` seconds), by id."""
         where = "" if within is None else f" WHERE heartbeat_at > {_NOW} - %s"
-        rows = self._run(
+        rows = self.run(
             f"SELECT node_id, host, pid, listen, started_at, {_NOW} - heartbeat_at FROM cluster_nodes{where}"
             " ORDER BY node_id", () if within is None else (within,))
         return [NodeRow(r[0], r[1], int(r[2]), r[3], float(r[4]), max(0.0, float(r[5]))) for r in rows]
 
     def leave(self, node_id: str) -> None:
-        self._run("DELETE FROM cluster_nodes WHERE node_id = %s", (node_id,))
+        self.run("DELETE FROM cluster_nodes WHERE node_id = %s", (node_id,))
 
     def forget_nodes(self, older_than: float) -> int:
         """Drop nodes silent for ``older_than`` seconds (their leases expired long ago)."""
-        rows = self._run(f"DELETE FROM cluster_nodes WHERE heartbeat_at < {_NOW} - %s RETURNING node_id",
+        rows = self.run(f"DELETE FROM cluster_nodes WHERE heartbeat_at < {_NOW} - %s RETURNING node_id",
                          (older_than,))
         return len(rows)
 
@@ -178,7 +179,7 @@ class LeaseBook:
         """Take up to ``limit`` free or expired partitions; returns each one taken with its new epoch."""
         if limit < 1:
             return {}
-        rows = self._run(
+        rows = self.run(
             "WITH free AS (SELECT name FROM leases WHERE name LIKE 'partition/%%'"
             f" AND (owner IS NULL OR expires_at < {_NOW}) ORDER BY name LIMIT %s FOR UPDATE SKIP LOCKED)"
             f" UPDATE leases AS l SET owner = %s, epoch = l.epoch + 1, expires_at = {_NOW} + %s,"
@@ -188,7 +189,7 @@ class LeaseBook:
 
     def renew(self, node_id: str, ttl: float) -> dict[str, int]:
         """Extend every lease this node owns; returns them with their epochs (any other was taken)."""
-        rows = self._run(
+        rows = self.run(
             f"UPDATE leases SET expires_at = {_NOW} + %s WHERE owner = %s RETURNING name, epoch", (ttl, node_id))
         return {r[0]: int(r[1]) for r in rows}
 
@@ -196,7 +197,7 @@ class LeaseBook:
         """Give up the named leases (all of this node's with None) at once; returns those released."""
         only = "" if names is None else " AND name = ANY(%s)"
         params: tuple[object, ...] = (node_id,) if names is None else (node_id, sorted(names))
-        rows = self._run(
+        rows = self.run(
             "WITH mine AS (SELECT name FROM leases WHERE owner = %s" + only + " ORDER BY name FOR UPDATE)"
             " UPDATE leases AS l SET owner = NULL, epoch = l.epoch + 1, expires_at = 0"
             " FROM mine WHERE l.name = mine.name RETURNING l.name", params)
@@ -204,7 +205,7 @@ class LeaseBook:
 
     def lead(self, node_id: str, ttl: float) -> int | None:
         """Become the leader if there is none (or its lease expired); the epoch when this node leads."""
-        rows = self._run(
+        rows = self.run(
             "INSERT INTO leases (name, owner, epoch, expires_at, acquired_at)"
             f" VALUES (%s, %s, 1, {_NOW} + %s, {_NOW}) ON CONFLICT (name) DO UPDATE"
             " SET owner = excluded.owner, epoch = leases.epoch + 1, expires_at = excluded.expires_at,"
@@ -215,8 +216,8 @@ class LeaseBook:
 
     def leases(self) -> list[LeaseRow]:
         """Every lease, by name."""
-        rows = self._run(f"SELECT name, owner, epoch, expires_at - {_NOW} FROM leases ORDER BY name")
+        rows = self.run(f"SELECT name, owner, epoch, expires_at - {_NOW} FROM leases ORDER BY name")
         return [LeaseRow(r[0], r[1], int(r[2]), float(r[3])) for r in rows]
 
     def notify(self, channel: str, payload: str = "") -> None:
-        self._run("SELECT pg_notify(%s, %s)", (channel, payload))
+        self.run("SELECT pg_notify(%s, %s)", (channel, payload))

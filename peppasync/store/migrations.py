@@ -157,6 +157,27 @@ _V3_POSTGRESQL = tuple(
     ddl.replace("epoch INTEGER", "epoch BIGINT").replace("REAL", "DOUBLE PRECISION") for ddl in _V3_SQLITE
 )
 
+# Limits shared by a cluster's nodes (``peppasync.store.limits``): a vendor's
+# concurrency cap as that many slot rows, each held by at most one node; and what
+# each node wants of each limit, for a fair share.
+_V4_SQLITE = (
+    """CREATE TABLE limit_slots (
+        name TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        holder TEXT,
+        expires_at REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (name, slot)
+    )""",
+    """CREATE TABLE limit_wants (
+        name TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        wants INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (name, node_id)
+    )""",
+)
+_V4_POSTGRESQL = tuple(ddl.replace("REAL", "DOUBLE PRECISION") for ddl in _V4_SQLITE)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -166,6 +187,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "webhook dedup keys carry the body's digest", _V2_SQLITE, _V2_POSTGRESQL),
     Migration(3, "leases with fencing epochs, cluster nodes", _V3_SQLITE, _V3_POSTGRESQL),
+    Migration(4, "limits shared by a cluster's nodes", _V4_SQLITE, _V4_POSTGRESQL),
 )
 
 

@@ -169,6 +169,10 @@ class Replay:
     def store(self) -> Store:
         return open_store(self.store_url)
 
+    def stop_engines(self) -> None:
+        """SIGTERM every node at once and wait for them."""
+        gevent.joinall([gevent.spawn(e.stop) for e in self.engines])
+
     def close(self) -> None:
         """Stop the placer, the engines and the sandbox (in that order); drop a PostgreSQL schema."""
         if self._placer is not None:

@@ -45,6 +45,7 @@ __all__ = [
     "LeaseRow",
     "NodeRow",
     "lease_of",
+    "node_name",
     "partition_lease",
     "partition_of",
 ]
@@ -92,6 +93,11 @@ class NodeRow:
     listen: str
     started_at: float
     heartbeat_age: float
+
+
+def node_name(owner: str) -> str:
+    """The node's configured name in an owner (``NAME#incarnation``)."""
+    return owner.rpartition("#")[0] or owner
 
 
 def default_node_id() -> str:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +69,9 @@ class Membership:
                 f"the heartbeat interval ({interval} s) must be positive and below the lease TTL ({ttl} s)")
         if wakeups not in ("notify", "poll"):
             raise ValueError(f"wakeups must be 'notify' or 'poll', got {wakeups!r}")
-        self.node_id = node_id or default_node_id()
+        # Each start of a node is an owner of its own: a node restarted under the same name
+        # (SIGKILL, then systemd) never writes under the epochs of its previous life.
+        self.node_id = f"{node_id or default_node_id()}#{secrets.token_hex(3)}"
         self._url = url
         self._listen = listen
         self.ttl = ttl
@@ -179,6 +182,8 @@ class Membership:
             if epoch is not None:
                 held[LEADER] = epoch
                 log.info("this node leads the cluster", extra={"node": me, "epoch": epoch})
+        if self.leads:
+            book.forget_nodes(older_than=10 * self.ttl)
         live = max(1, len(self.nodes))
         share = math.ceil(PARTITIONS / live)
         mine = sorted(name for name in held if name != LEADER)

@@ -10,7 +10,7 @@ from peppasync.bench.replay import Replay
 from peppasync.consistency import check_consistency
 from peppasync.errors import FencedError
 from peppasync.store import ops
-from peppasync.store.leases import LEADER, PARTITIONS, LeaseBook
+from peppasync.store.leases import LEADER, PARTITIONS, LeaseBook, node_name
 
 from tests.peppasync.store.conftest import postgres_url
 
@@ -21,7 +21,7 @@ BEAT = 1.0
 
 
 def _owners(book: LeaseBook) -> dict[str, tuple[str | None, int]]:
-    return {row.name: (row.owner, row.epoch) for row in book.leases()}
+    return {row.name: (row.owner and node_name(row.owner), row.epoch) for row in book.leases()}
 
 
 def _wait(ok, what: str, timeout: float) -> float:

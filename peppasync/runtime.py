@@ -33,6 +33,7 @@ from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
+from peppasync.store.leases import cluster_view
 from peppasync.store.limits import SharedLimit
 from peppasync.store.membership import Membership
 from peppasync.store.node import NodeLock, hold_store
@@ -118,6 +119,7 @@ class Runtime:
         self.membership: Membership | None = None
         #: On a cluster, the vendor caps this node holds with the others (the ERP's concurrency).
         self.shared_limits: list[SharedLimit] = []
+        self._lease_changes_seen = 0
         self._background: list[gevent.Greenlet] = []
         self.store: Store
         self.system: ActorSystem
@@ -260,6 +262,8 @@ class Runtime:
                 self.system.tell(kind.kind, boot_key, {"type": "tick", "chain": uuid.uuid4().hex, "boot": True})
         gauges = BacklogGauges(self.store, self.metrics, self.system.kinds)
         self._background.append(gevent.spawn(self._every, self._gauge_interval, gauges.refresh))
+        if self.membership is not None:
+            self._background.append(gevent.spawn(self._every, self._gauge_interval, self._cluster_gauges))
         self._background.append(gevent.spawn(self._every, self._prune_interval, self._prune_dedup))
         if self._notifier.watchdog_interval:
             self._background.append(
@@ -288,6 +292,17 @@ class Runtime:
     def _kill_background(self) -> None:
         for greenlet in self._background:
             greenlet.kill()
+
+    def _cluster_gauges(self, now: float) -> None:
+        membership, m = self.membership, self.metrics
+        assert membership is not None
+        m.cluster_nodes.set(len(membership.nodes))
+        m.cluster_leases.set(sum(1 for name in membership.held if name.startswith("partition/")))
+        m.cluster_leader.set(1 if membership.leads else 0)
+        changes = membership.changes - self._lease_changes_seen
+        if changes > 0:
+            m.cluster_lease_changes_total.inc(changes)
+            self._lease_changes_seen = membership.changes
 
     def _prune_dedup(self, now: float) -> None:
         """Forget webhook event ids older than the dedup window; Shopify stops retrying long before."""
@@ -415,7 +430,14 @@ class Runtime:
             "actors_active": {kind: self.system.active(kind) for kind in self.system.kinds},
             "quarantine": {f"{k}/{r}": n for (k, r), n in sorted(self.store.quarantine_counts().items())},
             "connectors": {name: dict(c.stats()) for name, c in sorted(self._connectors.items())},
+            **({"cluster": self.cluster_status()} if self.membership is not None else {}),
         }
+
+    def cluster_status(self) -> dict[str, Any]:
+        """This node, the nodes, how many partitions each holds, the leader (from the lease table)."""
+        membership = self.membership
+        assert membership is not None
+        return cluster_view(membership.leases(), membership.nodes, me=membership.node_id)
 
 
 def _demand_of(limiter: Any) -> Callable[[], tuple[int, int]]:

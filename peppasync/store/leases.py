@@ -44,6 +44,7 @@ __all__ = [
     "LeaseBook",
     "LeaseRow",
     "NodeRow",
+    "cluster_view",
     "lease_of",
     "node_name",
     "partition_lease",
@@ -227,3 +228,30 @@ class LeaseBook:
 
     def notify(self, channel: str, payload: str = "") -> None:
         self.run("SELECT pg_notify(%s, %s)", (channel, payload))
+
+
+def cluster_view(leases: list[LeaseRow], nodes: list[NodeRow], me: str = "") -> dict[str, Any]:
+    """What ``peppasync status`` shows of a cluster: its nodes, the partitions each holds, the leader."""
+    held: dict[str, int] = {}
+    leader = None
+    unowned = 0
+    for row in leases:
+        live = row.owner is not None and row.expires_in > 0
+        if row.name == LEADER:
+            leader = row.owner if live else None
+        elif live:
+            held[row.owner or ""] = held.get(row.owner or "", 0) + 1
+        else:
+            unowned += 1
+    return {
+        "node": me,
+        "leader": leader,
+        "partitions": PARTITIONS,
+        "unowned_partitions": unowned,
+        "nodes": [
+            {"node": n.node_id, "host": n.host, "pid": n.pid, "listen": n.listen,
+             "heartbeat_age_seconds": round(n.heartbeat_age, 3), "partitions": held.get(n.node_id, 0),
+             "leader": n.node_id == leader}
+            for n in nodes
+        ],
+    }

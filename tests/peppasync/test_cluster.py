@@ -1,18 +1,25 @@
 """Three `serve` nodes on one PostgreSQL under a surge: one is SIGKILLed, the others take over, nothing is lost."""
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections import defaultdict
 
 import gevent
 import pytest
+import requests
 
+from peppasync.bench.engine import write_toml
 from peppasync.bench.replay import Replay
 from peppasync.consistency import check_consistency
 from peppasync.errors import FencedError
 from peppasync.store import ops
 from peppasync.store.leases import LEADER, PARTITIONS, LeaseBook, node_name
 
-from tests.peppasync.store.conftest import postgres_url
+from tests.peppasync.serving import ROOT, SERVICES, free_port, start_server, stop_server, wait_healthy
+from tests.peppasync.store.conftest import postgres_schema_url, postgres_url  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.postgres
 
@@ -85,3 +92,55 @@ def test_three_nodes_lose_one_mid_surge_and_the_others_finish_with_nothing_lost_
     assert peak <= cap and over == 0  # the ERP's cap holds across the cluster, not per node
     assert len(calls) >= 140  # the ERP saw (nearly) every order: the next line checks something
     assert overlapping == []  # no order was ever in the hands of two nodes at once
+
+
+def _node_config(directory, name: str, port: int, url: str):
+    directory.mkdir()
+    raw = {
+        "server": {"listen": f"127.0.0.1:{port}", "ops_token": "ops-secret", "shutdown_timeout": 5.0},
+        "store": {"url": url},
+        "cluster": {"enabled": True, "node_id": name, "lease_ttl": 20.0, "heartbeat_interval": 2.0},
+        **SERVICES,
+    }
+    return write_toml(directory / "peppasync.toml", raw)
+
+
+def _status(config) -> dict:
+    done = subprocess.run([sys.executable, "-m", "peppasync", "status", "--json", "--config", str(config)],
+                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return json.loads(done.stdout)["cluster"]
+
+
+def _shares(config) -> dict[str, int]:
+    return {node_name(n["node"]): n["partitions"] for n in _status(config)["nodes"] if n["state"] == "up"}
+
+
+def test_two_serve_nodes_show_in_status_and_metrics_and_one_stopped_hands_its_keys_over_at_once(
+        tmp_path, postgres_schema_url):  # noqa: F811 - the imported fixture
+    ports = {"node-a": free_port(), "node-b": free_port()}
+    configs = {name: _node_config(tmp_path / name, name, port, postgres_schema_url) for name, port in ports.items()}
+    procs = {name: start_server(config) for name, config in configs.items()}
+    try:
+        for name, proc in procs.items():
+            wait_healthy(ports[name], proc)
+        _wait(lambda: _shares(configs["node-a"]) == {"node-a": 32, "node-b": 32}, "an even share", 30)
+        view = _status(configs["node-a"])
+        metrics = requests.get(f"http://127.0.0.1:{ports['node-a']}/metrics", timeout=5).text
+
+        stopped_at = time.monotonic()
+        code = stop_server(procs["node-b"], configs["node-b"])
+        _wait(lambda: _shares(configs["node-a"]) == {"node-a": PARTITIONS}, "the hand-over", 30)
+        handed_over = time.monotonic() - stopped_at
+        after = _status(configs["node-a"])
+    finally:
+        for name, proc in procs.items():
+            if proc.poll() is None:
+                stop_server(proc, configs[name])
+
+    assert node_name(view["leader"]) in ("node-a", "node-b")
+    assert view["unowned_partitions"] == 0
+    assert "peppasync_cluster_nodes 2.0" in metrics
+    assert code == 0
+    assert handed_over < 10.0  # released as it stopped, not waited out for the 20 s lease TTL
+    assert node_name(after["leader"]) == "node-a"
+    assert [node_name(n["node"]) for n in after["nodes"]] == ["node-a"]  # it left the table too

@@ -109,6 +109,9 @@ class Ownership(Protocol):
 
     def owns(self, kind: str, key: str, singleton: bool = False) -> bool: ...
 
+    def current(self, fence: ops.Fence) -> bool:
+        """Whether the lease is still ours at that epoch, renewed within its TTL."""
+
     def hint(self, leases: set[str]) -> None:
         """Messages were committed here for leases another node holds."""
 
@@ -222,6 +225,7 @@ class Delivery:
         self._ctx = context
         self._ownership = ownership
         self._sweep_soon: gevent.Greenlet | None = None
+        self._last_hinted_sweep = 0.0
         self._store: Store = context.store
         self._kinds = kinds
         self._max_active = max_active
@@ -396,23 +400,34 @@ class Delivery:
     def leases_changed(self, gained: set[str], lost: set[str]) -> None:
         """The node's leases changed (``Membership``): stop the actors of those lost, look at those gained.
 
-        Called before a lease is handed over: an actor of it stops after the
-        message in hand (its writes after the hand-over would be refused anyway).
+        A lost lease's actors stop after the message in hand (its writes are refused anyway).
         """
         if lost:
-            gone = [actor for (kind, key), actor in list(self._active.items())
-                    if lease_of(kind, key, self._singleton(kind)) in lost]
-            for actor in gone:
-                self.forget(actor)
-                try:
-                    actor.actor_ref.stop(block=False)
-                except pykka.ActorDeadError:
-                    pass
-            with gevent.Timeout(5.0, False):
-                for actor in gone:
-                    actor.actor_stopped.wait()
+            self._stop_actors_of(lost)
         if gained:
             self.sweep_soon()
+
+    def hand_over(self, leases: set[str], timeout: float = 5.0) -> None:
+        """Leases are about to be handed over: stop their actors and wait (at most ``timeout``) for them."""
+        gone = self._stop_actors_of(leases)
+        with gevent.Timeout(timeout, False):
+            for actor in gone:
+                actor.actor_stopped.wait()
+
+    def _stop_actors_of(self, leases: set[str]) -> list[DurableActor]:
+        gone = [actor for (kind, key), actor in list(self._active.items())
+                if lease_of(kind, key, self._singleton(kind)) in leases]
+        for actor in gone:
+            self.forget(actor)
+            try:
+                actor.actor_ref.stop(block=False)
+            except pykka.ActorDeadError:
+                pass
+        return gone
+
+    def current(self, fence: ops.Fence) -> bool:
+        """Whether an actor activated under ``fence`` may handle its next message (see ``Ownership``)."""
+        return self._ownership is None or self._ownership.current(fence)
 
     def sweep_soon(self) -> None:
         """Sweep now rather than at the next interval (a lease gained, another node's hint)."""
@@ -420,6 +435,11 @@ class Delivery:
             self._sweep_soon = gevent.spawn(self._sweep_once)
 
     def _sweep_once(self) -> None:
+        # Hints gather for a moment, and hinted sweeps stay a fifth of a second apart:
+        # in a surge every commit of another node hints, and a sweep reads the backlog.
+        now = self._ctx.clock.monotonic()
+        gevent.sleep(max(0.05, self._last_hinted_sweep + 0.2 - now))
+        self._last_hinted_sweep = self._ctx.clock.monotonic()
         try:
             self.sweep()
         except Exception as exc:  # noqa: BLE001 - the periodic sweep tries again

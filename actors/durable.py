@@ -39,6 +39,7 @@ from peppasync.exits import Exit, ExitListener, Verdict
 from peppasync.store import Message, Store, ops
 
 from actors.delivery import WAKE, Mailbox
+from actors.guard import current_guard
 from actors.hooks import ActorHooks
 
 if TYPE_CHECKING:
@@ -310,6 +311,12 @@ class DurableActor(pykka.ThreadingActor):
                         carry.append(_quarantine(msg, died, HandlerCrashedError("process died while handling")))
                         ctx.hooks.on_message(self.kind, "quarantined", 0.0)
                         continue
+                fence = self.__fence
+                if fence is not None and not delivery.current(fence):
+                    # Our lease moved on, or may have (not renewed within its TTL): the
+                    # next owner handles the rest; what we finished commits if it still can.
+                    self.__commit(carry)
+                    self.__guard()
                 if msg.id in claimed:
                     attempts = msg.attempts  # counted when it was stored
                     running = msg if msg.state == "running" else _running(msg, attempts)
@@ -376,8 +383,14 @@ class DurableActor(pykka.ThreadingActor):
         self.__after = []
         self.__state_dirty = False
         started = ctx.clock.monotonic()
+        token = current_guard.set(self.__guard) if self.__fence is not None else None
         try:
             self.handle(msg)
+        except FencedError:
+            # Not the message's fault: our lease moved on (or may have) mid-handler. The
+            # actor stops; the next owner handles the message.
+            self.state = _restore(saved)
+            raise
         except (Exception, gevent.Timeout, GreenletExit) as exc:
             self.state = _restore(saved)
             self.__outbox = []
@@ -394,6 +407,9 @@ class DurableActor(pykka.ThreadingActor):
                 return [_quarantine(msg, verdict, exc)], verdict
             ctx.hooks.on_message(self.kind, "retry", seconds)
             return [ops.Retry(msg.id, verdict.retry_at, _describe(exc))], verdict
+        finally:
+            if token is not None:
+                current_guard.reset(token)
         # At least once: the message is done only when this Done commits (``actors.delivery``).
         out: list[ops.Op] = [ops.Done(msg.id), *self.__outbox]
         if self.__state_dirty:
@@ -404,6 +420,11 @@ class DurableActor(pykka.ThreadingActor):
             fn()
         ctx.hooks.on_message(self.kind, "ok", ctx.clock.monotonic() - started)
         return out, None
+
+    def __guard(self) -> None:
+        fence = self.__fence
+        if fence is not None and not self._ctx.system.delivery.current(fence):
+            raise FencedError(fence.lease, fence.epoch, None)
 
     def __commit(self, operations: list[ops.Op], *, wait: bool = True) -> list[Any]:
         if not operations:
@@ -483,7 +504,7 @@ class DurableActor(pykka.ThreadingActor):
 def _fenced(exc: BaseException) -> Exit | None:
     if not isinstance(exc, FencedError):
         return None
-    log.info("actor stopped: another node owns its key now",
+    log.info("actor stopped: its lease moved on to another node, or was not renewed in time",
              extra={"lease": exc.lease, "epoch": exc.epoch, "current": exc.current})
     return Exit.shutdown("fenced")
 

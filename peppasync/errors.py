@@ -70,16 +70,21 @@ class FencedError(StoreError):
     """A write was refused: the lease it was made under has moved on (another node owns those keys now).
 
     ``lease`` names the lease, ``epoch`` the one the write carried, ``current``
-    the lease's epoch now (0 when the lease does not exist).
+    the lease's epoch now (0 when the lease does not exist; None when this node
+    stopped before writing because it could not renew the lease in time).
     """
 
-    def __init__(self, lease: str, epoch: int, current: int) -> None:
+    def __init__(self, lease: str, epoch: int, current: int | None) -> None:
         self.lease = lease
         self.epoch = epoch
         self.current = current
-        super().__init__(
-            f"write refused: lease {lease} is at epoch {current}, the write was made under epoch {epoch};"
-            " another node owns these keys now")
+        if current is None:
+            text = (f"lease {lease} (epoch {epoch}) was not renewed within its TTL; another node may own"
+                    " these keys now, so nothing more is handled under it")
+        else:
+            text = (f"write refused: lease {lease} is at epoch {current}, the write was made under epoch {epoch};"
+                    " another node owns these keys now")
+        super().__init__(text)
 
 
 class InstallationError(PeppasyncError):

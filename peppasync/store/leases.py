@@ -212,6 +212,12 @@ class LeaseBook:
 
     def lead(self, node_id: str, ttl: float) -> int | None:
         """Become the leader if there is none (or its lease expired); the epoch when this node leads."""
+        # Looked at first without a lock: the insert below locks the row even when it changes
+        # nothing, and the leader's writes check that row (FOR KEY SHARE) in every commit.
+        held = self.run(f"SELECT 1 FROM leases WHERE name = %s AND owner IS NOT NULL AND expires_at >= {_NOW}",
+                        (LEADER,))
+        if held:
+            return None
         rows = self.run(
             "INSERT INTO leases (name, owner, epoch, expires_at, acquired_at)"
             f" VALUES (%s, %s, 1, {_NOW} + %s, {_NOW}) ON CONFLICT (name) DO UPDATE"

@@ -9,10 +9,12 @@ claim free or expired ones when below it, hand the surplus over when above it
 so the share only decides how fast the cluster converges, never who may write:
 that is the epoch's job (``ops.Fence``).
 
-The listener hears every change, synchronously and before the lease is given
-up: ``lost`` first (stop the actors of those leases), then ``gained`` (look at
-their mailboxes). A node that cannot renew for a whole ``ttl`` counts every
-lease as lost: others are taking them over.
+The listener hears every change: ``lost`` (stop the actors of those leases; their
+writes are refused anyway) and ``gained`` (look at their mailboxes). A surplus is
+handed over beside the rounds: ``drain`` stops its actors and waits for them,
+then the leases are released; they are renewed meanwhile, and no new actor of
+them starts. A node that cannot renew for a whole ``ttl`` counts every lease as
+lost: others are taking them over.
 
 Wake-ups: in ``notify`` mode a node that commits a message for a lease it does
 not hold sends ``NOTIFY peppasync_wake`` with the lease's name, and the owner
@@ -30,6 +32,7 @@ import contextlib
 import logging
 import math
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,7 +46,7 @@ __all__ = ["WAKE_CHANNEL", "LeaseListener", "Membership"]
 
 log = logging.getLogger("peppasync.cluster")
 
-#: The NOTIFY channel of wake-up hints; the payload is a lease's name.
+#: The NOTIFY channel of wake-up hints; the payload is lease names, separated by spaces.
 WAKE_CHANNEL = "peppasync_wake"
 _CHANGE_CHANNEL = "peppasync_members"
 
@@ -83,10 +86,14 @@ class Membership:
         self.held: dict[str, int] = {}
         self.nodes: list[NodeRow] = []
         self.listener: LeaseListener = lambda gained, lost: None
+        #: Stops the actors of leases about to be handed over, and waits for them.
+        self.drain: Callable[[set[str]], None] = lambda leases: None
+        self._handing: set[str] = set()
         #: Told when another node hinted that a mailbox of ours has a message.
         self.on_hint: Callable[[], None] = lambda: None
         self.changes = 0  # leases gained or lost since start: the flapping alert's counter
-        self._renewed_at = 0.0
+        # Until when (monotonic) our leases are surely ours: a renewal's *start* plus the TTL.
+        self._valid_until = 0.0
         self._loop: gevent.Greenlet | None = None
         self._listener_loop: gevent.Greenlet | None = None
         self._kick = gevent.event.Event()
@@ -108,6 +115,15 @@ class Membership:
 
     def owns(self, kind: str, key: str, singleton: bool = False) -> bool:
         return lease_of(kind, key, singleton) in self.held
+
+    def current(self, fence: ops.Fence) -> bool:
+        """Whether a write under ``fence`` can still commit and its handler should run.
+
+        The epoch alone refuses the write; this also says no once the last renewal is
+        older than the TTL by our own clock (the process was paused, the store is away),
+        so a node that may have been presumed dead calls no vendor before it knows.
+        """
+        return self.held.get(fence.lease) == fence.epoch and time.monotonic() < self._valid_until
 
     def hint(self, leases: set[str]) -> None:
         """Messages were committed here for leases another node holds: tell it (a hint, never needed)."""
@@ -163,7 +179,7 @@ class Membership:
                 self._round()
             except Exception as exc:  # noqa: BLE001 - the store is away: try again next round
                 log.warning("cluster round failed", extra={"node": self.node_id, "error": repr(exc)})
-                if self.held and gevent.get_hub().loop.now() - self._renewed_at > self.ttl:
+                if self.held and time.monotonic() > self._valid_until:
                     # Not renewed for a whole TTL: others take our leases over now.
                     lost, self.held = set(self.held), {}
                     self._tell(set(), lost)
@@ -171,13 +187,16 @@ class Membership:
     def _round(self) -> None:
         book, me = self._book, self.node_id
         self.nodes = book.beat(me, self._listen, self.ttl)
+        sent = time.monotonic()
         renewed = book.renew(me, self.ttl)
-        self._renewed_at = gevent.get_hub().loop.now()
+        self._valid_until = sent + self.ttl
+        handing = self._handing
+        renewed = {name: epoch for name, epoch in renewed.items() if name not in handing}
         lost = {name for name, epoch in self.held.items() if renewed.get(name) != epoch}
         if lost:
             log.warning("leases taken over by another node", extra={"node": me, "leases": sorted(lost)})
         held = dict(renewed)
-        if LEADER not in held:
+        if LEADER not in held and LEADER not in handing:
             epoch = book.lead(me, self.ttl)
             if epoch is not None:
                 held[LEADER] = epoch
@@ -188,24 +207,37 @@ class Membership:
         share = math.ceil(PARTITIONS / live)
         mine = sorted(name for name in held if name != LEADER)
         surplus: list[str] = []
-        if len(mine) < share:
-            held.update(book.claim(me, self.ttl, share - len(mine)))
+        if len(mine) + len(handing) < share:
+            held.update(book.claim(me, self.ttl, share - len(mine) - len(handing)))
         elif len(mine) > share:
             surplus = mine[share:]
         gained = {name for name in held if name not in self.held or self.held[name] != held[name]}
-        if surplus:
-            # Hand over: stop their actors first, then release (their epochs move on).
-            for name in surplus:
-                del held[name]
-            self.held = held
-            self._tell(gained, lost | set(surplus))
-            book.release(me, surplus)
-            with contextlib.suppress(Exception):
-                book.notify(_CHANGE_CHANNEL, me)  # the joining node claims them now
-            log.info("partitions handed over to a joining node", extra={"node": me, "released": len(surplus)})
-            return
+        for name in surplus:
+            del held[name]
         self.held = held
         self._tell(gained, lost)
+        if surplus:
+            # Hand over without holding up the rounds (the leases are renewed meanwhile):
+            # their actors stop first, then the leases go (their epochs move on).
+            handing.update(surplus)
+            gevent.spawn(self._hand_over, surplus)
+
+    def _hand_over(self, leases: list[str]) -> None:
+        try:
+            self.changes += len(leases)
+            try:
+                self.drain(set(leases))
+            except Exception:
+                log.exception("stopping the actors of leases handed over failed")
+            self._book.release(self.node_id, leases)
+            with contextlib.suppress(Exception):
+                self._book.notify(_CHANGE_CHANNEL, self.node_id)  # the joining node claims them now
+            log.info("partitions handed over to a joining node", extra={"node": self.node_id, "released": len(leases)})
+        except Exception as exc:  # noqa: BLE001 - they expire after the TTL instead
+            log.warning("handing partitions over failed; they expire after the TTL",
+                        extra={"node": self.node_id, "error": repr(exc)})
+        finally:
+            self._handing.difference_update(leases)
 
     def _tell(self, gained: set[str], lost: set[str]) -> None:
         if not gained and not lost:
@@ -221,12 +253,12 @@ class Membership:
     def _send_hints(self) -> None:
         while self._pending_hints:
             leases, self._pending_hints = self._pending_hints, set()
-            for lease in sorted(leases):
-                try:
-                    self._hints.notify(WAKE_CHANNEL, lease)
-                except Exception as exc:  # noqa: BLE001 - a hint lost: the owner's sweep finds the message
-                    log.debug("wake-up hint not sent", extra={"error": repr(exc)})
-                    return
+            try:
+                # One notification for every lease hinted meanwhile (64 names fit its 8000 bytes).
+                self._hints.notify(WAKE_CHANNEL, " ".join(sorted(leases)))
+            except Exception as exc:  # noqa: BLE001 - a hint lost: the owner's sweep finds the message
+                log.debug("wake-up hint not sent", extra={"error": repr(exc)})
+                return
 
     def _listen_forever(self) -> None:
         import psycopg
@@ -241,7 +273,7 @@ class Membership:
                 for note in conn.notifies():
                     if note.channel == _CHANGE_CHANNEL:
                         self._kick.set()  # a node left or joined: rebalance now
-                    elif note.payload in self.held:
+                    elif any(lease in self.held for lease in note.payload.split()):
                         self.on_hint()
             except Exception as exc:  # noqa: BLE001 - hints are optional: polling goes on
                 log.debug("wake-up listener lost its connection", extra={"error": repr(exc)})

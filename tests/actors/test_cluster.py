@@ -63,6 +63,7 @@ def _node(url: str, name: str, wakeups: str) -> Node:
     system.register(CounterActor)
     system.register(SingleActor)
     membership.listener = system.delivery.leases_changed
+    membership.drain = system.delivery.hand_over
     membership.on_hint = system.delivery.sweep_soon
     membership.start()
     system.start()

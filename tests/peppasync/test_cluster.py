@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -92,6 +93,52 @@ def test_three_nodes_lose_one_mid_surge_and_the_others_finish_with_nothing_lost_
     assert peak <= cap and over == 0  # the ERP's cap holds across the cluster, not per node
     assert len(calls) >= 140  # the ERP saw (nearly) every order: the next line checks something
     assert overlapping == []  # no order was ever in the hands of two nodes at once
+
+
+def _overlapping_erp_calls(replay: Replay) -> tuple[int, list[str]]:
+    """How many orders the ERP saw calls for, and those with two calls at once (two nodes on one order)."""
+    calls: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for entry in replay.sandbox.erp.ledger.entries():
+        if entry.key and "salesOrder" in entry.path:
+            calls[entry.key].append((entry.started, entry.started + entry.duration))
+    return len(calls), [key for key, spans in calls.items()
+                        if any(b[0] < a[1] for a, b in zip(sorted(spans), sorted(spans)[1:]))]
+
+
+def test_a_node_paused_past_its_lease_ttl_is_taken_over_and_handles_nothing_when_it_comes_back(tmp_path):
+    replay = Replay(tmp_path / "paused", profile="black-friday", seed=12, time_scale=20.0, nodes=2,
+                    postgres=postgres_url(), cluster={"lease_ttl": TTL, "heartbeat_interval": BEAT})
+    book = LeaseBook(replay.store_url)
+    try:
+        replay.start()
+        _wait(lambda: len({o for o, _ in _owners(book).values() if o}) == 2, "both nodes to hold leases", 30)
+        replay.place(120, malformed_ratio=0.0)
+        _wait(lambda: replay.progress().valid_in_erp >= 30, "the surge to be under way", 120)
+
+        victim = replay.engines[1]
+        assert victim.proc is not None
+        victim.proc.send_signal(signal.SIGSTOP)  # a VM paused, a process swapped out: presumed dead
+        try:
+            _wait(lambda: all(owner == "node-1" for owner, _ in _owners(book).values() if owner),
+                  "node-1 to take everything over", 3 * TTL)
+        finally:
+            victim.proc.send_signal(signal.SIGCONT)
+        _wait(lambda: "node-2" in {o for o, _ in _owners(book).values()}, "node-2 to rejoin with a share", 30)
+        store = replay.store()
+        try:
+            _wait(lambda: not replay.progress().placing, "every order to be placed", 120)
+            _wait(lambda: check_consistency(replay.sandbox, store).consistent, "a consistent end state", 180)
+            result = check_consistency(replay.sandbox, store).as_dict()
+        finally:
+            store.close()
+        orders, overlapping = _overlapping_erp_calls(replay)
+    finally:
+        book.close()
+        replay.close()
+
+    assert result["erp_missing"] == result["wms_missing"] == result["erp_duplicate_creates"] == 0
+    assert orders >= 110
+    assert overlapping == []  # the paused node called the ERP for no order the other one had taken
 
 
 def _node_config(directory, name: str, port: int, url: str):

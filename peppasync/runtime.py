@@ -34,7 +34,7 @@ from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
 from peppasync.store.leases import cluster_view
-from peppasync.store.limits import SharedLimit
+from peppasync.store.limits import SharedLimit, SharedRate
 from peppasync.store.membership import Membership
 from peppasync.store.node import NodeLock, hold_store
 
@@ -118,7 +118,7 @@ class Runtime:
         #: This node's membership of a cluster (``[cluster] enabled``), else None.
         self.membership: Membership | None = None
         #: On a cluster, the vendor caps this node holds with the others (the ERP's concurrency).
-        self.shared_limits: list[SharedLimit] = []
+        self.shared_limits: list[SharedLimit | SharedRate] = []
         self._lease_changes_seen = 0
         self._background: list[gevent.Greenlet] = []
         self.store: Store
@@ -214,6 +214,7 @@ class Runtime:
         if membership is not None:
             # Leases first: the actor system starts delivering to what this node owns.
             membership.listener = self.system.delivery.leases_changed
+            membership.drain = self.system.delivery.hand_over
             membership.on_hint = self.system.delivery.sweep_soon
             try:
                 membership.start()
@@ -331,7 +332,7 @@ class Runtime:
         log.info("stopped")
 
     def _share_limits(self, cfg: Config, membership: Membership) -> None:
-        """The ERP's concurrency cap is the account's, not each node's: hold it with the other nodes."""
+        """The vendors' limits are the accounts', not each node's: hold them with the other nodes."""
         for name in ("netsuite", "business_central"):
             connector = self.services.get(name)
             limiter = getattr(connector, "limiter", None)
@@ -344,6 +345,18 @@ class Runtime:
             limiter.on_wait = shared.kick
             shared.start()
             self.shared_limits.append(shared)
+        # Shopify's cost bucket and the WMS's request windows are the account's too: each node
+        # believes only its part of what the vendor reports.
+        for name, model in (("shopify", "bucket"), ("wms", "window"), ("wms_inventory", "budget")):
+            connector = self.services.get(name)
+            budget = getattr(connector, model, None)
+            if connector is None or budget is None:
+                continue
+            rate = SharedRate(cfg.store.url, f"{name}:rate", node_id=membership.node_id,
+                              demand=_waiting_of(connector.limiter), apply=budget.set_share,
+                              ttl=cfg.cluster.lease_ttl)
+            rate.start()
+            self.shared_limits.append(rate)
 
     def _leave_cluster(self) -> None:
         for shared in self.shared_limits:
@@ -443,6 +456,11 @@ class Runtime:
 def _demand_of(limiter: Any) -> Callable[[], tuple[int, int]]:
     """What a connector's limiter wants of a shared cap: (waiting + in flight, in flight)."""
     return lambda: (limiter.waiting + limiter.inflight_shared, limiter.inflight_shared)
+
+
+def _waiting_of(limiter: Any) -> Callable[[], int]:
+    """What a connector wants of a shared rate: the calls waiting and in flight."""
+    return lambda: int(limiter.waiting + limiter.inflight)
 
 
 def _log_greenlet_stacks() -> None:

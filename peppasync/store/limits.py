@@ -1,4 +1,8 @@
-"""A vendor's concurrency cap held by a cluster's nodes together, through PostgreSQL.
+"""Vendor limits held by a cluster's nodes together, through PostgreSQL.
+
+``SharedLimit``: a concurrency cap (the ERP's), as slots. ``SharedRate``: a rate
+budget (Shopify's cost bucket, the WMS's request window), as a part of it per
+node, by demand.
 
 The cap is ``capacity`` rows of ``limit_slots``; a node may have as many calls in
 flight as it holds slots, so the cluster never has more than ``capacity``. Each
@@ -33,7 +37,7 @@ import gevent.event
 
 from peppasync.store.leases import LeaseBook
 
-__all__ = ["SharedLimit", "fair_shares"]
+__all__ = ["SharedLimit", "SharedRate", "fair_shares"]
 
 log = logging.getLogger("peppasync.cluster")
 
@@ -158,3 +162,74 @@ class SharedLimit:
             run("UPDATE limit_slots SET holder = NULL, expires_at = 0 WHERE name = %s AND holder = %s"
                 " AND slot = ANY(%s)", (self.name, me, give))
             self.held = held - set(give)
+
+
+class SharedRate:
+    """This node's part of a rate budget the cluster spends together; ``apply`` gets it (0 < part <= 1).
+
+    Every ``interval`` seconds the node says what it wants (one, plus the calls
+    waiting for the budget: a live node always has a part, so a first call never
+    waits for a round) and takes the part of the total that is its own. The
+    parts of the live nodes add up to one, so the nodes together believe no more
+    of the vendor's budget than there is; a busy node gets more than an idle
+    one, and none gets nothing. While parts move (a node joins, a surge moves)
+    they may add up to a little more for a round; the vendor's answers (THROTTLED,
+    429) are retried as ever.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        *,
+        node_id: str,
+        demand: Callable[[], int],
+        apply: Callable[[float], None],
+        ttl: float = 10.0,
+        interval: float = 0.5,
+    ) -> None:
+        self.name = name
+        self.node_id = node_id
+        self._demand = demand
+        self._apply = apply
+        self._ttl = ttl
+        self._interval = interval
+        self._book = LeaseBook(url)
+        self._loop: gevent.Greenlet | None = None
+        #: The part applied last.
+        self.part = 1.0
+
+    def start(self) -> None:
+        self._round()
+        self._loop = gevent.spawn(self._rounds)
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.kill()
+            self._loop = None
+        with contextlib.suppress(Exception):
+            self._book.run("DELETE FROM limit_wants WHERE name = %s AND node_id = %s", (self.name, self.node_id))
+        self._book.close()
+
+    def _rounds(self) -> None:
+        while True:
+            gevent.sleep(self._interval)
+            try:
+                self._round()
+            except Exception as exc:  # noqa: BLE001 - the store is away: keep the part we have
+                log.warning("shared rate round failed", extra={"limit": self.name, "error": repr(exc)})
+
+    def _round(self) -> None:
+        wants = 1 + max(0, self._demand())
+        rows = self._book.run(
+            f"INSERT INTO limit_wants (name, node_id, wants, updated_at) VALUES (%s, %s, %s, {_NOW})"
+            f" ON CONFLICT (name, node_id) DO UPDATE SET wants = excluded.wants, updated_at = excluded.updated_at"
+            f" RETURNING (SELECT json_object_agg(node_id, wants) FROM limit_wants"
+            f" WHERE name = %s AND updated_at > {_NOW} - %s)",
+            (self.name, self.node_id, wants, self.name, self._ttl))
+        everyone = {node: int(n) for node, n in dict(rows[0][0] or {}).items()}
+        everyone[self.node_id] = wants
+        part = round(wants / sum(everyone.values()), 3)
+        if part != self.part:
+            self.part = part
+            self._apply(part)

@@ -166,8 +166,12 @@ class Membership:
         self._hints.close()
 
     def leases(self) -> list[LeaseRow]:
-        """Every lease of the cluster, as the table holds it."""
-        return self._book.leases()
+        """Every lease of the cluster, as the table holds it (on a connection of its own)."""
+        book = LeaseBook(self._url)
+        try:
+            return book.leases()
+        finally:
+            book.close()
 
     # -- rounds ----------------------------------------------------------------
 
@@ -223,21 +227,23 @@ class Membership:
             gevent.spawn(self._hand_over, surplus)
 
     def _hand_over(self, leases: list[str]) -> None:
+        book = LeaseBook(self._url)  # the rounds' connection is theirs alone
         try:
             self.changes += len(leases)
             try:
                 self.drain(set(leases))
             except Exception:
                 log.exception("stopping the actors of leases handed over failed")
-            self._book.release(self.node_id, leases)
+            book.release(self.node_id, leases)
             with contextlib.suppress(Exception):
-                self._book.notify(_CHANGE_CHANNEL, self.node_id)  # the joining node claims them now
+                book.notify(_CHANGE_CHANNEL, self.node_id)  # the joining node claims them now
             log.info("partitions handed over to a joining node", extra={"node": self.node_id, "released": len(leases)})
         except Exception as exc:  # noqa: BLE001 - they expire after the TTL instead
             log.warning("handing partitions over failed; they expire after the TTL",
                         extra={"node": self.node_id, "error": repr(exc)})
         finally:
             self._handing.difference_update(leases)
+            book.close()
 
     def _tell(self, gained: set[str], lost: set[str]) -> None:
         if not gained and not lost:

@@ -21,7 +21,7 @@ process's store calls ``wake``. What no commit of ours can tell is covered so:
 On a cluster (several nodes on one PostgreSQL, ``peppasync.store.membership``)
 a node delivers only to the keys whose lease it holds (``Ownership``): a
 message committed here for a key another node owns is left to that node (its
-sweep, sooner with a NOTIFY hint), and the sweep looks only at owned keys. An
+sweep, at once with a NOTIFY hint of the key), and the sweep looks only at owned keys. An
 actor is activated with the fence of its lease as it was *before* its state
 and messages were read, and puts it in front of every write it makes
 (``ops.Fence``): if the lease moved on meanwhile, nothing of it commits. When
@@ -112,8 +112,8 @@ class Ownership(Protocol):
     def current(self, fence: ops.Fence) -> bool:
         """Whether the lease is still ours at that epoch, renewed within its TTL."""
 
-    def hint(self, leases: set[str]) -> None:
-        """Messages were committed here for leases another node holds."""
+    def hint(self, keys: set[tuple[str, str]]) -> None:
+        """Messages were committed here for (kind, key) another node owns."""
 
 
 #: Told to an actor: look at your mailbox.
@@ -225,7 +225,6 @@ class Delivery:
         self._ctx = context
         self._ownership = ownership
         self._sweep_soon: gevent.Greenlet | None = None
-        self._last_hinted_sweep = 0.0
         self._store: Store = context.store
         self._kinds = kinds
         self._max_active = max_active
@@ -279,13 +278,13 @@ class Delivery:
         """
         active, woken, to_wake = self._active, self._woken, self._to_wake
         ownership = self._ownership
-        elsewhere: set[str] = set()
+        elsewhere: set[_Ident] = set()
         for item in added:
             op = item[1]
             ident = (op.kind, op.key)
             actor = active.get(ident)
             if actor is None and ownership is not None and not self._owns(ident):
-                elsewhere.add(lease_of(op.kind, op.key, self._singleton(op.kind)))
+                elsewhere.add(ident)
                 continue  # another node's key: its owner finds it (sooner with the hint)
             if actor is not None:
                 actor.mailbox.offer(*item)
@@ -429,17 +428,19 @@ class Delivery:
         """Whether an actor activated under ``fence`` may handle its next message (see ``Ownership``)."""
         return self._ownership is None or self._ownership.current(fence)
 
+    def hinted(self, keys: list[tuple[str, str]]) -> None:
+        """Another node committed messages for these keys: those we own read their mailboxes now."""
+        for kind, key in keys:
+            if kind in self._kinds and self._owns((kind, key)):
+                self.wake(kind, key, reread=True)
+
     def sweep_soon(self) -> None:
-        """Sweep now rather than at the next interval (a lease gained, another node's hint)."""
+        """Sweep now rather than at the next interval (a lease gained)."""
         if self._sweep_soon is None or self._sweep_soon.dead:
             self._sweep_soon = gevent.spawn(self._sweep_once)
 
     def _sweep_once(self) -> None:
-        # Hints gather for a moment, and hinted sweeps stay a fifth of a second apart:
-        # in a surge every commit of another node hints, and a sweep reads the backlog.
-        now = self._ctx.clock.monotonic()
-        gevent.sleep(max(0.05, self._last_hinted_sweep + 0.2 - now))
-        self._last_hinted_sweep = self._ctx.clock.monotonic()
+        gevent.sleep(0.05)  # the leases gained in one moment share a sweep
         try:
             self.sweep()
         except Exception as exc:  # noqa: BLE001 - the periodic sweep tries again

@@ -215,7 +215,7 @@ class Runtime:
             # Leases first: the actor system starts delivering to what this node owns.
             membership.listener = self.system.delivery.leases_changed
             membership.drain = self.system.delivery.hand_over
-            membership.on_hint = self.system.delivery.sweep_soon
+            membership.on_hint = self.system.delivery.hinted
             try:
                 membership.start()
             except StoreError as exc:

@@ -16,9 +16,9 @@ then the leases are released; they are renewed meanwhile, and no new actor of
 them starts. A node that cannot renew for a whole ``ttl`` counts every lease as
 lost: others are taking them over.
 
-Wake-ups: in ``notify`` mode a node that commits a message for a lease it does
-not hold sends ``NOTIFY peppasync_wake`` with the lease's name, and the owner
-sweeps at once; it is only a hint (the sweep polls anyway). In ``poll`` mode
+Wake-ups: in ``notify`` mode a node that commits a message for a key it does
+not own sends ``NOTIFY peppasync_wake`` with the (kind, key), and the owner has
+that actor read its mailbox at once; it is only a hint (the sweep polls anyway). In ``poll`` mode
 (behind PgBouncer's transaction pooling, where LISTEN does not work) only the
 sweep finds them.
 
@@ -29,6 +29,7 @@ node leaves, so the others take over in their next round, not after the TTL.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import secrets
@@ -46,7 +47,7 @@ __all__ = ["WAKE_CHANNEL", "LeaseListener", "Membership"]
 
 log = logging.getLogger("peppasync.cluster")
 
-#: The NOTIFY channel of wake-up hints; the payload is lease names, separated by spaces.
+#: The NOTIFY channel of wake-up hints; the payload is a JSON list of [kind, key].
 WAKE_CHANNEL = "peppasync_wake"
 _CHANGE_CHANNEL = "peppasync_members"
 
@@ -89,15 +90,15 @@ class Membership:
         #: Stops the actors of leases about to be handed over, and waits for them.
         self.drain: Callable[[set[str]], None] = lambda leases: None
         self._handing: set[str] = set()
-        #: Told when another node hinted that a mailbox of ours has a message.
-        self.on_hint: Callable[[], None] = lambda: None
+        #: Told of the (kind, key) another node committed a message for (ours or not: it checks).
+        self.on_hint: Callable[[list[tuple[str, str]]], None] = lambda keys: None
         self.changes = 0  # leases gained or lost since start: the flapping alert's counter
         # Until when (monotonic) our leases are surely ours: a renewal's *start* plus the TTL.
         self._valid_until = 0.0
         self._loop: gevent.Greenlet | None = None
         self._listener_loop: gevent.Greenlet | None = None
         self._kick = gevent.event.Event()
-        self._pending_hints: set[str] = set()
+        self._pending_hints: set[tuple[str, str]] = set()
         self._hinter: gevent.Greenlet | None = None
         self._stopped = False
 
@@ -125,11 +126,11 @@ class Membership:
         """
         return self.held.get(fence.lease) == fence.epoch and time.monotonic() < self._valid_until
 
-    def hint(self, leases: set[str]) -> None:
-        """Messages were committed here for leases another node holds: tell it (a hint, never needed)."""
-        if self.wakeups != "notify" or not leases:
+    def hint(self, keys: set[tuple[str, str]]) -> None:
+        """Messages were committed here for keys another node owns: tell it (a hint, never needed)."""
+        if self.wakeups != "notify" or not keys:
             return
-        self._pending_hints |= leases
+        self._pending_hints |= keys
         if self._hinter is None or self._hinter.dead:
             self._hinter = gevent.spawn(self._send_hints)
 
@@ -258,10 +259,10 @@ class Membership:
 
     def _send_hints(self) -> None:
         while self._pending_hints:
-            leases, self._pending_hints = self._pending_hints, set()
+            keys, self._pending_hints = sorted(self._pending_hints), set()
             try:
-                # One notification for every lease hinted meanwhile (64 names fit its 8000 bytes).
-                self._hints.notify(WAKE_CHANNEL, " ".join(sorted(leases)))
+                for payload in _payloads(keys):
+                    self._hints.notify(WAKE_CHANNEL, payload)
             except Exception as exc:  # noqa: BLE001 - a hint lost: the owner's sweep finds the message
                 log.debug("wake-up hint not sent", extra={"error": repr(exc)})
                 return
@@ -279,8 +280,8 @@ class Membership:
                 for note in conn.notifies():
                     if note.channel == _CHANGE_CHANNEL:
                         self._kick.set()  # a node left or joined: rebalance now
-                    elif any(lease in self.held for lease in note.payload.split()):
-                        self.on_hint()
+                    else:
+                        self.on_hint([(str(kind), str(key)) for kind, key in json.loads(note.payload)])
             except Exception as exc:  # noqa: BLE001 - hints are optional: polling goes on
                 log.debug("wake-up listener lost its connection", extra={"error": repr(exc)})
             finally:
@@ -288,3 +289,25 @@ class Membership:
                     with contextlib.suppress(Exception):
                         conn.close()
             gevent.sleep(self.interval)
+
+
+_PAYLOAD_BYTES = 7000  # NOTIFY takes up to 8000 bytes
+
+
+def _payloads(keys: list[tuple[str, str]]) -> list[str]:
+    """The keys as JSON lists of [kind, key], each within a notification's size."""
+    out: list[str] = []
+    batch: list[tuple[str, str]] = []
+    size = 2
+    for kind, key in keys:
+        item = len(json.dumps([kind, key]).encode()) + 1
+        if item + 2 > _PAYLOAD_BYTES:
+            continue  # a key this long is left to the sweep
+        if batch and size + item > _PAYLOAD_BYTES:
+            out.append(json.dumps(batch))
+            batch, size = [], 2
+        batch.append((kind, key))
+        size += item
+    if batch:
+        out.append(json.dumps(batch))
+    return out

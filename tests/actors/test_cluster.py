@@ -64,7 +64,7 @@ def _node(url: str, name: str, wakeups: str) -> Node:
     system.register(SingleActor)
     membership.listener = system.delivery.leases_changed
     membership.drain = system.delivery.hand_over
-    membership.on_hint = system.delivery.sweep_soon
+    membership.on_hint = system.delivery.hinted
     membership.start()
     system.start()
     return Node(name, store, membership, system, hooks)

@@ -86,6 +86,7 @@ class SharedLimit:
         self._apply = apply
         self._ttl = ttl
         self._interval = interval
+        self._url = url
         self._book = LeaseBook(url)
         self._kick = gevent.event.Event()
         self._loop: gevent.Greenlet | None = None
@@ -109,6 +110,9 @@ class SharedLimit:
         if self._loop is not None:
             self._loop.kill()
             self._loop = None
+        # A round killed mid-query leaves its connection busy: give back on a fresh one.
+        self._book.close()
+        self._book = LeaseBook(self._url)
         with contextlib.suppress(Exception):
             self._book.run("UPDATE limit_slots SET holder = NULL, expires_at = 0 WHERE name = %s AND holder = %s",
                             (self.name, self.node_id))
@@ -194,6 +198,7 @@ class SharedRate:
         self._apply = apply
         self._ttl = ttl
         self._interval = interval
+        self._url = url
         self._book = LeaseBook(url)
         self._loop: gevent.Greenlet | None = None
         #: The part applied last.
@@ -207,6 +212,9 @@ class SharedRate:
         if self._loop is not None:
             self._loop.kill()
             self._loop = None
+        # A round killed mid-query leaves its connection busy: give back on a fresh one.
+        self._book.close()
+        self._book = LeaseBook(self._url)
         with contextlib.suppress(Exception):
             self._book.run("DELETE FROM limit_wants WHERE name = %s AND node_id = %s", (self.name, self.node_id))
         self._book.close()

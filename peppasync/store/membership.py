@@ -154,6 +154,9 @@ class Membership:
         for greenlet in (self._loop, self._listener_loop, self._hinter):
             if greenlet is not None:
                 greenlet.kill()
+        # A round killed mid-query leaves its connection busy: leave on a fresh one.
+        self._book.close()
+        self._book = LeaseBook(self._url)
         try:
             released = self._book.release(self.node_id)
             self._book.leave(self.node_id)

@@ -9,6 +9,7 @@ from peppasync.clock import ManualClock
 from peppasync.errors import FencedError
 from peppasync.store import Store, open_store, ops
 from peppasync.store.leases import LEADER, PARTITIONS, LeaseBook, lease_of
+from peppasync.store.membership import Membership
 
 pytestmark = pytest.mark.postgres
 
@@ -104,3 +105,18 @@ def test_a_bad_fence_is_refused_when_it_is_built():
         ops.Fence("partition/01", 0)
     with pytest.raises(TypeError, match="Fence: lease must be a non-empty string"):
         ops.Fence(None, 1)  # type: ignore[arg-type]
+
+
+def test_a_node_stopped_while_a_heartbeat_query_is_cut_short_still_releases_every_lease(postgres_schema_url, book):
+    node = Membership(postgres_schema_url, node_id="node-a", ttl=30.0, interval=10.0)
+    node.start()
+    held = len(node.held)
+    round_in_flight = gevent.spawn(node._book.run, "SELECT pg_sleep(2)")  # noqa: SLF001 - a round's query
+    gevent.sleep(0.2)
+    round_in_flight.kill()  # as stop() kills a round mid-query: its connection is left busy
+
+    node.stop()
+
+    assert held == PARTITIONS + 1  # every partition, and the leader lease
+    assert [row.name for row in book.leases() if row.owner is not None] == []
+    assert book.nodes() == []

@@ -18,8 +18,11 @@ A round, on a connection of its own:
 2. renew the slots held (``expires_at``), claim free or expired ones up to the
    share (``FOR UPDATE SKIP LOCKED``: two nodes never claim one slot);
 3. tell the local limiter how many calls it may have in flight, never more than
-   the slots held, and only then give back the slots that are neither in use
-   nor in the share.
+   the slots held; and when another node waits for its share while no slot is
+   free, hold the limiter to this node's share and only then give back the
+   slots that are neither in use nor in the share. A node keeps (and uses) the
+   slots it holds beyond its share while nobody else needs them: each move
+   leaves a slot idle for a round.
 
 A node that dies keeps its slots until they expire (``ttl``), as its leases. The
 round runs at once when a caller has to wait (``kick``), so a node that was idle
@@ -142,7 +145,8 @@ class SharedLimit:
             (self.name, me, wants, self.name, self._ttl))
         everyone = dict(rows[0][0] or {})
         everyone[me] = wants
-        target = fair_shares(self.capacity, everyone)[me]
+        alloc = fair_shares(self.capacity, everyone)
+        target = alloc[me]
         held = {int(r[0]) for r in run(
             f"UPDATE limit_slots SET expires_at = {_NOW} + %s WHERE name = %s AND holder = %s RETURNING slot",
             (self._ttl, self.name, me))}
@@ -153,11 +157,23 @@ class SharedLimit:
                 f" UPDATE limit_slots AS s SET holder = %s, expires_at = {_NOW} + %s FROM free"
                 " WHERE s.name = %s AND s.slot = free.slot RETURNING s.slot",
                 (self.name, target - len(held), me, self._ttl, self.name))}
+        # Slots held by every live node: a node keeps what it holds beyond its share
+        # (and may use it) until another node waits for its own share and no slot is free.
+        # Giving slots back only then keeps them in use: each move leaves a slot idle
+        # for a round or two.
+        holds = {str(r[0]): int(r[1]) for r in run(
+            f"SELECT holder, count(*) FROM limit_slots WHERE name = %s AND holder IS NOT NULL"
+            f" AND expires_at >= {_NOW} GROUP BY holder", (self.name,))}
+        holds[me] = len(held)
+        free = self.capacity - sum(holds.values())
+        starving = free <= 0 and any(alloc[node] > holds.get(node, 0) for node in everyone if node != me)
         self.held = held
-        share = min(len(held), target)
+        share = min(len(held), target) if starving else len(held)
         if share != self.share:
             self.share = share
             self._apply(share)
+        if not starving:
+            return
         # Only now, with the limiter held to its share, is what it has in flight an upper bound.
         _, in_use = self._demand()
         spare = len(held) - max(share, in_use)

@@ -25,8 +25,8 @@ A round, on a connection of its own:
    leaves a slot idle for a round.
 
 A node that dies keeps its slots until they expire (``ttl``), as its leases. The
-round runs at once when a caller has to wait (``kick``), so a node that was idle
-does not wait a whole interval for its first slot.
+round runs at once when a caller has to wait (``kick``; rounds stay 30 ms apart),
+so a node that was idle does not wait a whole interval for its first slot.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = ["SharedLimit", "SharedRate", "fair_shares"]
 log = logging.getLogger("peppasync.cluster")
 
 _NOW = "extract(epoch from clock_timestamp())"
+_KICKED_GAP = 0.03  # seconds between two rounds at least
 
 
 def fair_shares(capacity: int, wants: Mapping[str, int]) -> dict[str, int]:
@@ -133,6 +134,9 @@ class SharedLimit:
             except Exception as exc:  # noqa: BLE001 - the store is away: keep what we hold, try again
                 log.warning("shared limit round failed", extra={"limit": self.name, "error": repr(exc)})
                 gevent.sleep(self._interval)
+            # In a surge every caller that waits kicks: rounds back to back would cost the
+            # node and the database more than the slots they could move.
+            gevent.sleep(_KICKED_GAP)
 
     def _round(self) -> None:
         run, me = self._book.run, self.node_id

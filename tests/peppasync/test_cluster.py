@@ -172,7 +172,13 @@ def test_two_serve_nodes_show_in_status_and_metrics_and_one_stopped_hands_its_ke
             wait_healthy(ports[name], proc)
         _wait(lambda: _shares(configs["node-a"]) == {"node-a": 32, "node-b": 32}, "an even share", 30)
         view = _status(configs["node-a"])
-        metrics = requests.get(f"http://127.0.0.1:{ports['node-a']}/metrics", timeout=5).text
+
+        def metrics() -> str:
+            return requests.get(f"http://127.0.0.1:{ports['node-a']}/metrics", timeout=5).text
+
+        # The gauges are refreshed every two seconds: the second node shows up within that.
+        _wait(lambda: "peppasync_cluster_nodes 2.0" in metrics(), "the metrics to count two nodes", 10)
+        exposition = metrics()
 
         stopped_at = time.monotonic()
         code = stop_server(procs["node-b"], configs["node-b"])
@@ -186,7 +192,8 @@ def test_two_serve_nodes_show_in_status_and_metrics_and_one_stopped_hands_its_ke
 
     assert node_name(view["leader"]) in ("node-a", "node-b")
     assert view["unowned_partitions"] == 0
-    assert "peppasync_cluster_nodes 2.0" in metrics
+    assert ("peppasync_cluster_leader 1.0" in exposition) == (node_name(view["leader"]) == "node-a")
+    assert "peppasync_cluster_leases 32.0" in exposition
     assert code == 0
     assert handed_over < 10.0  # released as it stopped, not waited out for the 20 s lease TTL
     assert node_name(after["leader"]) == "node-a"

@@ -454,8 +454,12 @@ class Runtime:
 
 
 def _demand_of(limiter: Any) -> Callable[[], tuple[int, int]]:
-    """What a connector's limiter wants of a shared cap: (waiting + in flight, in flight)."""
-    return lambda: (limiter.waiting + limiter.inflight_shared, limiter.inflight_shared)
+    """What a connector's limiter wants of a shared cap: (waiting + in flight, in flight).
+
+    Never more than its own limit (the connector's adaptive one): slots it could not use
+    would sit idle while another node waits for them.
+    """
+    return lambda: (min(limiter.waiting + limiter.inflight_shared, limiter.limit), limiter.inflight_shared)
 
 
 def _waiting_of(limiter: Any) -> Callable[[], int]:

@@ -18,6 +18,15 @@ process's store calls ``wake``. What no commit of ours can tell is covered so:
 
 ``Delivery.wake`` stays for callers who know of such a change (``reread``).
 
+On a cluster (several nodes on one PostgreSQL, ``peppasync.store.membership``)
+a node delivers only to the keys whose lease it holds (``Ownership``): a
+message committed here for a key another node owns is left to that node (its
+sweep, at once with a NOTIFY hint of the key), and the sweep looks only at owned keys. An
+actor is activated with the fence of its lease as it was *before* its state
+and messages were read, and puts it in front of every write it makes
+(``ops.Fence``): if the lease moved on meanwhile, nothing of it commits. When
+a lease is lost or handed over, its actors are stopped first.
+
 The rules, and the code that enforces each (marked with its rule below):
 
 FIFO per actor: one message at a time, in id order; a message retried holds
@@ -65,17 +74,17 @@ import logging
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import gevent
 import pykka
 
-from peppasync.store import Message, Store, ops
+from peppasync.store import Message, Store, lease_of, ops
 
 if TYPE_CHECKING:
     from actors.durable import ActorContext, DurableActor
 
-__all__ = ["WAKE", "Committed", "Delivery", "Mailbox"]
+__all__ = ["WAKE", "Committed", "Delivery", "Mailbox", "Ownership"]
 
 log = logging.getLogger("peppasync.actors")
 
@@ -90,6 +99,21 @@ _ACTIVATION_BATCH = 500
 @dataclass(frozen=True)
 class _Wake:
     pass
+
+
+class Ownership(Protocol):
+    """Which keys this node may handle, on a cluster (``peppasync.store.membership.Membership``)."""
+
+    def fence(self, kind: str, key: str, singleton: bool = False) -> ops.Fence | None:
+        """The fence for writes of (kind, key); None when another node owns it."""
+
+    def owns(self, kind: str, key: str, singleton: bool = False) -> bool: ...
+
+    def current(self, fence: ops.Fence) -> bool:
+        """Whether the lease is still ours at that epoch, renewed within its TTL."""
+
+    def hint(self, keys: set[tuple[str, str]]) -> None:
+        """Messages were committed here for (kind, key) another node owns."""
 
 
 #: Told to an actor: look at your mailbox.
@@ -196,8 +220,11 @@ class Delivery:
         max_active: int,
         sweep_interval: float,
         held: Collection[_Ident],
+        ownership: Ownership | None = None,
     ) -> None:
         self._ctx = context
+        self._ownership = ownership
+        self._sweep_soon: gevent.Greenlet | None = None
         self._store: Store = context.store
         self._kinds = kinds
         self._max_active = max_active
@@ -250,10 +277,15 @@ class Delivery:
         told, so that the writer greenlet goes on to its next commit at once.
         """
         active, woken, to_wake = self._active, self._woken, self._to_wake
+        ownership = self._ownership
+        elsewhere: set[_Ident] = set()
         for item in added:
             op = item[1]
             ident = (op.kind, op.key)
             actor = active.get(ident)
+            if actor is None and ownership is not None and not self._owns(ident):
+                elsewhere.add(ident)
+                continue  # another node's key: its owner finds it (sooner with the hint)
             if actor is not None:
                 actor.mailbox.offer(*item)
                 if ident in woken:
@@ -266,6 +298,8 @@ class Delivery:
         if to_wake and not self._waking:
             self._waking = True
             gevent.get_hub().loop.run_callback(self._wake_committed)
+        if elsewhere and ownership is not None:
+            ownership.hint(elsewhere)
 
     def _wake_committed(self) -> None:
         # An actor active at the commit was handed the message: tell it. One
@@ -317,7 +351,8 @@ class Delivery:
         idle_before = self._ctx.clock.monotonic() - self._sweep_interval
         woken = 0
         limit = max(room, 0) + len(self._active) + len(self._held)
-        for kind, key in self._store.pending_keys(now=self._ctx.clock.time(), limit=limit):
+        accept = None if self._ownership is None else self._owns_key
+        for kind, key in self._store.pending_keys(now=self._ctx.clock.time(), limit=limit, accept=accept):
             ident = (kind, key)
             actor = self._active.get(ident)
             if actor is not None:
@@ -361,7 +396,68 @@ class Delivery:
     def is_active(self, kind: str, key: str) -> bool:
         return (kind, key) in self._active
 
+    def leases_changed(self, gained: set[str], lost: set[str]) -> None:
+        """The node's leases changed (``Membership``): stop the actors of those lost, look at those gained.
+
+        A lost lease's actors stop after the message in hand (its writes are refused anyway).
+        """
+        if lost:
+            self._stop_actors_of(lost)
+        if gained:
+            self.sweep_soon()
+
+    def hand_over(self, leases: set[str], timeout: float = 5.0) -> None:
+        """Leases are about to be handed over: stop their actors and wait (at most ``timeout``) for them."""
+        gone = self._stop_actors_of(leases)
+        with gevent.Timeout(timeout, False):
+            for actor in gone:
+                actor.actor_stopped.wait()
+
+    def _stop_actors_of(self, leases: set[str]) -> list[DurableActor]:
+        gone = [actor for (kind, key), actor in list(self._active.items())
+                if lease_of(kind, key, self._singleton(kind)) in leases]
+        for actor in gone:
+            self.forget(actor)
+            try:
+                actor.actor_ref.stop(block=False)
+            except pykka.ActorDeadError:
+                pass
+        return gone
+
+    def current(self, fence: ops.Fence) -> bool:
+        """Whether an actor activated under ``fence`` may handle its next message (see ``Ownership``)."""
+        return self._ownership is None or self._ownership.current(fence)
+
+    def hinted(self, keys: list[tuple[str, str]]) -> None:
+        """Another node committed messages for these keys: those we own read their mailboxes now."""
+        for kind, key in keys:
+            if kind in self._kinds and self._owns((kind, key)):
+                self.wake(kind, key, reread=True)
+
+    def sweep_soon(self) -> None:
+        """Sweep now rather than at the next interval (a lease gained)."""
+        if self._sweep_soon is None or self._sweep_soon.dead:
+            self._sweep_soon = gevent.spawn(self._sweep_once)
+
+    def _sweep_once(self) -> None:
+        gevent.sleep(0.05)  # the leases gained in one moment share a sweep
+        try:
+            self.sweep()
+        except Exception as exc:  # noqa: BLE001 - the periodic sweep tries again
+            log.warning("mailbox sweep failed", extra={"error": repr(exc)})
+
     # -- internals -----------------------------------------------------------
+
+    def _singleton(self, kind: str) -> bool:
+        actor_class = self._kinds.get(kind)
+        return actor_class is not None and actor_class.singleton
+
+    def _owns(self, ident: _Ident) -> bool:
+        assert self._ownership is not None
+        return self._ownership.owns(ident[0], ident[1], self._singleton(ident[0]))
+
+    def _owns_key(self, kind: str, key: str) -> bool:
+        return self._owns((kind, key))
 
     def _tell(self, ident: _Ident, actor: DurableActor) -> bool:
         try:
@@ -375,6 +471,8 @@ class Delivery:
     def _wake_inactive(self, ident: _Ident, *, committed: bool) -> None:
         if self._stopping or ident in self._held or ident[0] not in self._kinds:
             return  # held: it reads its mailbox when its restart delay is over
+        if self._ownership is not None and not self._owns(ident):
+            return  # another node's key
         if ident in self._activating:
             if committed:
                 # No lost wake: its activation may have read the mailbox before this change.
@@ -415,6 +513,16 @@ class Delivery:
 
     def _start(self, kind: str, keys: list[str]) -> None:
         ctx = self._ctx
+        fences: dict[str, ops.Fence | None] = {}
+        if self._ownership is not None:
+            # The fence as it is before the read: if the lease moves on after it,
+            # what the actor read may be stale, and none of its writes commits.
+            singleton = self._singleton(kind)
+            for key in keys:
+                fences[key] = self._ownership.fence(kind, key, singleton)
+            for key in [k for k in keys if fences[k] is None]:
+                self._activating.pop((kind, key), None)  # lost meanwhile: its new owner activates it
+            keys = [k for k in keys if fences[k] is not None]
         try:
             # At least once: running messages are read too (a crash left them claimed).
             loaded = self._store.load_many(kind, keys, limit=ctx.prefetch)
@@ -432,7 +540,7 @@ class Delivery:
             # writer: seconds, in a sale.)
             # Starting may yield to other greenlets: the key stays in
             # _activating meanwhile, so a commit then is noted, not lost.
-            self._active[ident] = self._kinds[kind].spawn(key, ctx, loaded[key], ())
+            self._active[ident] = self._kinds[kind].spawn(key, ctx, loaded[key], (), fences.get(key))
             self._activating.pop(ident, None)
             # No lost wake: a commit since the read, so the actor reads once
             # it has handled what it was given.

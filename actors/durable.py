@@ -34,11 +34,12 @@ from gevent.event import AsyncResult
 from greenlet import GreenletExit
 
 from peppasync.clock import Clock
-from peppasync.errors import NotFoundError, PeppasyncError
+from peppasync.errors import FencedError, NotFoundError, PeppasyncError
 from peppasync.exits import Exit, ExitListener, Verdict
 from peppasync.store import Message, Store, ops
 
 from actors.delivery import WAKE, Mailbox
+from actors.guard import current_guard
 from actors.hooks import ActorHooks
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class DurableActor(pykka.ThreadingActor):
     """Base of every actor addressed by (kind, key); subclasses implement ``handle``."""
 
     kind: ClassVar[str] = "actor"
+    #: One per cluster, whatever its key: on a cluster it runs on the leader (``peppasync.store.leases``).
+    singleton: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -105,9 +108,12 @@ class DurableActor(pykka.ThreadingActor):
         on_exit: ExitListener | None = None,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
         claimed: Collection[int] = (),
+        fence: ops.Fence | None = None,
     ) -> None:
         super().__init__()
         self.key = key
+        # On a cluster: in front of every write, so none commits once our lease moved on.
+        self.__fence = fence
         self.__preload = preload
         self.state: dict[str, Any] = {}
         self._ctx = context
@@ -196,12 +202,14 @@ class DurableActor(pykka.ThreadingActor):
         cls, key: str, context: ActorContext,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
         claimed: Collection[int] = (),
+        fence: ops.Fence | None = None,
     ) -> DurableActor:
         """Start one and return the actor itself (the system hands it messages directly).
 
-        ``claimed``: ids of preloaded messages whose attempt is already counted.
+        ``claimed``: ids of preloaded messages whose attempt is already counted;
+        ``fence``: its lease on a cluster, as it was before ``preload`` was read.
         """
-        obj = cls(key, context, None, preload, claimed)
+        obj = cls(key, context, None, preload, claimed, fence)
         obj._start_actor_loop()
         return obj
 
@@ -233,7 +241,7 @@ class DurableActor(pykka.ThreadingActor):
             self._ctx.hooks.on_activated(self.kind)
             self.__drain(preload[1] if preload is not None else None)
         except BaseException as exc:  # noqa: BLE001 - nothing may reach pykka's loop
-            self.__report(Exit.failure(exc, "failed to start"))
+            self.__report(_fenced(exc) or Exit.failure(exc, "failed to start"))
             self.stop()
             if isinstance(exc, (SystemExit, KeyboardInterrupt)):
                 raise
@@ -257,8 +265,9 @@ class DurableActor(pykka.ThreadingActor):
                 raise message.error
         except (Exception, gevent.Timeout, GreenletExit) as exc:
             # The store failed under us: crash cleanly so the host restarts us;
-            # every message is still in the store.
-            self.__report(Exit.failure(exc, "mailbox failure"))
+            # every message is still in the store. Fenced: another node owns us
+            # now, and we just stop.
+            self.__report(_fenced(exc) or Exit.failure(exc, "mailbox failure"))
             self.stop()
         return None
 
@@ -310,6 +319,12 @@ class DurableActor(pykka.ThreadingActor):
                         carry.append(_quarantine(msg, died, HandlerCrashedError("process died while handling")))
                         ctx.hooks.on_message(self.kind, "quarantined", 0.0)
                         continue
+                fence = self.__fence
+                if fence is not None and not delivery.current(fence):
+                    # Our lease moved on, or may have (not renewed within its TTL): the
+                    # next owner handles the rest; what we finished commits if it still can.
+                    self.__commit(carry)
+                    self.__guard()
                 if msg.id in claimed:
                     attempts = msg.attempts  # counted when it was stored
                     running = msg if msg.state == "running" else _running(msg, attempts)
@@ -383,8 +398,14 @@ class DurableActor(pykka.ThreadingActor):
         self.__after = []
         self.__state_dirty = False
         started = ctx.clock.monotonic()
+        token = current_guard.set(self.__guard) if self.__fence is not None else None
         try:
             self.handle(msg)
+        except FencedError:
+            # Not the message's fault: our lease moved on (or may have) mid-handler. The
+            # actor stops; the next owner handles the message.
+            self.state = _restore(saved)
+            raise
         except (Exception, gevent.Timeout, GreenletExit) as exc:
             self.state = _restore(saved)
             self.__outbox = []
@@ -401,6 +422,9 @@ class DurableActor(pykka.ThreadingActor):
                 return [_quarantine(msg, verdict, exc)], verdict
             ctx.hooks.on_message(self.kind, "retry", seconds)
             return [ops.Retry(msg.id, verdict.retry_at, _describe(exc))], verdict
+        finally:
+            if token is not None:
+                current_guard.reset(token)
         # At least once: the message is done only when this Done commits (``actors.delivery``).
         out: list[ops.Op] = [ops.Done(msg.id), *self.__outbox]
         if self.__state_dirty:
@@ -412,6 +436,11 @@ class DurableActor(pykka.ThreadingActor):
         ctx.hooks.on_message(self.kind, "ok", ctx.clock.monotonic() - started)
         return out, None
 
+    def __guard(self) -> None:
+        fence = self.__fence
+        if fence is not None and not self._ctx.system.delivery.current(fence):
+            raise FencedError(fence.lease, fence.epoch, None)
+
     def __commit(self, operations: list[ops.Op], *, wait: bool = True) -> list[Any]:
         if not operations:
             return []
@@ -419,6 +448,8 @@ class DurableActor(pykka.ThreadingActor):
             # The state now is the state after the last message these ops complete.
             operations = [op for op in operations if op is not _SAVE_STATE]
             operations.append(ops.PutState(self.kind, self.key, self.state))
+        if self.__fence is not None:
+            operations = [self.__fence, *operations]
         if not wait:
             unacked = self.__unacked = self._ctx.store.submit(operations)
             unacked.rawlink(lambda result: self.__acked(operations, result))
@@ -483,6 +514,14 @@ class DurableActor(pykka.ThreadingActor):
         finally:
             if self.__on_exit is not None:
                 self.__on_exit(exit)
+
+
+def _fenced(exc: BaseException) -> Exit | None:
+    if not isinstance(exc, FencedError):
+        return None
+    log.info("actor stopped: its lease moved on to another node, or was not renewed in time",
+             extra={"lease": exc.lease, "epoch": exc.epoch, "current": exc.current})
+    return Exit.shutdown("fenced")
 
 
 def _describe(exc: BaseException) -> str:

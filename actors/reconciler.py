@@ -81,6 +81,7 @@ class ReconcilerActor(PeriodicActor):
     """One per node and sweep; its steps and ticks are durable messages it sends itself."""
 
     kind = "reconciler"
+    singleton = True
 
     @property
     def store(self) -> Store:

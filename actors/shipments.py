@@ -50,6 +50,7 @@ class ShipmentFeedActor(DurableActor):
     """One per WMS account: fans shipments out to order actors."""
 
     kind = "shipments"
+    singleton = True
 
     def handle(self, message: Message) -> None:
         payload = message.payload

@@ -28,6 +28,7 @@ class StockFeedActor(PeriodicActor):
     """One per WMS account (key ``main``); its polls are durable ticks it sends itself."""
 
     kind = "stock_feed"
+    singleton = True
 
     def loaded(self) -> None:
         self._stock_seen: dict[str, StockLevel] = {}

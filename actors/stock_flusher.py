@@ -31,6 +31,7 @@ class StockFlusherActor(DurableActor):
     """Coalesces wants per SKU and flushes them to Shopify in batches."""
 
     kind = "stock_flusher"
+    singleton = True
 
     def loaded(self) -> None:
         # SKU -> seq of the last want flushed. A want made before its SKU heard

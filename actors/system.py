@@ -9,6 +9,9 @@ The number of active actors is capped: beyond the cap, messages wait in the
 store and the sweep activates their actors as room frees up, so memory stays
 bounded under any backlog and no caller ever blocks.
 
+On a cluster, ``ownership`` says which keys this node may handle (see
+``actors.delivery``); without it the node handles every key.
+
 A crashed actor is restarted as its supervisor decides (``supervision``, see
 ``supervisors.KeyedSupervisor``): it is held back, from delivery and sweeps
 alike, until its jittered backoff is over, then activated again; or, when its
@@ -30,7 +33,7 @@ from peppasync.clock import Clock
 from peppasync.exits import Exit, ExitKind, Restart
 from peppasync.store import Store, ops
 
-from actors.delivery import Delivery
+from actors.delivery import Delivery, Ownership
 from actors.durable import PASSIVATE, ActorContext, DurableActor, PoisonPolicy
 from actors.hooks import ActorHooks
 
@@ -69,6 +72,7 @@ class ActorSystem:
         sweep_interval: float = 1.0,
         services: Mapping[str, Any] | None = None,
         max_sweep_failures: int = 30,
+        ownership: Ownership | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -88,6 +92,7 @@ class ActorSystem:
         #: How committed messages reach their actors (see ``actors.delivery``).
         self.delivery = Delivery(
             self.context, self._kinds, max_active=max_active, sweep_interval=sweep_interval, held=self._restarting,
+            ownership=ownership,
         )
         self._sweep_interval = sweep_interval
         self._sweeper: gevent.Greenlet | None = None

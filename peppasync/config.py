@@ -41,6 +41,7 @@ __all__ = [
     "NETSUITE_CHOICES",
     "REQUIRED",
     "BusinessCentralConfig",
+    "ClusterConfig",
     "Config",
     "ConsoleConfig",
     "EngineConfig",
@@ -81,6 +82,22 @@ class ServerConfig:
 class StoreConfig:
     url: str = "sqlite:///peppasync.db"
     batch_max: int = 2000
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    # Several `serve` nodes on one PostgreSQL store (docs/operations.md); every node of a store
+    # must say so. Off: one node per store, as on SQLite.
+    enabled: bool = False
+    # This node's name in `peppasync status` and the lease table; empty: HOST-PID.
+    node_id: str = ""
+    # Seconds a node's leases outlive its last heartbeat: how long its keys wait after it dies.
+    lease_ttl: float = 10.0
+    # Seconds between heartbeats (each renews the node's leases); well below lease_ttl.
+    heartbeat_interval: float = 2.0
+    # "notify": LISTEN/NOTIFY wake-up hints, with polling behind them; "poll": polling only,
+    # for PgBouncer in transaction pooling (where LISTEN and session locks do not work).
+    wakeups: str = "notify"
 
 
 @dataclass(frozen=True)
@@ -283,6 +300,7 @@ class Config:
 
     server: ServerConfig = field(default_factory=ServerConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     shopify: ShopifyConfig = field(default_factory=ShopifyConfig)
     netsuite: NetsuiteConfig = field(default_factory=NetsuiteConfig)
     erp: ErpConfig = field(default_factory=ErpConfig)
@@ -617,6 +635,17 @@ def _check_semantics(config: Config, problems: list[ConfigProblem]) -> None:
     need(url.startswith(("sqlite:///", "postgresql://", "postgres://")), "store.url",
          f"expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, got {url!r}")
     need(config.store.batch_max >= 1, "store.batch_max", "expected an integer of at least 1")
+    cluster = config.cluster
+    if cluster.enabled:
+        need(url.startswith(("postgresql://", "postgres://")), "cluster.enabled",
+             "a cluster needs a PostgreSQL store ([store] url = postgresql://...); SQLite serves one node:"
+             " set enabled = false")
+    need(cluster.lease_ttl > 0, "cluster.lease_ttl", "expected a positive number of seconds")
+    need(0 < cluster.heartbeat_interval <= cluster.lease_ttl / 3, "cluster.heartbeat_interval",
+         f"expected a positive number of seconds at most a third of lease_ttl ({cluster.lease_ttl}),"
+         f" got {cluster.heartbeat_interval}")
+    need(cluster.wakeups in ("notify", "poll"), "cluster.wakeups",
+         f"expected 'notify' or 'poll' (behind PgBouncer's transaction pooling), got {cluster.wakeups!r}")
     need(config.erp.kind in ERP_KINDS, "erp.kind", f"expected one of {', '.join(ERP_KINDS)}, got {config.erp.kind!r}")
     for section, key in (("shopify", "shop_url"), ("netsuite", "base_url"), ("wms", "base_url"),
                          ("business_central", "base_url"), ("business_central", "login_url")):

@@ -12,6 +12,7 @@ __all__ = [
     "ConfigProblem",
     "ConnectorError",
     "ConnectorLimitError",
+    "FencedError",
     "InstallationError",
     "JsonInputError",
     "ListenError",
@@ -63,6 +64,27 @@ class StoreError(PeppasyncError):
     def __init__(self, message: str, *, url: str = "") -> None:
         self.url = url
         super().__init__(message)
+
+
+class FencedError(StoreError):
+    """A write was refused: the lease it was made under has moved on (another node owns those keys now).
+
+    ``lease`` names the lease, ``epoch`` the one the write carried, ``current``
+    the lease's epoch now (0 when the lease does not exist; None when this node
+    stopped before writing because it could not renew the lease in time).
+    """
+
+    def __init__(self, lease: str, epoch: int, current: int | None) -> None:
+        self.lease = lease
+        self.epoch = epoch
+        self.current = current
+        if current is None:
+            text = (f"lease {lease} (epoch {epoch}) was not renewed within its TTL; another node may own"
+                    " these keys now, so nothing more is handled under it")
+        else:
+            text = (f"write refused: lease {lease} is at epoch {current}, the write was made under epoch {epoch};"
+                    " another node owns these keys now")
+        super().__init__(text)
 
 
 class InstallationError(PeppasyncError):

@@ -248,6 +248,20 @@ class Metrics:
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
+        # Cluster (several nodes on one PostgreSQL; all 0 on a single node)
+        self.cluster_nodes = Gauge(
+            p + "cluster_nodes", "Nodes of the cluster whose heartbeat this node saw within the lease TTL.",
+            registry=r,
+        )
+        self.cluster_leases = Gauge(
+            p + "cluster_leases", "Partition leases (shares of the actor keys) this node holds.", registry=r
+        )
+        self.cluster_leader = Gauge(p + "cluster_leader", "1 when this node holds the leader lease.", registry=r)
+        self.cluster_lease_changes_total = Counter(
+            p + "cluster_lease_changes_total",
+            "Leases this node gained or lost (a node joining, leaving or dying moves some; more is flapping).",
+            registry=r,
+        )
         for flow in FLOWS:
             self.sync_lag_seconds.labels(flow=flow)
         # Counters that exist from the start read 0, so rate() and increase()

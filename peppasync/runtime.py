@@ -33,6 +33,9 @@ from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
 from peppasync.store import Store, open_store, redact_url
+from peppasync.store.leases import cluster_view
+from peppasync.store.limits import SharedLimit, SharedRate
+from peppasync.store.membership import Membership
 from peppasync.store.node import NodeLock, hold_store
 
 from actors import ActorSystem, ActorSystemHost, DurableActor, GateSettings, MetricsActorHooks
@@ -113,6 +116,11 @@ class Runtime:
         self._stopped = gevent.event.Event()
         self._exit_code = 0
         self._node: NodeLock | None = None
+        #: This node's membership of a cluster (``[cluster] enabled``), else None.
+        self.membership: Membership | None = None
+        #: On a cluster, the vendor caps this node holds with the others (the ERP's concurrency).
+        self.shared_limits: list[SharedLimit | SharedRate] = []
+        self._lease_changes_seen = 0
         self._background: list[gevent.Greenlet] = []
         self.store: Store
         self.system: ActorSystem
@@ -152,9 +160,18 @@ class Runtime:
             )
             undo.append(self.store.close)
             applied = self.store.migrate()
-            # One serving node per store: a second one would handle every message again.
-            self._node = hold_store(cfg.store.url, on_lost=lambda: self.request_stop(1))
-            undo.append(self._release_node)
+            cluster = cfg.cluster
+            if not cluster.enabled or cluster.wakeups == "notify":
+                # One serving node per store, or only nodes of a cluster: a single node beside
+                # others would handle every message again. (Behind PgBouncer's transaction
+                # pooling a session lock does not hold; there the leases alone decide.)
+                self._node = hold_store(cfg.store.url, on_lost=lambda: self.request_stop(1),
+                                        cluster=cluster.enabled)
+                undo.append(self._release_node)
+            if cluster.enabled:
+                self.membership = Membership(
+                    cfg.store.url, node_id=cluster.node_id, listen=cfg.server.listen, ttl=cluster.lease_ttl,
+                    interval=cluster.heartbeat_interval, wakeups=cluster.wakeups)
         except StoreError as exc:
             url = exc.url or redact_url(cfg.store.url)
             raise StoreUnavailableError(f"cannot open the store: {exc}", url=url) from exc
@@ -190,9 +207,23 @@ class Runtime:
             prefetch=engine.prefetch,
             idle_seconds=engine.idle_seconds,
             services=self.services,
+            ownership=self.membership,
+            sweep_interval=1.0 if self.membership is None or self.membership.wakeups == "notify" else 0.5,
         )
         for kind in self._kinds:
             self.system.register(kind)
+        membership = self.membership
+        if membership is not None:
+            # Leases first: the actor system starts delivering to what this node owns.
+            membership.listener = self.system.delivery.leases_changed
+            membership.drain = self.system.delivery.hand_over
+            membership.on_hint = self.system.delivery.hinted
+            try:
+                membership.start()
+            except StoreError as exc:
+                raise StoreUnavailableError(f"cannot join the cluster: {exc}", url=redact_url(cfg.store.url)) from exc
+            undo.append(self._leave_cluster)
+            self._share_limits(cfg, membership)
         app = make_app(
             self,
             ops_token=cfg.server.ops_token,
@@ -240,6 +271,8 @@ class Runtime:
                 self.system.tell(kind.kind, boot_key, {"type": "tick", "chain": uuid.uuid4().hex, "boot": True})
         gauges = BacklogGauges(self.store, self.metrics, self.system.kinds)
         self._background.append(gevent.spawn(self._every, self._gauge_interval, gauges.refresh))
+        if self.membership is not None:
+            self._background.append(gevent.spawn(self._every, self._gauge_interval, self._cluster_gauges))
         self._background.append(gevent.spawn(self._every, self._prune_interval, self._prune_dedup))
         if self._notifier.watchdog_interval:
             self._background.append(
@@ -285,8 +318,21 @@ class Runtime:
         for greenlet in self._background:
             greenlet.kill()
 
+    def _cluster_gauges(self, now: float) -> None:
+        membership, m = self.membership, self.metrics
+        assert membership is not None
+        m.cluster_nodes.set(len(membership.nodes))
+        m.cluster_leases.set(sum(1 for name in membership.held if name.startswith("partition/")))
+        m.cluster_leader.set(1 if membership.leads else 0)
+        changes = membership.changes - self._lease_changes_seen
+        if changes > 0:
+            m.cluster_lease_changes_total.inc(changes)
+            self._lease_changes_seen = membership.changes
+
     def _prune_dedup(self, now: float) -> None:
         """Forget webhook event ids older than the dedup window; Shopify stops retrying long before."""
+        if self.membership is not None and not self.membership.leads:
+            return  # the cluster's leader prunes
         pruned = self.store.prune_dedup(before=now - self._dedup_window)
         if pruned:
             log.info("webhook dedup keys pruned", extra={"pruned": pruned, "window": self._dedup_window})
@@ -304,8 +350,44 @@ class Runtime:
         self._stop_actors(timeout)
         self._close_services()
         self.store.close()
+        # After the last commit of our actors: the leases go at once, and the others take over now.
+        self._leave_cluster()
         self._release_node()
         log.info("stopped")
+
+    def _share_limits(self, cfg: Config, membership: Membership) -> None:
+        """The vendors' limits are the accounts', not each node's: hold them with the other nodes."""
+        for name in ("netsuite", "business_central"):
+            connector = self.services.get(name)
+            limiter = getattr(connector, "limiter", None)
+            if connector is None or limiter is None:
+                continue
+            shared = SharedLimit(
+                cfg.store.url, f"{name}:concurrency", int(connector.max_limit), node_id=membership.node_id,
+                demand=_demand_of(limiter),
+                apply=limiter.set_share, ttl=cfg.cluster.lease_ttl)
+            limiter.on_wait = shared.kick
+            shared.start()
+            self.shared_limits.append(shared)
+        # Shopify's cost bucket and the WMS's request windows are the account's too: each node
+        # believes only its part of what the vendor reports.
+        for name, model in (("shopify", "bucket"), ("wms", "window"), ("wms_inventory", "budget")):
+            connector = self.services.get(name)
+            budget = getattr(connector, model, None)
+            if connector is None or budget is None:
+                continue
+            rate = SharedRate(cfg.store.url, f"{name}:rate", node_id=membership.node_id,
+                              demand=_waiting_of(connector.limiter), apply=budget.set_share,
+                              ttl=cfg.cluster.lease_ttl)
+            rate.start()
+            self.shared_limits.append(rate)
+
+    def _leave_cluster(self) -> None:
+        for shared in self.shared_limits:
+            shared.stop()
+        self.shared_limits = []
+        if self.membership is not None:
+            self.membership.stop()
 
     def _release_node(self) -> None:
         if self._node is not None:
@@ -385,7 +467,28 @@ class Runtime:
             "actors_active": {kind: self.system.active(kind) for kind in self.system.kinds},
             "quarantine": {f"{k}/{r}": n for (k, r), n in sorted(self.store.quarantine_counts().items())},
             "connectors": {name: dict(c.stats()) for name, c in sorted(self._connectors.items())},
+            **({"cluster": self.cluster_status()} if self.membership is not None else {}),
         }
+
+    def cluster_status(self) -> dict[str, Any]:
+        """This node, the nodes, how many partitions each holds, the leader (from the lease table)."""
+        membership = self.membership
+        assert membership is not None
+        return cluster_view(membership.leases(), membership.nodes, me=membership.node_id)
+
+
+def _demand_of(limiter: Any) -> Callable[[], tuple[int, int]]:
+    """What a connector's limiter wants of a shared cap: (waiting + in flight, in flight).
+
+    Never more than its own limit (the connector's adaptive one): slots it could not use
+    would sit idle while another node waits for them.
+    """
+    return lambda: (min(limiter.waiting + limiter.inflight_shared, limiter.limit), limiter.inflight_shared)
+
+
+def _waiting_of(limiter: Any) -> Callable[[], int]:
+    """What a connector wants of a shared rate: the calls waiting and in flight."""
+    return lambda: int(limiter.waiting + limiter.inflight)
 
 
 def _log_greenlet_stacks() -> None:

@@ -30,6 +30,11 @@ class CostBucket:
     on its own and take whatever had come back, a stream of 10-point writes would
     keep a 400-point read (the reconciler's order read) waiting for as long as
     the stream lasts, since the points never add up to its cost.
+
+    On a cluster the bucket is the shop's, not the node's: ``set_share`` makes the
+    model believe only this node's part of what Shopify reports (points and
+    restore rate alike), so the nodes together stay within the bucket
+    (``peppasync.store.limits.SharedRate``).
     """
 
     def __init__(self, clock: Clock, sleep: Callable[[float], None]) -> None:
@@ -40,6 +45,19 @@ class CostBucket:
         self._available = 0.0
         self._at = 0.0
         self._queue: deque[gevent.event.Event] = deque()
+        self._share = 1.0
+
+    def set_share(self, share: float) -> None:
+        """This node's part (0 < share <= 1) of a bucket the cluster's nodes spend together."""
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"a share of the bucket is within (0, 1], got {share}")
+        if self.maximum is not None:
+            scale = share / self._share
+            self._available = (self.available() or 0.0) * scale
+            self._at = self._clock.monotonic()
+            self.maximum *= scale
+            self.restore_rate *= scale
+        self._share = share
 
     def available(self) -> float | None:
         """Predicted points now; None until Shopify has reported once."""
@@ -60,6 +78,8 @@ class CostBucket:
             rate = float(throttle_status["restoreRate"])
         except (KeyError, TypeError, ValueError):
             return self.available()
+        share = self._share
+        maximum, available, rate = maximum * share, available * share, rate * share
         if cap is not None:
             available = min(available, cap)
         self.maximum, self._available, self.restore_rate = maximum, available, rate

@@ -12,6 +12,8 @@ import requests.adapters
 from peppasync.errors import ConnectorError, ConnectorLimitError
 from peppasync.retry import RetryPolicy
 
+from actors.guard import check_guard
+
 from .aimd import AimdLimit
 from .failure import PermanentFailure, TransientFailure
 from .hooks import ConnectorHooks
@@ -168,6 +170,8 @@ class Connector:
         send = self._environment_settings(prepared.url)
         with self.limiter.slot(priority):
             self._admit(cost)
+            # On a cluster: the handler's key may have moved to another node while we waited.
+            check_guard()
             epoch = self.aimd.epoch
             inflight = self.limiter.inflight
             began = self.clock.monotonic()

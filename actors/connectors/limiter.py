@@ -62,6 +62,11 @@ class ConcurrencyLimiter:
     shared slots may all be held by calls that wait for the API's own budget. The
     reservation is a floor for that lane, and costs the API at most that many
     calls beyond the limit.
+
+    On a cluster, ``set_share`` caps the shared slots further at this node's share
+    of a cap the nodes hold together (``peppasync.store.limits.SharedLimit``; 0
+    admits nothing), and ``on_wait`` is told when a caller has to wait, so the
+    share can grow at once.
     """
 
     def __init__(self, limit: int, *, on_inflight: Callable[[int], None] | None = None,
@@ -75,6 +80,10 @@ class ConcurrencyLimiter:
         self._reserved = {int(lane): n for lane, n in (reserved or {}).items() if n > 0}
         self._reserved_held: dict[int, int] = {}
         self._limit = limit
+        self._share: int | None = None
+        self._cap = limit  # min(limit, share): what admissions compare with
+        #: Told when a caller has to wait for a slot (a cluster's shared limit grows its share).
+        self.on_wait: Callable[[], None] | None = None
         self._inflight = 0
         self._paused = False
         self._lanes: dict[int, deque[_Waiter]] = {}
@@ -110,7 +119,25 @@ class ConcurrencyLimiter:
         if limit < 1:
             raise ValueError(f"a concurrency limit must be at least 1, got {limit}")
         self._limit = limit
+        self._cap = limit if self._share is None else min(limit, self._share)
         self._admit()
+
+    def set_share(self, share: int | None) -> None:
+        """This node's share of a cap shared by a cluster (None: no such cap); 0 admits nothing."""
+        if share is not None and share < 0:
+            raise ValueError(f"a share is 0 or more, got {share}")
+        self._share = share
+        self._cap = self._limit if share is None else min(self._limit, share)
+        self._admit()
+
+    @property
+    def share(self) -> int | None:
+        return self._share
+
+    @property
+    def inflight_shared(self) -> int:
+        """Calls in flight in the shared slots (not the reserved ones)."""
+        return self._inflight
 
     def pause(self) -> None:
         """Admit nothing until ``resume``; callers keep waiting in order."""
@@ -124,13 +151,15 @@ class ConcurrencyLimiter:
         """Wait (cooperatively) for a slot; ``priority`` picks the lane (higher goes first)."""
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise TypeError(f"a priority is an int (see Priority), got {priority!r}")
-        if not self._paused and not self._waiting and self._inflight < self._limit:
+        if not self._paused and not self._waiting and self._inflight < self._cap:
             self._take()
             return
         waiter = _Waiter(self._seq, int(priority))
         self._seq += 1
         self._lanes.setdefault(waiter.priority, deque()).append(waiter)
         self._waiting += 1
+        if self.on_wait is not None:
+            self.on_wait()
         try:
             waiter.ticket.wait()
         except BaseException:
@@ -170,7 +199,7 @@ class ConcurrencyLimiter:
         self._on_inflight(self.inflight)
 
     def _admit(self) -> None:
-        while not self._paused and self._waiting and self._inflight < self._limit:
+        while not self._paused and self._waiting and self._inflight < self._cap:
             self._take()
             self._pop().ticket.set()
 

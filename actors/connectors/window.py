@@ -36,6 +36,11 @@ class RequestWindow:
     limit, each of them gets a request of the next window. So a lane with a
     reserved slot is sure of at least one request per window, however many calls
     of other lanes wait for a slot.
+
+    On a cluster the window is the account's: ``set_share`` makes the model
+    believe only this node's part of the limit and of what remains (rounded
+    down), so the nodes together stay within the window
+    (``peppasync.store.limits.SharedRate``).
     """
 
     def __init__(self, clock: Clock, sleep: Callable[[float], None], *, probe_timeout: float = 5.0) -> None:
@@ -50,6 +55,18 @@ class RequestWindow:
         self.limit: int | None = None
         self.remaining: int | None = None
         self._reset_at = 0.0
+        self._share = 1.0
+
+    def set_share(self, share: float) -> None:
+        """This node's part (0 < share <= 1) of a window the cluster's nodes spend together."""
+        if not 0.0 < share <= 1.0:
+            raise ValueError(f"a share of the window is within (0, 1], got {share}")
+        scale = share / self._share
+        if self.limit is not None:
+            self.limit = max(1, int(self.limit * scale))
+        if self.remaining is not None:
+            self.remaining = int(self.remaining * scale)
+        self._share = share
 
     def observe(self, headers: Mapping[str, str]) -> None:
         limit = _number(headers, "X-Rate-Limit-Limit", "x-ratelimit-limit")
@@ -59,6 +76,9 @@ class RequestWindow:
             return
         now = self._clock.monotonic()
         reset_at = now + max(0.0, reset)
+        if self._share < 1.0:
+            limit = None if limit is None else max(1.0, limit * self._share)
+            remaining = float(int(remaining * self._share))
         self.limit = int(limit) if limit is not None else self.limit
         # Answers overtake each other, so a report may count fewer requests than we have
         # already spent: believe whichever says less is left. Only a reset (ours, once

@@ -4,6 +4,11 @@ Three runs in one invocation: the engine on N orders (1 % malformed), the engine
 the same orders with none malformed (does poison slow good orders?), and a sample
 of the synchronous baseline on the same ERP, projected to N when the full run
 would take too long.
+
+With ``nodes`` above 1 (on PostgreSQL, ``postgres``) the engine is a cluster of that
+many ``serve`` nodes, and one more run, a cluster of one node on the same orders,
+gives the efficiency of one node beside it: more nodes are for availability, and
+must not cost more than a tenth of the time (``nodes_slowdown``).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "quarantine_mismatch": ("==", 0),
     "lag_p99_ratio": ("<=", 1.2),
     "margin_lag_p99_seconds": ("<=", 2.0),
+    # Several nodes (judged only when the run has them): time in the ERP against one node's.
+    "nodes_slowdown": ("<=", 1.10),
 }
 
 
@@ -60,8 +67,14 @@ class BlackFridayOptions:
     timeout: float | None = None
     fulfilment_grace: float = 60.0
     erp: str = "netsuite"
+    nodes: int = 1
+    postgres: str | None = None
 
     def __post_init__(self) -> None:
+        if self.nodes < 1:
+            raise ValueError(f"nodes must be at least 1, got {self.nodes}")
+        if self.nodes > 1 and not self.postgres:
+            raise ValueError(f"{self.nodes} nodes need a PostgreSQL database to share (postgres)")
         if self.orders < 1:
             raise ValueError(f"orders must be at least 1, got {self.orders}")
         if not 0.0 <= self.malformed_ratio < 1.0:
@@ -73,11 +86,13 @@ class BlackFridayOptions:
 
 
 def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, out: TextIO, *,
-                fulfilment: bool = True) -> dict[str, Any]:
+                fulfilment: bool = True, nodes: int | None = None) -> dict[str, Any]:
     """One engine run: place, wait until every valid order is in the ERP and, with ``fulfilment``,
     until every order the WMS had shipped by then is fulfilled in Shopify."""
+    nodes = options.nodes if nodes is None else nodes
     replay = Replay(options.directory / name.replace(" ", "-").replace(",", ""), profile=options.profile,
-                    seed=options.seed, time_scale=options.time_scale, erp=options.erp)
+                    seed=options.seed, time_scale=options.time_scale, erp=options.erp, nodes=nodes,
+                    postgres=options.postgres, cluster={} if options.nodes > 1 else None)
     try:
         replay.start()
         bar = ProgressBar(out, name, options.orders)
@@ -119,7 +134,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             while lost.unhealed and time.monotonic() < lost_deadline:
                 gevent.sleep(0.5)
                 lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
-        replay.engine.stop()
+        replay.stop_engines()
         store = replay.store()
         try:
             consistency = check_consistency(replay.sandbox, store)
@@ -131,7 +146,8 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             "unfulfilled_at_end": unfulfilled,
             "erp_seconds": erp_end - began, "erp": figures, "lags": lags, "consistency": consistency,
             "margin_lags": margin_lag,
-            "progress": progress, "peak_rss": replay.engine.peak_rss, "timed_out": shipped is None,
+            "progress": progress, "peak_rss": max((e.peak_rss or 0 for e in replay.engines), default=0) or None,
+            "timed_out": shipped is None,
             "shopify": replay.sandbox.shopify.ledger.outcomes(), "lost_webhooks": lost.as_dict(),
         }
     finally:
@@ -142,8 +158,12 @@ def run_black_friday(options: BlackFridayOptions, out: TextIO) -> dict[str, Any]
     """Run the three parts and return every figure (JSON-ready); progress goes to ``out``."""
     print(f"peppasync bench black-friday: {options.orders} orders, {options.malformed_ratio:.0%} malformed, "
           f"{options.lines_mean:g} lines on average, profile {options.profile}, seed {options.seed}, "
-          f"time x{options.time_scale:g}, ERP {options.erp}", file=out, flush=True)
-    main = _engine_run(options, "engine", options.malformed_ratio, out)
+          f"time x{options.time_scale:g}, ERP {options.erp}"
+          + (f", {options.nodes} nodes on PostgreSQL" if options.nodes > 1 else ""), file=out, flush=True)
+    one = (_engine_run(options, "engine, 1 node", options.malformed_ratio, out, nodes=1)
+           if options.nodes > 1 else None)
+    main = _engine_run(options, "engine" if options.nodes == 1 else f"engine, {options.nodes} nodes",
+                       options.malformed_ratio, out)
     clean = (_engine_run(options, "engine, none malformed", 0.0, out, fulfilment=False)
              if options.clean_run else None)
     bar = ProgressBar(out, "synchronous baseline", 1)
@@ -152,11 +172,11 @@ def run_black_friday(options: BlackFridayOptions, out: TextIO) -> dict[str, Any]
                             lines_mean=options.lines_mean, sample=options.baseline_sample,
                             budget=options.baseline_budget, erp=options.erp)
     bar.close(f"{baseline.measured} orders in {baseline.seconds_measured:.1f} s")
-    return _figures(options, main, clean, baseline.as_dict())
+    return _figures(options, main, clean, baseline.as_dict(), one)
 
 
 def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str, Any] | None,
-             baseline: dict[str, Any]) -> dict[str, Any]:
+             baseline: dict[str, Any], one: dict[str, Any] | None = None) -> dict[str, Any]:
     erp = main["erp"]
     c = main["consistency"].as_dict()
     lags = main["lags"]
@@ -202,7 +222,17 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         "speedup_ceiling": round(baseline["seconds"] / erp.physical_limit, 2) if erp.physical_limit > 0 else None,
         "timed_out": main["timed_out"] or bool(clean and clean["timed_out"]),
         "lost_webhooks": main["lost_webhooks"],
+        "nodes": options.nodes,
     }
+    if one is not None:
+        one_c = one["consistency"].as_dict()
+        figures.update({
+            "erp_seconds_one_node": round(one["erp_seconds"], 3),
+            "efficiency_one_node": round(one["erp"].efficiency(one["erp_seconds"]), 4),
+            "lost_one_node": len(one["consistency"].scorecard.erp_missing),
+            "duplicates_one_node": one_c["erp_duplicate_creates"],
+            "nodes_slowdown": round(main["erp_seconds"] / one["erp_seconds"], 3) if one["erp_seconds"] > 0 else None,
+        })
     figures["targets"] = {key: {"target": f"{op} {bound:g}", "met": _meets(figures.get(key), op, bound)}
                           for key, (op, bound) in TARGETS.items()}
     return figures

@@ -8,6 +8,9 @@ simulators' ledgers: every valid order in the ERP once with its lines, in the
 WMS, shipped ones fulfilled; every malformed one in quarantine. Each round also
 reports the heal time of the orders whose create webhook was lost (placed to
 consistent, see ``peppasync.bench.heal``) against its target.
+
+With ``nodes`` above 1 the engine is a cluster of that many nodes on PostgreSQL
+(``postgres``) behind a balancer, and each SIGKILL hits a node picked at random.
 """
 
 from __future__ import annotations
@@ -52,8 +55,14 @@ class ChaosOptions:
     erp_bursts: int = 2
     heal_timeout: float = 180.0
     erp: str = "netsuite"
+    nodes: int = 1
+    postgres: str | None = None
 
     def __post_init__(self) -> None:
+        if self.nodes < 1:
+            raise ValueError(f"nodes must be at least 1, got {self.nodes}")
+        if self.nodes > 1 and not self.postgres:
+            raise ValueError(f"{self.nodes} nodes need a PostgreSQL database to share (postgres)")
         if self.rounds < 1 or self.orders < 1:
             raise ValueError(f"rounds and orders must be at least 1, got {self.rounds} and {self.orders}")
         if self.kills < 0 or self.erp_bursts < 0:
@@ -81,7 +90,7 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
     events = sorted([(rng.uniform(0.05, 0.85), "kill") for _ in range(options.kills)]
                     + [(rng.uniform(0.05, 0.85), rng.choice(("5xx", "reset"))) for _ in range(options.erp_bursts)])
     replay = Replay(options.directory / f"round-{n:02d}", profile=chaos_profile(), seed=seed,
-                    time_scale=options.time_scale, erp=options.erp)
+                    time_scale=options.time_scale, erp=options.erp, nodes=options.nodes, postgres=options.postgres)
     try:
         replay.start()
         bar = ProgressBar(out, f"round {n}/{options.rounds}", options.orders)
@@ -98,9 +107,10 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
                 continue
             _, fault = events.pop(0)
             if fault == "kill":
-                replay.engine.kill()
+                victim = rng.choice(replay.engines)
+                victim.kill()
                 gevent.sleep(rng.uniform(0.0, 1.0))
-                replay.engine.start()
+                victim.start()
                 last_fault = time.monotonic()
             else:
                 seconds = rng.uniform(10.0, 40.0) / options.time_scale
@@ -123,7 +133,7 @@ def _round(options: ChaosOptions, n: int, out: TextIO) -> dict[str, Any]:
             **counts, "heal_seconds": round(max(0.0, heal), 3) if heal is not None else None,
             "ok": healed is not None and not any(counts.values()), "consistency": result.as_dict(),
             "lost_webhooks": lost.as_dict(), "lost_heal_seconds": [round(t, 3) for t in lost.to_consistent],
-            "peak_rss_bytes": replay.engine.peak_rss,
+            "peak_rss_bytes": max((e.peak_rss or 0 for e in replay.engines), default=0) or None,
         }
     finally:
         replay.close()
@@ -151,8 +161,8 @@ def _heal(replay: Replay, bar: ProgressBar, deadline: float) -> tuple[Consistenc
 def run_chaos(options: ChaosOptions, out: TextIO) -> dict[str, Any]:
     """Run every round; returns the options and one result per round (JSON-ready)."""
     print(f"peppasync bench chaos: {options.rounds} rounds of {options.orders} orders, {options.kills} SIGKILLs "
-          f"and {options.erp_bursts} ERP fault bursts per round, time x{options.time_scale:g}, ERP {options.erp}",
-          file=out, flush=True)
+          f"and {options.erp_bursts} ERP fault bursts per round, time x{options.time_scale:g}, ERP {options.erp}"
+          + (f", {options.nodes} nodes on PostgreSQL" if options.nodes > 1 else ""), file=out, flush=True)
     rounds = [_round(options, n, out) for n in range(1, options.rounds + 1)]
     return {"options": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(options).items()},
             "rounds": rounds, "ok": all(r["ok"] for r in rounds), "lost_webhooks": lost_webhooks(rounds)}

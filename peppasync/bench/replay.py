@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from peppasync.demo import demo_sandbox, engine_config
 from peppasync.sandbox import Sandbox, SandboxProfile
 from peppasync.store import Store, open_store
 
+from .balancer import Balancer
 from .engine import EngineProcess, write_toml
 
 __all__ = ["Progress", "Replay", "free_port"]
@@ -54,10 +57,21 @@ class Replay:
     Orders are placed in the background at the profile's pace (``place``); the
     engine can be killed and restarted at will (``engine``); ``store()`` opens the
     engine's store from this process, for what only the engine knows (quarantine).
+
+    With ``postgres`` (a database URL) the store is a fresh schema there, dropped
+    on ``close``; with ``nodes`` above 1 the engine is a cluster of that many
+    ``serve`` processes (``engines``) behind a round-robin balancer on the
+    address the sandbox sends its webhooks to (``cluster``, its settings, makes
+    even one node a cluster of one).
     """
 
     def __init__(self, directory: Path, *, profile: str | SandboxProfile, seed: int, time_scale: float,
-                 engine: dict[str, Any] | None = None, erp: str = "netsuite") -> None:
+                 engine: dict[str, Any] | None = None, erp: str = "netsuite", nodes: int = 1,
+                 postgres: str | None = None, cluster: dict[str, Any] | None = None) -> None:
+        if nodes < 1:
+            raise ValueError(f"nodes must be at least 1, got {nodes}")
+        if nodes > 1 and not postgres:
+            raise ValueError("several nodes need a PostgreSQL store: give its URL (postgres)")
         if directory.exists():
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
@@ -67,19 +81,45 @@ class Replay:
                                              erp=erp)
         self.sandbox.start()
         self.database = directory / "engine.db"
+        self._admin_url = postgres
+        self._schema: str | None = None
+        self.store_url = f"sqlite:///{self.database.resolve()}"
+        if postgres:
+            self._schema = f"peppasync_bench_{uuid.uuid4().hex[:12]}"
+            self.store_url = _create_schema(postgres, self._schema)
         raw = engine_config(self.sandbox, self.database, listen=listen, engine=engine)
+        raw["store"] = {"url": self.store_url}
+        if postgres and (nodes > 1 or cluster is not None):
+            raw["cluster"] = {"enabled": True, "lease_ttl": 5.0, "heartbeat_interval": 1.0, **(cluster or {})}
         self.reconcile_interval = float(raw["engine"]["reconcile_interval"])
-        config = write_toml(directory / "peppasync.toml", raw)
-        self.engine = EngineProcess(config, f"http://{listen}", directory / "engine.log")
+        self.engines: list[EngineProcess] = []
+        self._balancer: Balancer | None = None
+        if nodes == 1 and "cluster" not in raw:
+            config = write_toml(directory / "peppasync.toml", raw)
+            self.engines.append(EngineProcess(config, f"http://{listen}", directory / "engine.log"))
+        else:
+            backends = []
+            for n in range(1, nodes + 1):
+                own = f"127.0.0.1:{free_port()}"
+                backends.append(own)
+                node_raw = {**raw, "server": {**raw["server"], "listen": own},
+                            "cluster": {**raw["cluster"], "node_id": f"node-{n}"}}
+                config = write_toml(directory / f"node-{n}.toml", node_raw)
+                self.engines.append(EngineProcess(config, f"http://{own}", directory / f"node-{n}.log"))
+            self._balancer = Balancer(listen, backends)
+        #: The first node (the only one, unless ``nodes`` is above 1).
+        self.engine = self.engines[0]
         self._placer: gevent.Greenlet | None = None
         self._valid: set[str] = set()
         self._seen = 0
 
     def start(self) -> None:
         try:
-            self.engine.start()
+            if self._balancer is not None:
+                self._balancer.start()
+            gevent.joinall([gevent.spawn(e.start) for e in self.engines], raise_error=True)
         except BaseException:
-            self.sandbox.stop()
+            self.close()
             raise
 
     def place(self, n: int, *, malformed_ratio: float, lines_mean: float = 3.0) -> None:
@@ -127,13 +167,42 @@ class Replay:
             return {int(f["order_id"]) for f in shop.fulfillments.values()}
 
     def store(self) -> Store:
-        return open_store(f"sqlite:///{self.database.resolve()}")
+        return open_store(self.store_url)
+
+    def stop_engines(self) -> None:
+        """SIGTERM every node at once and wait for them."""
+        gevent.joinall([gevent.spawn(e.stop) for e in self.engines])
 
     def close(self) -> None:
-        """Stop the placer, the engine and the sandbox (in that order)."""
+        """Stop the placer, the engines and the sandbox (in that order); drop a PostgreSQL schema."""
         if self._placer is not None:
             self._placer.kill()
         try:
-            self.engine.stop()
+            gevent.joinall([gevent.spawn(e.stop) for e in self.engines])
         finally:
+            if self._balancer is not None:
+                self._balancer.stop()
             self.sandbox.stop()
+            if self._admin_url and self._schema:
+                with contextlib.suppress(Exception):
+                    _drop_schema(self._admin_url, self._schema)
+                self._schema = None
+
+
+def _create_schema(url: str, schema: str) -> str:
+    """A fresh schema in the database at ``url``; the URL whose connections use it."""
+    from urllib.parse import quote
+
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -57,8 +57,18 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
     b = f["baseline"]
     rss = f["peak_rss_bytes"]
     lag_ratio = f["lag_p99_ratio"]
+    nodes = [] if "nodes_slowdown" not in f else [
+        ("nodes", str(f["nodes"]), ""),
+        ("time until every valid order in the ERP: 1 node / nodes",
+         f"{_s(f['erp_seconds_one_node'])} / {_s(f['erp_seconds'])}", ""),
+        ("efficiency: 1 node / nodes", f"{f['efficiency_one_node']:.3f} / {f['efficiency']:.3f}", ""),
+        ("time with the nodes / with 1 node", f"{f['nodes_slowdown']:.3f}" if f["nodes_slowdown"] else "n/a",
+         _met(f, "nodes_slowdown")),
+        ("1 node: orders lost / duplicates in the ERP", f"{f['lost_one_node']} / {f['duplicates_one_node']}", ""),
+    ]
     return [
         ("orders (valid / malformed)", f"{f['orders']} ({f['valid']} / {f['malformed']})", ""),
+        *nodes,
         ("time to consistency (ERP, shipped ones fulfilled)", _s(f["time_to_consistency_seconds"])
          if f["time_to_consistency_seconds"] is not None
          else f"not reached: {f['shipped_unfulfilled_at_end']} shipped orders not yet fulfilled", ""),

@@ -33,6 +33,7 @@ from peppasync.config import Config
 from peppasync.errors import JsonInputError, StoreError
 from peppasync.redact import Redactor, config_secrets
 from peppasync.store import QuarantineEntry, Store, open_store
+from peppasync.store.leases import LeaseBook, cluster_view
 from peppasync.strict_json import parse_json
 
 __all__ = ["connector", "quarantine_discard", "quarantine_list", "quarantine_retry", "quarantine_show", "status"]
@@ -102,6 +103,7 @@ def status(args: argparse.Namespace) -> int:
         stats = store.mailbox_stats(now=now)
         counts = store.quarantine_counts()
         version = store.schema_version()
+    cluster = _cluster(config)
     problem = ""
     try:
         answer = requests.get(_server_url(config) + "/readyz", timeout=2)
@@ -116,6 +118,7 @@ def status(args: argparse.Namespace) -> int:
         "store": {"url": redactor.text(config.store.url), "schema_version": version},
         "mailboxes": {k: {"depth": s.depth, "oldest_age_seconds": s.oldest_age_seconds} for k, s in stats.items()},
         "quarantine": [{"kind": k, "reason": r, "count": n} for (k, r), n in sorted(counts.items())],
+        **({"cluster": cluster} if cluster is not None else {}),
     }
     if args.json:
         print_json(data)
@@ -134,7 +137,30 @@ def status(args: argparse.Namespace) -> int:
         print_table(["ACTOR", "REASON", "QUARANTINED"], [(k, r, n) for (k, r), n in sorted(counts.items())])
     else:
         print("quarantine: empty")
+    if cluster is not None:
+        print()
+        print(f"cluster: leader {cluster['leader'] or 'none'}, {cluster['partitions']} partitions, "
+              f"{cluster['unowned_partitions']} not owned")
+        print_table(
+            ["NODE", "HOST", "LISTEN", "PARTITIONS", "HEARTBEAT AGE (s)", "STATE"],
+            [(n["node"], n["host"], n["listen"], n["partitions"], f"{n['heartbeat_age_seconds']:.1f}",
+              "leader" if n["leader"] else n["state"]) for n in cluster["nodes"]],
+        )
     return _status_code(problem)
+
+
+def _cluster(config: Config) -> dict[str, Any] | None:
+    """The cluster's nodes, leases and leader, from the lease table (a cluster's store only)."""
+    if not config.cluster.enabled:
+        return None
+    book = LeaseBook(config.store.url)
+    try:
+        view = cluster_view(book.leases(), book.nodes())
+    finally:
+        book.close()
+    for node in view["nodes"]:
+        node["state"] = "up" if node["heartbeat_age_seconds"] <= config.cluster.lease_ttl else "lost"
+    return view
 
 
 def _why(exc: requests.RequestException) -> str:

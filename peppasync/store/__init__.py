@@ -26,6 +26,7 @@ from peppasync.clock import Clock, SystemClock
 from peppasync.metrics import Metrics
 from peppasync.store import ops
 from peppasync.store.backend import open_backend, redact_url
+from peppasync.store.leases import lease_of
 from peppasync.store.records import (
     Admission,
     AuditEntry,
@@ -48,6 +49,7 @@ __all__ = [
     "QuarantinePage",
     "Requeued",
     "Store",
+    "lease_of",
     "open_store",
     "ops",
     "redact_url",

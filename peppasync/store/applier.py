@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from peppasync.errors import NotFoundError, StoreError
+from peppasync.errors import FencedError, NotFoundError, StoreError
 from peppasync.store import ops
 from peppasync.store.backend import Session
 from peppasync.store.records import Admission, Requeued
@@ -52,6 +52,30 @@ _AUDIT = "INSERT INTO audit_log (at, who, action, target, detail) VALUES (?, ?, 
 _ENTRY = "SELECT message_id, kind, key, payload, state FROM quarantine WHERE id = ?"
 _RESOLVE = "UPDATE quarantine SET state = ?, resolved_at = ? WHERE id = ?"
 _DROP_QUARANTINED = "DELETE FROM messages WHERE id = ? AND state = 'quarantined'"
+
+
+# FOR KEY SHARE: a takeover (which locks the lease FOR UPDATE before it moves the
+# epoch) waits until this transaction ends, so no write made under the old epoch
+# commits after the new owner started; the owner's renewal (a plain UPDATE of
+# expires_at) does not conflict with it. Locked in name order, as every lease
+# statement is, so two of them never deadlock.
+_FENCE_PG = "SELECT name, epoch FROM leases WHERE name IN ({}) ORDER BY name FOR KEY SHARE"
+_FENCE_SQLITE = "SELECT name, epoch FROM leases WHERE name IN ({})"
+
+
+def _check_fences(s: Session, fences: Sequence[ops.Fence]) -> None:
+    """Raise FencedError unless every lease named is still at the epoch its fence carries."""
+    names = sorted({f.lease for f in fences})
+    sql = (_FENCE_PG if s.backend == "postgresql" else _FENCE_SQLITE).format(_marks(len(names)))
+    current = {row[0]: int(row[1]) for row in s.all(sql, names)}
+    for fence in fences:
+        now_at = current.get(fence.lease, 0)
+        if now_at != fence.epoch:
+            raise FencedError(fence.lease, fence.epoch, now_at)
+
+
+def _fence(s: Session, op: ops.Fence, now: float) -> None:
+    _check_fences(s, [op])
 
 
 def _new_id(s: Session, sql: str, params: Sequence[object]) -> int:
@@ -203,6 +227,7 @@ _APPLY: dict[type, Callable[[Session, Any, float], object]] = {
     ops.Requeue: _requeue,
     ops.Discard: _discard,
     ops.PruneDedup: _prune_dedup,
+    ops.Fence: _fence,
 }
 
 
@@ -328,11 +353,18 @@ def apply_batch(
     results: list[object] = [None] * len(flat)
     groups: dict[type, list[int]] = {}
     rest: list[int] = []
+    fences: list[ops.Fence] = []
     for i, op in enumerate(flat):
-        if type(op) in _SET_BASED:
+        if type(op) is ops.Fence:
+            fences.append(op)
+        elif type(op) in _SET_BASED:
             groups.setdefault(type(op), []).append(i)
         else:
             rest.append(i)
+    if fences:
+        # One check for every fence of the batch, before anything is written;
+        # a refusal fails the batch, and the writer then finds which request it was.
+        _check_fences(s, fences)
     for op_type in (ops.Insert, ops.Start, ops.Done):
         positions = groups.get(op_type)
         if not positions:

@@ -132,6 +132,52 @@ _V2_POSTGRESQL = (
     "ALTER TABLE webhook_dedup ADD PRIMARY KEY (source, event_id, digest)",
 )
 
+# Several nodes on one PostgreSQL (``peppasync.store.leases``): a lease per partition
+# of actor keys and one for the leader, each with the epoch every fenced write
+# carries; the nodes with their heartbeats. SQLite gets the same tables (one node
+# per SQLite store, so they stay empty) to keep one schema.
+_V3_SQLITE = (
+    """CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        owner TEXT,
+        epoch INTEGER NOT NULL DEFAULT 0,
+        expires_at REAL NOT NULL DEFAULT 0,
+        acquired_at REAL NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE cluster_nodes (
+        node_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        listen TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        heartbeat_at REAL NOT NULL
+    )""",
+)
+_V3_POSTGRESQL = tuple(
+    ddl.replace("epoch INTEGER", "epoch BIGINT").replace("REAL", "DOUBLE PRECISION") for ddl in _V3_SQLITE
+)
+
+# Limits shared by a cluster's nodes (``peppasync.store.limits``): a vendor's
+# concurrency cap as that many slot rows, each held by at most one node; and what
+# each node wants of each limit, for a fair share.
+_V4_SQLITE = (
+    """CREATE TABLE limit_slots (
+        name TEXT NOT NULL,
+        slot INTEGER NOT NULL,
+        holder TEXT,
+        expires_at REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (name, slot)
+    )""",
+    """CREATE TABLE limit_wants (
+        name TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        wants INTEGER NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (name, node_id)
+    )""",
+)
+_V4_POSTGRESQL = tuple(ddl.replace("REAL", "DOUBLE PRECISION") for ddl in _V4_SQLITE)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -140,6 +186,8 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V1_POSTGRESQL + _V1_INDEXES,
     ),
     Migration(2, "webhook dedup keys carry the body's digest", _V2_SQLITE, _V2_POSTGRESQL),
+    Migration(3, "leases with fencing epochs, cluster nodes", _V3_SQLITE, _V3_POSTGRESQL),
+    Migration(4, "limits shared by a cluster's nodes", _V4_SQLITE, _V4_POSTGRESQL),
 )
 
 

@@ -1,4 +1,4 @@
-"""One serving node per store, until nodes can share one.
+"""One serving node per store, unless the nodes form a cluster.
 
 Two ``peppasync serve`` processes on one store would each handle every message (each
 claims what it reads, and nothing fences the other), so a second one is refused at
@@ -10,6 +10,11 @@ start with an error that names the node holding the store:
 - PostgreSQL: a session-level advisory lock (``pg_try_advisory_lock``) on a connection
   of its own, held for the life of the process; PostgreSQL drops it when that session
   ends. https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS
+
+Nodes of a cluster (``[cluster] enabled``, PostgreSQL only) take the same advisory
+lock *shared*: they coexist, and a single node (exclusive) and a cluster node never
+serve one database together; each is refused with what to change. Who handles which
+key on a cluster is decided by leases (``peppasync.store.leases``), not by this lock.
 
 The operator's commands (``status``, ``quarantine``, ``margin``...) do not take it: they
 read and write the store beside a running server, as before.
@@ -54,11 +59,16 @@ class NodeLock:
         raise NotImplementedError
 
 
-def hold_store(url: str, *, on_lost: Callable[[], None] = lambda: None, check_interval: float = 30.0) -> NodeLock:
-    """Take the store for this node, or raise ``StoreInUseError`` naming the node that has it."""
+def hold_store(
+    url: str, *, on_lost: Callable[[], None] = lambda: None, check_interval: float = 30.0, cluster: bool = False,
+) -> NodeLock:
+    """Take the store for this node, or raise ``StoreInUseError`` naming the node that has it.
+
+    ``cluster``: this node is one of several on one PostgreSQL (the lock is shared).
+    """
     if url.startswith("sqlite:///"):
         return _FileLock(url.removeprefix("sqlite:///"))
-    return _AdvisoryLock(url, on_lost, check_interval)
+    return _AdvisoryLock(url, on_lost, check_interval, cluster)
 
 
 def _me() -> str:
@@ -91,8 +101,9 @@ class _FileLock(NodeLock):
 
 
 class _AdvisoryLock(NodeLock):
-    def __init__(self, url: str, on_lost: Callable[[], None], check_interval: float) -> None:
+    def __init__(self, url: str, on_lost: Callable[[], None], check_interval: float, shared: bool) -> None:
         self._url = url
+        self._shared = shared
         self._on_lost = on_lost
         self._conn: Any = None
         self._take()
@@ -108,7 +119,8 @@ class _AdvisoryLock(NodeLock):
             conn = self._connect()
         except Exception as exc:  # psycopg's errors: the store cannot be reached
             raise StoreError(f"cannot take the store's node lock: {exc}") from exc
-        taken = conn.execute("SELECT pg_try_advisory_lock(%s)", (NODE_LOCK_KEY,)).fetchone()[0]
+        take = "pg_try_advisory_lock_shared" if self._shared else "pg_try_advisory_lock"
+        taken = conn.execute(f"SELECT {take}(%s)", (NODE_LOCK_KEY,)).fetchone()[0]
         if not taken:
             holder = conn.execute(
                 "SELECT a.pid, a.client_addr, a.backend_start FROM pg_locks l JOIN pg_stat_activity a"
@@ -120,9 +132,13 @@ class _AdvisoryLock(NodeLock):
             if holder:
                 where = holder[1] or "a local socket"
                 who = f"PostgreSQL backend pid {holder[0]} from {where} since {holder[2]:%Y-%m-%d %H:%M:%S}"
+            if self._shared:
+                raise StoreInUseError(
+                    f"this PostgreSQL database is served by a single node ({who}), not a cluster: stop it,"
+                    " or set [cluster] enabled = true on it too and start it again")
             raise StoreInUseError(
-                f"this PostgreSQL database is served by another node ({who}); several nodes on one store "
-                "are not supported yet: stop that one first")
+                f"this PostgreSQL database is served by another node ({who}): stop that one first, or run"
+                " several nodes as a cluster with [cluster] enabled = true on every node")
         self._conn = conn
 
     def _watch_forever(self, interval: float) -> None:

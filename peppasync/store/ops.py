@@ -24,6 +24,7 @@ __all__ = [
     "Dedup",
     "Discard",
     "Done",
+    "Fence",
     "Insert",
     "InsertOnce",
     "Op",
@@ -290,11 +291,29 @@ class PruneDedup:
         _ident("PruneDedup", "limit", self.limit)
 
 
+@dataclass(frozen=True)
+class Fence:
+    """The request commits only while lease ``lease`` is still at ``epoch``; result: None.
+
+    An actor of a cluster node puts one in front of every write it makes (its
+    state, its sends, its done marks): a node whose lease moved on (presumed
+    dead, then back) has the whole request refused with ``FencedError`` inside
+    the transaction that would have committed it.
+    """
+
+    lease: str
+    epoch: int
+
+    def __post_init__(self) -> None:
+        _text("Fence", "lease", self.lease)
+        _ident("Fence", "epoch", self.epoch)
+
+
 Op = (Insert | InsertOnce | Start | Done | Release | Retry | Quarantine | PutState | Dedup | Audit | Requeue
-      | Discard | PruneDedup)
+      | Discard | PruneDedup | Fence)
 
 #: Every op class, for isinstance checks.
 OP_TYPES: tuple[type, ...] = (
     Insert, InsertOnce, Start, Done, Release, Retry, Quarantine, PutState, Dedup, Audit, Requeue, Discard,
-    PruneDedup,
+    PruneDedup, Fence,
 )

@@ -271,13 +271,16 @@ class Store:
         return self._read(query, point=True)
 
     def pending_keys(
-        self, kind: str | None = None, *, now: float | None = None, limit: int = 10000
+        self, kind: str | None = None, *, now: float | None = None, limit: int = 10000,
+        accept: Callable[[str, str], bool] | None = None,
     ) -> list[tuple[str, str]]:
         """Mailboxes with a message ready by ``now``, the one with the oldest message first.
 
         Walks ready messages in id order until ``limit`` mailboxes are found, so
         the usual case reads a few pages; if the first ``_SCAN_ROWS`` messages
         belong to too few mailboxes, one grouped query finishes the job.
+        ``accept`` (kind, key) leaves out the mailboxes it refuses (those another
+        node of a cluster owns) before they count towards ``limit``.
         """
         at = self._now(now)
         wanted = _limit("limit", limit)
@@ -293,17 +296,28 @@ class Store:
         def query(s: Session) -> list[tuple[str, str]]:
             found: dict[tuple[str, str], None] = {}
             last, scanned = 0, 0
+            refused: set[tuple[str, str]] = set()
+
+            def take(k: str, key: str) -> None:
+                ident = (k, key)
+                if ident in found or ident in refused:
+                    return
+                if accept is None or accept(k, key):
+                    found[ident] = None
+                else:
+                    refused.add(ident)
+
             while scanned < _SCAN_ROWS:
                 rows = s.all(scan, (last, at, *extra, _SCAN_CHUNK))
                 for _, k, key in rows:
-                    found.setdefault((k, key))
+                    take(k, key)
                     if len(found) == wanted:
                         return list(found)
                 if len(rows) < _SCAN_CHUNK:
                     return list(found)
                 last, scanned = int(rows[-1][0]), scanned + len(rows)
             for k, key in s.execute(grouped, (last, at, *extra)):
-                found.setdefault((k, key))
+                take(k, key)
                 if len(found) == wanted:
                     break
             return list(found)

@@ -88,3 +88,22 @@ def test_a_caller_killed_while_waiting_hands_its_turn_on_and_spends_nothing() ->
 
     assert bucket.waiting == 0
     assert time.clock.monotonic() == pytest.approx(0.5, abs=0.1)
+
+
+def test_a_node_of_a_cluster_believes_only_its_part_of_the_shops_bucket(fake_time: FakeTime) -> None:
+    bucket = _bucket(fake_time, available=900.0, maximum=1000.0, rate=60.0)
+
+    bucket.set_share(1 / 3)
+    after_share = (bucket.available(), bucket.maximum, bucket.restore_rate)
+    bucket.observe({"maximumAvailable": 1000.0, "currentlyAvailable": 600.0, "restoreRate": 60.0})
+    reported = bucket.available()
+    bucket.reserve(250.0)
+
+    assert after_share == pytest.approx((300.0, 1000 / 3, 20.0))
+    assert reported == pytest.approx(200.0)
+    assert fake_time.slept == [pytest.approx(2.5)]  # 50 points short at 20 points a second
+
+
+def test_a_share_outside_zero_to_one_is_refused(fake_time: FakeTime) -> None:
+    with pytest.raises(ValueError, match=r"within \(0, 1\], got 0"):
+        _bucket(fake_time, available=10.0).set_share(0)

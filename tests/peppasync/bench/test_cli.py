@@ -21,6 +21,20 @@ def test_bad_numbers_are_a_usage_error_that_says_what_was_expected(argv, message
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "black-friday", "--nodes", "3"],
+     "--nodes 3 needs a PostgreSQL database the nodes share: add --postgres postgresql://USER@HOST:PORT/DB"),
+    (["bench", "chaos", "--nodes", "3", "--postgres", "sqlite:///x.db"],
+     "--postgres expects postgresql://USER@HOST:PORT/DB, got 'sqlite:///x.db'"),
+    (["bench", "chaos", "--nodes", "0"], "argument --nodes: expected a whole number of at least 1, got '0'"),
+])
+def test_several_nodes_without_a_postgresql_database_is_a_usage_error_that_says_what_to_add(argv, message, capsys):
+    code = run(argv)
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every_figure(tmp_path, capsys):
     report = tmp_path / "black-friday.json"
 

@@ -79,3 +79,32 @@ def test_a_second_node_on_one_postgresql_database_is_refused_until_the_first_let
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+@pytest.mark.skipif(not POSTGRES, reason="PEPPASYNC_TEST_POSTGRES_URL is not set")
+def test_nodes_of_a_cluster_share_a_postgresql_database_but_never_with_a_single_node():
+    first = hold_store(POSTGRES, cluster=True)
+    second = hold_store(POSTGRES, cluster=True)
+    try:
+        with pytest.raises(StoreInUseError, match=r"run several nodes as a cluster with \[cluster\] enabled = true"):
+            hold_store(POSTGRES)
+    finally:
+        first.release()
+        second.release()
+    single = _once_free(lambda: hold_store(POSTGRES))
+    try:
+        with pytest.raises(StoreInUseError, match=r"served by a single node .*set \[cluster\] enabled = true on it"):
+            hold_store(POSTGRES, cluster=True)
+    finally:
+        single.release()
+
+
+def _once_free(take):
+    deadline = time.monotonic() + 5
+    while True:  # the server drops a lock as the session that held it ends, a moment after close
+        try:
+            return take()
+        except StoreInUseError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

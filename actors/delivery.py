@@ -132,7 +132,10 @@ class Mailbox:
         # messages we were not handed, so the next batch is read from it.
         self._pushed: list[Committed] = []
         self._stale = preload is None  # a preload is a read made for us
-        # Preloaded messages whose attempt the activation already counted.
+        # Messages whose first attempt is counted, to be read from the store: preloaded
+        # ones the activation claimed, and ones claimed at insert that were not handed
+        # over after all (or were forgotten); the read treats them as claimed, so that
+        # their attempt is not counted twice.
         self._claimed = {m.id for m in preload if m.id in claimed} if preload else set()
         self._known_id = 0
         self._in_hand = 0  # messages of the batch being handled (claimed, not known done)
@@ -157,18 +160,25 @@ class Mailbox:
 
         A claimed one was stored with its first attempt counted: no Start needed.
         """
-        if message_id <= self._known_id or self._stale:
-            return  # already read, or the next batch is read from the store anyway
-        if len(self._pushed) >= self._prefetch or op.available_at is not None:
-            # FIFO: rather than skip one, forget all; the store keeps them in order.
+        if message_id <= self._known_id:
+            return  # already read
+        if self._stale or len(self._pushed) >= self._prefetch or op.available_at is not None:
+            # FIFO: rather than skip one, forget all; the store keeps them in order
+            # (and the next batch is read from it).
             self.mark_stale()
+            if claimed:
+                self._claimed.add(message_id)
             return
         self._pushed.append((message_id, op, committed_at, claimed))
 
     def mark_stale(self) -> None:
         """The store may hold messages not handed over: read it for the next batch."""
         self._stale = True
+        self._forget(self._pushed)
         self._pushed = []
+
+    def _forget(self, pushed: Iterable[Committed]) -> None:
+        self._claimed.update(m[0] for m in pushed if m[3])
 
     def next_batch(
         self, first: list[Message] | None, read: Callable[[], list[Message]]
@@ -180,6 +190,7 @@ class Mailbox:
             return [_pushed_message(m) for m in pushed], {m[0] for m in pushed if m[3]}
         if first is None:
             self._stale = False
+            self._forget(self._pushed)
             self._pushed = []
             first = read()  # FIFO: oldest first, at most prefetch
         # Handed-over messages the read already holds are dropped; a full read
@@ -190,10 +201,15 @@ class Mailbox:
         if len(first) >= self._prefetch:
             self._stale = True
         if self._stale:
+            self._forget(self._pushed)
             self._pushed = []
         else:
+            self._forget(m for m in self._pushed if m[0] <= self._known_id)
             self._pushed = [m for m in self._pushed if m[0] > self._known_id]
-        claimed, self._claimed = self._claimed, set()
+        read_ids = {m.id for m in first}
+        claimed = self._claimed & read_ids
+        # What this read covers is settled; what it did not reach stays claimed for the next.
+        self._claimed = {i for i in self._claimed if i > self._known_id}
         self._in_hand = len(first)
         return first, claimed
 

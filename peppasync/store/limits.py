@@ -111,12 +111,7 @@ class SharedLimit:
         self._kick.set()
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.kill()
-            self._loop = None
-        # A round killed mid-query leaves its connection busy: give back on a fresh one.
-        self._book.close()
-        self._book = LeaseBook(self._url)
+        self._book = _stop_rounds(self)
         with contextlib.suppress(Exception):
             self._book.run("UPDATE limit_slots SET holder = NULL, expires_at = 0 WHERE name = %s AND holder = %s",
                             (self.name, self.node_id))
@@ -229,12 +224,7 @@ class SharedRate:
         self._loop = gevent.spawn(self._rounds)
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.kill()
-            self._loop = None
-        # A round killed mid-query leaves its connection busy: give back on a fresh one.
-        self._book.close()
-        self._book = LeaseBook(self._url)
+        self._book = _stop_rounds(self)
         with contextlib.suppress(Exception):
             self._book.run("DELETE FROM limit_wants WHERE name = %s AND node_id = %s", (self.name, self.node_id))
         self._book.close()
@@ -261,3 +251,15 @@ class SharedRate:
         if part != self.part:
             self.part = part
             self._apply(part)
+
+
+def _stop_rounds(limit: SharedLimit | SharedRate) -> LeaseBook:
+    """Stop a limit's rounds; returns a fresh connection to give its share back on.
+
+    A round killed mid-query leaves its connection busy.
+    """
+    if limit._loop is not None:
+        limit._loop.kill()
+        limit._loop = None
+    limit._book.close()
+    return LeaseBook(limit._url)

@@ -156,7 +156,8 @@ class Runtime:
         undo.append(listener.close)
         try:
             self.store = open_store(
-                cfg.store.url, clock=self.clock, batch_max=cfg.store.batch_max, metrics=self.metrics
+                cfg.store.url, clock=self.clock, batch_max=cfg.store.batch_max, metrics=self.metrics,
+                idle_in_transaction=cfg.cluster.lease_ttl if cfg.cluster.enabled else None,
             )
             undo.append(self.store.close)
             applied = self.store.migrate()

@@ -63,8 +63,12 @@ def open_store(
     batch_max: int = 2000,
     metrics: Metrics | None = None,
     create: bool = True,
+    idle_in_transaction: float | None = None,
 ) -> Store:
     """Open the store at ``url``; connections open on first use, the schema is not touched.
+
+    ``idle_in_transaction`` (PostgreSQL): seconds after which the server ends a transaction
+    of ours that sits idle (a cluster node's lease TTL).
 
     StoreError when the URL cannot be used (the message names the URL, never
     its password), or, without ``create``, when its SQLite file does not
@@ -72,5 +76,5 @@ def open_store(
     """
     if isinstance(batch_max, bool) or not isinstance(batch_max, int) or batch_max < 1:
         raise ValueError(f"batch_max must be an integer of at least 1, got {batch_max!r}")
-    backend = open_backend(url, create=create)
+    backend = open_backend(url, create=create, idle_in_transaction=idle_in_transaction)
     return Store(backend, redact_url(url), clock or SystemClock(), batch_max, metrics)

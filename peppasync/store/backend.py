@@ -81,6 +81,8 @@ class Session:
         self._pg = backend == "postgresql"
         self._sql: dict[str, str] = {}
         self._cursor: Any = None
+        #: Statements run on each new connection (PostgreSQL session settings).
+        self.on_connect: list[str] = []
 
     def _text(self, sql: str) -> str:
         text = self._sql.get(sql)
@@ -168,6 +170,8 @@ class Session:
         if self._db.is_closed():
             self._db.connect()
             self._cursor = None
+            for statement in self.on_connect:
+                self._db.connection().execute(statement)  # type: ignore[no-untyped-call]
         if self._cursor is None:
             self._cursor = self._db.connection().cursor()  # type: ignore[no-untyped-call]
 
@@ -288,8 +292,9 @@ class PostgresBackend(Backend):
 
     name = "postgresql"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, idle_in_transaction: float | None = None) -> None:
         self._url = url
+        self._idle_in_transaction = idle_in_transaction
         self._writer = self._session()
         self._idle: gevent.queue.Queue[Session] = gevent.queue.Queue()
         self._created = 0
@@ -300,7 +305,14 @@ class PostgresBackend(Backend):
         # connect_timeout in the URL wins.
         timeout: dict[str, Any] = {} if "connect_timeout=" in self._url else {"connect_timeout": _CONNECT_TIMEOUT}
         db = peewee.PostgresqlDatabase(self._url, thread_safe=False, autoconnect=False, **timeout)
-        return Session(db, "postgresql")
+        session = Session(db, "postgresql")
+        if self._idle_in_transaction is not None:
+            # A node paused mid-commit (a VM frozen, a process stopped) holds its lease rows
+            # locked and keeps every other node from taking its partitions over: the server
+            # ends such a transaction once it has sat idle for a lease's TTL.
+            timeout_ms = int(self._idle_in_transaction * 1000)
+            session.on_connect = [f"SET idle_in_transaction_session_timeout = {timeout_ms}"]
+        return session
 
     def write(self, fn: Callable[[Session], T]) -> T:
         return _call(self._writer, fn)
@@ -346,7 +358,7 @@ def _call(session: Session, fn: Callable[[Session], T]) -> T:
     return fn(session)
 
 
-def open_backend(url: str, *, create: bool = True) -> Backend:
+def open_backend(url: str, *, create: bool = True, idle_in_transaction: float | None = None) -> Backend:
     """The backend for a ``sqlite:///path`` or ``postgresql://...`` URL.
 
     Without ``create``, a SQLite file that does not exist is an error rather
@@ -374,7 +386,7 @@ def open_backend(url: str, *, create: bool = True) -> Backend:
             )
         return SqliteBackend(path)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresBackend("postgresql://" + url.split("://", 1)[1])
+        return PostgresBackend("postgresql://" + url.split("://", 1)[1], idle_in_transaction=idle_in_transaction)
     raise StoreError(
         f"store URL {safe}: expected sqlite:///path or postgresql://user@host/db", url=safe
     )

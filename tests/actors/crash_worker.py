@@ -13,15 +13,10 @@ import sys  # noqa: E402
 
 import gevent  # noqa: E402
 
-from peppasync.backoff import Backoff  # noqa: E402
-from peppasync.clock import SystemClock  # noqa: E402
-from peppasync.retry import RetryPolicy  # noqa: E402
 from peppasync.store import open_store  # noqa: E402
 
 from actors.durable import DurableActor  # noqa: E402
-from actors.hooks import ActorHooks  # noqa: E402
-from actors.system import ActorSystem  # noqa: E402
-from supervisors import KeyedSupervisor, PoisonPolicy, RestartIntensity, RestartPolicy  # noqa: E402
+from tests.actors.worker_system import worker_system  # noqa: E402
 
 url, effect_log = sys.argv[1], sys.argv[2]
 until_empty = "--until-empty" in sys.argv
@@ -44,30 +39,9 @@ class Effector(DurableActor):
         self.save_state()
 
 
-class Progress(ActorHooks):
-    def __init__(self):
-        self.done = 0
-
-    def on_message(self, kind, outcome, seconds):
-        if outcome == "ok":
-            self.done += 1
-            if self.done % 100 == 0:
-                print(f"handled {self.done}", flush=True)
-
-
 store = open_store(url)
 store.migrate()
-system = ActorSystem(
-    store,
-    PoisonPolicy(RetryPolicy(max_attempts=5, backoff=Backoff(base=0.01, cap=0.1))),
-    clock=SystemClock(),
-    supervision=KeyedSupervisor(
-        RestartPolicy(RestartIntensity(max_restarts=100, period=1.0), Backoff(base=0.01, cap=0.1)),
-        clock=SystemClock(),
-    ),
-    hooks=Progress(),
-    sweep_interval=0.05,
-)
+system = worker_system(store, every=100)
 system.register(Effector)
 system.start()
 while True:

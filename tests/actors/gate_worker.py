@@ -12,17 +12,12 @@ import sys  # noqa: E402
 
 import gevent  # noqa: E402
 
-from peppasync.backoff import Backoff  # noqa: E402
-from peppasync.clock import SystemClock  # noqa: E402
 from peppasync.config import parse_config  # noqa: E402
-from peppasync.retry import RetryPolicy  # noqa: E402
 from peppasync.store import open_store  # noqa: E402
 
 from actors.gate import GateActor, GateTimerActor  # noqa: E402
 from actors.gate_workflows import GateSettings  # noqa: E402
-from actors.hooks import ActorHooks  # noqa: E402
-from actors.system import ActorSystem  # noqa: E402
-from supervisors import KeyedSupervisor, PoisonPolicy, RestartIntensity, RestartPolicy  # noqa: E402
+from tests.actors.worker_system import worker_system  # noqa: E402
 
 GATES = {
     "workflows": {"custom": {"order_tags": ["custom"], "gates": ["finance", "design"]}},
@@ -30,32 +25,10 @@ GATES = {
     "design": {"owner": "design", "sla_hours": 4 / 3600},
 }
 
-
-class Progress(ActorHooks):
-    def __init__(self):
-        self.done = 0
-
-    def on_message(self, kind, outcome, seconds):
-        if outcome == "ok":
-            self.done += 1
-            if self.done % 10 == 0:
-                print(f"handled {self.done}", flush=True)
-
-
 store = open_store(sys.argv[1])
 store.migrate()
-system = ActorSystem(
-    store,
-    PoisonPolicy(RetryPolicy(max_attempts=5, backoff=Backoff(base=0.01, cap=0.1))),
-    clock=SystemClock(),
-    supervision=KeyedSupervisor(
-        RestartPolicy(RestartIntensity(max_restarts=100, period=1.0), Backoff(base=0.01, cap=0.1)),
-        clock=SystemClock(),
-    ),
-    hooks=Progress(),
-    sweep_interval=0.05,
-    services={"gates": GateSettings.from_config(parse_config({"gates": GATES}, environ={}).gates)},
-)
+settings = GateSettings.from_config(parse_config({"gates": GATES}, environ={}).gates)
+system = worker_system(store, every=10, services={"gates": settings})
 system.register(GateActor)
 system.register(GateTimerActor)
 system.start()

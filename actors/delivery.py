@@ -125,18 +125,17 @@ class Mailbox:
 
     __slots__ = ("_claimed", "_in_hand", "_known_id", "_prefetch", "_pushed", "_stale", "closed")
 
-    def __init__(self, prefetch: int, preload: list[Message] | None = None, claimed: Collection[int] = ()) -> None:
+    def __init__(self, prefetch: int, preloaded: bool = False) -> None:
         self._prefetch = prefetch
         # Messages committed after our last read, in id order, as the writer
         # told them (so a wake needs no read). Stale: the store may hold
         # messages we were not handed, so the next batch is read from it.
         self._pushed: list[Committed] = []
-        self._stale = preload is None  # a preload is a read made for us
-        # Messages whose first attempt is counted, to be read from the store: preloaded
-        # ones the activation claimed, and ones claimed at insert that were not handed
-        # over after all (or were forgotten); the read treats them as claimed, so that
-        # their attempt is not counted twice.
-        self._claimed = {m.id for m in preload if m.id in claimed} if preload else set()
+        self._stale = not preloaded  # a preload is a read made for us
+        # Messages claimed at insert that were not handed over after all (or were
+        # forgotten), to be read from the store: the read treats them as claimed, so
+        # that their attempt is not counted twice.
+        self._claimed: set[int] = set()
         self._known_id = 0
         self._in_hand = 0  # messages of the batch being handled (claimed, not known done)
         #: The actor is passivating: it takes nothing more at insert.
@@ -556,7 +555,7 @@ class Delivery:
             # writer: seconds, in a sale.)
             # Starting may yield to other greenlets: the key stays in
             # _activating meanwhile, so a commit then is noted, not lost.
-            self._active[ident] = self._kinds[kind].spawn(key, ctx, loaded[key], (), fences.get(key))
+            self._active[ident] = self._kinds[kind].spawn(key, ctx, loaded[key], fences.get(key))
             self._activating.pop(ident, None)
             # No lost wake: a commit since the read, so the actor reads once
             # it has handled what it was given.

@@ -23,7 +23,7 @@ import copy
 import logging
 import pickle
 import traceback
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -107,7 +107,6 @@ class DurableActor(pykka.ThreadingActor):
         context: ActorContext,
         on_exit: ExitListener | None = None,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
-        claimed: Collection[int] = (),
         fence: ops.Fence | None = None,
     ) -> None:
         super().__init__()
@@ -129,7 +128,7 @@ class DurableActor(pykka.ThreadingActor):
         self.__passivated = False
         self.__reported = False
         #: What delivery handed over since the last read (``actors.delivery``).
-        self.mailbox = Mailbox(context.prefetch, preload[1] if preload is not None else None, claimed)
+        self.mailbox = Mailbox(context.prefetch, preload is not None)
 
     # -- what subclasses use -------------------------------------------------
 
@@ -201,15 +200,13 @@ class DurableActor(pykka.ThreadingActor):
     def spawn(
         cls, key: str, context: ActorContext,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
-        claimed: Collection[int] = (),
         fence: ops.Fence | None = None,
     ) -> DurableActor:
         """Start one and return the actor itself (the system hands it messages directly).
 
-        ``claimed``: ids of preloaded messages whose attempt is already counted;
         ``fence``: its lease on a cluster, as it was before ``preload`` was read.
         """
-        obj = cls(key, context, None, preload, claimed, fence)
+        obj = cls(key, context, None, preload, fence)
         obj._start_actor_loop()
         return obj
 

@@ -34,8 +34,6 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-import gevent
-
 from peppasync.clock import parse_timestamp
 from peppasync.config import COST_SOURCES, MarginConfig
 from peppasync.errors import ValidationError
@@ -55,6 +53,7 @@ from actors.margin_model import (
     compute_margin,
     sku_breakdown,
 )
+from actors.payment_reads import Charges, PaymentReads
 from actors.validation import normalise_order
 
 __all__ = ["MARGIN_KIND", "MarginActor", "MarginSettings", "margin_message"]
@@ -191,32 +190,30 @@ class MarginActor(DurableActor):
     def _ask_payments(self) -> None:
         """Read the order's charges and fees from the storefront in the background, once paid.
 
-        The answer comes back as a ``payments`` message; a failure leaves the fees
-        estimated and is tried again on the order's next event.
+        The read is shared with other orders' (``actors.payment_reads``); the answer comes
+        back as a ``payments`` message, and a failure leaves the fees estimated and is tried
+        again on the order's next event.
         """
-        payments = self._ctx.services.get("payments")
+        reads: PaymentReads | None = self._ctx.services.get("payments")
         sale = self.state.get("sale") or {}
-        if (payments is None or "charges" in self.state or self.state.get("payments_asked")
+        if (reads is None or "charges" in self.state or self.state.get("payments_asked")
                 or sale.get("financial_status") not in _PAID):
             return
         self.state["payments_asked"] = True
         system, key, clock = self._ctx.system, self.key, self._ctx.clock
 
-        def ask() -> None:
-            try:
-                charges = payments.charges(key)
-            except Exception as exc:
+        def answer(charges: Charges) -> None:
+            if isinstance(charges, Exception):
                 log.warning("payment fees not read: estimated until the order's next event",
-                            extra={"order_id": key, "error": str(exc)})
+                            extra={"order_id": key, "error": str(charges)})
                 system.tell(MARGIN_KIND, key, margin_message("payments_failed", clock.time()))
-                return
-            if charges is not None:
+            elif charges is not None:
                 system.tell(MARGIN_KIND, key, margin_message(
                     "payments", clock.time(),
                     charges=[{"amount": str(c.amount), "fees": None if c.fees is None else str(c.fees)}
                              for c in charges]))
 
-        self.on_success(lambda: gevent.spawn(ask))
+        self.on_success(partial(reads.ask, key, answer))
 
     # -- the margin ------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from actors.connectors import (
     WmsInventoryConnector,
 )
 from actors.costs import CostReader
+from actors.payment_reads import PaymentReads
 from actors.reconciler import Settings
 from actors.storefront_holds import HoldPolicy
 
@@ -111,7 +112,7 @@ def engine_services(config: Config, metrics: Metrics, clock: Clock) -> dict[str,
         cost_readers.append(NetsuiteItemCosts(services["netsuite"]))
     if config.shopify.access_token:
         cost_readers.append(ShopifyUnitCosts(services["shopify"]))
-        services["payments"] = ShopifyPayments(services["shopify"])
+        services["payments"] = PaymentReads(ShopifyPayments(services["shopify"]))
     services["margin"] = MarginSettings.from_config(config.margin)
     services["costs"] = CostBook(cost_readers, clock, ttl=config.margin.cost_ttl)
     if config.wms.api_key:

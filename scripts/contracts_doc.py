@@ -14,6 +14,7 @@ def shopify_documents() -> dict[str, str]:
                  if isinstance(getattr(queries, name), str) and "{" in getattr(queries, name)}
     documents["shopify_queries.variants_query()"] = queries.variants_query(["SKU"])[0]
     documents["shopify_queries.levels_query()"] = queries.levels_query(["gid://shopify/InventoryItem/1"], "L")[0]
+    documents["shopify_queries.transactions_query()"] = queries.transactions_query(["gid://shopify/Order/1"])[0]
     documents["order_import.ORDER_QUERY"] = ORDER_QUERY
     documents["order_import.REFUNDS_QUERY"] = REFUNDS_QUERY
     return documents

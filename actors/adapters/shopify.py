@@ -7,7 +7,7 @@ currencies where Shopify sends one, else from the plain amount in the shop's cur
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -76,22 +76,26 @@ class ShopifyPayments:
     def __init__(self, connector: ShopifyConnector) -> None:
         self.connector = connector
 
-    def charges(self, order_id: str) -> tuple[Transaction, ...] | None:
-        """The money taken (successful sales and captures), or None when Shopify has no such order."""
-        found = call(self.connector.name, self.connector.order_transactions, order_id)
-        if found is None:
-            return None
-        charges = []
-        for t in found:
-            if t.get("kind") not in ("SALE", "CAPTURE") or t.get("status") != "SUCCESS":
-                continue
-            fees = t.get("fees") or []
-            reported = t.get("gateway") == "shopify_payments" and bool(fees)
-            charges.append(Transaction(
-                Decimal(str(t["amountSet"]["shopMoney"]["amount"])),
-                sum((Decimal(str(f["amount"]["amount"])) for f in fees), Decimal(0)) if reported else None,
-            ))
-        return tuple(charges)
+    def charges(self, order_ids: Sequence[str]) -> dict[str, tuple[Transaction, ...] | None]:
+        """Each order's money taken (successful sales and captures), by order id, read in as
+        few calls as the API allows; None for an order Shopify does not have."""
+        found = call(self.connector.name, self.connector.orders_transactions, order_ids)
+        return {order_id: None if transactions is None else _charges(transactions)
+                for order_id, transactions in found.items()}
+
+
+def _charges(transactions: Iterable[Mapping[str, Any]]) -> tuple[Transaction, ...]:
+    charges = []
+    for t in transactions:
+        if t.get("kind") not in ("SALE", "CAPTURE") or t.get("status") != "SUCCESS":
+            continue
+        fees = t.get("fees") or []
+        reported = t.get("gateway") == "shopify_payments" and bool(fees)
+        charges.append(Transaction(
+            Decimal(str(t["amountSet"]["shopMoney"]["amount"])),
+            sum((Decimal(str(f["amount"]["amount"])) for f in fees), Decimal(0)) if reported else None,
+        ))
+    return tuple(charges)
 
 
 def sale_facts(body: Mapping[str, Any]) -> SaleFacts:

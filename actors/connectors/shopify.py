@@ -25,13 +25,13 @@ from .shopify_queries import (
     FULFILLMENT_ORDER_RELEASE_HOLD,
     ORDER_FULFILLMENT_ORDERS,
     ORDER_PRODUCT_TAGS,
-    ORDER_TRANSACTIONS,
     ORDERS_UPDATED_SINCE,
     SET_QUANTITIES,
     UNIT_COST,
     gid,
     levels_query,
     search_value,
+    transactions_query,
     variants_query,
 )
 
@@ -209,12 +209,20 @@ class ShopifyConnector(Connector):
                         break
         return found
 
-    def order_transactions(self, order_id: str | int) -> list[dict[str, Any]] | None:
-        """The order's transactions (kind, status, gateway, amount, fees), or None when Shopify has no such order."""
-        data = self.graphql(ORDER_TRANSACTIONS, {"id": gid("Order", order_id)}, operation="order_transactions",
-                            estimate=60.0, priority=Priority.BACKGROUND)
-        order = data.get("order")
-        return None if order is None else list(order.get("transactions") or [])
+    def orders_transactions(self, order_ids: Sequence[str | int]) -> dict[str, list[dict[str, Any]] | None]:
+        """Each order's transactions (kind, status, gateway, amount, fees) by order id, up to
+        ``_ALIASES_PER_CALL`` orders a call; None for an order Shopify does not have."""
+        wanted = list(dict.fromkeys(str(i) for i in order_ids))
+        found: dict[str, list[dict[str, Any]] | None] = {}
+        for start in range(0, len(wanted), _ALIASES_PER_CALL):
+            chunk = wanted[start:start + _ALIASES_PER_CALL]
+            query, variables = transactions_query([gid("Order", i) for i in chunk])
+            data = self.graphql(query, variables, operation=f"transactions{len(chunk)}", estimate=len(chunk) * 6.0,
+                                priority=Priority.BACKGROUND)
+            for n, order_id in enumerate(chunk):
+                order = data.get(f"o{n}")
+                found[order_id] = None if order is None else list(order.get("transactions") or [])
+        return found
 
     def order_product_tags(self, order_id: str | int) -> set[str]:
         """The tags of the products on the order's first 25 lines (lines without a product have none)."""

@@ -14,6 +14,7 @@ from actors.costs import CostBook
 from actors.margin import MarginActor, MarginSettings
 from actors.margin_model import Transaction
 from actors.margin_report import margin_of
+from actors.payment_reads import PaymentReads
 from actors.system import ActorSystem
 from tests.actors.conftest import CountingHooks, roomy_supervision, small_policy
 
@@ -93,9 +94,9 @@ class Payments:
     def __init__(self):
         self.asked = []
 
-    def charges(self, order_id):
-        self.asked.append(order_id)
-        return (Transaction(Decimal("90.72"), Decimal("2.71")),)
+    def charges(self, order_ids):
+        self.asked.extend(order_ids)
+        return {order_id: (Transaction(Decimal("90.72"), Decimal("2.71")),) for order_id in order_ids}
 
 
 @pytest.fixture
@@ -117,7 +118,7 @@ def engine(tmp_path, request):
                          sweep_interval=0.05, services={
         "margin": MarginSettings.from_config(config.margin),
         "costs": CostBook([erp, shop], clock, ttl=3600),
-        **({"payments": request.getfixturevalue("payments")} if "payments" in request.fixturenames else {}),
+        **({"payments": PaymentReads(request.getfixturevalue("payments"), linger=0.01)} if "payments" in request.fixturenames else {}),
     })
     system.register(MarginActor)
     system.start()

@@ -76,7 +76,7 @@ def _every_operation(sb: Sandbox, shop: ShopifyConnector) -> None:
     fetch_order(shop, f"gid://shopify/Order/{order.id}")
     shop.unit_cost(AWKWARD_SKUS[0])
     shop.unit_cost(sb.catalog.items[0].sku)
-    shop.order_transactions(order.id)
+    shop.orders_transactions([order.id, other.id])
 
 
 def _documents_of_the_connector() -> set[str]:
@@ -85,7 +85,8 @@ def _documents_of_the_connector() -> set[str]:
              if isinstance(getattr(queries, n), str)}
     return names | {_operation({"query": ORDER_QUERY}),
                     _operation({"query": queries.variants_query(["A"])[0]}),
-                    _operation({"query": queries.levels_query(["gid://shopify/InventoryItem/1"], "L")[0]})}
+                    _operation({"query": queries.levels_query(["gid://shopify/InventoryItem/1"], "L")[0]}),
+                    _operation({"query": queries.transactions_query(["gid://shopify/Order/1"])[0]})}
 
 
 def test_every_request_the_connector_sends_is_one_shopify_2026_10_accepts(

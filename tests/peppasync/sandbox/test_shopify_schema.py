@@ -66,10 +66,12 @@ def test_the_sandbox_simulates_every_field_the_connector_reads() -> None:
         ORDERS_UPDATED_SINCE,
         SET_QUANTITIES,
         levels_query,
+        transactions_query,
         variants_query,
     )
 
     documents = [ORDERS_UPDATED_SINCE, ORDER_FULFILLMENT_ORDERS, FULFILLMENT_CREATE, SET_QUANTITIES,
-                 variants_query(["A", "B"])[0], levels_query(["gid://shopify/InventoryItem/1"], "L")[0]]
+                 variants_query(["A", "B"])[0], levels_query(["gid://shopify/InventoryItem/1"], "L")[0],
+                 transactions_query(["gid://shopify/Order/1", "gid://shopify/Order/2"])[0]]
 
     assert [validate(build_shopify_schema(), parse(d)) for d in documents] == [[]] * len(documents)

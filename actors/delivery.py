@@ -77,6 +77,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import gevent
+import gevent.event
 import pykka
 
 from peppasync.store import Message, Store, lease_of, ops
@@ -94,6 +95,8 @@ _Ident = tuple[str, str]
 
 _ACTIVATORS = 2
 _ACTIVATION_BATCH = 500
+#: At most this long an activation waits for the commit under way to say what it claimed.
+_SETTLE_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ class Mailbox:
 
     __slots__ = ("_claimed", "_in_hand", "_known_id", "_prefetch", "_pushed", "_stale", "closed")
 
-    def __init__(self, prefetch: int, preloaded: bool = False) -> None:
+    def __init__(self, prefetch: int, preloaded: bool = False, claimed: Collection[int] = ()) -> None:
         self._prefetch = prefetch
         # Messages committed after our last read, in id order, as the writer
         # told them (so a wake needs no read). Stale: the store may hold
@@ -135,7 +138,7 @@ class Mailbox:
         # Messages claimed at insert that were not handed over after all (or were
         # forgotten), to be read from the store: the read treats them as claimed, so
         # that their attempt is not counted twice.
-        self._claimed: set[int] = set()
+        self._claimed: set[int] = set(claimed)
         self._known_id = 0
         self._in_hand = 0  # messages of the batch being handled (claimed, not known done)
         #: The actor is passivating: it takes nothing more at insert.
@@ -249,6 +252,12 @@ class Delivery:
         self._woken: set[_Ident] = set()  # told WAKE, not yet reading
         self._activating: dict[_Ident, None] = {}
         self._rewake: set[_Ident] = set()  # activating, and a message committed meanwhile
+        #: Messages stored with their first attempt counted for an actor about to be activated: its
+        #: first batch takes them as started (no Start to wait for, ``Delivery.claim``).
+        self._claimed_ahead: dict[_Ident, set[int]] = {}
+        #: Keys claimed for in the writer's commit under way, and when it is over (``_claims_settled``).
+        self._claims_open: set[_Ident] = set()
+        self._claims_told = gevent.event.Event()
         self._to_load: deque[_Ident] = deque()  # in _activating, not yet read
         self._activators: set[gevent.Greenlet] = set()
         self._to_wake: dict[_Ident, None] = {}  # committed, to tell or activate (``_wake_committed``)
@@ -262,7 +271,7 @@ class Delivery:
     def open(self) -> None:
         """Listen to the store's commits (and claim at insert for active actors)."""
         self._stopping = False
-        self._store.listen(self.committed, claimer=self.claim)
+        self._store.listen(self.committed, claimer=self.claim, settled=self._claims_settled)
         self.listening = True
 
     def close(self) -> list[DurableActor]:
@@ -276,6 +285,7 @@ class Delivery:
         self._to_load.clear()
         self._activating.clear()
         self._rewake.clear()
+        self._claimed_ahead.clear()
         self._to_wake.clear()
         actors = list(self._active.values())
         self._active.clear()
@@ -305,7 +315,11 @@ class Delivery:
                 actor.mailbox.offer(*item)
                 if ident in woken:
                     continue  # a wake is queued: the actor reads what it was handed
-            elif ident in self._activating:
+                to_wake[ident] = None
+                continue
+            if item[3]:
+                self._claimed_ahead.setdefault(ident, set()).add(item[0])
+            if ident in self._activating:
                 # No lost wake: its activation may have read the mailbox before this commit.
                 self._rewake.add(ident)
                 continue
@@ -331,9 +345,33 @@ class Delivery:
             log.exception("waking actors after a commit failed")
 
     def claim(self, kind: str, key: str, promised: int) -> bool:
-        """The store's claimer: whether a message for (kind, key) is stored with its first attempt counted."""
-        actor = self._active.get((kind, key))
-        return actor is not None and actor.mailbox.takes(promised)
+        """The store's claimer: whether a message for (kind, key) is stored with its first attempt counted.
+
+        Yes for an active actor with room in its mailbox, and for one this commit activates
+        (or whose activation is under way): its first batch then starts without a commit of
+        its own, which under a sale waited behind every other commit. At least once holds as
+        for an active actor: at most a prefetch of claims per key, so a crash re-delivers no
+        more than that, each with its one attempt counted.
+        """
+        ident = (kind, key)
+        actor = self._active.get(ident)
+        if actor is not None:
+            return actor.mailbox.takes(promised)
+        if (self._stopping or kind not in self._kinds or ident in self._held
+                or (self._ownership is not None and not self._owns(ident))):
+            return False
+        if ident not in self._activating and len(self._active) + len(self._activating) >= self._max_active:
+            return False  # the sweep activates it later, reading it as any other message
+        if len(self._claimed_ahead.get(ident, ())) + promised >= self._ctx.prefetch:
+            return False
+        self._claims_open.add(ident)
+        return True
+
+    def _claims_settled(self) -> None:
+        # The commit's listener has run: what it claimed is in _claimed_ahead (or handed over).
+        self._claims_open.clear()
+        told, self._claims_told = self._claims_told, gevent.event.Event()
+        told.set()
 
     def wake(self, kind: str, key: str, *, reread: bool = False) -> None:
         """Make sure (kind, key) looks at its mailbox: tell it, or activate it.
@@ -418,6 +456,8 @@ class Delivery:
         """
         if lost:
             self._stop_actors_of(lost)
+            for ident in [i for i in self._claimed_ahead if lease_of(i[0], i[1], self._singleton(i[0])) in lost]:
+                del self._claimed_ahead[ident]  # its new owner reads them, their attempt counted again
         if gained:
             self.sweep_soon()
 
@@ -544,18 +584,24 @@ class Delivery:
         except Exception as exc:
             log.warning("activation read failed; the sweep retries", extra={"error": repr(exc)})
             loaded = {}
+        if self._claims_open and not self._claims_open.isdisjoint((kind, key) for key in loaded):
+            # The read may hold a message claimed in the commit under way, whose listener has not
+            # told us its id yet: without it the actor would count its attempt a second time.
+            self._claims_told.wait(timeout=_SETTLE_WAIT)
         for key in keys:
             ident = (kind, key)
             if key not in loaded or ident in self._active:
                 self._activating.pop(ident, None)
+                self._claimed_ahead.pop(ident, None)  # read as any other message, its attempt counted again
                 continue
-            # Each actor counts its first attempts itself (``DurableActor``): those commits run
-            # side by side, and the next batch is read and started meanwhile. (Waiting here for
-            # one commit of the batch's first attempts held every activation behind the
-            # writer: seconds, in a sale.)
+            # What was claimed for it at insert starts without a commit; the rest each actor counts
+            # itself (``DurableActor``), side by side, while the next batch is read and started.
+            # (Waiting here for one commit of the batch's first attempts held every activation
+            # behind the writer: seconds, in a sale.)
             # Starting may yield to other greenlets: the key stays in
             # _activating meanwhile, so a commit then is noted, not lost.
-            self._active[ident] = self._kinds[kind].spawn(key, ctx, loaded[key], fences.get(key))
+            self._active[ident] = self._kinds[kind].spawn(key, ctx, loaded[key], fences.get(key),
+                                                          self._claimed_ahead.pop(ident, ()))
             self._activating.pop(ident, None)
             # No lost wake: a commit since the read, so the actor reads once
             # it has handled what it was given.

@@ -23,7 +23,7 @@ import copy
 import logging
 import pickle
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -108,6 +108,7 @@ class DurableActor(pykka.ThreadingActor):
         on_exit: ExitListener | None = None,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
         fence: ops.Fence | None = None,
+        claimed: Collection[int] = (),
     ) -> None:
         super().__init__()
         self.key = key
@@ -128,7 +129,7 @@ class DurableActor(pykka.ThreadingActor):
         self.__passivated = False
         self.__reported = False
         #: What delivery handed over since the last read (``actors.delivery``).
-        self.mailbox = Mailbox(context.prefetch, preload is not None)
+        self.mailbox = Mailbox(context.prefetch, preload is not None, claimed)
 
     # -- what subclasses use -------------------------------------------------
 
@@ -201,12 +202,14 @@ class DurableActor(pykka.ThreadingActor):
         cls, key: str, context: ActorContext,
         preload: tuple[tuple[dict[str, Any], int] | None, list[Message]] | None = None,
         fence: ops.Fence | None = None,
+        claimed: Collection[int] = (),
     ) -> DurableActor:
         """Start one and return the actor itself (the system hands it messages directly).
 
-        ``fence``: its lease on a cluster, as it was before ``preload`` was read.
+        ``fence``: its lease on a cluster, as it was before ``preload`` was read. ``claimed``:
+        messages stored with their first attempt counted for it (``Delivery.claim``).
         """
-        obj = cls(key, context, None, preload, fence)
+        obj = cls(key, context, None, preload, fence, claimed)
         obj._start_actor_loop()
         return obj
 

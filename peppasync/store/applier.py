@@ -152,11 +152,12 @@ def _dedup(s: Session, op: ops.Dedup, now: float) -> bool:
     return _record_event(s, op.source, op.event_id, "", now) is not None
 
 
-def _insert_once(s: Session, op: ops.InsertOnce, now: float) -> Admission:
+def _insert_once(s: Session, op: ops.InsertOnce, now: float, claimed: Collection[int] = ()) -> Admission:
     reused = _record_event(s, op.source, op.event_id, op.digest, now)
     if reused is None:
         return Admission(None)
-    return Admission(_insert(s, op.message, now), reused, tuple(_insert(s, more, now) for more in op.also))
+    return Admission(_insert(s, op.message, now, 1 if id(op.message) in claimed else 0), reused,
+                     tuple(_insert(s, more, now, 1 if id(more) in claimed else 0) for more in op.also))
 
 
 def _audit(s: Session, op: ops.Audit, now: float) -> int:
@@ -236,11 +237,12 @@ def apply_ops(
 ) -> list[object]:
     """Apply one request's ops in order inside the open transaction; one result per op.
 
-    ``claimed`` holds the ``id()`` of Inserts whose actor takes them at once:
-    they are stored with their first attempt already counted.
+    ``claimed`` holds the ``id()`` of Inserts (alone or in an InsertOnce) whose actor takes
+    them at once: they are stored with their first attempt already counted.
     """
     return [
         _insert(s, op, now, 1 if id(op) in claimed else 0) if type(op) is ops.Insert
+        else _insert_once(s, op, now, claimed) if type(op) is ops.InsertOnce
         else _APPLY[type(op)](s, op, now)
         for op in operations
     ]
@@ -379,7 +381,8 @@ def apply_batch(
         for i, value in zip(positions, values):
             results[i] = value
     for i in rest:
-        results[i] = _APPLY[type(flat[i])](s, flat[i], now)
+        op = flat[i]
+        results[i] = _insert_once(s, op, now, claimed) if type(op) is ops.InsertOnce else _APPLY[type(op)](s, op, now)
     out: list[list[object]] = []
     at = 0
     for request in requests:

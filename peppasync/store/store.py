@@ -185,23 +185,28 @@ class Store:
                 raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
         return self._writer.submit(tuple(operations))
 
-    def listen(self, listener: CommitListener, *, claimer: Claimer | None = None) -> None:
+    def listen(self, listener: CommitListener, *, claimer: Claimer | None = None,
+               settled: Callable[[], None] | None = None) -> None:
         """Tell ``listener`` of every message committed from now on, in id order, before its writer hears.
 
         With ``claimer``, messages it claims are stored with their first
         attempt counted (see ``Claimer``): the one store's one actor host.
+        ``settled`` is called after each commit in which it claimed anything,
+        once ``listener`` was told (or the commit failed).
         """
         self._writer.listeners.append(listener)
         if claimer is not None:
             if self._writer.claimer is not None:
                 raise ValueError(f"store {self.url} already has a claimer")
             self._writer.claimer = claimer
+            self._writer.settled = settled
 
     def unlisten(self, listener: CommitListener) -> None:
         """Stop telling ``listener`` (and drop the claimer given with it)."""
         if listener in self._writer.listeners:
             self._writer.listeners.remove(listener)
             self._writer.claimer = None
+            self._writer.settled = None
 
     def write(self, operations: Sequence[ops.Op]) -> list[Any]:
         """Submit and block this greenlet until the request is committed (or failed)."""

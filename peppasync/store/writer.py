@@ -91,6 +91,9 @@ class GroupWriter:
         self.commits = 0
         self.listeners: list[CommitListener] = []
         self.claimer: Claimer | None = None
+        #: Called after each batch in which the claimer claimed anything, once the listeners
+        #: were told (or the batch failed): a reader that saw those messages now knows them claimed.
+        self.settled: Callable[[], None] | None = None
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
         if self._closing:
@@ -146,6 +149,7 @@ class GroupWriter:
     def _commit(self, batch: list[_Request]) -> None:
         started = time.perf_counter()
         now = self._clock.time()
+        claimed: frozenset[int] = frozenset()
         try:
             claimed = self._claims(batch)  # never raises: at worst nothing is claimed
             outcomes, commits = self._backend.write(lambda s: self._apply(s, batch, now, claimed))
@@ -165,11 +169,20 @@ class GroupWriter:
                 m.store_commit_duration_seconds.observe(time.perf_counter() - started)
         if commits and self.listeners:
             self._tell_listeners(batch, outcomes, now, claimed)
+        self._settle(claimed)
         for request, outcome in zip(batch, outcomes):
             if type(outcome) is _Failed:
                 request.result.set_exception(as_store_error(outcome.error, self._url))
             else:
                 request.result.set(outcome)
+
+    def _settle(self, claimed: frozenset[int]) -> None:
+        settled = self.settled
+        if claimed and settled is not None:
+            try:
+                settled()
+            except Exception:  # noqa: BLE001 - like a listener's, its bug must not fail the writes
+                log.exception("commit claimer's settled hook failed")
 
     def _claims(self, batch: list[_Request]) -> frozenset[int]:
         claimer = self.claimer
@@ -180,11 +193,17 @@ class GroupWriter:
         try:
             for request in batch:
                 for op in request.operations:
-                    if type(op) is ops.Insert and op.available_at is None:
-                        ident = (op.kind, op.key)
+                    # An InsertOnce's messages are claimed as if inserted (a duplicate inserts none:
+                    # its claims are only promised, which keeps the bound).
+                    inserts = (op,) if type(op) is ops.Insert else (
+                        (op.message, *op.also) if type(op) is ops.InsertOnce else ())
+                    for insert in inserts:
+                        if insert.available_at is not None:
+                            continue
+                        ident = (insert.kind, insert.key)
                         n = promised.get(ident, 0)
-                        if claimer(op.kind, op.key, n):
-                            claimed.add(id(op))
+                        if claimer(insert.kind, insert.key, n):
+                            claimed.add(id(insert))
                             promised[ident] = n + 1
         except Exception:  # noqa: BLE001 - a claimer's bug must not fail the writes
             log.exception("commit claimer failed; nothing in this batch is claimed")
@@ -203,8 +222,9 @@ class GroupWriter:
                 if type(op) is ops.Insert:
                     added.append((int(r), op, now, id(op) in claimed))  # type: ignore[call-overload]
                 elif type(op) is ops.InsertOnce and r.message_id is not None:  # type: ignore[attr-defined]
-                    added.append((r.message_id, op.message, now, False))  # type: ignore[attr-defined]
-                    added.extend((i, m, now, False) for i, m in zip(r.also, op.also, strict=True))  # type: ignore[attr-defined]
+                    added.append((r.message_id, op.message, now, id(op.message) in claimed))  # type: ignore[attr-defined]
+                    added.extend((i, m, now, id(m) in claimed)
+                                 for i, m in zip(r.also, op.also, strict=True))  # type: ignore[attr-defined]
                 elif type(op) is ops.Requeue and r.message is not None:  # type: ignore[attr-defined]
                     added.append((r.message_id, r.message, now, False))  # type: ignore[attr-defined]
         if not added:

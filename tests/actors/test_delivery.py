@@ -178,3 +178,64 @@ def test_a_busy_actor_holds_no_more_than_one_prefetch_of_claimed_messages(make_s
 
     assert len(claimed) == 4  # what a crash now would deliver again, its attempt spent
     assert seen[("blocking", "b")] == list(range(20))
+
+
+attempts_seen: dict[str, list[int]] = collections.defaultdict(list)
+
+
+class Counting(DurableActor):
+    """Records the attempt each message arrives with."""
+
+    kind = "counting"
+
+    def handle(self, message):
+        attempts_seen[self.key].append(message.attempts)
+
+
+def test_a_message_the_activation_reads_before_its_commit_is_told_still_counts_one_attempt(make_system, store):
+    attempts_seen.clear()
+    hooks = CountingHooks()
+    told_late, go_on = gevent.event.Event(), gevent.event.Event()
+
+    def slow_to_tell(added):  # told before the delivery is: holds it back for the second message
+        if any(op.payload.get("n") == 2 for _, op, _, _ in added):
+            told_late.set()
+            go_on.wait(10)
+
+    store.listen(slow_to_tell)
+    system = make_system(Counting, hooks=hooks, sweep_interval=3600)
+    real_load_many = store.load_many
+
+    def load_many_around_a_commit(kind, keys, *, limit):
+        if not told_late.is_set():
+            # Committed (and claimed: its actor is being activated) but not yet told to the delivery.
+            store.submit([ops.Insert("counting", "cold", {"n": 2})])
+            told_late.wait(10)
+            # The delivery hears of it a while after this read, whatever the actor does meanwhile.
+            gevent.spawn_later(0.3, go_on.set)
+        return real_load_many(kind, keys, limit=limit)  # reads it
+
+    store.load_many = load_many_around_a_commit
+    system.start()
+
+    store.write([ops.Insert("counting", "cold", {"n": 1})])
+    hooks.wait_finished(2, timeout=10)
+
+    assert attempts_seen["cold"] == [1, 1]  # each counted once, when it was stored
+
+
+def test_a_message_stored_for_an_actor_about_to_be_activated_has_its_attempt_counted_already(make_system, store):
+    release.clear()
+    entered.clear()
+    hooks = CountingHooks()
+    system = make_system(Blocking, hooks=hooks, sweep_interval=3600)
+    system.start()
+
+    store.write([ops.InsertOnce("shopify", "e1", ops.Insert("blocking", "cold", {"n": 0}))])
+    assert entered.wait(10)
+    [message] = store.pending("blocking", "cold", limit=10)
+    release.set()
+    hooks.wait_finished(1, timeout=10)
+
+    assert message.attempts == 1  # what a crash now would deliver again, its attempt spent
+    assert seen[("blocking", "cold")] == [0]

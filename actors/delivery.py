@@ -95,6 +95,9 @@ _Ident = tuple[str, str]
 
 _ACTIVATORS = 2
 _ACTIVATION_BATCH = 500
+#: A hub this many seconds behind starts the kinds that do not start first ``_BEHIND_STEP`` at a time.
+_BEHIND = 0.05
+_BEHIND_STEP = 10
 #: At most this long an activation waits for the commit under way to say what it claimed.
 _SETTLE_WAIT = 5.0
 
@@ -259,7 +262,9 @@ class Delivery:
         self._claims_open: set[_Ident] = set()
         self._claims_told = gevent.event.Event()
         self._to_load: deque[_Ident] = deque()  # in _activating, not yet read
+        self._to_load_first: deque[_Ident] = deque()  # the same, of kinds that start first
         self._activators: set[gevent.Greenlet] = set()
+        self._first_activator: gevent.Greenlet | None = None
         self._to_wake: dict[_Ident, None] = {}  # committed, to tell or activate (``_wake_committed``)
         self._waking = False
         self._stopping = False
@@ -279,10 +284,14 @@ class Delivery:
         self._stopping = True
         self._store.unlisten(self.committed)
         self.listening = False
+        if self._first_activator is not None:
+            self._first_activator.kill()
+            self._first_activator = None
         for activator in list(self._activators):
             activator.kill()
         self._activators.clear()
         self._to_load.clear()
+        self._to_load_first.clear()
         self._activating.clear()
         self._rewake.clear()
         self._claimed_ahead.clear()
@@ -541,30 +550,67 @@ class Delivery:
         # Activations asked for in the same moment share one read of their
         # state and first messages: one query for a burst, not two per actor.
         self._activating[ident] = None
-        self._to_load.append(ident)
+        # Kinds that start first (``DurableActor.starts_first``) go ahead of the queue: in a sale
+        # a margin is computed in milliseconds, an order waits on the ERP for minutes anyway.
+        first = self._kinds[ident[0]].starts_first
+        (self._to_load_first if first else self._to_load).append(ident)
+        if self._stopping:
+            return
         # Two activators: one reads the next batch (on the second reader
         # connection) while the other starts the actors of the batch before.
-        if len(self._activators) < _ACTIVATORS and not self._stopping:
+        if len(self._activators) < _ACTIVATORS:
             self._activators.add(gevent.spawn(self._activate_batch))
+        elif first and not self._first_activator:
+            # And one for the kinds that start first alone, never behind a batch of the others.
+            self._first_activator = gevent.spawn(self._activate_batch, True)
 
-    def _activate_batch(self) -> None:
+    def _activate_batch(self, first_only: bool = False) -> None:
         try:
-            gevent.sleep(0)  # let the wakes of this moment gather
-            while self._to_load and not self._stopping:
+            if first_only:
+                gevent.sleep(0)  # let the wakes of this moment gather
+                behind = 0.0
+            else:
+                behind = self._behind()  # and the wakes gather meanwhile
+            while (self._to_load_first or (self._to_load and not first_only)) and not self._stopping:
                 batch: list[_Ident] = []
-                while self._to_load and len(batch) < _ACTIVATION_BATCH:
-                    ident = self._to_load.popleft()
-                    if ident in self._activating:
-                        batch.append(ident)
-                by_kind: dict[str, list[str]] = {}
-                for kind, key in batch:
-                    by_kind.setdefault(kind, []).append(key)
-                for kind, keys in by_kind.items():
-                    self._start(kind, keys)
+                self._take(self._to_load_first, batch, _ACTIVATION_BATCH)
+                if first_only:
+                    self._start_batch(batch)
+                    continue
+                # While the hub is behind, the other kinds start a step at a time, each step after
+                # what was queued before it: a webhook's answer, an ERP slot's next call and a
+                # margin do not wait behind hundreds of orders starting at once.
+                self._take(self._to_load, batch, len(batch) + _BEHIND_STEP if behind > _BEHIND else _ACTIVATION_BATCH)
+                self._start_batch(batch)
+                behind = self._behind()
         finally:
-            self._activators.discard(gevent.getcurrent())
-            if self._to_load and len(self._activators) < _ACTIVATORS and not self._stopping:
-                self._activators.add(gevent.spawn(self._activate_batch))
+            if first_only:
+                self._first_activator = None
+            else:
+                self._activators.discard(gevent.getcurrent())
+                if ((self._to_load_first or self._to_load) and len(self._activators) < _ACTIVATORS
+                        and not self._stopping):
+                    self._activators.add(gevent.spawn(self._activate_batch))
+
+    def _start_batch(self, batch: list[_Ident]) -> None:
+        by_kind: dict[str, list[str]] = {}  # the kinds that start first, first
+        for kind, key in batch:
+            by_kind.setdefault(kind, []).append(key)
+        for kind, keys in by_kind.items():
+            self._start(kind, keys)
+
+    def _take(self, queue: deque[_Ident], batch: list[_Ident], size: int) -> None:
+        while queue and len(batch) < size:
+            ident = queue.popleft()
+            if ident in self._activating:
+                batch.append(ident)
+
+    def _behind(self) -> float:
+        """How long the hub took to come back to us: the work queued ahead of a greenlet, in seconds."""
+        clock = self._ctx.clock
+        asked = clock.monotonic()
+        gevent.sleep(0)
+        return clock.monotonic() - asked
 
     def _start(self, kind: str, keys: list[str]) -> None:
         ctx = self._ctx

@@ -105,6 +105,7 @@ class MarginActor(DurableActor):
     """One order's true margin."""
 
     kind = MARGIN_KIND
+    starts_first = True  # a short handler, read by people; the order's own actor waits on the ERP
 
     def handle(self, message: Message) -> None:
         payload = message.payload

@@ -239,3 +239,35 @@ def test_a_message_stored_for_an_actor_about_to_be_activated_has_its_attempt_cou
 
     assert message.attempts == 1  # what a crash now would deliver again, its attempt spent
     assert seen[("blocking", "cold")] == [0]
+
+
+handled: list[tuple[str, str]] = []
+
+
+class Slow(DurableActor):
+    """An order's actor: long handlers (an ERP call each)."""
+
+    kind = "slow"
+
+    def handle(self, message):
+        handled.append((self.kind, self.key))
+        gevent.sleep(0.001)
+
+
+class Quick(Slow):
+    """A margin's: short handlers someone is waiting to read."""
+
+    kind = "quick"
+    starts_first = True
+
+
+def test_a_kind_that_starts_first_is_activated_ahead_of_the_others_of_the_same_moment(make_system, store):
+    handled.clear()
+    hooks = CountingHooks()
+    system = make_system(Slow, Quick, hooks=hooks, sweep_interval=3600)
+    system.start()
+
+    store.write([*(ops.Insert("slow", str(n), {}) for n in range(100)), ops.Insert("quick", "99", {})])
+    hooks.wait_finished(101, timeout=10)
+
+    assert handled.index(("quick", "99")) == 0

@@ -128,7 +128,7 @@ class MarginActor(DurableActor):
         if "sale" not in self.state:
             self.save_state()  # a label or refund before its order: kept until the order arrives
             return
-        self._recompute(payload.get("received_at"), fresh=kind == "recost")
+        self._recompute(kind, payload.get("received_at"), fresh=kind == "recost")
 
     # -- facts -----------------------------------------------------------------
 
@@ -218,7 +218,7 @@ class MarginActor(DurableActor):
 
     # -- the margin ------------------------------------------------------------
 
-    def _recompute(self, received_at: Any, *, fresh: bool) -> None:
+    def _recompute(self, event: str, received_at: Any, *, fresh: bool) -> None:
         settings: MarginSettings = self._ctx.services.get("margin") or MarginSettings()
         sale = self.state["sale"]
         facts = sale_facts({**sale, "refunds": list(self.state.get("refunds", {}).values())})
@@ -240,8 +240,8 @@ class MarginActor(DurableActor):
                                 None if before is not None else margin.percent, below and not was_below))
         if isinstance(received_at, (int, float)) and not isinstance(received_at, bool):
             lag = max(0.0, self.clock.time() - float(received_at))
-            # The last few, for `bench black-friday` (event received -> margin computed).
-            self.state["lags"] = [*self.state.get("lags", ())[-(LAGS_KEPT - 1):], round(lag, 4)]
+            # The last few, with their event, for `bench black-friday` (event received -> margin computed).
+            self.state["lags"] = [*self.state.get("lags", ())[-(LAGS_KEPT - 1):], [event, round(lag, 4)]]
             self.on_success(partial(self.hooks.on_flow, "event_to_margin", lag))
 
     def _told(self) -> None:

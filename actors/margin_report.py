@@ -169,9 +169,12 @@ def _finish(row: Mapping[str, Any], by: str) -> dict[str, Any]:
     return out
 
 
-def margin_lags(store: Store) -> list[float]:
-    """Seconds from each margin-changing event's arrival to its margin, as kept by the orders (the last few each)."""
-    return [float(lag) for _, state in store.states("margin") for lag in state.get("lags", ())]
+def margin_lags(store: Store) -> list[tuple[str, float]]:
+    """Each margin-changing event (``sale``, ``label``, ``payments``...) and the seconds from its
+    arrival to its margin, as kept by the orders (the last few each; ``event`` for those that
+    earlier versions kept without their event)."""
+    return [(str(lag[0]), float(lag[1])) if isinstance(lag, list) else ("event", float(lag))
+            for _, state in store.states("margin") for lag in state.get("lags", ())]
 
 
 def recost(store: Store, *, order_id: str | None = None, sku: str | None = None, since: float | None = None,

@@ -182,6 +182,10 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
     lags = main["lags"]
     p99 = percentile(lags, 99) if lags else None
     clean_p99 = percentile(clean["lags"], 99) if clean and clean["lags"] else None
+    margin_lags = [seconds for _, seconds in main["margin_lags"]]
+    by_event: dict[str, list[float]] = {}
+    for event, seconds in main["margin_lags"]:
+        by_event.setdefault(event, []).append(seconds)
     shopify_calls = sum(main["shopify"].values())
     figures: dict[str, Any] = {
         "orders": options.orders, "valid": c["valid"], "malformed": c["malformed"],
@@ -210,9 +214,13 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         "lag_p99_without_poison_seconds": round(clean_p99, 3) if clean_p99 is not None else None,
         "lag_p99_ratio": round(p99 / clean_p99, 3) if p99 is not None and clean_p99 else None,
         # Real seconds (not scaled): an order event received -> its margin computed and saved.
-        "margin_lag_p50_seconds": round(percentile(main["margin_lags"], 50), 3) if main["margin_lags"] else None,
-        "margin_lag_p99_seconds": round(percentile(main["margin_lags"], 99), 3) if main["margin_lags"] else None,
-        "margin_events": len(main["margin_lags"]),
+        "margin_lag_p50_seconds": round(percentile(margin_lags, 50), 3) if margin_lags else None,
+        "margin_lag_p99_seconds": round(percentile(margin_lags, 99), 3) if margin_lags else None,
+        "margin_events": len(margin_lags),
+        # Which events are late: a sale's margin waits on the ingest, a label's on the shipments.
+        "margin_lag_by_event": {event: {"events": len(seconds), "p50_seconds": round(percentile(seconds, 50), 3),
+                                        "p99_seconds": round(percentile(seconds, 99), 3)}
+                                for event, seconds in sorted(by_event.items())},
         "wms_orders": main["progress"].wms, "shipped": main["progress"].shipped,
         "fulfilled": main["progress"].fulfilled,
         "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),

@@ -97,6 +97,8 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
          _met(f, "lag_p99_ratio")),
         (f"event -> true margin lag p50 / p99 ({f['margin_events']} events)",
          f"{_s(f['margin_lag_p50_seconds'])} / {_s(f['margin_lag_p99_seconds'])}", _met(f, "margin_lag_p99_seconds")),
+        ("  by event: p99 (events)", ", ".join(f"{event} {_s(e['p99_seconds'])} ({e['events']})"
+                                               for event, e in f.get("margin_lag_by_event", {}).items()) or "n/a", ""),
         ("WMS orders / shipped / fulfilled", f"{f['wms_orders']} / {f['shipped']} / {f['fulfilled']}", ""),
         ("lost create webhook: placed -> consistent p50 / p99 / max", _heal(f["lost_webhooks"]),
          _heal_target(f["lost_webhooks"])),

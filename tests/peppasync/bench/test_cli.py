@@ -50,7 +50,10 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
     assert figures["baseline"]["projected"] and figures["baseline"]["orders_measured"] == 5
     assert figures["lag_p99_seconds"] >= figures["lag_p50_seconds"] > 0
     assert figures["lag_p99_without_poison_seconds"] > 0
-    for label in ("physical limit R*L/C", "efficiency (limit / measured)", "synchronous baseline (projected)",
+    by_event = figures["margin_lag_by_event"]
+    assert by_event["sale"]["events"] > 0 and sum(e["events"] for e in by_event.values()) == figures["margin_events"]
+    assert all(e["p99_seconds"] >= e["p50_seconds"] >= 0 for e in by_event.values())
+    for label in ("physical limit R*L/C", "  by event: p99 (events)", "efficiency (limit / measured)", "synchronous baseline (projected)",
                   "speed-up over the baseline", "ERP 429s (share of calls)", "order-to-ERP lag p50 / p99",
                   "p99 with poison / without", "peak RSS of the engine"):
         assert label in out

@@ -378,6 +378,8 @@ class Delivery:
 
     def _claims_settled(self) -> None:
         # The commit's listener has run: what it claimed is in _claimed_ahead (or handed over).
+        if not self._claims_open:
+            return
         self._claims_open.clear()
         told, self._claims_told = self._claims_told, gevent.event.Event()
         told.set()
@@ -560,7 +562,7 @@ class Delivery:
         # connection) while the other starts the actors of the batch before.
         if len(self._activators) < _ACTIVATORS:
             self._activators.add(gevent.spawn(self._activate_batch))
-        elif first and not self._first_activator:
+        elif first and self._first_activator is None:
             # And one for the kinds that start first alone, never behind a batch of the others.
             self._first_activator = gevent.spawn(self._activate_batch, True)
 

@@ -191,8 +191,8 @@ class Store:
 
         With ``claimer``, messages it claims are stored with their first
         attempt counted (see ``Claimer``): the one store's one actor host.
-        ``settled`` is called after each commit in which it claimed anything,
-        once ``listener`` was told (or the commit failed).
+        ``settled`` is called after each commit it was asked about, once
+        ``listener`` was told (or the commit failed).
         """
         self._writer.listeners.append(listener)
         if claimer is not None:

@@ -91,8 +91,8 @@ class GroupWriter:
         self.commits = 0
         self.listeners: list[CommitListener] = []
         self.claimer: Claimer | None = None
-        #: Called after each batch in which the claimer claimed anything, once the listeners
-        #: were told (or the batch failed): a reader that saw those messages now knows them claimed.
+        #: Called after each batch the claimer was asked about, once the listeners were told (or
+        #: the batch failed): a reader that saw the messages it claimed now knows them claimed.
         self.settled: Callable[[], None] | None = None
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
@@ -149,7 +149,6 @@ class GroupWriter:
     def _commit(self, batch: list[_Request]) -> None:
         started = time.perf_counter()
         now = self._clock.time()
-        claimed: frozenset[int] = frozenset()
         try:
             claimed = self._claims(batch)  # never raises: at worst nothing is claimed
             outcomes, commits = self._backend.write(lambda s: self._apply(s, batch, now, claimed))
@@ -169,16 +168,16 @@ class GroupWriter:
                 m.store_commit_duration_seconds.observe(time.perf_counter() - started)
         if commits and self.listeners:
             self._tell_listeners(batch, outcomes, now, claimed)
-        self._settle(claimed)
+        self._settle()
         for request, outcome in zip(batch, outcomes):
             if type(outcome) is _Failed:
                 request.result.set_exception(as_store_error(outcome.error, self._url))
             else:
                 request.result.set(outcome)
 
-    def _settle(self, claimed: frozenset[int]) -> None:
+    def _settle(self) -> None:
         settled = self.settled
-        if claimed and settled is not None:
+        if self.claimer is not None and settled is not None:
             try:
                 settled()
             except Exception:  # noqa: BLE001 - like a listener's, its bug must not fail the writes

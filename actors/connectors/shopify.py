@@ -226,13 +226,8 @@ class ShopifyConnector(Connector):
 
     def order_product_tags(self, order_id: str | int) -> set[str]:
         """The tags of the products on the order's first 25 lines (lines without a product have none)."""
-        order_gid = gid("Order", order_id)
-        data = self.graphql(ORDER_PRODUCT_TAGS, {"id": order_gid}, operation="product_tags", estimate=52.0,
+        order = self._order(ORDER_PRODUCT_TAGS, gid("Order", order_id), operation="product_tags", estimate=52.0,
                             priority=Priority.NORMAL)
-        order = data.get("order")
-        if order is None:
-            raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
-                                 code="NOT_FOUND")
         return {str(tag) for node in order["lineItems"]["nodes"] for tag in (node.get("product") or {}).get("tags")
                 or ()}
 
@@ -273,14 +268,9 @@ class ShopifyConnector(Connector):
         return _holds(self._hold_nodes(order_id))
 
     def _hold_nodes(self, order_id: str | int) -> list[dict[str, Any]]:
-        order_gid = gid("Order", order_id)
         # The normal lane: this decides whether new work goes ahead, as the ERP's first calls do.
-        data = self.graphql(FULFILLMENT_HOLDS, {"id": order_gid}, operation="fulfillment_holds", estimate=12.0,
+        order = self._order(FULFILLMENT_HOLDS, gid("Order", order_id), operation="fulfillment_holds", estimate=12.0,
                             priority=Priority.NORMAL)
-        order = data.get("order")
-        if order is None:
-            raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
-                                 code="NOT_FOUND")
         return list(order["fulfillmentOrders"]["nodes"])
 
     def hold_fulfillment(self, order_id: str | int, handle: str, notes: str,
@@ -355,13 +345,19 @@ class ShopifyConnector(Connector):
                              + "; ".join(e["message"] for e in errors), connector=self.name, code="USER_ERROR")
 
     def _fulfillment_orders(self, order_gid: str) -> tuple[list[dict[str, Any]], str]:
-        data = self.graphql(ORDER_FULFILLMENT_ORDERS, {"id": order_gid}, operation="fulfillment_orders",
-                            estimate=42.0, priority=Priority.HIGH)
-        order = data.get("order")
+        order = self._order(ORDER_FULFILLMENT_ORDERS, order_gid, operation="fulfillment_orders", estimate=42.0,
+                            priority=Priority.HIGH)
+        return list(order["fulfillmentOrders"]["nodes"]), order["displayFulfillmentStatus"]
+
+    def _order(self, document: str, order_gid: str, *, operation: str, estimate: float,
+               priority: int) -> dict[str, Any]:
+        """The ``order`` a one-order document reads; NOT_FOUND when Shopify has no such order."""
+        order: dict[str, Any] | None = self.graphql(document, {"id": order_gid}, operation=operation,
+                                                    estimate=estimate, priority=priority).get("order")
         if order is None:
             raise ConnectorError(f"{self.name}: order {order_gid} does not exist", connector=self.name,
                                  code="NOT_FOUND")
-        return list(order["fulfillmentOrders"]["nodes"]), order["displayFulfillmentStatus"]
+        return order
 
     def set_available(self, quantities: Sequence[tuple[str | int, int, int | None]],
                       idempotency_key: str, *, reason: str = "correction") -> list[SetResult]:

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 from peppasync.cli.configfile import load_for
-from peppasync.cli.ops import _store, _who
+from peppasync.cli.ops import _not_an_order, _store, _who
 from peppasync.cli.output import fail, print_json, print_table
 from peppasync.clock import SystemClock
 
@@ -82,7 +82,7 @@ def gates_signal(args: argparse.Namespace) -> int:
 
     config = load_for(args)
     if not args.order.isdigit():
-        return fail(f"ORDER must be a Shopify order id (a whole number), got {args.order!r}", 2)
+        return _not_an_order(args.order)
     with _store(config) as store:
         signal_id = send_signal(store, GateSettings.from_config(config.gates), args.order, args.gate, args.signal,
                                 who=args.by, why=args.note, via=_who(), now=SystemClock().time())

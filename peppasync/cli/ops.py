@@ -303,13 +303,18 @@ def connector(args: argparse.Namespace) -> int:
     return 0
 
 
+def _not_an_order(order: str) -> int:
+    """ORDER is not a Shopify order id: said, with the usage error's exit code."""
+    return fail(f"ORDER must be a Shopify order id (a whole number), got {order!r}", 2)
+
+
 def margin_show(args: argparse.Namespace) -> int:
     # Imported here: `serve` checks that the installed actors package is ours before any of it runs.
     from actors.margin_report import margin_of
 
     config = load_for(args)
     if not args.order.isdigit():
-        return fail(f"ORDER must be a Shopify order id (a whole number), got {args.order!r}", 2)
+        return _not_an_order(args.order)
     with _store(config) as store:
         view = margin_of(store, args.order)
     if args.json:
@@ -372,7 +377,7 @@ def margin_recost(args: argparse.Namespace) -> int:
 
     config = load_for(args)
     if args.order is not None and not args.order.isdigit():
-        return fail(f"ORDER must be a Shopify order id (a whole number), got {args.order!r}", 2)
+        return _not_an_order(args.order)
     if args.since and args.order is not None:
         return fail("--since goes with --sku: one order is recosted whenever it was sold", 2)
     try:

@@ -1,27 +1,9 @@
 import collections
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 from peppasync.store import open_store, ops
 
 from actors.system import ActorSystem
-
-WORKER = Path(__file__).with_name("crash_worker.py")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _worker(url: str, log: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, str(WORKER), url, str(log), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+from tests.actors.worker_system import kill_once_handled, start_worker
 
 
 def test_a_sigkilled_engine_resumes_every_message_and_loses_none(tmp_path):
@@ -36,14 +18,8 @@ def test_a_sigkilled_engine_resumes_every_message_and_loses_none(tmp_path):
         expected[f"k{n % 100}"].append(n)
     store.close()
 
-    first = _worker(url, effects)
-    assert first.stdout is not None
-    for line in first.stdout:
-        if line.startswith("handled") and int(line.split()[1]) >= 1000:
-            break
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
-    second = _worker(url, effects, "--until-empty")
+    kill_once_handled(start_worker("crash_worker.py", url, str(effects)), 1000)
+    second = start_worker("crash_worker.py", url, str(effects), "--until-empty")
     out, _ = second.communicate(timeout=120)
 
     assert "drained" in out
@@ -79,7 +55,7 @@ def test_a_message_that_kills_the_process_is_quarantined_and_the_rest_of_its_mai
 
     exits = []
     for _ in range(8):  # one run per attempt at most: max_attempts is 5
-        worker = _worker(url, effects, "--until-empty")
+        worker = start_worker("crash_worker.py", url, str(effects), "--until-empty")
         out, _ = worker.communicate(timeout=60)
         exits.append(worker.returncode)
         if "drained" in out:

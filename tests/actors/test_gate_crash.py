@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from peppasync.store import open_store, ops
 
-WORKER = Path(__file__).with_name("gate_worker.py")
-ROOT = Path(__file__).resolve().parents[2]
+from tests.actors.worker_system import kill_once_handled, start_worker
+
 ORDERS = [str(1000 + n) for n in range(40)]
-
-
-def _worker(url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(WORKER), url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def test_a_sigkill_mid_workflow_loses_no_approval_and_every_design_gate_breaches_once_after_the_restart(
@@ -31,14 +23,8 @@ def test_a_sigkill_mid_workflow_loses_no_approval_and_every_design_gate_breaches
                                                     "why": f"deposit for {o}", "signal_id": f"a{o}"})
                  for o in ORDERS])
 
-    first = _worker(url)
-    assert first.stdout is not None
-    for line in first.stdout:
-        if line.startswith("handled") and int(line.split()[1]) >= 30:
-            break
-    first.send_signal(signal.SIGKILL)
-    first.wait(timeout=10)
-    second = _worker(url)
+    kill_once_handled(start_worker("gate_worker.py", url), 30)
+    second = start_worker("gate_worker.py", url)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -1,4 +1,11 @@
-"""What the crash tests' child processes share: an actor system that restarts fast, and its progress."""
+"""What the crash tests share: for their child processes, an actor system that restarts fast and
+its progress; for the tests, starting a child and killing it mid-run."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 from peppasync.backoff import Backoff
 from peppasync.clock import SystemClock
@@ -38,3 +45,23 @@ def worker_system(store: Store, *, every: int, **options) -> ActorSystem:
         sweep_interval=0.05,
         **options,
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_worker(script: str, *args: str) -> subprocess.Popen[str]:
+    """Run ``tests/actors/<script>`` with ``args`` in a child process; its progress on stdout."""
+    return subprocess.Popen([sys.executable, str(Path(__file__).with_name(script)), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def kill_once_handled(child: subprocess.Popen[str], handled: int) -> None:
+    """SIGKILL ``child`` as soon as it says it handled at least ``handled`` messages."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("handled") and int(line.split()[1]) >= handled:
+            break
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)

@@ -176,8 +176,12 @@ def test_two_serve_nodes_show_in_status_and_metrics_and_one_stopped_hands_its_ke
         def metrics() -> str:
             return requests.get(f"http://127.0.0.1:{ports['node-a']}/metrics", timeout=5).text
 
-        # The gauges are refreshed every two seconds: the second node shows up within that.
-        _wait(lambda: "peppasync_cluster_nodes 2.0" in metrics(), "the metrics to count two nodes", 10)
+        # The gauges are refreshed every two seconds, so a refresh taken before the rebalance may
+        # still show this node's old share: both figures show up together within a refresh or two.
+        def both_counted() -> bool:
+            page = metrics()
+            return "peppasync_cluster_nodes 2.0" in page and "peppasync_cluster_leases 32.0" in page
+        _wait(both_counted, "the metrics to count two nodes and this node's 32 leases", 10)
         exposition = metrics()
 
         stopped_at = time.monotonic()

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from peppasync.clock import parse_timestamp
 from peppasync.errors import RejectedError, TransientError, ValidationError
 
-from actors.connectors import Priority
+from actors.connectors import Priority, placed_at
 from actors.customer_sync import already_synced, customer_version, synced_record
 from actors.domain import Order, Shipment, StorefrontHold
 from actors.gate_workflows import GateSettings
@@ -225,6 +225,14 @@ class OrderFlow(GatedSteps):
         self.changed = False
 
     def handle(self, message: OrderMessage) -> None:
+        # The order waits for the ERP and the warehouse in line as of when it was placed, so one
+        # whose webhook was lost, or whose step failed and is tried again, does not go to the back.
+        record = self.state.record
+        placed = parse_timestamp(record.get("created_at")) if record is not None else None
+        with placed_at(placed.timestamp() if placed is not None else None):
+            self._handle(message)
+
+    def _handle(self, message: OrderMessage) -> None:
         if isinstance(message, Webhook):
             self._webhook(message)
         elif isinstance(message, Advance):

@@ -21,7 +21,7 @@ from .calls import call
 from .connector import Connector
 from .failure import PermanentFailure, TransientFailure
 from .hooks import OUTCOMES, ConnectorHooks, MetricsConnectorHooks
-from .limiter import ConcurrencyLimiter, Priority
+from .limiter import ConcurrencyLimiter, Priority, placed_at
 from .netsuite import NetsuiteConnector
 from .shopify import OrdersPage, SetResult, ShopifyConnector
 from .window import RequestWindow
@@ -51,4 +51,5 @@ __all__ = [
     "WmsConnector",
     "WmsInventoryConnector",
     "call",
+    "placed_at",
 ]

@@ -66,7 +66,7 @@ class Connector:
         # The reconciler's calls have a slot of their own: healing must not wait for a surge to pass.
         self.limiter = ConcurrencyLimiter(
             self.aimd.limit, on_inflight=lambda n: self.hooks.on_inflight(self.name, n),
-            reserved={Priority.RECONCILE: 1},
+            reserved={Priority.RECONCILE: 1}, now=self.clock.time,
         )
         self.session = session or self._pooled_session(self.aimd.maximum)
         self._environment: dict[str, dict[str, Any]] = {}

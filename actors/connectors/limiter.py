@@ -1,15 +1,41 @@
-"""ConcurrencyLimiter: at most ``limit`` calls in flight; waiters go by priority lane, FIFO within one."""
+"""ConcurrencyLimiter: at most ``limit`` calls in flight; waiters go by priority lane, then by their place in line.
+
+A caller's place in line is when the work it is doing began: by default the
+moment it asked for a slot (plain FIFO), or, inside ``placed_at``, the time an
+order was placed. An order whose webhook was lost, or whose call failed and is
+tried again, then waits where its placement puts it, not behind every order
+that reached the engine before it. The head start is bounded
+(``MAX_HEAD_START``): an update to an order placed months ago goes ahead of at
+most that much of the line.
+"""
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import IntEnum
 
 import gevent.event
 
-__all__ = ["ConcurrencyLimiter", "Priority"]
+__all__ = ["MAX_HEAD_START", "ConcurrencyLimiter", "Priority", "placed_at"]
+
+#: Seconds ahead of its arrival a placement can put a caller in line.
+MAX_HEAD_START = 600.0
+
+_placed: ContextVar[float | None] = ContextVar("peppasync_placed_at", default=None)
+
+
+@contextmanager
+def placed_at(when: float | None) -> Iterator[None]:
+    """Calls made inside the block wait in line as of ``when`` (epoch seconds; None: as they arrive)."""
+    token = _placed.set(when)
+    try:
+        yield
+    finally:
+        _placed.reset(token)
 
 
 class Priority(IntEnum):
@@ -33,12 +59,16 @@ class Priority(IntEnum):
 
 
 class _Waiter:
-    __slots__ = ("seq", "priority", "ticket")
+    __slots__ = ("place", "priority", "ticket", "gone")
 
-    def __init__(self, seq: int, priority: int) -> None:
-        self.seq = seq
+    def __init__(self, place: tuple[float, int], priority: int) -> None:
+        self.place = place  # (time in line, arrival number): lower goes first
         self.priority = priority
         self.ticket = gevent.event.Event()
+        self.gone = False
+
+    def __lt__(self, other: _Waiter) -> bool:
+        return self.place < other.place
 
 
 class ConcurrencyLimiter:
@@ -70,7 +100,8 @@ class ConcurrencyLimiter:
     """
 
     def __init__(self, limit: int, *, on_inflight: Callable[[int], None] | None = None,
-                 oldest_every: int = 4, reserved: Mapping[int, int] | None = None) -> None:
+                 oldest_every: int = 4, reserved: Mapping[int, int] | None = None,
+                 now: Callable[[], float] = time.time) -> None:
         if limit < 1:
             raise ValueError(f"a concurrency limit must be at least 1, got {limit}")
         if oldest_every < 1:
@@ -86,7 +117,10 @@ class ConcurrencyLimiter:
         self.on_wait: Callable[[], None] | None = None
         self._inflight = 0
         self._paused = False
-        self._lanes: dict[int, deque[_Waiter]] = {}
+        # Each lane a heap of its waiters by place in line; one killed while waiting is marked gone.
+        self._lanes: dict[int, list[_Waiter]] = {}
+        self._counts: dict[int, int] = {}
+        self._now = now
         self._waiting = 0
         self._seq = 0
         self._oldest_every = oldest_every
@@ -112,7 +146,7 @@ class ConcurrencyLimiter:
 
     def waiting_by_priority(self) -> dict[int, int]:
         """How many callers wait in each lane (lanes with none are left out)."""
-        return {priority: len(lane) for priority, lane in sorted(self._lanes.items(), reverse=True)}
+        return dict(sorted(self._counts.items(), reverse=True))
 
     def set_limit(self, limit: int) -> None:
         """Change the limit; a raise admits waiters at once, a cut lets calls in flight finish."""
@@ -148,15 +182,22 @@ class ConcurrencyLimiter:
         self._admit()
 
     def acquire(self, priority: int = Priority.NORMAL) -> None:
-        """Wait (cooperatively) for a slot; ``priority`` picks the lane (higher goes first)."""
+        """Wait (cooperatively) for a slot; ``priority`` picks the lane (higher goes first).
+
+        Within a lane, callers go by their place in line (see ``placed_at``).
+        """
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise TypeError(f"a priority is an int (see Priority), got {priority!r}")
         if not self._paused and not self._waiting and self._inflight < self._cap:
             self._take()
             return
-        waiter = _Waiter(self._seq, int(priority))
+        now = self._now()
+        placed = _placed.get()
+        line = now if placed is None else min(now, max(placed, now - MAX_HEAD_START))
+        waiter = _Waiter((line, self._seq), int(priority))
         self._seq += 1
-        self._lanes.setdefault(waiter.priority, deque()).append(waiter)
+        heapq.heappush(self._lanes.setdefault(waiter.priority, []), waiter)
+        self._counts[waiter.priority] = self._counts.get(waiter.priority, 0) + 1
         self._waiting += 1
         if self.on_wait is not None:
             self.on_wait()
@@ -203,24 +244,33 @@ class ConcurrencyLimiter:
             self._take()
             self._pop().ticket.set()
 
+    def _first(self, priority: int) -> _Waiter:
+        lane = self._lanes[priority]
+        while lane[0].gone:
+            heapq.heappop(lane)
+        return lane[0]
+
     def _pop(self) -> _Waiter:
-        top = self._lanes[max(self._lanes)]
-        oldest = min((lane[0] for lane in self._lanes.values()), key=lambda w: w.seq)
-        if top[0] is oldest or self._passed_over + 1 >= self._oldest_every:
+        top = self._first(max(self._counts))
+        oldest = min(self._first(priority) for priority in self._counts)
+        if top is oldest or self._passed_over + 1 >= self._oldest_every:
             chosen = oldest
             self._passed_over = 0
         else:
-            chosen = top[0]
+            chosen = top
             self._passed_over += 1
-        self._remove(chosen)
+        heapq.heappop(self._lanes[chosen.priority])  # the first of its lane, as _first left it
+        self._gone(chosen)
         return chosen
 
     def _remove(self, waiter: _Waiter) -> None:
-        lane = self._lanes[waiter.priority]
-        if lane[0] is waiter:
-            lane.popleft()
-        else:
-            lane.remove(waiter)
-        if not lane:
-            del self._lanes[waiter.priority]
+        waiter.gone = True  # dropped from its heap when it comes to the top
+        self._gone(waiter)
+
+    def _gone(self, waiter: _Waiter) -> None:
+        lane = waiter.priority
+        self._counts[lane] -= 1
+        if not self._counts[lane]:
+            del self._counts[lane]
+            del self._lanes[lane]
         self._waiting -= 1

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+import gevent
 import pytest
 
 from peppasync.errors import RejectedError, TransientError, ValidationError
 
-from actors.connectors import Priority
+from actors.connectors import ConcurrencyLimiter, Priority
 from actors.domain import Customer, Order, Refund, Shipment, StorefrontHold, WmsOrder, WmsStatus
 from actors.order_flow import (
     Advance,
@@ -498,3 +500,36 @@ def test_state_saved_by_an_earlier_version_loads_and_keeps_what_this_one_does_no
 def test_an_unknown_message_type_is_a_validation_error() -> None:
     with pytest.raises(ValidationError, match="unknown type 'refund'"):
         parse_message({"type": "refund"})
+
+
+class BusyErp(Erp):
+    """An ERP that takes one call at a time, with the connectors' limiter in front of it."""
+
+    def __init__(self, now: float) -> None:
+        super().__init__()
+        self.limiter = ConcurrencyLimiter(1, now=lambda: now)
+
+    def upsert_sales_order(self, order: Order, *, priority: int, pending_approval: bool | None = None) -> None:
+        with self.limiter.slot(priority):
+            super().upsert_sales_order(order, priority=priority, pending_approval=pending_approval)
+
+
+def test_an_order_whose_webhook_was_lost_waits_for_the_erp_as_of_its_placement_not_behind_later_orders() -> None:
+    ports = Ports()
+    ports.erp = erp = BusyErp(now=datetime(2026, 11, 27, 0, 10, tzinfo=UTC).timestamp())
+    placed = {"5002": "2026-11-27T00:03:00Z", "5003": "2026-11-27T00:04:00Z",
+              "5001": "2026-11-27T00:01:00Z"}  # 5001's webhook was lost: the sweep brings it last
+    orders = {}
+    for order_id, at in placed.items():
+        orders[order_id] = Order_(ports)
+        orders[order_id].handle(Webhook("orders/create", body(id=int(order_id), name=f"#{order_id}", created_at=at,
+                                                              customer=None), f"e{order_id}"))
+    erp.limiter.acquire()  # the ERP is busy: each order's step waits in line
+    steps = []
+    for order in orders.values():
+        steps.append(gevent.spawn(order.handle, Advance()))
+        gevent.idle()
+    erp.limiter.release()
+    gevent.joinall(steps, raise_error=True)
+
+    assert [order_id for _, order_id, _ in erp.calls] == ["5001", "5002", "5003"]

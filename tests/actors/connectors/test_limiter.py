@@ -1,4 +1,5 @@
-"""The concurrency limiter: priority lanes, FIFO within one, reserved slots, a limit that moves, pause and resume."""
+"""The concurrency limiter: priority lanes, a line within each (arrival or placement), reserved slots, a limit that
+moves, pause and resume."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import gevent
 import gevent.event
 import pytest
 
-from actors.connectors import ConcurrencyLimiter, Priority
+from actors.connectors import ConcurrencyLimiter, Priority, placed_at
+from actors.connectors.limiter import MAX_HEAD_START
 
 
 def _hold(limiter: ConcurrencyLimiter, release: gevent.event.Event, log: list[int], n: int) -> None:
@@ -324,3 +326,73 @@ def test_a_paused_limiter_holds_the_reserved_lane_too() -> None:
 def test_a_reservation_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="reserved slots must be 0 or more"):
         ConcurrencyLimiter(1, reserved={Priority.RECONCILE: -1})
+
+
+def _queue_placed(limiter: ConcurrencyLimiter, callers: list[tuple[str, float | None, int]],
+                  log: list[str]) -> list[gevent.Greenlet]:
+    def call(name: str, placed: float | None, priority: int) -> None:
+        with placed_at(placed), limiter.slot(priority):
+            log.append(name)
+
+    greenlets = []
+    for caller in callers:
+        greenlets.append(gevent.spawn(call, *caller))
+        gevent.idle()  # waiting before the next one arrives
+    return greenlets
+
+
+def test_an_order_placed_earlier_goes_ahead_of_those_that_arrived_before_it_in_its_lane_only() -> None:
+    now = 10_000.0
+    limiter = ConcurrencyLimiter(1, oldest_every=100, now=lambda: now)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets = _queue_placed(limiter, [
+        ("placed-at-9990", 9990.0, Priority.NORMAL),
+        ("no-placement", None, Priority.NORMAL),  # in line as it arrives: at 10000
+        ("placed-at-9995", 9995.0, Priority.NORMAL),
+        ("repaired, placed at 9900", 9900.0, Priority.NORMAL),
+        ("shipment news", None, Priority.HIGH),
+        ("placed in the future", 10_500.0, Priority.NORMAL),  # a storefront clock ahead of ours: as it arrives
+    ], log)
+
+    limiter.release()
+    gevent.joinall(greenlets, raise_error=True)
+
+    assert log == ["shipment news", "repaired, placed at 9900", "placed-at-9990", "placed-at-9995",
+                   "no-placement", "placed in the future"]
+
+
+def test_a_placement_older_than_the_head_start_goes_ahead_of_that_much_of_the_line_and_no_more() -> None:
+    now = 100_000.0
+    limiter = ConcurrencyLimiter(1, now=lambda: now)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets = _queue_placed(limiter, [
+        ("placed a head start and a minute ago", now - MAX_HEAD_START - 60, Priority.NORMAL),
+        ("an update of an order placed a year ago", now - 365 * 86_400, Priority.NORMAL),
+        ("placed just inside the head start", now - MAX_HEAD_START + 1, Priority.NORMAL),
+    ], log)
+
+    limiter.release()
+    gevent.joinall(greenlets, raise_error=True)
+
+    # Both older ones wait as if placed a head start ago, in the order they arrived.
+    assert log == ["placed a head start and a minute ago", "an update of an order placed a year ago",
+                   "placed just inside the head start"]
+
+
+def test_a_placed_waiter_killed_in_line_gives_its_place_up_and_the_count_by_lane_stays_right() -> None:
+    limiter = ConcurrencyLimiter(1, now=lambda: 500.0)
+    limiter.acquire()
+    log: list[str] = []
+    greenlets = _queue_placed(limiter, [("late", None, Priority.NORMAL), ("early", 100.0, Priority.NORMAL),
+                                        ("earlier", 50.0, Priority.NORMAL)], log)
+
+    greenlets[2].kill()  # first in line, killed while waiting
+    waiting = limiter.waiting_by_priority()
+    limiter.release()
+    gevent.joinall(greenlets, raise_error=True)
+
+    assert waiting == {Priority.NORMAL: 2}
+    assert log == ["early", "late"]
+    assert (limiter.inflight, limiter.waiting, limiter.waiting_by_priority()) == (0, 0, {})

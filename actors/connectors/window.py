@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 
 import gevent.event
 
 from peppasync.clock import Clock
 
 __all__ = ["RequestWindow"]
+
+# The window (and which of its windows) the caller's last request was admitted in.
+_admitted: ContextVar[tuple[RequestWindow, int] | None] = ContextVar("peppasync_window_admitted", default=None)
 
 
 def _number(headers: Mapping[str, str], *names: str) -> float | None:
@@ -27,7 +31,12 @@ class RequestWindow:
 
     Each response's ``X-Rate-Limit-Limit/Remaining/Reset`` (or the lowercase
     ``x-ratelimit-*`` variants) corrects the model; each admitted call spends one
-    request locally, and requests come back only when the reset time has passed. Until the first
+    request locally, and requests come back only when the reset time has passed.
+    The reset comes in whole seconds, rounded up when the server counted the
+    request: each answer bounds the window's end from above, and the earliest
+    bound of the window's answers is the one waited for. An answer to a request
+    sent before the window was believed to reset says nothing of the new window,
+    and is passed over. Until the first
     report only one call goes out (the others wait for its headers, at most ``probe_timeout`` seconds), so a
     burst at start-up cannot overrun a window it knows nothing about yet.
 
@@ -55,6 +64,7 @@ class RequestWindow:
         self.limit: int | None = None
         self.remaining: int | None = None
         self._reset_at = 0.0
+        self._generation = 0  # how many times the window was believed to reset
         self._share = 1.0
 
     def set_share(self, share: float) -> None:
@@ -69,11 +79,15 @@ class RequestWindow:
         self._share = share
 
     def observe(self, headers: Mapping[str, str]) -> None:
+        """Correct the model with the headers of an answer to the caller's last admitted request."""
         limit = _number(headers, "X-Rate-Limit-Limit", "x-ratelimit-limit")
         remaining = _number(headers, "X-Rate-Limit-Remaining", "x-ratelimit-remaining")
         reset = _number(headers, "X-Rate-Limit-Reset", "x-ratelimit-reset")
         if remaining is None or reset is None:
             return
+        admitted = _admitted.get()
+        if admitted is not None and admitted[0] is self and admitted[1] < self._generation:
+            return  # counted in the window before this one
         now = self._clock.monotonic()
         reset_at = now + max(0.0, reset)
         if self._share < 1.0:
@@ -84,7 +98,8 @@ class RequestWindow:
         # already spent: believe whichever says less is left. Only a reset (ours, once
         # the reported reset time has passed) gives requests back.
         self.remaining = int(remaining) if self.remaining is None else min(self.remaining, int(remaining))
-        self._reset_at = reset_at if now >= self._reset_at else max(self._reset_at, reset_at)
+        # The first answer of a window sets its end; the window's later ones can only bring it closer.
+        self._reset_at = reset_at if now >= self._reset_at else min(self._reset_at, reset_at)
         self._known.set()
         self._reported.set()
 
@@ -94,6 +109,12 @@ class RequestWindow:
 
     def admit(self) -> None:
         """Wait until the window has room, then spend one request of it."""
+        try:
+            self._spend()
+        finally:
+            _admitted.set((self, self._generation))
+
+    def _spend(self) -> None:
         if self.remaining is None and not self._known.is_set():
             if self._probing:
                 self._known.wait(self._probe_timeout)
@@ -107,6 +128,7 @@ class RequestWindow:
             elif self._reported.is_set():
                 # The window has reset: a full one until the next report says otherwise.
                 self._reported.clear()
+                self._generation += 1
                 self.remaining = self.limit if self.limit is not None else None
             else:
                 # We assumed a reset already and spent it; only a report can tell more.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gevent
+import gevent.event
 import pytest
 
 from actors.connectors.window import RequestWindow
@@ -35,3 +37,47 @@ def test_a_share_given_later_scales_what_the_window_believes(fake_time: FakeTime
     window.set_share(0.5)
 
     assert (window.limit, window.remaining) == (20, 15)
+
+
+def test_the_window_ends_at_the_earliest_end_its_answers_bound_not_the_latest(fake_time: FakeTime) -> None:
+    # Resets come in whole seconds, rounded up: an answer at 0.0 saying 3 puts the end at 3.0 at
+    # the latest; one at 0.9 saying 3 only at 3.9 at the latest.
+    window = RequestWindow(fake_time.clock, fake_time.sleep)
+    began = fake_time.clock.monotonic()
+    window.admit()
+    window.observe(_headers(3, 2, 3))
+    window.admit()
+    fake_time.clock.advance(0.9)
+    window.observe(_headers(3, 1, 3))
+    window.admit()
+    window.observe(_headers(3, 0, 3))
+
+    window.admit()
+
+    assert fake_time.clock.monotonic() - began == pytest.approx(3.0)
+    assert window.remaining == 2
+
+
+def test_an_answer_counted_in_the_window_before_says_nothing_of_the_new_one(fake_time: FakeTime) -> None:
+    window = RequestWindow(fake_time.clock, fake_time.sleep)
+    window.observe(_headers(2, 2, 3))
+    sent = gevent.event.Event()
+    answered = gevent.event.Event()
+
+    def slow_call() -> None:  # admitted in the first window, answered after it reset
+        window.admit()
+        sent.set()
+        answered.wait()
+        window.observe(_headers(2, 0, 1))
+
+    slow = gevent.spawn(slow_call)
+    sent.wait()
+    window.admit()
+    window.observe(_headers(2, 0, 3))
+    window.admit()  # waits out the window: a new one, with two requests
+    answered.set()
+    slow.join()
+    left = window.remaining
+    window.admit()
+
+    assert (left, window.remaining, fake_time.slept) == (1, 0, [pytest.approx(3.0)])

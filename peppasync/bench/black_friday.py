@@ -26,7 +26,7 @@ from actors.margin_report import margin_lags
 
 from .baseline import run_baseline
 from .figures import erp_figures, percentile
-from .heal import heal_figures
+from .heal import heal_figures, wms_calls_since
 from .progress import ProgressBar
 from .replay import Replay
 
@@ -45,6 +45,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "quarantine_mismatch": ("==", 0),
     "lag_p99_ratio": ("<=", 1.2),
     "margin_lag_p99_seconds": ("<=", 2.0),
+    # Every valid order in the ERP and the WMS, every shipment fulfilled, against the slower of
+    # the two systems' physical limits.
+    "full_efficiency": (">=", 0.97),
     # Several nodes (judged only when the run has them): time in the ERP against one node's.
     "nodes_slowdown": ("<=", 1.10),
 }
@@ -127,13 +130,22 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                               since=began, until=erp_end)
         progress = replay.progress()
         lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
+        full_at = None
         if fulfilment:
             # Most orders still wait for the WMS's request window here; so may the lost ones.
-            # Their heal time is judged once they are consistent (or the run's time is up).
-            lost_deadline = time.monotonic() + (options.timeout or 120.0 + 2.0 * options.orders / options.time_scale)
-            while lost.unhealed and time.monotonic() < lost_deadline:
-                gevent.sleep(0.5)
-                lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
+            # Full consistency (the WMS's side too) and the lost orders' heal times are judged
+            # once they are reached (or the run's time is up).
+            full_deadline = time.monotonic() + (options.timeout or 120.0 + 2.0 * options.orders / options.time_scale)
+            while time.monotonic() < full_deadline:
+                if full_at is None and replay.fully_consistent():
+                    full_at = replay.sandbox.clock.time()
+                if full_at is not None:
+                    lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
+                    if not lost.unhealed:
+                        break
+                gevent.sleep(0.2)
+        window = replay.sandbox.wms.window
+        wms_calls = wms_calls_since(replay.sandbox.wms.ledger.entries(), since=began)
         replay.stop_engines()
         store = replay.store()
         try:
@@ -149,6 +161,8 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             "progress": progress, "peak_rss": max((e.peak_rss or 0 for e in replay.engines), default=0) or None,
             "timed_out": shipped is None,
             "shopify": replay.sandbox.shopify.ledger.outcomes(), "lost_webhooks": lost.as_dict(),
+            "full_consistency": full_at - began if full_at is not None else None,
+            "wms": {"calls": wms_calls, "limit": window.limit, "seconds": window.seconds},
         }
     finally:
         replay.close()
@@ -221,6 +235,7 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         "margin_lag_by_event": {event: {"events": len(seconds), "p50_seconds": round(percentile(seconds, 50), 3),
                                         "p99_seconds": round(percentile(seconds, 99), 3)}
                                 for event, seconds in sorted(by_event.items())},
+        **_full_figures(main, erp.physical_limit),
         "wms_orders": main["progress"].wms, "shipped": main["progress"].shipped,
         "fulfilled": main["progress"].fulfilled,
         "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),
@@ -244,6 +259,22 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
     figures["targets"] = {key: {"target": f"{op} {bound:g}", "met": _meets(figures.get(key), op, bound)}
                           for key, (op, bound) in TARGETS.items()}
     return figures
+
+
+def _full_figures(main: dict[str, Any], erp_limit: float) -> dict[str, Any]:
+    """The WMS's physical limit (its calls over its request window), the time to full consistency,
+    and the efficiency against the slower of the ERP's and the WMS's limits."""
+    wms = main["wms"]
+    wms_limit = wms["calls"] * wms["seconds"] / wms["limit"]
+    binding, limit = ("WMS", wms_limit) if wms_limit > erp_limit else ("ERP", erp_limit)
+    full = main["full_consistency"]
+    return {
+        "wms_calls": wms["calls"], "wms_window_limit": wms["limit"], "wms_window_seconds": wms["seconds"],
+        "wms_physical_limit_seconds": round(wms_limit, 3),
+        "time_to_full_consistency_seconds": round(full, 3) if full is not None else None,
+        "binding_system": binding, "binding_limit_seconds": round(limit, 3),
+        "full_efficiency": round(limit / full, 4) if full else None,
+    }
 
 
 def _meets(value: Any, op: str, bound: float) -> bool | None:

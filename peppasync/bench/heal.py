@@ -20,7 +20,7 @@ from peppasync.sandbox import LedgerEntry, Sandbox
 
 from .figures import erp_figures, percentile
 
-__all__ = ["HealFigures", "heal_figures", "wms_drain"]
+__all__ = ["HealFigures", "heal_figures", "wms_calls_since", "wms_drain"]
 
 
 @dataclass(frozen=True)
@@ -75,17 +75,21 @@ class HealFigures:
         }
 
 
-def wms_drain(entries: Iterable[LedgerEntry], limit: int, seconds: float, *, since: float = -math.inf) -> float:
-    """Seconds the V1 request window needs for the calls it admitted since ``since``: calls x seconds / limit.
+def wms_calls_since(entries: Iterable[LedgerEntry], *, since: float = -math.inf) -> int:
+    """The calls the WMS's V1 request window admitted since ``since``.
 
     ShipStation V2's inventory API (``/v2/``) has a window of its own and is left out,
     as are calls refused with 429 or 401 (they took no request of the window).
     """
+    return sum(1 for e in entries if e.started >= since and not e.path.startswith("/v2/")
+               and e.outcome not in ("throttled", "unauthorized"))
+
+
+def wms_drain(entries: Iterable[LedgerEntry], limit: int, seconds: float, *, since: float = -math.inf) -> float:
+    """Seconds the V1 request window needs for the calls it admitted since ``since``: calls x seconds / limit."""
     if limit < 1 or seconds <= 0:
         raise ValueError(f"a request window needs limit >= 1 and seconds > 0, got {limit}, {seconds}")
-    calls = sum(1 for e in entries if e.started >= since and not e.path.startswith("/v2/")
-                and e.outcome not in ("throttled", "unauthorized"))
-    return calls * seconds / limit
+    return wms_calls_since(entries, since=since) * seconds / limit
 
 
 def heal_figures(sandbox: Sandbox, interval: float, *, since: float = -math.inf) -> HealFigures:

@@ -160,6 +160,20 @@ class Replay:
         with warehouse.lock:
             return {int(s["orderKey"]) for s in warehouse.shipments if str(s["orderKey"]).isdigit()}
 
+    def fully_consistent(self) -> bool:
+        """Every order is placed, every valid one is in the ERP, every valid one to ship (not
+        cancelled) is in the WMS, and every order the WMS shipped is fulfilled in Shopify."""
+        if self._placer is None or not self.progress().erp_done:
+            return False
+        sb = self.sandbox
+        with sb.shopify.shop.lock:
+            cancelled = {oid for oid, order in sb.shopify.shop.orders.items() if order.get("cancelled_at")}
+        due = {str(p.id) for p in sb.placed if p.valid and p.id not in cancelled
+               and any(line.get("requires_shipping") for line in p.payload["line_items"])}
+        with sb.wms.warehouse.lock:
+            in_wms = set(sb.wms.warehouse.orders)
+        return due <= in_wms and self.shipped_orders() <= self.fulfilled_orders()
+
     def fulfilled_orders(self) -> set[int]:
         """Orders with at least one fulfillment in Shopify."""
         shop = self.sandbox.shopify.shop

@@ -99,7 +99,15 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
          f"{_s(f['margin_lag_p50_seconds'])} / {_s(f['margin_lag_p99_seconds'])}", _met(f, "margin_lag_p99_seconds")),
         ("  by event: p99 (events)", ", ".join(f"{event} {_s(e['p99_seconds'])} ({e['events']})"
                                                for event, e in f.get("margin_lag_by_event", {}).items()) or "n/a", ""),
-        ("WMS orders / shipped / fulfilled", f"{f['wms_orders']} / {f['shipped']} / {f['fulfilled']}", ""),
+        ("WMS orders / shipped / fulfilled (when every valid order was in the ERP)",
+         f"{f['wms_orders']} / {f['shipped']} / {f['fulfilled']}", ""),
+        ("WMS calls / request window", f"{f['wms_calls']} / {f['wms_window_limit']} per "
+                                        f"{f['wms_window_seconds']:g} s", ""),
+        ("WMS physical limit (calls x window / limit)", _s(f["wms_physical_limit_seconds"]), ""),
+        ("time to full consistency (every valid order in the ERP and the WMS, every shipment fulfilled)",
+         _s(f["time_to_full_consistency_seconds"]), ""),
+        (f"efficiency against the binding limit ({f['binding_system']}, {_s(f['binding_limit_seconds'])})",
+         f"{f['full_efficiency']:.3f}" if f["full_efficiency"] is not None else "n/a", _met(f, "full_efficiency")),
         ("lost create webhook: placed -> consistent p50 / p99 / max", _heal(f["lost_webhooks"]),
          _heal_target(f["lost_webhooks"])),
         ("peak RSS of the engine", f"{rss / 2**20:.0f} MiB" if rss else "n/a", ""),

@@ -53,7 +53,14 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
     by_event = figures["margin_lag_by_event"]
     assert by_event["sale"]["events"] > 0 and sum(e["events"] for e in by_event.values()) == figures["margin_events"]
     assert all(e["p99_seconds"] >= e["p50_seconds"] >= 0 for e in by_event.values())
-    for label in ("physical limit R*L/C", "  by event: p99 (events)", "efficiency (limit / measured)", "synchronous baseline (projected)",
+    full = figures["time_to_full_consistency_seconds"]
+    assert full >= figures["erp_seconds"] and figures["wms_calls"] >= figures["wms_orders"] > 0
+    assert figures["binding_limit_seconds"] == max(figures["physical_limit_seconds"],
+                                                   figures["wms_physical_limit_seconds"])
+    assert figures["full_efficiency"] == pytest.approx(figures["binding_limit_seconds"] / full, abs=1e-3)
+    for label in ("physical limit R*L/C", "WMS physical limit (calls x window / limit)",
+                  "time to full consistency (every valid order in the ERP and the WMS, every shipment fulfilled)",
+                  "  by event: p99 (events)", "efficiency (limit / measured)", "synchronous baseline (projected)",
                   "speed-up over the baseline", "ERP 429s (share of calls)", "order-to-ERP lag p50 / p99",
                   "p99 with poison / without", "peak RSS of the engine"):
         assert label in out

@@ -47,9 +47,9 @@ class RequestWindow:
     of other lanes wait for a slot.
 
     On a cluster the window is the account's: ``set_share`` makes the model
-    believe only this node's part of the limit and of what remains (rounded
-    down), so the nodes together stay within the window
-    (``peppasync.store.limits.SharedRate``).
+    believe only this node's part of the limit (rounded down), so the nodes
+    together stay within the window (``peppasync.store.limits.SharedRate``). What
+    the other nodes spent of the window does not shrink this node's part.
     """
 
     def __init__(self, clock: Clock, sleep: Callable[[float], None], *, probe_timeout: float = 5.0) -> None:
@@ -92,12 +92,16 @@ class RequestWindow:
         reset_at = now + max(0.0, reset)
         if self._share < 1.0:
             limit = None if limit is None else max(1.0, limit * self._share)
-            remaining = float(int(remaining * self._share))
         self.limit = int(limit) if limit is not None else self.limit
         # Answers overtake each other, so a report may count fewer requests than we have
         # already spent: believe whichever says less is left. Only a reset (ours, once
-        # the reported reset time has passed) gives requests back.
-        self.remaining = int(remaining) if self.remaining is None else min(self.remaining, int(remaining))
+        # the reported reset time has passed) gives requests back. On a cluster the report
+        # counts every node's requests: this node keeps to its part of the window by its own
+        # count, and the report only stops it when the whole window is spent.
+        if self.remaining is None:
+            self.remaining = int(remaining) if self.limit is None else min(int(remaining), self.limit)
+        else:
+            self.remaining = min(self.remaining, int(remaining))
         # The first answer of a window sets its end; the window's later ones can only bring it closer.
         self._reset_at = reset_at if now >= self._reset_at else min(self._reset_at, reset_at)
         self._known.set()

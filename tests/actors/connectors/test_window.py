@@ -81,3 +81,34 @@ def test_an_answer_counted_in_the_window_before_says_nothing_of_the_new_one(fake
     window.admit()
 
     assert (left, window.remaining, fake_time.slept) == (1, 0, [pytest.approx(3.0)])
+
+
+def test_what_other_nodes_spent_does_not_shrink_this_nodes_part_of_the_window(fake_time: FakeTime) -> None:
+    window = RequestWindow(fake_time.clock, fake_time.sleep)
+    window.set_share(1 / 3)
+    window.observe(_headers(40, 40, 3))
+    window.admit()
+    # The other two nodes spent 14 of the window meanwhile: 25 left of the account's 40.
+    window.observe(_headers(40, 25, 3))
+
+    for _ in range(12):
+        window.admit()  # this node's part is 13: all of it without a wait
+    waited_before = list(fake_time.slept)
+    window.observe(_headers(40, 1, 3))
+    window.admit()
+
+    assert (window.limit, waited_before) == (13, [])
+    assert fake_time.slept == [pytest.approx(3.0)]
+
+
+def test_a_window_spent_by_the_other_nodes_stops_this_one_before_its_part_is_spent(fake_time: FakeTime) -> None:
+    window = RequestWindow(fake_time.clock, fake_time.sleep)
+    window.set_share(1 / 3)
+    window.observe(_headers(40, 2, 3))  # the others took all but two (their parts had just grown)
+
+    window.admit()
+    window.admit()
+    waited_before = list(fake_time.slept)
+    window.admit()
+
+    assert (waited_before, fake_time.slept) == ([], [pytest.approx(3.0)])

@@ -255,6 +255,11 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
             "lost_one_node": len(one["consistency"].scorecard.erp_missing),
             "duplicates_one_node": one_c["erp_duplicate_creates"],
             "nodes_slowdown": round(main["erp_seconds"] / one["erp_seconds"], 3) if one["erp_seconds"] > 0 else None,
+            # The WMS's side too: on a cluster its request window is split into the nodes' parts.
+            "time_to_full_consistency_seconds_one_node": round(one["full_consistency"], 3)
+            if one["full_consistency"] is not None else None,
+            "full_nodes_slowdown": round(main["full_consistency"] / one["full_consistency"], 3)
+            if main["full_consistency"] and one["full_consistency"] else None,
         })
     figures["targets"] = {key: {"target": f"{op} {bound:g}", "met": _meets(figures.get(key), op, bound)}
                           for key, (op, bound) in TARGETS.items()}

@@ -65,6 +65,9 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("time with the nodes / with 1 node", f"{f['nodes_slowdown']:.3f}" if f["nodes_slowdown"] else "n/a",
          _met(f, "nodes_slowdown")),
         ("1 node: orders lost / duplicates in the ERP", f"{f['lost_one_node']} / {f['duplicates_one_node']}", ""),
+        ("time to full consistency: 1 node / nodes (ratio)",
+         f"{_s(f['time_to_full_consistency_seconds_one_node'])} / {_s(f['time_to_full_consistency_seconds'])}"
+         + (f" ({f['full_nodes_slowdown']:.3f})" if f["full_nodes_slowdown"] else ""), ""),
     ]
     return [
         ("orders (valid / malformed)", f"{f['orders']} ({f['valid']} / {f['malformed']})", ""),

@@ -61,21 +61,27 @@ class RequestWindow:
         # Cleared when we assume a reset on our own; set again by the next report.
         self._reported = gevent.event.Event()
         self._reported.set()
-        self.limit: int | None = None
+        self.limit: int | None = None  # this node's part of the window's limit
+        self._account_limit: float | None = None  # the whole window's, as the vendor reports it
         self.remaining: int | None = None
         self._reset_at = 0.0
         self._generation = 0  # how many times the window was believed to reset
         self._share = 1.0
 
     def set_share(self, share: float) -> None:
-        """This node's part (0 < share <= 1) of a window the cluster's nodes spend together."""
+        """This node's part (0 < share <= 1) of a window the cluster's nodes spend together.
+
+        The part moves with the nodes' demand every round or so: what remains of it is
+        scaled to the nearest request, not down, or a part that only wavers would lose a
+        request of each window at every round.
+        """
         if not 0.0 < share <= 1.0:
             raise ValueError(f"a share of the window is within (0, 1], got {share}")
         scale = share / self._share
-        if self.limit is not None:
-            self.limit = max(1, int(self.limit * scale))
+        if self._account_limit is not None:
+            self.limit = max(1, int(self._account_limit * share))
         if self.remaining is not None:
-            self.remaining = int(self.remaining * scale)
+            self.remaining = round(self.remaining * scale)
         self._share = share
 
     def observe(self, headers: Mapping[str, str]) -> None:
@@ -90,9 +96,9 @@ class RequestWindow:
             return  # counted in the window before this one
         now = self._clock.monotonic()
         reset_at = now + max(0.0, reset)
-        if self._share < 1.0:
-            limit = None if limit is None else max(1.0, limit * self._share)
-        self.limit = int(limit) if limit is not None else self.limit
+        if limit is not None:
+            self._account_limit = limit
+            self.limit = max(1, int(limit * self._share))
         # Answers overtake each other, so a report may count fewer requests than we have
         # already spent: believe whichever says less is left. Only a reset (ours, once
         # the reported reset time has passed) gives requests back. On a cluster the report

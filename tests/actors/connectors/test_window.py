@@ -112,3 +112,17 @@ def test_a_window_spent_by_the_other_nodes_stops_this_one_before_its_part_is_spe
     window.admit()
 
     assert (waited_before, fake_time.slept) == ([], [pytest.approx(3.0)])
+
+
+def test_a_part_that_wavers_with_demand_keeps_its_requests(fake_time: FakeTime) -> None:
+    window = RequestWindow(fake_time.clock, fake_time.sleep)
+    window.set_share(0.333)
+    window.observe(_headers(40, 40, 3))
+    before = (window.limit, window.remaining)
+
+    for _ in range(6):  # the nodes' demand moves a little every round: six rounds of one window
+        window.set_share(0.34)
+        window.set_share(0.333)
+
+    assert before == (13, 13)
+    assert (window.limit, window.remaining) == (13, 13)

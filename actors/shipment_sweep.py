@@ -53,15 +53,22 @@ class ShipmentsSweep:
         """One page; True when it was the last, once the watched shipments were judged again."""
         wms = self._actor.service("wms")
         page = call("wms", wms.shipments_page, progress["since"], progress["page"], priority=Priority.RECONCILE)
+        # The page's orders and margins as the store holds them, read at once: a read a row kept
+        # every label of the page waiting for the page's last row (hundreds of reads on PostgreSQL).
+        keys = [str(row["orderKey"]) for row in page.rows if row.get("orderKey")]
+        store = self._actor.store
+        orders = store.load_many("order", keys, limit=1) if keys else {}
+        margins = (store.load_many("margin", keys, limit=1)
+                   if keys and "margin" in self._actor._ctx.system.kinds else {})
         for row in page.rows:
             modified = parse_timestamp(row.get("modifyDate"))
             newest = parse_timestamp(progress["newest"])
             if modified is not None and (newest is None or modified > newest):
                 progress["newest"] = iso(modified)
             if row.get("orderKey"):
-                self._label(row)
+                self._label(row, margins[str(row["orderKey"])][0] if margins else None)
             if row.get("orderKey") and not row.get("voided"):
-                self._judge({k: row.get(k) for k in _KEPT})
+                self._judge({k: row.get(k) for k in _KEPT}, orders.get(str(row["orderKey"])))
         if page.page < page.pages:
             progress["page"] = page.page + 1
             return False
@@ -70,26 +77,29 @@ class ShipmentsSweep:
         state["cursor"] = progress["newest"] or state.get("cursor")
         return True
 
-    def _label(self, row: dict[str, Any]) -> None:
-        """Tell the order's margin of a label it has not heard of (or whose void it missed)."""
+    def _label(self, row: dict[str, Any], found: tuple[dict[str, Any], int] | None) -> None:
+        """Tell the order's margin (its state ``found``) of a label it has not heard of (or whose
+        void it missed)."""
         actor = self._actor
         if "margin" not in actor._ctx.system.kinds:
             return
         message = label_message(row, actor.clock.time())
-        found = actor.store.get_state("margin", str(row["orderKey"]))
         known = (found[0].get("labels") or {}).get(message["shipment_id"]) if found else None
         if known is None or bool(known.get("voided")) != message["voided"]:
             actor.send("margin", str(row["orderKey"]), message)
 
-    def _judge(self, row: dict[str, Any]) -> None:
+    def _judge(self, row: dict[str, Any], loaded: tuple[tuple[dict[str, Any], int] | None, list[Any]] | None = None,
+               ) -> None:
+        """Repair, watch or let go the shipment ``row``; ``loaded`` is its order's state and
+        first waiting message when they were read already (``Store.load_many``)."""
         actor = self._actor
         order_id = str(row["orderKey"])
         watch: dict[str, dict[str, Any]] = actor.state.setdefault("watch", {})
-        if actor.has_pending("order", order_id):
+        if loaded[1] if loaded is not None else actor.has_pending("order", order_id):
             watch[order_id] = row
             return
         watch.pop(order_id, None)
-        found = actor.store.get_state("order", order_id)
+        found = loaded[0] if loaded is not None else actor.store.get_state("order", order_id)
         if not found or OrderState.from_json(found[0]).status not in SYNCED:
             return
         actor.send("order", order_id, shipment_message(row, actor.clock.time()))

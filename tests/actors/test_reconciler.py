@@ -25,6 +25,7 @@ from peppasync.store import Store, ops
 
 from actors.connectors import OrdersPage, RetryPolicy, ShipmentsPage, ShopifyConnector, WmsConnector
 from actors.hooks import ActorHooks
+from actors.margin import MarginActor
 from actors.reconciler import ReconcilerActor, Settings
 from tests.sandboxes import sandbox_factory
 
@@ -298,3 +299,31 @@ def test_a_refund_whose_webhook_was_lost_is_sent_once_unless_booked_or_its_webho
     assert [(line["line_item"]["sku"], line["restock_type"], line["subtotal"])
             for line in repair["body"]["refund_line_items"]] == [("SKU-1", "return", "10.00")]
     assert events.repairs == {"missed_refund": 1}
+
+
+def test_the_shipments_sweep_tells_a_margin_of_a_label_it_missed_and_of_a_void_but_not_of_one_it_knows(
+        make_system, store) -> None:
+    now = time.time()
+    wms = Wms([
+        {"orderKey": "new", "shipmentId": 71, "modifyDate": _iso(now - 3), "shipmentCost": 7.5, "insuranceCost": 0},
+        {"orderKey": "known", "shipmentId": 72, "modifyDate": _iso(now - 2), "shipmentCost": 9.0, "insuranceCost": 0},
+        {"orderKey": "voided", "shipmentId": 73, "modifyDate": _iso(now - 1), "shipmentCost": 6.0,
+         "insuranceCost": 0, "voided": True},
+    ])
+    label = {"shipment_cost": "5.00", "insurance_cost": "0", "voided": False}
+    store.write([ops.PutState("order", key, {"status": "fulfilled"}) for key in ("new", "known", "voided")]
+                + [ops.PutState("margin", "known", {"labels": {"72": label}}),
+                   ops.PutState("margin", "voided", {"labels": {"73": label}})])
+    events = SweepEvents()
+    system = make_system(ReconcilerActor, MarginActor, hooks=events, services={
+        "reconcile": Settings(interval=0.1, overlap=2.0), "wms": wms, "shopify": Shopify()})
+    _boot(system)
+
+    def labels(key: str) -> dict[str, Any]:
+        found = store.get_state("margin", key)
+        return found[0].get("labels", {}) if found else {}
+
+    assert events.wait(lambda: "71" in labels("new") and labels("voided")["73"]["voided"]
+                       and events.finished.get("shipments", 0) >= 2)
+    assert labels("new")["71"]["shipment_cost"] == "7.5"
+    assert labels("known") == {"72": label}  # heard of already: not told again with the page's figures

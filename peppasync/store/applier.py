@@ -240,12 +240,16 @@ def apply_ops(
     ``claimed`` holds the ``id()`` of Inserts (alone or in an InsertOnce) whose actor takes
     them at once: they are stored with their first attempt already counted.
     """
-    return [
-        _insert(s, op, now, 1 if id(op) in claimed else 0) if type(op) is ops.Insert
-        else _insert_once(s, op, now, claimed) if type(op) is ops.InsertOnce
-        else _APPLY[type(op)](s, op, now)
-        for op in operations
-    ]
+    return [_apply_one(s, op, now, claimed) for op in operations]
+
+
+def _apply_one(s: Session, op: ops.Op, now: float, claimed: Collection[int]) -> object:
+    """One op; the Inserts in ``claimed`` (alone or in an InsertOnce) with their first attempt counted."""
+    if type(op) is ops.Insert:
+        return _insert(s, op, now, 1 if id(op) in claimed else 0)
+    if type(op) is ops.InsertOnce:
+        return _insert_once(s, op, now, claimed)
+    return _APPLY[type(op)](s, op, now)
 
 
 def _insert_many(s: Session, run: list[ops.Insert], now: float, claimed: Collection[int] = ()) -> list[int]:
@@ -381,8 +385,7 @@ def apply_batch(
         for i, value in zip(positions, values):
             results[i] = value
     for i in rest:
-        op = flat[i]
-        results[i] = _insert_once(s, op, now, claimed) if type(op) is ops.InsertOnce else _APPLY[type(op)](s, op, now)
+        results[i] = _apply_one(s, flat[i], now, claimed)
     out: list[list[object]] = []
     at = 0
     for request in requests:

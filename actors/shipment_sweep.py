@@ -68,7 +68,7 @@ class ShipmentsSweep:
             if row.get("orderKey"):
                 self._label(row, margins[str(row["orderKey"])][0] if margins else None)
             if row.get("orderKey") and not row.get("voided"):
-                self._judge({k: row.get(k) for k in _KEPT}, orders.get(str(row["orderKey"])))
+                self._judge({k: row.get(k) for k in _KEPT}, orders[str(row["orderKey"])])
         if page.page < page.pages:
             progress["page"] = page.page + 1
             return False
@@ -88,18 +88,17 @@ class ShipmentsSweep:
         if known is None or bool(known.get("voided")) != message["voided"]:
             actor.send("margin", str(row["orderKey"]), message)
 
-    def _judge(self, row: dict[str, Any], loaded: tuple[tuple[dict[str, Any], int] | None, list[Any]] | None = None,
-               ) -> None:
-        """Repair, watch or let go the shipment ``row``; ``loaded`` is its order's state and
-        first waiting message when they were read already (``Store.load_many``)."""
+    def _judge(self, row: dict[str, Any], loaded: tuple[tuple[dict[str, Any], int] | None, list[Any]]) -> None:
+        """Repair, watch or let go the shipment ``row``; ``loaded`` is its order's state and first
+        waiting message, as ``Store.load_many`` read them."""
         actor = self._actor
         order_id = str(row["orderKey"])
         watch: dict[str, dict[str, Any]] = actor.state.setdefault("watch", {})
-        if loaded[1] if loaded is not None else actor.has_pending("order", order_id):
+        if loaded[1]:
             watch[order_id] = row
             return
         watch.pop(order_id, None)
-        found = loaded[0] if loaded is not None else actor.store.get_state("order", order_id)
+        found = loaded[0]
         if not found or OrderState.from_json(found[0]).status not in SYNCED:
             return
         actor.send("order", order_id, shipment_message(row, actor.clock.time()))
@@ -107,11 +106,12 @@ class ShipmentsSweep:
 
     def _judge_watched(self, hold_after: datetime) -> None:
         watch: dict[str, dict[str, Any]] = self._actor.state.get("watch", {})
+        orders = self._actor.store.load_many("order", list(watch), limit=1) if watch else {}
         for order_id, row in list(watch.items()):
             modified = parse_timestamp(row.get("modifyDate"))
-            if self._actor.has_pending("order", order_id) and (modified is None or modified < hold_after):
+            if orders[order_id][1] and (modified is None or modified < hold_after):
                 log.warning("shipment of an order busy for longer than max_hold: not watched any more",
                             extra={"order_id": order_id, "modified": row.get("modifyDate")})
                 del watch[order_id]
             else:
-                self._judge(row)
+                self._judge(row, orders[order_id])

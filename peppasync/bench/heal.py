@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from peppasync.sandbox import LedgerEntry, Sandbox
+from peppasync.sandbox import LedgerEntry, PlacedOrder, Sandbox
 
 from .figures import erp_figures, percentile
 
-__all__ = ["HealFigures", "heal_figures", "wms_calls_since", "wms_drain"]
+__all__ = ["HealFigures", "cancelled_orders", "heal_figures", "ships", "wms_calls_since", "wms_drain"]
 
 
 @dataclass(frozen=True)
@@ -92,15 +92,25 @@ def wms_drain(entries: Iterable[LedgerEntry], limit: int, seconds: float, *, sin
     return wms_calls_since(entries, since=since) * seconds / limit
 
 
+def cancelled_orders(sandbox: Sandbox) -> set[int]:
+    """The ids of the orders cancelled in the sandbox's Shopify: none of them is due in the WMS."""
+    shop = sandbox.shopify.shop
+    with shop.lock:
+        return {oid for oid, order in shop.orders.items() if order.get("cancelled_at")}
+
+
+def ships(order: PlacedOrder) -> bool:
+    """Whether a placed order has a line to ship (else it is consistent once in the ERP)."""
+    return any(line.get("requires_shipping") for line in order.payload["line_items"])
+
+
 def heal_figures(sandbox: Sandbox, interval: float, *, since: float = -math.inf) -> HealFigures:
     """The heal times of the orders the sandbox placed whose ``orders/create`` webhook it dropped.
 
     ``interval`` is the engine's ``reconcile_interval``; ``since`` is when the run
     began (by the sandbox's clock), so that the drains count this run's calls only.
     """
-    shop = sandbox.shopify.shop
-    with shop.lock:
-        cancelled = {oid for oid, order in shop.orders.items() if order.get("cancelled_at")}
+    cancelled = cancelled_orders(sandbox)
     lost = [p for p in sandbox.placed if p.valid and p.id not in cancelled
             and sandbox.webhooks.plan("orders/create", str(p.id)).dropped]
     sales = sandbox.erp.booked()
@@ -118,8 +128,7 @@ def heal_figures(sandbox: Sandbox, interval: float, *, since: float = -math.inf)
             continue
         erp_at = record.created
         to_erp.append(erp_at - placed)
-        ships = any(line.get("requires_shipping") for line in order.payload["line_items"])
-        if not ships:
+        if not ships(order):
             to_consistent.append(erp_at - placed)
         elif str(order.id) in in_wms:
             to_consistent.append(max(erp_at, in_wms[str(order.id)]) - placed)

@@ -18,6 +18,7 @@ from peppasync.store import Store, open_store
 
 from .balancer import Balancer
 from .engine import EngineProcess, write_toml
+from .heal import cancelled_orders, ships
 
 __all__ = ["Progress", "Replay", "free_port"]
 
@@ -166,10 +167,8 @@ class Replay:
         if self._placer is None or not self.progress().erp_done:
             return False
         sb = self.sandbox
-        with sb.shopify.shop.lock:
-            cancelled = {oid for oid, order in sb.shopify.shop.orders.items() if order.get("cancelled_at")}
-        due = {str(p.id) for p in sb.placed if p.valid and p.id not in cancelled
-               and any(line.get("requires_shipping") for line in p.payload["line_items"])}
+        cancelled = cancelled_orders(sb)
+        due = {str(p.id) for p in sb.placed if p.valid and p.id not in cancelled and ships(p)}
         with sb.wms.warehouse.lock:
             in_wms = set(sb.wms.warehouse.orders)
         return due <= in_wms and self.shipped_orders() <= self.fulfilled_orders()

@@ -137,16 +137,18 @@ def test_a_limit_below_one_is_refused_with_the_value_given() -> None:
 
 # -- priority lanes ---------------------------------------------------------------
 
-def _queue(limiter: ConcurrencyLimiter, callers: list[tuple[str, int]], log: list[str]) -> list[gevent.Greenlet]:
-    """Start one greenlet per (name, priority), in order, each parked in the limiter before the next starts."""
+def _queue(limiter: ConcurrencyLimiter, callers: list[tuple[str, int]] | list[tuple[str, int, float | None]],
+           log: list[str]) -> list[gevent.Greenlet]:
+    """Start one greenlet per (name, priority[, placed at]), in order, each parked in the limiter before the
+    next starts."""
 
-    def call(name: str, priority: int) -> None:
-        with limiter.slot(priority):
+    def call(name: str, priority: int, placed: float | None = None) -> None:
+        with placed_at(placed), limiter.slot(priority):
             log.append(name)
 
     greenlets = []
-    for name, priority in callers:
-        greenlets.append(gevent.spawn(call, name, priority))
+    for caller in callers:
+        greenlets.append(gevent.spawn(call, *caller))
         gevent.idle()  # runs it up to its wait: arrival order is the order of this list
     return greenlets
 
@@ -328,31 +330,18 @@ def test_a_reservation_must_not_be_negative() -> None:
         ConcurrencyLimiter(1, reserved={Priority.RECONCILE: -1})
 
 
-def _queue_placed(limiter: ConcurrencyLimiter, callers: list[tuple[str, float | None, int]],
-                  log: list[str]) -> list[gevent.Greenlet]:
-    def call(name: str, placed: float | None, priority: int) -> None:
-        with placed_at(placed), limiter.slot(priority):
-            log.append(name)
-
-    greenlets = []
-    for caller in callers:
-        greenlets.append(gevent.spawn(call, *caller))
-        gevent.idle()  # waiting before the next one arrives
-    return greenlets
-
-
 def test_an_order_placed_earlier_goes_ahead_of_those_that_arrived_before_it_in_its_lane_only() -> None:
     now = 10_000.0
     limiter = ConcurrencyLimiter(1, oldest_every=100, now=lambda: now)
     limiter.acquire()
     log: list[str] = []
-    greenlets = _queue_placed(limiter, [
-        ("placed-at-9990", 9990.0, Priority.NORMAL),
-        ("no-placement", None, Priority.NORMAL),  # in line as it arrives: at 10000
-        ("placed-at-9995", 9995.0, Priority.NORMAL),
-        ("repaired, placed at 9900", 9900.0, Priority.NORMAL),
-        ("shipment news", None, Priority.HIGH),
-        ("placed in the future", 10_500.0, Priority.NORMAL),  # a storefront clock ahead of ours: as it arrives
+    greenlets = _queue(limiter, [
+        ("placed-at-9990", Priority.NORMAL, 9990.0),
+        ("no-placement", Priority.NORMAL, None),  # in line as it arrives: at 10000
+        ("placed-at-9995", Priority.NORMAL, 9995.0),
+        ("repaired, placed at 9900", Priority.NORMAL, 9900.0),
+        ("shipment news", Priority.HIGH, None),
+        ("placed in the future", Priority.NORMAL, 10_500.0),  # a storefront clock ahead of ours: as it arrives
     ], log)
 
     limiter.release()
@@ -367,10 +356,10 @@ def test_a_placement_older_than_the_head_start_goes_ahead_of_that_much_of_the_li
     limiter = ConcurrencyLimiter(1, now=lambda: now)
     limiter.acquire()
     log: list[str] = []
-    greenlets = _queue_placed(limiter, [
-        ("placed a head start and a minute ago", now - MAX_HEAD_START - 60, Priority.NORMAL),
-        ("an update of an order placed a year ago", now - 365 * 86_400, Priority.NORMAL),
-        ("placed just inside the head start", now - MAX_HEAD_START + 1, Priority.NORMAL),
+    greenlets = _queue(limiter, [
+        ("placed a head start and a minute ago", Priority.NORMAL, now - MAX_HEAD_START - 60),
+        ("an update of an order placed a year ago", Priority.NORMAL, now - 365 * 86_400),
+        ("placed just inside the head start", Priority.NORMAL, now - MAX_HEAD_START + 1),
     ], log)
 
     limiter.release()
@@ -385,8 +374,8 @@ def test_a_placed_waiter_killed_in_line_gives_its_place_up_and_the_count_by_lane
     limiter = ConcurrencyLimiter(1, now=lambda: 500.0)
     limiter.acquire()
     log: list[str] = []
-    greenlets = _queue_placed(limiter, [("late", None, Priority.NORMAL), ("early", 100.0, Priority.NORMAL),
-                                        ("earlier", 50.0, Priority.NORMAL)], log)
+    greenlets = _queue(limiter, [("late", Priority.NORMAL, None), ("early", Priority.NORMAL, 100.0),
+                                 ("earlier", Priority.NORMAL, 50.0)], log)
 
     greenlets[2].kill()  # first in line, killed while waiting
     waiting = limiter.waiting_by_priority()

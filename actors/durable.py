@@ -22,15 +22,16 @@ from __future__ import annotations
 import copy
 import logging
 import pickle
+import sys
 import traceback
+import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import gevent
-import gevent.queue
 import pykka
-from gevent.event import AsyncResult
+from gevent.event import AsyncResult, Event
 from greenlet import GreenletExit
 
 from peppasync.clock import Clock
@@ -39,6 +40,7 @@ from peppasync.exits import Exit, ExitListener, Verdict
 from peppasync.store import Message, Store, ops
 
 from actors.delivery import WAKE, Mailbox
+from actors.dispatch import Inbox, dispatcher
 from actors.guard import current_guard
 from actors.hooks import ActorHooks
 
@@ -103,6 +105,7 @@ class DurableActor(pykka.ThreadingActor):
     #: Started ahead of other kinds when many actors are activated at once (``actors.delivery``): for
     #: short handlers someone waits on, not for those that wait on an ERP anyway.
     starts_first: ClassVar[bool] = False
+    actor_inbox: Inbox  # pykka's protocol, and the run queue's (``actors.dispatch``)
 
     def __init__(
         self,
@@ -113,7 +116,14 @@ class DurableActor(pykka.ThreadingActor):
         fence: ops.Fence | None = None,
         claimed: Collection[int] = (),
     ) -> None:
-        super().__init__()
+        # pykka's fields (``pykka.Actor.__init__``, pinned below 5 in setup.cfg), for an actor
+        # that owns no greenlet (``actors.dispatch``): its inbox is a deque that schedules it,
+        # and its stopped flag a gevent event rather than a threading one over patched locks.
+        self.actor_urn = uuid.uuid4().urn
+        self.actor_inbox = Inbox(self)
+        self.actor_stopped = Event()
+        self._actor_ref = pykka.ActorRef(self)
+        self.__started = False
         self.key = key
         # On a cluster: in front of every write, so none commits once our lease moved on.
         self.__fence = fence
@@ -177,17 +187,49 @@ class DurableActor(pykka.ThreadingActor):
 
     # -- pykka lifecycle -----------------------------------------------------
 
-    @staticmethod
-    def _create_actor_inbox() -> Any:
-        # Under gevent, pykka's queue.Queue is a stdlib queue over patched
-        # locks: three conditions and a mutex per actor. A gevent queue does
-        # the same job for greenlets at a fraction of the memory and time.
-        return gevent.queue.SimpleQueue()
-
     def _start_actor_loop(self) -> None:
-        # Patched threading would run the loop on a greenlet anyway; spawning
-        # the greenlet directly skips a Thread object and its locks per actor.
-        gevent.spawn(self._actor_loop)
+        # No greenlet of its own: a worker runs it (``on_start``, then its inbox).
+        self.actor_inbox.scheduled = True
+        dispatcher.schedule(self)
+
+    def run_inbox(self) -> None:
+        """Called by a worker (``actors.dispatch``): pykka's loop, for what the inbox holds now."""
+        inbox = self.actor_inbox
+        try:
+            inbox.context.run(self.__run_inbox, inbox)
+        finally:
+            inbox.scheduled = False
+
+    def __run_inbox(self, inbox: Inbox) -> None:
+        if not self.__started:
+            self.__started = True
+            self._actor_loop_setup()
+        items, stopped = inbox.items, self.actor_stopped
+        # As pykka's ``_actor_loop_running``, but for what is in the inbox, not forever.
+        while items and not stopped.is_set():
+            envelope = items.popleft()
+            try:
+                response = self._handle_receive(envelope.message)
+                if envelope.reply_to is not None:
+                    envelope.reply_to.set(response)
+            except Exception:
+                if envelope.reply_to is not None:
+                    envelope.reply_to.set_exception()
+                else:
+                    self._handle_failure(*sys.exc_info())
+                    try:
+                        self.on_failure(*sys.exc_info())
+                    except Exception:
+                        self._handle_failure(*sys.exc_info())
+            except BaseException as exc:
+                # Unlike pykka, not every actor of the registry: this one stops; an
+                # interrupt of the process goes on up.
+                self._stop()
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+        if stopped.is_set():
+            self._actor_loop_teardown()
+            inbox.close()
 
     @classmethod
     def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:

@@ -1,0 +1,121 @@
+"""Greenlets for the actors that have work, none for those that wait.
+
+A durable actor owns no greenlet. Its inbox, when a message goes into it and the
+actor is not already scheduled, puts the actor on the run queue; a worker
+greenlet takes it from there and runs it until its inbox is empty. So 100,000
+active actors that wait for their next message hold no greenlet, no saved
+stack and no queue of gevent's each: only their own objects.
+
+One actor never runs on two workers at once: it is on the run queue, or in a
+worker, or neither (``Inbox.scheduled``). What it sets in context variables
+stays its own, as it did when each actor had its own greenlet: a worker runs
+each actor in the actor's own ``contextvars.Context``.
+
+A handler may block (an ERP call, a commit it waits for), and its worker waits
+with it. Workers are not a fixed pool: a worker that takes an actor while more
+wait on the run queue, and no other worker is free, starts a spare first, so
+that the queue moves on if this actor blocks. A worker ends when the run
+queue is empty. A worker that has run actors for ``_SLICE`` seconds without
+blocking lets the hub run (timers, sockets, the store's answers) before it goes on.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections import deque
+from typing import Any, Protocol
+
+import gevent
+
+__all__ = ["Dispatcher", "Inbox", "Runnable", "dispatcher"]
+
+#: How long a worker runs actors back to back before it lets the hub run.
+_SLICE = 0.002
+
+
+class Runnable(Protocol):
+    def run_inbox(self) -> None:
+        """Handle what the inbox holds, until it is empty or the actor stopped."""
+
+
+class Inbox:
+    """An actor's inbox (pykka's ``ActorInbox``): a deque, and the actor's place on the run queue."""
+
+    __slots__ = ("_actor", "context", "items", "scheduled")
+
+    def __init__(self, actor: Runnable) -> None:
+        # Strong, as a thread of its own would keep it: an actor nobody refers to
+        # still takes the stop it was sent. ``closed`` breaks the cycle once it stopped.
+        self._actor: Runnable | None = actor
+        self.items: deque[Any] = deque()
+        #: On the run queue or in a worker: a put then needs no scheduling.
+        self.scheduled = False
+        #: The actor's own context variables, as a greenlet of its own had them.
+        self.context = contextvars.Context()
+
+    def put(self, envelope: Any, /) -> None:
+        self.items.append(envelope)
+        if not self.scheduled:
+            actor = self._actor
+            if actor is not None:
+                self.scheduled = True
+                dispatcher.schedule(actor)
+
+    def close(self) -> None:
+        """The actor stopped: nothing puts it on the run queue again, and it can be freed."""
+        self._actor = None
+
+    def get(self) -> Any:
+        return self.items.popleft()
+
+    def empty(self) -> bool:
+        return not self.items
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+
+class Dispatcher:
+    """The run queue of actors with work, and the worker greenlets that run them."""
+
+    def __init__(self) -> None:
+        self._ready: deque[Runnable] = deque()
+        self._free = 0  # workers not inside an actor: between two, or letting the hub run
+        self.workers = 0
+
+    def schedule(self, actor: Runnable) -> None:
+        """Run ``actor`` soon (its inbox has work); the caller made sure it is not scheduled already."""
+        self._ready.append(actor)
+        if self._free == 0:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self._free += 1
+        self.workers += 1
+        gevent.spawn(self._work)
+
+    def _work(self) -> None:
+        ready = self._ready
+        clock = time.monotonic
+        since = clock()
+        try:
+            while ready:
+                actor = ready.popleft()
+                if ready and self._free == 1:
+                    self._spawn()  # a spare: if this actor blocks, the queue goes on without it
+                self._free -= 1
+                try:
+                    actor.run_inbox()
+                finally:
+                    self._free += 1
+                if clock() - since > _SLICE:
+                    gevent.sleep(0)
+                    since = clock()
+        finally:
+            self._free -= 1
+            self.workers -= 1
+
+
+#: One run queue per process: every durable actor runs on the hub's greenlets.
+dispatcher = Dispatcher()

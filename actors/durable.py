@@ -27,11 +27,12 @@ import traceback
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import gevent
 import pykka
-from gevent.event import AsyncResult, Event
+from gevent.event import Event
 from greenlet import GreenletExit
 
 from peppasync.clock import Clock
@@ -131,7 +132,8 @@ class DurableActor(pykka.ThreadingActor):
         self.state: dict[str, Any] = {}
         self._ctx = context
         self.__on_exit = on_exit
-        self.__unacked: AsyncResult | None = None  # the last commit, when not waited for
+        self.__unacked = 0  # commits not waited for, not yet acknowledged
+        self.__settled: Event | None = None  # set when they are, for whoever waits
         self.__state_dirty = False
         self.__outbox: list[ops.Insert | ops.Audit] = []
         self.__after: list[Callable[[], None]] = []
@@ -496,26 +498,31 @@ class DurableActor(pykka.ThreadingActor):
         if self.__fence is not None:
             operations = [self.__fence, *operations]
         if not wait:
-            unacked = self.__unacked = self._ctx.store.submit(operations)
-            unacked.rawlink(lambda result: self.__acked(operations, result))
+            self._ctx.store.post(operations, partial(self.__acked, operations))
+            self.__unacked += 1  # acknowledged in the writer's greenlet, never before this returns
             return []
         results = self._ctx.store.write(operations)
         self.__after_commit(operations)
         return results
 
-    def __acked(self, operations: list[ops.Op], result: AsyncResult) -> None:
-        if self.__unacked is result:
-            self.__unacked = None
-        if result.successful():
+    def __acked(self, operations: list[ops.Op], results: list[Any] | None, error: BaseException | None) -> None:
+        # In the writer's greenlet, in commit order: nothing here may block.
+        self.__unacked -= 1
+        if error is None:
             self.__after_commit(operations)
         else:
             # Our state is ahead of the store now: crash, and restart from the store.
-            self.__tell_self(_Fault(result.exception))
+            self.__tell_self(_Fault(error))
+        settled = self.__settled
+        if not self.__unacked and settled is not None:
+            self.__settled = None
+            settled.set()
 
     def __settle(self) -> None:
-        unacked = self.__unacked
-        if unacked is not None:
-            unacked.wait(timeout=30)
+        if self.__unacked:
+            if self.__settled is None:
+                self.__settled = Event()
+            self.__settled.wait(timeout=30)
 
     def __after_commit(self, operations: list[ops.Op]) -> None:
         # What we sent reached its actor with the commit (``actors.delivery``);

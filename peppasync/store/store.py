@@ -22,7 +22,7 @@ from peppasync.store.records import (
     QuarantineEntry,
     QuarantinePage,
 )
-from peppasync.store.writer import Claimer, CommitListener, GroupWriter, as_store_error
+from peppasync.store.writer import Acknowledger, Claimer, CommitListener, GroupWriter, as_store_error
 from peppasync.strict_json import deeper_than
 
 __all__ = ["Store"]
@@ -175,15 +175,17 @@ class Store:
 
     def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
         """Queue one request for the writer; its AsyncResult gets one result per op once committed."""
-        # Lists and tuples skip the slower abstract Sequence check.
-        if type(operations) not in (list, tuple) and (
-            isinstance(operations, (str, bytes)) or not isinstance(operations, Sequence)
-        ):
-            raise TypeError(f"submit expects a sequence of store ops, got {type(operations).__name__}")
-        for op in operations:
-            if type(op) not in _OP_TYPES:
-                raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
-        return self._writer.submit(tuple(operations))
+        result = self._writer.submit(_checked(operations))
+        assert result is not None
+        return result
+
+    def post(self, operations: Sequence[ops.Op], ack: Acknowledger) -> None:
+        """Queue one request; ``ack(results, error)`` is told once it committed or failed.
+
+        For a caller that goes on meanwhile (an actor's commit): cheaper than an AsyncResult.
+        ``ack`` runs in the writer's greenlet, before the next batch: it must not block.
+        """
+        self._writer.submit(_checked(operations), ack)
 
     def listen(self, listener: CommitListener, *, claimer: Claimer | None = None,
                settled: Callable[[], None] | None = None) -> None:
@@ -469,3 +471,15 @@ class Store:
             total += pruned
             if pruned < batch:
                 return total
+
+
+def _checked(operations: Sequence[ops.Op]) -> tuple[ops.Op, ...]:
+    # Lists and tuples skip the slower abstract Sequence check.
+    if type(operations) not in (list, tuple) and (
+        isinstance(operations, (str, bytes)) or not isinstance(operations, Sequence)
+    ):
+        raise TypeError(f"submit expects a sequence of store ops, got {type(operations).__name__}")
+    for op in operations:
+        if type(op) not in _OP_TYPES:
+            raise TypeError(f"not a store op: {op!r} (build one from peppasync.store.ops)")
+    return tuple(operations)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import gevent
 import gevent.event
@@ -27,7 +28,7 @@ from peppasync.store import ops
 from peppasync.store.applier import apply_batch, apply_ops
 from peppasync.store.backend import Backend, Session
 
-__all__ = ["Claimer", "CommitListener", "GroupWriter", "as_store_error"]
+__all__ = ["Acknowledger", "Claimer", "CommitListener", "GroupWriter", "as_store_error"]
 
 #: Told, in the writer greenlet and in id order, of every message a commit added
 #: (by ``Insert``, ``InsertOnce`` with its ``also``, or ``Requeue``):
@@ -63,12 +64,33 @@ class _Failed:
         self.error = error
 
 
-class _Request:
-    __slots__ = ("operations", "result")
+#: Told once a request committed, in the writer greenlet: its results, or the error that
+#: failed it (``GroupWriter.submit``). It must not block.
+Acknowledger = Callable[[list[Any] | None, BaseException | None], None]
 
-    def __init__(self, operations: Sequence[ops.Op]) -> None:
+
+class _Request:
+    __slots__ = ("ack", "answered", "operations", "result")
+
+    def __init__(self, operations: Sequence[ops.Op], ack: Acknowledger | None) -> None:
         self.operations = operations
-        self.result: AsyncResult = AsyncResult()
+        self.ack = ack
+        # An AsyncResult only for a caller that waits: setting one costs a hub
+        # callback, which the many actors' commits nobody waits on can do without.
+        self.result: AsyncResult | None = AsyncResult() if ack is None else None
+        self.answered = False
+
+    def answer(self, results: list[Any] | None, error: BaseException | None) -> None:
+        self.answered = True
+        if self.ack is not None:
+            try:
+                self.ack(results, error)
+            except Exception:  # noqa: BLE001 - one caller's bug must not fail the others' answers
+                log.exception("commit acknowledger failed")
+        elif error is not None:
+            self.result.set_exception(error)  # type: ignore[union-attr]
+        else:
+            self.result.set(results)  # type: ignore[union-attr]
 
 
 class GroupWriter:
@@ -95,10 +117,11 @@ class GroupWriter:
         #: the batch failed): a reader that saw the messages it claimed now knows them claimed.
         self.settled: Callable[[], None] | None = None
 
-    def submit(self, operations: Sequence[ops.Op]) -> AsyncResult:
+    def submit(self, operations: Sequence[ops.Op], ack: Acknowledger | None = None) -> AsyncResult | None:
+        """Queue a request: its AsyncResult, or None when ``ack`` is told instead."""
         if self._closing:
             raise StoreError(f"store {self._url} is closed", url=self._url)
-        request = _Request(operations)
+        request = _Request(operations, ack)
         self._queue.append(request)
         if self._greenlet is None or self._greenlet.dead:
             # Also after the writer was killed (a bug, or a kill at shutdown):
@@ -140,8 +163,8 @@ class GroupWriter:
                 " have committed", url=self._url,
             )
             for request in [*self._inflight, *self._queue]:
-                if not request.result.ready():
-                    request.result.set_exception(error)
+                if not request.answered:
+                    request.answer(None, error)
             self._inflight = []
             self._queue.clear()
             raise
@@ -171,9 +194,9 @@ class GroupWriter:
         self._settle()
         for request, outcome in zip(batch, outcomes):
             if type(outcome) is _Failed:
-                request.result.set_exception(as_store_error(outcome.error, self._url))
+                request.answer(None, as_store_error(outcome.error, self._url))
             else:
-                request.result.set(outcome)
+                request.answer(outcome, None)  # type: ignore[arg-type]
 
     def _settle(self) -> None:
         settled = self.settled

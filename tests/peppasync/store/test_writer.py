@@ -276,6 +276,42 @@ def test_a_killed_writer_fails_its_waiting_requests_and_the_next_write_works(sto
     assert store.pending("orders", "1", limit=10)[-1].id == later
 
 
+def test_a_posted_request_is_acknowledged_in_commit_order_with_its_results_or_its_error(store: Store) -> None:
+    known = store.enqueue("orders", "1", {"n": 0})
+    heard: list[tuple[str, object]] = []
+    done = gevent.event.Event()
+
+    def ack(name: str):
+        def told(results: list[object] | None, error: BaseException | None) -> None:
+            heard.append((name, error if error is not None else results))
+            if len(heard) == 3:
+                done.set()
+        return told
+
+    store.post([ops.Insert("orders", "1", {"n": 1})], ack("first"))
+    store.post([ops.Done(known + 10_000)], ack("bad"))  # no such message: this one alone fails
+    store.post([ops.Done(known)], ack("last"))
+    assert done.wait(10)
+
+    assert [name for name, _ in heard] == ["first", "bad", "last"]
+    assert isinstance(heard[1][1], NotFoundError)
+    assert heard[2][1] == [None]
+    assert [(m.id, m.payload) for m in store.pending("orders", "1", limit=5)] == [(heard[0][1][0], {"n": 1})]
+
+
+def test_a_killed_writer_tells_a_posted_request_it_stopped(store: Store) -> None:
+    store.enqueue("orders", "1", {"n": 0})
+    writer = store._writer._greenlet
+    assert writer is not None
+    told = gevent.event.AsyncResult()
+    store.post([ops.Insert("orders", "1", {"n": 1})], lambda results, error: told.set(error))
+
+    writer.kill()
+
+    assert isinstance(told.get(timeout=5), StoreError)
+    assert "the writer stopped" in str(told.get())
+
+
 @pytest.mark.postgres
 def test_a_writer_killed_mid_transaction_leaves_no_half_request_behind(postgres_schema_url: str) -> None:
     import psycopg

@@ -5,6 +5,7 @@ monkey.patch_all()
 """Engine throughput and memory, in one run.
 
     .venv/bin/python scripts/bench_engine.py [--messages 100000] [--actors 10000] [--rss-actors 100000]
+                                             [--postgres URL]
 
 1. Durable messages/s through one hop (store -> actor, acknowledged) across
    --actors actors, and through a three-hop pipeline (each hop's handler sends
@@ -13,16 +14,23 @@ monkey.patch_all()
    it (as an order actor gets its webhooks, replies and follow-ups); the cost
    of activation alone is printed too: one message to each of --actors
    actors that are not active yet.
+   One hop again with actors that keep a state of about 1.5 KiB of JSON (an
+   order's shape) and change it with every message, so that what a state costs per
+   message (its copy for a failed handler, its encoding per commit) shows.
 2. The same workloads on bare pykka actors (in memory, no durability), and
    the ratio.
 3. RSS after activating --rss-actors actors, and after they passivate.
+4. With --postgres (default: $PEPPASYNC_TEST_POSTGRES_URL), one hop and three
+   hops again on PostgreSQL, in a scratch schema dropped afterwards.
 Figures come from one run on this machine; compare the ratios, not the
 absolute numbers, across machines.
 """
 
 import argparse  # noqa: E402
+import copy  # noqa: E402
 import ctypes  # noqa: E402
 import gc  # noqa: E402
+import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -35,6 +43,7 @@ import pykka  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from peppasync.backoff import Backoff  # noqa: E402
+from peppasync.bench.scratch import scratch_schema  # noqa: E402
 from peppasync.clock import SystemClock  # noqa: E402
 from peppasync.heap import tune_garbage_collector  # noqa: E402
 from peppasync.retry import RetryPolicy  # noqa: E402
@@ -101,6 +110,32 @@ class Hop3(DurableActor):
         pass
 
 
+#: About 1.5 KiB of JSON: the shape of an order's state (a record with line items, stamps).
+_ORDER_LIKE = {
+    "status": "in_erp",
+    "order": {
+        "id": 1, "name": "#1001", "currency": "USD", "total_price": "129.90",
+        "customer": {"id": 7, "email": "someone@example.com"},
+        "line_items": [{"id": i, "sku": f"SKU-{i:04d}", "quantity": 1 + i % 3, "price": "12.99",
+                        "title": f"A product with a longer title {i}"} for i in range(12)],
+    },
+    "events": [],
+}
+
+
+class Stateful(DurableActor):
+    kind = "stateful"
+
+    def loaded(self):
+        if not self.state:
+            self.state = copy.deepcopy(_ORDER_LIKE)
+
+    def handle(self, message):
+        self.state["events"].append(message.payload["n"])
+        del self.state["events"][:-4]
+        self.save_state()
+
+
 def _system(url: str, **options: float) -> tuple[object, Counter, ActorSystem]:
     store = open_store(url)
     store.migrate()
@@ -116,17 +151,17 @@ def _system(url: str, **options: float) -> tuple[object, Counter, ActorSystem]:
     return store, hooks, system
 
 
-def durable_run(url: str, messages: int, actors: int, pipeline: bool) -> float:
+def durable_run(url: str, messages: int, actors: int, pipeline: bool, kind: str = "hop1") -> float:
     store, hooks, system = _system(url, idle_seconds=300, max_active=max(actors * 3, 50_000))
-    for kind in (Hop1, Hop2, Hop3):
-        system.register(kind)
+    for actor_class in (Hop1, Hop2, Hop3, Stateful):
+        system.register(actor_class)
     system.start()
     hooks.expect(messages * (3 if pipeline else 1))
     started = time.perf_counter()
     # Producers enqueue durably in batches (as the webhook ingest does under a burst).
     for start in range(0, messages, 1000):
         batch = [
-            ops.Insert("hop1", f"a{n % actors}", {"n": n, "pipe": pipeline})
+            ops.Insert(kind, f"a{n % actors}", {"n": n, "pipe": pipeline})
             for n in range(start, min(messages, start + 1000))
         ]
         store.write(batch)  # the commit delivers them: no wake needed
@@ -222,6 +257,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--actors", type=int, default=10_000)
     parser.add_argument("--rss-actors", type=int, default=100_000)
+    parser.add_argument("--postgres", default=os.environ.get("PEPPASYNC_TEST_POSTGRES_URL") or None,
+                        help="PostgreSQL URL for the PostgreSQL rows (a scratch schema is made and dropped)")
     args = parser.parse_args()
     if args.actors < 1 or args.messages < args.actors or args.rss_actors < 1:
         parser.error("need --actors >= 1, --messages >= --actors and --rss-actors >= 1")
@@ -231,6 +268,7 @@ def main() -> None:
     activation = durable_run(f"sqlite:///{tmp}/activation.db", args.actors, args.actors, pipeline=False)
     one = durable_run(f"sqlite:///{tmp}/one.db", args.messages, args.actors, pipeline=False)
     three = durable_run(f"sqlite:///{tmp}/three.db", args.messages, args.actors, pipeline=True)
+    stateful = durable_run(f"sqlite:///{tmp}/state.db", args.messages, args.actors, False, "stateful")
     bare_one = bare_run(args.messages, args.actors, pipeline=False)
     bare_three = bare_run(args.messages, args.actors, pipeline=True)
     print(f"{'':28}{'durable':>12}{'bare pykka':>14}{'ratio':>9}")
@@ -238,6 +276,17 @@ def main() -> None:
     print(f"{'three hops, pipelines/s':28}{three:>12,.0f}{bare_three:>14,.0f}{three / bare_three:>9.2f}")
     print(f"{'three hops, handled/s':28}{three * 3:>12,.0f}{bare_three * 3:>14,.0f}")
     print(f"{'activation, messages/s':28}{activation:>12,.0f}   (one message to each of {args.actors:,} idle actors)")
+    print(f"{'one hop with state, msgs/s':28}{stateful:>12,.0f}   ({len(json.dumps(_ORDER_LIKE)):,} bytes of JSON, "
+          f"changed by every message; {stateful / one:.2f} of one hop)")
+    if args.postgres:
+        with scratch_schema(args.postgres) as url:
+            pg_one = durable_run(url, args.messages, args.actors, pipeline=False)
+        with scratch_schema(args.postgres) as url:
+            pg_three = durable_run(url, args.messages, args.actors, pipeline=True)
+        print(f"{'postgresql one hop, msgs/s':28}{pg_one:>12,.0f}   ({pg_one / one:.2f} of SQLite's)")
+        print(f"{'postgresql three hops, p/s':28}{pg_three:>12,.0f}   ({pg_three / three:.2f} of SQLite's)")
+    else:
+        print("postgresql skipped: no --postgres and PEPPASYNC_TEST_POSTGRES_URL is not set")
     before, active, after = memory_run(f"sqlite:///{tmp}/mem.db", args.rss_actors)
     per = (active - before) * 1024 / args.rss_actors
     print(f"RSS before {before:,.0f} MiB; {args.rss_actors:,} actors active {active:,.0f} MiB "

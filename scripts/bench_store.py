@@ -22,14 +22,13 @@ import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
-from urllib.parse import quote
 
 import gevent
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from peppasync.bench.scratch import scratch_schema
 from peppasync.heap import tune_garbage_collector
 from peppasync.store import Store, open_store, ops
 from peppasync.store.applier import INSERT_SQL
@@ -143,18 +142,8 @@ def main() -> None:
     if not pg:
         print("postgresql skipped: PEPPASYNC_TEST_POSTGRES_URL is not set")
         return
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-        try:
-            sep = "&" if "?" in pg else "?"
-            scoped = f"{pg}{sep}options={quote(f'-csearch_path={schema}')}"
-            run("postgresql", scoped, args, lambda n: bare_postgres(scoped, n))
-        finally:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
-
+    with scratch_schema(pg, "bench") as scoped:
+        run("postgresql", scoped, args, lambda n: bare_postgres(scoped, n))
 
 if __name__ == "__main__":
     main()

@@ -19,6 +19,7 @@ from peppasync.store import Store, open_store
 from .balancer import Balancer
 from .engine import EngineProcess, write_toml
 from .heal import cancelled_orders, ships
+from .scratch import create_schema, drop_schema
 
 __all__ = ["Progress", "Replay", "free_port"]
 
@@ -87,7 +88,7 @@ class Replay:
         self.store_url = f"sqlite:///{self.database.resolve()}"
         if postgres:
             self._schema = f"peppasync_bench_{uuid.uuid4().hex[:12]}"
-            self.store_url = _create_schema(postgres, self._schema)
+            self.store_url = create_schema(postgres, self._schema)
         raw = engine_config(self.sandbox, self.database, listen=listen, engine=engine)
         raw["store"] = {"url": self.store_url}
         if postgres and (nodes > 1 or cluster is not None):
@@ -198,24 +199,5 @@ class Replay:
             self.sandbox.stop()
             if self._admin_url and self._schema:
                 with contextlib.suppress(Exception):
-                    _drop_schema(self._admin_url, self._schema)
+                    drop_schema(self._admin_url, self._schema)
                 self._schema = None
-
-
-def _create_schema(url: str, schema: str) -> str:
-    """A fresh schema in the database at ``url``; the URL whose connections use it."""
-    from urllib.parse import quote
-
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options={quote(f'-csearch_path={schema}')}"
-
-
-def _drop_schema(url: str, schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(url, autocommit=True) as admin:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import pickle
 import sys
 import traceback
@@ -106,6 +107,11 @@ class DurableActor(pykka.ThreadingActor):
     #: Started ahead of other kinds when many actors are activated at once (``actors.delivery``): for
     #: short handlers someone waits on, not for those that wait on an ERP anyway.
     starts_first: ClassVar[bool] = False
+    #: Its handlers never change ``self.state`` in place, nor anything it holds: they build a
+    #: new state and assign it (copy on write). A failed handler's state is then put back
+    #: without a copy taken before every message. ``PEPPASYNC_CHECK_REPLACED_STATE=1`` checks
+    #: the promise on every message (the test suite sets it).
+    replaces_state: ClassVar[bool] = False
     actor_inbox: Inbox  # pykka's protocol, and the run queue's (``actors.dispatch``)
 
     def __init__(
@@ -440,7 +446,9 @@ class DurableActor(pykka.ThreadingActor):
 
     def __run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
         ctx = self._ctx
-        saved = _snapshot(self.state)
+        before = self.state  # what a kind that replaces its state puts back as it is
+        saved = None if self.replaces_state else _snapshot(before)
+        witness = _snapshot(before) if saved is None and _CHECK_REPLACED else None
         self.__outbox = []
         self.__after = []
         self.__state_dirty = False
@@ -451,10 +459,10 @@ class DurableActor(pykka.ThreadingActor):
         except FencedError:
             # Not the message's fault: our lease moved on (or may have) mid-handler. The
             # actor stops; the next owner handles the message.
-            self.state = _restore(saved)
+            self.state = before if saved is None else _restore(saved)
             raise
         except (Exception, gevent.Timeout, GreenletExit) as exc:
-            self.state = _restore(saved)
+            self.state = before if saved is None else _restore(saved)
             self.__outbox = []
             self.__after = []
             verdict = ctx.policy.decide(attempts, exc, ctx.clock.time())
@@ -472,6 +480,8 @@ class DurableActor(pykka.ThreadingActor):
         finally:
             if token is not None:
                 current_guard.reset(token)
+            if witness is not None and _snapshot(before) != witness:
+                _changed_in_place(self.kind, self.key)
         # At least once: the message is done only when this Done commits (``actors.delivery``).
         out: list[ops.Op] = [ops.Done(msg.id), *self.__outbox]
         if self.__state_dirty:
@@ -578,6 +588,18 @@ def _fenced(exc: BaseException) -> Exit | None:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+#: Whether to check on every message that kinds which declare ``replaces_state`` keep to it.
+_CHECK_REPLACED = os.environ.get("PEPPASYNC_CHECK_REPLACED_STATE", "") not in ("", "0")
+#: (kind, key) of every handler found changing its old state in place (``_CHECK_REPLACED``).
+CHANGED_IN_PLACE: list[tuple[str, str]] = []
+
+
+def _changed_in_place(kind: str, key: str) -> None:
+    CHANGED_IN_PLACE.append((kind, key))
+    log.error("a handler changed the state it was to replace: a failed message would leave it changed",
+              extra={"kind": kind, "key": key})
 
 
 def _snapshot(state: dict[str, Any]) -> bytes | dict[str, Any]:

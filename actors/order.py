@@ -89,6 +89,7 @@ class OrderActor(DurableActor):
     """One storefront order, from webhook to fulfillment."""
 
     kind = "order"
+    replaces_state = True  # the flow works on OrderState.from_json's copy; its to_json is the new state
 
     def handle(self, message: Message) -> None:
         flow = OrderFlow(self.key, OrderState.from_json(self.state), _ActorPorts(self), self.clock.time)

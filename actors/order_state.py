@@ -6,6 +6,7 @@ does not know are kept as they were.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -88,7 +89,8 @@ class OrderState:
             entered=entered,
             held=saved.get("held"),
             hold_checks=int(saved.get("hold_checks") or 0),
-            gates=saved.get("gates"),
+            # The gate news edits it in place (the order actor replaces its state, never edits it).
+            gates=copy.deepcopy(saved.get("gates")),
             other={k: v for k, v in saved.items() if k not in known},
         )
 

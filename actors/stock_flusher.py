@@ -32,6 +32,9 @@ class StockFlusherActor(DurableActor):
 
     kind = "stock_flusher"
     singleton = True
+    # Copy on write: a want copies the pending dict's references, not (as a snapshot before
+    # every message would) every pending want of a surge.
+    replaces_state = True
 
     def loaded(self) -> None:
         # SKU -> seq of the last want flushed. A want made before its SKU heard
@@ -56,7 +59,7 @@ class StockFlusherActor(DurableActor):
         payload = message.payload
         kind = payload.get("type")
         settings: InventorySettings = self.service("inventory")
-        pending: dict[str, dict[str, Any]] = self.state.setdefault("pending", {})
+        pending: dict[str, dict[str, Any]] = self.state.get("pending") or {}
         if kind == "want":
             sku = str(payload.get("sku") or "")
             if not sku or not payload.get("item"):
@@ -64,7 +67,8 @@ class StockFlusherActor(DurableActor):
             seq, acked = int(payload["seq"]), int(payload["acked"])
             if acked < self._stock_flushed.get(sku, 0) or seq <= int(pending.get(sku, {}).get("seq", 0)):
                 return
-            pending[sku] = {k: payload[k] for k in ("item", "seq", "quantity", "change_from")}
+            pending = {**pending, sku: {k: payload[k] for k in ("item", "seq", "quantity", "change_from")}}
+            self.state = {**self.state, "pending": pending}
             since = self.clock.monotonic() - float(self.state.get("flushed_at", float("-inf")))
             if len(pending) >= settings.max_per_call or since >= settings.flush_interval:
                 self._stock_flush(message.id, settings)
@@ -80,8 +84,7 @@ class StockFlusherActor(DurableActor):
     def _stock_flush(self, message_id: int, settings: InventorySettings) -> None:
         pending: dict[str, dict[str, Any]] = self.state["pending"]
         entries = [{"sku": sku, **want} for sku, want in sorted(pending.items())]
-        self.state["pending"] = {}
-        self.state["flushed_at"] = self.clock.monotonic()
+        self.state = {**self.state, "pending": {}, "flushed_at": self.clock.monotonic()}
         size = settings.max_per_call
         for n, start in enumerate(range(0, len(entries), size)):
             self._stock_push(entries[start:start + size], f"{message_id}:{n}")

@@ -320,11 +320,50 @@ def _done_many(s: Session, run: list[ops.Done], now: float) -> list[None]:
     return [None] * len(ids)
 
 
+_STATES_UPSERT = (
+    "INSERT INTO actor_state (kind, key, state, version, updated_at) VALUES {}"
+    " ON CONFLICT (kind, key) DO UPDATE SET state = excluded.state,"
+    " version = actor_state.version + excluded.version, updated_at = excluded.updated_at"
+    " RETURNING kind, key, version"
+)
+_STATES_PER_STATEMENT = 1000  # 5,000 parameters
+
+
+def _put_state_many(s: Session, run: list[ops.PutState], now: float) -> list[int]:
+    """Every actor's last state in one statement per thousand; each op's result is the version it made.
+
+    An actor saved n times in the batch ends at n versions on (as n statements would leave it):
+    the row carries n, added on conflict. One row per actor, as PostgreSQL refuses a
+    statement that updates a row twice.
+    """
+    last: dict[tuple[str, str], ops.PutState] = {}
+    times: dict[tuple[str, str], int] = {}
+    for op in run:
+        ident = (op.kind, op.key)
+        last[ident] = op
+        times[ident] = times.get(ident, 0) + 1
+    rows = [(kind, key, op.encoded, times[kind, key], now) for (kind, key), op in last.items()]
+    final: dict[tuple[str, str], int] = {}
+    for at in range(0, len(rows), _STATES_PER_STATEMENT):
+        chunk = rows[at:at + _STATES_PER_STATEMENT]
+        sql = _STATES_UPSERT.format(", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)))
+        saved = s.all(sql, [v for row in chunk for v in row])
+        final.update(((kind, key), int(version)) for kind, key, version in saved)
+    # The k-th of an actor's n saves made the version n - k below its last.
+    versions: list[int] = []
+    for op in run:
+        ident = (op.kind, op.key)
+        times[ident] -= 1
+        versions.append(final[ident] - times[ident])
+    return versions
+
+
 _IDS_PER_STATEMENT = 900
 _SET_BASED: dict[type, Callable[[Session, Any, float], list[Any]]] = {
     ops.Insert: _insert_many,
     ops.Start: _start_many,
     ops.Done: _done_many,
+    ops.PutState: _put_state_many,
 }
 # Ops that name an existing message by id: set-based statements reorder them,
 # which is safe only while no message is named twice in one batch.
@@ -347,8 +386,9 @@ def apply_batch(
     """Apply many requests in one transaction, each kind of frequent op in one statement per kind.
 
     The effect is the same as ``apply_ops`` on each request in turn: ops on
-    different messages commute, and Inserts keep their order (so mailbox FIFO
-    holds). Set-based statements matter because sqlite3 drops and retakes the
+    different messages commute, Inserts keep their order (so mailbox FIFO
+    holds), and an actor's saved states theirs (the last one stays, and its
+    version counts every one). Set-based statements matter because sqlite3 drops and retakes the
     GIL around every statement, and each retake can wait a switch interval
     while the hub is busy. An error fails the whole call (the writer then
     isolates the request that caused it).
@@ -371,7 +411,7 @@ def apply_batch(
         # One check for every fence of the batch, before anything is written;
         # a refusal fails the batch, and the writer then finds which request it was.
         _check_fences(s, fences)
-    for op_type in (ops.Insert, ops.Start, ops.Done):
+    for op_type in (ops.Insert, ops.Start, ops.Done, ops.PutState):
         positions = groups.get(op_type)
         if not positions:
             continue

@@ -276,6 +276,23 @@ def test_a_killed_writer_fails_its_waiting_requests_and_the_next_write_works(sto
     assert store.pending("orders", "1", limit=10)[-1].id == later
 
 
+def test_states_saved_together_keep_their_order_and_each_save_its_version(store: Store) -> None:
+    store.write([ops.PutState("order", "a", {"n": 0})])
+    before = store.commits
+
+    together = [
+        store.submit([ops.PutState("order", "a", {"n": 1})]),
+        store.submit([ops.PutState("order", "b", {"n": 1}), ops.PutState("order", "a", {"n": 2})]),
+        store.submit([ops.Insert("order", "a", {}), ops.PutState("order", "a", {"n": 3})]),
+    ]
+    answers = [r.get(timeout=10) for r in together]
+
+    assert store.commits - before == 1  # one batch, one statement for its states
+    assert [answers[0], answers[1], answers[2][1]] == [[2], [1, 3], 4]
+    assert store.get_state("order", "a") == ({"n": 3}, 4)
+    assert store.get_state("order", "b") == ({"n": 1}, 1)
+
+
 def test_a_posted_request_is_acknowledged_in_commit_order_with_its_results_or_its_error(store: Store) -> None:
     known = store.enqueue("orders", "1", {"n": 0})
     heard: list[tuple[str, object]] = []

@@ -79,6 +79,7 @@ from typing import TYPE_CHECKING, Protocol
 import gevent
 import gevent.event
 import pykka
+from pykka._envelope import Envelope  # pykka 4's (setup.cfg pins it below 5)
 
 from peppasync.store import Message, Store, lease_of, ops
 
@@ -124,6 +125,7 @@ class Ownership(Protocol):
 
 #: Told to an actor: look at your mailbox.
 WAKE = _Wake()
+_WAKE_ENVELOPE = Envelope(WAKE)
 
 
 class Mailbox:
@@ -526,11 +528,11 @@ class Delivery:
         return self._owns((kind, key))
 
     def _tell(self, ident: _Ident, actor: DurableActor) -> bool:
-        try:
-            actor.actor_ref.tell(WAKE)
-        except pykka.ActorDeadError:
+        # As ``actor_ref.tell(WAKE)``, with one envelope for every wake (nobody replies to one).
+        if actor.actor_stopped.is_set():
             self._active.pop(ident, None)
             return False
+        actor.actor_inbox.put(_WAKE_ENVELOPE)
         self._woken.add(ident)
         return True
 
@@ -662,5 +664,5 @@ def _pushed_message(pushed: Committed) -> Message:
     message_id, op, at, claimed = pushed
     # Decoded afresh: the sender may still hold (and change) the dict it sent.
     # A claimed one is running already, its first attempt counted.
-    return Message(message_id, op.kind, op.key, json.loads(op.encoded), "running" if claimed else "pending",
+    return Message.of(message_id, op.kind, op.key, json.loads(op.encoded), "running" if claimed else "pending",
                    1 if claimed else 0, at, at, at, None)

@@ -216,8 +216,10 @@ class DurableActor(pykka.ThreadingActor):
         # As pykka's ``_actor_loop_running``, but for what is in the inbox, not forever.
         while items and not stopped.is_set():
             envelope = items.popleft()
+            message = envelope.message
             try:
-                response = self._handle_receive(envelope.message)
+                # A wake (most of what an actor is told) skips pykka's checks for its own messages.
+                response = self.on_receive(message) if message is WAKE else self._handle_receive(message)
                 if envelope.reply_to is not None:
                     envelope.reply_to.set(response)
             except Exception:
@@ -626,7 +628,7 @@ _SAVE_STATE: Any = object()  # in a list of ops: "and the actor's state as it is
 def _running(m: Message, attempts: int) -> Message:
     # What the handler sees; built directly, as dataclasses.replace costs a
     # field walk per message.
-    return Message(m.id, m.kind, m.key, m.payload, "running", attempts, m.available_at, m.created_at,
+    return Message.of(m.id, m.kind, m.key, m.payload, "running", attempts, m.available_at, m.created_at,
                    m.updated_at, m.last_error)
 
 

@@ -75,7 +75,7 @@ def _json(op: str, name: str, value: object) -> str:
         encoded = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{op}: {name} cannot be stored as JSON: {exc}") from None
-    surrogate = _SURROGATE.search(encoded)
+    surrogate = None if encoded.isascii() else _SURROGATE.search(encoded)
     if surrogate:
         raise ValueError(
             f"{op}: {name} cannot be stored as JSON: a string holds a lone surrogate"

@@ -75,7 +75,7 @@ def _payload(text: str) -> dict[str, Any]:
 
 
 def _message(row: Sequence[Any]) -> Message:
-    return Message(
+    return Message.of(
         int(row[0]), row[1], row[2], _payload(row[3]), row[4], int(row[5]),
         float(row[6]), float(row[7]), float(row[8]), row[9],
     )

@@ -220,6 +220,14 @@ class Mailbox:
         self._in_hand = len(first)
         return first, claimed
 
+    def batch_done(self) -> bool:
+        """The batch in hand is handled: whether that is all (nothing handed over, nothing unread).
+
+        When it is, the actor stops draining without asking ``next_batch`` for an empty batch.
+        """
+        self._in_hand = 0
+        return not self._pushed and not self._stale
+
     def hold(self, rest: Iterable[Message], claimed: Collection[int]) -> list[ops.Op]:
         """A message waits (a retry, or not due yet), and so does ``rest``, the batch behind it.
 

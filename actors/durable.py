@@ -145,6 +145,7 @@ class DurableActor(pykka.ThreadingActor):
         self.__after: list[Callable[[], None]] = []
         self.__idle_token = 0
         self.idle_since = 0.0  # monotonic; read by the system's idle sweep
+        self.__ran_from = self.__ran_to = 0.0  # monotonic: when the last handler started, and ended
         self.__wake_timer: gevent.Greenlet | None = None
         self.__wake_at = 0.0
         self.__passivated = False
@@ -352,7 +353,7 @@ class DurableActor(pykka.ThreadingActor):
         ctx = self._ctx
         delivery, mailbox = ctx.system.delivery, self.mailbox
         carry: list[ops.Op] = []
-        carried_at = ctx.clock.monotonic()
+        carried_at = 0.0  # when the oldest of what ``carry`` holds was handled
         while not self.__passivated:
             delivery.draining(self.kind, self.key)
             batch, claimed = mailbox.next_batch(first, self.__read)
@@ -394,12 +395,13 @@ class DurableActor(pykka.ThreadingActor):
                         continue
                     carry = []
                     running = _running(msg, attempts)
-                if not carry:
-                    carried_at = ctx.clock.monotonic()
+                fresh = not carry
                 done, verdict = self.__run(running, attempts)
+                if fresh:
+                    carried_at = self.__ran_from
                 if verdict is None or verdict.quarantine:
                     carry += done
-                    if ctx.clock.monotonic() - carried_at > _CARRY_FOR:
+                    if self.__ran_to - carried_at > _CARRY_FOR:
                         # A slow handler (or many): what it decided (messages to other actors)
                         # does not wait for the next handler, which may be as slow.
                         self.__commit(carry, wait=False)
@@ -413,6 +415,8 @@ class DurableActor(pykka.ThreadingActor):
             # read waits for it, and a handed-over message has a newer id.
             self.__commit(carry, wait=False)
             carry = []
+            if mailbox.batch_done():
+                break  # nothing was handed over meanwhile, nor left in the store unread
         self.__idle_token += 1
 
     def __read(self) -> list[Message]:
@@ -454,7 +458,7 @@ class DurableActor(pykka.ThreadingActor):
         self.__outbox = []
         self.__after = []
         self.__state_dirty = False
-        started = ctx.clock.monotonic()
+        started = self.__ran_from = ctx.clock.monotonic()
         token = current_guard.set(self.__guard) if self.__fence is not None else None
         try:
             self.handle(msg)
@@ -468,7 +472,8 @@ class DurableActor(pykka.ThreadingActor):
             self.__outbox = []
             self.__after = []
             verdict = ctx.policy.decide(attempts, exc, ctx.clock.time())
-            seconds = ctx.clock.monotonic() - started
+            self.__ran_to = ctx.clock.monotonic()
+            seconds = self.__ran_to - started
             if verdict.quarantine:
                 log.warning(
                     "message quarantined",
@@ -492,7 +497,8 @@ class DurableActor(pykka.ThreadingActor):
         after, self.__after = self.__after, []
         for fn in after:
             fn()
-        ctx.hooks.on_message(self.kind, "ok", ctx.clock.monotonic() - started)
+        self.__ran_to = ctx.clock.monotonic()
+        ctx.hooks.on_message(self.kind, "ok", self.__ran_to - started)
         return out, None
 
     def __guard(self) -> None:

@@ -253,17 +253,14 @@ def _apply_one(s: Session, op: ops.Op, now: float, claimed: Collection[int]) -> 
 
 
 def _insert_many(s: Session, run: list[ops.Insert], now: float, claimed: Collection[int] = ()) -> list[int]:
+    if s.backend == "postgresql":
+        return _insert_many_postgresql(s, [
+            (op.kind, op.key, op.encoded, 1 if id(op) in claimed else 0,
+             now if op.available_at is None else op.available_at) for op in run], now)
     rows = [(op.kind, op.key, op.encoded, 1 if id(op) in claimed else 0,
              now if op.available_at is None else op.available_at, now, now)
             for op in run]
     ids: list[int] = []
-    if s.backend == "postgresql":
-        # Pipelined, one RETURNING result set per row, in row order.
-        cursor = s.executemany(INSERT_SQL + " RETURNING id", rows, returning=True)
-        while True:
-            ids.append(int(cursor.fetchone()[0]))
-            if not cursor.nextset():
-                return ids
     # Multi-row statements: sqlite3 drops and retakes the GIL around every
     # step, and while the hub is busy each retake can wait a switch interval.
     # One statement inserts its rows in VALUES order and, under our write lock,
@@ -276,6 +273,26 @@ def _insert_many(s: Session, run: list[ops.Insert], now: float, claimed: Collect
 
 
 _ROWS_PER_STATEMENT = 1000  # 7,000 parameters, well under SQLite's 32,766
+
+# The ids first, from the table's own sequence, then every row in one statement: a
+# RETURNING of a multi-row insert has no promised order, and one result set per row
+# (pipelined) cost a poll of the connection each.
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence('messages', 'id')) FROM generate_series(1, ?)"
+_INSERT_UNNEST = (
+    "INSERT INTO messages (id, kind, key, payload, state, attempts, available_at, created_at, updated_at)"
+    " SELECT id, kind, key, payload, 'pending', attempts, available_at, ?, ?"
+    " FROM unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::integer[], ?::double precision[])"
+    " AS m(id, kind, key, payload, attempts, available_at)"
+)
+
+
+def _insert_many_postgresql(s: Session, rows: list[tuple[Any, ...]], now: float) -> list[int]:
+    # Sorted, so that each row gets a larger id than the row before it (mailbox FIFO), as
+    # when each row took its own: another writer's ids may fall between ours either way.
+    ids = sorted(int(r[0]) for r in s.all(_NEXT_IDS, (len(rows),)))
+    kinds, keys, payloads, attempts, available = (list(column) for column in zip(*rows))
+    s.execute(_INSERT_UNNEST, (now, now, ids, kinds, keys, payloads, attempts, available))
+    return ids
 
 
 @functools.lru_cache(maxsize=64)

@@ -107,10 +107,11 @@ class DurableActor(pykka.ThreadingActor):
     #: Started ahead of other kinds when many actors are activated at once (``actors.delivery``): for
     #: short handlers someone waits on, not for those that wait on an ERP anyway.
     starts_first: ClassVar[bool] = False
-    #: Its handlers never change ``self.state`` in place, nor anything it holds: they build a
-    #: new state and assign it (copy on write). A failed handler's state is then put back
-    #: without a copy taken before every message. ``PEPPASYNC_CHECK_REPLACED_STATE=1`` checks
-    #: the promise on every message (the test suite sets it).
+    #: Its handlers never change in place what the state's keys hold: they put a new value
+    #: instead (copy on write). Each handler gets a shallow copy of the state, whose keys it may
+    #: set and remove; a failed handler's state is then put back as it was, without the deep
+    #: copy taken before every message. ``PEPPASYNC_CHECK_REPLACED_STATE=1`` checks the promise
+    #: on every message (the test suite sets it).
     replaces_state: ClassVar[bool] = False
     actor_inbox: Inbox  # pykka's protocol, and the run queue's (``actors.dispatch``)
 
@@ -455,6 +456,8 @@ class DurableActor(pykka.ThreadingActor):
         before = self.state  # what a kind that replaces its state puts back as it is
         saved = None if self.replaces_state else _snapshot(before)
         witness = _snapshot(before) if saved is None and _CHECK_REPLACED else None
+        if saved is None:
+            self.state = dict(before)
         self.__outbox = []
         self.__after = []
         self.__state_dirty = False

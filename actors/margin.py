@@ -106,6 +106,9 @@ class MarginActor(DurableActor):
 
     kind = MARGIN_KIND
     starts_first = True  # a short handler, read by people; the order's own actor waits on the ERP
+    # Under a sale every event of an order comes here: a new value for each key it changes,
+    # rather than a deep copy of the whole state (the order's lines and costs) before each one.
+    replaces_state = True
 
     def handle(self, message: Message) -> None:
         payload = message.payload
@@ -155,31 +158,31 @@ class MarginActor(DurableActor):
             self.save_state()
             return False
         self.state.pop("refused", None)
-        known = self.state.setdefault("refunds", {})
+        known: dict[str, Any] = self.state.get("refunds", {})
         if held is not None and _same_money(held, sale) and all(known.get(r["id"]) == r for r in refunds):
             # Most updates change something else (fulfilment, tags, notes): nothing to recompute or
             # to write; the newer version is remembered for ordering until the next write.
-            held["updated_at"] = sale["updated_at"]
+            self.state["sale"] = {**held, "updated_at": sale["updated_at"]}
             return False
         self.state["sale"] = sale
-        known.update((r["id"], r) for r in refunds)
+        self.state["refunds"] = {**known, **{r["id"]: r for r in refunds}}
         return True
 
     def _take_refund(self, body: Any) -> None:
         if not isinstance(body, Mapping) or body.get("id") is None:
             raise ValidationError("a refund needs the refund body with its id", field="body")
         refund = _compact_refund(body)
-        self.state.setdefault("refunds", {})[refund["id"]] = refund
+        self.state["refunds"] = {**self.state.get("refunds", {}), refund["id"]: refund}
 
     def _take_label(self, payload: Mapping[str, Any]) -> None:
         shipment = str(payload.get("shipment_id") or payload.get("tracking_number") or "")
         if not shipment:
             raise ValidationError("a label needs the shipment's id", field="shipment_id")
-        self.state.setdefault("labels", {})[_text(shipment, "shipment_id")] = {
+        self.state["labels"] = {**self.state.get("labels", {}), _text(shipment, "shipment_id"): {
             "shipment_cost": _amount(payload.get("shipment_cost"), "shipment_cost"),
             "insurance_cost": _amount(payload.get("insurance_cost"), "insurance_cost"),
             "voided": bool(payload.get("voided")),
-        }
+        }}
 
     def _take_payments(self, charges: Any) -> None:
         self.state["charges"] = [
@@ -254,7 +257,8 @@ class MarginActor(DurableActor):
         ``fresh`` (a recost): every SKU is read again from its source, past any cache; a
         SKU whose source fails keeps the cost it had.
         """
-        held: dict[str, Any] = self.state.setdefault("costs", {})
+        held: dict[str, Any] = dict(self.state.get("costs", {}))
+        self.state["costs"] = held  # a new dict: the old state's stays as it was
         sold = {line.sku for line in facts.lines if line.sku and not line.gift_card}
         # A cost taken from a lesser source because a better one failed is asked for again.
         wanted = sorted(sold if fresh else {sku for sku in sold if sku not in held or held[sku].get("provisional")})

@@ -68,7 +68,7 @@ class StockFlusherActor(DurableActor):
             if acked < self._stock_flushed.get(sku, 0) or seq <= int(pending.get(sku, {}).get("seq", 0)):
                 return
             pending = {**pending, sku: {k: payload[k] for k in ("item", "seq", "quantity", "change_from")}}
-            self.state = {**self.state, "pending": pending}
+            self.state["pending"] = pending
             since = self.clock.monotonic() - float(self.state.get("flushed_at", float("-inf")))
             if len(pending) >= settings.max_per_call or since >= settings.flush_interval:
                 self._stock_flush(message.id, settings)
@@ -84,7 +84,8 @@ class StockFlusherActor(DurableActor):
     def _stock_flush(self, message_id: int, settings: InventorySettings) -> None:
         pending: dict[str, dict[str, Any]] = self.state["pending"]
         entries = [{"sku": sku, **want} for sku, want in sorted(pending.items())]
-        self.state = {**self.state, "pending": {}, "flushed_at": self.clock.monotonic()}
+        self.state["pending"] = {}
+        self.state["flushed_at"] = self.clock.monotonic()
         size = settings.max_per_call
         for n, start in enumerate(range(0, len(entries), size)):
             self._stock_push(entries[start:start + size], f"{message_id}:{n}")

@@ -404,10 +404,10 @@ def apply_batch(
 
     The effect is the same as ``apply_ops`` on each request in turn: ops on
     different messages commute, Inserts keep their order (so mailbox FIFO
-    holds), and an actor's saved states theirs (the last one stays, and its
-    version counts every one). Set-based statements matter because sqlite3 drops and retakes the
-    GIL around every statement, and each retake can wait a switch interval
-    while the hub is busy. An error fails the whole call (the writer then
+    holds), and an actor's saved states keep theirs (the last one stays, and
+    its version counts every one). Set-based statements matter because sqlite3
+    drops and retakes the GIL around every statement, and each retake can wait
+    a switch interval while the hub is busy. An error fails the whole call (the writer then
     isolates the request that caused it).
     """
     flat = [op for request in requests for op in request]

@@ -69,7 +69,6 @@ No lost wake: a message committed while its actor is being activated is seen.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
@@ -672,5 +671,5 @@ def _pushed_message(pushed: Committed) -> Message:
     message_id, op, at, claimed = pushed
     # Decoded afresh: the sender may still hold (and change) the dict it sent.
     # A claimed one is running already, its first attempt counted.
-    return Message.of(message_id, op.kind, op.key, json.loads(op.encoded), "running" if claimed else "pending",
-                   1 if claimed else 0, at, at, at, None)
+    return Message.of(message_id, op.kind, op.key, ops.decoded(op.encoded), "running" if claimed else "pending",
+                      1 if claimed else 0, at, at, at, None)

@@ -10,7 +10,9 @@ ValueError for a bad value).
 from __future__ import annotations
 
 import json
+import json.decoder
 import json.encoder
+import json.scanner
 import math
 import re
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ __all__ = [
     "Requeue",
     "Retry",
     "Start",
+    "decoded",
 ]
 
 
@@ -52,6 +55,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 #: ``strict_json.MAX_DEPTH`` deep) a few levels down; anything deeper than this
 #: could exhaust the stack of whoever reads it back.
 MAX_STORED_DEPTH = 256
+
+
+# The C scanner json.loads reaches through two Python calls and two whitespace matches.
+_SCAN = json.scanner.c_make_scanner(json.decoder.JSONDecoder())  # type: ignore[attr-defined]
+
+
+def decoded(encoded: str) -> Any:
+    """A fresh copy of what an op's ``encoded`` holds (no whitespace to skip: it is our own encoding)."""
+    return _SCAN(encoded, 0)[0]
 
 
 def _text(op: str, name: str, value: object) -> None:

@@ -50,6 +50,7 @@ class GateActor(DurableActor):
     """One gate of one build-to-order order."""
 
     kind = GATE_KIND
+    replaces_state = True  # the gate's trail is a copy (``Gate.from_json``); the rest are keys it sets
 
     def handle(self, message: Message) -> None:
         payload = message.payload
@@ -177,6 +178,7 @@ class GateTimerActor(DurableActor):
     """A gate's timer: when its message is due, it tells the gate to look at the time."""
 
     kind = GATE_TIMER_KIND
+    replaces_state = True  # it keeps none
 
     def handle(self, message: Message) -> None:
         target = message.payload.get("gate")

@@ -109,7 +109,10 @@ class Gate:
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> Gate:
-        return cls(**{k: saved[k] for k in cls.__dataclass_fields__ if k in saved})
+        gate = cls(**{k: saved[k] for k in cls.__dataclass_fields__ if k in saved})
+        # The trail grows in place: a copy of it, so the saved state stays as it was.
+        gate.history, gate.seen = list(gate.history), list(gate.seen)
+        return gate
 
     def _log(self, now: float, who: str, action: str, why: str = "") -> None:
         self.history.append({"at": now, "who": who, "action": action, "why": why})

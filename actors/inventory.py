@@ -72,6 +72,9 @@ class InventoryActor(DurableActor):
     """One SKU: its ledger, its wants, its oversell and lag events."""
 
     kind = "inventory"
+    # Every order line commits here: the ledger puts new values (``StockLedger``) rather than
+    # the actor taking a deep copy of the SKU's open orders before each message.
+    replaces_state = True
 
     def loaded(self) -> None:
         self._stock_oversell_logged_at: float | None = None

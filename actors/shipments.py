@@ -51,6 +51,7 @@ class ShipmentFeedActor(DurableActor):
 
     kind = "shipments"
     singleton = True
+    replaces_state = True  # it keeps none
 
     def handle(self, message: Message) -> None:
         payload = message.payload

@@ -29,6 +29,7 @@ class StockFeedActor(PeriodicActor):
 
     kind = "stock_feed"
     singleton = True
+    replaces_state = True  # its chain and poll count, set anew
 
     def loaded(self) -> None:
         self._stock_seen: dict[str, StockLevel] = {}

@@ -74,13 +74,27 @@ def _empty() -> dict[str, Any]:
 
 
 class StockLedger:
-    """The arithmetic of one SKU over its persisted ``state`` dict (changed in place)."""
+    """The arithmetic of one SKU over its persisted ``state`` dict.
+
+    It sets the dict's keys, and never changes in place what they hold: an order's entry
+    or a push's count is a new value in a new mapping (``_set``), so the inventory actor
+    replaces its state (``DurableActor.replaces_state``) and a failed message leaves the
+    state it was given as it was.
+    """
 
     def __init__(self, sku: str, state: dict[str, Any]) -> None:
         self.sku = sku
         for key, value in _empty().items():
             state.setdefault(key, value)
         self.state = state
+
+    def _set(self, mapping: str, changes: dict[str, Any], removed: tuple[str, ...] = ()) -> None:
+        # The state's ``mapping`` (orders, since) as a new dict with ``changes`` set and ``removed`` gone.
+        gone = set(removed)
+        new = {k: v for k, v in self.state[mapping].items() if k not in gone} if gone \
+            else dict(self.state[mapping])
+        new.update(changes)
+        self.state[mapping] = new
 
     # -- what is known ---------------------------------------------------------
 
@@ -138,9 +152,10 @@ class StockLedger:
         before = None if s["on_hand"] is None else int(s["on_hand"]) - int(s["wms_allocated"])
         previous_read = float(s["as_of"])
         s["on_hand"], s["wms_allocated"], s["as_of"] = int(on_hand), int(allocated), float(as_of)
-        for order_id, (_, at_wms) in list(s["orders"].items()):
-            if at_wms is not None and at_wms <= as_of:
-                del s["orders"][order_id]  # the WMS's allocated count includes it now
+        counted = tuple(order_id for order_id, (_, at_wms) in s["orders"].items()
+                        if at_wms is not None and at_wms <= as_of)
+        if counted:
+            self._set("orders", {}, counted)  # the WMS's allocated count includes them now
         changed = before != on_hand - allocated
         if changed and s["dirty_since"] is None:
             # It changed after the previous read, whatever the row's coarse modify time says.
@@ -160,13 +175,13 @@ class StockLedger:
         known = s["orders"].get(order_id)
         if known is not None:
             delta = quantity - int(known[0])
-            known[0] = quantity
+            self._set("orders", {order_id: [quantity, known[1]]})
             if delta > 0:
                 self._shopify_sold(delta)
             return 0
         free = self.true_stock()
         short = 0 if free is None else max(0, quantity - max(0, free))
-        s["orders"][order_id] = [quantity, None]
+        self._set("orders", {order_id: [quantity, None]})
         self._shopify_sold(quantity)
         if s.get("blind_at") is not None:
             s["verify"] = True
@@ -174,7 +189,10 @@ class StockLedger:
 
     def release(self, order_id: str) -> bool:
         """A cancelled order gives its units back; True when it held any."""
-        return self.state["orders"].pop(order_id, None) is not None
+        if order_id not in self.state["orders"]:
+            return False
+        self._set("orders", {}, (order_id,))
+        return True
 
     def restocked(self, quantity: int) -> None:
         """A refund put ``quantity`` units back in Shopify's stock (restocked on a return or a
@@ -195,9 +213,9 @@ class StockLedger:
         if entry is None:
             return
         if at <= float(s["as_of"]):
-            del s["orders"][order_id]
+            self._set("orders", {}, (order_id,))
         else:
-            entry[1] = at
+            self._set("orders", {order_id: [entry[0], at]})
 
     def expire(self, now: float, ttl: float) -> bool:
         """Forget unseen sales no order has explained within ``ttl`` seconds; True when some were."""
@@ -217,8 +235,8 @@ class StockLedger:
         rest = quantity - explained
         if rest and s["shopify"] is not None:
             s["shopify"] = int(s["shopify"]) - rest
-        for seq in s["since"]:
-            s["since"][seq] += rest
+        if rest and s["since"]:
+            s["since"] = {seq: int(count) + rest for seq, count in s["since"].items()}
 
     # -- pushes ----------------------------------------------------------------
 
@@ -238,7 +256,7 @@ class StockLedger:
         s["verify"] = False
         s["seq"] = int(s["seq"]) + 1
         seq = int(s["seq"])
-        s["since"][str(seq)] = 0
+        self._set("since", {str(seq): 0})
         s["sent"] = {"seq": seq, "quantity": target}
         if s["dirty_since"] is not None and s["dirty_seq"] is None:
             s["dirty_seq"] = seq

@@ -2,6 +2,7 @@
 
 import logging
 
+import gevent
 import pytest
 
 from peppasync.clock import ManualClock
@@ -47,7 +48,7 @@ def inventory(tmp_path):
         sent += 1
         hooks.wait_finished(sent)
 
-    yield send, clock, hooks
+    yield send, clock, hooks, store
     system.stop(timeout=5)
     store.close()
 
@@ -57,7 +58,7 @@ def _oversell_lines(caplog):
 
 
 def test_every_oversell_is_counted_and_a_sku_that_keeps_overselling_logs_once_a_minute(inventory, caplog):
-    send, clock, hooks = inventory
+    send, clock, hooks, _ = inventory
     caplog.set_level(logging.WARNING, logger="peppasync.inventory")
     send({"type": "stock", "on_hand": 2, "allocated": 0, "as_of": clock.time()})
 
@@ -75,3 +76,36 @@ def test_every_oversell_is_counted_and_a_sku_that_keeps_overselling_logs_once_a_
     [_, summary] = _oversell_lines(caplog)
     assert (summary.sku, summary.orders, summary.units) == ("MUG", 3, 4)  # C, D and E
     assert summary.since_seconds == pytest.approx(OVERSELL_LOG_INTERVAL + 2, abs=0.5)
+
+
+def test_an_edited_order_holds_its_new_quantity_and_a_cancelled_one_gives_its_units_back(inventory):
+    # The ledger puts new values rather than changing the saved ones in place (the actor
+    # replaces its state; the suite's check fails any message that changes it in place).
+    send, clock, hooks, store = inventory
+    send({"type": "stock", "on_hand": 10, "allocated": 0, "as_of": clock.time()})
+    send({"type": "commit", "order_id": "A", "quantity": 2})
+    send({"type": "commit", "order_id": "A", "quantity": 5})  # the order was edited
+    send({"type": "commit", "order_id": "B", "quantity": 1})
+    clock.advance(1)
+    send({"type": "allocated", "order_id": "B", "at": clock.time()})
+
+    def ledger():
+        # Saved with the last message's completion, which commits just after its handler ran.
+        for _ in range(500):
+            [saved, waiting] = store.load_many("inventory", ["MUG"], limit=1)["MUG"]
+            if not waiting:
+                return saved[0]
+            gevent.sleep(0.01)
+        raise AssertionError(f"the inventory actor's messages did not complete: {waiting}")
+
+    assert ledger()["orders"] == {"A": [5, None], "B": [1, clock.time()]}
+    wants = ledger()["seq"]
+
+    send({"type": "release", "order_id": "A"})  # cancelled: its 5 units are sellable again
+    send({"type": "stock", "on_hand": 10, "allocated": 1, "as_of": clock.time() + 1})  # the WMS has B now
+
+    state = ledger()
+    assert state["orders"] == {}
+    assert (state["on_hand"], state["wms_allocated"]) == (10, 1)
+    assert state["seq"] > wants and state["sent"]["quantity"] == 9  # Shopify is asked to show 10 - 1
+    assert hooks.oversold == []

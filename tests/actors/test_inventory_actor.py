@@ -92,9 +92,9 @@ def test_an_edited_order_holds_its_new_quantity_and_a_cancelled_one_gives_its_un
     def ledger():
         # Saved with the last message's completion, which commits just after its handler ran.
         for _ in range(500):
-            [saved, waiting] = store.load_many("inventory", ["MUG"], limit=1)["MUG"]
+            waiting = store.pending("inventory", "MUG", limit=1, now=float("inf"))
             if not waiting:
-                return saved[0]
+                return store.get_state("inventory", "MUG")[0]
             gevent.sleep(0.01)
         raise AssertionError(f"the inventory actor's messages did not complete: {waiting}")
 

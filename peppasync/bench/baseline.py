@@ -9,6 +9,7 @@ Sandbox latency is the same per call; only the shape of the calls differs.
 from __future__ import annotations
 
 import time
+from collections.abc import MutableSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ _ROOT = "/services/rest/record/v1/"
 class SequentialMiddleware:
     """A plain sequential NetSuite client: no parallelism, a call per line, simple retries."""
 
-    def __init__(self, sandbox: Sandbox, *, attempts: int = 8) -> None:
+    def __init__(self, sandbox: Sandbox, *, attempts: int = 8, customers: MutableSet[int] | None = None) -> None:
         config = parse_config(sandbox.config_sections(), source="baseline", environ={})
         self.base = config.netsuite.base_url.rstrip("/") + _ROOT
         self.session = requests.Session()
@@ -40,7 +41,8 @@ class SequentialMiddleware:
         self.attempts = attempts
         self.pause = 0.5 / sandbox.time_scale
         self.calls = 0
-        self._customers: set[int] = set()
+        # The customers created: shared by clients that sync side by side (``client_ceiling``).
+        self._customers: MutableSet[int] = set() if customers is None else customers
 
     def sync(self, order: PlacedOrder) -> None:
         body = order.payload

@@ -7,6 +7,7 @@ would. Customers are created once each; the token is fetched once.
 
 from __future__ import annotations
 
+from collections.abc import MutableSet
 from typing import Any
 
 import gevent
@@ -21,7 +22,7 @@ __all__ = ["SequentialBusinessCentral"]
 class SequentialBusinessCentral:
     """A plain sequential Business Central client: no parallelism, a call per line, simple retries."""
 
-    def __init__(self, sandbox: Sandbox, *, attempts: int = 8) -> None:
+    def __init__(self, sandbox: Sandbox, *, attempts: int = 8, customers: MutableSet[int] | None = None) -> None:
         bc = parse_config(sandbox.config_sections(), source="baseline", environ={}).business_central
         self.base = f"{bc.base_url}/v2.0/{bc.tenant}/{bc.environment}/api/v2.0/companies({bc.company_id})/"
         self.session = requests.Session()
@@ -33,7 +34,7 @@ class SequentialBusinessCentral:
         self.attempts = attempts
         self.pause = 0.5 / sandbox.time_scale
         self.calls = 0
-        self._customers: set[int] = set()
+        self._customers: MutableSet[int] = set() if customers is None else customers  # as ``SequentialMiddleware``
 
     def sync(self, order: PlacedOrder) -> None:
         body = order.payload

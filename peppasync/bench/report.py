@@ -56,6 +56,7 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(figure, value, target verdict) for every figure of a black-friday run."""
     b = f["baseline"]
     rss = f["peak_rss_bytes"]
+    c = f["client_ceiling"]
     lag_ratio = f["lag_p99_ratio"]
     nodes = [] if "nodes_slowdown" not in f else [
         ("nodes", str(f["nodes"]), ""),
@@ -85,6 +86,10 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("speed-up over the baseline", f"{f['speedup']:.1f}x" if f["speedup"] else "n/a", _met(f, "speedup")),
         ("best speed-up this ERP allows (baseline / limit)",
          f"{f['speedup_ceiling']:.1f}x" if f["speedup_ceiling"] else "n/a", ""),
+        ("a client with nothing else to do: share of R*L/C (per call, ms there and back)",
+         f"{c['occupancy']:.3f} ({c['gap_ms']:.1f} ms)" if c else "n/a", ""),
+        ("efficiency against that client's", f"{f['efficiency_of_client_ceiling']:.3f}"
+         if f["efficiency_of_client_ceiling"] is not None else "n/a", _met(f, "efficiency_of_client_ceiling")),
         ("ERP 429s (share of calls)", f"{f['erp_throttled']} ({f['erp_throttled_share']:.2%})",
          _met(f, "erp_throttled_share")),
         ("Shopify THROTTLED (share of calls)", f"{f['shopify_throttled']} ({f['shopify_throttled_share']:.2%})", ""),

@@ -58,11 +58,17 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
     assert figures["binding_limit_seconds"] == max(figures["physical_limit_seconds"],
                                                    figures["wms_physical_limit_seconds"])
     assert figures["full_efficiency"] == pytest.approx(figures["binding_limit_seconds"] / full, abs=1e-3)
+    ceiling = figures["client_ceiling"]
+    assert 0.5 < ceiling["occupancy"] < 1.0 and ceiling["gap_ms"] > 0 and ceiling["calls"] > ceiling["concurrency"]
+    assert figures["efficiency_of_client_ceiling"] == pytest.approx(figures["efficiency"] / ceiling["occupancy"],
+                                                                     abs=1e-3)
     for label in ("physical limit R*L/C", "WMS physical limit (calls x window / limit)",
                   "time to full consistency (every valid order in the ERP and the WMS, every shipment fulfilled)",
                   "  by event: p99 (events)", "efficiency (limit / measured)", "synchronous baseline (projected)",
                   "speed-up over the baseline", "ERP 429s (share of calls)", "order-to-ERP lag p50 / p99",
-                  "p99 with poison / without", "peak RSS of the engine"):
+                  "p99 with poison / without", "peak RSS of the engine",
+                  "a client with nothing else to do: share of R*L/C (per call, ms there and back)",
+                  "efficiency against that client's"):
         assert label in out
     assert "orders lost  " in out and "target == 0: met" in out
 
@@ -112,3 +118,4 @@ def test_a_short_black_friday_run_with_business_central_loses_and_duplicates_not
     assert (figures["lost"], figures["duplicates"], figures["wrong_lines"]) == (0, 0, 0)
     assert figures["quarantined_found"] == figures["quarantined_expected"]
     assert figures["baseline"]["orders_measured"] == 5 and figures["baseline"]["calls"] > 5
+    assert 0.5 < figures["client_ceiling"]["occupancy"] < 1.0  # the probe syncs Business Central orders too

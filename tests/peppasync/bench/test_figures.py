@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from peppasync.bench import HealFigures, erp_figures, percentile, wms_drain
+from peppasync.bench.client_ceiling import client_occupancy
 from peppasync.sandbox import LedgerEntry
 
 
@@ -74,3 +75,27 @@ def test_lost_orders_heal_in_time_only_when_each_system_has_them_within_two_inte
     assert heal((), ()).met is None
     assert heal((10.0, 20.0, 30.0), (10.0, 20.0, 30.0)).as_dict()["to_consistent_seconds"] == {
         "p50": 20.0, "p99": 30.0, "max": 30.0}
+
+
+def test_the_client_ceiling_is_the_share_of_the_slots_held_from_when_all_were_in_use():
+    # Two slots. Slot one: calls of 1 s with 0.25 s between them; slot two starts 0.5 s late
+    # and leaves 0.75 s between its calls. A throttled answer and a call before the probe held nothing.
+    one = [_entry(1.25 * n, 1.0) for n in range(8)]
+    two = [_entry(0.5 + 1.75 * n, 1.0) for n in range(6)]
+    noise = [_entry(3.0, 0.0, "throttled"), _entry(-5.0, 1.0)]
+
+    ceiling = client_occupancy(one + two + noise, concurrency=2, since=0.0, until=8.25)
+
+    # From 0.5 s (both in use) to 8.25 s: slot one holds the last 0.5 s of its first call, five
+    # whole calls and 0.75 s of the one under way at the end; slot two four calls and 0.75 s.
+    assert ceiling.seconds == pytest.approx(7.75)
+    assert ceiling.occupancy == pytest.approx((6.25 + 4.75) / 15.5)
+    assert ceiling.calls == 12 and ceiling.mean_latency == pytest.approx(1.0)
+    assert ceiling.gap == pytest.approx(15.5 / 11.0 - 1.0)
+
+
+def test_a_probe_that_never_filled_every_slot_is_refused_with_what_it_made():
+    with pytest.raises(ValueError, match="the probe made 1 calls, fewer than the ERP's 2 slots"):
+        client_occupancy([_entry(0.0, 1.0)], concurrency=2, since=0.0, until=1.0)
+    with pytest.raises(ValueError, match="ended 0.500 s before all 2 slots were in use"):
+        client_occupancy([_entry(0.0, 1.0), _entry(1.0, 1.0)], concurrency=2, since=0.0, until=0.5)

@@ -18,7 +18,9 @@ monkey.patch_all()
    order's shape) and change it with every message, so that what a state costs per
    message (its copy for a failed handler, its encoding per commit) shows.
 2. The same workloads on bare pykka actors (in memory, no durability), and
-   the ratio.
+   the ratio; and one hop's store work alone (its inserts, then a Done per
+   message as its own request, no actors): the ceiling of one hop on this
+   machine's store, which the one-hop figure is read against.
 3. RSS after activating --rss-actors actors, and after they passivate.
 4. With --postgres (default: $PEPPASYNC_TEST_POSTGRES_URL), one hop and three
    hops again on PostgreSQL, in a scratch schema dropped afterwards.
@@ -175,6 +177,39 @@ def durable_run(url: str, messages: int, actors: int, pipeline: bool, kind: str 
     return messages / elapsed
 
 
+def store_run(url: str, messages: int, actors: int) -> float:
+    """One hop's work for the store alone: the same inserts, then each message's Done as its
+    own request the moment the insert committed (as an actor's completion is), no actors."""
+    store = open_store(url)
+    store.migrate()
+    left = [messages]
+    failed: list[BaseException] = []
+    done = gevent.event.Event()
+
+    def acked(results: object, error: BaseException | None) -> None:
+        left[0] -= 1
+        if error is not None:
+            failed.append(error)
+        if not left[0] or failed:
+            done.set()
+
+    def committed(added: list[tuple[int, ops.Insert, float, bool]]) -> None:
+        for message_id, _insert, _at, _claimed in added:
+            store.post([ops.Done(message_id)], acked)
+
+    store.listen(committed)
+    started = time.perf_counter()
+    for start in range(0, messages, 1000):
+        store.write([ops.Insert("hop1", f"a{n % actors}", {"n": n, "pipe": False})
+                     for n in range(start, min(messages, start + 1000))])
+    done.wait()
+    elapsed = time.perf_counter() - started
+    store.close()
+    if failed:
+        raise failed[0]
+    return messages / elapsed
+
+
 class Bare(pykka.ThreadingActor):
     use_daemon_thread = True
 
@@ -269,10 +304,13 @@ def main() -> None:
     one = durable_run(f"sqlite:///{tmp}/one.db", args.messages, args.actors, pipeline=False)
     three = durable_run(f"sqlite:///{tmp}/three.db", args.messages, args.actors, pipeline=True)
     stateful = durable_run(f"sqlite:///{tmp}/state.db", args.messages, args.actors, False, "stateful")
+    alone = store_run(f"sqlite:///{tmp}/alone.db", args.messages, args.actors)
     bare_one = bare_run(args.messages, args.actors, pipeline=False)
     bare_three = bare_run(args.messages, args.actors, pipeline=True)
     print(f"{'':28}{'durable':>12}{'bare pykka':>14}{'ratio':>9}")
     print(f"{'one hop, messages/s':28}{one:>12,.0f}{bare_one:>14,.0f}{one / bare_one:>9.2f}")
+    print(f"{'one hop, the store alone':28}{alone:>12,.0f}   (its inserts and acknowledgements, no actors; "
+          f"one hop is {one / alone:.2f} of it)")
     print(f"{'three hops, pipelines/s':28}{three:>12,.0f}{bare_three:>14,.0f}{three / bare_three:>9.2f}")
     print(f"{'three hops, handled/s':28}{three * 3:>12,.0f}{bare_three * 3:>14,.0f}")
     print(f"{'activation, messages/s':28}{activation:>12,.0f}   (one message to each of {args.actors:,} idle actors)")
@@ -283,7 +321,11 @@ def main() -> None:
             pg_one = durable_run(url, args.messages, args.actors, pipeline=False)
         with scratch_schema(args.postgres) as url:
             pg_three = durable_run(url, args.messages, args.actors, pipeline=True)
+        with scratch_schema(args.postgres) as url:
+            pg_alone = store_run(url, args.messages, args.actors)
         print(f"{'postgresql one hop, msgs/s':28}{pg_one:>12,.0f}   ({pg_one / one:.2f} of SQLite's)")
+        print(f"{'postgresql, the store alone':28}{pg_alone:>12,.0f}   "
+              f"(PostgreSQL's one hop is {pg_one / pg_alone:.2f} of it)")
         print(f"{'postgresql three hops, p/s':28}{pg_three:>12,.0f}   ({pg_three / three:.2f} of SQLite's)")
     else:
         print("postgresql skipped: no --postgres and PEPPASYNC_TEST_POSTGRES_URL is not set")

@@ -49,9 +49,14 @@ def test_bench_engine_prints_durable_and_bare_rates_and_the_memory_of_its_actors
         assert 0 < durable < bare
     assert re.search(r"2,000 actors active \d[\d,]* MiB .*after passivation \d[\d,]* MiB", out), out
     assert re.search(r"^one hop with state, msgs/s\s+\d[\d,]*\s+\([\d,]+ bytes of JSON", out, re.M), out
+    # The store's own ceiling for a hop: what one hop is read against.
+    alone = re.search(r"^one hop, the store alone\s+([\d,]+)\s+\(.*one hop is ([\d.]+) of it\)$", out, re.M)
+    assert alone and float(alone.group(1).replace(",", "")) > 0 and float(alone.group(2)) > 0, out
     if os.environ.get("PEPPASYNC_TEST_POSTGRES_URL"):
         for row in ("postgresql one hop, msgs/s", "postgresql three hops, p/s"):
             found = re.search(rf"^{re.escape(row)}\s+([\d,]+)\s+\(([\d.]+) of SQLite's\)$", out, re.M)
             assert found and float(found.group(1).replace(",", "")) > 0, out
+        assert re.search(r"^postgresql, the store alone\s+[\d,]+\s+\(PostgreSQL's one hop is [\d.]+ of it\)$",
+                         out, re.M), out
     else:
         assert "postgresql skipped" in out

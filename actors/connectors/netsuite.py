@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
-import oauthlib.oauth1
 import requests
 import requests.auth
 
@@ -31,25 +36,63 @@ _TRANSACTIONS = ("customerDeposit", "creditMemo", "cashRefund", "returnAuthoriza
 _LOCATION = re.compile(r"/services/rest/record/v1/(?P<kind>[A-Za-z]+)/(?P<id>[0-9]+)/?$")
 
 
-class TokenAuth(requests.auth.AuthBase):
-    """Signs each request (each retry gets a fresh nonce) as NetSuite TBA expects.
+def _escape(value: str) -> str:
+    """RFC 5849 3.6: every byte of the UTF-8 but A-Z a-z 0-9 - . _ ~ as %XX (upper case)."""
+    return quote(value, safe="")
 
-    The JSON body is not part of an OAuth 1.0a signature; the query string is.
+
+def _base_uri(url: str) -> tuple[str, str]:
+    """The base string URI (RFC 5849 3.4.1.2: scheme and host in lower case, the port only when
+    it is not the scheme's default, no query) and the query."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is not None and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path or '/'}", parts.query
+
+
+class TokenAuth(requests.auth.AuthBase):
+    """Signs each request (each retry gets a fresh nonce) as NetSuite TBA expects: OAuth 1.0a,
+    HMAC-SHA256 (RFC 5849 3.4), the account id as the realm.
+
+    The JSON body is not part of an OAuth 1.0a signature; the query string is. Signed here
+    rather than by a general OAuth client, which builds itself anew and takes four times as long
+    for every call: a surge signs thousands. The sandbox checks each signature with oauthlib's
+    own base string (``peppasync.sandbox.signature``).
     """
 
     def __init__(self, config: NetsuiteConfig) -> None:
         self._config = config
+        self._key = f"{_escape(config.consumer_secret)}&{_escape(config.token_secret)}".encode()
+        self._realm = f'OAuth realm="{_escape(config.account_id)}", '
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        c = self._config
-        client = oauthlib.oauth1.Client(
-            c.consumer_key, client_secret=c.consumer_secret,
-            resource_owner_key=c.token_id, resource_owner_secret=c.token_secret,
-            signature_method=oauthlib.oauth1.SIGNATURE_HMAC_SHA256, realm=c.account_id,
-        )
-        _, headers, _ = client.sign(str(request.url), str(request.method))
-        request.headers["Authorization"] = headers["Authorization"]
+        request.headers["Authorization"] = self.authorization(str(request.method), str(request.url))
         return request
+
+    def authorization(self, method: str, url: str, *, nonce: str | None = None,
+                      timestamp: int | None = None) -> str:
+        """The ``Authorization`` header for one request (a fresh nonce and the time now unless given)."""
+        c = self._config
+        oauth = [
+            ("oauth_consumer_key", c.consumer_key),
+            ("oauth_nonce", nonce or secrets.token_hex(16)),
+            ("oauth_signature_method", "HMAC-SHA256"),
+            ("oauth_timestamp", str(int(time.time()) if timestamp is None else timestamp)),
+            ("oauth_token", c.token_id),
+            ("oauth_version", "1.0"),
+        ]
+        uri, query = _base_uri(url)
+        # 3.4.1.3: the query's pairs (form-decoded) and the oauth_ ones, each side escaped, sorted.
+        pairs = sorted((_escape(k), _escape(v)) for k, v in [*oauth, *parse_qsl(query, keep_blank_values=True)])
+        normalized = "&".join(f"{k}={v}" for k, v in pairs)
+        base = f"{method.upper()}&{_escape(uri)}&{_escape(normalized)}"
+        signature = base64.b64encode(hmac.new(self._key, base.encode(), hashlib.sha256).digest()).decode()
+        return self._realm + ", ".join(f'{k}="{_escape(v)}"' for k, v in [*oauth, ("oauth_signature", signature)])
 
 
 @dataclass(frozen=True)

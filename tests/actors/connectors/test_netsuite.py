@@ -14,6 +14,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import oauthlib.oauth1
 import pytest
 import requests
 
@@ -23,9 +24,11 @@ from peppasync.contracts import check
 from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
 from peppasync.sandbox.erp import NON_SKU_ITEM_ID
+from peppasync.sandbox.signature import OAuthCredentials, OAuthVerifier
 
 from actors.adapters.netsuite import customer_record, sales_order_record
 from actors.connectors import NetsuiteConnector, RetryPolicy
+from actors.connectors.netsuite import TokenAuth
 from actors.domain import Order
 from actors.validation import normalise_order
 
@@ -254,3 +257,46 @@ def test_a_write_answered_without_a_location_is_refused_as_outside_the_contract(
         erp.upsert_sales_order(1, ORDER)
 
     assert caught.value.transient is False and "Location" in str(caught.value)
+
+
+SIGNED_URLS = [
+    "https://1234568-sb1.suitetalk.api.netsuite.com/services/rest/record/v1/salesOrder/eid:1001",
+    "http://127.0.0.1:46503/services/rest/record/v1/customer?q=email%20IS%20%22a%2Bb%40example.com%22&limit=5",
+    "HTTP://Example.COM:80/services/rest/record/v1/salesOrder?b=2&a=1&a=0&empty=&plus=a+b&caf%C3%A9=%C3%A9t%C3%A9",
+    "https://example.com:8443/services/rest/query/v1/suiteql?limit=1000&offset=0",
+]
+
+
+@pytest.mark.parametrize("url", SIGNED_URLS)
+def test_a_request_is_signed_as_oauthlib_signs_it_and_the_sandbox_accepts_it_once(url: str) -> None:
+    config = NetsuiteConfig(base_url="https://example.com", account_id="1234568_SB1", consumer_key="ck & co",
+                            consumer_secret="cs/1+2", token_id="tk~1", token_secret="ts=3")
+    ours = TokenAuth(config).authorization("put", url, nonce="n0nce+ &", timestamp=1765000000)
+    reference = oauthlib.oauth1.Client(
+        "ck & co", client_secret="cs/1+2", resource_owner_key="tk~1", resource_owner_secret="ts=3",
+        signature_method=oauthlib.oauth1.SIGNATURE_HMAC_SHA256, realm="1234568_SB1",
+        nonce="n0nce+ &", timestamp="1765000000",
+    ).sign(url, "PUT")[1]["Authorization"]
+    signature = dict(part.split("=", 1) for part in ours.removeprefix("OAuth ").split(", "))["oauth_signature"]
+
+    assert signature in reference
+    verifier = OAuthVerifier(OAuthCredentials("1234568_SB1", "ck & co", "cs/1+2", "tk~1", "ts=3"))
+    assert verifier.verify("PUT", url, ours, b'{"a": 1}', "application/json") is None
+    assert verifier.verify("PUT", url, ours, b"", "application/json") == "the nonce was already used"
+
+
+def test_a_signature_does_not_hold_for_another_url_method_or_secret() -> None:
+    config = NetsuiteConfig(base_url="https://example.com", account_id="1_SB1", consumer_key="ck",
+                            consumer_secret="cs", token_id="tk", token_secret="ts")
+    url = "https://example.com/services/rest/record/v1/customer?limit=5"
+    auth = TokenAuth(config)
+    verifier = OAuthVerifier(OAuthCredentials("1_SB1", "ck", "cs", "tk", "ts"))
+
+    assert verifier.verify("GET", url.replace("5", "6"), auth.authorization("GET", url), b"", "") == (
+        "the signature does not match")
+    assert verifier.verify("DELETE", url, auth.authorization("GET", url), b"", "") == "the signature does not match"
+    other = TokenAuth(replace(config, token_secret="another"))
+    assert verifier.verify("GET", url, other.authorization("GET", url), b"", "") == "the signature does not match"
+    first, second = auth.authorization("GET", url), auth.authorization("GET", url)
+    assert first != second  # a fresh nonce each time
+    assert verifier.verify("GET", url, first, b"", "") is None and verifier.verify("GET", url, second, b"", "") is None

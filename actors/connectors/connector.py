@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import requests.utils
+from requests.cookies import RequestsCookieJar
+from requests.structures import CaseInsensitiveDict
 
 from peppasync.errors import ConnectorError, ConnectorLimitError
 from peppasync.retry import RetryPolicy
@@ -22,6 +25,10 @@ from .limiter import ConcurrencyLimiter, Priority
 __all__ = ["Connector"]
 
 T = TypeVar("T")
+
+#: What ``Connector._prepare`` builds a request from itself; anything else goes through requests.
+_LEAN_KWARGS = frozenset({"headers", "data", "params", "json", "auth"})
+
 
 # (connect, read) seconds: connecting is quick or broken; reading may wait on real work.
 DEFAULT_TIMEOUT = (3.05, 30.0)
@@ -70,6 +77,7 @@ class Connector:
         )
         self.session = session or self._pooled_session(self.aimd.maximum)
         self._environment: dict[str, dict[str, Any]] = {}
+        self._netrc_auth: dict[str, tuple[str, str] | None] = {}
         self.hooks.on_limit(self.name, self.aimd.limit)
 
     @staticmethod
@@ -166,7 +174,7 @@ class Connector:
         # happens before taking a slot: a slot is the API's scarce concurrency,
         # and is held only while the request is on the wire. Signed afresh per
         # attempt, so a retry never repeats an OAuth nonce.
-        prepared = self.session.prepare_request(requests.Request(method, url, **kwargs))
+        prepared = self._prepare(method, url, kwargs)
         send = self._environment_settings(prepared.url)
         with self.limiter.slot(priority):
             self._admit(cost)
@@ -205,6 +213,41 @@ class Connector:
                 self.aimd.on_drop(epoch, throttled=failure.throttled, inflight=inflight)
                 self._apply_limit()
             return failure
+
+    def _prepare(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.PreparedRequest:
+        """What ``Session.prepare_request`` makes, without what it redoes for every call.
+
+        requests copies the session's cookies into a new jar twice, merges the session's
+        headers, params and auth into the call's, and looks for a netrc file for each call; in
+        a surge's ingest that was 3% of the engine's CPU. A connector's session holds no cookies
+        unless a server set one: then, and for files or cookies of the call's own, requests'
+        own way is taken.
+        """
+        session = self.session
+        if session.cookies or session.params or kwargs.keys() - _LEAN_KWARGS:
+            return session.prepare_request(requests.Request(method, url, **kwargs))
+        headers = CaseInsensitiveDict(session.headers)
+        headers.update(kwargs.get("headers") or {})
+        for name in [name for name, value in headers.items() if value is None]:
+            del headers[name]  # as requests merges them: None takes a header out
+        auth = kwargs.get("auth")
+        if not auth and not session.auth and session.trust_env:
+            auth = self._netrc(url)
+        if auth is None:
+            auth = session.auth
+        prepared = requests.PreparedRequest()
+        prepared.prepare(method=method.upper(), url=url, headers=headers, data=kwargs.get("data"),
+                         params=kwargs.get("params"), json=kwargs.get("json"), auth=auth,
+                         cookies=RequestsCookieJar(), hooks=session.hooks)
+        return prepared
+
+    def _netrc(self, url: str) -> tuple[str, str] | None:
+        """Credentials for the URL's host from a netrc file, as requests looks them up: once per origin."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._netrc_auth:
+            self._netrc_auth[origin] = requests.utils.get_netrc_auth(url)
+        return self._netrc_auth[origin]
 
     def _environment_settings(self, url: str | None) -> dict[str, Any]:
         """Proxies and TLS settings from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...).

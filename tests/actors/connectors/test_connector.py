@@ -227,3 +227,38 @@ def test_calls_go_through_the_proxy_the_environment_names_every_time(stub: Calla
 
     assert results == [{"ok": True}] * 3
     assert [r["headers"]["host"] for r in proxy.requests] == ["erp.example.invalid:8080"] * 3
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"json": {"a": [1, "é"]}, "headers": {"X-Shopify-Access-Token": "shpat_1", "Accept": None}},
+    {"params": {"limit": 5, "q": "a b+c", "none": None}, "auth": ("key", "secret")},
+    {"data": {"grant_type": "client_credentials", "scope": "x y"}, "headers": {"user-agent": "peppasync"}},
+])
+def test_a_request_reaches_the_server_as_requests_own_session_would_send_it(
+        stub: Callable[..., StubServer], fake_time: FakeTime, kwargs: dict[str, Any]) -> None:
+    server = stub(_statuses())
+    connector = Connector("stub", retry=fake_time.policy())
+    connector.session.headers["X-Session"] = "kept"
+    seen: list[requests.Response] = []
+    connector.session.hooks["response"].append(lambda response, *a, **k: seen.append(response))
+
+    connector.exchange("POST", server.url + "/x?fixed=1", _json, **kwargs)
+    plain = requests.Session()
+    plain.headers["X-Session"] = "kept"
+    plain.post(server.url + "/x?fixed=1", timeout=5, **kwargs)
+
+    ours, theirs = server.requests
+    assert ours == theirs
+    assert ours["headers"]["x-session"] == "kept" and len(seen) == 1
+
+
+def test_a_cookie_the_server_set_goes_back_with_the_next_call(stub: Callable[..., StubServer],
+                                                               fake_time: FakeTime) -> None:
+    server = stub(lambda request: (200, {"Set-Cookie": "NS_ROUTING=abc; Path=/"}, json_body({"ok": True})))
+    connector = Connector("stub", retry=fake_time.policy())
+
+    connector.exchange("GET", server.url + "/x", _json)
+    connector.exchange("GET", server.url + "/x", _json, headers={"Accept": "application/json"})
+
+    first, second = server.requests
+    assert "cookie" not in first["headers"] and second["headers"]["cookie"] == "NS_ROUTING=abc"

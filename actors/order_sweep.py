@@ -42,6 +42,11 @@ def _summary(node: dict[str, Any]) -> dict[str, Any]:
             "displayFinancialStatus": node.get("displayFinancialStatus")}
 
 
+def _order_id(node: dict[str, Any]) -> str:
+    """The order's id as the engine keys it (Shopify's legacy id), or "" when the summary has none."""
+    return str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
+
+
 class OrdersSweep:
     """Pages Shopify's orders updated after the cursor (less the overlap), oldest update first."""
 
@@ -74,10 +79,14 @@ class OrdersSweep:
                 if updated is not None and (newest is None or updated > newest):
                     progress["newest"] = iso(updated)
         held = {e.key for e in self._actor.store.quarantine_list(kind="order")}
+        # The states of the orders this step may judge, in one read: a read an order held the
+        # hub for a whole page's reads when nothing needed repairing.
+        ids = [i for i in map(_order_id, nodes) if i]
+        states = {key: found[0] for key, found in self._actor.store.load_many("order", ids, limit=1).items()}
         repairs = 0
         while nodes and repairs < self._settings.repairs_per_step:
             # Taken off only once handled: a failed read leaves it for the step that resumes.
-            repairs += self._judge(nodes[0], held)
+            repairs += self._judge(nodes[0], held, states)
             nodes.pop(0)
         if nodes or progress["more"]:
             return False
@@ -86,14 +95,15 @@ class OrdersSweep:
         self._forget_repairs(parse_timestamp(progress["since"]))
         return True
 
-    def _judge(self, node: dict[str, Any], held: set[str]) -> int:
+    def _judge(self, node: dict[str, Any], held: set[str],
+               states: dict[str, tuple[dict[str, Any], int] | None]) -> int:
         """Repair the order if webhooks missed this version of it, and its refunds if their webhooks were
-        lost; the number of repairs sent."""
-        order_id = str(node.get("legacyResourceId") or str(node.get("id", "")).rsplit("/", 1)[-1])
+        lost; the number of repairs sent. ``states``: the orders' saved states, read for the step."""
+        order_id = _order_id(node)
         # An order an operator has to look at is not missed: resending it would only quarantine it twice.
         if not order_id or order_id in held:
             return 0
-        found = self._actor.store.get_state("order", order_id)
+        found = states[order_id] if order_id in states else self._actor.store.get_state("order", order_id)
         state = OrderState.from_json(found[0] if found else {})
         return self._judge_order(node, order_id, state) + self._judge_refunds(node, order_id, state)
 

@@ -122,6 +122,9 @@ class Metrics:
         self.connector_inflight = Gauge(
             p + "connector_inflight", "Calls in flight.", ["connector"], registry=r
         )
+        self.connector_waiting = Gauge(
+            p + "connector_waiting", "Calls waiting for a slot of the connector's limit.", ["connector"], registry=r
+        )
         self.connector_concurrency_limit = Gauge(
             p + "connector_concurrency_limit",
             "Current adaptive concurrency limit.",

@@ -79,6 +79,7 @@ class Connector:
         self._environment: dict[str, dict[str, Any]] = {}
         self._netrc_auth: dict[str, tuple[str, str] | None] = {}
         self.hooks.on_limit(self.name, self.aimd.limit)
+        self.hooks.watch_waiting(self.name, lambda: self.limiter.waiting)
 
     @staticmethod
     def _pooled_session(size: int) -> requests.Session:

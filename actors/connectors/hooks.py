@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from peppasync.metrics import Metrics
 
 __all__ = ["OUTCOMES", "ConnectorHooks", "MetricsConnectorHooks"]
@@ -21,6 +23,9 @@ class ConnectorHooks:
 
     def on_inflight(self, connector: str, n: int) -> None:
         """The number of calls in flight changed."""
+
+    def watch_waiting(self, connector: str, waiting: Callable[[], int]) -> None:
+        """``waiting()`` tells, whenever asked, how many calls wait for a slot."""
 
     def on_limit(self, connector: str, n: int) -> None:
         """The concurrency limit changed (adaptation or an operator)."""
@@ -44,6 +49,10 @@ class MetricsConnectorHooks(ConnectorHooks):
 
     def on_inflight(self, connector: str, n: int) -> None:
         self._m.connector_inflight.labels(connector).set(n)
+
+    def watch_waiting(self, connector: str, waiting: Callable[[], int]) -> None:
+        # Read when /metrics is scraped: nothing on the path of a call.
+        self._m.connector_waiting.labels(connector).set_function(waiting)
 
     def on_limit(self, connector: str, n: int) -> None:
         self._m.connector_concurrency_limit.labels(connector).set(n)

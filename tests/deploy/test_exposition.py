@@ -56,6 +56,7 @@ def _populated() -> Metrics:
             m.connector_requests_total.labels(connector=connector, outcome=outcome).inc()
         m.connector_request_duration_seconds.labels(connector=connector).observe(0.3)
         m.connector_inflight.labels(connector=connector).set(2)
+        m.connector_waiting.labels(connector=connector).set(5)
         m.connector_concurrency_limit.labels(connector=connector).set(10)
         m.connector_throttled_total.labels(connector=connector).inc()
     m.connector_bucket_available.labels(connector="shopify").set(950)

@@ -262,3 +262,29 @@ def test_a_cookie_the_server_set_goes_back_with_the_next_call(stub: Callable[...
 
     first, second = server.requests
     assert "cookie" not in first["headers"] and second["headers"]["cookie"] == "NS_ROUTING=abc"
+
+
+def test_metrics_show_the_calls_waiting_for_a_slot_while_the_limit_holds_them(
+        stub: Callable[..., StubServer]) -> None:
+    release = gevent.event.Event()
+
+    def held(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        release.wait(5)
+        return 200, {}, b"{}"
+
+    server = stub(held)
+    metrics = Metrics(process=False)
+    connector = Connector("stub", hooks=MetricsConnectorHooks(metrics), limit=AimdLimit(2, maximum=2))
+
+    def sample(name: str) -> float | None:
+        return metrics.registry.get_sample_value("peppasync_" + name, {"connector": "stub"})
+
+    assert sample("connector_waiting") == 0
+    calls = [gevent.spawn(connector.exchange, "GET", server.url, _json) for _ in range(5)]
+    with gevent.Timeout(5):
+        while len(server.requests) < 2:
+            gevent.sleep(0.01)
+    assert (sample("connector_inflight"), sample("connector_waiting")) == (2, 3)
+    release.set()
+    gevent.joinall(calls, raise_error=True)
+    assert (sample("connector_inflight"), sample("connector_waiting")) == (0, 0)

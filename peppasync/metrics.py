@@ -251,6 +251,14 @@ class Metrics:
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
+        # The hub: how late it wakes a timer, the time an answer on a socket (an ERP call's
+        # included) waits too before its greenlet goes on.
+        self.hub_lag_seconds = Histogram(
+            p + "hub_lag_seconds",
+            "How late the hub woke a quarter-second timer.",
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
         # Cluster (several nodes on one PostgreSQL; all 0 on a single node)
         self.cluster_nodes = Gauge(
             p + "cluster_nodes", "Nodes of the cluster whose heartbeat this node saw within the lease TTL.",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import signal
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -71,6 +72,8 @@ SYSTEM_RESTARTS = RestartPolicy(
 #: a webhook for 48 hours; a week covers that with room for a long outage.
 DEDUP_WINDOW = 7 * 24 * 3600.0
 
+#: How often the hub's lag is sampled (``peppasync_hub_lag_seconds``).
+_HUB_LAG_INTERVAL = 0.25
 log = logging.getLogger("peppasync.runtime")
 
 
@@ -275,6 +278,7 @@ class Runtime:
         if self.membership is not None:
             self._background.append(gevent.spawn(self._every, self._gauge_interval, self._cluster_gauges))
         self._background.append(gevent.spawn(self._every, self._prune_interval, self._prune_dedup))
+        self._background.append(gevent.spawn(self._hub_lag))
         if self._notifier.watchdog_interval:
             self._background.append(
                 gevent.spawn(self._every, self._notifier.watchdog_interval, lambda now: self._notifier.watchdog())
@@ -431,6 +435,15 @@ class Runtime:
             finally:
                 dump.cancel()
         return self._exit_code
+
+    def _hub_lag(self) -> None:
+        """How late the hub wakes a timer: the time an answer on a socket waits too before its
+        greenlet goes on (one long piece of work, or a long round of ready greenlets)."""
+        observe = self.metrics.hub_lag_seconds.observe
+        while True:
+            asked = time.perf_counter()
+            gevent.sleep(_HUB_LAG_INTERVAL)
+            observe(max(0.0, time.perf_counter() - asked - _HUB_LAG_INTERVAL))
 
     def _every(self, interval: float, fn: Callable[[float], Any]) -> None:
         while True:

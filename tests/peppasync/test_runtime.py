@@ -110,3 +110,32 @@ def test_a_running_server_forgets_webhook_event_ids_older_than_its_dedup_window(
     assert count == 1
     assert old is True  # forgotten, so recorded afresh
     assert recent is False  # still remembered: a duplicate
+
+
+def test_a_running_server_reports_how_long_a_ready_greenlet_waits_for_the_hub(tmp_path):
+    port = free_port()
+    runtime = Runtime(parse_config({"server": {"listen": f"127.0.0.1:{port}"},
+                                    "store": {"url": f"sqlite:///{tmp_path}/engine.db"}}, environ={}))
+    runtime.start()
+
+    def busy() -> None:
+        end = time.perf_counter() + 0.4
+        while time.perf_counter() < end:
+            pass  # holds the hub, as a long piece of work without a yield would
+
+    try:
+        gevent.sleep(0.3)  # a sample or two of an idle hub
+        hog = gevent.spawn(busy)
+        gevent.sleep(0.6)
+        hog.join()
+        scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        runtime.stop()
+
+    def sample(name: str) -> float:
+        line = next(line for line in scrape.splitlines() if line.startswith(name))
+        return float(line.rsplit(" ", 1)[1])
+
+    assert sample("peppasync_hub_lag_seconds_count") >= 2
+    assert sample('peppasync_hub_lag_seconds_bucket{le="0.01"}') >= 1  # while the hub was free
+    assert sample("peppasync_hub_lag_seconds_sum") >= 0.15  # the timer due while the work held the hub

@@ -79,8 +79,8 @@ class OrdersSweep:
                 if updated is not None and (newest is None or updated > newest):
                     progress["newest"] = iso(updated)
         held = {e.key for e in self._actor.store.quarantine_list(kind="order")}
-        # The states of the orders this step may judge, in one read: a read an order held the
-        # hub for a whole page's reads when nothing needed repairing.
+        # The states of the orders this step may judge, in one read: one read per order held
+        # the hub for a whole page of reads when nothing needed repairing.
         ids = [i for i in map(_order_id, nodes) if i]
         states = {key: found[0] for key, found in self._actor.store.load_many("order", ids, limit=1).items()}
         repairs = 0

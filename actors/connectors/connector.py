@@ -30,6 +30,12 @@ T = TypeVar("T")
 _LEAN_KWARGS = frozenset({"headers", "data", "params", "json", "auth"})
 
 
+def _origin(url: str) -> str:
+    """Scheme and host (with its port) of a URL: what the environment's settings depend on."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 # (connect, read) seconds: connecting is quick or broken; reading may wait on real work.
 DEFAULT_TIMEOUT = (3.05, 30.0)
 
@@ -244,8 +250,7 @@ class Connector:
 
     def _netrc(self, url: str) -> tuple[str, str] | None:
         """Credentials for the URL's host from a netrc file, as requests looks them up: once per origin."""
-        parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = _origin(url)
         if origin not in self._netrc_auth:
             self._netrc_auth[origin] = requests.utils.get_netrc_auth(url)
         return self._netrc_auth[origin]
@@ -257,8 +262,7 @@ class Connector:
         on every call otherwise, which cost about 5% of the engine's CPU in a surge.
         The environment of a running server does not change.
         """
-        parts = urlsplit(url or "")
-        origin = f"{parts.scheme}://{parts.netloc}"
+        origin = _origin(url or "")
         found = self._environment.get(origin)
         if found is None:
             found = self._environment[origin] = dict(self.session.merge_environment_settings(

@@ -15,13 +15,11 @@ The child is started with gevent patched before anything else is imported, as ``
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, MutableSet
 from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -30,9 +28,10 @@ import gevent.event
 
 from peppasync.sandbox import LedgerEntry, PlacedOrder, Sandbox, SandboxProfile
 
+from .engine import CHECKOUT, checkout_env
+
 __all__ = ["ClientCeiling", "client_occupancy", "run_client_ceiling"]
 
-_ROOT = Path(__file__).resolve().parents[2]
 _CHILD = "from gevent import monkey; monkey.patch_all(); from peppasync.bench.client_ceiling import main; main()"
 #: Outcomes that held no slot of the ERP (or are not calls of the ERP's API).
 _NOT_CALLS = ("throttled", "unauthorized", "token")
@@ -86,8 +85,7 @@ def run_client_ceiling(profile: str | SandboxProfile, *, seed: int, time_scale: 
                 "concurrency": sandbox.erp.concurrency_limit, "seconds": seconds,
                 "orders": [{"id": p.id, "name": p.name, "payload": p.payload} for p in placed if p.valid]}
         since = sandbox.clock.time()
-        # This checkout's code, as the engine's child gets (``bench.engine``).
-        done = subprocess.run([sys.executable, "-c", _CHILD], cwd=_ROOT, env={**os.environ, "PYTHONPATH": str(_ROOT)},
+        done = subprocess.run([sys.executable, "-c", _CHILD], cwd=CHECKOUT, env=checkout_env(),
                               input=json.dumps(spec, default=str).encode(), capture_output=True, timeout=seconds + 120)
         if done.returncode != 0:
             raise RuntimeError(f"the client ceiling probe failed (exit {done.returncode}): "

@@ -13,9 +13,15 @@ from typing import Any
 
 import requests
 
-__all__ = ["EngineProcess", "write_toml"]
+__all__ = ["CHECKOUT", "EngineProcess", "checkout_env", "write_toml"]
 
-_ROOT = Path(__file__).resolve().parents[2]
+#: This checkout: a child process (the engine, a probe) runs its code, wherever the bench was started.
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def checkout_env() -> dict[str, str]:
+    """The environment for a child process that runs this checkout's code."""
+    return {**os.environ, "PYTHONPATH": str(CHECKOUT)}
 
 
 def write_toml(path: Path, sections: dict[str, dict[str, Any]]) -> Path:
@@ -62,7 +68,7 @@ class EngineProcess:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "peppasync", "serve", "--config", str(self.config), "--log-format", "text"],
-                cwd=_ROOT, env={**os.environ, "PYTHONPATH": str(_ROOT)},
+                cwd=CHECKOUT, env=checkout_env(),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             )
         self.starts += 1

@@ -49,7 +49,7 @@ from peppasync.bench.scratch import scratch_schema  # noqa: E402
 from peppasync.clock import SystemClock  # noqa: E402
 from peppasync.heap import tune_garbage_collector  # noqa: E402
 from peppasync.retry import RetryPolicy  # noqa: E402
-from peppasync.store import open_store, ops  # noqa: E402
+from peppasync.store import Store, open_store, ops  # noqa: E402
 
 from actors.durable import DurableActor  # noqa: E402
 from actors.hooks import ActorHooks  # noqa: E402
@@ -138,7 +138,7 @@ class Stateful(DurableActor):
         self.save_state()
 
 
-def _system(url: str, **options: float) -> tuple[object, Counter, ActorSystem]:
+def _system(url: str, **options: float) -> tuple[Store, Counter, ActorSystem]:
     store = open_store(url)
     store.migrate()
     hooks = Counter()
@@ -153,6 +153,13 @@ def _system(url: str, **options: float) -> tuple[object, Counter, ActorSystem]:
     return store, hooks, system
 
 
+def _produce(store: Store, messages: int, actors: int, kind: str = "hop1", pipeline: bool = False) -> None:
+    """Enqueue durably in batches of a thousand, as the webhook ingest does under a burst."""
+    for start in range(0, messages, 1000):
+        store.write([ops.Insert(kind, f"a{n % actors}", {"n": n, "pipe": pipeline})
+                     for n in range(start, min(messages, start + 1000))])
+
+
 def durable_run(url: str, messages: int, actors: int, pipeline: bool, kind: str = "hop1") -> float:
     store, hooks, system = _system(url, idle_seconds=300, max_active=max(actors * 3, 50_000))
     for actor_class in (Hop1, Hop2, Hop3, Stateful):
@@ -160,13 +167,7 @@ def durable_run(url: str, messages: int, actors: int, pipeline: bool, kind: str 
     system.start()
     hooks.expect(messages * (3 if pipeline else 1))
     started = time.perf_counter()
-    # Producers enqueue durably in batches (as the webhook ingest does under a burst).
-    for start in range(0, messages, 1000):
-        batch = [
-            ops.Insert(kind, f"a{n % actors}", {"n": n, "pipe": pipeline})
-            for n in range(start, min(messages, start + 1000))
-        ]
-        store.write(batch)  # the commit delivers them: no wake needed
+    _produce(store, messages, actors, kind, pipeline)  # the commits deliver them: no wake needed
     hooks.done.wait()
     # A batch's last completion commits while its actor moves on: count the
     # run as finished once those commits are on disk too (the writer is FIFO).
@@ -199,9 +200,7 @@ def store_run(url: str, messages: int, actors: int) -> float:
 
     store.listen(committed)
     started = time.perf_counter()
-    for start in range(0, messages, 1000):
-        store.write([ops.Insert("hop1", f"a{n % actors}", {"n": n, "pipe": False})
-                     for n in range(start, min(messages, start + 1000))])
+    _produce(store, messages, actors)
     done.wait()
     elapsed = time.perf_counter() - started
     store.close()

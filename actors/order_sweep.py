@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OrdersSweep", "iso"]
 
+#: Orders whose saved states a step reads at once.
+_READ_AHEAD = 50
 _MAILBOX_LOOK = 50  # an order's mailbox holds a few steps and webhooks, rarely more
 # Orders whose refunds are looked up: Shopify's financial status once money went back.
 _REFUNDED = frozenset({"REFUNDED", "PARTIALLY_REFUNDED"})
@@ -79,14 +81,19 @@ class OrdersSweep:
                 if updated is not None and (newest is None or updated > newest):
                     progress["newest"] = iso(updated)
         held = {e.key for e in self._actor.store.quarantine_list(kind="order")}
-        # The states of the orders this step may judge, in one read: one read per order held
-        # the hub for a whole page of reads when nothing needed repairing.
-        ids = [i for i in map(_order_id, nodes) if i]
-        states = {key: found[0] for key, found in self._actor.store.load_many("order", ids, limit=1).items()}
+        states: dict[str, tuple[dict[str, Any], int] | None] = {}
         repairs = 0
         while nodes and repairs < self._settings.repairs_per_step:
+            order_id = _order_id(nodes[0])
+            if order_id and order_id not in states:
+                # The saved states of the next orders in one read: one read per order held the
+                # hub for a whole page of reads when nothing needed repairing. A step that stops
+                # at its repairs has read at most a read-ahead it did not judge.
+                ids = [i for i in map(_order_id, nodes[:_READ_AHEAD]) if i]
+                loaded = self._actor.store.load_many("order", ids, limit=1)
+                states.update((key, found[0]) for key, found in loaded.items())
             # Taken off only once handled: a failed read leaves it for the step that resumes.
-            repairs += self._judge(nodes[0], held, states)
+            repairs += self._judge(nodes[0], order_id, held, states)
             nodes.pop(0)
         if nodes or progress["more"]:
             return False
@@ -95,15 +102,14 @@ class OrdersSweep:
         self._forget_repairs(parse_timestamp(progress["since"]))
         return True
 
-    def _judge(self, node: dict[str, Any], held: set[str],
+    def _judge(self, node: dict[str, Any], order_id: str, held: set[str],
                states: dict[str, tuple[dict[str, Any], int] | None]) -> int:
         """Repair the order if webhooks missed this version of it, and its refunds if their webhooks were
-        lost; the number of repairs sent. ``states``: the orders' saved states, read for the step."""
-        order_id = _order_id(node)
+        lost; the number of repairs sent. ``states``: the orders' saved states, read ahead."""
         # An order an operator has to look at is not missed: resending it would only quarantine it twice.
         if not order_id or order_id in held:
             return 0
-        found = states[order_id] if order_id in states else self._actor.store.get_state("order", order_id)
+        found = states[order_id]
         state = OrderState.from_json(found[0] if found else {})
         return self._judge_order(node, order_id, state) + self._judge_refunds(node, order_id, state)
 

@@ -155,7 +155,9 @@ class ErpState:
         self.ship_methods = dict(SHIP_METHODS)
         self.tax_codes = {TAX_CODE_ID: "Shopify tax"}
         self.accounts = {REFUND_ACCOUNT_ID: "Checking"}
-        self._customer_ids: set[str] = set()
+        # Each record type's internal ids, as references to them are checked on every write.
+        self._internal: dict[str, set[str]] = {t: set() for t in self.TYPES}
+        self._customer_ids = self._internal["customer"]
         guest = {"companyName": "Shopify Guest", "isPerson": False, "subsidiary": {"id": "1"}}
         self.guest_customer = str(self._create("customer", "", guest))
         self._seeded = {f"internal:{self.guest_customer}"}
@@ -193,10 +195,10 @@ class ErpState:
         if kind == "customerDeposit":
             refs.append(("customer", body["customer"], self._customer_ids, self.records["customer"]))
             if "salesOrder" in body:
-                refs.append(("salesOrder", body["salesOrder"], self._internal_ids("salesOrder"),
+                refs.append(("salesOrder", body["salesOrder"], self._internal["salesOrder"],
                              self.records["salesOrder"]))
         if kind == "returnAuthorization" and "createdFrom" in body:
-            refs.append(("createdFrom", body["createdFrom"], self._internal_ids("salesOrder"),
+            refs.append(("createdFrom", body["createdFrom"], self._internal["salesOrder"],
                          self.records["salesOrder"]))
         if "currency" in body:
             refs.append(("currency", body["currency"], self.currencies, ()))
@@ -210,9 +212,6 @@ class ErpState:
                     "INVALID_CONTENT", "Error while accessing resource: You have entered an Invalid Field Value "
                     f"{key} for the following field: {path.rsplit('.', 1)[-1]}", path))
         return details + _tax_references(body)
-
-    def _internal_ids(self, kind: str) -> set[str]:
-        return {str(r["id"]) for r in self.records[kind].values()}
 
     # -- writes -----------------------------------------------------------------
 
@@ -255,8 +254,7 @@ class ErpState:
         if kind in _TOTALLED:
             record.update(totals(record))
         self.records[kind][external_id or f"internal:{self._next_id}"] = record
-        if kind == "customer":
-            self._customer_ids.add(record["id"])
+        self._internal[kind].add(record["id"])
         self.creates[(kind, external_id)] += 1
         return self._next_id
 

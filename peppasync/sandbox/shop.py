@@ -67,6 +67,10 @@ class ShopState:
         self.orders: dict[int, dict[str, Any]] = {}
         self.fulfillment_orders: dict[int, dict[str, Any]] = {}
         self.fulfillments: dict[int, dict[str, Any]] = {}
+        # Each order's fulfillment orders and fulfillments (ids, oldest first): a surge's lookups by
+        # order must not scan every order's.
+        self._fos_by_order: dict[int, list[int]] = {}
+        self._fulfillments_by_order: dict[int, list[int]] = {}
         self.levels: dict[int, dict[str, Any]] = {
             item.inventory_item_id: {"available": item.stock, "on_hand": item.stock, "updated_at": clock.time()}
             for item in catalog.items
@@ -115,6 +119,23 @@ class ShopState:
                     "id": fo_id, "order_id": order["id"], "status": "OPEN", "lines": lines,
                     "created_at": self.clock.time(), "updated_at": self.clock.time(), "holds": [],
                 }
+                self._fos_by_order.setdefault(order["id"], []).append(fo_id)
+
+    def fulfillment_orders_of(self, order_id: int) -> list[dict[str, Any]]:
+        """An order's fulfillment orders, oldest first."""
+        with self.lock:
+            return [self.fulfillment_orders[fo_id] for fo_id in self._fos_by_order.get(order_id, ())]
+
+    def fulfillments_of(self, order_id: int) -> list[dict[str, Any]]:
+        """An order's fulfillments, oldest first."""
+        with self.lock:
+            return [self.fulfillments[f_id] for f_id in self._fulfillments_by_order.get(order_id, ())]
+
+    def add_fulfillment(self, record: dict[str, Any]) -> None:
+        """Keep a fulfillment (its ``id`` and ``order_id`` set)."""
+        with self.lock:
+            self.fulfillments[record["id"]] = record
+            self._fulfillments_by_order.setdefault(record["order_id"], []).append(record["id"])
 
     def try_order(self, order: dict[str, Any]) -> bool:
         """Check out as a shop that does not sell past zero: False (nothing placed) when a line is sold out."""
@@ -142,8 +163,7 @@ class ShopState:
             if order is None:
                 raise KeyError(f"the shop has no order {order_id!r}")
             lines: list[dict[str, Any]] = order["line_items"]
-            open_fos = [fo for fo in self.fulfillment_orders.values()
-                        if fo["order_id"] == order_id and fo["status"] == "OPEN"]
+            open_fos = [fo for fo in self.fulfillment_orders_of(order_id) if fo["status"] == "OPEN"]
             for sku, wanted in quantities.items():
                 item = self.catalog.get(sku)
                 if item is None or item.gift_card or wanted < 0:
@@ -212,8 +232,8 @@ class ShopState:
                     if item is not None and not item.gift_card and isinstance(line.get("quantity"), int):
                         self.sold[item.sku] -= max(0, line["quantity"])
                         self.sales.append((self.clock.time(), item.sku, -max(0, line["quantity"])))
-            for fo in self.fulfillment_orders.values():
-                if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS", "ON_HOLD"):
+            for fo in self.fulfillment_orders_of(order_id):
+                if fo["status"] in ("OPEN", "IN_PROGRESS", "ON_HOLD"):
                     fo["status"] = "CANCELLED"
             now = iso(self.clock.time())
             return self.touch(order_id, cancelled_at=now, cancel_reason=reason, closed_at=now)
@@ -269,12 +289,12 @@ class ShopState:
     def open_fulfillment_order_ids(self, order_id: int) -> list[int]:
         """The ids of an order's fulfillment orders that can still be fulfilled or held."""
         with self.lock:
-            return [fo["id"] for fo in self.fulfillment_orders.values()
-                    if fo["order_id"] == order_id and fo["status"] in ("OPEN", "IN_PROGRESS", "ON_HOLD")]
+            return [fo["id"] for fo in self.fulfillment_orders_of(order_id)
+                    if fo["status"] in ("OPEN", "IN_PROGRESS", "ON_HOLD")]
 
     def fulfillment_status(self, order_id: int) -> str:
         with self.lock:
-            fos = [fo for fo in self.fulfillment_orders.values() if fo["order_id"] == order_id]
+            fos = self.fulfillment_orders_of(order_id)
             if not fos:
                 return "FULFILLED" if self.orders[order_id].get("line_items") else "UNFULFILLED"
             remaining = sum(line["remaining"] for fo in fos for line in fo["lines"])

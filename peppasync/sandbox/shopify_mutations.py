@@ -82,7 +82,7 @@ def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any
         numbers = tracking.get("numbers") or ([tracking["number"]] if tracking.get("number") else [])
         urls = tracking.get("urls") or ([tracking["url"]] if tracking.get("url") else [])
         order_id = order_ids.pop()
-        count = sum(1 for f in shop.fulfillments.values() if f["order_id"] == order_id)
+        count = len(shop.fulfillments_of(order_id))
         record = {
             "id": shop.new_id(), "order_id": order_id, "status": "SUCCESS", "created_at": now,
             "name": f"{shop.orders[order_id].get('name')}.{count + 1}",
@@ -90,7 +90,7 @@ def create_fulfillment(root: ShopifyRoot, data: dict[str, Any]) -> dict[str, Any
                           "url": urls[i] if i < len(urls) else None} for i, number in enumerate(numbers)],
             "lines": [(line["line_item_id"], quantity) for _, line, quantity in plan],
         }
-        shop.fulfillments[record["id"]] = record
+        shop.add_fulfillment(record)
         order = shop.touch(order_id)
     for listener in shop.listeners:
         listener(order)  # Shopify follows a fulfillment with orders/updated

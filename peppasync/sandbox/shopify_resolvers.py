@@ -218,10 +218,10 @@ class ShopifyRoot:
             "transactions": lambda info, **a: self._transactions(o, self.state.refunds.get(order_id, []),
                                                                  currency)[: a.get("first") or None],
             "fulfillmentOrders": lambda info, **a: self._page(
-                info, [fo for fo in self.state.fulfillment_orders.values() if fo["order_id"] == order_id],
+                info, self.state.fulfillment_orders_of(order_id),
                 lambda fo: [fo["id"]], self._fulfillment_order, a),
-            "fulfillments": lambda info, **a: [self._fulfillment(f) for f in self.state.fulfillments.values()
-                                               if f["order_id"] == order_id][: a.get("first") or None],
+            "fulfillments": lambda info, **a: [self._fulfillment(f) for f in self.state.fulfillments_of(order_id)
+                                               ][: a.get("first") or None],
         }
 
     def _refund(self, r: dict[str, Any], currency: str) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import gevent
 
 from peppasync.consistency import check_consistency
+from peppasync.heap import PauseMeter, full_collections_deferred
 
 from actors.margin_report import margin_lags
 
@@ -92,6 +93,8 @@ class BlackFridayOptions:
             raise ValueError(f"baseline_sample must be at least 1, got {self.baseline_sample}")
 
 
+# The simulators share this process: a full collection stops all of them at once (see peppasync.heap).
+@full_collections_deferred()
 def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, out: TextIO, *,
                 fulfilment: bool = True, nodes: int | None = None) -> dict[str, Any]:
     """One engine run: place, wait until every valid order is in the ERP and, with ``fulfilment``,
@@ -100,8 +103,10 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
     replay = Replay(options.directory / name.replace(" ", "-").replace(",", ""), profile=options.profile,
                     seed=options.seed, time_scale=options.time_scale, erp=options.erp, nodes=nodes,
                     postgres=options.postgres, cluster={} if options.nodes > 1 else None)
+    pauses = PauseMeter()  # what of the run the simulators spent stopped by the collector
     try:
         replay.start()
+        pauses.start()
         bar = ProgressBar(out, name, options.orders)
         began = replay.sandbox.clock.time()
         replay.place(options.orders, malformed_ratio=malformed_ratio, lines_mean=options.lines_mean)
@@ -148,6 +153,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                     if not lost.unhealed:
                         break
                 gevent.sleep(0.2)
+        pauses.stop()
         window = replay.sandbox.wms.window
         wms_calls = wms_calls_since(replay.sandbox.wms.ledger.entries(), since=began)
         replay.stop_engines()
@@ -167,8 +173,10 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             "shopify": replay.sandbox.shopify.ledger.outcomes(), "lost_webhooks": lost.as_dict(),
             "full_consistency": full_at - began if full_at is not None else None,
             "wms": {"calls": wms_calls, "limit": window.limit, "seconds": window.seconds},
+            "sandbox_pauses": pauses.figures(),
         }
     finally:
+        pauses.stop()
         replay.close()
 
 
@@ -185,15 +193,17 @@ def run_black_friday(options: BlackFridayOptions, out: TextIO) -> dict[str, Any]
     clean = (_engine_run(options, "engine, none malformed", 0.0, out, fulfilment=False)
              if options.clean_run else None)
     bar = ProgressBar(out, "synchronous baseline", 1)
-    baseline = run_baseline(options.profile, seed=options.seed, time_scale=options.time_scale,
-                            orders=options.orders, malformed_ratio=options.malformed_ratio,
-                            lines_mean=options.lines_mean, sample=options.baseline_sample,
-                            budget=options.baseline_budget, erp=options.erp)
+    with full_collections_deferred():
+        baseline = run_baseline(options.profile, seed=options.seed, time_scale=options.time_scale,
+                                orders=options.orders, malformed_ratio=options.malformed_ratio,
+                                lines_mean=options.lines_mean, sample=options.baseline_sample,
+                                budget=options.baseline_budget, erp=options.erp)
     bar.close(f"{baseline.measured} orders in {baseline.seconds_measured:.1f} s")
     bar = ProgressBar(out, "a client with nothing else to do", 1)
-    ceiling = run_client_ceiling(options.profile, seed=options.seed, time_scale=options.time_scale,
-                                 orders=options.orders, malformed_ratio=options.malformed_ratio,
-                                 lines_mean=options.lines_mean, erp=options.erp)
+    with full_collections_deferred():
+        ceiling = run_client_ceiling(options.profile, seed=options.seed, time_scale=options.time_scale,
+                                     orders=options.orders, malformed_ratio=options.malformed_ratio,
+                                     lines_mean=options.lines_mean, erp=options.erp)
     bar.close(f"{ceiling.occupancy:.3f} of R*L/C over {ceiling.calls} calls")
     return _figures(options, main, clean, baseline.as_dict(), one, ceiling)
 
@@ -248,6 +258,7 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         **_full_figures(main, erp.physical_limit),
         "wms_orders": main["progress"].wms, "shipped": main["progress"].shipped,
         "fulfilled": main["progress"].fulfilled,
+        "sandbox_gc_pauses": main["sandbox_pauses"],
         "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),
                               default=None),
         "baseline": baseline,

@@ -119,7 +119,15 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("lost create webhook: placed -> consistent p50 / p99 / max", _heal(f["lost_webhooks"]),
          _heal_target(f["lost_webhooks"])),
         ("peak RSS of the engine", f"{rss / 2**20:.0f} MiB" if rss else "n/a", ""),
+        ("the sandbox's own GC pauses (count / total / longest)", _pauses(f.get("sandbox_gc_pauses")), ""),
     ]
+
+
+def _pauses(p: dict[str, Any] | None) -> str:
+    """The simulators' process stood still this long: every simulated system answered late by as much."""
+    if not p:
+        return "n/a"
+    return f"{p['count']} / {_s(p['total_seconds'])} / {p['longest_seconds'] * 1000:.0f} ms"
 
 
 def chaos_rows(rounds: list[dict[str, Any]]) -> list[tuple[str, ...]]:

@@ -62,13 +62,15 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
     assert 0.5 < ceiling["occupancy"] < 1.0 and ceiling["gap_ms"] > 0 and ceiling["calls"] > ceiling["concurrency"]
     assert figures["efficiency_of_client_ceiling"] == pytest.approx(figures["efficiency"] / ceiling["occupancy"],
                                                                      abs=1e-3)
+    pauses = figures["sandbox_gc_pauses"]
+    assert pauses["total_seconds"] >= pauses["longest_seconds"] >= 0 and pauses["count"] >= 0
     for label in ("physical limit R*L/C", "WMS physical limit (calls x window / limit)",
                   "time to full consistency (every valid order in the ERP and the WMS, every shipment fulfilled)",
                   "  by event: p99 (events)", "efficiency (limit / measured)", "synchronous baseline (projected)",
                   "speed-up over the baseline", "ERP 429s (share of calls)", "order-to-ERP lag p50 / p99",
                   "p99 with poison / without", "peak RSS of the engine",
                   "a client with nothing else to do: share of R*L/C (per call, ms there and back)",
-                  "efficiency against that client's"):
+                  "efficiency against that client's", "the sandbox's own GC pauses (count / total / longest)"):
         assert label in out
     assert "orders lost  " in out and "target == 0: met" in out
 

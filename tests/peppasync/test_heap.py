@@ -1,0 +1,43 @@
+import gc
+
+from peppasync.heap import YOUNG_GENERATION_THRESHOLD, PauseMeter, tune_garbage_collector
+
+
+def _cycles(n: int) -> None:
+    for _ in range(n):
+        a: list[object] = []
+        a.append(a)
+
+
+def test_the_pause_meter_counts_the_collections_made_while_it_is_started_and_their_time():
+    meter = PauseMeter()
+    meter.start()
+    try:
+        _cycles(10_000)
+        gc.collect()
+        gc.collect()
+    finally:
+        meter.stop()
+    seen = meter.figures()
+    gc.collect()
+
+    assert meter.figures() == seen  # stopped: a later collection is not counted
+    assert seen["count"] >= 2
+    assert 0 < seen["longest_seconds"] <= seen["total_seconds"]
+
+
+def test_a_tuned_process_collects_its_young_objects_less_often_and_starting_twice_observes_once():
+    before = gc.get_threshold()
+    try:
+        tune_garbage_collector()
+        assert gc.get_threshold()[0] == YOUNG_GENERATION_THRESHOLD
+        meter = PauseMeter()
+        meter.start()
+        meter.start()
+        try:
+            gc.collect()
+        finally:
+            meter.stop()
+        assert meter.count == 1
+    finally:
+        gc.set_threshold(*before)

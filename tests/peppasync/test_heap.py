@@ -1,6 +1,6 @@
 import gc
 
-from peppasync.heap import YOUNG_GENERATION_THRESHOLD, PauseMeter, tune_garbage_collector
+from peppasync.heap import YOUNG_GENERATION_THRESHOLD, PauseMeter, full_collections_deferred, tune_garbage_collector
 
 
 def _cycles(n: int) -> None:
@@ -40,4 +40,27 @@ def test_a_tuned_process_collects_its_young_objects_less_often_and_starting_twic
             meter.stop()
         assert meter.count == 1
     finally:
+        gc.set_threshold(*before)
+
+
+def test_inside_a_deferred_block_young_collections_go_on_but_no_full_one_and_the_thresholds_come_back():
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # CPython's own
+    full: list[int] = []
+
+    def observe(phase: str, info: dict) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            full.append(1)
+
+    gc.callbacks.append(observe)
+    try:
+        with full_collections_deferred():
+            young = gc.get_stats()[0]["collections"]
+            _cycles(700 * 10 * 10 * 3)  # enough for three full collections at those thresholds
+            assert gc.get_stats()[0]["collections"] > young
+            assert not full
+        assert full  # the one the block ends with
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.callbacks.remove(observe)
         gc.set_threshold(*before)

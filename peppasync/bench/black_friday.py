@@ -27,7 +27,7 @@ from actors.margin_report import margin_lags
 
 from .baseline import run_baseline
 from .client_ceiling import ClientCeiling, run_client_ceiling
-from .figures import erp_figures, percentile
+from .figures import EngineCalls, erp_figures, percentile
 from .heal import heal_figures, wms_calls_since
 from .progress import ProgressBar
 from .replay import Replay
@@ -113,12 +113,15 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
         deadline = time.monotonic() + (options.timeout or 120.0 + 2.0 * options.orders / options.time_scale)
         finished = None
         shipped: set[int] | None = None
+        calls: EngineCalls | None = None
         while time.monotonic() < deadline:
             gevent.sleep(0.1)
             p = replay.progress()
             bar.update(p.valid_in_erp, f"placed {p.placed}  WMS {p.wms}  shipped {p.shipped}  "
                                        f"fulfilled {p.fulfilled}")
             if shipped is None and p.erp_done:
+                # The engine's own account of its ERP calls, as of the ERP's part of the run.
+                calls = EngineCalls.from_metrics([e.metrics() for e in replay.engines], options.erp)
                 shipped = replay.shipped_orders() if fulfilment else set()
                 # Fulfilment follows the WMS's request window, not the ERP: wait a bounded while.
                 deadline = min(deadline, time.monotonic() + options.fulfilment_grace)
@@ -156,6 +159,8 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
         pauses.stop()
         window = replay.sandbox.wms.window
         wms_calls = wms_calls_since(replay.sandbox.wms.ledger.entries(), since=began)
+        if calls is None:
+            calls = EngineCalls.from_metrics([e.metrics() for e in replay.engines], options.erp)
         replay.stop_engines()
         store = replay.store()
         try:
@@ -173,7 +178,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             "shopify": replay.sandbox.shopify.ledger.outcomes(), "lost_webhooks": lost.as_dict(),
             "full_consistency": full_at - began if full_at is not None else None,
             "wms": {"calls": wms_calls, "limit": window.limit, "seconds": window.seconds},
-            "sandbox_pauses": pauses.figures(),
+            "sandbox_pauses": pauses.figures(), "engine_calls": calls,
         }
     finally:
         pauses.stop()
@@ -206,6 +211,21 @@ def run_black_friday(options: BlackFridayOptions, out: TextIO) -> dict[str, Any]
                                      lines_mean=options.lines_mean, erp=options.erp)
     bar.close(f"{ceiling.occupancy:.3f} of R*L/C over {ceiling.calls} calls")
     return _figures(options, main, clean, baseline.as_dict(), one, ceiling)
+
+
+def _call_split(erp_latency: float, efficiency: float, engine: EngineCalls) -> dict[str, Any]:
+    """Where an ERP slot's time went, per call, in ms: the ERP's own time, the rest of the call as
+    the engine timed it (the way there and back), and the slot between two calls (handed on, or
+    not held at all). The three add up to C * T / R, the slot's time per call."""
+    if not engine.calls or efficiency <= 0:
+        return {"erp_call_split_ms": None, "engine_hub_lag_mean_ms": None}
+    cycle = erp_latency / efficiency
+    return {
+        "erp_call_split_ms": {"erp": round(erp_latency * 1000, 2),
+                              "there_and_back": round((engine.mean_seconds - erp_latency) * 1000, 2),
+                              "between_calls": round((cycle - engine.mean_seconds) * 1000, 2)},
+        "engine_hub_lag_mean_ms": round(engine.hub_lag_mean * 1000, 2),
+    }
 
 
 def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str, Any] | None,
@@ -259,6 +279,7 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         "wms_orders": main["progress"].wms, "shipped": main["progress"].shipped,
         "fulfilled": main["progress"].fulfilled,
         "sandbox_gc_pauses": main["sandbox_pauses"],
+        **_call_split(erp.mean_latency, erp.efficiency(main["erp_seconds"]), main["engine_calls"]),
         "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),
                               default=None),
         "baseline": baseline,

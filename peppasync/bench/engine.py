@@ -88,6 +88,16 @@ class EngineProcess:
         self.stop()
         raise RuntimeError(f"the engine did not answer /healthz within {timeout:.0f} s; see {self.log}")
 
+    def metrics(self) -> str:
+        """The engine's Prometheus exposition now; empty when it does not answer (stopped, killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return ""
+        try:
+            response = requests.get(f"{self.url}/metrics", timeout=10)
+        except requests.RequestException:
+            return ""
+        return response.text if response.status_code == 200 else ""
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, no flush, as a power cut or the OOM killer would."""
         if self.proc is None or self.proc.poll() is not None:

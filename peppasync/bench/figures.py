@@ -6,9 +6,11 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from peppasync.sandbox import LedgerEntry
 
-__all__ = ["ErpFigures", "erp_figures", "percentile"]
+__all__ = ["EngineCalls", "ErpFigures", "erp_figures", "percentile"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,48 @@ class ErpFigures:
     def efficiency(self, measured: float) -> float:
         """The physical limit over the measured time: 1.0 means the ERP's slots were never idle."""
         return self.physical_limit / measured if measured > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class EngineCalls:
+    """What the engines' own metrics say of their calls to one connector and of their hubs.
+
+    A call's time (``peppasync_connector_request_duration_seconds``) runs from the moment it
+    is sent, its slot held, to the moment its answer is judged: the ERP's own time, and
+    the way there and back (both processes' sockets, the sandbox's and the engine's wait
+    for their hubs). ``peppasync_hub_lag_seconds`` is how late the engine's hub wakes a
+    timer: what each of those waits costs.
+    """
+
+    calls: int
+    seconds: float
+    hub_lag_samples: int
+    hub_lag_seconds: float
+
+    @classmethod
+    def from_metrics(cls, texts: Iterable[str], connector: str) -> EngineCalls:
+        """Summed over the Prometheus expositions of every node."""
+        wanted = {("peppasync_connector_request_duration_seconds_count", connector): "calls",
+                  ("peppasync_connector_request_duration_seconds_sum", connector): "seconds",
+                  ("peppasync_hub_lag_seconds_count", None): "hub_lag_samples",
+                  ("peppasync_hub_lag_seconds_sum", None): "hub_lag_seconds"}
+        found = dict.fromkeys(wanted.values(), 0.0)
+        for text in texts:
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    name = wanted.get((sample.name, sample.labels.get("connector")))
+                    if name is not None:
+                        found[name] += sample.value
+        return cls(calls=int(found["calls"]), seconds=found["seconds"],
+                   hub_lag_samples=int(found["hub_lag_samples"]), hub_lag_seconds=found["hub_lag_seconds"])
+
+    @property
+    def mean_seconds(self) -> float:
+        return self.seconds / self.calls if self.calls else 0.0
+
+    @property
+    def hub_lag_mean(self) -> float:
+        return self.hub_lag_seconds / self.hub_lag_samples if self.hub_lag_samples else 0.0
 
 
 def erp_figures(entries: Iterable[LedgerEntry], concurrency: int, *, since: float = -math.inf,

@@ -90,6 +90,9 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
          f"{c['occupancy']:.3f} ({c['gap_ms']:.1f} ms)" if c else "n/a", ""),
         ("efficiency against that client's", f"{f['efficiency_of_client_ceiling']:.3f}"
          if f["efficiency_of_client_ceiling"] is not None else "n/a", _met(f, "efficiency_of_client_ceiling")),
+        ("an ERP slot's time per call, ms: the ERP's own / there and back / between calls", _split(f), ""),
+        ("the engine's hub: a timer woken late by, mean", f"{f['engine_hub_lag_mean_ms']:.1f} ms"
+         if f.get("engine_hub_lag_mean_ms") is not None else "n/a", ""),
         ("ERP 429s (share of calls)", f"{f['erp_throttled']} ({f['erp_throttled_share']:.2%})",
          _met(f, "erp_throttled_share")),
         ("Shopify THROTTLED (share of calls)", f"{f['shopify_throttled']} ({f['shopify_throttled_share']:.2%})", ""),
@@ -121,6 +124,13 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("peak RSS of the engine", f"{rss / 2**20:.0f} MiB" if rss else "n/a", ""),
         ("the sandbox's own GC pauses (count / total / longest)", _pauses(f.get("sandbox_gc_pauses")), ""),
     ]
+
+
+def _split(f: dict[str, Any]) -> str:
+    split = f.get("erp_call_split_ms")
+    if not split:
+        return "n/a"
+    return f"{split['erp']:.0f} / {split['there_and_back']:.1f} / {split['between_calls']:.1f}"
 
 
 def _pauses(p: dict[str, Any] | None) -> str:

@@ -62,6 +62,11 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
     assert 0.5 < ceiling["occupancy"] < 1.0 and ceiling["gap_ms"] > 0 and ceiling["calls"] > ceiling["concurrency"]
     assert figures["efficiency_of_client_ceiling"] == pytest.approx(figures["efficiency"] / ceiling["occupancy"],
                                                                      abs=1e-3)
+    split = figures["erp_call_split_ms"]  # the ERP's own time, the way there and back, between calls
+    assert split["erp"] == pytest.approx(figures["erp_mean_latency_seconds"] * 1000, abs=0.1)
+    assert split["there_and_back"] > 0 and figures["engine_hub_lag_mean_ms"] >= 0
+    assert sum(split.values()) == pytest.approx(
+        figures["erp_mean_latency_seconds"] * 1000 / figures["efficiency"], rel=0.01)
     pauses = figures["sandbox_gc_pauses"]
     assert pauses["total_seconds"] >= pauses["longest_seconds"] >= 0 and pauses["count"] >= 0
     for label in ("physical limit R*L/C", "WMS physical limit (calls x window / limit)",
@@ -70,7 +75,9 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
                   "speed-up over the baseline", "ERP 429s (share of calls)", "order-to-ERP lag p50 / p99",
                   "p99 with poison / without", "peak RSS of the engine",
                   "a client with nothing else to do: share of R*L/C (per call, ms there and back)",
-                  "efficiency against that client's", "the sandbox's own GC pauses (count / total / longest)"):
+                  "efficiency against that client's", "the sandbox's own GC pauses (count / total / longest)",
+                  "an ERP slot's time per call, ms: the ERP's own / there and back / between calls",
+                  "the engine's hub: a timer woken late by, mean"):
         assert label in out
     assert "orders lost  " in out and "target == 0: met" in out
 

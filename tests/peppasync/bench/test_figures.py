@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from peppasync.bench import HealFigures, erp_figures, percentile, wms_drain
 from peppasync.bench.client_ceiling import client_occupancy
+from peppasync.bench.figures import EngineCalls
+from peppasync.metrics import Metrics
 from peppasync.sandbox import LedgerEntry
+
+from actors.connectors.hooks import MetricsConnectorHooks
 
 
 def _entry(started: float, duration: float, outcome: str = "created") -> LedgerEntry:
@@ -99,3 +104,25 @@ def test_a_probe_that_never_filled_every_slot_is_refused_with_what_it_made():
         client_occupancy([_entry(0.0, 1.0)], concurrency=2, since=0.0, until=1.0)
     with pytest.raises(ValueError, match="ended 0.500 s before all 2 slots were in use"):
         client_occupancy([_entry(0.0, 1.0), _entry(1.0, 1.0)], concurrency=2, since=0.0, until=0.5)
+
+
+def _exposition(calls: dict[str, list[float]], lags: list[float]) -> str:
+    metrics = Metrics(CollectorRegistry(), process=False)
+    hooks = MetricsConnectorHooks(metrics)
+    for connector, durations in calls.items():
+        for seconds in durations:
+            hooks.on_request(connector, "ok", seconds)
+    for lag in lags:
+        metrics.hub_lag_seconds.observe(lag)
+    return generate_latest(metrics.registry).decode()
+
+
+def test_the_engines_calls_to_one_connector_and_their_hub_lag_are_summed_over_every_node():
+    one = _exposition({"netsuite": [0.1, 0.2], "shopify": [5.0]}, [0.002, 0.004])
+    two = _exposition({"netsuite": [0.3]}, [0.006])
+
+    calls = EngineCalls.from_metrics([one, two, ""], "netsuite")  # "": a node that did not answer
+
+    assert calls.calls == 3 and calls.mean_seconds == pytest.approx(0.2)
+    assert calls.hub_lag_samples == 3 and calls.hub_lag_mean == pytest.approx(0.004)
+    assert EngineCalls.from_metrics([one], "business_central").mean_seconds == 0.0

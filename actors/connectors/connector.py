@@ -39,6 +39,9 @@ def _origin(url: str) -> str:
 # (connect, read) seconds: connecting is quick or broken; reading may wait on real work.
 DEFAULT_TIMEOUT = (3.05, 30.0)
 
+#: Slots of their own, on top of the limit: the reconciler's healing must not wait for a surge to pass.
+RESERVED: dict[int, int] = {Priority.RECONCILE: 1}
+
 
 class Connector:
     """One external system and account: a pooled session, an adaptive limit, retries.
@@ -76,12 +79,13 @@ class Connector:
         self.max_limit = self.aimd.maximum
         self.timeout = timeout
         self.throttled = 0
-        # The reconciler's calls have a slot of their own: healing must not wait for a surge to pass.
         self.limiter = ConcurrencyLimiter(
             self.aimd.limit, on_inflight=lambda n: self.hooks.on_inflight(self.name, n),
-            reserved={Priority.RECONCILE: 1}, now=self.clock.time,
+            reserved=RESERVED, now=self.clock.time,
         )
-        self.session = session or self._pooled_session(self.aimd.maximum)
+        # A connection for every call that can be in flight, the reserved ones too: a pool one
+        # short opened a new connection and threw it away (with a warning) whenever all were in use.
+        self.session = session or self._pooled_session(self.aimd.maximum + sum(RESERVED.values()))
         self._environment: dict[str, dict[str, Any]] = {}
         self._netrc_auth: dict[str, tuple[str, str] | None] = {}
         self.hooks.on_limit(self.name, self.aimd.limit)

@@ -26,6 +26,7 @@ class StubServer:
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.requests: list[dict[str, Any]] = []
+        self.client_ports: list[str | None] = []
         self.in_flight = 0
         self.peak = 0
         self._server = WSGIServer(("127.0.0.1", 0), self._app, log=None, error_log=None)
@@ -42,6 +43,7 @@ class StubServer:
             "body": body,
         }
         self.requests.append(request)
+        self.client_ports.append(environ.get("REMOTE_PORT"))  # one per connection the client opened
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:

@@ -15,7 +15,7 @@ import requests
 from peppasync.errors import ConnectorError
 from peppasync.metrics import Metrics
 
-from actors.connectors import AimdLimit, Connector, MetricsConnectorHooks
+from actors.connectors import AimdLimit, Connector, MetricsConnectorHooks, Priority
 from actors.connectors.failure import classify_status, parse_retry_after
 
 from .conftest import FakeTime, ResettingServer, StubServer, json_body
@@ -203,6 +203,31 @@ def test_200_concurrent_callers_never_put_more_than_the_limit_in_flight(stub: Ca
 
     assert len(server.requests) == 200
     assert server.peak == 6
+
+
+def test_every_call_in_flight_the_reconcilers_reserved_one_too_keeps_its_connection_for_the_next(
+        stub: Callable[..., StubServer], caplog: pytest.LogCaptureFixture) -> None:
+    answer = gevent.event.Event()
+
+    def held(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        answer.wait()
+        return 200, {}, b"{}"
+
+    server = stub(held)
+    connector = Connector("stub", limit=AimdLimit(12, maximum=12))
+    for _ in range(2):
+        answer.clear()
+        calls = [gevent.spawn(connector.exchange, "GET", server.url, _json) for _ in range(12)]
+        calls.append(gevent.spawn(connector.exchange, "GET", server.url, _json, priority=Priority.RECONCILE))
+        with gevent.Timeout(5):
+            while server.in_flight < 13:
+                gevent.sleep(0.01)
+        answer.set()
+        gevent.joinall(calls, raise_error=True)
+
+    assert server.peak == 13  # the limit and the reserved slot
+    assert len(set(server.client_ports)) == 13  # the second round reused every one
+    assert "Connection pool is full" not in caplog.text
 
 
 def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:

@@ -230,6 +230,88 @@ def test_every_call_in_flight_the_reconcilers_reserved_one_too_keeps_its_connect
     assert "Connection pool is full" not in caplog.text
 
 
+class _SendLog(requests.Session):
+    """A plain requests session that notes each request as it goes out."""
+
+    def __init__(self, events: list[str]) -> None:
+        super().__init__()
+        self.events = events
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.events.append(f"sent {request.url.rsplit('/', 1)[-1]}")  # type: ignore[union-attr]
+        return super().send(request, **kwargs)
+
+
+def test_a_call_that_waited_goes_out_as_soon_as_the_one_before_is_answered_before_that_caller_wakes(
+        stub: Callable[..., StubServer]) -> None:
+    server = stub(lambda request: (200, {}, b"{}"))
+    events: list[str] = []
+    connector = Connector("stub", limit=AimdLimit(1, maximum=1), session=_SendLog(events))
+
+    def caller(name: str) -> None:
+        connector.exchange("GET", f"{server.url}/{name}", _json)
+        events.append(f"back {name}")
+
+    callers = [gevent.spawn(caller, name) for name in "abcd"]
+    gevent.joinall(callers, raise_error=True)
+
+    # a goes at once; b, c and d wait. b's courier sends c the moment b's answer is read,
+    # and c's sends d: before their callers run again.
+    assert events.index("sent c") < events.index("back b")
+    assert events.index("sent d") < events.index("back c")
+    assert events.count("sent a") == events.count("back d") == 1
+    assert connector.limiter.inflight == 0 and connector.limiter.waiting == 0
+
+
+def test_what_goes_wrong_on_a_carried_call_is_raised_to_its_own_caller_and_the_next_calls_go_on(
+        stub: Callable[..., StubServer]) -> None:
+    def answers(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        return (400, {}, b'{"error": "bad"}') if request["path"] == "/refused" else (200, {}, b"{}")
+
+    server = stub(answers)
+    connector = Connector("stub", limit=AimdLimit(1, maximum=1))
+
+    def broken(response: requests.Response) -> Any:
+        raise LookupError("a classifier that fails")
+
+    first = gevent.spawn(connector.exchange, "GET", f"{server.url}/first", _json)
+    refused = gevent.spawn(connector.exchange, "GET", f"{server.url}/refused", _json)
+    failing = gevent.spawn(connector.exchange, "GET", f"{server.url}/failing", broken)
+    last = gevent.spawn(connector.exchange, "GET", f"{server.url}/last", _json)
+    gevent.joinall([first, refused, failing, last])
+
+    assert isinstance(refused.exception, ConnectorError) and not refused.exception.transient
+    assert isinstance(failing.exception, LookupError)
+    assert first.value == last.value == {}
+    assert [r["path"] for r in server.requests] == ["/first", "/refused", "/failing", "/last"]
+    assert connector.limiter.inflight == 0
+
+
+def test_a_caller_killed_while_its_call_is_on_the_wire_does_not_keep_the_slot(
+        stub: Callable[..., StubServer]) -> None:
+    slow = gevent.event.Event()
+
+    def held(request: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        if request["path"] == "/slow":
+            slow.wait()
+        return 200, {}, b"{}"
+
+    server = stub(held)
+    connector = Connector("stub", limit=AimdLimit(1, maximum=1))
+    first = gevent.spawn(connector.exchange, "GET", f"{server.url}/first", _json)
+    gone = gevent.spawn(connector.exchange, "GET", f"{server.url}/slow", _json)
+    after = gevent.spawn(connector.exchange, "GET", f"{server.url}/after", _json)
+    with gevent.Timeout(5):
+        while len(server.requests) < 2:  # /first answered, /slow on the wire for the caller that waited
+            gevent.sleep(0.01)
+    gone.kill()
+    slow.set()
+    gevent.joinall([first, after], raise_error=True)
+
+    assert [r["path"] for r in server.requests] == ["/first", "/slow", "/after"]
+    assert connector.limiter.inflight == 0
+
+
 def test_retry_after_is_read_as_seconds_or_as_an_http_date() -> None:
     in_a_minute = parse_retry_after(formatdate(time.time() + 60, usegmt=True))
 

@@ -385,3 +385,55 @@ def test_a_placed_waiter_killed_in_line_gives_its_place_up_and_the_count_by_lane
     assert waiting == {Priority.NORMAL: 2}
     assert log == ["early", "late"]
     assert (limiter.inflight, limiter.waiting, limiter.waiting_by_priority()) == (0, 0, {})
+
+
+class _Job:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.finished = gevent.event.Event()
+
+
+def test_jobs_of_waiting_callers_go_to_couriers_in_lane_order_and_a_handoff_keeps_the_slot_for_the_next() -> None:
+    limiter = ConcurrencyLimiter(1)
+    started: list[str] = []
+    limiter.on_job = lambda job: started.append(job.name)  # type: ignore[attr-defined]
+    limiter.acquire()  # the one slot, held by a caller that found it free
+    jobs = {name: _Job(name) for name in ("low", "high", "later")}
+    callers = {name: gevent.spawn(limiter.acquire, priority, jobs[name])
+               for name, priority in (("low", Priority.NORMAL), ("high", Priority.HIGH), ("later", Priority.NORMAL))}
+    gevent.sleep(0)
+    assert limiter.waiting == 3
+
+    limiter.release()  # the caller's own slot comes back: the first job admitted needs a courier
+    assert started == ["high"] and limiter.inflight == 1 and limiter.waiting == 2
+
+    limiter.pause()
+    assert limiter.handoff() is None and limiter.inflight == 0  # paused: nothing handed on
+    limiter.resume()
+    assert started == ["high", "low"]
+    nxt = limiter.handoff()  # the courier of "low" ends its call: "later" is its next, slot kept
+    assert nxt is jobs["later"] and limiter.inflight == 1 and limiter.waiting == 0
+    assert limiter.handoff() is None and limiter.inflight == 0
+
+    for name in jobs:  # each courier tells its caller; the callers hold no slot
+        jobs[name].finished.set()
+    gevent.joinall(list(callers.values()), raise_error=True)
+    assert all(caller.value is True for caller in callers.values())
+    assert limiter.inflight == 0
+
+
+def test_a_caller_killed_after_its_job_went_to_a_courier_leaves_the_slot_to_the_courier() -> None:
+    limiter = ConcurrencyLimiter(1)
+    handed: list[_Job] = []
+    limiter.on_job = handed.append  # type: ignore[assignment]
+    limiter.acquire()
+    job = _Job("gone")
+    caller = gevent.spawn(limiter.acquire, Priority.NORMAL, job)
+    gevent.sleep(0)
+    limiter.release()
+    assert handed == [job] and limiter.inflight == 1
+
+    caller.kill()
+
+    assert limiter.inflight == 1  # still the courier's, until it hands the slot on
+    assert limiter.handoff() is None and limiter.inflight == 0

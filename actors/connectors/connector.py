@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import gevent
-import gevent.event
 import requests
 import requests.adapters
 import requests.utils
@@ -18,12 +15,12 @@ from requests.structures import CaseInsensitiveDict
 from peppasync.errors import ConnectorError, ConnectorLimitError
 from peppasync.retry import RetryPolicy
 
-from actors.guard import current_guard
+from actors.guard import check_guard
 
 from .aimd import AimdLimit
 from .failure import PermanentFailure, TransientFailure
 from .hooks import ConnectorHooks
-from .limiter import ConcurrencyLimiter, Job, Priority
+from .limiter import ConcurrencyLimiter, Priority
 
 __all__ = ["Connector"]
 
@@ -46,19 +43,6 @@ DEFAULT_TIMEOUT = (3.05, 30.0)
 RESERVED: dict[int, int] = {Priority.RECONCILE: 1}
 
 
-class _Call(Generic[T]):
-    """One attempt a courier may carry for a caller that waited: what it returned, or raised."""
-
-    __slots__ = ("run", "finished", "outcome", "error")
-
-    finished: gevent.event.Event  # the caller's ticket, set by the limiter when the caller has to wait
-
-    def __init__(self, run: Callable[[], T | TransientFailure]) -> None:
-        self.run = run
-        self.outcome: T | TransientFailure | None = None
-        self.error: BaseException | None = None
-
-
 class Connector:
     """One external system and account: a pooled session, an adaptive limit, retries.
 
@@ -72,9 +56,7 @@ class Connector:
     30 s; see ``peppasync.retry`` for how this layer composes with the durable
     retries of the message); what cannot succeed raises ``ConnectorError``, with
     the server's ``Retry-After`` when it gave one. The calling greenlet blocks
-    cooperatively until the call is done. A call that had to wait for a slot is
-    sent by a courier (``_courier``), which sends the next waiting call as soon as
-    its answer is read and hands the answer to the caller.
+    cooperatively until the call is done.
     """
 
     def __init__(
@@ -104,8 +86,6 @@ class Connector:
         # A connection for every call that can be in flight, the reserved ones too: a pool one
         # short opened a new connection and threw it away (with a warning) whenever all were in use.
         self.session = session or self._pooled_session(self.aimd.maximum + sum(RESERVED.values()))
-        # A courier is not killed: it ends once no waiting call is left for its slot.
-        self.limiter.on_job = lambda job: gevent.spawn(self._courier, cast(_Call[Any], job))
         self._environment: dict[str, dict[str, Any]] = {}
         self._netrc_auth: dict[str, tuple[str, str] | None] = {}
         self.hooks.on_limit(self.name, self.aimd.limit)
@@ -207,80 +187,43 @@ class Connector:
         # attempt, so a retry never repeats an OAuth nonce.
         prepared = self._prepare(method, url, kwargs)
         send = self._environment_settings(prepared.url)
-        # Whoever holds the slot runs this: this greenlet, or, if it had to wait, a courier.
-        call: _Call[T] = _Call(functools.partial(
-            self._on_the_wire, method, url, prepared, send, classify, cost, current_guard.get()))
-        with self.limiter.slot(priority, job=call) as carried:
-            if not carried:
-                return call.run()
-        if call.error is not None:
-            raise call.error
-        return call.outcome  # type: ignore[return-value]  # set by the courier when there was no error
-
-    def _on_the_wire(
-        self, method: str, url: str, prepared: requests.PreparedRequest, send: dict[str, Any],
-        classify: Callable[[requests.Response], T], cost: float, guard: Callable[[], None] | None,
-    ) -> T | TransientFailure:
-        """One attempt, its slot held: the API's own limiter, the request and its answer judged."""
-        self._admit(cost)
-        # On a cluster: the handler's key may have moved to another node while we waited.
-        if guard is not None:
-            guard()
-        epoch = self.aimd.epoch
-        inflight = self.limiter.inflight
-        began = self.clock.monotonic()
-        try:
-            response = self.session.send(prepared, timeout=self.timeout, allow_redirects=True, **send)
-            result = classify(response)
-        except requests.Timeout as exc:
-            failure = TransientFailure(f"timed out: {exc}", code="TIMEOUT")
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            failure = TransientFailure(f"connection failed: {exc}", code="CONNECTION", congestion=False)
-        except TransientFailure as exc:
-            failure = exc
-        except PermanentFailure as exc:
-            self.hooks.on_request(self.name, "permanent_error", self.clock.monotonic() - began)
-            raise ConnectorError(
-                f"{self.name}: {method} {url} refused: {exc}",
-                connector=self.name, status=exc.status, code=exc.code, transient=False,
-            ) from exc
-        else:
-            seconds = self.clock.monotonic() - began
-            self.hooks.on_request(self.name, "ok", seconds)
-            self.aimd.on_success(seconds, inflight, epoch)
-            self._apply_limit()
-            return result
-        seconds = self.clock.monotonic() - began
-        if failure.throttled:
-            self.throttled += 1
-            self.hooks.on_throttled(self.name)
-        self.hooks.on_request(self.name, "throttled" if failure.throttled else "transient_error", seconds)
-        if failure.congestion:
-            self.aimd.on_drop(epoch, throttled=failure.throttled, inflight=inflight)
-            self._apply_limit()
-        return failure
-
-    def _courier(self, call: _Call[Any]) -> None:
-        """Carry an admitted call for its caller, then each call admitted to the same slot after it.
-
-        The next call goes out as soon as this one's answer is read: no waiting for the hub to
-        wake its caller first. Each caller wakes to its outcome (or the error to raise).
-        """
-        job: Job | None = call
-        while job is not None:
-            carried = cast(_Call[Any], job)
+        with self.limiter.slot(priority):
+            self._admit(cost)
+            # On a cluster: the handler's key may have moved to another node while we waited.
+            check_guard()
+            epoch = self.aimd.epoch
+            inflight = self.limiter.inflight
+            began = self.clock.monotonic()
             try:
-                carried.outcome = carried.run()
-            except gevent.GreenletExit:
-                carried.error = ConnectorError(f"{self.name}: closed while a call was on the wire",
-                                               connector=self.name, transient=True)
-                carried.finished.set()
-                self.limiter.release()
-                raise
-            except BaseException as exc:  # noqa: BLE001 - the caller's to raise, not the courier's
-                carried.error = exc
-            carried.finished.set()
-            job = self.limiter.handoff()
+                response = self.session.send(prepared, timeout=self.timeout, allow_redirects=True, **send)
+                result = classify(response)
+            except requests.Timeout as exc:
+                failure = TransientFailure(f"timed out: {exc}", code="TIMEOUT")
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                failure = TransientFailure(f"connection failed: {exc}", code="CONNECTION", congestion=False)
+            except TransientFailure as exc:
+                failure = exc
+            except PermanentFailure as exc:
+                self.hooks.on_request(self.name, "permanent_error", self.clock.monotonic() - began)
+                raise ConnectorError(
+                    f"{self.name}: {method} {url} refused: {exc}",
+                    connector=self.name, status=exc.status, code=exc.code, transient=False,
+                ) from exc
+            else:
+                seconds = self.clock.monotonic() - began
+                self.hooks.on_request(self.name, "ok", seconds)
+                self.aimd.on_success(seconds, inflight, epoch)
+                self._apply_limit()
+                return result
+            seconds = self.clock.monotonic() - began
+            if failure.throttled:
+                self.throttled += 1
+                self.hooks.on_throttled(self.name)
+            self.hooks.on_request(self.name, "throttled" if failure.throttled else "transient_error", seconds)
+            if failure.congestion:
+                self.aimd.on_drop(epoch, throttled=failure.throttled, inflight=inflight)
+                self._apply_limit()
+            return failure
 
     def _prepare(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.PreparedRequest:
         """What ``Session.prepare_request`` makes, without what it redoes for every call.

@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import IntEnum
-from typing import Protocol
 
 import gevent.event
 
-__all__ = ["MAX_HEAD_START", "ConcurrencyLimiter", "Job", "Priority", "placed_at"]
+__all__ = ["MAX_HEAD_START", "ConcurrencyLimiter", "Priority", "placed_at"]
 
 #: Seconds ahead of its arrival a placement can put a caller in line.
 MAX_HEAD_START = 600.0
@@ -59,23 +58,14 @@ class Priority(IntEnum):
     RECONCILE = 2
 
 
-class Job(Protocol):
-    """What a waiting caller can leave for a courier to carry (see ``ConcurrencyLimiter``)."""
-
-    #: Set by the limiter to the caller's ticket; the courier sets it once the job is done.
-    finished: gevent.event.Event
-
-
 class _Waiter:
-    __slots__ = ("place", "priority", "ticket", "gone", "job", "carried")
+    __slots__ = ("place", "priority", "ticket", "gone")
 
-    def __init__(self, place: tuple[float, int], priority: int, job: Job | None = None) -> None:
+    def __init__(self, place: tuple[float, int], priority: int) -> None:
         self.place = place  # (time in line, arrival number): lower goes first
         self.priority = priority
         self.ticket = gevent.event.Event()
         self.gone = False
-        self.job = job
-        self.carried = False  # admitted, and its job handed to a courier (who holds its slot)
 
     def __lt__(self, other: _Waiter) -> bool:
         return self.place < other.place
@@ -107,13 +97,6 @@ class ConcurrencyLimiter:
     of a cap the nodes hold together (``peppasync.store.limits.SharedLimit``; 0
     admits nothing), and ``on_wait`` is told when a caller has to wait, so the
     share can grow at once.
-
-    A caller that has to wait may leave a ``job`` (its call, ready to go). Once
-    admitted, the job goes to a courier rather than waking its caller: ``on_job``
-    is told (it starts a courier), or, when the slot is handed on by ``handoff``,
-    the courier that gives the slot back takes the next job at once. Waking a
-    caller waits for the hub to come round to it, and meanwhile the slot holds
-    nothing: under load, every admission did.
     """
 
     def __init__(self, limit: int, *, on_inflight: Callable[[int], None] | None = None,
@@ -143,8 +126,6 @@ class ConcurrencyLimiter:
         self._oldest_every = oldest_every
         self._passed_over = 0
         self._on_inflight = on_inflight or (lambda n: None)
-        #: Told when a waiting caller's job is admitted other than by ``handoff``: it needs a courier.
-        self.on_job: Callable[[Job], None] | None = None
 
     @property
     def limit(self) -> int:
@@ -200,24 +181,20 @@ class ConcurrencyLimiter:
         self._paused = False
         self._admit()
 
-    def acquire(self, priority: int = Priority.NORMAL, job: Job | None = None) -> bool:
+    def acquire(self, priority: int = Priority.NORMAL) -> None:
         """Wait (cooperatively) for a slot; ``priority`` picks the lane (higher goes first).
 
-        Within a lane, callers go by their place in line (see ``placed_at``). True when
-        a courier carried ``job`` meanwhile (it is done, and its slot given back);
-        False when the caller holds a slot.
+        Within a lane, callers go by their place in line (see ``placed_at``).
         """
         if not isinstance(priority, int) or isinstance(priority, bool):
             raise TypeError(f"a priority is an int (see Priority), got {priority!r}")
         if not self._paused and not self._waiting and self._inflight < self._cap:
             self._take()
-            return False
+            return
         now = self._now()
         placed = _placed.get()
         line = now if placed is None else min(now, max(placed, now - MAX_HEAD_START))
-        waiter = _Waiter((line, self._seq), int(priority), job if self.on_job is not None else None)
-        if waiter.job is not None:
-            waiter.job.finished = waiter.ticket
+        waiter = _Waiter((line, self._seq), int(priority))
         self._seq += 1
         heapq.heappush(self._lanes.setdefault(waiter.priority, []), waiter)
         self._counts[waiter.priority] = self._counts.get(waiter.priority, 0) + 1
@@ -227,61 +204,34 @@ class ConcurrencyLimiter:
         try:
             waiter.ticket.wait()
         except BaseException:
-            # Killed while waiting: give the slot back if it was already handed over;
-            # a courier carrying the job gives it back itself.
-            if waiter.carried:
-                pass
-            elif waiter.ticket.is_set():
+            # Killed while waiting: give the slot back if it was already handed over.
+            if waiter.ticket.is_set():
                 self.release()
             else:
                 self._remove(waiter)
             raise
-        return waiter.carried
 
     def release(self) -> None:
         self._inflight -= 1
         self._on_inflight(self.inflight)
         self._admit()
 
-    def handoff(self) -> Job | None:
-        """A courier gives its shared slot back: the job of the caller admitted to it next, if that
-        caller left one (the slot is then held for it, and its caller stays asleep), else None."""
-        self._inflight -= 1
-        if not self._paused and self._waiting and self._inflight < self._cap:
-            self._take()
-            waiter = self._pop()
-            if waiter.job is not None:
-                waiter.carried = True
-                self._admit()  # the limit may have grown meanwhile
-                return waiter.job
-            waiter.ticket.set()
-        else:
-            self._on_inflight(self.inflight)
-        self._admit()
-        return None
-
     @contextmanager
-    def slot(self, priority: int = Priority.NORMAL, job: Job | None = None) -> Iterator[bool]:
-        """Hold one slot for the duration of the block: a reserved one of the lane when one is free.
-
-        Yields True when, while the caller waited, a courier carried ``job`` (see ``acquire``):
-        the caller then holds no slot and has nothing left to send.
-        """
+    def slot(self, priority: int = Priority.NORMAL) -> Iterator[None]:
+        """Hold one slot for the duration of the block: a reserved one of the lane when one is free."""
         lane = int(priority)
         if not self._paused and self._reserved_held.get(lane, 0) < self._reserved.get(lane, 0):
             self._reserved_held[lane] = self._reserved_held.get(lane, 0) + 1
             self._on_inflight(self.inflight)
             try:
-                yield False
+                yield
             finally:
                 self._reserved_held[lane] -= 1
                 self._on_inflight(self.inflight)
             return
-        if self.acquire(priority, job):
-            yield True
-            return
+        self.acquire(priority)
         try:
-            yield False
+            yield
         finally:
             self.release()
 
@@ -292,12 +242,7 @@ class ConcurrencyLimiter:
     def _admit(self) -> None:
         while not self._paused and self._waiting and self._inflight < self._cap:
             self._take()
-            waiter = self._pop()
-            if waiter.job is not None and self.on_job is not None:
-                waiter.carried = True
-                self.on_job(waiter.job)
-            else:
-                waiter.ticket.set()
+            self._pop().ticket.set()
 
     def _first(self, priority: int) -> _Waiter:
         lane = self._lanes[priority]

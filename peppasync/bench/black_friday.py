@@ -104,6 +104,11 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                     seed=options.seed, time_scale=options.time_scale, erp=options.erp, nodes=nodes,
                     postgres=options.postgres, cluster={} if options.nodes > 1 else None)
     pauses = PauseMeter()  # what of the run the simulators spent stopped by the collector
+
+    def engine_calls() -> EngineCalls:
+        """The engines' own account of their ERP calls so far."""
+        return EngineCalls.from_metrics([e.metrics() for e in replay.engines], options.erp)
+
     try:
         replay.start()
         pauses.start()
@@ -120,8 +125,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             bar.update(p.valid_in_erp, f"placed {p.placed}  WMS {p.wms}  shipped {p.shipped}  "
                                        f"fulfilled {p.fulfilled}")
             if shipped is None and p.erp_done:
-                # The engine's own account of its ERP calls, as of the ERP's part of the run.
-                calls = EngineCalls.from_metrics([e.metrics() for e in replay.engines], options.erp)
+                calls = engine_calls()  # as of the ERP's part of the run
                 shipped = replay.shipped_orders() if fulfilment else set()
                 # Fulfilment follows the WMS's request window, not the ERP: wait a bounded while.
                 deadline = min(deadline, time.monotonic() + options.fulfilment_grace)
@@ -160,7 +164,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
         window = replay.sandbox.wms.window
         wms_calls = wms_calls_since(replay.sandbox.wms.ledger.entries(), since=began)
         if calls is None:
-            calls = EngineCalls.from_metrics([e.metrics() for e in replay.engines], options.erp)
+            calls = engine_calls()
         replay.stop_engines()
         store = replay.store()
         try:

@@ -157,7 +157,6 @@ class ErpState:
         self.accounts = {REFUND_ACCOUNT_ID: "Checking"}
         # Each record type's internal ids, as references to them are checked on every write.
         self._internal: dict[str, set[str]] = {t: set() for t in self.TYPES}
-        self._customer_ids = self._internal["customer"]
         guest = {"companyName": "Shopify Guest", "isPerson": False, "subsidiary": {"id": "1"}}
         self.guest_customer = str(self._create("customer", "", guest))
         self._seeded = {f"internal:{self.guest_customer}"}
@@ -185,7 +184,7 @@ class ErpState:
             refs.append(("subsidiary", body["subsidiary"], self.subsidiaries, ()))
         if kind in _TOTALLED:
             if "entity" in body:
-                refs.append(("entity", body["entity"], self._customer_ids, self.records["customer"]))
+                refs.append(("entity", body["entity"], self._internal["customer"], self.records["customer"]))
             for n, line in enumerate((body.get("item") or {}).get("items", [])):
                 refs.append((f"item.items[{n}].item", line["item"], self._items, self.catalog))
             if "shipMethod" in body:
@@ -193,7 +192,7 @@ class ErpState:
             for n, detail in enumerate((body.get("taxDetails") or {}).get("items", [])):
                 refs.append((f"taxDetails.items[{n}].taxCode", detail["taxCode"], self.tax_codes, ()))
         if kind == "customerDeposit":
-            refs.append(("customer", body["customer"], self._customer_ids, self.records["customer"]))
+            refs.append(("customer", body["customer"], self._internal["customer"], self.records["customer"]))
             if "salesOrder" in body:
                 refs.append(("salesOrder", body["salesOrder"], self._internal["salesOrder"],
                              self.records["salesOrder"]))

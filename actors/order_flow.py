@@ -322,6 +322,10 @@ class OrderFlow(GatedSteps):
             self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
         state.stock = {}
         state.held = None
+        if state.refunds_waiting:
+            log.info("order cancelled before its sales order was in the ERP: the %d refund(s) that waited for it "
+                     "credit nothing there", len(state.refunds_waiting), extra={"order_id": self.key})
+            state.refunds_waiting = []
         self._gates_cancelled()
         self._move("cancelled")
 
@@ -330,11 +334,13 @@ class OrderFlow(GatedSteps):
 
         The order's own update carries what the refund changed in the order (its ``current_*``
         figures); the refund itself is the money given back. It waits for the order's sales
-        order; an order that never reached the ERP (cancelled first) has nothing to credit.
+        order (``_refund_waits``); an order that never reached the ERP (cancelled first) has
+        nothing to credit.
         """
         state = self.state
         if state.status in (None, "received"):
-            raise TransientError("refund for an order whose sales order is not in the ERP yet", retry_after=5.0)
+            self._refund_waits(event)
+            return
         if state.record is None or state.erp_at is None or "lines" not in state.record:
             log.info("refund of an order that never reached the ERP; nothing to credit there",
                      extra={"order_id": self.key})
@@ -348,6 +354,28 @@ class OrderFlow(GatedSteps):
                 self.sends.append(Send("inventory", sku, {"type": "restocked", "order_id": self.key,
                                                           "refund_id": refund.id, "quantity": quantity}))
         state.refunds.append(refund.id)
+
+    def _refund_waits(self, event: Webhook) -> None:
+        """Keep a refund that came before the sales order, to be handled again once the order is in the ERP.
+
+        It waits in the order's state rather than in retries: in a surge the ERP's backlog can
+        outlast any retry's patience, and the refund would be quarantined for no fault of its own.
+        A body that cannot be read is refused now, not once the order is in the ERP.
+        """
+        state = self.state
+        refund_id = read_refund(event.body, state.record or {}).id
+        if refund_id in state.refunds or refund_id in {str(w["body"]["id"]) for w in state.refunds_waiting}:
+            return
+        state.refunds_waiting.append({"topic": event.topic, "body": event.body, "received_at": event.received_at})
+        log.info("refund %s waits until the order's sales order is in the ERP", refund_id,
+                 extra={"order_id": self.key})
+
+    def _refunds_go_on(self) -> None:
+        """The sales order is in the ERP: each refund that waited for it is handled again, as a message of its own."""
+        for waiting in self.state.refunds_waiting:
+            # The margin heard of the refund when it first came.
+            self._send(self.kind, self.key, {"type": "webhook", **waiting, "margin_told": True})
+        self.state.refunds_waiting = []
 
     def _open_return(self) -> None:
         """Open the ERP's return for an order cancelled after it shipped (once)."""
@@ -394,6 +422,7 @@ class OrderFlow(GatedSteps):
             self._sync_erp(order)
             self._move("erp_synced")
             self._timed("order_to_erp", state.received_at)
+            self._refunds_go_on()
             if order.needs_shipping:
                 self._next()
         elif status == "erp_synced" and state.resync and order is not None and message.check is None:

@@ -48,6 +48,9 @@ class OrderState:
     # The storefront refunds booked in the ERP, by id; the payments, by ``Payment.id``.
     refunds: list[str] = field(default_factory=list)
     payments_booked: list[str] = field(default_factory=list)
+    # Refunds that came before the order's sales order was in the ERP, as their webhooks were
+    # (``topic``, ``body``, ``received_at``): each is handled again once the sales order is.
+    refunds_waiting: list[dict[str, Any]] = field(default_factory=list)
     # Whether the ERP has a return open for goods shipped before a cancellation.
     return_opened: bool = False
     # When the order entered each status after ``received``.
@@ -65,7 +68,7 @@ class OrderState:
 
     _KEYS = ("status", "order", "received_at", "events", "stock", "resync", "wms_order_id", "shipment",
              "shipment_received_at", "erp_at", "shipped_before_cancel", "refunds_booked", "return_opened",
-             "payments_booked", "held", "hold_checks", "gates")
+             "payments_booked", "refunds_waiting", "held", "hold_checks", "gates")
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
@@ -86,6 +89,7 @@ class OrderState:
             refunds=[str(r) for r in saved.get("refunds_booked") or []],
             return_opened=bool(saved.get("return_opened")),
             payments_booked=[str(p) for p in saved.get("payments_booked") or []],
+            refunds_waiting=[dict(r) for r in saved.get("refunds_waiting") or []],
             entered=entered,
             held=saved.get("held"),
             hold_checks=int(saved.get("hold_checks") or 0),
@@ -103,7 +107,8 @@ class OrderState:
             "shipment_received_at": self.shipment_received_at, "erp_at": self.erp_at,
             "shipped_before_cancel": self.shipped_before_cancel or None,
             "refunds_booked": self.refunds, "return_opened": self.return_opened or None,
-            "payments_booked": self.payments_booked, "held": self.held, "hold_checks": self.hold_checks or None,
+            "payments_booked": self.payments_booked,
+            "refunds_waiting": self.refunds_waiting, "held": self.held, "hold_checks": self.hold_checks or None,
             "gates": self.gates,
         }
         saved.update({k: v for k, v in values.items() if v is not None and v != [] and v != {}})

@@ -312,23 +312,59 @@ def test_a_refund_is_booked_once_in_the_erp_and_its_restocked_units_go_back_to_t
     assert order.state.refunds == ["901"]
 
 
-def test_a_refund_before_the_order_is_in_the_erp_waits_for_it() -> None:
+def _handled_again(order: Order_) -> list[Webhook]:
+    """The refunds the order sent itself, as the messages it will handle next."""
+    again = [s for s in order.sends if s.kind == "order" and s.payload["type"] == "webhook"]
+    assert all(s.key == "5001" and s.payload["margin_told"] is True for s in again)
+    return [parse_message(s.payload) for s in again]
+
+
+def test_a_refund_before_the_order_is_in_the_erp_waits_in_its_state_and_is_booked_once_the_order_is() -> None:
+    order = Order_()
+    order.handle(Webhook("refunds/create", _refund(), "r0", received_at=95.0))  # before even the order
+    order.handle(Webhook("orders/create", body(), "e1"))
+    order.handle(Webhook("refunds/create", _refund(), "r1"))  # the same refund again
+    order.handle(Webhook("refunds/create", _refund(902), "r2"))
+
+    assert [w["body"]["id"] for w in order.state.refunds_waiting] == [901, 902]
+    assert order.ports.erp.calls == []
+    order.handle(Advance())
+    again = _handled_again(order)
+    assert [(w.topic, w.body["id"], w.received_at) for w in again] == [("refunds/create", 901, 95.0),
+                                                                       ("refunds/create", 902, None)]
+    assert order.state.refunds_waiting == []
+
+    for message in again:
+        order.handle(message)
+
+    assert [c for c in order.ports.erp.calls if c[0] == "refund"] == [("refund", "901", Priority.NORMAL),
+                                                                      ("refund", "902", Priority.NORMAL)]
+    assert order.state.refunds == ["901", "902"]
+
+
+def test_a_refund_that_cannot_be_read_is_refused_at_once_even_before_the_order_is_in_the_erp() -> None:
     order = Order_()
     order.handle(Webhook("orders/create", body(), "e1"))
+    bad = _refund()
+    bad["refund_line_items"][0]["quantity"] = -1
 
-    with pytest.raises(TransientError):
-        order.handle(Webhook("refunds/create", _refund(), "r1"))
+    with pytest.raises(ValidationError, match="refund line 1 has quantity -1"):
+        order.handle(Webhook("refunds/create", bad, "r1"))
 
 
 def test_a_refund_of_an_order_cancelled_before_it_reached_the_erp_credits_nothing() -> None:
     order = Order_()
     order.handle(Webhook("orders/create", body(), "e1"))
+    order.handle(Webhook("refunds/create", _refund(), "r0"))
     order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+    assert order.state.refunds_waiting == []
 
     order.handle(Webhook("refunds/create", _refund(), "r1"))
+    order.handle(Advance())
 
     assert [c for c in order.ports.erp.calls if c[0] == "refund"] == []
     assert order.state.status == "cancelled"
+    assert _handled_again(order) == []
 
 
 @pytest.mark.parametrize("held", ["with_provider", "other"])

@@ -1,8 +1,17 @@
 from collections.abc import Iterator
 
 import pytest
+from gevent import monkey
 
 from actors import durable
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run unpatched: servers and simulators would block each other and the run would hang."""
+    if not monkey.is_module_patched("socket"):
+        raise pytest.UsageError(
+            "the tests run under gevent's monkey patching, as the server does; run them with scripts/test "
+            "(it patches before pytest starts and takes pytest's arguments), not with pytest alone")
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 
 from oauthlib.oauth1.rfc5849 import signature, utils
 
-__all__ = ["OAuthCredentials", "OAuthVerifier"]
+from peppasync.contracts import check, contract
+
+__all__ = ["OAuthCredentials", "OAuthVerifier", "authorization_parameters"]
+
+#: Contract: ``TbaAuthorization`` in peppasync/contracts/netsuite.json.
+_TBA = contract("netsuite", "TbaAuthorization")
+
+
+def authorization_parameters(authorization: str) -> dict[str, str]:
+    """The parameters of an ``OAuth ...`` Authorization header, unescaped (``ValueError`` if it cannot be parsed)."""
+    return {k: utils.unescape(v) for k, v in utils.parse_authorization_header(authorization)}
 
 
 @dataclass(frozen=True)
@@ -37,19 +47,17 @@ class OAuthVerifier:
         if not authorization.startswith("OAuth "):
             return "missing an OAuth Authorization header"
         try:
-            params = {k: utils.unescape(v) for k, v in utils.parse_authorization_header(authorization)}
+            params = authorization_parameters(authorization)
         except (ValueError, IndexError):
             return "the OAuth Authorization header cannot be parsed"
-        if params.get("realm") != creds.account_id:
-            return f"realm {params.get('realm')!r} is not the account id"
-        if params.get("oauth_signature_method") != "HMAC-SHA256":
-            return f"signature method {params.get('oauth_signature_method')!r} is not HMAC-SHA256"
-        if params.get("oauth_consumer_key") != creds.consumer_key or params.get("oauth_token") != creds.token_id:
+        if not _TBA.is_valid(params):
+            problem = check("netsuite", "TbaAuthorization", params)[0]
+            return f"the Authorization header breaks NetSuite's TBA contract: {problem}"
+        if params["realm"] != creds.account_id:
+            return f"realm {params['realm']!r} is not the account id"
+        if params["oauth_consumer_key"] != creds.consumer_key or params["oauth_token"] != creds.token_id:
             return "unknown consumer key or token id"
-        for name in ("oauth_nonce", "oauth_timestamp", "oauth_signature"):
-            if not params.get(name):
-                return f"{name} is missing"
-        if "oauth_body_hash" in params:
+        if "oauth_body_hash" in params:  # what OAuth clients add for a body that is not a form
             digest = base64.b64encode(hashlib.sha1(body).digest()).decode()
             if not hmac.compare_digest(digest, params["oauth_body_hash"]):
                 return "oauth_body_hash does not match the body"

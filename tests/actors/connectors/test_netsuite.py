@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 import oauthlib.oauth1
@@ -24,7 +25,7 @@ from peppasync.contracts import check
 from peppasync.errors import ConnectorError
 from peppasync.sandbox import PROFILES, Sandbox
 from peppasync.sandbox.erp import NON_SKU_ITEM_ID
-from peppasync.sandbox.signature import OAuthCredentials, OAuthVerifier
+from peppasync.sandbox.signature import OAuthCredentials, OAuthVerifier, authorization_parameters
 
 from actors.adapters.netsuite import customer_record, sales_order_record
 from actors.connectors import NetsuiteConnector, RetryPolicy
@@ -271,11 +272,11 @@ SIGNED_URLS = [
 def test_a_request_is_signed_as_oauthlib_signs_it_and_the_sandbox_accepts_it_once(url: str) -> None:
     config = NetsuiteConfig(base_url="https://example.com", account_id="1234568_SB1", consumer_key="ck & co",
                             consumer_secret="cs/1+2", token_id="tk~1", token_secret="ts=3")
-    ours = TokenAuth(config).authorization("put", url, nonce="n0nce+ &", timestamp=1765000000)
+    ours = TokenAuth(config).authorization("put", url, nonce="n0nce7Ab", timestamp=1765000000)
     reference = oauthlib.oauth1.Client(
         "ck & co", client_secret="cs/1+2", resource_owner_key="tk~1", resource_owner_secret="ts=3",
         signature_method=oauthlib.oauth1.SIGNATURE_HMAC_SHA256, realm="1234568_SB1",
-        nonce="n0nce+ &", timestamp="1765000000",
+        nonce="n0nce7Ab", timestamp="1765000000",
     ).sign(url, "PUT")[1]["Authorization"]
     signature = dict(part.split("=", 1) for part in ours.removeprefix("OAuth ").split(", "))["oauth_signature"]
 
@@ -283,6 +284,30 @@ def test_a_request_is_signed_as_oauthlib_signs_it_and_the_sandbox_accepts_it_onc
     verifier = OAuthVerifier(OAuthCredentials("1234568_SB1", "ck & co", "cs/1+2", "tk~1", "ts=3"))
     assert verifier.verify("PUT", url, ours, b'{"a": 1}', "application/json") is None
     assert verifier.verify("PUT", url, ours, b"", "application/json") == "the nonce was already used"
+
+
+def test_every_authorization_header_keeps_netsuites_tba_contract_and_the_sandbox_refuses_one_that_breaks_it() -> None:
+    config = NetsuiteConfig(base_url="https://example.com", account_id="1234568_SB1", consumer_key="ck",
+                            consumer_secret="cs", token_id="tk", token_secret="ts")
+    url = "https://example.com/services/rest/record/v1/customer?limit=5"
+    auth = TokenAuth(config)
+    headers = [auth.authorization("GET", url) for _ in range(50)]
+
+    assert [p for h in headers for p in check("netsuite", "TbaAuthorization", authorization_parameters(h))] == []
+    document = json.loads(resources.files("peppasync.contracts").joinpath("netsuite.json").read_text())
+    documented = frozenset(document["$defs"]["TbaAuthorization"]["properties"])
+    assert {frozenset(authorization_parameters(h)) for h in headers} == {documented}  # no parameter of our own
+    verifier = OAuthVerifier(OAuthCredentials("1234568_SB1", "ck", "cs", "tk", "ts"))
+    sha1 = headers[0].replace('oauth_signature_method="HMAC-SHA256"', 'oauth_signature_method="HMAC-SHA1"')
+    assert verifier.verify("GET", url, sha1, b"", "") == (
+        "the Authorization header breaks NetSuite's TBA contract: oauth_signature_method: 'HMAC-SHA256' was expected")
+    no_version = headers[1].replace(', oauth_version="1.0"', "")
+    assert verifier.verify("GET", url, no_version, b"", "") == (
+        "the Authorization header breaks NetSuite's TBA contract: (body): 'oauth_version' is a required property")
+    spaced = auth.authorization("GET", url, nonce="has space")
+    assert verifier.verify("GET", url, spaced, b"", "").startswith(
+        "the Authorization header breaks NetSuite's TBA contract: oauth_nonce: 'has space' does not match")
+    assert verifier.verify("GET", url, headers[2], b"", "") is None
 
 
 def test_a_signature_does_not_hold_for_another_url_method_or_secret() -> None:

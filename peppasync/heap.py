@@ -59,11 +59,13 @@ class PauseMeter:
     greenlet of it (a server's answers included) waits.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep: bool = False) -> None:
         self.count = 0
         self.total = 0.0
         self.longest = 0.0
         self._began: float | None = None
+        # With ``keep``: each pause as (generation, seconds), until ``drain`` takes them.
+        self._kept: list[tuple[int, float]] | None = [] if keep else None
 
     def start(self) -> None:
         if self._observe not in gc.callbacks:
@@ -77,7 +79,13 @@ class PauseMeter:
     def figures(self) -> dict[str, Any]:
         return {"count": self.count, "total_seconds": round(self.total, 3), "longest_seconds": round(self.longest, 3)}
 
+    def drain(self) -> list[tuple[int, float]]:
+        """The pauses kept since the last drain, as (generation, seconds), oldest first."""
+        kept, self._kept = self._kept, [] if self._kept is not None else None
+        return kept or []
+
     def _observe(self, phase: str, info: dict[str, Any]) -> None:
+        # Runs inside the collector, on whichever thread allocated: no lock may be taken here.
         if phase == "start":
             self._began = time.perf_counter()
         elif self._began is not None:
@@ -86,3 +94,5 @@ class PauseMeter:
             self.count += 1
             self.total += pause
             self.longest = max(self.longest, pause)
+            if self._kept is not None:
+                self._kept.append((int(info.get("generation", 0)), pause))

@@ -259,6 +259,17 @@ class Metrics:
             buckets=_DURATION_BUCKETS,
             registry=r,
         )
+        # The cyclic garbage collector stops every greenlet while it runs: a pause is hub lag too.
+        self.gc_pause_seconds = Histogram(
+            p + "gc_pause_seconds",
+            "How long one run of the cyclic garbage collector stopped the process, by the oldest generation it "
+            "collected (2: a full collection).",
+            ["generation"],
+            buckets=_DURATION_BUCKETS,
+            registry=r,
+        )
+        for generation in ("0", "1", "2"):
+            self.gc_pause_seconds.labels(generation=generation)
         # Cluster (several nodes on one PostgreSQL; all 0 on a single node)
         self.cluster_nodes = Gauge(
             p + "cluster_nodes", "Nodes of the cluster whose heartbeat this node saw within the lease TTL.",

@@ -28,7 +28,7 @@ from peppasync.clock import Clock, SystemClock
 from peppasync.config import Config
 from peppasync.errors import RuntimeStartError, StoreError, StoreUnavailableError
 from peppasync.exits import Exit
-from peppasync.heap import tune_garbage_collector
+from peppasync.heap import PauseMeter, tune_garbage_collector
 from peppasync.http import ConnectorControl, HttpServer, listen, make_app
 from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
@@ -125,6 +125,7 @@ class Runtime:
         self.shared_limits: list[SharedLimit | SharedRate] = []
         self._lease_changes_seen = 0
         self._background: list[gevent.Greenlet] = []
+        self._gc_pauses = PauseMeter(keep=True)  # read into peppasync_gc_pause_seconds by the hub-lag loop
         self.store: Store
         self.system: ActorSystem
         self.http: HttpServer
@@ -285,6 +286,7 @@ class Runtime:
             )
         undo.append(self._kill_background)
         tune_garbage_collector()
+        self._gc_pauses.start()
         self._started = True
         self._notifier.ready(f"serving on {self.http.url}")
         log.info(
@@ -322,6 +324,7 @@ class Runtime:
     def _kill_background(self) -> None:
         for greenlet in self._background:
             greenlet.kill()
+        self._gc_pauses.stop()
 
     def _cluster_gauges(self, now: float) -> None:
         membership, m = self.membership, self.metrics
@@ -440,10 +443,14 @@ class Runtime:
         """How late the hub wakes a timer: the time an answer on a socket waits too before its
         greenlet goes on (one long piece of work, or a long round of ready greenlets)."""
         observe = self.metrics.hub_lag_seconds.observe
+        pauses = self.metrics.gc_pause_seconds
         while True:
             asked = time.perf_counter()
             gevent.sleep(_HUB_LAG_INTERVAL)
             observe(max(0.0, time.perf_counter() - asked - _HUB_LAG_INTERVAL))
+            # The collector's pauses, kept by its callback (which may take no lock), as metrics.
+            for generation, seconds in self._gc_pauses.drain():
+                pauses.labels(generation=str(generation)).observe(seconds)
 
     def _every(self, interval: float, fn: Callable[[float], Any]) -> None:
         while True:

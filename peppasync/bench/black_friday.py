@@ -221,10 +221,13 @@ def _call_split(erp_latency: float, efficiency: float, engine: EngineCalls) -> d
     """Where an ERP slot's time went, per call, in ms: the ERP's own time, the rest of the call as
     the engine timed it (the way there and back), and the slot between two calls (handed on, or
     not held at all). The three add up to C * T / R, the slot's time per call."""
+    pauses = {"count": engine.gc_pauses, "total_seconds": round(engine.gc_pause_seconds, 3),
+              "full": engine.gc_full_collections}
     if not engine.calls or efficiency <= 0:
-        return {"erp_call_split_ms": None, "engine_hub_lag_mean_ms": None}
+        return {"erp_call_split_ms": None, "engine_hub_lag_mean_ms": None, "engine_gc_pauses": pauses}
     cycle = erp_latency / efficiency
     return {
+        "engine_gc_pauses": pauses,
         "erp_call_split_ms": {"erp": round(erp_latency * 1000, 2),
                               "there_and_back": round((engine.mean_seconds - erp_latency) * 1000, 2),
                               "between_calls": round((cycle - engine.mean_seconds) * 1000, 2)},

@@ -51,13 +51,17 @@ class EngineCalls:
     is sent, its slot held, to the moment its answer is judged: the ERP's own time, and
     the way there and back (both processes' sockets, the sandbox's and the engine's wait
     for their hubs). ``peppasync_hub_lag_seconds`` is how late the engine's hub wakes a
-    timer: what each of those waits costs.
+    timer: what each of those waits costs. ``peppasync_gc_pause_seconds``: the pauses of
+    its garbage collector, every greenlet stopped for each.
     """
 
     calls: int
     seconds: float
     hub_lag_samples: int
     hub_lag_seconds: float
+    gc_pauses: int = 0
+    gc_pause_seconds: float = 0.0
+    gc_full_collections: int = 0
 
     @classmethod
     def from_metrics(cls, texts: Iterable[str], connector: str) -> EngineCalls:
@@ -66,15 +70,23 @@ class EngineCalls:
                   ("peppasync_connector_request_duration_seconds_sum", connector): "seconds",
                   ("peppasync_hub_lag_seconds_count", None): "hub_lag_samples",
                   ("peppasync_hub_lag_seconds_sum", None): "hub_lag_seconds"}
-        found = dict.fromkeys(wanted.values(), 0.0)
+        found = dict.fromkeys([*wanted.values(), "gc_pauses", "gc_pause_seconds", "gc_full_collections"], 0.0)
         for text in texts:
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
                     name = wanted.get((sample.name, sample.labels.get("connector")))
                     if name is not None:
                         found[name] += sample.value
+                    elif sample.name == "peppasync_gc_pause_seconds_count":
+                        found["gc_pauses"] += sample.value
+                        if sample.labels.get("generation") == "2":
+                            found["gc_full_collections"] += sample.value
+                    elif sample.name == "peppasync_gc_pause_seconds_sum":
+                        found["gc_pause_seconds"] += sample.value
         return cls(calls=int(found["calls"]), seconds=found["seconds"],
-                   hub_lag_samples=int(found["hub_lag_samples"]), hub_lag_seconds=found["hub_lag_seconds"])
+                   hub_lag_samples=int(found["hub_lag_samples"]), hub_lag_seconds=found["hub_lag_seconds"],
+                   gc_pauses=int(found["gc_pauses"]), gc_pause_seconds=found["gc_pause_seconds"],
+                   gc_full_collections=int(found["gc_full_collections"]))
 
     @property
     def mean_seconds(self) -> float:

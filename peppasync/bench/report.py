@@ -93,6 +93,8 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("an ERP slot's time per call, ms: the ERP's own / there and back / between calls", _split(f), ""),
         ("the engine's hub: a timer woken late by, mean", f"{f['engine_hub_lag_mean_ms']:.1f} ms"
          if f.get("engine_hub_lag_mean_ms") is not None else "n/a", ""),
+        ("the engine's GC pauses until then (count / total / full collections)",
+         _engine_pauses(f.get("engine_gc_pauses")), ""),
         ("ERP 429s (share of calls)", f"{f['erp_throttled']} ({f['erp_throttled_share']:.2%})",
          _met(f, "erp_throttled_share")),
         ("Shopify THROTTLED (share of calls)", f"{f['shopify_throttled']} ({f['shopify_throttled_share']:.2%})", ""),
@@ -131,6 +133,13 @@ def _split(f: dict[str, Any]) -> str:
     if not split:
         return "n/a"
     return f"{split['erp']:.0f} / {split['there_and_back']:.1f} / {split['between_calls']:.1f}"
+
+
+def _engine_pauses(p: dict[str, Any] | None) -> str:
+    """The engine stood still this long while the ERP's part of the run went on (from its own metrics)."""
+    if not p:
+        return "n/a"
+    return f"{p['count']} / {_s(p['total_seconds'])} / {p['full']}"
 
 
 def _pauses(p: dict[str, Any] | None) -> str:

@@ -26,6 +26,26 @@ def test_the_pause_meter_counts_the_collections_made_while_it_is_started_and_the
     assert 0 < seen["longest_seconds"] <= seen["total_seconds"]
 
 
+def test_a_meter_that_keeps_its_pauses_hands_each_over_once_with_its_generation():
+    meter, plain = PauseMeter(keep=True), PauseMeter()
+    meter.start()
+    plain.start()
+    try:
+        gc.collect(0)
+        gc.collect(2)
+        first = meter.drain()
+        gc.collect(1)
+        second = meter.drain()
+    finally:
+        meter.stop()
+        plain.stop()
+
+    # (a young collection of its own may come between: allocations go on)
+    assert first[-1][0] == 2 and 0 in [g for g, _ in first] and all(seconds >= 0 for _, seconds in first)
+    assert second[-1][0] == 1 and 2 not in [g for g, _ in second]
+    assert meter.drain() == [] and plain.drain() == []  # a meter that does not keep them hands none over
+
+
 def test_a_tuned_process_collects_its_young_objects_less_often_and_starting_twice_observes_once():
     before = gc.get_threshold()
     try:

@@ -1,3 +1,4 @@
+import gc
 import logging
 import os
 import subprocess
@@ -139,3 +140,29 @@ def test_a_running_server_reports_how_long_a_ready_greenlet_waits_for_the_hub(tm
     assert sample("peppasync_hub_lag_seconds_count") >= 2
     assert sample('peppasync_hub_lag_seconds_bucket{le="0.01"}') >= 1  # while the hub was free
     assert sample("peppasync_hub_lag_seconds_sum") >= 0.15  # the timer due while the work held the hub
+
+
+def test_a_running_server_reports_each_pause_of_the_garbage_collector_by_generation(tmp_path):
+    port = free_port()
+    runtime = Runtime(parse_config({"server": {"listen": f"127.0.0.1:{port}"},
+                                    "store": {"url": f"sqlite:///{tmp_path}/engine.db"}}, environ={}))
+    runtime.start()
+    try:
+        cycles = []
+        for _ in range(200_000):  # garbage that only the cyclic collector frees
+            cycle: list[object] = []
+            cycle.append(cycle)
+            cycles.append(cycle)
+        del cycles
+        gc.collect()  # one full collection, on top of the young ones the cycles set off
+        gevent.sleep(0.6)  # the hub-lag loop hands the pauses to the metrics
+        scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    finally:
+        runtime.stop()
+    counts = {line.split('"')[1]: float(line.rsplit(" ", 1)[1]) for line in scrape.splitlines()
+              if line.startswith("peppasync_gc_pause_seconds_count{")}
+
+    assert counts["2"] >= 1
+    assert counts["0"] >= 1  # 200,000 new containers cross the young threshold (50,000) several times
+    assert float(next(line for line in scrape.splitlines()
+                      if line.startswith('peppasync_gc_pause_seconds_sum{generation="2"}')).rsplit(" ", 1)[1]) > 0

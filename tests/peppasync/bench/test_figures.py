@@ -106,7 +106,8 @@ def test_a_probe_that_never_filled_every_slot_is_refused_with_what_it_made():
         client_occupancy([_entry(0.0, 1.0), _entry(1.0, 1.0)], concurrency=2, since=0.0, until=0.5)
 
 
-def _exposition(calls: dict[str, list[float]], lags: list[float]) -> str:
+def _exposition(calls: dict[str, list[float]], lags: list[float],
+                pauses: tuple[tuple[str, float], ...] = ()) -> str:
     metrics = Metrics(CollectorRegistry(), process=False)
     hooks = MetricsConnectorHooks(metrics)
     for connector, durations in calls.items():
@@ -114,15 +115,19 @@ def _exposition(calls: dict[str, list[float]], lags: list[float]) -> str:
             hooks.on_request(connector, "ok", seconds)
     for lag in lags:
         metrics.hub_lag_seconds.observe(lag)
+    for generation, seconds in pauses:
+        metrics.gc_pause_seconds.labels(generation=generation).observe(seconds)
     return generate_latest(metrics.registry).decode()
 
 
-def test_the_engines_calls_to_one_connector_and_their_hub_lag_are_summed_over_every_node():
-    one = _exposition({"netsuite": [0.1, 0.2], "shopify": [5.0]}, [0.002, 0.004])
-    two = _exposition({"netsuite": [0.3]}, [0.006])
+def test_the_engines_calls_to_one_connector_their_hub_lag_and_gc_pauses_are_summed_over_every_node():
+    one = _exposition({"netsuite": [0.1, 0.2], "shopify": [5.0]}, [0.002, 0.004], (("0", 0.01), ("2", 0.2)))
+    two = _exposition({"netsuite": [0.3]}, [0.006], (("1", 0.05),))
 
     calls = EngineCalls.from_metrics([one, two, ""], "netsuite")  # "": a node that did not answer
 
     assert calls.calls == 3 and calls.mean_seconds == pytest.approx(0.2)
     assert calls.hub_lag_samples == 3 and calls.hub_lag_mean == pytest.approx(0.004)
+    assert (calls.gc_pauses, calls.gc_full_collections) == (3, 1)
+    assert calls.gc_pause_seconds == pytest.approx(0.26)
     assert EngineCalls.from_metrics([one], "business_central").mean_seconds == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gevent
 import gevent.event
+import greenlet
 import pytest
 
 from actors.connectors import ConcurrencyLimiter, Priority, placed_at
@@ -126,6 +127,54 @@ def test_a_waiter_killed_in_the_queue_leaves_no_slot_behind() -> None:
 
     assert (limiter.inflight, limiter.waiting) == (0, 0)
     assert log == [0]
+
+
+def _two_calls_and_other_work(limiter: ConcurrencyLimiter) -> list[str]:
+    """Two calls through a limiter of one slot; other work gets ready as the first one's answer comes."""
+    order: list[str] = []
+
+    def call(name: str, others: int) -> None:
+        with limiter.slot():
+            order.append(f"{name} sends")
+            gevent.sleep(0.01)  # on the wire
+            for n in range(others):  # ready to run as the answer comes (other actors' work)
+                gevent.spawn(order.append, f"ready {n}")
+        order.append(f"{name} goes on")
+
+    gevent.joinall([gevent.spawn(call, "first", 3), gevent.spawn(call, "second", 0)], raise_error=True)
+    return order
+
+
+def test_a_slot_given_back_goes_to_the_next_waiter_before_the_ready_greenlets_queued_earlier() -> None:
+    limiter = ConcurrencyLimiter(1)
+
+    order = _two_calls_and_other_work(limiter)
+
+    # The slot holds the next call at once; the caller that gave it back goes on after what was ready before it.
+    assert order[:2] == ["first sends", "second sends"]
+    assert order.index("first goes on") > order.index("ready 2")
+    assert (limiter.inflight, limiter.waiting) == (0, 0)
+
+
+def test_a_waiter_killed_once_its_slot_was_handed_over_gives_it_back_and_slots_are_still_handed_over() -> None:
+    limiter = ConcurrencyLimiter(1)
+    release = gevent.event.Event()
+    log: list[int] = []
+    holder = gevent.spawn(_hold, limiter, release, log, 0)
+    gevent.sleep(0)
+    victims = [gevent.spawn(_hold, limiter, release, log, n) for n in (1, 2)]
+    gevent.sleep(0)
+    limiter.set_limit(3)  # both admitted through the hub's queue, neither has gone on yet
+
+    gevent.get_hub().loop.run_callback(gevent.getcurrent().switch)  # to come back here after
+    greenlet.greenlet.throw(victims[0], gevent.GreenletExit())  # killed before it could go on
+    release.set()
+    gevent.joinall([holder, *victims])
+    limiter.set_limit(1)
+
+    assert log == [0, 2]
+    assert (limiter.inflight, limiter.waiting) == (0, 0)
+    assert _two_calls_and_other_work(limiter)[:2] == ["first sends", "second sends"]
 
 
 def test_a_limit_below_one_is_refused_with_the_value_given() -> None:

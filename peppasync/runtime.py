@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import signal
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -30,6 +29,7 @@ from peppasync.errors import RuntimeStartError, StoreError, StoreUnavailableErro
 from peppasync.exits import Exit
 from peppasync.heap import PauseMeter, tune_garbage_collector
 from peppasync.http import ConnectorControl, HttpServer, listen, make_app
+from peppasync.hub_lag import HubLag
 from peppasync.metrics import Metrics
 from peppasync.notify import Notifier
 from peppasync.retry import RetryPolicy
@@ -126,6 +126,7 @@ class Runtime:
         self._lease_changes_seen = 0
         self._background: list[gevent.Greenlet] = []
         self._gc_pauses = PauseMeter(keep=True)  # read into peppasync_gc_pause_seconds by the hub-lag loop
+        self._lag = HubLag(_HUB_LAG_INTERVAL, observe=self._hub_lag)
         self.store: Store
         self.system: ActorSystem
         self.http: HttpServer
@@ -279,7 +280,7 @@ class Runtime:
         if self.membership is not None:
             self._background.append(gevent.spawn(self._every, self._gauge_interval, self._cluster_gauges))
         self._background.append(gevent.spawn(self._every, self._prune_interval, self._prune_dedup))
-        self._background.append(gevent.spawn(self._hub_lag))
+        self._lag.start()
         if self._notifier.watchdog_interval:
             self._background.append(
                 gevent.spawn(self._every, self._notifier.watchdog_interval, lambda now: self._notifier.watchdog())
@@ -324,6 +325,7 @@ class Runtime:
     def _kill_background(self) -> None:
         for greenlet in self._background:
             greenlet.kill()
+        self._lag.stop()
         self._gc_pauses.stop()
 
     def _cluster_gauges(self, now: float) -> None:
@@ -439,18 +441,13 @@ class Runtime:
                 dump.cancel()
         return self._exit_code
 
-    def _hub_lag(self) -> None:
-        """How late the hub wakes a timer: the time an answer on a socket waits too before its
-        greenlet goes on (one long piece of work, or a long round of ready greenlets)."""
-        observe = self.metrics.hub_lag_seconds.observe
-        pauses = self.metrics.gc_pause_seconds
-        while True:
-            asked = time.perf_counter()
-            gevent.sleep(_HUB_LAG_INTERVAL)
-            observe(max(0.0, time.perf_counter() - asked - _HUB_LAG_INTERVAL))
-            # The collector's pauses, kept by its callback (which may take no lock), as metrics.
-            for generation, seconds in self._gc_pauses.drain():
-                pauses.labels(generation=str(generation)).observe(seconds)
+    def _hub_lag(self, lag: float) -> None:
+        """One sample of how late the hub wakes a timer: the time an answer on a socket waits too
+        before its greenlet goes on (one long piece of work, or a long round of ready greenlets)."""
+        self.metrics.hub_lag_seconds.observe(lag)
+        # The collector's pauses, kept by its callback (which may take no lock), as metrics.
+        for generation, seconds in self._gc_pauses.drain():
+            self.metrics.gc_pause_seconds.labels(generation=str(generation)).observe(seconds)
 
     def _every(self, interval: float, fn: Callable[[float], Any]) -> None:
         while True:

@@ -22,6 +22,7 @@ import gevent
 
 from peppasync.consistency import check_consistency
 from peppasync.heap import PauseMeter, full_collections_deferred
+from peppasync.hub_lag import HubLag
 
 from actors.margin_report import margin_lags
 
@@ -104,6 +105,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                     seed=options.seed, time_scale=options.time_scale, erp=options.erp, nodes=nodes,
                     postgres=options.postgres, cluster={} if options.nodes > 1 else None)
     pauses = PauseMeter()  # what of the run the simulators spent stopped by the collector
+    lag = HubLag()  # how late the simulators' hub answers, as the engine's is measured
 
     def engine_calls() -> EngineCalls:
         """The engines' own account of their ERP calls so far."""
@@ -112,11 +114,13 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
     try:
         replay.start()
         pauses.start()
+        lag.start()
         bar = ProgressBar(out, name, options.orders)
         began = replay.sandbox.clock.time()
         replay.place(options.orders, malformed_ratio=malformed_ratio, lines_mean=options.lines_mean)
         deadline = time.monotonic() + (options.timeout or 120.0 + 2.0 * options.orders / options.time_scale)
         finished = None
+        rig_lag: float | None = None
         shipped: set[int] | None = None
         calls: EngineCalls | None = None
         while time.monotonic() < deadline:
@@ -126,6 +130,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                                        f"fulfilled {p.fulfilled}")
             if shipped is None and p.erp_done:
                 calls = engine_calls()  # as of the ERP's part of the run
+                rig_lag = lag.figures()["mean_seconds"]
                 shipped = replay.shipped_orders() if fulfilment else set()
                 # Fulfilment follows the WMS's request window, not the ERP: wait a bounded while.
                 deadline = min(deadline, time.monotonic() + options.fulfilment_grace)
@@ -183,8 +188,10 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             "full_consistency": full_at - began if full_at is not None else None,
             "wms": {"calls": wms_calls, "limit": window.limit, "seconds": window.seconds},
             "sandbox_pauses": pauses.figures(), "engine_calls": calls,
+            "sandbox_hub_lag": rig_lag if rig_lag is not None else lag.figures()["mean_seconds"],
         }
     finally:
+        lag.stop()
         pauses.stop()
         replay.close()
 
@@ -286,6 +293,8 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         "wms_orders": main["progress"].wms, "shipped": main["progress"].shipped,
         "fulfilled": main["progress"].fulfilled,
         "sandbox_gc_pauses": main["sandbox_pauses"],
+        "sandbox_hub_lag_mean_ms": (None if main["sandbox_hub_lag"] is None
+                                    else round(main["sandbox_hub_lag"] * 1000, 2)),
         **_call_split(erp.mean_latency, erp.efficiency(main["erp_seconds"]), main["engine_calls"]),
         "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),
                               default=None),

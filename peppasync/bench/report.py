@@ -95,6 +95,8 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
          if f.get("engine_hub_lag_mean_ms") is not None else "n/a", ""),
         ("the engine's GC pauses until then (count / total / full collections)",
          _engine_pauses(f.get("engine_gc_pauses")), ""),
+        ("the sandbox's hub (the simulators' side of every call): woken late by, mean",
+         f"{f['sandbox_hub_lag_mean_ms']:.1f} ms" if f.get("sandbox_hub_lag_mean_ms") is not None else "n/a", ""),
         ("ERP 429s (share of calls)", f"{f['erp_throttled']} ({f['erp_throttled_share']:.2%})",
          _met(f, "erp_throttled_share")),
         ("Shopify THROTTLED (share of calls)", f"{f['shopify_throttled']} ({f['shopify_throttled_share']:.2%})", ""),

@@ -71,6 +71,7 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
     assert pauses["total_seconds"] >= pauses["longest_seconds"] >= 0 and pauses["count"] >= 0
     engine_pauses = figures["engine_gc_pauses"]  # read from the engine's metrics (120 orders may need none)
     assert engine_pauses.keys() == {"count", "total_seconds", "full"} and min(engine_pauses.values()) >= 0
+    assert figures["sandbox_hub_lag_mean_ms"] >= 0  # sampled four times a second through the run
     for label in ("physical limit R*L/C", "WMS physical limit (calls x window / limit)",
                   "time to full consistency (every valid order in the ERP and the WMS, every shipment fulfilled)",
                   "  by event: p99 (events)", "efficiency (limit / measured)", "synchronous baseline (projected)",
@@ -80,7 +81,8 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
                   "efficiency against that client's", "the sandbox's own GC pauses (count / total / longest)",
                   "an ERP slot's time per call, ms: the ERP's own / there and back / between calls",
                   "the engine's hub: a timer woken late by, mean",
-                  "the engine's GC pauses until then (count / total / full collections)"):
+                  "the engine's GC pauses until then (count / total / full collections)",
+                  "the sandbox's hub (the simulators' side of every call): woken late by, mean"):
         assert label in out
     assert "orders lost  " in out and "target == 0: met" in out
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 
 import gevent.event
+import gevent.lock
 
 from peppasync.clock import Clock
 
@@ -38,7 +39,9 @@ class RequestWindow:
     sent before the window was believed to reset says nothing of the new window,
     and is passed over. Until the first
     report only one call goes out (the others wait for its headers, at most ``probe_timeout`` seconds), so a
-    burst at start-up cannot overrun a window it knows nothing about yet.
+    burst at start-up cannot overrun a window it knows nothing about yet. An answer without the headers
+    (a 500 in an outage) or no answer at all ends that call's turn (``settled``): the next call goes
+    out at once, and tries again to learn the window.
 
     Only callers holding a connector slot wait here, and they all wake at the
     reset: while the slots (reserved ones included) are fewer than the window's
@@ -56,7 +59,9 @@ class RequestWindow:
         self._clock = clock
         self._sleep = sleep
         self._probe_timeout = probe_timeout
-        self._probing = False
+        # Until the first report, held by the one call whose answer is to tell the window.
+        self._probe = gevent.lock.Semaphore()
+        self._prober: object | None = None
         self._known = gevent.event.Event()
         # Cleared when we assume a reset on our own; set again by the next report.
         self._reported = gevent.event.Event()
@@ -124,13 +129,19 @@ class RequestWindow:
         finally:
             _admitted.set((self, self._generation))
 
+    def settled(self) -> None:
+        """The caller's request was answered or failed: if it was the call learning the window, the next goes."""
+        if self._prober is gevent.getcurrent():
+            self._prober = None
+            self._probe.release()
+
     def _spend(self) -> None:
-        if self.remaining is None and not self._known.is_set():
-            if self._probing:
-                self._known.wait(self._probe_timeout)
-            else:
-                self._probing = True
+        # Until a report, one call at a time; one that waited probe_timeout in vain goes without knowing.
+        if self.remaining is None and not self._known.is_set() and self._probe.acquire(timeout=self._probe_timeout):
+            if self.remaining is None and not self._known.is_set():
+                self._prober = gevent.getcurrent()  # this call goes; its answer tells the rest
                 return
+            self._probe.release()
         while self.remaining is not None and self.remaining <= 0:
             wait = self.reset_in()
             if wait > 0:

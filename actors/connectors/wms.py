@@ -72,6 +72,12 @@ class WmsConnector(Connector):
     def _admit(self, cost: float) -> None:
         self.window.admit()
 
+    def _try(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super()._try(*args, **kwargs)
+        finally:
+            self.window.settled()  # whatever the answer, or none
+
     def _classify(self, response: requests.Response) -> Any:
         self.window.observe(response.headers)
         if self.window.remaining is not None:

@@ -6,6 +6,8 @@ import gevent
 import gevent.event
 import pytest
 
+from peppasync.clock import SystemClock
+
 from actors.connectors.window import RequestWindow
 
 from .conftest import FakeTime
@@ -126,3 +128,41 @@ def test_a_part_that_wavers_with_demand_keeps_its_requests(fake_time: FakeTime) 
 
     assert before == (13, 13)
     assert (window.limit, window.remaining) == (13, 13)
+
+
+def _admit_in_turn(window: RequestWindow, log: list[str], name: str) -> None:
+    window.admit()
+    log.append(name)
+
+
+def test_until_a_report_one_call_at_a_time_goes_and_an_answer_without_headers_lets_the_next_go_at_once() -> None:
+    window = RequestWindow(SystemClock(), gevent.sleep, probe_timeout=1.0)
+    log: list[str] = []
+    window.admit()  # the first call: it goes, and its answer is to tell the window
+    calls = [gevent.spawn(_admit_in_turn, window, log, name) for name in ("second", "third")]
+    gevent.sleep(0.05)
+    assert log == []  # both wait for that answer
+
+    window.observe({"Content-Type": "application/json"})  # a 500 in an outage: no window in it
+    window.settled()
+    gevent.sleep(0.05)
+    assert log == ["second"]  # at once, not a probe_timeout later; it tries to learn the window in turn
+
+    calls[0].join()  # the second call's greenlet has ended: its turn with it only once it settles
+    assert log == ["second"]
+    gevent.joinall(calls, timeout=3)
+    assert log == ["second", "third"]  # the second never settled: the third went after probe_timeout
+
+
+def test_an_answer_with_the_window_lets_every_waiting_call_go() -> None:
+    window = RequestWindow(SystemClock(), gevent.sleep, probe_timeout=5.0)
+    log: list[str] = []
+    window.admit()
+    calls = [gevent.spawn(_admit_in_turn, window, log, name) for name in ("second", "third")]
+    gevent.sleep(0.05)
+
+    window.observe(_headers(40, 39, 60))
+    window.settled()
+    gevent.joinall(calls, timeout=1, raise_error=True)
+
+    assert log == ["second", "third"] and window.remaining == 37

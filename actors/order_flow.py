@@ -397,9 +397,15 @@ class OrderFlow(GatedSteps):
                           "tracking_url": ship.tracking_url or None, "shipped_at": ship.shipped_at or None,
                           "label_cost": ship.label_cost}
         state.shipment_received_at = message.received_at if message.received_at is not None else self.now()
+        self.changed = True
+        if state.status == "received":
+            # The warehouse had the order from elsewhere and shipped it before its ERP step: the sales
+            # order is booked first (the step already asked for), then the shipment goes on.
+            log.info("the warehouse shipped the order before it was in the ERP: it is booked there first",
+                     extra={"order_id": self.key})
+            return
         self._move("shipped")
         self._next()
-        self.changed = True
 
     # -- steps -----------------------------------------------------------------
 
@@ -423,7 +429,10 @@ class OrderFlow(GatedSteps):
             self._move("erp_synced")
             self._timed("order_to_erp", state.received_at)
             self._refunds_go_on()
-            if order.needs_shipping:
+            if state.shipment is not None:
+                self._move("shipped")  # shipped before its ERP step (``_shipment``): on to the storefront
+                self._next()
+            elif order.needs_shipping:
                 self._next()
         elif status == "erp_synced" and state.resync and order is not None and message.check is None:
             state.resync = False

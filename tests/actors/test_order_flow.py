@@ -285,6 +285,22 @@ def test_a_cancellation_of_an_order_already_shipped_opens_one_return_and_changes
     assert order.state.status == "fulfilled"
 
 
+def test_an_order_the_warehouse_shipped_before_its_erp_step_is_booked_in_the_erp_first_then_fulfilled() -> None:
+    order = Order_()
+    order.handle(Webhook("orders/create", body(), "e1"))
+
+    order.handle(ShipmentArrived(Shipment("1Z-EARLY", carrier="ups")))  # the warehouse had it from elsewhere
+    assert order.state.status == "received" and order.ports.erp.calls == []
+    order.handle(Advance())
+    assert order.ports.erp.calls == [("customer", "77", Priority.NORMAL), ("sales order", "5001", Priority.HIGH)]
+    assert order.state.status == "shipped" and ADVANCE in order.sends
+    order.handle(Advance())
+
+    assert order.state.status == "fulfilled"
+    assert [s.tracking_number for _, s in order.ports.storefront.fulfilled] == ["1Z-EARLY"]
+    assert order.ports.wms.calls == []  # shipped already: not placed at the warehouse again
+
+
 def _refund(refund_id: int = 901, restock: str = "return") -> dict[str, Any]:
     return {"id": refund_id, "order_id": 5001, "created_at": "2026-11-28T00:00:00Z", "note": "too small",
             "refund_line_items": [

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from peppasync.clock import parse_timestamp
-from peppasync.errors import RejectedError, TransientError, ValidationError
+from peppasync.errors import RejectedError, ValidationError
 
 from actors.connectors import Priority, placed_at
 from actors.customer_sync import already_synced, customer_version, synced_record
@@ -282,6 +282,10 @@ class OrderFlow(GatedSteps):
             state.received_at = event.received_at if event.received_at is not None else self.now()
             self._move("received")
             self._gates_begin(event.body)
+            if state.shipment_waiting is not None:
+                # Handled before the first step: kept, then on after the ERP step (``_shipment``).
+                self._send(self.kind, self.key, state.shipment_waiting)
+                state.shipment_waiting = None
             self._next()
         elif state.gates is not None:
             self._gates_paid(event.body)
@@ -318,6 +322,11 @@ class OrderFlow(GatedSteps):
         else:
             state.received_at = event.received_at if event.received_at is not None else self.now()
             state.record = body
+            if state.shipment_waiting is not None:
+                log.warning("order cancelled before the engine saw it, after the warehouse shipped it: its goods "
+                            "are to come back, and no sales order was booked to return them against",
+                            extra={"order_id": self.key})
+                state.shipment_waiting = None
         for sku in state.stock:
             self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
         state.stock = {}
@@ -390,9 +399,17 @@ class OrderFlow(GatedSteps):
         state = self.state
         if state.status in ("shipped", "fulfilled", "cancelled"):
             return
-        if state.status is None:
-            raise TransientError("shipment for an order this engine has not seen yet", retry_after=5.0)
         ship = message.shipment
+        if state.status is None:
+            # A shipment of an order not seen yet (its webhook lost or late) waits for it in the order's
+            # state, however long the reconciler takes to find the order, instead of in retries.
+            state.shipment_waiting = {"type": "shipment", "tracking_number": ship.tracking_number,
+                                      "carrier": ship.carrier, "tracking_url": ship.tracking_url,
+                                      "shipped_at": ship.shipped_at, "label_cost": ship.label_cost,
+                                      "received_at": message.received_at}
+            log.info("shipment of an order not seen yet: it waits for the order", extra={"order_id": self.key})
+            self.changed = True
+            return
         state.shipment = {"tracking_number": ship.tracking_number or None, "carrier": ship.carrier or None,
                           "tracking_url": ship.tracking_url or None, "shipped_at": ship.shipped_at or None,
                           "label_cost": ship.label_cost}

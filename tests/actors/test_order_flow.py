@@ -10,7 +10,7 @@ from typing import Any
 import gevent
 import pytest
 
-from peppasync.errors import RejectedError, TransientError, ValidationError
+from peppasync.errors import RejectedError, ValidationError
 
 from actors.connectors import ConcurrencyLimiter, Priority
 from actors.domain import Customer, Order, Refund, Shipment, StorefrontHold, WmsOrder, WmsStatus
@@ -409,13 +409,34 @@ def test_an_order_the_warehouse_holds_as_cancelled_is_refused_rather_than_marked
     assert order.state.status == "erp_synced"
 
 
-def test_a_shipment_before_the_order_is_tried_again_later() -> None:
+def test_a_shipment_before_the_order_waits_for_it_and_goes_on_once_the_order_is_booked_in_the_erp() -> None:
     order = Order_()
 
-    with pytest.raises(TransientError) as later:
-        order.handle(ShipmentArrived(Shipment("1Z999")))
+    order.handle(ShipmentArrived(Shipment("1Z999", carrier="ups"), received_at=50.0))  # its order not seen yet
+    assert order.state.status is None and order.state.shipment_waiting is not None and order.sends == []
+    order.handle(Webhook("orders/create", body(), "e1"))  # found by the reconciler, say
+    again = [s for s in order.sends if s.kind == "order"]
+    assert [s.payload["type"] for s in again] == ["shipment", "advance"]  # the shipment first
+    assert order.state.shipment_waiting is None
 
-    assert later.value.retry_after == 5.0
+    for message in [parse_message(s.payload) for s in again]:
+        order.handle(message)
+    order.handle(Advance())
+
+    assert order.ports.erp.calls[-1] == ("sales order", "5001", Priority.HIGH)
+    assert order.state.status == "fulfilled" and order.state.shipment_received_at == 50.0
+    assert [s.tracking_number for _, s in order.ports.storefront.fulfilled] == ["1Z999"]
+    assert order.ports.wms.calls == []
+
+
+def test_a_shipment_waiting_for_an_order_that_comes_cancelled_is_dropped() -> None:
+    order = Order_()
+    order.handle(ShipmentArrived(Shipment("1Z999")))
+
+    order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+
+    assert order.state.status == "cancelled" and order.state.shipment_waiting is None
+    assert [s for s in order.sends if s.kind == "order"] == []
 
 
 def test_a_shipment_is_passed_to_the_storefront_with_its_tracking_and_the_order_is_fulfilled() -> None:

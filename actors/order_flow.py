@@ -282,10 +282,6 @@ class OrderFlow(GatedSteps):
             state.received_at = event.received_at if event.received_at is not None else self.now()
             self._move("received")
             self._gates_begin(event.body)
-            if state.shipment_waiting is not None:
-                # Handled before the first step: kept, then on after the ERP step (``_shipment``).
-                self._send(self.kind, self.key, state.shipment_waiting)
-                state.shipment_waiting = None
             self._next()
         elif state.gates is not None:
             self._gates_paid(event.body)
@@ -322,11 +318,10 @@ class OrderFlow(GatedSteps):
         else:
             state.received_at = event.received_at if event.received_at is not None else self.now()
             state.record = body
-            if state.shipment_waiting is not None:
+            if state.shipment is not None:
                 log.warning("order cancelled before the engine saw it, after the warehouse shipped it: its goods "
                             "are to come back, and no sales order was booked to return them against",
                             extra={"order_id": self.key})
-                state.shipment_waiting = None
         for sku in state.stock:
             self.sends.append(Send("inventory", sku, {"type": "release", "order_id": self.key}))
         state.stock = {}
@@ -400,24 +395,15 @@ class OrderFlow(GatedSteps):
         if state.status in ("shipped", "fulfilled", "cancelled"):
             return
         ship = message.shipment
-        if state.status is None:
-            # A shipment of an order not seen yet (its webhook lost or late) waits for it in the order's
-            # state, however long the reconciler takes to find the order, instead of in retries.
-            state.shipment_waiting = {"type": "shipment", "tracking_number": ship.tracking_number,
-                                      "carrier": ship.carrier, "tracking_url": ship.tracking_url,
-                                      "shipped_at": ship.shipped_at, "label_cost": ship.label_cost,
-                                      "received_at": message.received_at}
-            log.info("shipment of an order not seen yet: it waits for the order", extra={"order_id": self.key})
-            self.changed = True
-            return
         state.shipment = {"tracking_number": ship.tracking_number or None, "carrier": ship.carrier or None,
                           "tracking_url": ship.tracking_url or None, "shipped_at": ship.shipped_at or None,
                           "label_cost": ship.label_cost}
         state.shipment_received_at = message.received_at if message.received_at is not None else self.now()
         self.changed = True
-        if state.status == "received":
-            # The warehouse had the order from elsewhere and shipped it before its ERP step: the sales
-            # order is booked first (the step already asked for), then the shipment goes on.
+        if state.status in (None, "received"):
+            # The warehouse shipped an order before its ERP step: it had the order from elsewhere, or
+            # the order's webhook was lost. The shipment is kept, however long the order takes to come
+            # (the reconciler finds it), and goes on once the sales order is booked (``_advance``).
             log.info("the warehouse shipped the order before it was in the ERP: it is booked there first",
                      extra={"order_id": self.key})
             return

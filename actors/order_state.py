@@ -51,8 +51,6 @@ class OrderState:
     # Refunds that came before the order's sales order was in the ERP, as their webhooks were
     # (``topic``, ``body``, ``received_at``): each is handled again once the sales order is.
     refunds_waiting: list[dict[str, Any]] = field(default_factory=list)
-    # A shipment that came before the order itself, as its message was, to be handled once it comes.
-    shipment_waiting: dict[str, Any] | None = None
     # Whether the ERP has a return open for goods shipped before a cancellation.
     return_opened: bool = False
     # When the order entered each status after ``received``.
@@ -70,7 +68,7 @@ class OrderState:
 
     _KEYS = ("status", "order", "received_at", "events", "stock", "resync", "wms_order_id", "shipment",
              "shipment_received_at", "erp_at", "shipped_before_cancel", "refunds_booked", "return_opened",
-             "payments_booked", "refunds_waiting", "shipment_waiting", "held", "hold_checks", "gates")
+             "payments_booked", "refunds_waiting", "held", "hold_checks", "gates")
 
     @classmethod
     def from_json(cls, saved: Mapping[str, Any]) -> OrderState:
@@ -92,7 +90,6 @@ class OrderState:
             return_opened=bool(saved.get("return_opened")),
             payments_booked=[str(p) for p in saved.get("payments_booked") or []],
             refunds_waiting=[dict(r) for r in saved.get("refunds_waiting") or []],
-            shipment_waiting=saved.get("shipment_waiting"),
             entered=entered,
             held=saved.get("held"),
             hold_checks=int(saved.get("hold_checks") or 0),
@@ -111,8 +108,7 @@ class OrderState:
             "shipped_before_cancel": self.shipped_before_cancel or None,
             "refunds_booked": self.refunds, "return_opened": self.return_opened or None,
             "payments_booked": self.payments_booked,
-            "refunds_waiting": self.refunds_waiting, "shipment_waiting": self.shipment_waiting,
-            "held": self.held, "hold_checks": self.hold_checks or None,
+            "refunds_waiting": self.refunds_waiting, "held": self.held, "hold_checks": self.hold_checks or None,
             "gates": self.gates,
         }
         saved.update({k: v for k, v in values.items() if v is not None and v != [] and v != {}})

@@ -413,14 +413,11 @@ def test_a_shipment_before_the_order_waits_for_it_and_goes_on_once_the_order_is_
     order = Order_()
 
     order.handle(ShipmentArrived(Shipment("1Z999", carrier="ups"), received_at=50.0))  # its order not seen yet
-    assert order.state.status is None and order.state.shipment_waiting is not None and order.sends == []
+    assert order.state.status is None and order.state.shipment is not None and order.sends == []
     order.handle(Webhook("orders/create", body(), "e1"))  # found by the reconciler, say
-    again = [s for s in order.sends if s.kind == "order"]
-    assert [s.payload["type"] for s in again] == ["shipment", "advance"]  # the shipment first
-    assert order.state.shipment_waiting is None
+    assert [s.payload["type"] for s in order.sends if s.kind == "order"] == ["advance"]  # its first step
 
-    for message in [parse_message(s.payload) for s in again]:
-        order.handle(message)
+    order.handle(Advance())
     order.handle(Advance())
 
     assert order.ports.erp.calls[-1] == ("sales order", "5001", Priority.HIGH)
@@ -429,14 +426,16 @@ def test_a_shipment_before_the_order_waits_for_it_and_goes_on_once_the_order_is_
     assert order.ports.wms.calls == []
 
 
-def test_a_shipment_waiting_for_an_order_that_comes_cancelled_is_dropped() -> None:
+def test_a_shipment_waiting_for_an_order_that_comes_cancelled_goes_nowhere() -> None:
     order = Order_()
     order.handle(ShipmentArrived(Shipment("1Z999")))
 
     order.handle(Webhook("orders/cancelled", body(cancelled_at="2026-11-27T01:00:00Z"), "e2"))
+    order.handle(Advance())
 
-    assert order.state.status == "cancelled" and order.state.shipment_waiting is None
+    assert order.state.status == "cancelled"
     assert [s for s in order.sends if s.kind == "order"] == []
+    assert order.ports.erp.calls == [] and order.ports.storefront.fulfilled == []
 
 
 def test_a_shipment_is_passed_to_the_storefront_with_its_tracking_and_the_order_is_fulfilled() -> None:

@@ -228,13 +228,10 @@ def _call_split(erp_latency: float, efficiency: float, engine: EngineCalls) -> d
     """Where an ERP slot's time went, per call, in ms: the ERP's own time, the rest of the call as
     the engine timed it (the way there and back), and the slot between two calls (handed on, or
     not held at all). The three add up to C * T / R, the slot's time per call."""
-    pauses = {"count": engine.gc_pauses, "total_seconds": round(engine.gc_pause_seconds, 3),
-              "full": engine.gc_full_collections}
     if not engine.calls or efficiency <= 0:
-        return {"erp_call_split_ms": None, "engine_hub_lag_mean_ms": None, "engine_gc_pauses": pauses}
+        return {"erp_call_split_ms": None, "engine_hub_lag_mean_ms": None}
     cycle = erp_latency / efficiency
     return {
-        "engine_gc_pauses": pauses,
         "erp_call_split_ms": {"erp": round(erp_latency * 1000, 2),
                               "there_and_back": round((engine.mean_seconds - erp_latency) * 1000, 2),
                               "between_calls": round((cycle - engine.mean_seconds) * 1000, 2)},
@@ -246,6 +243,7 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
              baseline: dict[str, Any], one: dict[str, Any] | None = None,
              ceiling: ClientCeiling | None = None) -> dict[str, Any]:
     erp = main["erp"]
+    engine: EngineCalls = main["engine_calls"]
     c = main["consistency"].as_dict()
     lags = main["lags"]
     p99 = percentile(lags, 99) if lags else None
@@ -295,7 +293,9 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         "sandbox_gc_pauses": main["sandbox_pauses"],
         "sandbox_hub_lag_mean_ms": (None if main["sandbox_hub_lag"] is None
                                     else round(main["sandbox_hub_lag"] * 1000, 2)),
-        **_call_split(erp.mean_latency, erp.efficiency(main["erp_seconds"]), main["engine_calls"]),
+        **_call_split(erp.mean_latency, erp.efficiency(main["erp_seconds"]), engine),
+        "engine_gc_pauses": {"count": engine.gc_pauses, "total_seconds": round(engine.gc_pause_seconds, 3),
+                             "full": engine.gc_full_collections},
         "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),
                               default=None),
         "baseline": baseline,

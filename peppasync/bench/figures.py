@@ -66,23 +66,21 @@ class EngineCalls:
     @classmethod
     def from_metrics(cls, texts: Iterable[str], connector: str) -> EngineCalls:
         """Summed over the Prometheus expositions of every node."""
-        wanted = {("peppasync_connector_request_duration_seconds_count", connector): "calls",
-                  ("peppasync_connector_request_duration_seconds_sum", connector): "seconds",
-                  ("peppasync_hub_lag_seconds_count", None): "hub_lag_samples",
-                  ("peppasync_hub_lag_seconds_sum", None): "hub_lag_seconds"}
-        found = dict.fromkeys([*wanted.values(), "gc_pauses", "gc_pause_seconds", "gc_full_collections"], 0.0)
+        # (sample, label, its value or None for any): the field it adds to
+        wanted = {("peppasync_connector_request_duration_seconds_count", "connector", connector): "calls",
+                  ("peppasync_connector_request_duration_seconds_sum", "connector", connector): "seconds",
+                  ("peppasync_hub_lag_seconds_count", None, None): "hub_lag_samples",
+                  ("peppasync_hub_lag_seconds_sum", None, None): "hub_lag_seconds",
+                  ("peppasync_gc_pause_seconds_count", None, None): "gc_pauses",
+                  ("peppasync_gc_pause_seconds_sum", None, None): "gc_pause_seconds",
+                  ("peppasync_gc_pause_seconds_count", "generation", "2"): "gc_full_collections"}
+        found = dict.fromkeys(wanted.values(), 0.0)
         for text in texts:
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
-                    name = wanted.get((sample.name, sample.labels.get("connector")))
-                    if name is not None:
-                        found[name] += sample.value
-                    elif sample.name == "peppasync_gc_pause_seconds_count":
-                        found["gc_pauses"] += sample.value
-                        if sample.labels.get("generation") == "2":
-                            found["gc_full_collections"] += sample.value
-                    elif sample.name == "peppasync_gc_pause_seconds_sum":
-                        found["gc_pause_seconds"] += sample.value
+                    for (name, label, value), field in wanted.items():
+                        if sample.name == name and (label is None or sample.labels.get(label) == value):
+                            found[field] += sample.value
         return cls(calls=int(found["calls"]), seconds=found["seconds"],
                    hub_lag_samples=int(found["hub_lag_samples"]), hub_lag_seconds=found["hub_lag_seconds"],
                    gc_pauses=int(found["gc_pauses"]), gc_pause_seconds=found["gc_pause_seconds"],

@@ -14,9 +14,6 @@ from peppasync.contracts import check, contract
 
 __all__ = ["OAuthCredentials", "OAuthVerifier", "authorization_parameters"]
 
-#: Contract: ``TbaAuthorization`` in peppasync/contracts/netsuite.json.
-_TBA = contract("netsuite", "TbaAuthorization")
-
 
 def authorization_parameters(authorization: str) -> dict[str, str]:
     """The parameters of an ``OAuth ...`` Authorization header, unescaped (``ValueError`` if it cannot be parsed)."""
@@ -50,7 +47,7 @@ class OAuthVerifier:
             params = authorization_parameters(authorization)
         except (ValueError, IndexError):
             return "the OAuth Authorization header cannot be parsed"
-        if not _TBA.is_valid(params):
+        if not contract("netsuite", "TbaAuthorization").is_valid(params):  # built once, then cached
             problem = check("netsuite", "TbaAuthorization", params)[0]
             return f"the Authorization header breaks NetSuite's TBA contract: {problem}"
         if params["realm"] != creds.account_id:

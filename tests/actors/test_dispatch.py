@@ -2,6 +2,8 @@
 
 import contextvars
 import gc
+import statistics
+import time
 
 import gevent
 import gevent.event
@@ -36,6 +38,18 @@ class Quick(DurableActor):
     def handle(self, message):
         SEEN.append(("quick", self.key, _TAG.get()))
         _TAG.set(self.key)
+
+
+class Busy(DurableActor):
+    """Works a little, then waits, as a new order does until an ERP slot is free."""
+
+    kind = "busy"
+
+    def handle(self, message):
+        end = time.perf_counter() + 0.0005
+        while time.perf_counter() < end:
+            pass
+        GATE.wait(timeout=30)
 
 
 def setup_function():
@@ -92,3 +106,33 @@ def test_thousands_of_active_actors_waiting_for_work_hold_no_greenlet(make_syste
     assert system.active("quick") == 2000
     assert dispatcher.workers == 0
     assert _parked_greenlets() - before < 20  # the system's own timers, not one per actor
+
+
+def test_a_burst_of_actors_that_each_wait_leaves_the_hub_polling_its_sockets(make_system, store):
+    """Each actor that waits leaves the run queue to a spare worker. Hundreds in a row must not
+    keep the hub from its sockets and timers: an answer from the ERP waits as long as they do."""
+    hooks = CountingHooks()
+    system = make_system(Busy, hooks=hooks)
+    system.start()
+    lags: list[float] = []
+
+    def tick():  # how late the hub wakes a 1 ms timer: what an answer on a socket waits too
+        while True:
+            asked = time.perf_counter()
+            gevent.sleep(0.001)
+            lags.append(time.perf_counter() - asked - 0.001)
+
+    ticker = gevent.spawn(tick)
+    try:
+        store.write([ops.Insert("busy", f"b{n}", {}) for n in range(600)])  # 0.3 s of work
+        deadline = time.monotonic() + 20
+        while dispatcher.workers < 600 and time.monotonic() < deadline:
+            gevent.sleep(0.01)
+        assert dispatcher.workers >= 600, "every actor began and waits on its own worker"
+    finally:
+        ticker.kill()
+        GATE.set()
+    hooks.wait_finished(600)
+
+    assert lags
+    assert statistics.median(lags) < 0.004, f"a timer woken {len(lags)} times, the median {statistics.median(lags) * 1000:.1f} ms late"

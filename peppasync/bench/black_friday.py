@@ -28,7 +28,7 @@ from actors.margin_report import margin_lags
 
 from .baseline import run_baseline
 from .client_ceiling import ClientCeiling, run_client_ceiling
-from .figures import EngineCalls, erp_figures, percentile
+from .figures import EngineCalls, erp_figures, percentile, slots_in_use
 from .heal import heal_figures, wms_calls_since
 from .progress import ProgressBar
 from .replay import Replay
@@ -147,8 +147,12 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
                   else "timed out")
         placed_at = replay.sandbox.placed_at
         lags = [created[p.id] - placed_at[p.id] for p in replay.sandbox.placed if p.id in created]
-        figures = erp_figures(replay.sandbox.erp.ledger.entries(), replay.sandbox.erp.concurrency_limit,
-                              since=began, until=erp_end)
+        entries = replay.sandbox.erp.ledger.entries()
+        figures = erp_figures(entries, replay.sandbox.erp.concurrency_limit, since=began, until=erp_end)
+        # The ingest (every webhook sent to the engine) against the rest: where the slots sat idle.
+        last_placed = max(placed_at.values(), default=began)
+        slots = {"arriving": round(slots_in_use(entries, began, last_placed), 2) if last_placed > began else None,
+                 "after": round(slots_in_use(entries, last_placed, erp_end), 2) if erp_end > last_placed else None}
         progress = replay.progress()
         lost = heal_figures(replay.sandbox, replay.reconcile_interval, since=began)
         full_at = None
@@ -187,7 +191,7 @@ def _engine_run(options: BlackFridayOptions, name: str, malformed_ratio: float, 
             "shopify": replay.sandbox.shopify.ledger.outcomes(), "lost_webhooks": lost.as_dict(),
             "full_consistency": full_at - began if full_at is not None else None,
             "wms": {"calls": wms_calls, "limit": window.limit, "seconds": window.seconds},
-            "sandbox_pauses": pauses.figures(), "engine_calls": calls,
+            "sandbox_pauses": pauses.figures(), "engine_calls": calls, "erp_slots": slots,
             "sandbox_hub_lag": rig_lag if rig_lag is not None else lag.figures()["mean_seconds"],
         }
     finally:
@@ -294,6 +298,7 @@ def _figures(options: BlackFridayOptions, main: dict[str, Any], clean: dict[str,
         "sandbox_hub_lag_mean_ms": (None if main["sandbox_hub_lag"] is None
                                     else round(main["sandbox_hub_lag"] * 1000, 2)),
         **_call_split(erp.mean_latency, erp.efficiency(main["erp_seconds"]), engine),
+        "erp_slots_in_use": main["erp_slots"],
         "engine_gc_pauses": {"count": engine.gc_pauses, "total_seconds": round(engine.gc_pause_seconds, 3),
                              "full": engine.gc_full_collections},
         "peak_rss_bytes": max((r for r in (main["peak_rss"], clean["peak_rss"] if clean else None) if r),

@@ -29,12 +29,11 @@ import gevent.event
 from peppasync.sandbox import LedgerEntry, PlacedOrder, Sandbox, SandboxProfile
 
 from .engine import CHECKOUT, checkout_env
+from .figures import NOT_CALLS, slots_in_use
 
 __all__ = ["ClientCeiling", "client_occupancy", "run_client_ceiling"]
 
 _CHILD = "from gevent import monkey; monkey.patch_all(); from peppasync.bench.client_ceiling import main; main()"
-#: Outcomes that held no slot of the ERP (or are not calls of the ERP's API).
-_NOT_CALLS = ("throttled", "unauthorized", "token")
 
 
 @dataclass(frozen=True)
@@ -61,18 +60,17 @@ class ClientCeiling:
 def client_occupancy(entries: list[LedgerEntry], concurrency: int, since: float, until: float) -> ClientCeiling:
     """The share of the ERP's ``concurrency`` slots its calls held from the moment all were first
     in use (the ``concurrency``-th start after ``since``) to ``until``."""
-    calls = sorted((e for e in entries if e.started >= since and e.outcome not in _NOT_CALLS),
+    calls = sorted((e for e in entries if e.started >= since and e.outcome not in NOT_CALLS),
                    key=lambda e: e.started)
     if len(calls) < concurrency:
         raise ValueError(f"the probe made {len(calls)} calls, fewer than the ERP's {concurrency} slots")
     begin = calls[concurrency - 1].started
     if until <= begin:
         raise ValueError(f"the probe ended {begin - until:.3f} s before all {concurrency} slots were in use")
-    held = sum(max(0.0, min(e.started + e.duration, until) - max(e.started, begin)) for e in calls)
     inside = [e for e in calls if e.started < until]
     mean = sum(e.duration for e in inside) / len(inside)
     return ClientCeiling(calls=len(inside), mean_latency=mean, concurrency=concurrency, seconds=until - begin,
-                         occupancy=held / (concurrency * (until - begin)))
+                         occupancy=slots_in_use(calls, begin, until) / concurrency)
 
 
 def run_client_ceiling(profile: str | SandboxProfile, *, seed: int, time_scale: float, orders: int,

@@ -10,7 +10,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from peppasync.sandbox import LedgerEntry
 
-__all__ = ["EngineCalls", "ErpFigures", "erp_figures", "percentile"]
+__all__ = ["NOT_CALLS", "EngineCalls", "ErpFigures", "erp_figures", "percentile", "slots_in_use"]
+
+#: Outcomes that held no slot of the ERP (or are not calls of the ERP's API).
+NOT_CALLS = ("throttled", "unauthorized", "token")
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,15 @@ def erp_figures(entries: Iterable[LedgerEntry], concurrency: int, *, since: floa
         errors=sum(1 for e in admitted if e.outcome == "error"),
         resets=sum(1 for e in admitted if e.outcome == "reset"),
     )
+
+
+def slots_in_use(entries: Iterable[LedgerEntry], since: float, until: float) -> float:
+    """How many of the ERP's slots its calls held on average within [since, until]."""
+    if until <= since:
+        raise ValueError(f"an empty span: from {since} to {until}")
+    held = sum(max(0.0, min(e.started + e.duration, until) - max(e.started, since))
+               for e in entries if e.outcome not in NOT_CALLS)
+    return held / (until - since)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -91,6 +91,7 @@ def black_friday_rows(f: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("efficiency against that client's", f"{f['efficiency_of_client_ceiling']:.3f}"
          if f["efficiency_of_client_ceiling"] is not None else "n/a", _met(f, "efficiency_of_client_ceiling")),
         ("an ERP slot's time per call, ms: the ERP's own / there and back / between calls", _split(f), ""),
+        ("the ERP's slots in use: while the orders arrive / afterwards", _slots(f), ""),
         ("the engine's hub: a timer woken late by, mean", f"{f['engine_hub_lag_mean_ms']:.1f} ms"
          if f.get("engine_hub_lag_mean_ms") is not None else "n/a", ""),
         ("the engine's GC pauses until then (count / total / full collections)",
@@ -135,6 +136,12 @@ def _split(f: dict[str, Any]) -> str:
     if not split:
         return "n/a"
     return f"{split['erp']:.0f} / {split['there_and_back']:.1f} / {split['between_calls']:.1f}"
+
+
+def _slots(f: dict[str, Any]) -> str:
+    slots = f.get("erp_slots_in_use") or {}
+    parts = [f"{slots[k]:.2f}" if slots.get(k) is not None else "n/a" for k in ("arriving", "after")]
+    return f"{parts[0]} / {parts[1]} of {f['erp_concurrency_limit']}"
 
 
 def _engine_pauses(p: dict[str, Any] | None) -> str:

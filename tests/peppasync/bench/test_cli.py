@@ -67,6 +67,8 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
     assert split["there_and_back"] > 0 and figures["engine_hub_lag_mean_ms"] >= 0
     assert sum(split.values()) == pytest.approx(
         figures["erp_mean_latency_seconds"] * 1000 / figures["efficiency"], rel=0.01)
+    slots = figures["erp_slots_in_use"]  # while the webhooks arrive, and afterwards
+    assert 0 < slots["arriving"] <= figures["erp_concurrency_limit"] and 0 < slots["after"] <= 10
     pauses = figures["sandbox_gc_pauses"]
     assert pauses["total_seconds"] >= pauses["longest_seconds"] >= 0 and pauses["count"] >= 0
     engine_pauses = figures["engine_gc_pauses"]  # read from the engine's metrics (120 orders may need none)
@@ -80,6 +82,7 @@ def test_a_short_black_friday_run_loses_and_duplicates_nothing_and_reports_every
                   "a client with nothing else to do: share of R*L/C (per call, ms there and back)",
                   "efficiency against that client's", "the sandbox's own GC pauses (count / total / longest)",
                   "an ERP slot's time per call, ms: the ERP's own / there and back / between calls",
+                  "the ERP's slots in use: while the orders arrive / afterwards",
                   "the engine's hub: a timer woken late by, mean",
                   "the engine's GC pauses until then (count / total / full collections)",
                   "the sandbox's hub (the simulators' side of every call): woken late by, mean"):

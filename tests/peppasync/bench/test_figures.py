@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from peppasync.bench import HealFigures, erp_figures, percentile, wms_drain
 from peppasync.bench.client_ceiling import client_occupancy
-from peppasync.bench.figures import EngineCalls
+from peppasync.bench.figures import EngineCalls, slots_in_use
 from peppasync.metrics import Metrics
 from peppasync.sandbox import LedgerEntry
 
@@ -97,6 +97,16 @@ def test_the_client_ceiling_is_the_share_of_the_slots_held_from_when_all_were_in
     assert ceiling.occupancy == pytest.approx((6.25 + 4.75) / 15.5)
     assert ceiling.calls == 12 and ceiling.mean_latency == pytest.approx(1.0)
     assert ceiling.gap == pytest.approx(15.5 / 11.0 - 1.0)
+
+
+def test_slots_in_use_count_the_part_of_each_call_within_the_span_and_nothing_refused():
+    # From 1 s to 3 s: half of the first call, all of the second, a quarter of the third;
+    # a 429 held no slot, and a call after the span none of it.
+    entries = [_entry(0.0, 2.0), _entry(1.5, 1.0), _entry(2.5, 2.0), _entry(1.0, 2.0, "throttled"), _entry(3.0, 1.0)]
+
+    assert slots_in_use(entries, 1.0, 3.0) == pytest.approx((1.0 + 1.0 + 0.5) / 2.0)
+    with pytest.raises(ValueError, match="an empty span"):
+        slots_in_use(entries, 3.0, 3.0)
 
 
 def test_a_probe_that_never_filled_every_slot_is_refused_with_what_it_made():

@@ -221,7 +221,10 @@ class Connector:
                 self.hooks.on_throttled(self.name)
             self.hooks.on_request(self.name, "throttled" if failure.throttled else "transient_error", seconds)
             if failure.congestion:
-                self.aimd.on_drop(epoch, throttled=failure.throttled, inflight=inflight)
+                if failure.throttled or failure.status is None:  # said so, or no answer in time
+                    self.aimd.on_drop(epoch, throttled=failure.throttled, inflight=inflight)
+                else:  # an error answer (a 503): a drop when it is not alone
+                    self.aimd.on_error(epoch)
                 self._apply_limit()
             return failure
 

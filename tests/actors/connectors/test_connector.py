@@ -114,6 +114,20 @@ def test_a_slow_response_times_out_is_retried_and_cuts_the_limit(stub: Callable[
     assert connector.stats()["limit"] == 5
 
 
+def test_a_lone_503_is_retried_and_keeps_the_limit_but_two_in_a_row_cut_it(stub: Callable[..., StubServer],
+                                                                             fake_time: FakeTime) -> None:
+    lone = stub(_statuses((503, {})))
+    twice = stub(_statuses((503, {}), (503, {})))
+    kept = Connector("lone", limit=AimdLimit(10, maximum=10, backoff_ratio=0.5), retry=fake_time.policy())
+    cut = Connector("twice", limit=AimdLimit(10, maximum=10, backoff_ratio=0.5), retry=fake_time.policy())
+
+    results = (kept.exchange("GET", lone.url, _json), cut.exchange("GET", twice.url, _json))
+
+    assert results == ({"ok": True}, {"ok": True})
+    assert (len(lone.requests), len(twice.requests)) == (2, 3)
+    assert (kept.stats()["limit"], cut.stats()["limit"]) == (10, 5)
+
+
 def test_throttling_cuts_the_limit_and_successes_under_load_bring_it_back(stub: Callable[..., StubServer],
                                                                           fake_time: FakeTime) -> None:
     server = stub(_statuses((429, {})))

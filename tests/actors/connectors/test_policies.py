@@ -75,6 +75,34 @@ def test_a_success_slower_than_the_latency_threshold_counts_as_congestion() -> N
     assert aimd.on_success(2.5, inflight=10, epoch=aimd.epoch) == 8
 
 
+def test_a_lone_error_answer_among_successes_leaves_the_limit_as_it_is() -> None:
+    aimd = AimdLimit(10, maximum=10)
+
+    for _ in range(5):
+        aimd.on_error(aimd.epoch)
+        for _ in range(10):  # a window of successes between two 503s
+            aimd.on_success(0.1, inflight=10, epoch=aimd.epoch)
+
+    assert aimd.limit == 10
+
+
+def test_a_second_error_answer_within_the_window_cuts_once_for_its_epoch() -> None:
+    aimd = AimdLimit(10, maximum=10, backoff_ratio=0.5)
+    epoch = aimd.epoch
+
+    first = aimd.on_error(epoch)
+    for _ in range(9):  # one success short of the window
+        aimd.on_success(0.1, inflight=10, epoch=epoch)
+    second = aimd.on_error(epoch)
+    for _ in range(8):  # the rest of a burst that started together with them
+        aimd.on_error(epoch)
+
+    assert (first, second, aimd.limit) == (10, 5, 5)
+    # The next error answer after the cut opens a window again: it alone does not cut.
+    assert aimd.on_error(aimd.epoch) == 5
+    assert aimd.on_error(aimd.epoch) == 2
+
+
 def test_aimd_stays_within_its_minimum_and_maximum() -> None:
     aimd = AimdLimit(3, minimum=2, maximum=4, backoff_ratio=0.5)
 

@@ -13,9 +13,8 @@ class AimdLimit:
     limit is in use adds ``1/limit``, so a full window of successes adds one.
 
     An error answer (a 502, 503, 504 or 408, ``on_error``) is a drop only when it is not
-    alone: when another came before ``limit`` calls had succeeded since. One
-    such answer among successes says nothing of load: the server answered at once, and
-    the calls beside it went through. An ERP's concurrency is the account's to use, and
+    alone: when another came before ``limit`` calls had succeeded since. One such answer
+    among successes says nothing of load: the calls beside it went through. An ERP's concurrency is the account's to use, and
     a limit cut for a lone 503 leaves a slot of it idle until successes grow it back
     (0.13 slot-seconds each in ``peppasync bench black-friday``, whose ERP answers 1% of
     calls with a 503). A server that is in trouble answers more than one so: the second

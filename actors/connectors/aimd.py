@@ -14,11 +14,11 @@ class AimdLimit:
 
     An error answer (a 502, 503, 504 or 408, ``on_error``) is a drop only when it is not
     alone: when another came before ``limit`` calls had succeeded since. One such answer
-    among successes says nothing of load: the calls beside it went through. An ERP's concurrency is the account's to use, and
-    a limit cut for a lone 503 leaves a slot of it idle until successes grow it back
-    (0.13 slot-seconds each in ``peppasync bench black-friday``, whose ERP answers 1% of
-    calls with a 503). A server that is in trouble answers more than one so: the second
-    cuts.
+    among successes says nothing of load: the calls beside it went through. An ERP's
+    concurrency is the account's to use, and a limit cut for a lone 503 leaves a slot of it
+    idle until successes grow it back (0.13 slot-seconds each in ``peppasync bench
+    black-friday``, whose ERP answers 1% of calls with a 503). A server that is in trouble
+    answers more than one so: the second cuts.
 
     Only one multiplicative cut per *epoch*: calls that started before the last cut
     report congestion that cut already answered. But an explicit throttle from that

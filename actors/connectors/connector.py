@@ -21,6 +21,7 @@ from .aimd import AimdLimit
 from .failure import PermanentFailure, TransientFailure
 from .hooks import ConnectorHooks
 from .limiter import ConcurrencyLimiter, Priority
+from .pool import PooledAdapter
 
 __all__ = ["Connector"]
 
@@ -95,7 +96,7 @@ class Connector:
     def _pooled_session(size: int) -> requests.Session:
         session = requests.Session()
         # Retries are ours (classified, jittered); urllib3 must not retry behind our back.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(10, size), max_retries=0)
+        adapter = PooledAdapter(pool_connections=4, pool_maxsize=max(10, size), max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session

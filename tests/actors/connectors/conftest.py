@@ -57,11 +57,21 @@ class StubServer:
         self._server.stop(timeout=1)
 
 
-class ResettingServer:
-    """Drops the first ``resets`` connections without a word (RST), then answers ``{}``."""
+def _read_head(sock: socket.socket) -> bool:
+    """Read a request's line and headers; False when the client hung up first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return False
+        data += chunk
+    return True
 
-    def __init__(self, resets: int) -> None:
-        self.resets = resets
+
+class _RawServer:
+    """A bare TCP server on 127.0.0.1 that reads each connection's request head and ``_answer``s it."""
+
+    def __init__(self) -> None:
         self.connections = 0
         self._server = StreamServer(("127.0.0.1", 0), self._handle)
         self._server.start()
@@ -69,12 +79,33 @@ class ResettingServer:
 
     def _handle(self, sock: socket.socket, address: Any) -> None:
         self.connections += 1
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            data += chunk
+        if _read_head(sock):
+            self._answer(sock)
+
+    def _answer(self, sock: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._server.stop(timeout=1)
+
+
+class ClosingServer(_RawServer):
+    """Answers each connection's one request with a kept-alive response, then hangs up on it."""
+
+    def _answer(self, sock: socket.socket) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+        gevent.sleep(0.01)
+        sock.close()
+
+
+class ResettingServer(_RawServer):
+    """Drops the first ``resets`` connections without a word (RST), then answers ``{}``."""
+
+    def __init__(self, resets: int) -> None:
+        self.resets = resets
+        super().__init__()
+
+    def _answer(self, sock: socket.socket) -> None:
         if self.connections <= self.resets:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             sock.close()
@@ -82,9 +113,6 @@ class ResettingServer:
         sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
                      b"Connection: close\r\n\r\n{}")
         sock.close()
-
-    def stop(self) -> None:
-        self._server.stop(timeout=1)
 
 
 class FakeTime:

@@ -9,12 +9,11 @@ from typing import Any
 import gevent
 import pytest
 import requests
-from gevent.server import StreamServer
 
 from actors.connectors import Connector
 from actors.connectors.pool import readable_now
 
-from .conftest import FakeTime, StubServer, json_body
+from .conftest import ClosingServer, FakeTime, StubServer, json_body
 
 
 def _json(response: requests.Response) -> Any:
@@ -72,33 +71,8 @@ def test_a_connectors_kept_alive_connection_is_checked_without_giving_up_the_hub
     connector.close()
 
 
-class _ClosingServer:
-    """Answers each connection's one request with a kept-alive response, then hangs up on it."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self._server = StreamServer(("127.0.0.1", 0), self._handle)
-        self._server.start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-
-    def _handle(self, sock: socket.socket, address: Any) -> None:
-        self.connections += 1
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                return
-            data += chunk
-        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
-        gevent.sleep(0.01)
-        sock.close()
-
-    def stop(self) -> None:
-        self._server.stop(timeout=1)
-
-
 def test_a_connection_the_server_closed_is_replaced_before_the_next_call_not_failed(fake_time: FakeTime) -> None:
-    server = _ClosingServer()
+    server = ClosingServer()
     connector = Connector("stub", retry=fake_time.policy())
     try:
         first = connector.exchange("GET", server.url + "/a", _json)

@@ -7,7 +7,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-import requests.adapters
 import requests.utils
 from requests.cookies import RequestsCookieJar
 from requests.structures import CaseInsensitiveDict

@@ -34,17 +34,23 @@ def readable_now(sock: socket.socket) -> bool:
     return bool(poller.poll(0))
 
 
-class _Connection(urllib3.connection.HTTPConnection):
+class _CheckedAtOnce:
+    """``is_connected`` for urllib3's connection classes, asked of the operating system's poll."""
+
+    sock: socket.socket | None
+
     @property
     def is_connected(self) -> bool:
         # Readable before a request is sent: the server closed it, or sent what nobody asked for.
         return self.sock is not None and not readable_now(self.sock)
 
 
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    @property
-    def is_connected(self) -> bool:
-        return self.sock is not None and not readable_now(self.sock)
+class _Connection(_CheckedAtOnce, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_CheckedAtOnce, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _Pool(HTTPConnectionPool):

@@ -127,6 +127,9 @@ WAKE = _Wake()
 _WAKE_ENVELOPE = Envelope(WAKE)
 
 
+_NO_CLAIMS: frozenset[int] = frozenset()
+
+
 class Mailbox:
     """One actor's side of delivery: what it was handed since it last read the store."""
 
@@ -142,7 +145,8 @@ class Mailbox:
         # Messages claimed at insert that were not handed over after all (or were
         # forgotten), to be read from the store: the read treats them as claimed, so
         # that their attempt is not counted twice.
-        self._claimed: set[int] = set(claimed)
+        # Empty most of the time: one shared empty set, rather than 216 bytes for each actor.
+        self._claimed: set[int] | frozenset[int] = set(claimed) if claimed else _NO_CLAIMS
         self._known_id = 0
         self._in_hand = 0  # messages of the batch being handled (claimed, not known done)
         #: The actor is passivating: it takes nothing more at insert.
@@ -173,7 +177,7 @@ class Mailbox:
             # (and the next batch is read from it).
             self.mark_stale()
             if claimed:
-                self._claimed.add(message_id)
+                self._keep_claims((message_id,))
             return
         self._pushed.append((message_id, op, committed_at, claimed))
 
@@ -184,7 +188,16 @@ class Mailbox:
         self._pushed = []
 
     def _forget(self, pushed: Iterable[Committed]) -> None:
-        self._claimed.update(m[0] for m in pushed if m[3])
+        self._keep_claims([m[0] for m in pushed if m[3]])
+
+    def _keep_claims(self, ids: Collection[int]) -> None:
+        if not ids:
+            return
+        claimed = self._claimed
+        if isinstance(claimed, set):
+            claimed.update(ids)
+        else:
+            self._claimed = set(ids)
 
     def next_batch(
         self, first: list[Message] | None, read: Callable[[], list[Message]]
@@ -213,9 +226,10 @@ class Mailbox:
             self._forget(m for m in self._pushed if m[0] <= self._known_id)
             self._pushed = [m for m in self._pushed if m[0] > self._known_id]
         read_ids = {m.id for m in first}
-        claimed = self._claimed & read_ids
+        claimed = set(self._claimed & read_ids)
         # What this read covers is settled; what it did not reach stays claimed for the next.
-        self._claimed = {i for i in self._claimed if i > self._known_id}
+        if self._claimed:
+            self._claimed = {i for i in self._claimed if i > self._known_id} or _NO_CLAIMS
         self._in_hand = len(first)
         return first, claimed
 

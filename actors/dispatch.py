@@ -62,7 +62,12 @@ class Runnable(Protocol):
 
 
 class Inbox:
-    """An actor's inbox (pykka's ``ActorInbox``): a deque, and the actor's place on the run queue."""
+    """An actor's inbox (pykka's ``ActorInbox``): a deque, and the actor's place on the run queue.
+
+    The deque is there only while it holds something (``items`` is None otherwise): an empty
+    deque keeps a block of 64 slots, over 600 bytes, and most of 100,000 active actors wait with
+    an empty inbox. Its runner drops it once it has emptied it (``release``).
+    """
 
     __slots__ = ("_actor", "context", "items", "scheduled")
 
@@ -70,32 +75,42 @@ class Inbox:
         # Strong, as a thread of its own would keep it: an actor nobody refers to
         # still takes the stop it was sent. ``closed`` breaks the cycle once it stopped.
         self._actor: Runnable | None = actor
-        self.items: deque[Any] = deque()
+        self.items: deque[Any] | None = None
         #: On the run queue or in a worker: a put then needs no scheduling.
         self.scheduled = False
         #: The actor's own context variables, as a greenlet of its own had them.
         self.context = contextvars.Context()
 
     def put(self, envelope: Any, /) -> None:
-        self.items.append(envelope)
+        items = self.items
+        if items is None:
+            items = self.items = deque()
+        items.append(envelope)
         if not self.scheduled:
             actor = self._actor
             if actor is not None:
                 self.scheduled = True
                 dispatcher.schedule(actor)
 
+    def release(self) -> None:
+        """Drop the deque if it is empty (its runner has taken everything from it)."""
+        if not self.items:
+            self.items = None
+
     def close(self) -> None:
         """The actor stopped: nothing puts it on the run queue again, and it can be freed."""
         self._actor = None
 
     def get(self) -> Any:
+        if not self.items:
+            raise IndexError("get from an empty inbox")
         return self.items.popleft()
 
     def empty(self) -> bool:
         return not self.items
 
     def qsize(self) -> int:
-        return len(self.items)
+        return len(self.items) if self.items else 0
 
 
 class Dispatcher:

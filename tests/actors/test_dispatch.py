@@ -4,6 +4,7 @@ import contextvars
 import gc
 import statistics
 import time
+import tracemalloc
 
 import gevent
 import gevent.event
@@ -38,6 +39,15 @@ class Quick(DurableActor):
     def handle(self, message):
         SEEN.append(("quick", self.key, _TAG.get()))
         _TAG.set(self.key)
+
+
+class Waits(DurableActor):
+    """Handles its one message and waits for the next, as most of a sale's orders do."""
+
+    kind = "waits"
+
+    def handle(self, message):
+        pass
 
 
 class Busy(DurableActor):
@@ -106,6 +116,30 @@ def test_thousands_of_active_actors_waiting_for_work_hold_no_greenlet(make_syste
     assert system.active("quick") == 2000
     assert dispatcher.workers == 0
     assert _parked_greenlets() - before < 20  # the system's own timers, not one per actor
+
+
+def test_an_active_actor_that_waits_for_work_holds_little_memory(make_system, store):
+    """100,000 of them must fit in 1 GiB with the rest of the engine: one holds its own few
+    small objects, not an empty deque's block of slots, a reference nobody asked for or a UUID."""
+    hooks = CountingHooks()
+    system = make_system(Waits, hooks=hooks, idle_seconds=600)
+    system.start()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        store.write([ops.Insert("waits", f"k{n}", {}) for n in range(2000)])
+        hooks.wait_finished(2000)
+        store.write([ops.Dedup("test", "barrier")])  # the actors' completions are committed too
+        gevent.sleep(0.1)
+        gc.collect()
+        per_actor = (tracemalloc.get_traced_memory()[0] - before) / 2000
+    finally:
+        tracemalloc.stop()
+
+    assert system.active("waits") == 2000
+    assert dispatcher.workers == 0
+    assert per_actor < 1600, f"{per_actor:.0f} bytes of Python objects for each waiting actor"
 
 
 def test_a_burst_of_actors_that_each_wait_leaves_the_hub_polling_its_sockets(make_system, store):

@@ -130,7 +130,7 @@ class DurableActor(pykka.ThreadingActor):
         # through their inbox (``actors.delivery``), and 100,000 references weigh 19 MB.
         self.actor_inbox = Inbox(self)
         self.actor_stopped = Event()
-        self._actor_ref: pykka.ActorRef[Any] | None = None
+        self.__ref: pykka.ActorRef[Any] | None = None
         self.__started = False
         self.key = key
         # On a cluster: in front of every write, so none commits once our lease moved on.
@@ -161,9 +161,9 @@ class DurableActor(pykka.ThreadingActor):
 
     @property
     def actor_ref(self) -> pykka.ActorRef[Any]:
-        ref = self._actor_ref
+        ref = self.__ref
         if ref is None:
-            ref = self._actor_ref = pykka.ActorRef(self)
+            ref = self.__ref = pykka.ActorRef(self)
         return ref
 
     # -- what subclasses use -------------------------------------------------

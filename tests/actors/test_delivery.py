@@ -12,6 +12,7 @@ import gevent.event
 from peppasync.errors import TransientError, ValidationError
 from peppasync.store import ops
 
+from actors.dispatch import dispatcher
 from actors.durable import DurableActor
 from tests.actors.conftest import CountingHooks
 
@@ -190,6 +191,61 @@ class Counting(DurableActor):
 
     def handle(self, message):
         attempts_seen[self.key].append(message.attempts)
+
+
+workers_seen: list[int] = []
+
+
+class Resuming(Counting):
+    """Records, as well, how many worker greenlets were running actors when a message came."""
+
+    kind = "resuming"
+
+    def handle(self, message):
+        super().handle(message)
+        workers_seen.append(dispatcher.workers)
+
+
+def test_a_restart_with_thousands_of_mailboxes_to_resume_counts_their_first_attempts_together(make_system, store):
+    """Messages stored while no actor was active (a restart's backlog) each count one attempt before
+    their handler runs, in the activation's commits: no actor waits for a commit of its own on a
+    worker greenlet, which for 100,000 mailboxes was 100,000 greenlets' stacks at once."""
+    attempts_seen.clear()
+    workers_seen.clear()
+    store.write([ops.Insert("resuming", f"k{n}", {"n": n}) for n in range(3000)])
+    hooks = CountingHooks()
+    system = make_system(Resuming, hooks=hooks)
+    system.start()
+    hooks.wait_finished(3000)
+
+    assert len(attempts_seen) == 3000
+    assert {tuple(a) for a in attempts_seen.values()} == {(1,)}
+    assert max(workers_seen) < 20
+
+
+def test_a_message_gone_between_the_activation_read_and_its_first_attempt_leaves_the_others_to_count_their_own(
+    make_system, store
+):
+    attempts_seen.clear()
+    workers_seen.clear()
+    store.write([ops.Insert("resuming", f"k{n}", {"n": n}) for n in range(5)])
+    real_load_many = store.load_many
+
+    def load_then_one_goes(kind, keys, *, limit):
+        store.load_many = real_load_many
+        loaded = real_load_many(kind, keys, limit=limit)
+        store.write([ops.Done(loaded["k2"][1][0].id)])  # a duplicate webhook, removed by its receiver
+        return loaded
+
+    store.load_many = load_then_one_goes
+    hooks = CountingHooks()
+    system = make_system(Resuming, hooks=hooks)
+    system.start()
+    hooks.wait_finished(4)
+    gevent.sleep(0.1)
+
+    assert dict(attempts_seen) == {"k0": [1], "k1": [1], "k3": [1], "k4": [1]}
+    assert store.pending("resuming", "k2", limit=10) == []
 
 
 def test_a_message_the_activation_reads_before_its_commit_is_told_still_counts_one_attempt(make_system, store):

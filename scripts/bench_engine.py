@@ -21,7 +21,9 @@ monkey.patch_all()
    the ratio; and one hop's store work alone (its inserts, then a Done per
    message as its own request, no actors): the ceiling of one hop on this
    machine's store, which the one-hop figure is read against.
-3. RSS after activating --rss-actors actors, and after they passivate.
+3. RSS after activating --rss-actors actors, and after they passivate. Their messages are
+   stored before the system starts (a restart's backlog), so this is also how fast the
+   mailboxes of a restart resume.
 4. With --postgres (default: $PEPPASYNC_TEST_POSTGRES_URL), one hop and three
    hops again on PostgreSQL, in a scratch schema dropped afterwards.
 Figures come from one run on this machine; compare the ratios, not the
@@ -248,7 +250,7 @@ class Idle(DurableActor):
         self.state["n"] = 1
 
 
-def memory_run(url: str, actors: int) -> tuple[float, float, float]:
+def memory_run(url: str, actors: int) -> tuple[float, float, float, float]:
     store, hooks, system = _system(url, idle_seconds=3600, max_active=actors + 1)
     system.register(Idle)
     for start in range(0, actors, 2000):
@@ -256,8 +258,10 @@ def memory_run(url: str, actors: int) -> tuple[float, float, float]:
     gc.collect()
     before = rss_mib()
     hooks.expect(actors)
-    system.start()
+    started = time.perf_counter()
+    system.start()  # the mailboxes of a restart's backlog: each actor's first message, stored before
     hooks.done.wait()
+    resumed = time.perf_counter() - started
     # The last actors of a burst are registered just after they handle their message.
     with gevent.Timeout(30, False):
         while system.active() < actors:
@@ -276,7 +280,7 @@ def memory_run(url: str, actors: int) -> tuple[float, float, float]:
     after = rss_mib()
     system.stop()
     store.close()
-    return before, active, after
+    return before, active, after, resumed
 
 
 def _malloc_trim() -> None:
@@ -328,8 +332,10 @@ def main() -> None:
         print(f"{'postgresql three hops, p/s':28}{pg_three:>12,.0f}   ({pg_three / three:.2f} of SQLite's)")
     else:
         print("postgresql skipped: no --postgres and PEPPASYNC_TEST_POSTGRES_URL is not set")
-    before, active, after = memory_run(f"sqlite:///{tmp}/mem.db", args.rss_actors)
+    before, active, after, resumed = memory_run(f"sqlite:///{tmp}/mem.db", args.rss_actors)
     per = (active - before) * 1024 / args.rss_actors
+    print(f"{'resume, messages/s':28}{args.rss_actors / resumed:>12,.0f}   (one message stored for each of "
+          f"{args.rss_actors:,} actors before the system started, as after a restart)")
     print(f"RSS before {before:,.0f} MiB; {args.rss_actors:,} actors active {active:,.0f} MiB "
           f"({per:.1f} KiB each); after passivation {after:,.0f} MiB "
           f"(returned {(active - after) / max(active - before, 1e-9):.0%} of the growth)")

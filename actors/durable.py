@@ -524,21 +524,23 @@ class DurableActor(pykka.ThreadingActor):
             raise FencedError(fence.lease, fence.epoch, None)
 
     def __commit(self, operations: list[ops.Op], *, wait: bool = True) -> list[Any]:
+        """Commit ``operations``; their results, in their order (what goes in front has its own)."""
         if not operations:
             return []
+        front: list[ops.Op] = [] if self.__fence is None else [self.__fence]
         if any(op is _SAVE_STATE for op in operations):
             # The state now is the state after the last message these ops complete.
             operations = [op for op in operations if op is not _SAVE_STATE]
-            operations.append(ops.PutState(self.kind, self.key, self.state))
-        if self.__fence is not None:
-            operations = [self.__fence, *operations]
+            front.append(ops.PutState(self.kind, self.key, self.state))
+        if front:
+            operations = [*front, *operations]
         if not wait:
             self._ctx.store.post(operations, partial(self.__acked, operations))
             self.__unacked += 1  # acknowledged in the writer's greenlet, never before this returns
             return []
         results = self._ctx.store.write(operations)
         self.__after_commit(operations)
-        return results
+        return results[len(front):]
 
     def __acked(self, operations: list[ops.Op], results: list[Any] | None, error: BaseException | None) -> None:
         # In the writer's greenlet, in commit order: nothing here may block.

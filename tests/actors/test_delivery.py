@@ -184,6 +184,44 @@ def test_a_busy_actor_holds_no_more_than_one_prefetch_of_claimed_messages(make_s
 attempts_seen: dict[str, list[int]] = collections.defaultdict(list)
 
 
+class Saving(Blocking):
+    """Saves its state with every message, and records the attempt each arrives with."""
+
+    kind = "saving"
+
+    def handle(self, message):
+        super().handle(message)
+        attempts_seen[self.key].append(message.attempts)
+        self.state["last"] = message.payload["n"]
+        self.save_state()
+
+
+def test_a_message_started_after_one_that_saved_the_state_arrives_with_its_own_attempt_count(make_system, store):
+    """A batch read from the store can hold a message claimed at insert and, behind it, one that was
+    not: the second's first attempt is counted in the commit that also saves the state the first
+    left. Its handler (and the poison policy) must see one attempt, not the state's version."""
+    release.clear()
+    entered.clear()
+    attempts_seen.clear()
+    hooks = CountingHooks()
+    system = make_system(Saving, hooks=hooks, sweep_interval=3600, prefetch=2)
+    system.start()
+    store.write([ops.Insert("saving", "s", {"n": 0})])
+    assert entered.wait(10)
+
+    # While 0 is handled: 1 is claimed at insert, 2 is handed over unclaimed, 3 does not fit
+    # (the mailbox is read from the store next: 1 as claimed, 2 not).
+    for n in (1, 2, 3):
+        store.write([ops.Insert("saving", "s", {"n": n})])
+    release.set()
+    hooks.wait_finished(4, timeout=10)
+    store.write([ops.Dedup("test", "barrier")])  # the last completion is committed too
+
+    assert seen[("saving", "s")] == [0, 1, 2, 3]
+    assert attempts_seen["s"] == [1, 1, 1, 1]
+    assert store.get_state("saving", "s")[0] == {"last": 3}
+
+
 class Counting(DurableActor):
     """Records the attempt each message arrives with."""
 

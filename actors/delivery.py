@@ -443,7 +443,9 @@ class Delivery:
             ident = (kind, key)
             actor = self._active.get(ident)
             if actor is not None:
-                if 0.0 < actor.idle_since <= idle_before and ident not in self._woken:
+                # Not while its own completions are still committing: the store shows the messages
+                # it has handled until then, and a read would first wait for them, to find nothing.
+                if 0.0 < actor.idle_since <= idle_before and not actor.committing and ident not in self._woken:
                     self.wake(kind, key, reread=True)
                 continue
             if ident in self._activating or ident in self._held or kind not in self._kinds:

@@ -166,6 +166,11 @@ class DurableActor(pykka.ThreadingActor):
             ref = self.__ref = pykka.ActorRef(self)
         return ref
 
+    @property
+    def committing(self) -> bool:
+        """Whether commits it did not wait for (its last messages' completions) are still on their way."""
+        return self.__unacked > 0
+
     # -- what subclasses use -------------------------------------------------
 
     def handle(self, message: Message) -> None:

@@ -5,6 +5,7 @@ the commit that stored it, not through a sweep.
 """
 
 import collections
+import sqlite3
 
 import gevent
 import gevent.event
@@ -85,6 +86,49 @@ def test_an_event_and_the_messages_it_makes_for_other_kinds_reach_all_their_acto
     hooks.wait_finished(2, timeout=10)
 
     assert seen == {("note", "1001"): [1], ("margin", "1001"): [2]}
+
+
+class HoldsTheStore(DurableActor):
+    """Its second message's handler takes the store's write lock for a while (another process's
+    long transaction, a slow disk), so that its completion waits to commit."""
+
+    kind = "holds"
+    path = ""
+
+    def handle(self, message):
+        if message.payload["n"] == 2:
+            other = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            other.execute("BEGIN IMMEDIATE")
+            gevent.spawn_later(0.5, lambda: (other.execute("ROLLBACK"), other.close()))
+        seen[(self.kind, self.key)].append(message.payload["n"])
+
+
+def test_the_sweep_does_not_reread_a_mailbox_whose_own_completion_is_still_committing(
+    make_system, store, tmp_path
+):
+    HoldsTheStore.path = str(tmp_path / "engine.db")
+    hooks = CountingHooks()
+    system = make_system(HoldsTheStore, hooks=hooks, sweep_interval=0.05)
+    system.start()
+    store.write([ops.Insert("holds", "h", {"n": 1})])
+    hooks.wait_finished(1)
+    reads: list[str] = []
+    real_pending = store.pending
+
+    def counted(kind, key, **options):
+        reads.append(key)
+        return real_pending(kind, key, **options)
+
+    store.pending = counted
+    store.write([ops.Insert("holds", "h", {"n": 2})])
+    hooks.wait_finished(2)
+    store.write([ops.Dedup("test", "barrier")])  # waits out the lock, behind the completion
+    gevent.sleep(0.2)  # a few more sweeps
+    store.pending = real_pending
+
+    assert seen[("holds", "h")] == [1, 2]
+    assert store.pending("holds", "h", limit=10) == []
+    assert reads == []  # the sweeps saw message 2 in the store for half a second: its own, committing
 
 
 def test_a_quarantine_entry_retried_through_the_store_reaches_its_active_actor_without_a_wake(make_system, store):

@@ -680,7 +680,7 @@ class Delivery:
         for key, ids in first.items():
             state, messages = loaded[key]
             if counted:
-                messages = [_started(m, counted[m.id]) if m.id in counted else m for m in messages]
+                messages = [m.started(counted[m.id]) if m.id in counted else m for m in messages]
             self._spawn(kind, key, (state, messages), fences.get(key), ids if counted else ())
 
     def _loaded(self, kind: str, key: str, loaded: Mapping[str, object]) -> bool:
@@ -735,12 +735,6 @@ class Delivery:
         if ident in self._rewake:
             self._rewake.discard(ident)
             self.wake(kind, key, reread=True)
-
-
-def _started(m: Message, attempts: int) -> Message:
-    # As the Start left it: running, its attempt counted.
-    return Message.of(m.id, m.kind, m.key, m.payload, "running", attempts, m.available_at, m.created_at,
-                      m.updated_at, m.last_error)
 
 
 def _pushed_message(pushed: Committed) -> Message:

@@ -403,7 +403,7 @@ class DurableActor(pykka.ThreadingActor):
                     self.__guard()
                 if msg.id in claimed:
                     attempts = msg.attempts  # counted when it was stored
-                    running = msg if msg.state == "running" else _running(msg, attempts)
+                    running = msg if msg.state == "running" else msg.started(attempts)
                 else:
                     try:
                         attempts = int(self.__commit([*carry, ops.Start(msg.id)])[-1])
@@ -414,7 +414,7 @@ class DurableActor(pykka.ThreadingActor):
                         carry = []
                         continue
                     carry = []
-                    running = _running(msg, attempts)
+                    running = msg.started(attempts)
                 fresh = not carry
                 done, verdict = self.__run(running, attempts)
                 if fresh:
@@ -467,7 +467,7 @@ class DurableActor(pykka.ThreadingActor):
         except NotFoundError:
             return None
         attempts = dict(zip(ready, (int(a) for a in results[len(results) - len(ready):])))
-        started = [_running(m, attempts[m.id]) if m.id in attempts else m for m in batch]
+        started = [m.started(attempts[m.id]) if m.id in attempts else m for m in batch]
         return started, claimed | attempts.keys(), []
 
     def __run(self, msg: Message, attempts: int) -> tuple[list[ops.Op], Verdict | None]:
@@ -653,13 +653,6 @@ def _restore(saved: bytes | dict[str, Any]) -> dict[str, Any]:
 
 
 _SAVE_STATE: Any = object()  # in a list of ops: "and the actor's state as it is at commit"
-
-
-def _running(m: Message, attempts: int) -> Message:
-    # What the handler sees; built directly, as dataclasses.replace costs a
-    # field walk per message.
-    return Message.of(m.id, m.kind, m.key, m.payload, "running", attempts, m.available_at, m.created_at,
-                   m.updated_at, m.last_error)
 
 
 def _quarantine(msg: Message, verdict: Verdict, exc: BaseException) -> ops.Quarantine:

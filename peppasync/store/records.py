@@ -72,6 +72,11 @@ class Message:
         fields["updated_at"], fields["last_error"] = updated_at, last_error
         return made
 
+    def started(self, attempts: int) -> Message:
+        """This message as a Start leaves it: running, with ``attempts`` counted (built as ``of`` builds one)."""
+        return Message.of(self.id, self.kind, self.key, self.payload, "running", attempts, self.available_at,
+                          self.created_at, self.updated_at, self.last_error)
+
 
 @dataclass(frozen=True)
 class QuarantineEntry:

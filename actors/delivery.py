@@ -668,7 +668,8 @@ class Delivery:
         # while the other reads the next batch. Counted by each actor, they were one writer
         # request and one waiting worker greenlet each: a restart with 100,000 mailboxes to
         # resume held 100,000 greenlets' stacks at once, 600 MB more than the actors themselves.
-        first = {key: ids for key in keys if (ids := self._first_attempts(kind, key, loaded[key][1]))}
+        now = ctx.clock.time()
+        first = {key: ids for key in keys if (ids := self._first_attempts(kind, key, loaded[key][1], now))}
         for key in keys:
             if key not in first:
                 self._spawn(kind, key, loaded[key], fences.get(key))
@@ -691,10 +692,9 @@ class Delivery:
         self._claimed_ahead.pop(ident, None)  # read as any other message, its attempt counted again
         return False
 
-    def _first_attempts(self, kind: str, key: str, messages: list[Message]) -> list[int]:
-        """The messages an actor would start together first (``DurableActor``): pending, due, not claimed."""
+    def _first_attempts(self, kind: str, key: str, messages: list[Message], now: float) -> list[int]:
+        """The messages an actor would start together first (``DurableActor``): pending, due by ``now``, not claimed."""
         claimed = self._claimed_ahead.get((kind, key), ())
-        now = self._ctx.clock.time()
         ready: list[int] = []
         for m in messages:
             if m.id in claimed:

@@ -85,7 +85,7 @@ from peppasync.store import Message, Store, lease_of, ops
 if TYPE_CHECKING:
     from actors.durable import ActorContext, DurableActor
 
-__all__ = ["WAKE", "Committed", "Delivery", "Mailbox", "Ownership"]
+__all__ = ["WAKE", "Committed", "Delivery", "Mailbox", "Ownership", "ready_to_start"]
 
 log = logging.getLogger("peppasync.actors")
 
@@ -669,7 +669,8 @@ class Delivery:
         # request and one waiting worker greenlet each: a restart with 100,000 mailboxes to
         # resume held 100,000 greenlets' stacks at once, 600 MB more than the actors themselves.
         now = ctx.clock.time()
-        first = {key: ids for key in keys if (ids := self._first_attempts(kind, key, loaded[key][1], now))}
+        first = {key: ids for key in keys
+                 if (ids := ready_to_start(loaded[key][1], self._claimed_ahead.get((kind, key), ()), now))}
         for key in keys:
             if key not in first:
                 self._spawn(kind, key, loaded[key], fences.get(key))
@@ -691,18 +692,6 @@ class Delivery:
         self._activating.pop(ident, None)
         self._claimed_ahead.pop(ident, None)  # read as any other message, its attempt counted again
         return False
-
-    def _first_attempts(self, kind: str, key: str, messages: list[Message], now: float) -> list[int]:
-        """The messages an actor would start together first (``DurableActor``): pending, due by ``now``, not claimed."""
-        claimed = self._claimed_ahead.get((kind, key), ())
-        ready: list[int] = []
-        for m in messages:
-            if m.id in claimed:
-                continue
-            if m.state != "pending" or m.available_at > now:
-                break  # a crash to judge, or a message not due: the actor's own path
-            ready.append(m.id)
-        return ready
 
     def _count_first_attempts(
         self, first: Mapping[str, list[int]], fences: Mapping[str, ops.Fence | None]
@@ -735,6 +724,22 @@ class Delivery:
         if ident in self._rewake:
             self._rewake.discard(ident)
             self.wake(kind, key, reread=True)
+
+
+def ready_to_start(messages: Iterable[Message], claimed: Collection[int], now: float) -> list[int]:
+    """The ids an actor starts together at the head of a batch: pending, due by ``now``, not claimed.
+
+    Claimed messages (their attempt counted at insert) are passed over; the first message that is
+    running (a crash to judge) or not due ends the run: those take the actor's own path.
+    """
+    ready: list[int] = []
+    for m in messages:
+        if m.id in claimed:
+            continue
+        if m.state != "pending" or m.available_at > now:
+            break
+        ready.append(m.id)
+    return ready
 
 
 def _pushed_message(pushed: Committed) -> Message:

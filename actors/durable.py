@@ -40,7 +40,7 @@ from peppasync.errors import FencedError, NotFoundError, PeppasyncError
 from peppasync.exits import Exit, ExitListener, Verdict
 from peppasync.store import Message, Store, ops
 
-from actors.delivery import WAKE, Mailbox
+from actors.delivery import WAKE, Mailbox, ready_to_start
 from actors.dispatch import Inbox, dispatcher
 from actors.guard import current_guard
 from actors.hooks import ActorHooks
@@ -452,14 +452,7 @@ class DurableActor(pykka.ThreadingActor):
         and an empty carry; None when there is nothing to gain or one message is
         gone from the store, in which case each is started on its own.
         """
-        now = self._ctx.clock.time()
-        ready: list[int] = []
-        for msg in batch:
-            if msg.id in claimed:
-                continue
-            if msg.state != "pending" or msg.available_at > now:
-                break  # a crash to judge, or a message not due: its own path
-            ready.append(msg.id)
+        ready = ready_to_start(batch, claimed, self._ctx.clock.time())
         if len(ready) < 2:
             return None
         try:

@@ -64,6 +64,26 @@ def test_a_failing_request_in_a_batch_does_not_fail_the_others(store: Store) -> 
     assert [m.payload["n"] for m in pending] == [0, 1, 2, 3, 4, 5]
 
 
+def test_dones_in_one_batch_each_fail_on_their_own_when_their_message_is_not_there_to_delete(
+    store: Store,
+) -> None:
+    first, second, quarantined = (store.enqueue("orders", "1", {"n": n}) for n in range(3))
+    store.write([ops.Quarantine(quarantined, "poison", "ValueError", "Traceback")])
+
+    # Submitted together, so that one commit deletes them with one statement.
+    requests = [store.submit([ops.Done(first)]), store.submit([ops.Done(quarantined)]),
+                store.submit([ops.Done(999_999)]), store.submit([ops.Done(second)])]
+
+    assert requests[0].get(timeout=10) == [None]
+    with pytest.raises(StoreError, match=f"message {quarantined} is quarantined"):
+        requests[1].get(timeout=10)
+    with pytest.raises(NotFoundError, match="no message with id 999999"):
+        requests[2].get(timeout=10)
+    assert requests[3].get(timeout=10) == [None]
+    assert store.pending("orders", "1", limit=10) == []
+    assert [q.message_id for q in store.quarantine_list()] == [quarantined]
+
+
 def test_batch_max_caps_the_requests_in_one_commit(store_url: str) -> None:
     store = open_store(store_url, batch_max=4)
     store.migrate()

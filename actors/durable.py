@@ -380,7 +380,8 @@ class DurableActor(pykka.ThreadingActor):
             first = None
             if not batch:
                 break
-            started = self.__start_all(batch, claimed, carry)
+            # Messages claimed at insert (nearly all of them under load) need no Start.
+            started = self.__start_all(batch, claimed, carry) if len(claimed) < len(batch) else None
             if started is not None:
                 batch, claimed, carry = started
             for i, msg in enumerate(batch):
@@ -526,7 +527,12 @@ class DurableActor(pykka.ThreadingActor):
         if not operations:
             return []
         front: list[ops.Op] = [] if self.__fence is None else [self.__fence]
-        if any(op is _SAVE_STATE for op in operations):
+        save = False
+        for op in operations:  # a loop rather than any(): no generator to call, once per message
+            if op is _SAVE_STATE:
+                save = True
+                break
+        if save:
             # The state now is the state after the last message these ops complete.
             operations = [op for op in operations if op is not _SAVE_STATE]
             front.append(ops.PutState(self.kind, self.key, self.state))

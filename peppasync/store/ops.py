@@ -74,6 +74,8 @@ def _text(op: str, name: str, value: object) -> None:
 
 
 def _ident(op: str, name: str, value: object) -> None:
+    if type(value) is int and value > 0:
+        return  # nearly always: one test rather than three
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{op}: {name} must be a positive integer id, got {value!r}")
     if value < 1:
@@ -117,12 +119,18 @@ class Insert:
     available_at: float | None = None
     encoded: str = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        _text("Insert", "kind", self.kind)
-        _text("Insert", "key", self.key)
-        if self.available_at is not None:
-            _time("Insert", "available_at", self.available_at)
-        object.__setattr__(self, "encoded", _json("Insert", "payload", self.payload))
+    def __init__(self, kind: str, key: str, payload: dict[str, Any], available_at: float | None = None) -> None:
+        # What the generated one does (checked, then set), but it sets each field through
+        # ``object.__setattr__``, a call per field; ingest and every send build one per message.
+        if type(kind) is not str or not kind:
+            _text("Insert", "kind", kind)
+        if type(key) is not str or not key:
+            _text("Insert", "key", key)
+        if available_at is not None:
+            _time("Insert", "available_at", available_at)
+        fields = self.__dict__
+        fields["kind"], fields["key"], fields["payload"], fields["available_at"] = kind, key, payload, available_at
+        fields["encoded"] = _json("Insert", "payload", payload)
 
 
 @dataclass(frozen=True)
@@ -141,8 +149,11 @@ class Done:
 
     message_id: int
 
-    def __post_init__(self) -> None:
-        _ident("Done", "message_id", self.message_id)
+    def __init__(self, message_id: int) -> None:
+        # As Insert's: checked, then set without a call per field (one per message handled).
+        if type(message_id) is not int or message_id < 1:
+            _ident("Done", "message_id", message_id)
+        self.__dict__["message_id"] = message_id
 
 
 @dataclass(frozen=True)

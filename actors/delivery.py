@@ -206,7 +206,13 @@ class Mailbox:
         if first is None and not self._stale:
             pushed, self._pushed = self._pushed, []
             self._in_hand = len(pushed)
-            return [_pushed_message(m) for m in pushed], {m[0] for m in pushed if m[3]}
+            batch: list[Message] = []
+            claimed: set[int] = set()
+            for m in pushed:  # one loop, not two comprehensions (each a call): once per wake
+                batch.append(_pushed_message(m))
+                if m[3]:
+                    claimed.add(m[0])
+            return batch, claimed
         if first is None:
             self._stale = False
             self._forget(self._pushed)

@@ -15,6 +15,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 import gevent
@@ -41,6 +42,8 @@ CommitListener = Callable[[list[tuple[int, ops.Insert, float, bool]]], None]
 Claimer = Callable[[str, str, int], bool]
 
 log = logging.getLogger("peppasync.store")
+
+_BY_ID = itemgetter(0)
 
 
 def as_store_error(exc: BaseException, url: str) -> PeppasyncError:
@@ -251,7 +254,7 @@ class GroupWriter:
                     added.append((r.message_id, r.message, now, False))  # type: ignore[attr-defined]
         if not added:
             return
-        added.sort(key=lambda a: a[0])
+        added.sort(key=_BY_ID)  # a C key: no Python call per message
         for listener in self.listeners:
             try:
                 listener(added)

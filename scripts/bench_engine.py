@@ -17,6 +17,10 @@ monkey.patch_all()
    One hop again with actors that keep a state of about 1.5 KiB of JSON (an
    order's shape) and change it with every message, so that what a state costs per
    message (its copy for a failed handler, its encoding per commit) shows.
+   For one hop, also the engine's thread's CPU time per message (every greenlet
+   runs on it; SQLite's threads and PostgreSQL's server are not counted): read
+   with the wall time per message, it tells a slower machine (more CPU per
+   message) from a wait (less of the wall time on the CPU).
 2. The same workloads on bare pykka actors (in memory, no durability), and
    the ratio; and one hop's store work alone (its inserts, then a Done per
    message as its own request, no actors): the ceiling of one hop on this
@@ -162,12 +166,18 @@ def _produce(store: Store, messages: int, actors: int, kind: str = "hop1", pipel
                      for n in range(start, min(messages, start + 1000))])
 
 
-def durable_run(url: str, messages: int, actors: int, pipeline: bool, kind: str = "hop1") -> float:
+def durable_run(url: str, messages: int, actors: int, pipeline: bool, kind: str = "hop1") -> tuple[float, float]:
+    """Messages/s, and the engine's thread's CPU seconds per message over the same time.
+
+    Every greenlet (producer, writer, delivery, actors) runs on that thread; SQLite's
+    writer and readers have threads of their own, and PostgreSQL is another process.
+    """
     store, hooks, system = _system(url, idle_seconds=300, max_active=max(actors * 3, 50_000))
     for actor_class in (Hop1, Hop2, Hop3, Stateful):
         system.register(actor_class)
     system.start()
     hooks.expect(messages * (3 if pipeline else 1))
+    cpu = time.thread_time()
     started = time.perf_counter()
     _produce(store, messages, actors, kind, pipeline)  # the commits deliver them: no wake needed
     hooks.done.wait()
@@ -175,9 +185,10 @@ def durable_run(url: str, messages: int, actors: int, pipeline: bool, kind: str 
     # run as finished once those commits are on disk too (the writer is FIFO).
     store.write([ops.Dedup("bench", "barrier")])
     elapsed = time.perf_counter() - started
+    cpu = time.thread_time() - cpu
     system.stop(timeout=30)
     store.close()
-    return messages / elapsed
+    return messages / elapsed, cpu / messages
 
 
 def store_run(url: str, messages: int, actors: int) -> float:
@@ -303,10 +314,10 @@ def main() -> None:
     tune_garbage_collector()  # as the server does once it has booted
     tmp = tempfile.mkdtemp(prefix="peppasync-bench-")
     print(f"engine benchmark: {args.messages} messages over {args.actors} actors (SQLite in {tmp})")
-    activation = durable_run(f"sqlite:///{tmp}/activation.db", args.actors, args.actors, pipeline=False)
-    one = durable_run(f"sqlite:///{tmp}/one.db", args.messages, args.actors, pipeline=False)
-    three = durable_run(f"sqlite:///{tmp}/three.db", args.messages, args.actors, pipeline=True)
-    stateful = durable_run(f"sqlite:///{tmp}/state.db", args.messages, args.actors, False, "stateful")
+    activation, _ = durable_run(f"sqlite:///{tmp}/activation.db", args.actors, args.actors, pipeline=False)
+    one, one_cpu = durable_run(f"sqlite:///{tmp}/one.db", args.messages, args.actors, pipeline=False)
+    three, _ = durable_run(f"sqlite:///{tmp}/three.db", args.messages, args.actors, pipeline=True)
+    stateful, _ = durable_run(f"sqlite:///{tmp}/state.db", args.messages, args.actors, False, "stateful")
     alone = store_run(f"sqlite:///{tmp}/alone.db", args.messages, args.actors)
     bare_one = bare_run(args.messages, args.actors, pipeline=False)
     bare_three = bare_run(args.messages, args.actors, pipeline=True)
@@ -314,6 +325,8 @@ def main() -> None:
     print(f"{'one hop, messages/s':28}{one:>12,.0f}{bare_one:>14,.0f}{one / bare_one:>9.2f}")
     print(f"{'one hop, the store alone':28}{alone:>12,.0f}   (its inserts and acknowledgements, no actors; "
           f"one hop is {one / alone:.2f} of it)")
+    print(f"{'one hop, engine CPU/message':28}{one_cpu * 1e6:>12.1f} µs (the engine's thread; "
+          f"{1e6 / one:.1f} µs of wall time a message, {one_cpu * one:.0%} of it on the CPU)")
     print(f"{'three hops, pipelines/s':28}{three:>12,.0f}{bare_three:>14,.0f}{three / bare_three:>9.2f}")
     print(f"{'three hops, handled/s':28}{three * 3:>12,.0f}{bare_three * 3:>14,.0f}")
     print(f"{'activation, messages/s':28}{activation:>12,.0f}   (one message to each of {args.actors:,} idle actors)")
@@ -321,12 +334,14 @@ def main() -> None:
           f"changed by every message; {stateful / one:.2f} of one hop)")
     if args.postgres:
         with scratch_schema(args.postgres) as url:
-            pg_one = durable_run(url, args.messages, args.actors, pipeline=False)
+            pg_one, pg_cpu = durable_run(url, args.messages, args.actors, pipeline=False)
         with scratch_schema(args.postgres) as url:
-            pg_three = durable_run(url, args.messages, args.actors, pipeline=True)
+            pg_three, _ = durable_run(url, args.messages, args.actors, pipeline=True)
         with scratch_schema(args.postgres) as url:
             pg_alone = store_run(url, args.messages, args.actors)
         print(f"{'postgresql one hop, msgs/s':28}{pg_one:>12,.0f}   ({pg_one / one:.2f} of SQLite's)")
+        print(f"{'postgresql one hop, CPU/msg':28}{pg_cpu * 1e6:>12.1f} µs (the engine's thread; "
+              f"{pg_cpu * pg_one:.0%} of the wall time on the CPU)")
         print(f"{'postgresql, the store alone':28}{pg_alone:>12,.0f}   "
               f"(PostgreSQL's one hop is {pg_one / pg_alone:.2f} of it)")
         print(f"{'postgresql three hops, p/s':28}{pg_three:>12,.0f}   ({pg_three / three:.2f} of SQLite's)")

@@ -48,6 +48,13 @@ def test_bench_engine_prints_durable_and_bare_rates_and_the_memory_of_its_actors
         durable, bare = (float(g.replace(",", "")) for g in found.groups()[:2])
         assert 0 < durable < bare
     assert re.search(r"2,000 actors active \d[\d,]* MiB .*after passivation \d[\d,]* MiB", out), out
+    one = float(re.search(r"^one hop, messages/s\s+([\d,]+)", out, re.M).group(1).replace(",", ""))
+    cpu = re.search(r"^one hop, engine CPU/message\s+([\d.]+) µs \(the engine's thread; ([\d.]+) µs of wall "
+                    r"time a message, (\d+)% of it on the CPU\)$", out, re.M)
+    assert cpu, out
+    per_message, wall, share = float(cpu.group(1)), float(cpu.group(2)), int(cpu.group(3))
+    assert per_message > 0 and abs(wall - 1e6 / one) <= 0.1 * wall  # the wall time is of the printed rate
+    assert abs(share - 100 * per_message / wall) <= 2, out  # and the share is of the two figures
     assert re.search(r"^one hop with state, msgs/s\s+\d[\d,]*\s+\([\d,]+ bytes of JSON", out, re.M), out
     # The store's own ceiling for a hop: what one hop is read against.
     alone = re.search(r"^one hop, the store alone\s+([\d,]+)\s+\(.*one hop is ([\d.]+) of it\)$", out, re.M)
@@ -56,6 +63,8 @@ def test_bench_engine_prints_durable_and_bare_rates_and_the_memory_of_its_actors
         for row in ("postgresql one hop, msgs/s", "postgresql three hops, p/s"):
             found = re.search(rf"^{re.escape(row)}\s+([\d,]+)\s+\(([\d.]+) of SQLite's\)$", out, re.M)
             assert found and float(found.group(1).replace(",", "")) > 0, out
+        assert re.search(r"^postgresql one hop, CPU/msg\s+[\d.]+ µs \(the engine's thread; \d+% of the wall time",
+                         out, re.M), out
         assert re.search(r"^postgresql, the store alone\s+[\d,]+\s+\(PostgreSQL's one hop is [\d.]+ of it\)$",
                          out, re.M), out
     else:
